@@ -1,0 +1,2 @@
+"""wasession: WhatsApp Cloud API chat-session lifecycle service."""
+__version__ = "0.1.0"
