@@ -1,0 +1,39 @@
+"""Settings from WASESSION_* environment variables (and CLI flags that override them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+from wasession.store.db import default_url, normalize_url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WASESSION_", extra="ignore")
+
+    database_url: str = Field(default_factory=default_url)
+    secret_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None  # how Meta (and the sandbox) reach this server; default http://host:port
+    graph_base_url: str = "https://graph.facebook.com"
+    graph_version: str = "v25.0"
+    engine_batch_size: int = 500
+    sender_concurrency: int = 32
+    log_level: str = "INFO"
+
+    def normalized_database_url(self) -> str:
+        return normalize_url(self.database_url)
+
+    def data_dir(self) -> Path:
+        """Where the generated secret key lives: beside the SQLite file, else the working directory."""
+        url = make_url(self.normalized_database_url())
+        if url.get_backend_name() == "sqlite" and url.database:
+            return Path(url.database).resolve().parent
+        return Path.cwd()
+
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"

@@ -1,0 +1,142 @@
+"""Channel rows: one WhatsApp Business phone number with its credentials and session policy."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from wasession.domain.policy import Policy, policy_from_storage, policy_to_storage
+from wasession.store.schema import channels, workspaces
+from wasession.store.secrets import SecretBox
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: int
+    workspace_id: int
+    name: str
+    phone_number_id: str
+    display_phone_number: str
+    sandbox: bool
+    graph_base_url: str | None
+    graph_version: str | None
+    rate_limit_per_second: int
+    policy: Policy
+    policy_updated_at: datetime
+    sending_paused_reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ChannelSecrets:
+    access_token: str
+    app_secret: str
+    verify_token: str
+
+    def __repr__(self) -> str:  # never print credentials, even in a traceback
+        return "ChannelSecrets(<hidden>)"
+
+
+_PUBLIC_COLUMNS = [c for c in channels.c if not c.name.endswith("_enc")]
+
+
+def _row_to_channel(row: Mapping[str, Any]) -> Channel:
+    values = {k: row[k] for k in Channel.__dataclass_fields__ if k != "policy"}
+    return Channel(policy=policy_from_storage(row["policy"]), **values)
+
+
+def ensure_workspace(conn: Connection, name: str, now: datetime) -> int:
+    existing = conn.execute(select(workspaces.c.id).where(workspaces.c.name == name)).scalar()
+    if existing is not None:
+        return int(existing)
+    return int(conn.execute(insert(workspaces).values(name=name, created_at=now)).inserted_primary_key[0])  # type: ignore[index]
+
+
+def insert_channel(
+    conn: Connection,
+    box: SecretBox,
+    *,
+    workspace_id: int,
+    name: str,
+    phone_number_id: str,
+    secrets: ChannelSecrets,
+    policy: Policy,
+    now: datetime,
+    display_phone_number: str = "",
+    sandbox: bool = False,
+    graph_base_url: str | None = None,
+    graph_version: str | None = None,
+    rate_limit_per_second: int = 80,
+) -> int:
+    result = conn.execute(
+        insert(channels).values(
+            workspace_id=workspace_id,
+            name=name,
+            phone_number_id=phone_number_id,
+            display_phone_number=display_phone_number,
+            access_token_enc=box.encrypt(secrets.access_token),
+            app_secret_enc=box.encrypt(secrets.app_secret),
+            verify_token_enc=box.encrypt(secrets.verify_token),
+            sandbox=sandbox,
+            graph_base_url=graph_base_url,
+            graph_version=graph_version,
+            rate_limit_per_second=rate_limit_per_second,
+            policy=policy_to_storage(policy),
+            policy_updated_at=now,
+            created_at=now,
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def get(conn: Connection, channel_id: int) -> Channel | None:
+    row = conn.execute(select(*_PUBLIC_COLUMNS).where(channels.c.id == channel_id)).mappings().first()
+    return _row_to_channel(row) if row else None
+
+
+def by_phone_number_id(conn: Connection, phone_number_id: str) -> Channel | None:
+    row = (
+        conn.execute(select(*_PUBLIC_COLUMNS).where(channels.c.phone_number_id == phone_number_id))
+        .mappings()
+        .first()
+    )
+    return _row_to_channel(row) if row else None
+
+
+def list_all(conn: Connection, workspace_id: int | None = None) -> list[Channel]:
+    query = select(*_PUBLIC_COLUMNS).order_by(channels.c.id)
+    if workspace_id is not None:
+        query = query.where(channels.c.workspace_id == workspace_id)
+    return [_row_to_channel(r) for r in conn.execute(query).mappings()]
+
+
+def secrets_of(conn: Connection, box: SecretBox, channel_id: int) -> ChannelSecrets:
+    row = conn.execute(
+        select(channels.c.access_token_enc, channels.c.app_secret_enc, channels.c.verify_token_enc).where(
+            channels.c.id == channel_id
+        )
+    ).one()
+    return ChannelSecrets(box.decrypt(row[0]), box.decrypt(row[1]), box.decrypt(row[2]))
+
+
+def all_secrets(conn: Connection, box: SecretBox) -> list[tuple[int, ChannelSecrets]]:
+    rows = conn.execute(
+        select(channels.c.id, channels.c.access_token_enc, channels.c.app_secret_enc, channels.c.verify_token_enc)
+    ).all()
+    return [(int(r[0]), ChannelSecrets(box.decrypt(r[1]), box.decrypt(r[2]), box.decrypt(r[3]))) for r in rows]
+
+
+def save_policy(conn: Connection, channel_id: int, policy: Policy, now: datetime) -> None:
+    conn.execute(
+        update(channels)
+        .where(channels.c.id == channel_id)
+        .values(policy=policy_to_storage(policy), policy_updated_at=now)
+    )
+
+
+def set_paused(conn: Connection, channel_id: int, reason: str | None) -> None:
+    conn.execute(update(channels).where(channels.c.id == channel_id).values(sending_paused_reason=reason))

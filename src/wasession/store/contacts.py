@@ -1,0 +1,144 @@
+"""Contacts: a WhatsApp user as one workspace sees them, keyed by wa_id, else business-scoped user_id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, or_, select, update
+
+from wasession.store.schema import contacts
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    workspace_id: int
+    wa_id: str | None
+    user_id: str | None
+    parent_user_id: str | None
+    profile_name: str | None
+    username: str | None
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def display_name(self) -> str:
+        names = " ".join(n for n in (self.effective_first_name(), self.effective_last_name()) if n)
+        return names or self.profile_name or self.wa_id or self.user_id or f"contact {self.id}"
+
+    def effective_first_name(self) -> str:
+        if self.first_name is not None:
+            return self.first_name
+        return (self.profile_name or "").strip().split(" ", 1)[0]
+
+    def effective_last_name(self) -> str:
+        if self.last_name is not None:
+            return self.last_name
+        parts = (self.profile_name or "").strip().split(" ", 1)
+        return parts[1].strip() if len(parts) == 2 else ""
+
+    def effective_phone(self) -> str:
+        if self.phone is not None:
+            return self.phone
+        return f"+{self.wa_id}" if self.wa_id else ""
+
+    def merge_values(self) -> dict[str, str]:
+        """Values for the reminder template's contact merge fields (PRODUCT §2)."""
+        return {
+            "contact_firstname": self.effective_first_name(),
+            "contact_lastname": self.effective_last_name(),
+            "contact_email": self.email or "",
+            "contact_phone": self.effective_phone(),
+        }
+
+    def send_address(self) -> tuple[str | None, str | None]:
+        """(to, recipient): the phone number when known, else the business-scoped user id."""
+        return (self.wa_id, None) if self.wa_id else (None, self.user_id)
+
+
+def _contact(row: Any) -> Contact:
+    return Contact(**dict(row))
+
+
+def get(conn: Connection, contact_id: int) -> Contact | None:
+    row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).mappings().first()
+    return _contact(row) if row else None
+
+
+def find(conn: Connection, workspace_id: int, *, wa_id: str | None, user_id: str | None) -> Contact | None:
+    keys = []
+    if wa_id:
+        keys.append(contacts.c.wa_id == wa_id)
+    if user_id:
+        keys.append(contacts.c.user_id == user_id)
+    if not keys:
+        return None
+    rows = [
+        _contact(r)
+        for r in conn.execute(
+            select(contacts).where(contacts.c.workspace_id == workspace_id, or_(*keys))
+        ).mappings()
+    ]
+    # wa_id is the primary key of a person (R1); a user_id match is the fallback.
+    for c in rows:
+        if wa_id and c.wa_id == wa_id:
+            return c
+    return rows[0] if rows else None
+
+
+def upsert_seen(
+    conn: Connection,
+    workspace_id: int,
+    *,
+    wa_id: str | None,
+    user_id: str | None,
+    parent_user_id: str | None,
+    profile_name: str | None,
+    username: str | None,
+    now: datetime,
+) -> Contact:
+    """The contact a webhook names, created on first sight, with newly learned identifiers filled in."""
+    existing = find(conn, workspace_id, wa_id=wa_id, user_id=user_id)
+    if existing is None:
+        new_id = conn.execute(
+            insert(contacts).values(
+                workspace_id=workspace_id,
+                wa_id=wa_id,
+                user_id=user_id,
+                parent_user_id=parent_user_id,
+                profile_name=profile_name,
+                username=username,
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        found = get(conn, int(new_id))
+        assert found is not None
+        return found
+    changes: dict[str, Any] = {}
+    if wa_id and existing.wa_id is None:
+        changes["wa_id"] = wa_id
+    if user_id and existing.user_id != user_id and (existing.user_id is None or existing.wa_id == wa_id):
+        changes["user_id"] = user_id
+    if parent_user_id and existing.parent_user_id != parent_user_id:
+        changes["parent_user_id"] = parent_user_id
+    if profile_name and existing.profile_name != profile_name:
+        changes["profile_name"] = profile_name
+    if username and existing.username != username:
+        changes["username"] = username
+    if not changes:
+        return existing
+    changes["updated_at"] = now
+    conn.execute(update(contacts).where(contacts.c.id == existing.id).values(**changes))
+    updated = get(conn, existing.id)
+    assert updated is not None
+    return updated
+
+
+def update_fields(conn: Connection, contact_id: int, now: datetime, **changes: Any) -> None:
+    conn.execute(update(contacts).where(contacts.c.id == contact_id).values(updated_at=now, **changes))

@@ -1,0 +1,60 @@
+"""The timeline: every fact about a session (R16) as an append-only row."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from wasession.store.schema import events
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    workspace_id: int
+    channel_id: int | None
+    session_id: int | None
+    type: str
+    at: datetime
+    data: Mapping[str, Any]
+
+
+def add(
+    conn: Connection,
+    *,
+    workspace_id: int,
+    type: str,
+    at: datetime,
+    channel_id: int | None = None,
+    session_id: int | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        insert(events).values(
+            workspace_id=workspace_id,
+            channel_id=channel_id,
+            session_id=session_id,
+            type=type,
+            at=at,
+            data=dict(data or {}),
+        )
+    )
+
+
+def for_session(conn: Connection, session_id: int) -> list[Event]:
+    rows = conn.execute(select(events).where(events.c.session_id == session_id).order_by(events.c.id)).mappings()
+    return [Event(**dict(r)) for r in rows]
+
+
+def for_workspace(conn: Connection, workspace_id: int, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
+    rows = conn.execute(
+        select(events)
+        .where(events.c.workspace_id == workspace_id, events.c.id > after_id)
+        .order_by(events.c.id)
+        .limit(limit)
+    ).mappings()
+    return [Event(**dict(r)) for r in rows]

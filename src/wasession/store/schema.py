@@ -1,0 +1,179 @@
+"""Tables. Alembic migrations in `migrations/versions` create exactly these; a test checks they agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from wasession.store.db import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite maps BigInteger to a column that is not a rowid alias, so autoincrement ids stay Integer there.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("event_webhook_secret_enc", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("phone_number_id", String(64), nullable=False, unique=True),
+    Column("display_phone_number", String(32), nullable=False, server_default=""),
+    # Secrets are Fernet-encrypted with the instance key (store/secrets.py); never returned.
+    Column("access_token_enc", Text, nullable=False),
+    Column("app_secret_enc", Text, nullable=False),
+    Column("verify_token_enc", Text, nullable=False),
+    Column("sandbox", Boolean, nullable=False, server_default=text("false")),
+    Column("graph_base_url", String(500), nullable=True),
+    Column("graph_version", String(16), nullable=True),
+    Column("rate_limit_per_second", Integer, nullable=False, server_default=text("80")),
+    Column("policy", JSON, nullable=False),
+    Column("policy_updated_at", UTCDateTime, nullable=False),
+    Column("sending_paused_reason", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("wa_id", String(64), nullable=True),
+    Column("user_id", String(128), nullable=True),
+    Column("parent_user_id", String(128), nullable=True),
+    Column("profile_name", String(256), nullable=True),
+    Column("username", String(128), nullable=True),
+    # NULL means "not set through the API": the profile name supplies the default.
+    Column("first_name", String(128), nullable=True),
+    Column("last_name", String(128), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("phone", String(32), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workspace_id", "wa_id"),
+    UniqueConstraint("workspace_id", "user_id"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),  # active | closed
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("close_reason", String(32), nullable=True),  # timeout | agent | window_closed
+    Column("last_customer_at", UTCDateTime, nullable=False),  # T (R2, R3, R5)
+    Column("last_message_at", UTCDateTime, nullable=False),
+    Column("awaiting", String(16), nullable=False, server_default="agent"),  # agent | customer
+    Column("window_closes_at", UTCDateTime, nullable=False),
+    Column("window_closed_early_at", UTCDateTime, nullable=True),  # set by a 131047 failure (R15)
+    Column("eligible_at", UTCDateTime, nullable=False),
+    Column("closes_at", UTCDateTime, nullable=False),
+    # Reminder of the current silence (the one that began at last_customer_at).
+    Column("reminder_state", String(16), nullable=False, server_default="none"),
+    Column("reminder_due_at", UTCDateTime, nullable=True),
+    Column("reminder_reason", String(64), nullable=True),
+    # Next engine action; NULL once closed. The engine reads only rows with due_at <= now.
+    Column("due_at", UTCDateTime, nullable=True),
+    Column("due_kind", String(16), nullable=True),  # remind | close
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("claimed_by", String(64), nullable=True),
+    Index("ix_sessions_due_at", "due_at"),
+    Index(
+        "uq_sessions_one_active",
+        "channel_id",
+        "contact_id",
+        unique=True,
+        sqlite_where=text("status = 'active'"),
+        postgresql_where=text("status = 'active'"),
+    ),
+    Index("ix_sessions_channel_status", "channel_id", "status", "last_customer_at"),
+    Index("ix_sessions_contact", "contact_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("session_id", Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("direction", String(8), nullable=False),  # in | out
+    Column("kind", String(16), nullable=False),  # customer | agent | reminder | template
+    Column("wamid", String(255), nullable=True),
+    Column("type", String(32), nullable=False),
+    Column("body", Text, nullable=True),
+    Column("payload", JSON, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=False),  # WhatsApp timestamp (in) / creation time (out)
+    Column("created_at", UTCDateTime, nullable=False),
+    # Outbound delivery: pending -> sending -> sent -> delivered -> read; failed, unknown, skipped final.
+    Column("status", String(16), nullable=False),
+    Column("status_at", UTCDateTime, nullable=True),
+    Column("error_code", Integer, nullable=True),
+    Column("error_title", Text, nullable=True),
+    Column("error_detail", Text, nullable=True),
+    Column("callback_data", String(512), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("silence_t", UTCDateTime, nullable=True),  # the T a reminder belongs to
+    UniqueConstraint("channel_id", "wamid"),
+    Index("ix_messages_session", "session_id", "sent_at"),
+    Index("ix_messages_outbox", "status", "next_attempt_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=True),
+    Column("session_id", Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=True),
+    Column("type", String(48), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ix_events_session", "session_id", "id"),
+    Index("ix_events_workspace", "workspace_id", "id"),
+)
+
+webhook_log = Table(
+    "webhook_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("processed_at", UTCDateTime, nullable=True),
+    Column("outcome", Text, nullable=True),
+    Index("ix_webhook_log_unprocessed", "processed_at", "id"),
+)
