@@ -1,0 +1,131 @@
+"""Channel use cases: create a channel, save its policy (R11)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from wasession.domain.policy import Policy, validate_policy
+from wasession.services import sessions as session_ops
+from wasession.services.context import ServiceContext
+from wasession.services.errors import ConflictError, NotFoundError, ValidationError
+from wasession.store import channels as channel_store
+from wasession.store import sessions as session_store
+from wasession.store.channels import Channel, ChannelSecrets
+
+DEFAULT_WORKSPACE = "default"
+SETTINGS_SAVED = "Settings saved successfully"
+REPLAN_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class NewChannel:
+    name: str
+    phone_number_id: str
+    access_token: str
+    app_secret: str
+    verify_token: str
+    display_phone_number: str = ""
+    sandbox: bool = False
+    graph_base_url: str | None = None
+    graph_version: str | None = None
+    rate_limit_per_second: int = 80
+
+
+def default_workspace(ctx: ServiceContext) -> int:
+    with ctx.db.write() as conn:
+        return channel_store.ensure_workspace(conn, DEFAULT_WORKSPACE, ctx.clock.now())
+
+
+def create_channel(
+    ctx: ServiceContext, new: NewChannel, policy: Mapping[str, object] | None = None, *, workspace_id: int | None = None
+) -> Channel:
+    for field_name in ("name", "phone_number_id", "access_token", "app_secret", "verify_token"):
+        if not str(getattr(new, field_name)).strip():
+            raise ValidationError(field_name, f"{field_name} is required and may not be empty", code="required")
+    if not new.phone_number_id.isdigit():
+        raise ValidationError(
+            "phone_number_id",
+            f"phone_number_id must be the numeric id Meta shows for the number; got {new.phone_number_id!r}",
+        )
+    if not 1 <= new.rate_limit_per_second <= 1000:
+        raise ValidationError(
+            "rate_limit_per_second",
+            f"rate_limit_per_second must be from 1 to 1000; got {new.rate_limit_per_second}",
+            code="out_of_range",
+        )
+    validated = validate_policy(policy or {})
+    ws = workspace_id if workspace_id is not None else default_workspace(ctx)
+    now = ctx.clock.now()
+    with ctx.db.write() as conn:
+        if channel_store.by_phone_number_id(conn, new.phone_number_id) is not None:
+            raise ConflictError(
+                f"a channel with phone_number_id {new.phone_number_id} already exists",
+                code="duplicate",
+                field="phone_number_id",
+            )
+        channel_id = channel_store.insert_channel(
+            conn,
+            ctx.box,
+            workspace_id=ws,
+            name=new.name.strip(),
+            phone_number_id=new.phone_number_id,
+            secrets=ChannelSecrets(new.access_token, new.app_secret, new.verify_token),
+            policy=validated,
+            now=now,
+            display_phone_number=new.display_phone_number,
+            sandbox=new.sandbox,
+            graph_base_url=new.graph_base_url,
+            graph_version=new.graph_version,
+            rate_limit_per_second=new.rate_limit_per_second,
+        )
+        channel = channel_store.get(conn, channel_id)
+        assert channel is not None
+        session_ops.record(conn, channel, None, "channel_created", now, name=channel.name)
+    return channel
+
+
+def random_token(nbytes: int = 24) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def get_channel(ctx: ServiceContext, channel_id: int, *, workspace_id: int | None = None) -> Channel:
+    with ctx.db.read() as conn:
+        channel = channel_store.get(conn, channel_id)
+    if channel is None or (workspace_id is not None and channel.workspace_id != workspace_id):
+        raise NotFoundError("channel", channel_id)
+    return channel
+
+
+def save_policy(
+    ctx: ServiceContext, channel_id: int, changes: Mapping[str, object], *, workspace_id: int | None = None
+) -> Policy:
+    """Validate and store a policy, then re-plan every active session of the channel (R11).
+
+    Validation happens before anything is written, so a refused change leaves the stored policy and
+    every session exactly as they were.
+    """
+    channel = get_channel(ctx, channel_id, workspace_id=workspace_id)
+    policy = validate_policy(changes, channel.policy)
+    now = ctx.clock.now()
+    with ctx.db.write() as conn:
+        channel_store.save_policy(conn, channel_id, policy, now)
+        channel = channel_store.get(conn, channel_id)
+        assert channel is not None
+        after_id = 0
+        while True:
+            batch = session_store.active_ids_in_channel(conn, channel_id, after_id=after_id, limit=REPLAN_BATCH)
+            if not batch:
+                break
+            for session in batch:
+                before = session.reminder_state
+                p = session_ops.replan(conn, session, policy, now, policy_changed=True)
+                if before == "pending" and p.reminder_state == "cancelled":
+                    session_ops.record(conn, channel, session.id, "reminder_cancelled", now, reason="reminders_disabled")
+                elif before in ("none", "cancelled") and p.reminder_state == "missed":
+                    session_ops.record(conn, channel, session.id, "reminder_skipped", now, reason="due_before_policy_change")
+            after_id = batch[-1].id
+        session_ops.record(conn, channel, None, "policy_changed", now, policy=policy.to_public())
+    ctx.wake()
+    return policy
