@@ -1,0 +1,135 @@
+"""The due-work loop: claim sessions whose next action is due, re-check, act, re-plan.
+
+Cost follows the number of due sessions, never the number of active ones: the claim is a range
+read on the due_at index. Acting re-checks the locked row, so a repeated or late claim is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from wasession.domain.schedule import REMINDER_MIN_SPARE, check_reminder
+from wasession.domain.template import MAX_TEXT_LENGTH, render_template
+from wasession.services import sessions as session_ops
+from wasession.services.context import ServiceContext
+from wasession.store import channels as channel_store
+from wasession.store import contacts as contact_store
+from wasession.store import messages as message_store
+from wasession.store import sessions as session_store
+from wasession.store.channels import Channel
+from wasession.store.sessions import SessionRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DueResult:
+    closed: int = 0
+    reminders_queued: int = 0
+    reminders_skipped: int = 0
+    replanned: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.closed + self.reminders_queued + self.reminders_skipped + self.replanned
+
+
+def reminder_callback_data(session_id: int) -> str:
+    return f"wasession:reminder:{session_id}"
+
+
+class DueWorker:
+    def __init__(self, ctx: ServiceContext, *, batch_size: int = 500) -> None:
+        self.ctx = ctx
+        self.batch_size = batch_size
+
+    def next_due_at(self) -> datetime | None:
+        with self.ctx.db.read() as conn:
+            return session_store.next_due_at(conn)
+
+    def run_due(self) -> DueResult:
+        """Act on everything due now, batch after batch, until nothing is due."""
+        result = DueResult()
+        while True:
+            now = self.ctx.clock.now()
+            with self.ctx.db.write() as conn:
+                batch = session_store.claim_due(conn, now, self.batch_size)
+                channels: dict[int, Channel] = {}
+                for session in batch:
+                    channel = channels.get(session.channel_id)
+                    if channel is None:
+                        channel = channel_store.get(conn, session.channel_id)
+                        assert channel is not None
+                        channels[channel.id] = channel
+                    self._act(conn, channel, session, now, result)
+            if len(batch) < self.batch_size:
+                break
+        return result
+
+    def _act(self, conn: Connection, channel: Channel, session: SessionRow, now: datetime, result: DueResult) -> None:
+        if now >= session.closes_at:
+            session_ops.close(conn, channel, session, now, "timeout")
+            result.closed += 1
+            return
+        if (
+            session.due_kind == "remind"
+            and session.reminder_state == "pending"
+            and session.reminder_due_at is not None
+            and session.reminder_due_at <= now
+        ):
+            self._remind(conn, channel, session, now, result)
+            return
+        # The stored due time was stale (policy or clock moved): just re-plan.
+        session_ops.replan(conn, session, channel.policy, now)
+        result.replanned += 1
+
+    def _remind(self, conn: Connection, channel: Channel, session: SessionRow, now: datetime, result: DueResult) -> None:
+        check = check_reminder(
+            now=now,
+            policy=channel.policy,
+            session_active=session.active,
+            last_customer_at=session.last_customer_at,
+            silence_started_at=session.last_customer_at,
+            reminder_already_handled=False,
+        )
+        reason = check.reason
+        if check.send and session.window_closes_at - now < REMINDER_MIN_SPARE:
+            reason = "window_closed"  # closed early by a 131047 failure
+        text = ""
+        if reason is None and check.send:
+            contact = contact_store.get(conn, session.contact_id)
+            assert contact is not None
+            values = {**contact.merge_values(), "company_name": channel.policy.company_name}
+            text = render_template(channel.policy.reminder_template, values)
+            if not text.strip():
+                reason = "rendered_empty"
+            elif len(text) > MAX_TEXT_LENGTH:
+                reason = "rendered_too_long"
+        if reason is not None or not check.send:
+            session_ops.replan(conn, session, channel.policy, now, reminder_state="skipped", reminder_reason=reason)
+            session_ops.record(conn, channel, session.id, "reminder_skipped", now, reason=reason,
+                               due_at=session.reminder_due_at)
+            result.reminders_skipped += 1
+            return
+        message_id = message_store.insert_message(
+            conn,
+            session_id=session.id,
+            channel_id=channel.id,
+            direction="out",
+            kind="reminder",
+            type="text",
+            body=text,
+            sent_at=now,
+            created_at=now,
+            status="pending",
+            silence_t=session.last_customer_at,
+            callback_data=reminder_callback_data(session.id),
+        )
+        session_ops.replan(conn, session, channel.policy, now, reminder_state="queued", reminder_reason=None)
+        session_ops.record(conn, channel, session.id, "reminder_queued", now, message_id=message_id,
+                           due_at=session.reminder_due_at)
+        result.reminders_queued += 1
