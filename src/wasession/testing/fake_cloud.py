@@ -1,0 +1,532 @@
+"""A fake of Meta's send endpoint, faithful where the service's behaviour depends on it.
+
+What it reproduces (whatsapp-cloud-api.md §3–5):
+- `POST /{version}/{phone-number-id}/messages` with bearer-token auth and Meta's exact success and
+  error JSON (401/190 for a bad token, 400/100 for an unknown number or a malformed body);
+- the 24-hour window as Meta enforces it: a free-form message to a user who has not written in
+  24 hours is *accepted* (200 with a wamid) and fails later, in a `failed` status webhook with
+  131047; templates always go through;
+- throughput (130429) and pair (131056) rate limits, on the injected clock;
+- signed status webhooks (`sent` at once, then `delivered` and `read`) queued on the clock, for
+  the caller to deliver when the clock reaches them.
+
+Time only ever comes from the injected clock, so a test can run a day in milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import hmac
+import itertools
+import json
+import secrets
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from wasession.testing.webhook_bodies import DEFAULT_DISPLAY_PHONE_NUMBER, new_wamid, status_body
+from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
+
+__all__ = ["AcceptedMessage", "FakeCloudApi", "FakeNumber", "PendingWebhook"]
+
+WINDOW = timedelta(hours=24)
+THROUGHPUT_WINDOW = timedelta(seconds=1)
+PAIR_WINDOW = timedelta(seconds=6)
+DEFAULT_PAIR_BURST = 45
+REENGAGEMENT_FAILURE_DELAY = timedelta(seconds=1)
+MAX_TEXT_LENGTH = 4096
+MAX_CALLBACK_DATA_LENGTH = 512
+ERROR_HREF = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
+
+# Message types Meta's send endpoint knows; anything else is a bad request.
+SEND_TYPES = frozenset({
+    "text", "template", "image", "video", "audio", "document", "sticker", "location", "contacts",
+    "interactive", "reaction",
+})
+
+TITLES: dict[int, str] = {
+    0: "AuthException",
+    1: "API Unknown",
+    2: "API Service",
+    4: "API Too Many Calls",
+    10: "Permission Denied",
+    100: "Invalid parameter",
+    190: "Access token has expired",
+    368: "Temporarily blocked for policies violations",
+    80007: "Rate limit issues",
+    130429: "Rate limit hit",
+    130472: "User's number is part of an experiment",
+    131000: "Something went wrong",
+    131008: "Required parameter is missing",
+    131009: "Parameter value is not valid",
+    131016: "Service unavailable",
+    131021: "Recipient cannot be sender",
+    131026: "Message Undeliverable",
+    131031: "Account has been locked",
+    131047: "Re-engagement message",
+    131048: "Spam rate limit hit",
+    131051: "Unsupported message type",
+    131056: "(Business Account, Consumer Account) pair rate limit hit",
+    131057: "Account in maintenance mode",
+    132000: "Number of parameters does not match the expected number of params",
+    132001: "Template name does not exist in the translation",
+}
+
+DETAILS: dict[int, str] = {
+    130429: "Cloud API message throughput has been reached.",
+    131047: (
+        "Message failed to send because more than 24 hours have passed since the customer last replied "
+        "to this number."
+    ),
+    131056: (
+        "Message failed to send because there were too many messages sent from this phone number to the "
+        "same phone number in a short period of time."
+    ),
+}
+
+
+class _Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass
+class FakeNumber:
+    phone_number_id: str
+    access_token: str
+    app_secret: str
+    webhook_url: str | None = None
+
+
+@dataclass(frozen=True)
+class AcceptedMessage:
+    phone_number_id: str
+    wamid: str
+    to: str | None
+    recipient: str | None
+    type: str
+    body: str | None
+    template: Mapping[str, Any] | None
+    callback_data: str | None
+    sent_at: datetime
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PendingWebhook:
+    due_at: datetime
+    phone_number_id: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Injected:
+    code: int
+    http_status: int
+    title: str
+    details: str
+
+
+class _Refused(Exception):
+    def __init__(self, http_status: int, error: dict[str, Any]) -> None:
+        super().__init__(error.get("message", ""))
+        self.http_status = http_status
+        self.error = error
+
+
+@dataclass(frozen=True)
+class _Send:
+    to: str | None
+    recipient: str | None
+    user: str
+    type: str
+    body: str | None
+    template: Mapping[str, Any] | None
+    callback_data: str | None
+    payload: Mapping[str, Any]
+
+
+class FakeCloudApi:
+    def __init__(
+        self,
+        clock: _Clock,
+        *,
+        graph_version: str | None = None,
+        status_delays: tuple[timedelta, timedelta] | None = (timedelta(seconds=1), timedelta(seconds=5)),
+        pair_burst: int = DEFAULT_PAIR_BURST,
+    ) -> None:
+        """`status_delays` are the delays of `delivered` and `read` after a send. With None no
+        receipts (sent, delivered, read) are emitted at all; a send outside the window still
+        fails with its 131047 `failed` status, because that is the send's outcome, not a receipt."""
+        if status_delays is not None and min(status_delays) < timedelta(0):
+            raise ValueError("status delays cannot be negative")
+        self.clock = clock
+        self.graph_version = graph_version
+        self.status_delays = status_delays
+        self.pair_burst = pair_burst
+        self._lock = threading.Lock()
+        self._numbers: dict[str, FakeNumber] = {}
+        self._accepted: list[AcceptedMessage] = []
+        self._inbound: dict[tuple[str, str], datetime] = {}
+        self._failures: deque[_Injected] = deque()
+        self._latency = 0.0
+        self._rate_limits: dict[str, int] = {}
+        self._recent_sends: dict[str, deque[datetime]] = {}
+        self._recent_pair_sends: dict[tuple[str, str], deque[datetime]] = {}
+        self._queue: list[tuple[datetime, int, PendingWebhook]] = []
+        self._sequence = itertools.count()
+        self.app = Starlette(
+            routes=[
+                Route("/{version}/{phone_number_id}/messages", self._messages_endpoint, methods=["POST"]),
+                Route("/{path:path}", self._unknown_endpoint,
+                      methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            ]
+        )
+
+    # -- set-up and control ---------------------------------------------------------------------
+
+    def register(self, number: FakeNumber) -> None:
+        with self._lock:
+            self._numbers[number.phone_number_id] = number
+
+    def customer_wrote(self, phone_number_id: str, user: str, at: datetime) -> None:
+        """Record that `user` (wa_id or BSUID) wrote at `at`; only the latest time counts."""
+        key = (phone_number_id, _user_key(user))
+        with self._lock:
+            last = self._inbound.get(key)
+            if last is None or at > last:
+                self._inbound[key] = at
+
+    def fail_next(self, code: int, *, count: int = 1, http_status: int = 400, title: str = "",
+                  details: str = "") -> None:
+        """The next `count` sends that would otherwise be accepted get this Meta error instead."""
+        with self._lock:
+            for _ in range(count):
+                self._failures.append(_Injected(code, http_status, title or TITLES.get(code, "Error"),
+                                                details or DETAILS.get(code, "")))
+
+    def set_latency(self, seconds: float) -> None:
+        with self._lock:
+            self._latency = max(0.0, seconds)
+
+    def set_rate_limit(self, phone_number_id: str, per_second: int) -> None:
+        if per_second < 1:
+            raise ValueError("per_second must be at least 1")
+        with self._lock:
+            self._rate_limits[phone_number_id] = per_second
+
+    # -- what happened ----------------------------------------------------------------------------
+
+    def accepted(self, phone_number_id: str | None = None) -> list[AcceptedMessage]:
+        with self._lock:
+            return [m for m in self._accepted if phone_number_id in (None, m.phone_number_id)]
+
+    def last_inbound_at(self, phone_number_id: str, user: str) -> datetime | None:
+        with self._lock:
+            return self._inbound.get((phone_number_id, _user_key(user)))
+
+    def due_webhooks(self, until: datetime) -> list[PendingWebhook]:
+        """Remove and return the status webhooks due at or before `until`, oldest first."""
+        due: list[PendingWebhook] = []
+        with self._lock:
+            while self._queue and self._queue[0][0] <= until:
+                due.append(heapq.heappop(self._queue)[2])
+        return due
+
+    def next_webhook_at(self) -> datetime | None:
+        with self._lock:
+            return self._queue[0][0] if self._queue else None
+
+    def signed(self, hook: PendingWebhook) -> tuple[bytes, dict[str, str]]:
+        """The bytes and headers Meta would POST: ASCII-escaped JSON, signed with the app secret."""
+        with self._lock:
+            number = self._numbers[hook.phone_number_id]
+        raw = json.dumps(hook.body).encode("ascii")
+        return raw, {
+            "Content-Type": "application/json",
+            "User-Agent": "facebookexternalua",
+            SIGNATURE_HEADER: sign(number.app_secret, raw),
+        }
+
+    # -- the HTTP side ----------------------------------------------------------------------------
+
+    async def _messages_endpoint(self, request: Request) -> Response:
+        with self._lock:
+            latency = self._latency
+        if latency > 0:
+            await asyncio.sleep(latency)
+        raw = await request.body()
+        try:
+            with self._lock:
+                answer = self._handle_send(
+                    request.path_params["version"],
+                    request.path_params["phone_number_id"],
+                    request.headers.get("authorization"),
+                    raw,
+                )
+        except _Refused as refused:
+            return JSONResponse({"error": refused.error}, status_code=refused.http_status)
+        return JSONResponse(answer)
+
+    async def _unknown_endpoint(self, request: Request) -> Response:
+        error = _error(100, f"Unknown path components: /{request.path_params.get('path', '')}",
+                       details=None, with_code_prefix=False)
+        return JSONResponse({"error": error}, status_code=400)
+
+    def _handle_send(self, version: str, phone_number_id: str, authorization: str | None,
+                     raw: bytes) -> dict[str, Any]:
+        """Runs under the lock: validate, apply limits and the window, record, queue statuses."""
+        if self.graph_version is not None and version != self.graph_version:
+            raise _Refused(400, _error(100, "Invalid parameter",
+                                       details=f"Unsupported Graph API version {version}"))
+        token = _bearer(authorization)
+        if token is None:
+            raise _Refused(401, _error(190, "Invalid OAuth access token - Cannot parse access token",
+                                       details=None, with_code_prefix=False))
+        number = self._numbers.get(phone_number_id)
+        if number is None:
+            raise _Refused(400, _error(
+                100,
+                f"Unsupported post request. Object with ID '{phone_number_id}' does not exist, cannot be "
+                "loaded due to missing permissions, or does not support this operation.",
+                details=None, with_code_prefix=False, subcode=33,
+            ))
+        if not hmac.compare_digest(token.encode("utf-8"), number.access_token.encode("utf-8")):
+            raise _Refused(401, _error(190, "Invalid OAuth access token.", details=None,
+                                       with_code_prefix=False))
+        send = _parse_send(raw)
+        if self._failures:
+            injected = self._failures.popleft()
+            raise _Refused(injected.http_status, _error(injected.code, injected.title,
+                                                        details=injected.details or None))
+        now = self.clock.now()
+        self._check_limits(phone_number_id, send.user, now)
+        return self._accept(number, send, now)
+
+    def _check_limits(self, phone_number_id: str, user: str, now: datetime) -> None:
+        limit = self._rate_limits.get(phone_number_id)
+        recent = _pruned(self._recent_sends.setdefault(phone_number_id, deque()), now - THROUGHPUT_WINDOW)
+        if limit is not None and len(recent) >= limit:
+            raise _Refused(400, _error(130429, TITLES[130429], details=DETAILS[130429], subcode=2494055))
+        pair_times = self._recent_pair_sends.setdefault((phone_number_id, user), deque())
+        pair = _pruned(pair_times, now - PAIR_WINDOW)
+        if len(pair) >= self.pair_burst:
+            raise _Refused(400, _error(131056, TITLES[131056], details=DETAILS[131056], subcode=2494071))
+
+    def _accept(self, number: FakeNumber, send: _Send, now: datetime) -> dict[str, Any]:
+        pnid = number.phone_number_id
+        self._recent_sends[pnid].append(now)
+        self._recent_pair_sends[(pnid, send.user)].append(now)
+        wamid = new_wamid(send.user if send.to else None)
+        self._accepted.append(
+            AcceptedMessage(
+                phone_number_id=pnid,
+                wamid=wamid,
+                to=send.to,
+                recipient=send.recipient,
+                type=send.type,
+                body=send.body,
+                template=send.template,
+                callback_data=send.callback_data,
+                sent_at=now,
+                payload=send.payload,
+            )
+        )
+        last = self._inbound.get((pnid, send.user))
+        window_open = last is not None and now - last <= WINDOW
+        self._queue_statuses(pnid, wamid, send, now, window_open)
+
+        contact: dict[str, str] = {"input": send.to or send.recipient or ""}
+        if send.to:
+            contact["wa_id"] = send.user
+        else:
+            contact["user_id"] = send.user
+        message: dict[str, str] = {"id": wamid}
+        if send.type == "template":
+            message["message_status"] = "accepted"
+        return {"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]}
+
+    def _queue_statuses(self, pnid: str, wamid: str, send: _Send, now: datetime, window_open: bool) -> None:
+        def queue(status: str, at: datetime, **extra: Any) -> None:
+            body = status_body(
+                phone_number_id=pnid,
+                wamid=wamid,
+                status=status,
+                timestamp=at,
+                recipient_id=send.user if send.to else None,
+                recipient_user_id=None if send.to else send.user,
+                callback_data=send.callback_data,
+                display_phone_number=DEFAULT_DISPLAY_PHONE_NUMBER,
+                **extra,
+            )
+            hook = PendingWebhook(due_at=at, phone_number_id=pnid, body=body)
+            heapq.heappush(self._queue, (at, next(self._sequence), hook))
+
+        if send.type != "template" and not window_open:
+            # What Meta does: the send is accepted, the failure comes later as a status.
+            error = {
+                "code": 131047,
+                "title": TITLES[131047],
+                "message": TITLES[131047],
+                "error_data": {"details": DETAILS[131047]},
+                "href": ERROR_HREF,
+            }
+            queue("failed", now + REENGAGEMENT_FAILURE_DELAY, errors=[error])
+            return
+        if self.status_delays is None:
+            return
+        pricing = _pricing(send.type, window_open)
+        delivered_after, read_after = self.status_delays
+        queue("sent", now, pricing=pricing)
+        queue("delivered", now + delivered_after, pricing=pricing)
+        queue("read", now + read_after)
+
+
+# -- request parsing --------------------------------------------------------------------------------
+
+
+def _parse_send(raw: bytes) -> _Send:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise _invalid("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise _invalid("The request body must be a JSON object.")
+    if data.get("messaging_product") != "whatsapp":
+        raise _invalid("The parameter messaging_product is required and must be 'whatsapp'.")
+    recipient_type = data.get("recipient_type", "individual")
+    if recipient_type not in ("individual", "group"):
+        raise _invalid("Param recipient_type must be one of {individual, group}.")
+    to = data.get("to")
+    recipient = data.get("recipient")
+    if to is not None and (not isinstance(to, str) or not _phone_digits(to)):
+        raise _invalid("Param to must be a phone number.")
+    if recipient is not None and (not isinstance(recipient, str) or not recipient.strip()):
+        raise _invalid("Param recipient must be a business-scoped user id.")
+    if to is None and recipient is None:
+        raise _invalid("The parameter to is required.")
+    # Meta uses `to` when both are given.
+    user = _phone_digits(to) if isinstance(to, str) else str(recipient).strip()
+    kind = data.get("type", "text")
+    if not isinstance(kind, str) or kind not in SEND_TYPES:
+        raise _invalid(f"Param type must be one of {{{', '.join(sorted(SEND_TYPES))}}}.")
+    callback = data.get("biz_opaque_callback_data")
+    if callback is not None and (not isinstance(callback, str) or len(callback) > MAX_CALLBACK_DATA_LENGTH):
+        raise _invalid("Param biz_opaque_callback_data must be a string of at most "
+                       f"{MAX_CALLBACK_DATA_LENGTH} characters.")
+    context = data.get("context")
+    if context is not None and not (isinstance(context, dict) and isinstance(context.get("message_id"), str)):
+        raise _invalid("Param context must be an object with a message_id.")
+    body: str | None = None
+    template: dict[str, Any] | None = None
+    if kind == "text":
+        text = data.get("text")
+        if not isinstance(text, dict) or not isinstance(text.get("body"), str) or not text["body"].strip():
+            raise _invalid("The parameter text['body'] is required.")
+        if len(text["body"]) > MAX_TEXT_LENGTH:
+            raise _invalid(f"Param text['body'] must be at most {MAX_TEXT_LENGTH} characters long.")
+        if "preview_url" in text and not isinstance(text["preview_url"], bool):
+            raise _invalid("Param text['preview_url'] must be a boolean.")
+        body = text["body"]
+    elif kind == "template":
+        template = _valid_template(data.get("template"))
+    elif not isinstance(data.get(kind), dict):
+        raise _invalid(f"The parameter {kind} is required.")
+    return _Send(
+        to=to if isinstance(to, str) else None,
+        recipient=recipient if to is None else None,
+        user=user,
+        type=kind,
+        body=body,
+        template=template,
+        callback_data=callback,
+        payload=data,
+    )
+
+
+def _valid_template(template: Any) -> dict[str, Any]:
+    if not isinstance(template, dict):
+        raise _invalid("The parameter template is required.")
+    name = template.get("name")
+    language = template.get("language")
+    if not isinstance(name, str) or not name.strip():
+        raise _invalid("The parameter template['name'] is required.")
+    if not isinstance(language, dict) or not isinstance(language.get("code"), str) or not language["code"]:
+        raise _invalid("The parameter template['language']['code'] is required.")
+    components = template.get("components", [])
+    if not isinstance(components, list) or not all(
+        isinstance(c, dict) and isinstance(c.get("type"), str) and isinstance(c.get("parameters", []), list)
+        for c in components
+    ):
+        raise _invalid("Param template['components'] must be a list of components.")
+    for component in components:
+        for parameter in component.get("parameters", []):
+            if not isinstance(parameter, dict) or not isinstance(parameter.get("type"), str):
+                raise _invalid("Each template parameter must be an object with a type.")
+    return template
+
+
+def _invalid(details: str) -> _Refused:
+    return _Refused(400, _error(100, TITLES[100], details=details))
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+
+
+def _error(code: int, title: str, *, details: str | None, with_code_prefix: bool = True,
+           subcode: int | None = None) -> dict[str, Any]:
+    """Meta's error object: "(#code) title" as the message; details under error_data."""
+    error: dict[str, Any] = {
+        "message": f"(#{code}) {title}" if with_code_prefix else title,
+        "type": "OAuthException",
+        "code": code,
+    }
+    if details:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    error["fbtrace_id"] = "A" + secrets.token_urlsafe(16)
+    return error
+
+
+def _pricing(kind: str, window_open: bool) -> dict[str, Any]:
+    # Service messages are free; a utility template is free inside an open window, billed outside.
+    category = "utility" if kind == "template" else "service"
+    billable = kind == "template" and not window_open
+    return {"billable": billable, "pricing_model": "PMP",
+            "type": "regular" if billable else "free_customer_service", "category": category}
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _phone_digits(value: str) -> str:
+    """Digits of a phone number as Meta normalises it ("+1 555-0100" → "15550100"); "" if not one."""
+    stripped = value.strip()
+    if not stripped or any(ch not in "+0123456789 -()" for ch in stripped):
+        return ""
+    return "".join(ch for ch in stripped if ch.isdigit())
+
+
+def _user_key(user: str) -> str:
+    digits = _phone_digits(user)
+    return digits or user.strip()
+
+
+def _pruned(times: deque[datetime], older_than_or_at: datetime) -> deque[datetime]:
+    while times and times[0] <= older_than_or_at:
+        times.popleft()
+    return times
