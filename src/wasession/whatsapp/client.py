@@ -1,0 +1,181 @@
+"""Send client for `POST /{version}/{phone-number-id}/messages`.
+
+Every failure is turned into one of two kinds of exception, because the sender's at-most-once
+guarantee depends on telling them apart:
+
+- `CloudApiError` (and subclasses): Meta answered, or the request certainly never left, so
+  `retry` can be trusted;
+- `OutcomeUnknownError`: the request may have reached Meta and the message may be on its way;
+  trying again could deliver it twice.
+
+The access token goes into the Authorization header only: never into a message or a log line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from wasession.whatsapp.errors import (
+    CloudApiError,
+    OutcomeUnknownError,
+    RequestNotSentError,
+    RetryAdvice,
+    error_from_response,
+)
+
+DEFAULT_GRAPH_VERSION = "v25.0"
+DEFAULT_BASE_URL = "https://graph.facebook.com"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    wamid: str
+    wa_id: str | None
+    user_id: str | None
+    message_status: str | None
+
+
+class CloudClient:
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        graph_version: str = DEFAULT_GRAPH_VERSION,
+    ) -> None:
+        self._http = http
+        # The base may carry a path (the sandbox mounts the fake under /sandbox/graph), so the URL is
+        # joined by hand rather than with httpx's base_url rules.
+        self._base = base_url.rstrip("/")
+        self._version = graph_version.strip("/")
+
+    def messages_url(self, phone_number_id: str) -> str:
+        return f"{self._base}/{self._version}/{phone_number_id}/messages"
+
+    def send_text(
+        self,
+        *,
+        phone_number_id: str,
+        access_token: str,
+        to: str | None = None,
+        recipient: str | None = None,
+        body: str,
+        preview_url: bool = False,
+        callback_data: str | None = None,
+        reply_to: str | None = None,
+    ) -> SendResult:
+        payload = _addressed(to, recipient)
+        payload["type"] = "text"
+        payload["text"] = {"preview_url": preview_url, "body": body}
+        if reply_to:
+            payload["context"] = {"message_id": reply_to}
+        if callback_data is not None:
+            payload["biz_opaque_callback_data"] = callback_data
+        return self._post(phone_number_id, access_token, payload)
+
+    def send_template(
+        self,
+        *,
+        phone_number_id: str,
+        access_token: str,
+        to: str | None = None,
+        recipient: str | None = None,
+        name: str,
+        language: str,
+        body_parameters: Sequence[str] | Mapping[str, str] = (),
+        callback_data: str | None = None,
+    ) -> SendResult:
+        template: dict[str, Any] = {"name": name, "language": {"code": language}}
+        parameters = _template_parameters(body_parameters)
+        if parameters:
+            template["components"] = [{"type": "body", "parameters": parameters}]
+        payload = _addressed(to, recipient)
+        payload["type"] = "template"
+        payload["template"] = template
+        if callback_data is not None:
+            payload["biz_opaque_callback_data"] = callback_data
+        return self._post(phone_number_id, access_token, payload)
+
+    def _post(self, phone_number_id: str, access_token: str, payload: dict[str, Any]) -> SendResult:
+        headers = {"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"}
+        content = json.dumps(payload).encode("utf-8")
+        try:
+            response = self._http.post(self.messages_url(phone_number_id), content=content, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # No connection was made, so nothing was sent: safe to retry.
+            raise RequestNotSentError(
+                None, None, description=f"could not reach the Cloud API ({type(exc).__name__})"
+            ) from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise CloudApiError(
+                None, None, retry=RetryAdvice.NEVER,
+                description=f"the Cloud API base URL {self._base!r} is not usable ({type(exc).__name__})",
+            ) from exc
+        except httpx.TransportError as exc:
+            # ReadTimeout, WriteTimeout, ReadError, RemoteProtocolError… after the request (or part
+            # of it) went out: Meta may have accepted the message.
+            raise OutcomeUnknownError(
+                f"the send to phone number {phone_number_id} may or may not have reached the Cloud API "
+                f"({type(exc).__name__})"
+            ) from exc
+        return _result(response, phone_number_id)
+
+
+def _addressed(to: str | None, recipient: str | None) -> dict[str, Any]:
+    payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual"}
+    if to:
+        # Without the "+", Meta prepends the business number's own country code, which can
+        # misdeliver; with both fields Meta uses `to` anyway, so the BSUID is left out.
+        payload["to"] = f"+{to}" if to.isdigit() else to
+    elif recipient:
+        payload["recipient"] = recipient
+    else:
+        raise ValueError("a send needs `to` (a phone number) or `recipient` (a business-scoped user id)")
+    return payload
+
+
+def _template_parameters(params: Sequence[str] | Mapping[str, str]) -> list[dict[str, str]]:
+    if isinstance(params, str):
+        raise TypeError("body_parameters must be a sequence or a mapping of strings, not one string")
+    if isinstance(params, Mapping):
+        return [{"type": "text", "parameter_name": str(k), "text": str(v)} for k, v in params.items()]
+    return [{"type": "text", "text": str(v)} for v in params]
+
+
+def _result(response: httpx.Response, phone_number_id: str) -> SendResult:
+    try:
+        data: Any = response.json()
+    except (ValueError, RecursionError):
+        data = None
+    if not response.is_success:
+        raise error_from_response(response.status_code, data if data is not None else response.content)
+    messages = data.get("messages") if isinstance(data, Mapping) else None
+    first = messages[0] if isinstance(messages, list) and messages else None
+    wamid = first.get("id") if isinstance(first, Mapping) else None
+    if not isinstance(wamid, str) or not wamid:
+        # A 2xx means Meta accepted the message; without its id we cannot track it, but resending
+        # would deliver it twice.
+        raise OutcomeUnknownError(
+            f"the Cloud API accepted a send to phone number {phone_number_id} (HTTP {response.status_code}) "
+            "but its answer carries no message id"
+        )
+    contacts = data.get("contacts") if isinstance(data, Mapping) else None
+    contact = contacts[0] if isinstance(contacts, list) and contacts else None
+    if not isinstance(contact, Mapping):
+        contact = {}
+    status = first.get("message_status") if isinstance(first, Mapping) else None
+    return SendResult(
+        wamid=wamid,
+        wa_id=_opt_str(contact.get("wa_id")),
+        user_id=_opt_str(contact.get("user_id")),
+        message_status=_opt_str(status),
+    )
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
