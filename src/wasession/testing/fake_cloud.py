@@ -207,7 +207,8 @@ class FakeCloudApi:
 
     def fail_next(self, code: int, *, count: int = 1, http_status: int = 400, title: str = "",
                   details: str = "") -> None:
-        """The next `count` sends that would otherwise be accepted get this Meta error instead."""
+        """The next `count` sends that pass authentication and body validation get this Meta error
+        instead of going through (before the rate limits are looked at)."""
         with self._lock:
             for _ in range(count):
                 self._failures.append(_Injected(code, http_status, title or TITLES.get(code, "Error"),
