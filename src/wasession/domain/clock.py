@@ -1,0 +1,88 @@
+"""Where "now" comes from, and turning outside time values into aware UTC datetimes.
+
+Everything else in the service asks a `Clock`, so tests and `wasession demo` can run on a
+`ManualClock` and never wait for real time to pass.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Protocol, runtime_checkable
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@runtime_checkable
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that moves only when told to, and never backwards (due times would replay)."""
+
+    def __init__(self, start: datetime | str) -> None:
+        self._now = parse_instant(start)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        when = parse_instant(when)
+        if when < self._now:
+            raise ValueError(
+                f"clock may not go backwards: {when.isoformat()} is before {self._now.isoformat()}"
+            )
+        self._now = when
+
+    def advance(self, delta: timedelta) -> datetime:
+        if delta < timedelta(0):
+            raise ValueError(f"clock may not go backwards: cannot advance by {delta}")
+        self._now = self._now + delta
+        return self._now
+
+    def __repr__(self) -> str:
+        return f"ManualClock({self._now.isoformat()!r})"
+
+
+def parse_instant(value: datetime | str) -> datetime:
+    """An ISO 8601 string or aware datetime as an aware UTC datetime.
+
+    Naive values are refused rather than guessed: a silent local-time assumption would shift every
+    due time by the server's UTC offset.
+    """
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 date and time") from None
+    elif isinstance(value, datetime):
+        parsed = value
+    else:
+        raise ValueError(f"{value!r} is not a date and time")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(f"{value!r} has no UTC offset; add one, e.g. 'Z' or '+00:00'")
+    return parsed.astimezone(UTC)
+
+
+def from_unix(ts: int | float | str) -> datetime:
+    """A Unix timestamp (WhatsApp sends seconds as a string, e.g. "1697043223") as aware UTC."""
+    if isinstance(ts, bool):
+        raise ValueError(f"{ts!r} is not a Unix timestamp")
+    try:
+        # Decimal keeps "1697043223.5" exact where float would round the microseconds.
+        seconds = Decimal(ts.strip()) if isinstance(ts, str) else Decimal(ts)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValueError(f"{ts!r} is not a Unix timestamp") from None
+    if not seconds.is_finite() or seconds < 0 or (isinstance(ts, float) and not math.isfinite(ts)):
+        raise ValueError(f"{ts!r} is not a Unix timestamp")
+    try:
+        return _EPOCH + timedelta(microseconds=int((seconds * 1_000_000).to_integral_value()))
+    except OverflowError:
+        raise ValueError(f"{ts!r} is out of range for a Unix timestamp") from None
