@@ -13,9 +13,7 @@ from wasession.domain.policy import Policy
 from wasession.domain.schedule import closes_at, eligible_at, reminder_due_at, window_closes_at
 
 # A reminder in one of these states has been dealt with for this silence (at most once, R6).
-HANDLED_REMINDER_STATES = frozenset(
-    {"queued", "sent", "delivered", "read", "failed", "unknown", "skipped"}
-)
+HANDLED_REMINDER_STATES = frozenset({"queued", "sent", "delivered", "read", "failed", "unknown", "skipped"})
 NEW_SILENCE = "new"
 
 
@@ -64,4 +62,6 @@ def plan(
 
     if state == "pending" and due_reminder is not None and due_reminder < closing:
         return Plan(window, eligible, closing, state, due_reminder, due_reminder, "remind")
-    return Plan(window, eligible, closing, state, due_reminder if state == "pending" else None, closing, "close")
+    return Plan(
+        window, eligible, closing, state, due_reminder if state == "pending" else None, closing, "close"
+    )

@@ -70,7 +70,9 @@ class DueWorker:
                 break
         return result
 
-    def _act(self, conn: Connection, channel: Channel, session: SessionRow, now: datetime, result: DueResult) -> None:
+    def _act(
+        self, conn: Connection, channel: Channel, session: SessionRow, now: datetime, result: DueResult
+    ) -> None:
         if now >= session.closes_at:
             session_ops.close(conn, channel, session, now, "timeout")
             result.closed += 1
@@ -87,7 +89,9 @@ class DueWorker:
         session_ops.replan(conn, session, channel.policy, now)
         result.replanned += 1
 
-    def _remind(self, conn: Connection, channel: Channel, session: SessionRow, now: datetime, result: DueResult) -> None:
+    def _remind(
+        self, conn: Connection, channel: Channel, session: SessionRow, now: datetime, result: DueResult
+    ) -> None:
         check = check_reminder(
             now=now,
             policy=channel.policy,
@@ -110,9 +114,18 @@ class DueWorker:
             elif len(text) > MAX_TEXT_LENGTH:
                 reason = "rendered_too_long"
         if reason is not None or not check.send:
-            session_ops.replan(conn, session, channel.policy, now, reminder_state="skipped", reminder_reason=reason)
-            session_ops.record(conn, channel, session.id, "reminder_skipped", now, reason=reason,
-                               due_at=session.reminder_due_at)
+            session_ops.replan(
+                conn, session, channel.policy, now, reminder_state="skipped", reminder_reason=reason
+            )
+            session_ops.record(
+                conn,
+                channel,
+                session.id,
+                "reminder_skipped",
+                now,
+                reason=reason,
+                due_at=session.reminder_due_at,
+            )
             result.reminders_skipped += 1
             return
         message_id = message_store.insert_message(
@@ -130,6 +143,13 @@ class DueWorker:
             callback_data=reminder_callback_data(session.id),
         )
         session_ops.replan(conn, session, channel.policy, now, reminder_state="queued", reminder_reason=None)
-        session_ops.record(conn, channel, session.id, "reminder_queued", now, message_id=message_id,
-                           due_at=session.reminder_due_at)
+        session_ops.record(
+            conn,
+            channel,
+            session.id,
+            "reminder_queued",
+            now,
+            message_id=message_id,
+            due_at=session.reminder_due_at,
+        )
         result.reminders_queued += 1

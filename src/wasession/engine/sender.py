@@ -28,7 +28,13 @@ from wasession.store.channels import Channel, ChannelSecrets
 from wasession.store.messages import MessageRow
 from wasession.store.schema import messages as messages_table
 from wasession.whatsapp.client import CloudClient, SendResult
-from wasession.whatsapp.errors import CloudApiError, OutcomeUnknownError, RetryAdvice, backoff_delay, pair_backoff_delay
+from wasession.whatsapp.errors import (
+    CloudApiError,
+    OutcomeUnknownError,
+    RetryAdvice,
+    backoff_delay,
+    pair_backoff_delay,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +97,17 @@ class Sender:
         with self.ctx.db.write() as conn:
             rows = conn.execute(
                 update(messages_table)
-                .where(and_(messages_table.c.status == "sending", messages_table.c.status_at < now - STUCK_AFTER))
+                .where(
+                    and_(messages_table.c.status == "sending", messages_table.c.status_at < now - STUCK_AFTER)
+                )
                 .values(status="unknown", status_at=now, error_detail="process stopped while sending")
-                .returning(messages_table.c.id, messages_table.c.session_id, messages_table.c.kind,
-                           messages_table.c.channel_id, messages_table.c.silence_t)
+                .returning(
+                    messages_table.c.id,
+                    messages_table.c.session_id,
+                    messages_table.c.kind,
+                    messages_table.c.channel_id,
+                    messages_table.c.silence_t,
+                )
             ).all()
             for row in rows:
                 channel = channel_store.get(conn, row.channel_id)
@@ -170,11 +183,20 @@ class Sender:
             return "window_closing"
         return None
 
-    def _skip(self, conn: Connection, channel: Channel, message: MessageRow, session: session_store.SessionRow,
-              reason: str, now: datetime) -> None:
+    def _skip(
+        self,
+        conn: Connection,
+        channel: Channel,
+        message: MessageRow,
+        session: session_store.SessionRow,
+        reason: str,
+        now: datetime,
+    ) -> None:
         message_store.update_message(conn, message.id, status="skipped", status_at=now, error_detail=reason)
         kind = "reminder" if message.kind == "reminder" else "message"
-        session_ops.record(conn, channel, session.id, f"{kind}_skipped", now, reason=reason, message_id=message.id)
+        session_ops.record(
+            conn, channel, session.id, f"{kind}_skipped", now, reason=reason, message_id=message.id
+        )
         if message.kind == "reminder" and message.silence_t == session.last_customer_at and session.active:
             session_store.update_session(conn, session.id, reminder_state="skipped", reminder_reason=reason)
 
@@ -215,8 +237,9 @@ class Sender:
             for job, outcome in zip(jobs, outcomes, strict=True):
                 self._record_one(conn, job, outcome, now, report)
 
-    def _record_one(self, conn: Connection, job: _Job, outcome: SendResult | Exception, now: datetime,
-                    report: SendReport) -> None:
+    def _record_one(
+        self, conn: Connection, job: _Job, outcome: SendResult | Exception, now: datetime, report: SendReport
+    ) -> None:
         message, channel = job.message, job.channel
         is_reminder = message.kind == "reminder"
         prefix = "reminder" if is_reminder else "message"
@@ -225,15 +248,26 @@ class Sender:
         current_silence = is_reminder and message.silence_t == session.last_customer_at
 
         if isinstance(outcome, SendResult):
-            message_store.update_message(conn, message.id, status="accepted", status_at=now, wamid=outcome.wamid)
-            session_ops.record(conn, channel, session.id, f"{prefix}_sent", now, message_id=message.id,
-                               wamid=outcome.wamid)
+            message_store.update_message(
+                conn, message.id, status="accepted", status_at=now, wamid=outcome.wamid
+            )
+            session_ops.record(
+                conn,
+                channel,
+                session.id,
+                f"{prefix}_accepted",
+                now,
+                message_id=message.id,
+                wamid=outcome.wamid,
+            )
             if current_silence:
                 session_store.update_session(conn, session.id, reminder_state="sent")
             report.accepted += 1
             return
         if isinstance(outcome, OutcomeUnknownError):
-            message_store.update_message(conn, message.id, status="unknown", status_at=now, error_detail=str(outcome))
+            message_store.update_message(
+                conn, message.id, status="unknown", status_at=now, error_detail=str(outcome)
+            )
             self._unknown_event(conn, channel, session.id, message.id, message.kind, message.silence_t, now)
             report.unknown += 1
             return
@@ -244,31 +278,69 @@ class Sender:
         if advice is RetryAdvice.PAUSE_CHANNEL:
             # An expired token would fail every send: pause the channel, keep the message pending.
             channel_store.set_paused(conn, channel.id, f"error {code}: {error.message if error else outcome}")
-            message_store.update_message(conn, message.id, status="pending", status_at=now,
-                                         next_attempt_at=now + timedelta(minutes=1), error_code=code)
+            message_store.update_message(
+                conn,
+                message.id,
+                status="pending",
+                status_at=now,
+                next_attempt_at=now + timedelta(minutes=1),
+                error_code=code,
+            )
             session_ops.record(conn, channel, None, "channel_paused", now, error_code=code)
             report.retried += 1
             return
         if advice in (RetryAdvice.BACKOFF, RetryAdvice.PAIR_BACKOFF) and attempts < MAX_ATTEMPTS:
-            delay = pair_backoff_delay(attempts) if advice is RetryAdvice.PAIR_BACKOFF else backoff_delay(attempts)
-            message_store.update_message(conn, message.id, status="pending", status_at=now, error_code=code,
-                                         next_attempt_at=now + timedelta(seconds=delay))
-            session_ops.record(conn, channel, session.id, f"{prefix}_retry", now, message_id=message.id,
-                               error_code=code, delay_seconds=round(delay, 3))
+            delay = (
+                pair_backoff_delay(attempts)
+                if advice is RetryAdvice.PAIR_BACKOFF
+                else backoff_delay(attempts)
+            )
+            message_store.update_message(
+                conn,
+                message.id,
+                status="pending",
+                status_at=now,
+                error_code=code,
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
+            session_ops.record(
+                conn,
+                channel,
+                session.id,
+                f"{prefix}_retry",
+                now,
+                message_id=message.id,
+                error_code=code,
+                delay_seconds=round(delay, 3),
+            )
             report.retried += 1
             return
         message_store.update_message(
-            conn, message.id, status="failed", status_at=now, error_code=code,
+            conn,
+            message.id,
+            status="failed",
+            status_at=now,
+            error_code=code,
             error_title=error.title if error else type(outcome).__name__,
             error_detail=(error.details or error.message) if error else str(outcome),
         )
-        session_ops.record(conn, channel, session.id, f"{prefix}_failed", now, message_id=message.id, error_code=code)
+        session_ops.record(
+            conn, channel, session.id, f"{prefix}_failed", now, message_id=message.id, error_code=code
+        )
         if is_reminder:
             session_ops.reminder_failed(conn, channel, session, message.silence_t, code, now, now)
         report.failed += 1
 
-    def _unknown_event(self, conn: Connection, channel: Channel, session_id: int, message_id: int, kind: str,
-                       silence_t: datetime | None, now: datetime) -> None:
+    def _unknown_event(
+        self,
+        conn: Connection,
+        channel: Channel,
+        session_id: int,
+        message_id: int,
+        kind: str,
+        silence_t: datetime | None,
+        now: datetime,
+    ) -> None:
         prefix = "reminder" if kind == "reminder" else "message"
         session_ops.record(conn, channel, session_id, f"{prefix}_unknown", now, message_id=message_id)
         if kind == "reminder":

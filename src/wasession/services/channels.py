@@ -39,11 +39,17 @@ def default_workspace(ctx: ServiceContext) -> int:
 
 
 def create_channel(
-    ctx: ServiceContext, new: NewChannel, policy: Mapping[str, object] | None = None, *, workspace_id: int | None = None
+    ctx: ServiceContext,
+    new: NewChannel,
+    policy: Mapping[str, object] | None = None,
+    *,
+    workspace_id: int | None = None,
 ) -> Channel:
     for field_name in ("name", "phone_number_id", "access_token", "app_secret", "verify_token"):
         if not str(getattr(new, field_name)).strip():
-            raise ValidationError(field_name, f"{field_name} is required and may not be empty", code="required")
+            raise ValidationError(
+                field_name, f"{field_name} is required and may not be empty", code="required"
+            )
     if not new.phone_number_id.isdigit():
         raise ValidationError(
             "phone_number_id",
@@ -111,20 +117,24 @@ def save_policy(
     now = ctx.clock.now()
     with ctx.db.write() as conn:
         channel_store.save_policy(conn, channel_id, policy, now)
-        channel = channel_store.get(conn, channel_id)
-        assert channel is not None
         after_id = 0
         while True:
-            batch = session_store.active_ids_in_channel(conn, channel_id, after_id=after_id, limit=REPLAN_BATCH)
+            batch = session_store.active_ids_in_channel(
+                conn, channel_id, after_id=after_id, limit=REPLAN_BATCH
+            )
             if not batch:
                 break
             for session in batch:
                 before = session.reminder_state
                 p = session_ops.replan(conn, session, policy, now, policy_changed=True)
                 if before == "pending" and p.reminder_state == "cancelled":
-                    session_ops.record(conn, channel, session.id, "reminder_cancelled", now, reason="reminders_disabled")
+                    session_ops.record(
+                        conn, channel, session.id, "reminder_cancelled", now, reason="reminders_disabled"
+                    )
                 elif before in ("none", "cancelled") and p.reminder_state == "missed":
-                    session_ops.record(conn, channel, session.id, "reminder_skipped", now, reason="due_before_policy_change")
+                    session_ops.record(
+                        conn, channel, session.id, "reminder_skipped", now, reason="due_before_policy_change"
+                    )
             after_id = batch[-1].id
         session_ops.record(conn, channel, None, "policy_changed", now, policy=policy.to_public())
     ctx.wake()

@@ -52,8 +52,13 @@ class IngestResult:
     def outcome(self) -> str:
         if self.error:
             return f"error: {self.error}"
-        parts = [f"messages={self.messages}", f"opened={self.opened}", f"duplicates={self.duplicates}",
-                 f"statuses={self.statuses}", f"others={self.others}"]
+        parts = [
+            f"messages={self.messages}",
+            f"opened={self.opened}",
+            f"duplicates={self.duplicates}",
+            f"statuses={self.statuses}",
+            f"others={self.others}",
+        ]
         if self.unroutable:
             parts.append("unroutable=" + ",".join(sorted(set(self.unroutable))))
         return " ".join(parts)
@@ -199,10 +204,14 @@ class Ingestor:
         if not msg.opens_window:
             target = active or session_store.latest_for(conn, channel.id, contact.id)
             if target is None:
-                session_ops.record(conn, channel, None, "message_without_session", now, wamid=msg.wamid, type=msg.type)
+                session_ops.record(
+                    conn, channel, None, "message_without_session", now, wamid=msg.wamid, type=msg.type
+                )
                 return
             self._store_inbound(conn, channel, target.id, msg, ts, now)
-            session_ops.record(conn, channel, target.id, "customer_" + msg.type, ts, wamid=msg.wamid, counts=False)
+            session_ops.record(
+                conn, channel, target.id, "customer_" + msg.type, ts, wamid=msg.wamid, counts=False
+            )
             return
 
         if active is None:
@@ -210,7 +219,9 @@ class Ingestor:
             if latest is not None and latest.closed_at is not None and ts < latest.closed_at:
                 # Written before that session closed, delivered late: it belongs to that transcript (R5).
                 self._store_inbound(conn, channel, latest.id, msg, ts, now)
-                session_ops.record(conn, channel, latest.id, "customer_message", ts, wamid=msg.wamid, late=True)
+                session_ops.record(
+                    conn, channel, latest.id, "customer_message", ts, wamid=msg.wamid, late=True
+                )
                 return
             self._open(conn, channel, contact.id, msg, ts, now)
             result.opened += 1
@@ -231,15 +242,29 @@ class Ingestor:
                 reminder_reason=None,
             )
             session_ops.record(
-                conn, channel, active.id, "customer_message", ts, wamid=msg.wamid, type=msg.type,
-                window_closes_at=p.window_closes_at, closes_at=p.closes_at, reminder_due_at=p.reminder_due_at,
+                conn,
+                channel,
+                active.id,
+                "customer_message",
+                ts,
+                wamid=msg.wamid,
+                type=msg.type,
+                window_closes_at=p.window_closes_at,
+                closes_at=p.closes_at,
+                reminder_due_at=p.reminder_due_at,
             )
         else:
             # R5: older than T, kept in its place in the transcript; T does not move back.
             session_ops.record(conn, channel, active.id, "customer_message", ts, wamid=msg.wamid, late=True)
 
     def _open(
-        self, conn: Connection, channel: Channel, contact_id: int, msg: InboundMessage, ts: datetime, now: datetime
+        self,
+        conn: Connection,
+        channel: Channel,
+        contact_id: int,
+        msg: InboundMessage,
+        ts: datetime,
+        now: datetime,
     ) -> None:
         from wasession.domain.plan import plan
 
@@ -258,12 +283,26 @@ class Ingestor:
         self._store_inbound(conn, channel, session_id, msg, ts, now)
         session_ops.record(conn, channel, session_id, "session_opened", ts, wamid=msg.wamid)
         session_ops.record(
-            conn, channel, session_id, "customer_message", ts, wamid=msg.wamid, type=msg.type,
-            window_closes_at=p.window_closes_at, closes_at=p.closes_at, reminder_due_at=p.reminder_due_at,
+            conn,
+            channel,
+            session_id,
+            "customer_message",
+            ts,
+            wamid=msg.wamid,
+            type=msg.type,
+            window_closes_at=p.window_closes_at,
+            closes_at=p.closes_at,
+            reminder_due_at=p.reminder_due_at,
         )
 
     def _store_inbound(
-        self, conn: Connection, channel: Channel, session_id: int, msg: InboundMessage, ts: datetime, now: datetime
+        self,
+        conn: Connection,
+        channel: Channel,
+        session_id: int,
+        msg: InboundMessage,
+        ts: datetime,
+        now: datetime,
     ) -> None:
         message_store.insert_message(
             conn,
@@ -280,14 +319,21 @@ class Ingestor:
             status="received",
         )
 
-    def _rekey(self, conn: Connection, channel: Channel, contact: contact_store.Contact, msg: InboundMessage,
-               now: datetime) -> None:
+    def _rekey(
+        self,
+        conn: Connection,
+        channel: Channel,
+        contact: contact_store.Contact,
+        msg: InboundMessage,
+        now: datetime,
+    ) -> None:
         """A user who changed number or user id keeps their contact and session."""
         changes: dict[str, Any] = {}
         for column, new in (("wa_id", msg.system_new_wa_id), ("user_id", msg.system_new_user_id)):
             if new and getattr(contact, column) != new:
                 taken = contact_store.find(
-                    conn, channel.workspace_id,
+                    conn,
+                    channel.workspace_id,
                     wa_id=new if column == "wa_id" else None,
                     user_id=new if column == "user_id" else None,
                 )
@@ -311,16 +357,28 @@ class Ingestor:
         if new == "failed":
             error = status.errors[0] if status.errors else None
             message_store.update_message(
-                conn, message.id, status="failed", status_at=status.timestamp,
+                conn,
+                message.id,
+                status="failed",
+                status_at=status.timestamp,
                 error_code=error.code if error else None,
                 error_title=error.title if error else None,
                 error_detail=(error.details or error.message) if error else None,
             )
-            self._status_event(conn, channel, message, "failed", status.timestamp, error.code if error else None)
+            self._status_event(
+                conn, channel, message, "failed", status.timestamp, error.code if error else None
+            )
             session = session_store.get(conn, message.session_id)
             if message.kind == "reminder" and session is not None:
-                session_ops.reminder_failed(conn, channel, session, message.silence_t,
-                                            error.code if error else None, status.timestamp, now)
+                session_ops.reminder_failed(
+                    conn,
+                    channel,
+                    session,
+                    message.silence_t,
+                    error.code if error else None,
+                    status.timestamp,
+                    now,
+                )
             return
         if STATUS_RANK.get(new, -1) <= STATUS_RANK.get(current, -1):
             return  # duplicates and regressions (a late `sent` after `read`) change nothing
@@ -328,12 +386,23 @@ class Ingestor:
         self._status_event(conn, channel, message, new, status.timestamp, None)
         if message.kind == "reminder":
             session = session_store.get(conn, message.session_id)
-            if session is not None and session.reminder_state in ("sent", "delivered") and \
-                    message.silence_t == session.last_customer_at and new in ("delivered", "read"):
+            if (
+                session is not None
+                and session.reminder_state in ("sent", "delivered")
+                and message.silence_t == session.last_customer_at
+                and new in ("delivered", "read")
+            ):
                 session_store.update_session(conn, session.id, reminder_state=new)
 
-    def _status_event(self, conn: Connection, channel: Channel, message: message_store.MessageRow, status: str,
-                      at: datetime, code: int | None) -> None:
+    def _status_event(
+        self,
+        conn: Connection,
+        channel: Channel,
+        message: message_store.MessageRow,
+        status: str,
+        at: datetime,
+        code: int | None,
+    ) -> None:
         prefix = "reminder" if message.kind == "reminder" else "message"
         data: dict[str, Any] = {"wamid": message.wamid, "message_id": message.id}
         if code is not None:

@@ -53,8 +53,9 @@ def record(
     conn: Connection,
     channel: Channel,
     session_id: int | None,
-    type: str,
+    event_type: str,
     at: datetime,
+    /,
     **data: Any,
 ) -> None:
     events.add(
@@ -62,7 +63,7 @@ def record(
         workspace_id=channel.workspace_id,
         channel_id=channel.id,
         session_id=session_id,
-        type=type,
+        type=event_type,
         at=at,
         data={k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in data.items()},
     )
@@ -100,8 +101,13 @@ def close(conn: Connection, channel: Channel, session: SessionRow, now: datetime
 
 
 def reminder_failed(
-    conn: Connection, channel: Channel, session: SessionRow, silence_t: datetime | None, code: int | None,
-    at: datetime, now: datetime,
+    conn: Connection,
+    channel: Channel,
+    session: SessionRow,
+    silence_t: datetime | None,
+    code: int | None,
+    at: datetime,
+    now: datetime,
 ) -> None:
     """A reminder of the current silence failed; 131047 means Meta considers the window over (R15)."""
     if silence_t != session.last_customer_at:

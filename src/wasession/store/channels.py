@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from wasession.domain.policy import Policy, policy_from_storage, policy_to_storage
 from wasession.store.schema import channels, workspaces
@@ -44,7 +44,7 @@ class ChannelSecrets:
 _PUBLIC_COLUMNS = [c for c in channels.c if not c.name.endswith("_enc")]
 
 
-def _row_to_channel(row: Mapping[str, Any]) -> Channel:
+def _row_to_channel(row: RowMapping | Mapping[str, Any]) -> Channel:
     values = {k: row[k] for k in Channel.__dataclass_fields__ if k != "policy"}
     return Channel(policy=policy_from_storage(row["policy"]), **values)
 
@@ -125,9 +125,13 @@ def secrets_of(conn: Connection, box: SecretBox, channel_id: int) -> ChannelSecr
 
 def all_secrets(conn: Connection, box: SecretBox) -> list[tuple[int, ChannelSecrets]]:
     rows = conn.execute(
-        select(channels.c.id, channels.c.access_token_enc, channels.c.app_secret_enc, channels.c.verify_token_enc)
+        select(
+            channels.c.id, channels.c.access_token_enc, channels.c.app_secret_enc, channels.c.verify_token_enc
+        )
     ).all()
-    return [(int(r[0]), ChannelSecrets(box.decrypt(r[1]), box.decrypt(r[2]), box.decrypt(r[3]))) for r in rows]
+    return [
+        (int(r[0]), ChannelSecrets(box.decrypt(r[1]), box.decrypt(r[2]), box.decrypt(r[3]))) for r in rows
+    ]
 
 
 def save_policy(conn: Connection, channel_id: int, policy: Policy, now: datetime) -> None:

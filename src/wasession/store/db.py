@@ -134,4 +134,6 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
     if parsed.get_backend_name() == "postgresql":
         engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         return Database(url, engine, engine)
-    raise ValueError(f"database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite:///… or postgresql://…")
+    raise ValueError(
+        f"database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite:///… or postgresql://…"
+    )

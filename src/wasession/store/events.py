@@ -46,11 +46,15 @@ def add(
 
 
 def for_session(conn: Connection, session_id: int) -> list[Event]:
-    rows = conn.execute(select(events).where(events.c.session_id == session_id).order_by(events.c.id)).mappings()
+    rows = conn.execute(
+        select(events).where(events.c.session_id == session_id).order_by(events.c.id)
+    ).mappings()
     return [Event(**dict(r)) for r in rows]
 
 
-def for_workspace(conn: Connection, workspace_id: int, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
+def for_workspace(
+    conn: Connection, workspace_id: int, *, after_id: int = 0, limit: int = 1000
+) -> list[Event]:
     rows = conn.execute(
         select(events)
         .where(events.c.workspace_id == workspace_id, events.c.id > after_id)

@@ -15,7 +15,9 @@ def append(conn: Connection, body: bytes, received_at: datetime) -> int:
 
 
 def mark_processed(conn: Connection, log_id: int, at: datetime, outcome: str) -> None:
-    conn.execute(update(webhook_log).where(webhook_log.c.id == log_id).values(processed_at=at, outcome=outcome))
+    conn.execute(
+        update(webhook_log).where(webhook_log.c.id == log_id).values(processed_at=at, outcome=outcome)
+    )
 
 
 def unprocessed(conn: Connection, limit: int = 1000) -> list[tuple[int, bytes]]:
