@@ -1,0 +1,49 @@
+"""The ASGI application: webhooks, operations, and (mounted) the sandbox's fake Cloud API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+import wasession
+from wasession.api import errors, health, webhooks
+from wasession.runtime import Runtime
+
+SANDBOX_GRAPH_PATH = "/sandbox/graph"
+
+
+def create_app(
+    runtime: Runtime,
+    *,
+    sandbox_graph: ASGIApp | None = None,
+    on_start: Callable[[], None] | None = None,
+    on_stop: Callable[[], None] | None = None,
+) -> FastAPI:
+    """`on_start` runs once the server accepts connections (serve starts the engine there)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if on_start is not None:
+            on_start()
+        try:
+            yield
+        finally:
+            if on_stop is not None:
+                on_stop()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="wasession",
+        version=wasession.__version__,
+        description="WhatsApp Cloud API chat-session lifecycle: windows, reminders and closure.",
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    app.include_router(webhooks.router(runtime))
+    app.include_router(health.router(runtime))
+    if sandbox_graph is not None:
+        app.mount(SANDBOX_GRAPH_PATH, sandbox_graph)
+    return app

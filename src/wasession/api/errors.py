@@ -1,0 +1,41 @@
+"""One JSON error shape for every error a user can cause: {"error": {"code", "message", "field"}}."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from wasession.domain.errors import ValidationError
+from wasession.services.errors import ConflictError, NotFoundError, WindowClosedError
+
+
+def error_body(code: str, message: str, field: str | None = None, **extra: object) -> dict[str, object]:
+    return {"error": {"code": code, "message": message, "field": field, **extra}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ValidationError)
+    async def _validation(_: Request, exc: ValidationError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=422)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=404)
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
+        extra: dict[str, object] = {}
+        if isinstance(exc, WindowClosedError):
+            extra["closed_at"] = exc.closed_at.isoformat()
+        return JSONResponse(error_body(exc.code, exc.message, exc.field, **extra), status_code=409)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        field = ".".join(loc) or None
+        message = (
+            f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg", "invalid request"))
+        )
+        return JSONResponse(error_body("invalid_request", message, field), status_code=422)

@@ -1,0 +1,38 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from wasession.runtime import Runtime
+
+
+def router(runtime: Runtime) -> APIRouter:
+    r = APIRouter(tags=["operations"])
+
+    @r.get("/healthz", summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    def _ready() -> tuple[bool, dict[str, object]]:
+        checks: dict[str, object] = {}
+        try:
+            with runtime.db.read() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable: {type(exc).__name__}"
+            return False, checks
+        current = runtime.schema_current()
+        checks["migrations"] = "current" if current else "pending: run `wasession migrate`"
+        return current, checks
+
+    @r.get("/readyz", summary="Database reachable and migrations current")
+    async def readyz() -> JSONResponse:
+        ok, checks = await run_in_threadpool(_ready)
+        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503)
+
+    return r

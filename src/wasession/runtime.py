@@ -1,0 +1,114 @@
+"""The composition root: builds the database, clock, services, engine and sender from Settings.
+
+Faces (CLI, API, dashboard, Simulator) get everything through a Runtime, so the Simulator runs
+exactly the production wiring with a manual clock and the fake Cloud API swapped in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+import httpx
+
+from wasession.config import Settings
+from wasession.domain.clock import Clock, SystemClock
+from wasession.engine.due import DueWorker
+from wasession.engine.runner import Loop
+from wasession.engine.sender import Sender
+from wasession.services.context import ServiceContext
+from wasession.services.ingest import Ingestor
+from wasession.store import migrate
+from wasession.store.channels import Channel
+from wasession.store.db import Database, connect
+from wasession.store.secrets import SecretBox, load_or_create_key
+from wasession.whatsapp.client import CloudClient
+
+log = logging.getLogger(__name__)
+
+LoopStep = Callable[[], object]
+NextAt = Callable[[], datetime | None]
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        http: httpx.Client | None = None,
+        sandbox_base_url: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.db: Database = connect(settings.normalized_database_url())
+        key, self.key_created = load_or_create_key(settings.secret_key, settings.data_dir())
+        self.key_file = settings.data_dir() / "wasession.key" if self.key_created else None
+        self.box = SecretBox(key)
+        self.ctx = ServiceContext(self.db, self.clock, self.box, wake=self.wake)
+        self.ingestor = Ingestor(self.ctx)
+        self.due = DueWorker(self.ctx, batch_size=settings.engine_batch_size)
+        self.http = http or httpx.Client(
+            timeout=httpx.Timeout(15.0, connect=5.0),
+            limits=httpx.Limits(
+                max_connections=settings.sender_concurrency * 2,
+                max_keepalive_connections=settings.sender_concurrency,
+            ),
+        )
+        # Sandbox channels send to the built-in fake Cloud API wherever this process serves it.
+        self.sandbox_base_url = sandbox_base_url
+        self._clients: dict[tuple[str, str], CloudClient] = {}
+        self._clients_lock = threading.Lock()
+        self.sender = Sender(self.ctx, self.client_for, concurrency=settings.sender_concurrency)
+        self.loops: list[Loop] = []
+        self.owner = f"{os.uname().nodename}:{os.getpid()}"
+
+    # -- wiring ------------------------------------------------------------------------------------
+
+    def client_for(self, channel: Channel) -> CloudClient:
+        if channel.sandbox and self.sandbox_base_url:
+            base = self.sandbox_base_url
+        else:
+            base = channel.graph_base_url or self.settings.graph_base_url
+        version = channel.graph_version or self.settings.graph_version
+        with self._clients_lock:
+            client = self._clients.get((base, version))
+            if client is None:
+                client = CloudClient(self.http, base_url=base, graph_version=version)
+                self._clients[(base, version)] = client
+            return client
+
+    def migrate(self) -> None:
+        migrate.upgrade(self.db)
+
+    def schema_current(self) -> bool:
+        return migrate.is_current(self.db)
+
+    # -- background loops (serve, worker) ------------------------------------------------------------
+
+    def wake(self) -> None:
+        for loop in self.loops:
+            loop.wake()
+
+    def add_loop(self, name: str, step: LoopStep, next_at: NextAt, *, max_sleep: float = 1.0) -> Loop:
+        loop = Loop(name, step, next_at, self.clock, max_sleep=max_sleep)
+        self.loops.append(loop)
+        return loop
+
+    def start_engine(self) -> None:
+        self.sender.recover_stuck()
+        self.add_loop("due", self.due.run_due, self.due.next_due_at)
+        self.add_loop("sender", self.sender.run_pending, self.sender.next_attempt_at)
+        for loop in self.loops:
+            loop.start()
+
+    def stop(self) -> None:
+        for loop in self.loops:
+            loop.stop()
+        self.loops.clear()
+        self.sender.close()
+        self.http.close()
+        self.db.dispose()

@@ -1,0 +1,301 @@
+"""Simulator: the real service on a manual clock, a temporary SQLite file and the fake Cloud API.
+
+Customer messages go through the real webhook endpoint as signed Cloud API bodies; reminders go out
+through the real sender to the fake over HTTP semantics (ASGI, no sockets); the fake's status
+webhooks come back signed through the same endpoint. `advance` moves the clock from one due
+action to the next, so every reminder and closure happens at its exact time and in order.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+from starlette.testclient import TestClient
+
+from wasession.config import Settings
+from wasession.domain.clock import ManualClock, parse_instant
+from wasession.domain.durations import parse_duration
+from wasession.services import channels as channel_service
+from wasession.services.channels import NewChannel
+from wasession.store import contacts as contact_store
+from wasession.store import events as event_store
+from wasession.store import messages as message_store
+from wasession.store import sessions as session_store
+from wasession.store.channels import Channel
+from wasession.store.secrets import SecretBox
+from wasession.testing.fake_cloud import FakeCloudApi, FakeNumber
+from wasession.testing.webhook_bodies import new_wamid, text_message_body
+from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
+
+MAX_STEPS_PER_ADVANCE = 1_000_000
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    to: str | None
+    recipient: str | None
+    body: str | None
+    sent_at: datetime
+    wamid: str
+    type: str
+    callback_data: str | None
+
+
+@dataclass(frozen=True)
+class SessionView:
+    id: int
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    close_reason: str | None
+    last_customer_at: datetime
+    eligible: bool
+    eligible_at: datetime
+    closes_at: datetime
+    window_closes_at: datetime
+    reminder_state: str
+    reminder_due_at: datetime | None
+    reminder_reason: str | None
+    awaiting: str
+
+
+class Simulator:
+    def __init__(
+        self,
+        start: datetime | str = "2026-01-05T15:00:00Z",
+        *,
+        database_url: str | None = None,
+        status_delays: tuple[timedelta, timedelta] | None = (timedelta(seconds=1), timedelta(seconds=5)),
+    ) -> None:
+        from wasession.api.app import create_app
+        from wasession.runtime import Runtime
+
+        self.clock = ManualClock(parse_instant(start))
+        self._tmp = Path(tempfile.mkdtemp(prefix="wasession-sim-"))
+        url = database_url or f"sqlite:///{self._tmp / 'sim.sqlite3'}"
+        settings = Settings(database_url=url, secret_key=SecretBox.generate_key(), sender_concurrency=4)
+        self.fake = FakeCloudApi(self.clock, status_delays=status_delays)
+        self._graph = TestClient(self.fake.app, base_url="http://graph.fake")
+        self.runtime = Runtime(settings, clock=self.clock, http=self._graph)
+        self.runtime.migrate()
+        self.app = create_app(self.runtime)
+        self.client = TestClient(self.app, base_url="http://wasession.test")
+        self.app_secret = "sim-app-secret"
+        self._next_number = 100000000000001
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def __enter__(self) -> Simulator:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.client.close()
+        self.runtime.stop()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    # -- set-up --------------------------------------------------------------------------------------
+
+    def add_channel(
+        self,
+        *,
+        name: str = "Sim channel",
+        phone_number_id: str | None = None,
+        rate_limit_per_second: int = 80,
+        **policy: object,
+    ) -> Channel:
+        pnid = phone_number_id or str(self._next_number)
+        self._next_number += 1
+        token = f"sim-token-{pnid}"
+        channel = channel_service.create_channel(
+            self.runtime.ctx,
+            NewChannel(
+                name=name,
+                phone_number_id=pnid,
+                access_token=token,
+                app_secret=self.app_secret,
+                verify_token=f"sim-verify-{pnid}",
+                graph_base_url="http://graph.fake",
+                rate_limit_per_second=rate_limit_per_second,
+            ),
+            policy,
+        )
+        self.fake.register(FakeNumber(phone_number_id=pnid, access_token=token, app_secret=self.app_secret))
+        self.runtime.ingestor.credentials.invalidate()
+        return channel
+
+    def update_policy(self, channel: Channel | int, **changes: object) -> None:
+        channel_service.save_policy(self.runtime.ctx, _id(channel), changes)
+
+    def channel(self, channel: Channel | int) -> Channel:
+        return channel_service.get_channel(self.runtime.ctx, _id(channel))
+
+    # -- the customer's side ---------------------------------------------------------------------------
+
+    def customer_message(
+        self,
+        channel: Channel | int,
+        *,
+        wa_id: str | None = None,
+        user_id: str | None = None,
+        name: str | None = None,
+        text: str = "hello",
+        at: datetime | str | None = None,
+        wamid: str | None = None,
+    ) -> httpx.Response:
+        ch = self.channel(channel)
+        when = parse_instant(at) if at is not None else self.now
+        body = text_message_body(
+            phone_number_id=ch.phone_number_id,
+            wa_id=wa_id,
+            user_id=user_id,
+            name=name,
+            text=text,
+            timestamp=when,
+            wamid=wamid or new_wamid(),
+        )
+        self.fake.customer_wrote(ch.phone_number_id, wa_id or user_id or "", when)
+        response = self.post_webhook(body)
+        response.raise_for_status()
+        return response
+
+    def post_webhook(
+        self, body: bytes | Mapping[str, Any], sign: bool = True, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        sent_headers = {"Content-Type": "application/json"}
+        if sign:
+            sent_headers[SIGNATURE_HEADER] = _sign(self.app_secret, raw)
+        sent_headers.update(headers or {})
+        response: httpx.Response = self.client.post("/webhooks/whatsapp", content=raw, headers=sent_headers)
+        return response
+
+    # -- time ------------------------------------------------------------------------------------------
+
+    def advance(self, by: str | timedelta | int | float) -> None:
+        delta = parse_duration(by, field="advance")
+        self.run_until(self.now + delta)
+
+    def run_until(self, target: datetime | str) -> None:
+        target = parse_instant(target)
+        if target < self.now:
+            raise ValueError(
+                f"run_until: {target.isoformat()} is before the simulator's now {self.now.isoformat()}"
+            )
+        for _ in range(MAX_STEPS_PER_ADVANCE):
+            self.run_due()
+            upcoming = [
+                t
+                for t in (
+                    self.runtime.due.next_due_at(),
+                    self.runtime.sender.next_attempt_at(),
+                    self.fake.next_webhook_at(),
+                )
+                if t is not None
+            ]
+            nxt = min(upcoming) if upcoming else None
+            if nxt is None or nxt > target:
+                break
+            if nxt > self.now:
+                self.clock.set(nxt)
+        else:  # pragma: no cover - a scheduling bug, not a user error
+            raise RuntimeError("the simulator kept finding due work at the same instant")
+        self.clock.set(target)
+        self.run_due()
+
+    def run_due(self) -> None:
+        """Run everything due at the current instant until nothing more is."""
+        for _ in range(10_000):
+            did = self.runtime.due.run_due().total
+            did += self.runtime.sender.run_pending().total
+            for hook in self.fake.due_webhooks(self.now):
+                raw, headers = self.fake.signed(hook)
+                self.client.post("/webhooks/whatsapp", content=raw, headers=headers).raise_for_status()
+                did += 1
+            if not did:
+                return
+        raise RuntimeError("the simulator did not settle at one instant")  # pragma: no cover
+
+    # -- what happened -----------------------------------------------------------------------------------
+
+    def outbox(self, channel: Channel | int) -> list[OutboxMessage]:
+        ch = self.channel(channel)
+        return [
+            OutboxMessage(
+                to=m.to,
+                recipient=m.recipient,
+                body=m.body,
+                sent_at=m.sent_at,
+                wamid=m.wamid,
+                type=m.type,
+                callback_data=m.callback_data,
+            )
+            for m in self.fake.accepted(ch.phone_number_id)
+        ]
+
+    def session(
+        self, channel: Channel | int, *, wa_id: str | None = None, user_id: str | None = None
+    ) -> SessionView:
+        ch = self.channel(channel)
+        with self.runtime.db.read() as conn:
+            contact = contact_store.find(conn, ch.workspace_id, wa_id=wa_id, user_id=user_id)
+            row = session_store.latest_for(conn, ch.id, contact.id) if contact else None
+        if row is None:
+            raise LookupError(f"no session for wa_id={wa_id!r} user_id={user_id!r} on channel {ch.id}")
+        return self._view(row)
+
+    def active_sessions(self, channel: Channel | int) -> list[SessionView]:
+        with self.runtime.db.read() as conn:
+            rows = session_store.active_in_channel(conn, _id(channel))
+        return [self._view(r) for r in rows]
+
+    def timeline(self, session: SessionView | int) -> list[event_store.Event]:
+        with self.runtime.db.read() as conn:
+            return event_store.for_session(conn, session if isinstance(session, int) else session.id)
+
+    def transcript(self, session: SessionView | int) -> list[message_store.MessageRow]:
+        with self.runtime.db.read() as conn:
+            return message_store.transcript(conn, session if isinstance(session, int) else session.id)
+
+    def _view(self, row: session_store.SessionRow) -> SessionView:
+        return SessionView(
+            id=row.id,
+            status=row.status,
+            opened_at=row.opened_at,
+            closed_at=row.closed_at,
+            close_reason=row.close_reason,
+            last_customer_at=row.last_customer_at,
+            eligible=row.eligible(self.now),
+            eligible_at=row.eligible_at,
+            closes_at=row.closes_at,
+            window_closes_at=row.window_closes_at,
+            reminder_state=row.reminder_state,
+            reminder_due_at=row.reminder_due_at,
+            reminder_reason=row.reminder_reason,
+            awaiting=row.awaiting,
+        )
+
+
+def _id(channel: Channel | int) -> int:
+    return channel if isinstance(channel, int) else channel.id
+
+
+def _sign(app_secret: str, raw: bytes) -> str:
+    return sign(app_secret, raw)
