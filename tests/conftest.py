@@ -1,0 +1,71 @@
+"""Shared fixtures. Store tests run on SQLite always and on PostgreSQL when one is reachable.
+
+PostgreSQL: WASESSION_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test). Each test
+gets a schema of its own, so parallel workers never see each other's rows. With
+WASESSION_REQUIRE_POSTGRES=1 (CI) an unreachable server fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+PG_URL = os.environ.get("WASESSION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("WASESSION_REQUIRE_POSTGRES") == "1"
+
+_pg_reachable: bool | None = None
+
+
+def postgres_reachable() -> bool:
+    global _pg_reachable
+    if _pg_reachable is None:
+        import psycopg
+
+        try:
+            with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
+                _pg_reachable = True
+        except psycopg.Error:
+            _pg_reachable = False
+    return _pg_reachable
+
+
+def fresh_postgres_url() -> Iterator[str]:
+    """A URL whose connections use a new, empty schema; dropped afterwards."""
+    import psycopg
+
+    if not postgres_reachable():
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL is required (WASESSION_REQUIRE_POSTGRES=1) but {PG_URL} is unreachable")
+        pytest.skip(
+            f"PostgreSQL not reachable at {PG_URL}; set WASESSION_TEST_POSTGRES_URL to run these tests"
+        )
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    base = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
+    else:
+        yield from fresh_postgres_url()
+
+
+def load_fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((DATA / "whatsapp-webhooks" / name).read_text())
+    return data

@@ -1,0 +1,33 @@
+"""Migrations create exactly the tables in schema.py, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from wasession.store import migrate
+from wasession.store.db import connect
+from wasession.store.schema import metadata
+
+
+def test_migrations_match_the_schema_and_are_idempotent(database_url: str) -> None:
+    db = connect(database_url)
+    try:
+        assert migrate.current_revision(db) is None
+        migrate.upgrade(db)
+        migrate.upgrade(db)  # a second run changes nothing
+        assert migrate.is_current(db)
+        with db.writer.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+        assert diffs == []
+    finally:
+        db.dispose()
+
+
+def test_in_memory_sqlite_is_refused_with_a_reason() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="in-memory SQLite"):
+        connect("sqlite:///:memory:")
+    with pytest.raises(ValueError, match="use sqlite"):
+        connect("mysql://root@localhost/test")

@@ -1,0 +1,148 @@
+"""The command line, including `serve` as a real process on a real port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from wasession.cli import main
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WASESSION_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
+    monkeypatch.delenv("WASESSION_SECRET_KEY", raising=False)
+    return tmp_path
+
+
+def test_demo_prints_a_timeline_a_person_can_follow() -> None:
+    result = CliRunner().invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    for expected in (
+        "Ana Silva",
+        "session opened",
+        "customer wrote",
+        "agent replied",
+        "reminder accepted by WhatsApp",
+        "reminder delivered",
+        "session closed (timeout)",
+        "Settings saved successfully",
+        "Hi Ana! Still there? Acme is happy to help.",
+    ):
+        assert expected in out, f"{expected!r} missing from the demo:\n{out}"
+
+
+def test_channels_and_policy_commands(db_env: Path) -> None:
+    runner = CliRunner()
+    added = runner.invoke(
+        main,
+        [
+            "channels",
+            "add",
+            "--name",
+            "Support",
+            "--phone-number-id",
+            "123456",
+            "--access-token",
+            "tok",
+            "--app-secret",
+            "sec",
+            "--verify-token",
+            "ver",
+            "--set",
+            "reminder_enabled=true",
+            "--set",
+            "reminder_after_hours=20",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    assert "channel 1 created" in added.output
+    assert (db_env / "wasession.key").exists()  # created on first use, beside the database
+    listed = runner.invoke(main, ["channels", "list"])
+    assert "123456" in listed.output and "Support" in listed.output
+    shown = runner.invoke(main, ["policy", "show", "1"])
+    assert '"reminder_after_hours": 20' in shown.output
+    bad = runner.invoke(main, ["policy", "set", "1", "reminder_after_hours=24"])
+    assert bad.exit_code != 0 and "reminder_after_hours" in bad.output
+    assert '"reminder_after_hours": 20' in runner.invoke(main, ["policy", "show", "1"]).output
+    ok = runner.invoke(main, ["policy", "set", "1", "session_timeout=1h30m"])
+    assert ok.exit_code == 0 and "Settings saved successfully" in ok.output and '"PT1H30M"' in ok.output
+    garbage = runner.invoke(main, ["policy", "set", "1", "no-equals-sign"])
+    assert garbage.exit_code != 0 and "KEY=VALUE" in garbage.output
+    missing = runner.invoke(main, ["policy", "show", "99"])
+    assert missing.exit_code != 0 and "channel 99 not found" in missing.output
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "WASESSION_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
+    env.pop("WASESSION_SECRET_KEY", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wasession.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"serve exited early:\n{proc.stdout.read() if proc.stdout else ''}")
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)  # waiting for a real server to bind, not simulating time
+        else:
+            pytest.fail("serve did not answer /healthz within 30 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_serve_answers_health_and_runs_the_sandbox(served: str, tmp_path: Path) -> None:
+    assert httpx.get(served + "/healthz").json() == {"status": "ok"}
+    ready = httpx.get(served + "/readyz")
+    assert ready.status_code == 200 and ready.json()["checks"]["migrations"] == "current"
+    env = {**os.environ, "WASESSION_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
+    said = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wasession.cli",
+            "sandbox",
+            "message",
+            "--url",
+            served,
+            "Hello from the sandbox",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert said.returncode == 0, said.stderr + said.stdout
+    assert "wrote 'Hello from the sandbox'" in said.stdout
