@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from wasession.services import agents
 from wasession.store import contacts as contact_store
@@ -34,13 +35,22 @@ DESCRIPTIONS: dict[str, Callable[[dict[str, object]], str]] = {
     "reminder_failed": lambda d: f"reminder failed (error {d.get('error_code')})",
     "session_closed": lambda d: f"session closed ({d.get('reason')})",
     "window_closed": lambda d: "WhatsApp reports the window closed",
+    "policy_changed": lambda d: (
+        "settings saved: "
+        + ", ".join(
+            f"{k}={v}"
+            for k, v in dict(d.get("policy") or {}).items()
+            if k in ("reminder_after_hours", "session_timeout")
+        )
+    ),
 }
 
 
 def _hm(value: object) -> str:
+    """'Tue 09:00' from an ISO timestamp: windows and closures often fall on the next day."""
     if not isinstance(value, str):
         return "-"
-    return value[11:16]
+    return datetime.fromisoformat(value).strftime("%a %H:%M")
 
 
 def run_demo(start: str, echo: Callable[[str], None]) -> None:
@@ -58,9 +68,7 @@ def run_demo(start: str, echo: Callable[[str], None]) -> None:
             name="Acme Night Desk", session_timeout="2h", closure_check="12h", closure_check_anchor="03:00"
         )
         echo(f"wasession demo: a day on a virtual clock starting {sim.now:%Y-%m-%d %H:%M} UTC")
-        echo(
-            "  channel 'Acme Support': reminder 3 h after the customer's last message, close after 6 h (exact)"
-        )
+        echo("  channel 'Acme Support': reminder 3 h after the customer's last message, close after 6 h (exact)")
         echo("  channel 'Acme Night Desk': close after 2 h, checked every 12 h at 03:00/15:00\n")
 
         sim.customer_message(ch, wa_id="15550001111", name="Ana Silva", text="Hi, is my order ready?")
@@ -70,18 +78,15 @@ def run_demo(start: str, echo: Callable[[str], None]) -> None:
         sim.advance("85m")
         sim.customer_message(ch, wa_id="15550002222", name="Bruno Costa", text="Do you ship to Porto?")
         sim.customer_message(night, wa_id="15550003333", name="Carla Dias", text="Can I change my address?")
-        sim.advance("90m")
+        sim.advance("110m")
         sim.customer_message(ch, wa_id="15550001111", name="Ana Silva", text="Thanks! Any news?")
-        sim.advance("1h")
+        sim.advance("40m")
         sim.update_policy(ch, reminder_after_hours=4)
-        echo(
-            f"{sim.now:%H:%M:%S}  {'(admin)':<14} changed 'Acme Support' reminder to 4 h: Settings saved successfully"
-        )
         sim.advance("20h")
 
         with sim.runtime.db.read() as conn:
             names = {}
-            rows = []
+            rows = [e for e in event_store.for_workspace(conn, ch.workspace_id) if e.type == "policy_changed"]
             for channel in (ch, night):
                 for s in session_store.in_channel(conn, channel.id):
                     contact = contact_store.get(conn, s.contact_id)
@@ -91,10 +96,9 @@ def run_demo(start: str, echo: Callable[[str], None]) -> None:
         for e in rows:
             describe = DESCRIPTIONS.get(e.type)
             text = describe(dict(e.data)) if describe else e.type.replace("_", " ")
-            echo(f"{e.at:%H:%M:%S}  {names.get(e.session_id or 0, ''):<14} {text}")
+            who = names.get(e.session_id, "") if e.session_id else "(admin)"
+            echo(f"{e.at:%a %H:%M:%S}  {who:<14} {text}")
         echo("")
         for m in sim.outbox(ch) + sim.outbox(night):
             echo(f"sent to +{(m.to or '').lstrip('+')} at {m.sent_at:%H:%M:%S}: {m.body}")
-        echo(
-            f"\nend of the day at {sim.now:%Y-%m-%d %H:%M}: {len(sim.active_sessions(ch))} active sessions left"
-        )
+        echo(f"\nend of the day at {sim.now:%Y-%m-%d %H:%M}: {len(sim.active_sessions(ch))} active sessions left")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +20,11 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-from starlette.testclient import TestClient
+
+with warnings.catch_warnings():
+    # Starlette 1.x nudges towards httpx2; its TestClient works unchanged with httpx.
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 from wasession.config import Settings
 from wasession.domain.clock import ManualClock, parse_instant
@@ -196,9 +201,7 @@ class Simulator:
     def run_until(self, target: datetime | str) -> None:
         target = parse_instant(target)
         if target < self.now:
-            raise ValueError(
-                f"run_until: {target.isoformat()} is before the simulator's now {self.now.isoformat()}"
-            )
+            raise ValueError(f"run_until: {target.isoformat()} is before the simulator's now {self.now.isoformat()}")
         for _ in range(MAX_STEPS_PER_ADVANCE):
             self.run_due()
             upcoming = [
@@ -250,9 +253,7 @@ class Simulator:
             for m in self.fake.accepted(ch.phone_number_id)
         ]
 
-    def session(
-        self, channel: Channel | int, *, wa_id: str | None = None, user_id: str | None = None
-    ) -> SessionView:
+    def session(self, channel: Channel | int, *, wa_id: str | None = None, user_id: str | None = None) -> SessionView:
         ch = self.channel(channel)
         with self.runtime.db.read() as conn:
             contact = contact_store.find(conn, ch.workspace_id, wa_id=wa_id, user_id=user_id)
