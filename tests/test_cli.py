@@ -43,7 +43,7 @@ def test_demo_prints_a_timeline_a_person_can_follow() -> None:
         "reminder accepted by WhatsApp",
         "reminder delivered",
         "session closed (timeout)",
-        "Settings saved successfully",
+        "settings saved: session_timeout=PT6H, reminder_after_hours=4",
         "Hi Ana! Still there? Acme is happy to help.",
     ):
         assert expected in out, f"{expected!r} missing from the demo:\n{out}"

@@ -1,0 +1,78 @@
+"""Pure rules of wasession: policy, durations, templates and due times. No I/O lives here."""
+
+from wasession.domain.clock import Clock, ManualClock, SystemClock, from_unix, parse_instant
+from wasession.domain.durations import format_duration, parse_duration
+from wasession.domain.errors import ValidationError
+from wasession.domain.policy import (
+    DEFAULT_TEMPLATE,
+    MAX_CHECK_INTERVAL,
+    MAX_TIMEOUT,
+    MIN_CHECK_INTERVAL,
+    MIN_TIMEOUT,
+    POLICY_FIELDS,
+    Policy,
+    policy_errors,
+    policy_from_storage,
+    policy_to_storage,
+    validate_policy,
+)
+from wasession.domain.schedule import (
+    FUTURE_SKEW,
+    REMINDER_MIN_SPARE,
+    WINDOW,
+    ReminderCheck,
+    check_reminder,
+    closes_at,
+    effective_timestamp,
+    eligible_at,
+    next_tick,
+    reminder_due_at,
+    window_closes_at,
+)
+from wasession.domain.template import (
+    MAX_TEXT_LENGTH,
+    MERGE_FIELDS,
+    Template,
+    parse_template,
+    render_template,
+    sample_values,
+)
+
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "FUTURE_SKEW",
+    "MAX_CHECK_INTERVAL",
+    "MAX_TEXT_LENGTH",
+    "MAX_TIMEOUT",
+    "MERGE_FIELDS",
+    "MIN_CHECK_INTERVAL",
+    "MIN_TIMEOUT",
+    "POLICY_FIELDS",
+    "REMINDER_MIN_SPARE",
+    "WINDOW",
+    "Clock",
+    "ManualClock",
+    "Policy",
+    "ReminderCheck",
+    "SystemClock",
+    "Template",
+    "ValidationError",
+    "check_reminder",
+    "closes_at",
+    "effective_timestamp",
+    "eligible_at",
+    "format_duration",
+    "from_unix",
+    "next_tick",
+    "parse_duration",
+    "parse_instant",
+    "parse_template",
+    "policy_errors",
+    "policy_from_storage",
+    "policy_to_storage",
+    "reminder_due_at",
+    "render_template",
+    "sample_values",
+    "validate_policy",
+    "window_closes_at",
+]
