@@ -1,0 +1,162 @@
+"""One parser per policy setting: user input in, typed value out, or a ValidationError whose message
+names the field, the value given and what is allowed."""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from wasession.domain.durations import duration_error, format_duration, parse_duration
+from wasession.domain.errors import ValidationError
+from wasession.domain.template import MAX_TEXT_LENGTH, parse_template
+
+MIN_TIMEOUT = timedelta(minutes=1)
+MAX_TIMEOUT = timedelta(days=90)
+MIN_CHECK_INTERVAL = timedelta(minutes=1)
+MAX_CHECK_INTERVAL = timedelta(hours=24)
+MAX_COMPANY_NAME = 200
+
+_TRUE = frozenset({"true", "on", "1", "yes"})
+_FALSE = frozenset({"false", "off", "0", "no"})
+_HH_MM = re.compile(r"(\d{1,2}):(\d{2})", re.ASCII)
+_WHOLE = re.compile(r"\d+", re.ASCII)
+# Present in the tz database directory but not zone names: they follow the host's setting.
+_NOT_ZONES = frozenset({"localtime", "posixrules"})
+
+
+def _shown(value: object) -> str:
+    return format_duration(value) if isinstance(value, timedelta) and value >= timedelta(0) else str(value)
+
+
+def session_timeout(value: object) -> timedelta:
+    parsed = _duration("session_timeout", value)
+    if not MIN_TIMEOUT <= parsed <= MAX_TIMEOUT:
+        raise ValidationError(
+            "session_timeout",
+            f"session_timeout must be between 1 minute (PT1M) and 90 days (P90D); got {_shown(value)}",
+            "out_of_range",
+        )
+    return parsed
+
+
+def closure_check(value: object) -> timedelta | None:
+    if value is None or (isinstance(value, str) and value.strip().lower() == "exact"):
+        return None
+    allowed = "'exact' or an interval between 1 minute (PT1M) and 24 hours (PT24H)"
+    try:
+        parsed = _duration("closure_check", value)
+    except ValidationError as error:
+        if error.code != "invalid_duration":
+            raise
+        raise ValidationError(
+            "closure_check", f"closure_check must be {allowed}; got '{value}'", "invalid_duration"
+        ) from None
+    if not MIN_CHECK_INTERVAL <= parsed <= MAX_CHECK_INTERVAL:
+        message = f"closure_check must be {allowed}; got {_shown(value)}"
+        raise ValidationError("closure_check", message, "out_of_range")
+    return parsed
+
+
+def closure_check_anchor(value: object) -> time:
+    allowed = "a time of day HH:MM from 00:00 to 23:59"
+    if isinstance(value, time):
+        if value.tzinfo is not None or value.second or value.microsecond:
+            raise ValidationError(
+                "closure_check_anchor",
+                f"closure_check_anchor must be {allowed} (whole minutes, no time zone); "
+                f"got {value.isoformat()}",
+                "invalid_type",
+            )
+        return value
+    match = _HH_MM.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValidationError(
+            "closure_check_anchor", f"closure_check_anchor must be {allowed}; got '{value}'", "invalid_type"
+        )
+    hour, minute = int(match[1]), int(match[2])
+    if hour > 23 or minute > 59:
+        raise ValidationError(
+            "closure_check_anchor", f"closure_check_anchor must be {allowed}; got '{value}'", "out_of_range"
+        )
+    return time(hour, minute)
+
+
+def reminder_enabled(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+    raise ValidationError(
+        "reminder_enabled",
+        f"reminder_enabled must be true or false (also on/off, 1/0); got '{value}'",
+        "invalid_type",
+    )
+
+
+def reminder_after_hours(value: object) -> int:
+    # bool is an int subclass, and True silently meaning 1 hour would hide a mistake.
+    if isinstance(value, int) and not isinstance(value, bool):
+        hours: int | None = value
+    elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        hours = int(value.strip())
+    else:
+        hours = None
+    if hours is None or not 1 <= hours <= 23:
+        raise ValidationError(
+            "reminder_after_hours",
+            f"reminder_after_hours must be a whole number of hours from 1 to 23; got {value}",
+            "invalid_type" if hours is None else "out_of_range",
+        )
+    return hours
+
+
+def reminder_template(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(
+            "reminder_template",
+            f"reminder_template must be text of at most {MAX_TEXT_LENGTH} characters; got {value!r}",
+            "invalid_type",
+        )
+    parse_template(value, field="reminder_template")
+    return value
+
+
+def company_name(value: object) -> str:
+    if not isinstance(value, str):
+        message = f"company_name must be text of at most {MAX_COMPANY_NAME} characters; got {value!r}"
+        raise ValidationError("company_name", message, "invalid_type")
+    if len(value) > MAX_COMPANY_NAME:
+        raise ValidationError(
+            "company_name",
+            f"company_name must be at most {MAX_COMPANY_NAME} characters; got {len(value)} ('{value[:40]}…')",
+            "too_long",
+        )
+    return value
+
+
+def timezone(value: object) -> str:
+    if not isinstance(value, str):
+        message = f"timezone must be an IANA time zone name like Europe/Lisbon; got {value!r}"
+        raise ValidationError("timezone", message, "invalid_type")
+    name = value.strip()
+    try:
+        if name in _NOT_ZONES:
+            raise ZoneInfoNotFoundError(name)
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValidationError(
+            "timezone",
+            f"timezone '{value}' is not a known IANA time zone name "
+            "(like UTC, Europe/Lisbon, America/New_York)",
+            "invalid_timezone",
+        ) from None
+    return name
+
+
+def _duration(field: str, value: object) -> timedelta:
+    if not isinstance(value, str | int | float | timedelta):
+        raise duration_error(field, value)
+    return parse_duration(value, field=field)
