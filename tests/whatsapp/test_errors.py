@@ -165,14 +165,18 @@ def test_string_code_is_read() -> None:
     assert isinstance(exc, PairRateLimitError)
 
 
-def test_backoff_is_exponential_with_full_jitter() -> None:
+def test_backoff_is_exponential_with_equal_jitter() -> None:
     rng = random.Random(7)
     for attempt in range(12):
         ceiling = min(300.0, 2.0**attempt)
         samples = [backoff_delay(attempt, rng=rng) for _ in range(200)]
-        assert all(0.0 <= s <= ceiling for s in samples)
-        assert max(samples) > ceiling * 0.8  # really spread over the whole range
-        assert min(samples) < ceiling * 0.2
+        assert all(ceiling / 2 <= s <= ceiling for s in samples)
+        assert max(samples) > ceiling * 0.9  # really spread over the upper half
+        assert min(samples) < ceiling * 0.6
+    # Each retry waits at least as long as the one before, whatever the jitter drew.
+    worst = [min(backoff_delay(a, rng=rng) for _ in range(100)) for a in range(1, 9)]
+    best = [max(backoff_delay(a, rng=rng) for _ in range(100)) for a in range(1, 9)]
+    assert all(best[i] <= worst[i + 1] for i in range(7))
     assert backoff_delay(10_000, rng=rng) <= 300.0
     assert backoff_delay(-3, rng=rng) <= 1.0
     assert backoff_delay(3, base=0.5, cap=2.0, rng=rng) <= 2.0

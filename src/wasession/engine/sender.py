@@ -8,14 +8,19 @@ never sent again. Reminders are re-checked against R6 at the moment of sending.
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 
+from wasession.domain.clock import SystemClock
 from wasession.domain.schedule import REMINDER_MIN_SPARE
 from wasession.engine.ratelimit import SlidingWindowLimiter
 from wasession.services import sessions as session_ops
@@ -26,6 +31,7 @@ from wasession.store import messages as message_store
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel, ChannelSecrets
 from wasession.store.messages import MessageRow
+from wasession.store.schema import channels as channels_table
 from wasession.store.schema import messages as messages_table
 from wasession.whatsapp.client import CloudClient, SendResult
 from wasession.whatsapp.errors import (
@@ -40,6 +46,16 @@ log = logging.getLogger(__name__)
 
 STUCK_AFTER = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
+# Per-recipient pacing (ADR 0005): on average one message per PAIR_SPACING to the same user, with a
+# burst of PAIR_BURST, well inside Meta's pair rate limit (131056) so agents' quick follow-ups pass.
+PAIR_SPACING = timedelta(seconds=6)
+PAIR_BURST = 5
+# Share of the channel's limit the sender reserves for itself: requests reach Meta a few
+# milliseconds after their slot is taken, and that jitter must not push any second over the limit.
+RATE_HEADROOM = 0.03
+# With a real clock a worker waits for a rate-limit slot at most this long; longer waits go back
+# to the outbox so one saturated channel cannot hold every worker thread.
+MAX_SLOT_WAIT = timedelta(seconds=1)
 
 ClientFactory = Callable[[Channel], CloudClient]
 
@@ -51,6 +67,50 @@ class _Job:
     secrets: ChannelSecrets
     to: str | None
     recipient: str | None
+    paced_at: datetime
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    """No request was made (the rate limit had no slot): back to the outbox, no attempt counted."""
+
+    until: datetime
+
+
+def effective_rate(limit: int) -> int:
+    return max(1, limit - math.ceil(limit * RATE_HEADROOM))
+
+
+class RecipientPacer:
+    """A sliding log per (channel, recipient): at most PAIR_BURST sends in PAIR_BURST × PAIR_SPACING."""
+
+    def __init__(self, spacing: timedelta = PAIR_SPACING, burst: int = PAIR_BURST) -> None:
+        self.window = spacing * burst
+        self.burst = burst
+        self._sent: dict[tuple[int, str], deque[datetime]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple[int, str], now: datetime) -> datetime | None:
+        with self._lock:
+            log = self._sent.setdefault(key, deque())
+            while log and log[0] + self.window <= now:
+                log.popleft()
+            if len(log) < self.burst:
+                log.append(now)
+                return None
+            return log[0] + self.window
+
+    def release(self, key: tuple[int, str], at: datetime) -> None:
+        """Give back a slot whose send never happened."""
+        with self._lock:
+            log = self._sent.get(key)
+            if log is not None and at in log:
+                log.remove(at)
+
+    def prune(self, now: datetime) -> None:
+        with self._lock:
+            for key in [k for k, log in self._sent.items() if not log or log[-1] + self.window <= now]:
+                del self._sent[key]
 
 
 @dataclass
@@ -61,6 +121,7 @@ class SendReport:
     unknown: int = 0
     skipped: int = 0
     deferred: int = 0
+    paused: int = 0
 
     @property
     def total(self) -> int:
@@ -82,14 +143,23 @@ class Sender:
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.limiter = limiter or SlidingWindowLimiter()
+        self.pacer = RecipientPacer()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="wasession-send")
+        self._round = 0  # which channel goes first in the next claim, so none is always last
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
 
     def next_attempt_at(self) -> datetime | None:
+        """When the outbox next has work, ignoring paused channels (their messages wait for new
+        credentials, not for a time)."""
         with self.ctx.db.read() as conn:
-            return message_store.next_attempt_at(conn)
+            value: datetime | None = conn.execute(
+                select(func.min(func.coalesce(messages_table.c.next_attempt_at, messages_table.c.created_at)))
+                .select_from(messages_table.join(channels_table, channels_table.c.id == messages_table.c.channel_id))
+                .where(messages_table.c.status == "pending", channels_table.c.sending_paused_reason.is_(None))
+            ).scalar()
+            return value
 
     def recover_stuck(self) -> int:
         """Rows left in `sending` by a dead process: their outcome is unknown (at-most-once)."""
@@ -97,9 +167,7 @@ class Sender:
         with self.ctx.db.write() as conn:
             rows = conn.execute(
                 update(messages_table)
-                .where(
-                    and_(messages_table.c.status == "sending", messages_table.c.status_at < now - STUCK_AFTER)
-                )
+                .where(and_(messages_table.c.status == "sending", messages_table.c.status_at < now - STUCK_AFTER))
                 .values(status="unknown", status_at=now, error_detail="process stopped while sending")
                 .returning(
                     messages_table.c.id,
@@ -130,40 +198,90 @@ class Sender:
     # -- claim: re-check and mark `sending` in one transaction -----------------------------------
 
     def _claim(self, report: SendReport) -> list[_Job]:
+        """Claim up to one batch, shared round-robin between the channels that have work, so a
+        channel with a large backlog cannot starve the others."""
         now = self.ctx.clock.now()
-        jobs: list[_Job] = []
+        self.pacer.prune(now)
+        per_channel: list[list[_Job]] = []
         with self.ctx.db.write() as conn:
-            channels: dict[int, tuple[Channel, ChannelSecrets]] = {}
-            for message in message_store.claim_pending(conn, now, self.batch_size):
-                if message.channel_id not in channels:
-                    channel = channel_store.get(conn, message.channel_id)
-                    assert channel is not None
-                    channels[channel.id] = (channel, channel_store.secrets_of(conn, self.ctx.box, channel.id))
-                channel, secrets = channels[message.channel_id]
-                if channel.sending_paused_reason:
-                    message_store.update_message(conn, message.id, next_attempt_at=now + timedelta(minutes=1))
-                    report.deferred += 1
-                    continue
-                session = session_store.get(conn, message.session_id)
-                assert session is not None
-                reason = self._skip_reason(message, session, now)
-                if reason is not None:
-                    self._skip(conn, channel, message, session, reason, now)
-                    report.skipped += 1
-                    continue
-                later = self.limiter.take(channel.id, channel.rate_limit_per_second, now)
-                if later is not None:
-                    message_store.update_message(conn, message.id, next_attempt_at=later)
-                    report.deferred += 1
-                    continue
-                contact = contact_store.get(conn, session.contact_id)
-                assert contact is not None
-                to, recipient = contact.send_address()
-                message_store.update_message(
-                    conn, message.id, status="sending", status_at=now, attempts=message.attempts + 1
-                )
-                jobs.append(_Job(message, channel, secrets, to, recipient))
-        return jobs
+            ready = self._ready_channels(conn, now)
+            if not ready:
+                return []
+            self._round = (self._round + 1) % len(ready)
+            ready = ready[self._round :] + ready[: self._round]
+            share = max(1, self.batch_size // len(ready))
+            for channel in ready:
+                secrets = channel_store.secrets_of(conn, self.ctx.box, channel.id)
+                limit = min(share, effective_rate(channel.rate_limit_per_second))
+                jobs: list[_Job] = []
+                for message in self._claim_channel(conn, channel.id, now, limit):
+                    job = self._claim_one(conn, channel, secrets, message, now, report)
+                    if job is not None:
+                        jobs.append(job)
+                per_channel.append(jobs)
+        # Interleave, so the worker pool takes the channels' messages in turn.
+        out: list[_Job] = []
+        for i in range(max((len(j) for j in per_channel), default=0)):
+            out.extend(jobs[i] for jobs in per_channel if i < len(jobs))
+        return out
+
+    @staticmethod
+    def _ready_channels(conn: Connection, now: datetime) -> list[Channel]:
+        ids = conn.execute(
+            select(messages_table.c.channel_id)
+            .join(channels_table, channels_table.c.id == messages_table.c.channel_id)
+            .where(
+                messages_table.c.status == "pending",
+                or_(messages_table.c.next_attempt_at.is_(None), messages_table.c.next_attempt_at <= now),
+                channels_table.c.sending_paused_reason.is_(None),
+            )
+            .distinct()
+            .order_by(messages_table.c.channel_id)
+        ).scalars()
+        found = [channel_store.get(conn, int(i)) for i in ids]
+        return [c for c in found if c is not None]
+
+    @staticmethod
+    def _claim_channel(conn: Connection, channel_id: int, now: datetime, limit: int) -> list[MessageRow]:
+        rows = conn.execute(
+            select(messages_table)
+            .where(
+                messages_table.c.channel_id == channel_id,
+                messages_table.c.status == "pending",
+                or_(messages_table.c.next_attempt_at.is_(None), messages_table.c.next_attempt_at <= now),
+            )
+            .order_by(messages_table.c.next_attempt_at, messages_table.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).mappings()
+        return [MessageRow(**dict(r)) for r in rows]
+
+    def _claim_one(
+        self,
+        conn: Connection,
+        channel: Channel,
+        secrets: ChannelSecrets,
+        message: MessageRow,
+        now: datetime,
+        report: SendReport,
+    ) -> _Job | None:
+        session = session_store.get(conn, message.session_id)
+        assert session is not None
+        reason = self._skip_reason(message, session, now)
+        if reason is not None:
+            self._skip(conn, channel, message, session, reason, now)
+            report.skipped += 1
+            return None
+        contact = contact_store.get(conn, session.contact_id)
+        assert contact is not None
+        to, recipient = contact.send_address()
+        later = self.pacer.take((channel.id, to or recipient or ""), now)
+        if later is not None:
+            message_store.update_message(conn, message.id, next_attempt_at=later)
+            report.deferred += 1
+            return None
+        message_store.update_message(conn, message.id, status="sending", status_at=now, attempts=message.attempts + 1)
+        return _Job(message, channel, secrets, to, recipient, now)
 
     @staticmethod
     def _skip_reason(message: MessageRow, session: session_store.SessionRow, now: datetime) -> str | None:
@@ -194,17 +312,32 @@ class Sender:
     ) -> None:
         message_store.update_message(conn, message.id, status="skipped", status_at=now, error_detail=reason)
         kind = "reminder" if message.kind == "reminder" else "message"
-        session_ops.record(
-            conn, channel, session.id, f"{kind}_skipped", now, reason=reason, message_id=message.id
-        )
+        session_ops.record(conn, channel, session.id, f"{kind}_skipped", now, reason=reason, message_id=message.id)
         if message.kind == "reminder" and message.silence_t == session.last_customer_at and session.active:
             session_store.update_session(conn, session.id, reminder_state="skipped", reminder_reason=reason)
 
     # -- the request itself, outside any transaction ---------------------------------------------
 
-    def _send(self, job: _Job) -> SendResult | Exception:
+    def _slot(self, job: _Job) -> _Deferred | None:
+        """Take the channel's rate-limit slot right before the request leaves, so the limit holds
+        for the moments requests reach Meta, not the moments they were claimed."""
+        limit = effective_rate(job.channel.rate_limit_per_second)
+        real_time = isinstance(self.ctx.clock, SystemClock)
+        while True:
+            now = self.ctx.clock.now()
+            later = self.limiter.take(job.channel.id, limit, now)
+            if later is None:
+                return None
+            if not real_time or later - now > MAX_SLOT_WAIT:
+                return _Deferred(later)
+            time.sleep((later - now).total_seconds())
+
+    def _send(self, job: _Job) -> SendResult | _Deferred | Exception:
         message = job.message
         client = self.client_for(job.channel)
+        deferred = self._slot(job)
+        if deferred is not None:
+            return deferred
         try:
             if message.type == "template":
                 tpl: dict[str, Any] = message.payload or {}
@@ -231,16 +364,28 @@ class Sender:
 
     # -- record outcomes ---------------------------------------------------------------------------
 
-    def _record(self, jobs: list[_Job], outcomes: list[SendResult | Exception], report: SendReport) -> None:
+    def _record(self, jobs: list[_Job], outcomes: list[SendResult | _Deferred | Exception], report: SendReport) -> None:
         now = self.ctx.clock.now()
         with self.ctx.db.write() as conn:
             for job, outcome in zip(jobs, outcomes, strict=True):
                 self._record_one(conn, job, outcome, now, report)
 
     def _record_one(
-        self, conn: Connection, job: _Job, outcome: SendResult | Exception, now: datetime, report: SendReport
+        self,
+        conn: Connection,
+        job: _Job,
+        outcome: SendResult | _Deferred | Exception,
+        now: datetime,
+        report: SendReport,
     ) -> None:
         message, channel = job.message, job.channel
+        if isinstance(outcome, _Deferred):
+            self.pacer.release((channel.id, job.to or job.recipient or ""), job.paced_at)
+            message_store.update_message(
+                conn, message.id, status="pending", attempts=message.attempts, next_attempt_at=outcome.until
+            )
+            report.deferred += 1
+            return
         is_reminder = message.kind == "reminder"
         prefix = "reminder" if is_reminder else "message"
         session = session_store.get(conn, message.session_id)
@@ -248,9 +393,7 @@ class Sender:
         current_silence = is_reminder and message.silence_t == session.last_customer_at
 
         if isinstance(outcome, SendResult):
-            message_store.update_message(
-                conn, message.id, status="accepted", status_at=now, wamid=outcome.wamid
-            )
+            message_store.update_message(conn, message.id, status="accepted", status_at=now, wamid=outcome.wamid)
             session_ops.record(
                 conn,
                 channel,
@@ -265,9 +408,7 @@ class Sender:
             report.accepted += 1
             return
         if isinstance(outcome, OutcomeUnknownError):
-            message_store.update_message(
-                conn, message.id, status="unknown", status_at=now, error_detail=str(outcome)
-            )
+            message_store.update_message(conn, message.id, status="unknown", status_at=now, error_detail=str(outcome))
             self._unknown_event(conn, channel, session.id, message.id, message.kind, message.silence_t, now)
             report.unknown += 1
             return
@@ -276,25 +417,38 @@ class Sender:
         code = error.code if error else None
         attempts = message.attempts + 1
         if advice is RetryAdvice.PAUSE_CHANNEL:
-            # An expired token would fail every send: pause the channel, keep the message pending.
-            channel_store.set_paused(conn, channel.id, f"error {code}: {error.message if error else outcome}")
+            # An expired token would fail every send: pause the channel and keep the message pending,
+            # with this attempt not counted, until an administrator rotates the credentials.
             message_store.update_message(
                 conn,
                 message.id,
                 status="pending",
                 status_at=now,
-                next_attempt_at=now + timedelta(minutes=1),
+                attempts=message.attempts,
+                next_attempt_at=now,
                 error_code=code,
+                error_title=error.title if error else type(outcome).__name__,
+                error_detail=str(outcome),
             )
-            session_ops.record(conn, channel, None, "channel_paused", now, error_code=code)
-            report.retried += 1
+            current = channel_store.get(conn, channel.id)
+            if current is not None and not current.sending_paused_reason:
+                reason = f"error {code}: {error.message if error else outcome}"
+                channel_store.set_paused(conn, channel.id, reason)
+                session_ops.record(conn, channel, None, "channel_paused", now, error_code=code, reason=reason)
+            session_ops.record(
+                conn,
+                channel,
+                session.id,
+                f"{prefix}_held",
+                now,
+                message_id=message.id,
+                error_code=code,
+                reason="channel_paused",
+            )
+            report.paused += 1
             return
         if advice in (RetryAdvice.BACKOFF, RetryAdvice.PAIR_BACKOFF) and attempts < MAX_ATTEMPTS:
-            delay = (
-                pair_backoff_delay(attempts)
-                if advice is RetryAdvice.PAIR_BACKOFF
-                else backoff_delay(attempts)
-            )
+            delay = pair_backoff_delay(attempts) if advice is RetryAdvice.PAIR_BACKOFF else backoff_delay(attempts)
             message_store.update_message(
                 conn,
                 message.id,
@@ -324,9 +478,7 @@ class Sender:
             error_title=error.title if error else type(outcome).__name__,
             error_detail=(error.details or error.message) if error else str(outcome),
         )
-        session_ops.record(
-            conn, channel, session.id, f"{prefix}_failed", now, message_id=message.id, error_code=code
-        )
+        session_ops.record(conn, channel, session.id, f"{prefix}_failed", now, message_id=message.id, error_code=code)
         if is_reminder:
             session_ops.reminder_failed(conn, channel, session, message.silence_t, code, now, now)
         report.failed += 1

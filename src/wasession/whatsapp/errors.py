@@ -184,11 +184,13 @@ def cloud_error_from(data: Mapping[str, Any]) -> CloudError | None:
 def backoff_delay(
     attempt: int, *, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None
 ) -> float:
-    """Seconds before retry number `attempt` (1 = first retry): exponential with full jitter, so
-    many senders throttled at once do not come back in lockstep."""
+    """Seconds before retry number `attempt` (1 = first retry): exponential with "equal jitter",
+    uniform between half the ceiling and the ceiling. The jitter keeps many senders throttled at
+    once from coming back in lockstep; the fixed half keeps every wait at least as long as the one
+    before it, so a throttled message really does back off (ADR 0005)."""
     exponent = min(max(attempt, 0), 62)  # 2**62 already exceeds any sane cap; avoids float overflow
     ceiling = min(cap, base * float(2**exponent))
-    return (rng or _rng).uniform(0.0, ceiling)
+    return ceiling / 2 + (rng or _rng).uniform(0.0, ceiling / 2)
 
 
 def pair_backoff_delay(attempt: int, *, cap: float = 3600.0) -> float:
