@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     engine_batch_size: int = 500
     sender_concurrency: int = 32
     log_level: str = "INFO"
+    webhook_retention_days: int = Field(default=30, ge=1)  # issue 3: raw webhook log retention
 
     def normalized_database_url(self) -> str:
         return normalize_url(self.database_url)

@@ -102,8 +102,14 @@ class Runtime:
         self.sender.recover_stuck()
         self.add_loop("due", self.due.run_due, self.due.next_due_at)
         self.add_loop("sender", self.sender.run_pending, self.sender.next_attempt_at)
+        self.add_loop("webhook-prune", self.prune_webhooks, lambda: None, max_sleep=3600.0)  # issue 3
         for loop in self.loops:
             loop.start()
+
+    def prune_webhooks(self) -> int:  # issue 3: raw webhook log retention
+        from wasession.services.ingest import prune_webhook_log
+
+        return prune_webhook_log(self.ctx, self.settings.webhook_retention_days)
 
     def stop(self) -> None:
         for loop in self.loops:

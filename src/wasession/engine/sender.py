@@ -393,7 +393,13 @@ class Sender:
         current_silence = is_reminder and message.silence_t == session.last_customer_at
 
         if isinstance(outcome, SendResult):
-            message_store.update_message(conn, message.id, status="accepted", status_at=now, wamid=outcome.wamid)
+            message_store.update_message(conn, message.id, wamid=outcome.wamid)
+            # A status webhook naming the message by its callback data may have got here first.
+            conn.execute(
+                update(messages_table)
+                .where(messages_table.c.id == message.id, messages_table.c.status == "sending")
+                .values(status="accepted", status_at=now)
+            )
             session_ops.record(
                 conn,
                 channel,

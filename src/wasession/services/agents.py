@@ -1,6 +1,13 @@
-"""What agents do to a session: reply inside the window (R13) and close it by hand."""
+"""What agents do to a session: reply inside the window (R13), send an approved template at any
+time, and close it by hand."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection
 
 from wasession.services import sessions as session_ops
 from wasession.services.context import ServiceContext
@@ -8,8 +15,51 @@ from wasession.services.errors import ConflictError, NotFoundError, ValidationEr
 from wasession.store import channels as channel_store
 from wasession.store import messages as message_store
 from wasession.store import sessions as session_store
+from wasession.store.channels import Channel
+from wasession.store.sessions import SessionRow
 
 MAX_TEXT = 4096
+TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+# Meta's template languages: "en", "en_US", "pt_BR", "zh_Hant", "fil", …
+TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")
+PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+MAX_PARAMETERS = 100
+MAX_PARAMETER_TEXT = 1024
+
+
+def callback_data(kind: str, session_id: int, message_id: int) -> str:
+    """What the send carries as `biz_opaque_callback_data`; Meta echoes it in every status, so a
+    status maps back to its message even when the send's answer (and its wamid) was lost."""
+    return f"wasession:{kind}:{session_id}:{message_id}"
+
+
+def _agent_session(conn: Connection, session_id: int, workspace_id: int | None) -> tuple[SessionRow, Channel]:
+    session = session_store.get(conn, session_id, for_update=True)
+    channel = channel_store.get(conn, session.channel_id) if session else None
+    if session is None or channel is None or (workspace_id is not None and channel.workspace_id != workspace_id):
+        raise NotFoundError("session", session_id)
+    return session, channel
+
+
+def _queue(conn: Connection, session: SessionRow, channel: Channel, now: datetime, kind: str, **values: object) -> int:
+    message_id = message_store.insert_message(
+        conn,
+        session_id=session.id,
+        channel_id=channel.id,
+        direction="out",
+        kind=kind,
+        sent_at=now,
+        created_at=now,
+        status="pending",
+        **values,
+    )
+    message_store.update_message(conn, message_id, callback_data=callback_data(kind, session.id, message_id))
+    if session.active:
+        # R8: an agent's message never moves T, the timeout or the window.
+        session_store.update_session(
+            conn, session.id, awaiting="customer", last_message_at=max(now, session.last_message_at)
+        )
+    return message_id
 
 
 def send_text(ctx: ServiceContext, session_id: int, body: str, *, workspace_id: int | None = None) -> int:
@@ -17,55 +67,104 @@ def send_text(ctx: ServiceContext, session_id: int, body: str, *, workspace_id: 
     if not body.strip():
         raise ValidationError("body", "body may not be empty", code="required")
     if len(body) > MAX_TEXT:
-        raise ValidationError(
-            "body", f"body must be at most {MAX_TEXT} characters; got {len(body)}", code="too_long"
-        )
+        raise ValidationError("body", f"body must be at most {MAX_TEXT} characters; got {len(body)}", code="too_long")
     now = ctx.clock.now()
     with ctx.db.write() as conn:
-        session = session_store.get(conn, session_id, for_update=True)
-        channel = channel_store.get(conn, session.channel_id) if session else None
-        if (
-            session is None
-            or channel is None
-            or (workspace_id is not None and channel.workspace_id != workspace_id)
-        ):
-            raise NotFoundError("session", session_id)
+        session, channel = _agent_session(conn, session_id, workspace_id)
         if not session.window_open(now):
-            raise WindowClosedError(
-                session.window_closes_at if session.active else (session.closed_at or now)
-            )
-        message_id = message_store.insert_message(
-            conn,
-            session_id=session.id,
-            channel_id=channel.id,
-            direction="out",
-            kind="agent",
-            type="text",
-            body=body,
-            sent_at=now,
-            created_at=now,
-            status="pending",
-        )
-        # R8: an agent's message never moves T, the timeout or the window.
-        session_store.update_session(
-            conn, session.id, awaiting="customer", last_message_at=max(now, session.last_message_at)
-        )
+            raise WindowClosedError(session.window_closes_at if session.active else (session.closed_at or now))
+        message_id = _queue(conn, session, channel, now, "agent", type="text", body=body)
         session_ops.record(conn, channel, session.id, "agent_message", now, message_id=message_id)
     ctx.wake()
     return message_id
 
 
+def send_template(
+    ctx: ServiceContext,
+    session_id: int,
+    name: str,
+    language: str,
+    parameters: Sequence[str] | Mapping[str, str] = (),
+    *,
+    workspace_id: int | None = None,
+) -> int:
+    """Queue an approved template to the session's contact; returns the message id.
+
+    Allowed at any time, inside or outside the window and on a closed session too, as long as the
+    session (and so its contact) exists: templates are how a business reaches a user after the
+    24 hours (ADR 0006). A template does not open or reopen a session and never moves T (R8).
+    """
+    payload = validate_template(name, language, parameters)
+    now = ctx.clock.now()
+    with ctx.db.write() as conn:
+        session, channel = _agent_session(conn, session_id, workspace_id)
+        message_id = _queue(
+            conn,
+            session,
+            channel,
+            now,
+            "template",
+            type="template",
+            body=f"[template {payload['name']} ({payload['language']})]",
+            payload=payload,
+        )
+        session_ops.record(
+            conn,
+            channel,
+            session.id,
+            "agent_template",
+            now,
+            message_id=message_id,
+            name=payload["name"],
+            language=payload["language"],
+            window_open=session.window_open(now),
+        )
+    ctx.wake()
+    return message_id
+
+
+def validate_template(name: object, language: object, parameters: object) -> dict[str, object]:
+    """The stored template payload {name, language, parameters}, or a ValidationError naming the field."""
+    if not isinstance(name, str) or not TEMPLATE_NAME.fullmatch(name):
+        raise ValidationError(
+            "name",
+            f"name must be an approved template's name: 1-512 lowercase letters, digits or underscores; got {name!r}",
+        )
+    if not isinstance(language, str) or not TEMPLATE_LANGUAGE.fullmatch(language):
+        raise ValidationError(
+            "language", f"language must be a template language code such as en or en_US; got {language!r}"
+        )
+    if isinstance(parameters, Mapping):
+        items: list[tuple[str, object]] = [(f"parameters.{k}", v) for k, v in parameters.items()]
+        for key in parameters:
+            if not isinstance(key, str) or not PARAMETER_NAME.fullmatch(key):
+                raise ValidationError(
+                    f"parameters.{key}",
+                    f"named parameters are lowercase letters, digits and underscores, starting with a letter; "
+                    f"got {key!r}",
+                )
+        cleaned: object = {k: v for k, v in parameters.items()}
+    elif isinstance(parameters, Sequence) and not isinstance(parameters, str | bytes):
+        items = [(f"parameters[{i}]", v) for i, v in enumerate(parameters)]
+        cleaned = list(parameters)
+    else:
+        raise ValidationError("parameters", "parameters must be a list of strings or an object of named strings")
+    if len(items) > MAX_PARAMETERS:
+        raise ValidationError("parameters", f"at most {MAX_PARAMETERS} parameters; got {len(items)}")
+    for field_name, value in items:
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(field_name, f"{field_name} must be a non-empty string", code="required")
+        if len(value) > MAX_PARAMETER_TEXT:
+            raise ValidationError(
+                field_name, f"{field_name} must be at most {MAX_PARAMETER_TEXT} characters", code="too_long"
+            )
+    return {"name": name, "language": language, "parameters": cleaned}
+
+
 def close_session(ctx: ServiceContext, session_id: int, *, workspace_id: int | None = None) -> None:
     now = ctx.clock.now()
     with ctx.db.write() as conn:
-        session = session_store.get(conn, session_id, for_update=True)
-        channel = channel_store.get(conn, session.channel_id) if session else None
-        if (
-            session is None
-            or channel is None
-            or (workspace_id is not None and channel.workspace_id != workspace_id)
-        ):
-            raise NotFoundError("session", session_id)
+        session, channel = _agent_session(conn, session_id, workspace_id)
         if not session.active:
             raise ConflictError(f"session {session_id} is already closed", code="already_closed")
         session_ops.close(conn, channel, session, now, "agent")

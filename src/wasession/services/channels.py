@@ -139,3 +139,47 @@ def save_policy(
         session_ops.record(conn, channel, None, "policy_changed", now, policy=policy.to_public())
     ctx.wake()
     return policy
+
+
+# -- credentials rotation (issue 3) ---------------------------------------------------------------
+
+
+def update_credentials(
+    ctx: ServiceContext,
+    channel_id: int,
+    *,
+    access_token: str | None = None,
+    app_secret: str | None = None,
+    verify_token: str | None = None,
+    workspace_id: int | None = None,
+) -> Channel:
+    """Replace some of a channel's credentials. A sending pause caused by a refused token is
+    lifted, and the messages it held go out on the sender's next pass (ADR 0005)."""
+    from sqlalchemy import update
+
+    from wasession.store.schema import channels as channels_table
+
+    given = {"access_token": access_token, "app_secret": app_secret, "verify_token": verify_token}
+    if all(v is None for v in given.values()):
+        raise ValidationError("access_token", "give at least one of access_token, app_secret, verify_token")
+    for name, value in given.items():
+        if value is not None and not value.strip():
+            raise ValidationError(name, f"{name} may not be empty", code="required")
+    channel = get_channel(ctx, channel_id, workspace_id=workspace_id)
+    now = ctx.clock.now()
+    values: dict[str, object] = {f"{k}_enc": ctx.box.encrypt(v) for k, v in given.items() if v is not None}
+    resumed = access_token is not None and channel.sending_paused_reason is not None
+    if resumed:
+        values["sending_paused_reason"] = None
+    with ctx.db.write() as conn:
+        conn.execute(update(channels_table).where(channels_table.c.id == channel_id).values(**values))
+        changed = sorted(k for k, v in given.items() if v is not None)
+        session_ops.record(conn, channel, None, "channel_credentials_updated", now, changed=changed)
+        if resumed:
+            session_ops.record(
+                conn, channel, None, "channel_resumed", now, paused_reason=channel.sending_paused_reason
+            )
+        updated = channel_store.get(conn, channel_id)
+    assert updated is not None
+    ctx.wake()
+    return updated
