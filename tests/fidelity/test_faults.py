@@ -6,6 +6,7 @@ a reminder is never sent twice.
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import httpx
@@ -44,8 +45,8 @@ def test_throttling_is_retried_with_growing_backoff_then_sent_exactly_once(sim: 
     assert [e.data["error_code"] for e in retries] == [code] * 4
     # The time between attempts grows: 1-2 s, 2-4 s, 4-8 s, 8-16 s.
     attempts_at = [e.at for e in retries]
-    gaps = [(b - a).total_seconds() for a, b in zip(attempts_at, attempts_at[1:], strict=False)]
-    assert all(g2 > g1 for g1, g2 in zip(gaps, gaps[1:], strict=False)), gaps
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(attempts_at)]
+    assert all(g2 > g1 for g1, g2 in itertools.pairwise(gaps)), gaps
     delays = [e.data["delay_seconds"] for e in retries]
     for n, delay in enumerate(delays, start=1):
         assert 2 ** (n - 1) <= delay <= 2**n
