@@ -16,9 +16,12 @@ import httpx
 
 from wasession.config import Settings
 from wasession.domain.clock import Clock, SystemClock
+from wasession.engine import notify
 from wasession.engine.due import DueWorker
+from wasession.engine.ratelimit import limiter_for
 from wasession.engine.runner import Loop
 from wasession.engine.sender import Sender
+from wasession.observability import metrics
 from wasession.services.context import ServiceContext
 from wasession.services.ingest import Ingestor
 from wasession.store import migrate
@@ -28,6 +31,10 @@ from wasession.store.secrets import SecretBox, load_or_create_key
 from wasession.whatsapp.client import CloudClient
 
 log = logging.getLogger(__name__)
+
+# How often each process looks for messages a dead process left in `sending` (they become
+# `unknown` after sender.STUCK_AFTER).
+RECOVER_EVERY = 60.0
 
 LoopStep = Callable[[], object]
 NextAt = Callable[[], datetime | None]
@@ -62,9 +69,14 @@ class Runtime:
         self.sandbox_base_url = sandbox_base_url
         self._clients: dict[tuple[str, str], CloudClient] = {}
         self._clients_lock = threading.Lock()
-        self.sender = Sender(self.ctx, self.client_for, concurrency=settings.sender_concurrency)
+        metrics.time_requests(self.http)
+        self.rate_limiter = limiter_for(self.db, self.clock)
+        self.sender = Sender(
+            self.ctx, self.client_for, concurrency=settings.sender_concurrency, limiter=self.rate_limiter
+        )
         self.loops: list[Loop] = []
         self.owner = f"{os.uname().nodename}:{os.getpid()}"
+        self.listener: notify.DueListener | None = None
 
     # -- wiring ------------------------------------------------------------------------------------
 
@@ -90,6 +102,12 @@ class Runtime:
     # -- background loops (serve, worker) ------------------------------------------------------------
 
     def wake(self) -> None:
+        """After a commit that may have made work due sooner: this process's loops, then the others'."""
+        self.wake_local()
+        if self.db.is_postgres:
+            notify.publish(self.db, self.owner)
+
+    def wake_local(self) -> None:
         for loop in self.loops:
             loop.wake()
 
@@ -102,9 +120,14 @@ class Runtime:
         self.sender.recover_stuck()
         self.add_loop("due", self.due.run_due, self.due.next_due_at)
         self.add_loop("sender", self.sender.run_pending, self.sender.next_attempt_at)
+        # A process may die with messages in `sending`; any survivor turns them `unknown` (issue 5).
+        self.add_loop("recover", self.sender.recover_stuck, lambda: None, max_sleep=RECOVER_EVERY)
         self.add_loop("webhook-prune", self.prune_webhooks, lambda: None, max_sleep=3600.0)  # issue 3
         for loop in self.loops:
             loop.start()
+        if self.db.is_postgres:  # issue 5: wake-ups from other processes
+            self.listener = notify.DueListener(self.db, self.owner, self.wake_local)
+            self.listener.start()
 
     def prune_webhooks(self) -> int:  # issue 3: raw webhook log retention
         from wasession.services.ingest import prune_webhook_log
@@ -112,9 +135,16 @@ class Runtime:
         return prune_webhook_log(self.ctx, self.settings.webhook_retention_days)
 
     def stop(self) -> None:
+        """Graceful: each loop finishes its step (the due batch commits, requests in flight are
+        recorded) and claims nothing more; then connections close."""
+        self.due.stopping.set()
+        self.sender.stopping.set()
         for loop in self.loops:
             loop.stop()
         self.loops.clear()
+        if self.listener is not None:
+            self.listener.stop()
         self.sender.close()
+        self.rate_limiter.close()
         self.http.close()
         self.db.dispose()

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 
 import wasession
 from wasession.api import errors, health, webhooks
+from wasession.api import metrics as metrics_api
 from wasession.runtime import Runtime
 
 SANDBOX_GRAPH_PATH = "/sandbox/graph"
@@ -44,6 +45,7 @@ def create_app(
     errors.install(app)
     app.include_router(webhooks.router(runtime))
     app.include_router(health.router(runtime))
+    metrics_api.install(app, runtime)
     if sandbox_graph is not None:
         app.mount(SANDBOX_GRAPH_PATH, sandbox_graph)
     return app

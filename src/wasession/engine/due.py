@@ -7,6 +7,7 @@ read on the due_at index. Acting re-checks the locked row, so a repeated or late
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from sqlalchemy import Connection
 
 from wasession.domain.schedule import REMINDER_MIN_SPARE, check_reminder
 from wasession.domain.template import MAX_TEXT_LENGTH, render_template
+from wasession.observability import metrics
 from wasession.services import sessions as session_ops
 from wasession.services.context import ServiceContext
 from wasession.store import channels as channel_store
@@ -46,6 +48,7 @@ class DueWorker:
     def __init__(self, ctx: ServiceContext, *, batch_size: int = 500) -> None:
         self.ctx = ctx
         self.batch_size = batch_size
+        self.stopping = threading.Event()  # set on shutdown: finish the batch in hand, claim no more
 
     def next_due_at(self) -> datetime | None:
         with self.ctx.db.read() as conn:
@@ -66,7 +69,7 @@ class DueWorker:
                         assert channel is not None
                         channels[channel.id] = channel
                     self._act(conn, channel, session, now, result)
-            if len(batch) < self.batch_size:
+            if len(batch) < self.batch_size or self.stopping.is_set():
                 break
         return result
 
@@ -75,6 +78,7 @@ class DueWorker:
     ) -> None:
         if now >= session.closes_at:
             session_ops.close(conn, channel, session, now, "timeout")
+            metrics.session_closed("timeout", session.eligible_at, session.closes_at, now)
             result.closed += 1
             return
         if (
@@ -127,6 +131,7 @@ class DueWorker:
                 due_at=session.reminder_due_at,
             )
             result.reminders_skipped += 1
+            metrics.reminder("skipped")
             return
         message_id = message_store.insert_message(
             conn,
@@ -153,3 +158,4 @@ class DueWorker:
             due_at=session.reminder_due_at,
         )
         result.reminders_queued += 1
+        metrics.reminder("queued")

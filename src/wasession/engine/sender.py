@@ -23,6 +23,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 from wasession.domain.clock import SystemClock
 from wasession.domain.schedule import REMINDER_MIN_SPARE
 from wasession.engine.ratelimit import SlidingWindowLimiter
+from wasession.observability import metrics
 from wasession.services import sessions as session_ops
 from wasession.services.context import ServiceContext
 from wasession.store import channels as channel_store
@@ -146,6 +147,7 @@ class Sender:
         self.pacer = RecipientPacer()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="wasession-send")
         self._round = 0  # which channel goes first in the next claim, so none is always last
+        self.stopping = threading.Event()  # set on shutdown: record the batch in flight, claim no more
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -191,7 +193,7 @@ class Sender:
                 break
             outcomes = list(self._pool.map(self._send, jobs))
             self._record(jobs, outcomes, report)
-            if len(jobs) < self.batch_size:
+            if len(jobs) < self.batch_size or self.stopping.is_set():
                 break
         return report
 
@@ -271,6 +273,7 @@ class Sender:
         if reason is not None:
             self._skip(conn, channel, message, session, reason, now)
             report.skipped += 1
+            metrics.send_outcome(message.kind, "skipped")
             return None
         contact = contact_store.get(conn, session.contact_id)
         assert contact is not None
@@ -412,11 +415,13 @@ class Sender:
             if current_silence:
                 session_store.update_session(conn, session.id, reminder_state="sent")
             report.accepted += 1
+            metrics.send_outcome(message.kind, "sent")
             return
         if isinstance(outcome, OutcomeUnknownError):
             message_store.update_message(conn, message.id, status="unknown", status_at=now, error_detail=str(outcome))
             self._unknown_event(conn, channel, session.id, message.id, message.kind, message.silence_t, now)
             report.unknown += 1
+            metrics.send_outcome(message.kind, "unknown")
             return
         error = outcome.error if isinstance(outcome, CloudApiError) else None
         advice = outcome.retry if isinstance(outcome, CloudApiError) else RetryAdvice.NEVER
@@ -488,6 +493,7 @@ class Sender:
         if is_reminder:
             session_ops.reminder_failed(conn, channel, session, message.silence_t, code, now, now)
         report.failed += 1
+        metrics.send_outcome(message.kind, "failed")
 
     def _unknown_event(
         self,

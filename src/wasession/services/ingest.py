@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from wasession.domain.plan import NEW_SILENCE
 from wasession.domain.schedule import effective_timestamp
+from wasession.observability import metrics
 from wasession.services import sessions as session_ops
 from wasession.services.context import ServiceContext
 from wasession.store import channels as channel_store
@@ -120,6 +121,7 @@ class Ingestor:
         self.ctx = ctx
         self.credentials = CredentialCache(ctx)
 
+    @metrics.INGEST_LATENCY.time()
     def ingest(self, raw: bytes) -> IngestResult:
         """Store and apply a body whose signature was already verified."""
         now = self.ctx.clock.now()

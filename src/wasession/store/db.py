@@ -122,6 +122,40 @@ class Database:
             self.reader.dispose()
 
 
+# A claim is a transaction holding row locks; if its client hangs without dropping the connection
+# (a frozen VM, a half-open socket), the server ends the session after this long and the rows go
+# back to the other workers. Batches take seconds, so this is far beyond any healthy transaction.
+IDLE_IN_TRANSACTION_TIMEOUT = "2min"
+# TCP keepalives find a dead peer in about a minute instead of the kernel's two hours.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
+def libpq_conninfo(url: str) -> str:
+    """The database URL as libpq understands it, for the dedicated psycopg connections
+    (LISTEN, rate-limit slots) that live outside SQLAlchemy's pool."""
+    return make_url(normalize_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _postgres_engine(url: str, pool_size: int) -> Engine:
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,  # a restarted server leaves dead connections in the pool
+        pool_timeout=30,
+        connect_args={**KEEPALIVES, "connect_timeout": 10},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute(f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}'")
+        dbapi_connection.autocommit = autocommit
+
+    return engine
+
+
 def connect(url: str, *, pool_size: int = 10) -> Database:
     url = normalize_url(url)
     parsed = make_url(url)
@@ -132,7 +166,7 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
             raise ValueError("in-memory SQLite is not supported: processes and threads must share one file")
         return Database(url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False))
     if parsed.get_backend_name() == "postgresql":
-        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        engine = _postgres_engine(url, pool_size)
         return Database(url, engine, engine)
     raise ValueError(
         f"database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite:///… or postgresql://…"

@@ -1,0 +1,87 @@
+"""`GET /metrics` in Prometheus text format, and the webhook counters (an ASGI wrapper, so the
+webhook handler itself stays untouched)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from wasession.observability import metrics
+from wasession.runtime import Runtime
+from wasession.store.schema import messages, sessions
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PREFIX = "/webhooks/"
+# The counts behind the gauges run at most this often, however often Prometheus (or several) scrape.
+GAUGE_MAX_AGE = 5.0
+
+
+class WebhookCounter:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(WEBHOOK_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            metrics.webhook_answered(status)
+
+
+class _Gauges:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.lock = threading.Lock()
+        self.refreshed = float("-inf")
+
+    def refresh(self) -> None:
+        with self.lock:
+            if time.monotonic() - self.refreshed < GAUGE_MAX_AGE:
+                return
+            now = self.runtime.clock.now()
+            with self.runtime.db.read() as conn:
+                active, eligible = conn.execute(
+                    select(func.count(), func.count().filter(sessions.c.eligible_at <= now)).where(
+                        sessions.c.status == "active"
+                    )
+                ).one()
+                outbox = conn.execute(
+                    select(func.count()).where(messages.c.status.in_(("pending", "sending")))
+                ).scalar_one()
+            metrics.set_gauges(active=int(active), eligible=int(eligible), outbox=int(outbox))
+            self.refreshed = time.monotonic()
+
+
+def install(app: FastAPI, runtime: Runtime) -> None:
+    app.add_middleware(WebhookCounter)
+    gauges = _Gauges(runtime)
+    r = APIRouter(tags=["operations"])
+
+    @r.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def scrape() -> Response:
+        try:
+            await run_in_threadpool(gauges.refresh)
+        except Exception as exc:  # counters are still worth serving while the database is away
+            log.warning("metrics: could not count sessions: %s", type(exc).__name__)
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(r)

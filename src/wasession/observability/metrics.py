@@ -1,0 +1,91 @@
+"""Prometheus metrics, defined once per process; engine and services call the small helpers below.
+
+Each process exposes its own counters (serve at /metrics, a worker on WASESSION_METRICS_PORT);
+Prometheus sums them. The gauges are database-wide counts, refreshed when /metrics is scraped.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+from prometheus_client import Counter, Gauge, Histogram
+
+# Closure lag spans the engine's own delay (exact mode: well under a second) and interval checks
+# (up to a day between ticks), so the buckets run from 10 ms to a day.
+LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15)
+
+WEBHOOKS_RECEIVED = Counter("wasession_webhooks_received", "Webhook POSTs received")
+WEBHOOKS_REJECTED = Counter("wasession_webhooks_rejected", "Webhook POSTs refused, by reason", ["reason"])
+INGEST_LATENCY = Histogram(
+    "wasession_ingest_latency_seconds", "Storing and applying one verified webhook body", buckets=LATENCY_BUCKETS
+)
+SESSIONS_ACTIVE = Gauge("wasession_sessions_active", "Active sessions")
+SESSIONS_ELIGIBLE = Gauge("wasession_sessions_eligible", "Active sessions already eligible for closure")
+OUTBOX_DEPTH = Gauge("wasession_outbox_depth", "Outbound messages waiting to be sent")
+REMINDERS = Counter(
+    "wasession_reminders", "Reminders, by outcome (queued, sent, skipped, failed, unknown)", ["outcome"]
+)
+SENDS = Counter("wasession_sends", "Outbound messages by kind and outcome", ["kind", "outcome"])
+CLOSURES = Counter("wasession_closures", "Sessions closed by the engine, by reason", ["reason"])
+CLOSURE_LAG = Histogram(
+    "wasession_closure_lag_seconds", "From eligibility (T + timeout) to closure", buckets=LAG_BUCKETS
+)
+CLOSURE_DELAY = Histogram(
+    "wasession_closure_delay_seconds",
+    "From the time the closure was due (closes_at: eligibility in exact mode, the next tick otherwise) to closure",
+    buckets=LAG_BUCKETS,
+)
+SEND_LATENCY = Histogram(
+    "wasession_send_latency_seconds", "Cloud API send request, until the response headers", buckets=LATENCY_BUCKETS
+)
+
+WEBHOOK_REASONS = {401: "signature_missing", 403: "signature_invalid", 413: "payload_too_large"}
+
+
+def webhook_answered(status: int) -> None:
+    WEBHOOKS_RECEIVED.inc()
+    if status >= 300:
+        WEBHOOKS_REJECTED.labels(
+            WEBHOOK_REASONS.get(status, "server_error" if status >= 500 else f"http_{status}")
+        ).inc()
+
+
+def session_closed(reason: str, eligible_at: datetime, closes_at: datetime, now: datetime) -> None:
+    CLOSURES.labels(reason).inc()
+    CLOSURE_LAG.observe(max(0.0, (now - eligible_at).total_seconds()))
+    CLOSURE_DELAY.observe(max(0.0, (now - closes_at).total_seconds()))
+
+
+def reminder(outcome: str) -> None:
+    REMINDERS.labels(outcome).inc()
+
+
+def send_outcome(kind: str, outcome: str) -> None:
+    SENDS.labels(kind, outcome).inc()
+    if kind == "reminder":
+        REMINDERS.labels(outcome).inc()
+
+
+def set_gauges(*, active: int, eligible: int, outbox: int) -> None:
+    SESSIONS_ACTIVE.set(active)
+    SESSIONS_ELIGIBLE.set(eligible)
+    OUTBOX_DEPTH.set(outbox)
+
+
+def time_requests(http: httpx.Client) -> None:
+    """Observe every request of this client (the Graph API client) in SEND_LATENCY."""
+
+    def started(request: httpx.Request) -> None:
+        request.extensions["wasession_started"] = time.monotonic()
+
+    def answered(response: httpx.Response) -> None:
+        began: Any = response.request.extensions.get("wasession_started")
+        if isinstance(began, float):
+            SEND_LATENCY.observe(time.monotonic() - began)
+
+    http.event_hooks["request"].append(started)
+    http.event_hooks["response"].append(answered)
