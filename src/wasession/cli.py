@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,8 +14,6 @@ import click
 from wasession.config import Settings
 from wasession.domain.errors import ValidationError
 from wasession.services.errors import ConflictError, NotFoundError
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _settings(ctx: click.Context, **overrides: Any) -> Settings:
@@ -87,10 +85,11 @@ def serve(ctx: click.Context, host: str, port: int, public_url: str | None, sand
     import uvicorn
 
     from wasession.api.app import SANDBOX_GRAPH_PATH, create_app
+    from wasession.observability.logging import configure as configure_logging
     from wasession.sandbox import WebhookPump, ensure_sandbox_channel, register_sandbox
     from wasession.testing.fake_cloud import FakeCloudApi
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     ctx.obj.update(host=host, port=port, public_url=public_url)
     settings = _settings(ctx)
     base = settings.base_url()
@@ -119,7 +118,9 @@ def serve(ctx: click.Context, host: str, port: int, public_url: str | None, sand
             f"Sandbox channel {c.id} (phone_number_id {c.phone_number_id}): play the customer with\n"
             f"  wasession sandbox message --url {base} 'Hello!'"
         )
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # log_config=None keeps the JSON/text handler set up above; uvicorn answers SIGTERM by finishing
+    # requests in flight, then the lifespan's on_stop stops the engine gracefully.
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)
 
 
 @main.command()
@@ -129,8 +130,14 @@ def worker(ctx: click.Context) -> None:
     import signal
     import threading
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    from wasession.observability.logging import configure as configure_logging
+
+    configure_logging()
     runtime = _runtime(ctx, migrate_sqlite=False)
+    if os.environ.get("WASESSION_METRICS_PORT"):  # a worker has no API: its counters get their own port
+        import prometheus_client
+
+        prometheus_client.start_http_server(int(os.environ["WASESSION_METRICS_PORT"]), addr="127.0.0.1")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
