@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 STUCK_AFTER = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
+# Claim rounds per run_pending call, so a steady stream still returns control to the loop (stop, wake).
+MAX_ROUNDS = 50
 # Per-recipient pacing (ADR 0005): on average one message per PAIR_SPACING to the same user, with a
 # burst of PAIR_BURST, well inside Meta's pair rate limit (131056) so agents' quick follow-ups pass.
 PAIR_SPACING = timedelta(seconds=6)
@@ -187,28 +189,30 @@ class Sender:
 
     def run_pending(self) -> SendReport:
         report = SendReport()
-        while True:
-            jobs = self._claim(report)
-            if not jobs:
-                break
-            outcomes = list(self._pool.map(self._send, jobs))
-            self._record(jobs, outcomes, report)
-            if len(jobs) < self.batch_size or self.stopping.is_set():
+        for _ in range(MAX_ROUNDS):
+            jobs, claimed = self._claim(report)
+            if jobs:
+                outcomes = list(self._pool.map(self._send, jobs))
+                self._record(jobs, outcomes, report)
+            # Every claimed row leaves the ready set (sent, failed, skipped or due later), so this
+            # ends; a channel below its share does not mean the others are done.
+            if not claimed or self.stopping.is_set():
                 break
         return report
 
     # -- claim: re-check and mark `sending` in one transaction -----------------------------------
 
-    def _claim(self, report: SendReport) -> list[_Job]:
+    def _claim(self, report: SendReport) -> tuple[list[_Job], int]:
         """Claim up to one batch, shared round-robin between the channels that have work, so a
         channel with a large backlog cannot starve the others."""
         now = self.ctx.clock.now()
         self.pacer.prune(now)
         per_channel: list[list[_Job]] = []
+        claimed = 0
         with self.ctx.db.write() as conn:
             ready = self._ready_channels(conn, now)
             if not ready:
-                return []
+                return [], 0
             self._round = (self._round + 1) % len(ready)
             ready = ready[self._round :] + ready[: self._round]
             share = max(1, self.batch_size // len(ready))
@@ -217,6 +221,7 @@ class Sender:
                 limit = min(share, effective_rate(channel.rate_limit_per_second))
                 jobs: list[_Job] = []
                 for message in self._claim_channel(conn, channel.id, now, limit):
+                    claimed += 1
                     job = self._claim_one(conn, channel, secrets, message, now, report)
                     if job is not None:
                         jobs.append(job)
@@ -225,7 +230,7 @@ class Sender:
         out: list[_Job] = []
         for i in range(max((len(j) for j in per_channel), default=0)):
             out.extend(jobs[i] for jobs in per_channel if i < len(jobs))
-        return out
+        return out, claimed
 
     @staticmethod
     def _ready_channels(conn: Connection, now: datetime) -> list[Channel]:
