@@ -102,6 +102,124 @@ def test_user_who_changed_number_keeps_contact_and_session() -> None:
         assert sim.post_webhook(bodies["phone_number_change"]).status_code == 200
         after = sim.session(ch, wa_id="972912345678")
         assert after.id == before.id and after.status == "active"
-        assert (
-            after.last_customer_at == before.last_customer_at
-        )  # a system message is not the customer writing
+        assert after.last_customer_at == before.last_customer_at  # a system message is not the customer writing
+
+
+# -- the exact effect of every case (issue 3) ---------------------------------------------------------
+
+USER = ("972987654321", "US.13491208655302741918")
+# Transcript row (type, body) and contact (wa_id, user_id) of every window-opening case, by hand
+# from the fixture files.
+OPENING_ROWS: dict[tuple[str, str], tuple[str, str, tuple[str, str]]] = {
+    ("call_connect.json", "user_initiated"): ("call", "[call]", USER),
+    ("call_permission_update.json", "accept"): ("interactive", "[call permission: accept]", USER),
+    ("call_permission_update.json", "reject"): ("interactive", "[call permission: reject]", USER),
+    ("callback_button.json", "button"): ("interactive", "title", USER),
+    ("callback_button.json", "quick_reply"): ("button", "title", USER),
+    ("callback_button.json", "quick_reply_without_context"): ("button", "title", USER),
+    ("callback_selection.json", "callback"): ("interactive", "title", USER),
+    ("callback_selection.json", "description"): ("interactive", "title", USER),
+    ("edited_message.json", "image"): ("edit", "Updated image caption", ("16505551234", "US.13491208655302741918")),
+    ("flow_completion.json", "completion"): ("interactive", "Sent", USER),
+    ("flow_completion.json", "without_flow_token"): ("interactive", "Sent", USER),
+    ("message.json", "text"): ("text", "Body Text", USER),
+    ("message.json", "image"): ("image", "[image]", USER),
+    ("message.json", "media_with_url"): ("image", "[image]", USER),
+    ("message.json", "video"): ("video", "caption", USER),
+    ("message.json", "document"): ("document", "caption", USER),
+    ("message.json", "audio"): ("audio", "[audio]", USER),
+    ("message.json", "voice"): ("audio", "[voice message]", USER),
+    ("message.json", "static_sticker"): ("sticker", "[sticker]", USER),
+    ("message.json", "animated_sticker"): ("sticker", "[sticker]", USER),
+    ("message.json", "current_location"): ("location", "[location]", USER),
+    ("message.json", "chosen_location"): (
+        "location",
+        "[location: Facebook HQ, 1 Hacker Way, Menlo Park, CA 94025]",
+        USER,
+    ),
+    ("message.json", "contacts"): ("contacts", "[contacts: Chandler Bing, Monica, Rachel Green]", USER),
+    ("message.json", "order"): ("order", "[order: 3 items]", USER),
+    ("message.json", "unsupported"): ("unsupported", "[unsupported message]", USER),
+    ("message.json", "unsupported_with_type"): ("unsupported", "[unsupported: pool]", USER),
+    ("message.json", "reply"): ("text", "replied text", USER),
+    ("message.json", "forwarded"): ("text", "forwarded text", USER),
+    ("message.json", "forwarded_many_times"): ("text", "text forwarded many times", USER),
+    ("message.json", "interactive_message_with_err"): ("interactive", "[interactive]", USER),
+    ("message.json", "referral"): ("text", "BODY", USER),
+}
+# Inbound items that do not open a session: the contact is still known, the item is on no transcript.
+NON_OPENING_CONTACTS: dict[tuple[str, str], tuple[str, str | None]] = {
+    ("message.json", "reaction"): USER,
+    ("message.json", "unreaction_empty"): USER,
+    ("message.json", "unreaction_no_emoji"): USER,
+    ("system.json", "phone_number_change"): ("972912345678", None),  # re-keyed to the new number
+    ("system.json", "identity_change"): ("972987654321", None),
+}
+# message_status.json: the state a pre-sent outbound message ends in.
+STATUS_RESULT = {
+    "sent": ("sent", None),
+    "delivered": ("delivered", None),
+    "read": ("read", None),
+    "played": ("played", None),
+    "failed": ("failed", 130472),
+    "with_tracker": ("sent", None),
+    "group": ("accepted", None),  # <BUSINESS_PHONE_NUMBER_ID> is no channel: unroutable, nothing changes
+}
+
+
+def _contacts_of(sim: Simulator) -> list[tuple[str | None, str | None]]:
+    from wasession.store.schema import contacts
+
+    with sim.runtime.db.read() as conn:
+        return [(r.wa_id, r.user_id) for r in conn.execute(select(contacts.c.wa_id, contacts.c.user_id))]
+
+
+def test_the_tables_cover_every_case() -> None:
+    covered = set(OPENING_ROWS) | set(NON_OPENING_CONTACTS) | {("message_status.json", c) for c in STATUS_RESULT}
+    inbound = {(n, c) for n, c, _ in _cases() if (n, c) in covered}
+    assert {(n, c) for n, c, e in _cases() if e == OPENS} == set(OPENING_ROWS)
+    assert covered == inbound
+
+
+@pytest.mark.parametrize(("name", "case", "expected"), _cases(), ids=lambda v: str(v))
+def test_fixture_case_exact_effect(name: str, case: str, expected: str) -> None:
+    from wasession.services import agents
+    from wasession.store import messages as message_store
+
+    body = json.loads((DATA / "whatsapp-webhooks" / name).read_text())[case]
+    with Simulator(start="2026-01-05T15:00:00Z", status_delays=None) as sim:
+        for pnid in CHANNEL_IDS:
+            sim.add_channel(phone_number_id=pnid)
+        pre_sent = None
+        if name == "message_status.json":
+            ch = sim.channel(1)
+            sim.customer_message(ch, wa_id=USER[0], name="User", at="2026-01-05T14:00:00Z")
+            pre_sent = agents.send_text(sim.runtime.ctx, sim.session(ch, wa_id=USER[0]).id, "hello")
+            sim.run_due()
+            wamid = body["entry"][0]["changes"][0]["value"]["statuses"][0]["id"]
+            with sim.runtime.db.write() as conn:
+                message_store.update_message(conn, pre_sent, wamid=wamid)
+        assert sim.post_webhook(body).status_code == 200
+        with sim.runtime.db.read() as conn:
+            rows = conn.execute(select(sessions.c.id)).scalars().all()
+            outcome = conn.execute(select(webhook_log.c.outcome).order_by(webhook_log.c.id.desc())).scalar()
+        if (name, case) in OPENING_ROWS:
+            kind, text, ids = OPENING_ROWS[(name, case)]
+            assert len(rows) == 1
+            transcript = sim.transcript(rows[0])
+            assert [(m.direction, m.type, m.body) for m in transcript] == [("in", kind, text)]
+            assert _contacts_of(sim) == [ids]
+        elif (name, case) in NON_OPENING_CONTACTS:
+            assert rows == []
+            assert _contacts_of(sim) == [NON_OPENING_CONTACTS[(name, case)]]
+        elif pre_sent is not None:
+            status, code = STATUS_RESULT[case]
+            with sim.runtime.db.read() as conn:
+                row = message_store.get(conn, pre_sent)
+            assert row is not None and (row.status, row.error_code) == (status, code)
+            if case == "group":
+                assert "unroutable=<BUSINESS_PHONE_NUMBER_ID>" in (outcome or "")
+        else:
+            # Account, template, call-progress, echo and deletion updates: no session, no contact.
+            assert rows == [] and _contacts_of(sim) == []
+        assert outcome is not None and not outcome.startswith("error")
