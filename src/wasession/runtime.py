@@ -18,6 +18,7 @@ from wasession.config import Settings
 from wasession.domain.clock import Clock, SystemClock
 from wasession.engine import notify
 from wasession.engine.due import DueWorker
+from wasession.engine.event_dispatch import EventDispatcher
 from wasession.engine.ratelimit import limiter_for
 from wasession.engine.runner import Loop
 from wasession.engine.sender import Sender
@@ -71,6 +72,7 @@ class Runtime:
         self._clients_lock = threading.Lock()
         metrics.time_requests(self.http)
         self.rate_limiter = limiter_for(self.db, self.clock)
+        self.event_dispatch = EventDispatcher(self.ctx)  # issue 4: outbound event webhooks
         self.sender = Sender(
             self.ctx, self.client_for, concurrency=settings.sender_concurrency, limiter=self.rate_limiter
         )
@@ -120,6 +122,7 @@ class Runtime:
         self.sender.recover_stuck()
         self.add_loop("due", self.due.run_due, self.due.next_due_at)
         self.add_loop("sender", self.sender.run_pending, self.sender.next_attempt_at)
+        self.add_loop("events", self.event_dispatch.run_pending, self.event_dispatch.next_attempt_at)  # issue 4
         # A process may die with messages in `sending`; any survivor turns them `unknown` (issue 5).
         self.add_loop("recover", self.sender.recover_stuck, lambda: None, max_sleep=RECOVER_EVERY)
         self.add_loop("webhook-prune", self.prune_webhooks, lambda: None, max_sleep=3600.0)  # issue 3
@@ -145,6 +148,7 @@ class Runtime:
         if self.listener is not None:
             self.listener.stop()
         self.sender.close()
+        self.event_dispatch.close()  # issue 4
         self.rate_limiter.close()
         self.http.close()
         self.db.dispose()

@@ -45,6 +45,9 @@ def create_app(
     errors.install(app)
     app.include_router(webhooks.router(runtime))
     app.include_router(health.router(runtime))
+    from wasession.api import v1  # issue 4: REST API
+
+    v1.mount(app, runtime)
     metrics_api.install(app, runtime)
     if sandbox_graph is not None:
         app.mount(SANDBOX_GRAPH_PATH, sandbox_graph)

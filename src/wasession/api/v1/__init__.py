@@ -1,0 +1,18 @@
+"""The REST API under /api/v1: every route is authenticated by an API key and scoped to its workspace."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from wasession.api.v1 import apikeys, auth, channels, contacts, event_webhooks, sessions
+from wasession.runtime import Runtime
+
+PREFIX = "/api/v1"
+
+
+def mount(app: FastAPI, runtime: Runtime) -> None:
+    auth.install(app)
+    api = APIRouter(prefix=PREFIX)
+    for module in (apikeys, channels, sessions, contacts, event_webhooks):
+        api.include_router(module.router(runtime))
+    app.include_router(api)

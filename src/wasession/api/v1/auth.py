@@ -1,0 +1,44 @@
+"""Bearer API keys: each request acts for the key's workspace and sees nothing of any other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from wasession.api.errors import error_body
+from wasession.runtime import Runtime
+from wasession.services import apikeys
+
+_bearer = HTTPBearer(auto_error=False, description="An API key (`wsk_…`) from `wasession apikeys create`.")
+
+
+class Unauthorized(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
+        return JSONResponse(
+            error_body("unauthorized", exc.message), status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+
+def workspace_dependency(runtime: Runtime) -> Callable[..., int]:
+    """A dependency answering the workspace id of the request's API key, or 401."""
+
+    def workspace_id(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> int:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthorized("send an API key as `Authorization: Bearer wsk_…`")
+        key = apikeys.authenticate(runtime.ctx, credentials.credentials)
+        if key is None:
+            raise Unauthorized("the API key is unknown or revoked")
+        return key.workspace_id
+
+    return workspace_id

@@ -1,0 +1,121 @@
+"""Channels and their policy. Credentials are write-only: accepted, encrypted, never answered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Response
+
+from wasession.api.v1.auth import workspace_dependency
+from wasession.api.v1.schemas import ChannelIn, ChannelOut, ChannelPatch, PolicyOut, PolicySaved, errors
+from wasession.runtime import Runtime
+from wasession.services import channel_admin
+from wasession.services import channels as channel_service
+from wasession.services.channels import SETTINGS_SAVED, NewChannel
+from wasession.store import channels as channel_store
+from wasession.store.channels import Channel
+
+
+def channel_out(c: Channel) -> ChannelOut:
+    return ChannelOut(
+        id=c.id,
+        name=c.name,
+        phone_number_id=c.phone_number_id,
+        display_phone_number=c.display_phone_number,
+        sandbox=c.sandbox,
+        graph_base_url=c.graph_base_url,
+        graph_version=c.graph_version,
+        rate_limit_per_second=c.rate_limit_per_second,
+        sending_paused_reason=c.sending_paused_reason,
+        policy=c.policy.to_public(),
+        policy_updated_at=c.policy_updated_at,
+        created_at=c.created_at,
+    )
+
+
+POLICY_EXAMPLE = {"reminder_enabled": True, "reminder_after_hours": 20, "session_timeout": "24h"}
+
+
+def router(runtime: Runtime) -> APIRouter:
+    r = APIRouter(tags=["channels"])
+    ctx = runtime.ctx
+    workspace = workspace_dependency(runtime)
+
+    @r.get("/channels", response_model=list[ChannelOut], responses=errors())
+    def list_channels(ws: int = Depends(workspace)) -> list[ChannelOut]:
+        with ctx.db.read() as conn:
+            return [channel_out(c) for c in channel_store.list_all(conn, ws)]
+
+    @r.post("/channels", status_code=201, response_model=ChannelOut, responses=errors(409))
+    def create_channel(body: ChannelIn, ws: int = Depends(workspace)) -> ChannelOut:
+        new = NewChannel(
+            name=body.name,
+            phone_number_id=body.phone_number_id,
+            access_token=body.access_token,
+            app_secret=body.app_secret,
+            verify_token=body.verify_token,
+            display_phone_number=body.display_phone_number,
+            graph_base_url=body.graph_base_url,
+            graph_version=body.graph_version,
+            rate_limit_per_second=body.rate_limit_per_second,
+        )
+        channel = channel_service.create_channel(ctx, new, body.policy, workspace_id=ws)
+        runtime.ingestor.credentials.invalidate()
+        return channel_out(channel)
+
+    @r.get("/channels/{channel_id}", response_model=ChannelOut, responses=errors(404))
+    def get_channel(channel_id: int, ws: int = Depends(workspace)) -> ChannelOut:
+        return channel_out(channel_service.get_channel(ctx, channel_id, workspace_id=ws))
+
+    @r.patch(
+        "/channels/{channel_id}",
+        response_model=ChannelOut,
+        responses=errors(404),
+        summary="Change a channel; giving access_token, app_secret or verify_token rotates it",
+    )
+    def patch_channel(channel_id: int, body: ChannelPatch, ws: int = Depends(workspace)) -> ChannelOut:
+        channel = channel_admin.update_channel(
+            ctx,
+            channel_id,
+            workspace_id=ws,
+            name=body.name,
+            display_phone_number=body.display_phone_number,
+            rate_limit_per_second=body.rate_limit_per_second,
+        )
+        if body.access_token is not None or body.app_secret is not None or body.verify_token is not None:
+            channel = channel_service.update_credentials(
+                ctx,
+                channel_id,
+                access_token=body.access_token,
+                app_secret=body.app_secret,
+                verify_token=body.verify_token,
+                workspace_id=ws,
+            )
+            runtime.ingestor.credentials.invalidate()
+        return channel_out(channel)
+
+    @r.delete("/channels/{channel_id}", status_code=204, responses=errors(404))
+    def delete_channel(channel_id: int, ws: int = Depends(workspace)) -> Response:
+        channel_admin.delete_channel(ctx, channel_id, workspace_id=ws)
+        runtime.ingestor.credentials.invalidate()
+        return Response(status_code=204)
+
+    @r.get("/channels/{channel_id}/policy", response_model=PolicyOut, responses=errors(404))
+    def get_policy(channel_id: int, ws: int = Depends(workspace)) -> PolicyOut:
+        return PolicyOut(policy=channel_service.get_channel(ctx, channel_id, workspace_id=ws).policy.to_public())
+
+    @r.put(
+        "/channels/{channel_id}/policy",
+        response_model=PolicySaved,
+        responses=errors(404),
+        summary="Save policy settings (PRODUCT §2); settings left out keep their value",
+    )
+    def put_policy(
+        channel_id: int,
+        ws: int = Depends(workspace),
+        body: dict[str, Any] = Body(examples=[POLICY_EXAMPLE]),  # noqa: B008 - FastAPI's idiom
+    ) -> PolicySaved:
+        saved = channel_service.save_policy(ctx, channel_id, body, workspace_id=ws)
+        return PolicySaved(message=SETTINGS_SAVED, policy=saved.to_public())
+
+    return r

@@ -1,0 +1,116 @@
+"""Outbound event webhooks (R16): CRUD, the delivery log and a test send."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from wasession.api.v1.auth import workspace_dependency
+from wasession.api.v1.schemas import (
+    DeliveryOut,
+    DeliveryPage,
+    EventWebhookIn,
+    EventWebhookOut,
+    EventWebhookPatch,
+    errors,
+)
+from wasession.runtime import Runtime
+from wasession.services import event_webhooks as hooks
+from wasession.services.errors import ValidationError
+from wasession.store.event_webhooks import Delivery, EventWebhook
+
+
+def webhook_out(w: EventWebhook) -> EventWebhookOut:
+    return EventWebhookOut(id=w.id, url=w.url, description=w.description, enabled=w.enabled, created_at=w.created_at)
+
+
+def delivery_out(d: Delivery) -> DeliveryOut:
+    return DeliveryOut(
+        id=d.id,
+        webhook_id=d.webhook_id,
+        event_id=d.event_id,
+        payload=dict(d.payload),
+        status=d.status,
+        attempts=d.attempts,
+        next_attempt_at=d.next_attempt_at,
+        last_status_code=d.last_status_code,
+        last_error=d.last_error,
+        delivered_at=d.delivered_at,
+        created_at=d.created_at,
+    )
+
+
+def router(runtime: Runtime) -> APIRouter:
+    r = APIRouter(tags=["event webhooks"])
+    ctx = runtime.ctx
+    workspace = workspace_dependency(runtime)
+
+    @r.get("/event-webhooks", response_model=list[EventWebhookOut], responses=errors())
+    def list_webhooks(ws: int = Depends(workspace)) -> list[EventWebhookOut]:
+        return [webhook_out(w) for w in hooks.list_webhooks(ctx, workspace_id=ws)]
+
+    @r.post(
+        "/event-webhooks",
+        status_code=201,
+        response_model=EventWebhookOut,
+        responses=errors(),
+        summary="Add a URL that receives every event of the workspace, signed with the secret",
+    )
+    def create_webhook(body: EventWebhookIn, ws: int = Depends(workspace)) -> EventWebhookOut:
+        created = hooks.create_webhook(
+            ctx, workspace_id=ws, url=body.url, secret=body.secret, description=body.description, enabled=body.enabled
+        )
+        runtime.wake()
+        return webhook_out(created)
+
+    @r.get("/event-webhooks/{webhook_id}", response_model=EventWebhookOut, responses=errors(404))
+    def get_webhook(webhook_id: int, ws: int = Depends(workspace)) -> EventWebhookOut:
+        return webhook_out(hooks.get_webhook(ctx, webhook_id, workspace_id=ws))
+
+    @r.patch("/event-webhooks/{webhook_id}", response_model=EventWebhookOut, responses=errors(404))
+    def patch_webhook(webhook_id: int, body: EventWebhookPatch, ws: int = Depends(workspace)) -> EventWebhookOut:
+        updated = hooks.update_webhook(
+            ctx,
+            webhook_id,
+            workspace_id=ws,
+            url=body.url,
+            secret=body.secret,
+            description=body.description,
+            enabled=body.enabled,
+        )
+        return webhook_out(updated)
+
+    @r.delete("/event-webhooks/{webhook_id}", status_code=204, responses=errors(404))
+    def delete_webhook(webhook_id: int, ws: int = Depends(workspace)) -> Response:
+        hooks.delete_webhook(ctx, webhook_id, workspace_id=ws)
+        return Response(status_code=204)
+
+    @r.get("/event-webhooks/{webhook_id}/deliveries", response_model=DeliveryPage, responses=errors(404))
+    def list_deliveries(
+        webhook_id: int,
+        ws: int = Depends(workspace),
+        status: str | None = Query(None, description="pending, delivering, delivered or failed"),
+        limit: int = Query(50, ge=1, le=200),
+        cursor: str | None = Query(None, max_length=20),
+    ) -> DeliveryPage:
+        if cursor is not None and (not cursor.isdigit() or len(cursor) > 18):
+            raise ValidationError("cursor", "cursor is not one this API returned; pass next_cursor unchanged")
+        page, before = hooks.deliveries(
+            ctx,
+            webhook_id,
+            workspace_id=ws,
+            limit=limit,
+            before_id=int(cursor) if cursor is not None else None,
+            status=status,
+        )
+        return DeliveryPage(items=[delivery_out(d) for d in page], next_cursor=str(before) if before else None)
+
+    @r.post(
+        "/event-webhooks/{webhook_id}/test",
+        response_model=DeliveryOut,
+        responses=errors(404),
+        summary="POST a signed test event now and answer the recorded attempt",
+    )
+    def test_webhook(webhook_id: int, ws: int = Depends(workspace)) -> DeliveryOut:
+        return delivery_out(hooks.send_test(ctx, runtime.event_dispatch, webhook_id, workspace_id=ws))
+
+    return r

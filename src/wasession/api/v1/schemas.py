@@ -1,0 +1,264 @@
+"""Request and response models of /api/v1. Credentials and secrets appear only in request models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+    closed_at: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer, all with the one error shape."""
+    return {code: {"model": ErrorResponse} for code in (401, 422, *codes)}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- workspace and keys ----------------------------------------------------------------------------------
+
+
+class WorkspaceOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+
+
+class ApiKeyIn(Strict):
+    name: str = Field(max_length=200)
+
+
+class ApiKeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The whole key. Shown only in this response; store it now.")
+
+
+# -- channels ------------------------------------------------------------------------------------------
+
+
+class ChannelIn(Strict):
+    name: str = Field(max_length=200)
+    phone_number_id: str = Field(max_length=64)
+    access_token: str = Field(max_length=4096, json_schema_extra={"writeOnly": True})
+    app_secret: str = Field(max_length=4096, json_schema_extra={"writeOnly": True})
+    verify_token: str = Field(max_length=4096, json_schema_extra={"writeOnly": True})
+    display_phone_number: str = Field(default="", max_length=32)
+    graph_base_url: str | None = Field(default=None, max_length=500)
+    graph_version: str | None = Field(default=None, max_length=16)
+    rate_limit_per_second: int = 80
+    policy: dict[str, Any] | None = None
+
+
+class ChannelPatch(Strict):
+    name: str | None = Field(default=None, max_length=200)
+    display_phone_number: str | None = Field(default=None, max_length=32)
+    rate_limit_per_second: int | None = None
+    access_token: str | None = Field(default=None, max_length=4096, json_schema_extra={"writeOnly": True})
+    app_secret: str | None = Field(default=None, max_length=4096, json_schema_extra={"writeOnly": True})
+    verify_token: str | None = Field(default=None, max_length=4096, json_schema_extra={"writeOnly": True})
+
+
+class ChannelOut(BaseModel):
+    id: int
+    name: str
+    phone_number_id: str
+    display_phone_number: str
+    sandbox: bool
+    graph_base_url: str | None
+    graph_version: str | None
+    rate_limit_per_second: int
+    sending_paused_reason: str | None
+    policy: dict[str, Any]
+    policy_updated_at: datetime
+    created_at: datetime
+
+
+class PolicyOut(BaseModel):
+    policy: dict[str, Any]
+
+
+class PolicySaved(BaseModel):
+    message: str
+    policy: dict[str, Any]
+
+
+# -- sessions ------------------------------------------------------------------------------------------
+
+
+class SessionOut(BaseModel):
+    id: int
+    channel_id: int
+    channel_name: str
+    contact_id: int
+    contact_name: str
+    contact_wa_id: str | None
+    contact_user_id: str | None
+    status: str
+    opened_at: datetime
+    closed_at: datetime | None
+    close_reason: str | None
+    last_customer_at: datetime
+    last_message_at: datetime
+    awaiting: str
+    eligible: bool
+    eligible_at: datetime
+    window_open: bool
+    window_closes_at: datetime
+    closes_at: datetime
+    reminder_state: str
+    reminder_due_at: datetime | None
+    reminder_reason: str | None
+
+
+class SessionPageOut(BaseModel):
+    items: list[SessionOut]
+    next_cursor: str | None
+
+
+class MessageOut(BaseModel):
+    id: int
+    direction: str
+    kind: str
+    type: str
+    body: str | None
+    status: str
+    sent_at: datetime
+    created_at: datetime
+    status_at: datetime | None
+    error_code: int | None
+    error_title: str | None
+    error_detail: str | None
+
+
+class EventOut(BaseModel):
+    id: int
+    type: str
+    at: datetime
+    channel_id: int | None
+    session_id: int | None
+    data: dict[str, Any]
+
+
+class SessionDetailOut(BaseModel):
+    session: SessionOut
+    transcript: list[MessageOut]
+    timeline: list[EventOut]
+
+
+class TextIn(Strict):
+    text: str = Field(max_length=100_000)
+
+
+class TemplateIn(Strict):
+    name: str = Field(max_length=1000)
+    language: str = Field(max_length=100)
+    parameters: list[str] | dict[str, str] = Field(default_factory=list)
+
+
+class MessageQueued(BaseModel):
+    message_id: int
+    status: str
+
+
+# -- contacts ------------------------------------------------------------------------------------------
+
+
+class ContactOut(BaseModel):
+    id: int
+    wa_id: str | None
+    user_id: str | None
+    profile_name: str | None
+    display_name: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContactPage(BaseModel):
+    items: list[ContactOut]
+    next_cursor: str | None
+
+
+class ContactPatch(Strict):
+    first_name: str | None = Field(default=None, max_length=1000)
+    last_name: str | None = Field(default=None, max_length=1000)
+    email: str | None = Field(default=None, max_length=1000)
+
+
+class RowErrorOut(BaseModel):
+    row: int
+    field: str | None
+    message: str
+
+
+class ImportReportOut(BaseModel):
+    created: int
+    updated: int
+    errors: list[RowErrorOut]
+
+
+# -- event webhooks ------------------------------------------------------------------------------------
+
+
+class EventWebhookIn(Strict):
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=256, json_schema_extra={"writeOnly": True})
+    description: str = Field(default="", max_length=500)
+    enabled: bool = True
+
+
+class EventWebhookPatch(Strict):
+    url: str | None = Field(default=None, max_length=2000)
+    secret: str | None = Field(default=None, max_length=256, json_schema_extra={"writeOnly": True})
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool | None = None
+
+
+class EventWebhookOut(BaseModel):
+    id: int
+    url: str
+    description: str
+    enabled: bool
+    created_at: datetime
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    webhook_id: int
+    event_id: int | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None

@@ -1,0 +1,144 @@
+"""Contacts as agents edit them: names and email feed the reminder's merge fields; CSV import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from wasession.services.context import ServiceContext
+from wasession.services.errors import NotFoundError, ValidationError
+from wasession.store import contacts as contact_store
+from wasession.store.contacts import Contact
+from wasession.store.schema import contacts as contacts_table
+
+MAX_NAME = 128
+MAX_EMAIL = 320
+MAX_IMPORT_ROWS = 10_000
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+WA_ID = re.compile(r"\d{6,20}")
+IMPORT_COLUMNS = ("wa_id", "first_name", "last_name", "email")
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # 1-based line number in the file, the header being line 1
+    field: str | None
+    message: str
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+def clean_fields(values: dict[str, str | None]) -> dict[str, str | None]:
+    """Validated first_name/last_name/email; None clears a name back to the WhatsApp profile default."""
+    out: dict[str, str | None] = {}
+    for name, value in values.items():
+        if value is None:
+            out[name] = None
+            continue
+        value = value.strip()
+        if name in ("first_name", "last_name") and len(value) > MAX_NAME:
+            raise ValidationError(name, f"{name} must be at most {MAX_NAME} characters; got {len(value)}", "too_long")
+        if name == "email" and value and (len(value) > MAX_EMAIL or not EMAIL.fullmatch(value)):
+            raise ValidationError("email", f"email must be an address like ana@example.com; got {value!r}")
+        out[name] = value if value or name != "email" else None
+    return out
+
+
+def list_contacts(
+    ctx: ServiceContext, *, workspace_id: int, limit: int = 50, after_id: int | None = None
+) -> tuple[list[Contact], int | None]:
+    """A page of contacts by id, and the id to continue after (None on the last page)."""
+    query = select(contacts_table.c.id).where(contacts_table.c.workspace_id == workspace_id)
+    if after_id is not None:
+        query = query.where(contacts_table.c.id > after_id)
+    with ctx.db.read() as conn:
+        ids = list(conn.execute(query.order_by(contacts_table.c.id).limit(limit + 1)).scalars())
+        page = [c for c in (contact_store.get(conn, int(i)) for i in ids[:limit]) if c is not None]
+    return page, (page[-1].id if len(ids) > limit else None)
+
+
+def get_contact(ctx: ServiceContext, contact_id: int, *, workspace_id: int) -> Contact:
+    with ctx.db.read() as conn:
+        found = contact_store.get(conn, contact_id)
+    if found is None or found.workspace_id != workspace_id:
+        raise NotFoundError("contact", contact_id)
+    return found
+
+
+def update_contact(
+    ctx: ServiceContext, contact_id: int, changes: dict[str, str | None], *, workspace_id: int
+) -> Contact:
+    cleaned = clean_fields(changes)
+    with ctx.db.write() as conn:
+        found = contact_store.get(conn, contact_id)
+        if found is None or found.workspace_id != workspace_id:
+            raise NotFoundError("contact", contact_id)
+        if cleaned:
+            contact_store.update_fields(conn, contact_id, ctx.clock.now(), **cleaned)
+        updated = contact_store.get(conn, contact_id)
+    assert updated is not None
+    return updated
+
+
+def import_csv(ctx: ServiceContext, text: str, *, workspace_id: int) -> ImportReport:
+    """Create or update contacts by wa_id. Good rows are applied; each bad row is reported and skipped.
+
+    Columns: wa_id (required), first_name, last_name, email; empty cells leave a value unchanged.
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if "wa_id" not in header:
+        raise ValidationError("file", "the CSV needs a header row with a wa_id column", code="missing_column")
+    unknown = [h for h in header if h not in IMPORT_COLUMNS]
+    if unknown:
+        raise ValidationError(
+            "file", f"unknown column(s) {', '.join(unknown)}; columns are {', '.join(IMPORT_COLUMNS)}", "unknown_column"
+        )
+    reader.fieldnames = header
+    report = ImportReport()
+    now = ctx.clock.now()
+    with ctx.db.write() as conn:
+        for index, raw in enumerate(reader):
+            line = index + 2
+            if index >= MAX_IMPORT_ROWS:
+                report.errors.append(RowError(line, None, f"at most {MAX_IMPORT_ROWS} rows per import"))
+                break
+            if None in raw:
+                report.errors.append(RowError(line, None, "the row has more cells than the header"))
+                continue
+            wa_id = (raw.get("wa_id") or "").strip().lstrip("+")
+            if not WA_ID.fullmatch(wa_id):
+                report.errors.append(RowError(line, "wa_id", f"wa_id must be 6-20 digits; got {wa_id!r}"))
+                continue
+            try:
+                changes = clean_fields({k: v for k in IMPORT_COLUMNS[1:] if (v := (raw.get(k) or "").strip())})
+            except ValidationError as exc:
+                report.errors.append(RowError(line, exc.field, exc.message))
+                continue
+            existing = contact_store.find(conn, workspace_id, wa_id=wa_id, user_id=None)
+            contact = existing or contact_store.upsert_seen(
+                conn,
+                workspace_id,
+                wa_id=wa_id,
+                user_id=None,
+                parent_user_id=None,
+                profile_name=None,
+                username=None,
+                now=now,
+            )
+            if changes:
+                contact_store.update_fields(conn, contact.id, now, **changes)
+            if existing is None:
+                report.created += 1
+            else:
+                report.updated += 1
+    return report

@@ -1,0 +1,142 @@
+"""Outbound event webhooks per workspace (R16): URLs, write-only signing secrets, delivery log, test send."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from wasession.engine.event_dispatch import EventDispatcher
+from wasession.services.context import ServiceContext
+from wasession.services.errors import NotFoundError, ValidationError
+from wasession.store import event_webhooks as hook_store
+from wasession.store.event_webhooks import Delivery, EventWebhook
+
+MIN_SECRET = 16
+MAX_SECRET = 256
+MAX_URL = 2000
+MAX_DESCRIPTION = 500
+DELIVERY_STATUSES = ("pending", "delivering", "delivered", "failed")
+
+
+def clean_url(url: str) -> str:
+    url = url.strip()
+    parts = urlsplit(url)
+    if len(url) > MAX_URL or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("url", f"url must be an http:// or https:// URL with a host; got {url[:100]!r}")
+    return url
+
+
+def clean_secret(secret: str) -> str:
+    if not MIN_SECRET <= len(secret) <= MAX_SECRET or secret != secret.strip():
+        raise ValidationError(
+            "secret", f"secret must be {MIN_SECRET} to {MAX_SECRET} characters without surrounding spaces", "invalid"
+        )
+    return secret
+
+
+def clean_description(description: str) -> str:
+    if len(description) > MAX_DESCRIPTION:
+        raise ValidationError("description", f"description must be at most {MAX_DESCRIPTION} characters", "too_long")
+    return description.strip()
+
+
+def create_webhook(
+    ctx: ServiceContext, *, workspace_id: int, url: str, secret: str, description: str = "", enabled: bool = True
+) -> EventWebhook:
+    values = (clean_url(url), clean_secret(secret), clean_description(description))
+    with ctx.db.write() as conn:
+        webhook_id = hook_store.insert_webhook(
+            conn,
+            ctx.box,
+            workspace_id=workspace_id,
+            url=values[0],
+            secret=values[1],
+            description=values[2],
+            enabled=enabled,
+            now=ctx.clock.now(),
+        )
+        created = hook_store.get_webhook(conn, webhook_id)
+    assert created is not None
+    return created
+
+
+def list_webhooks(ctx: ServiceContext, *, workspace_id: int) -> list[EventWebhook]:
+    with ctx.db.read() as conn:
+        return hook_store.webhooks_of(conn, workspace_id)
+
+
+def get_webhook(ctx: ServiceContext, webhook_id: int, *, workspace_id: int) -> EventWebhook:
+    with ctx.db.read() as conn:
+        found = hook_store.get_webhook(conn, webhook_id)
+    if found is None or found.workspace_id != workspace_id:
+        raise NotFoundError("event webhook", webhook_id)
+    return found
+
+
+def update_webhook(
+    ctx: ServiceContext,
+    webhook_id: int,
+    *,
+    workspace_id: int,
+    url: str | None = None,
+    secret: str | None = None,
+    description: str | None = None,
+    enabled: bool | None = None,
+) -> EventWebhook:
+    values: dict[str, Any] = {}
+    if url is not None:
+        values["url"] = clean_url(url)
+    if description is not None:
+        values["description"] = clean_description(description)
+    if enabled is not None:
+        values["enabled"] = enabled
+    new_secret = clean_secret(secret) if secret is not None else None
+    get_webhook(ctx, webhook_id, workspace_id=workspace_id)
+    with ctx.db.write() as conn:
+        hook_store.update_webhook(conn, ctx.box, webhook_id, secret=new_secret, **values)
+        updated = hook_store.get_webhook(conn, webhook_id)
+    assert updated is not None
+    return updated
+
+
+def delete_webhook(ctx: ServiceContext, webhook_id: int, *, workspace_id: int) -> None:
+    get_webhook(ctx, webhook_id, workspace_id=workspace_id)
+    with ctx.db.write() as conn:
+        hook_store.delete_webhook(conn, webhook_id)
+
+
+def deliveries(
+    ctx: ServiceContext,
+    webhook_id: int,
+    *,
+    workspace_id: int,
+    limit: int = 50,
+    before_id: int | None = None,
+    status: str | None = None,
+) -> tuple[list[Delivery], int | None]:
+    """The delivery log, newest first, and the id to continue before (None on the last page)."""
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise ValidationError("status", f"status must be one of {', '.join(DELIVERY_STATUSES)}; got {status!r}")
+    get_webhook(ctx, webhook_id, workspace_id=workspace_id)
+    with ctx.db.read() as conn:
+        rows = hook_store.deliveries_of(conn, webhook_id, before_id=before_id, limit=limit + 1, status=status)
+    page = rows[:limit]
+    return page, (page[-1].id if len(rows) > limit else None)
+
+
+def send_test(ctx: ServiceContext, dispatcher: EventDispatcher, webhook_id: int, *, workspace_id: int) -> Delivery:
+    """POST a signed `test` event at once and return the recorded attempt (no retries for a test)."""
+    webhook = get_webhook(ctx, webhook_id, workspace_id=workspace_id)
+    now = ctx.clock.now()
+    payload = {
+        "event_id": None,
+        "type": "test",
+        "at": now.isoformat(),
+        "workspace_id": workspace_id,
+        "channel_id": None,
+        "session_id": None,
+        "data": {"message": "a test event from wasession"},
+    }
+    with ctx.db.write() as conn:
+        delivery_id = hook_store.insert_delivery(conn, webhook_id=webhook.id, event_id=None, payload=payload, now=now)
+    return dispatcher.deliver_now(delivery_id, final=True)
