@@ -108,6 +108,7 @@ def serve(ctx: click.Context, host: str, port: int, public_url: str | None, sand
     app = create_app(
         runtime, sandbox_graph=fake.app if sandboxes else None, on_start=start, on_stop=runtime.stop
     )
+    app.state.sandbox_fake = fake  # issue 4: the dashboard's sandbox panel tells the fake a customer wrote
     click.echo(
         f"wasession {settings.normalized_database_url().split('://')[0]} database: "
         f"{_safe_url(settings.normalized_database_url())}"
@@ -462,3 +463,36 @@ def webhooks_reprocess(ctx: click.Context, since: str | None, log_id: int | None
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+# -- users: dashboard admins (issue 4) -------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Dashboard users."""
+
+
+@users.command("create")
+@click.option("--username", required=True)
+@click.option("--workspace", default="default", show_default=True, help="Created if it does not exist.")
+@click.option(
+    "--password",
+    envvar="WASESSION_ADMIN_PASSWORD",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Read from WASESSION_ADMIN_PASSWORD, else prompted for (never pass it on the command line).",
+)
+@click.pass_context
+def users_create(ctx: click.Context, username: str, workspace: str, password: str) -> None:
+    """Create an admin user who can log in to the dashboard."""
+    from wasession.services import users as user_service
+
+    runtime = _runtime(ctx)
+    try:
+        with _user_errors():
+            user_service.create_user(runtime.ctx, username, password, workspace=workspace)
+    finally:
+        runtime.stop()
+    click.echo(f"Created admin user {username!r} in workspace {workspace!r}; log in at /dashboard/login")

@@ -49,6 +49,9 @@ def create_app(
 
     v1.mount(app, runtime)
     metrics_api.install(app, runtime)
+    from wasession import web  # issue 4: the dashboard
+
+    web.install(app, runtime)
     if sandbox_graph is not None:
         app.mount(SANDBOX_GRAPH_PATH, sandbox_graph)
     return app

@@ -1,0 +1,143 @@
+"""Dashboard login: an opaque session cookie, and a CSRF token checked on every form.
+
+The login form itself has no session yet, so it uses a double-submit token: a random cookie that
+the form must repeat. Logged-in forms repeat the login session's own token instead.
+"""
+
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from wasession.runtime import Runtime
+from wasession.services import users as user_service
+from wasession.store.users import LoginSession
+from wasession.web.render import page
+
+COOKIE = "wasession_login"
+LOGIN_CSRF_COOKIE = "wasession_login_csrf"
+LOGIN_PATH = "/dashboard/login"
+HOME_PATH = "/dashboard/chats"
+
+
+class NotLoggedIn(Exception):
+    pass
+
+
+class CsrfRefused(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Form:
+    login: LoginSession
+    values: dict[str, str]
+
+    def get(self, key: str, default: str = "") -> str:
+        return self.values.get(key, default)
+
+
+def _same(given: object, expected: str) -> bool:
+    return isinstance(given, str) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+class Auth:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def login(self, request: Request) -> LoginSession:
+        session = await run_in_threadpool(user_service.session_for_token, self.runtime.ctx, request.cookies.get(COOKIE))
+        if session is None:
+            raise NotLoggedIn
+        return session
+
+    async def form(self, request: Request) -> Form:
+        """A logged-in user's form whose CSRF token matches their login session's, or a 403."""
+        login = await self.login(request)
+        data = await request.form()
+        if not _same(data.get("csrf_token"), login.csrf_token):
+            raise CsrfRefused
+        return Form(login, {k: v for k, v in data.items() if isinstance(v, str)})
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def install_handlers(app: FastAPI) -> None:
+    async def not_logged_in(request: Request, _: Exception) -> Response:
+        return RedirectResponse(LOGIN_PATH, status_code=303)
+
+    async def csrf_refused(request: Request, _: Exception) -> Response:
+        return HTMLResponse(
+            "<h1>403 Forbidden</h1><p>The form's security token is missing or out of date. "
+            '<a href="/dashboard/chats">Reload the dashboard</a> and try again.</p>',
+            status_code=403,
+        )
+
+    app.add_exception_handler(NotLoggedIn, not_logged_in)
+    app.add_exception_handler(CsrfRefused, csrf_refused)
+
+
+def routes(runtime: Runtime, auth: Auth) -> APIRouter:
+    r = APIRouter()
+
+    def login_page(request: Request, error: str | None = None, username: str = "", status_code: int = 200) -> Response:
+        token = secrets.token_urlsafe(32)
+        response = page(
+            runtime, request, "login.html", None, status_code=status_code, csrf_token=token, error=error,
+            username=username,
+        )
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request), path=LOGIN_PATH
+        )
+        return response
+
+    @r.get("/", include_in_schema=False)
+    async def root() -> Response:
+        return RedirectResponse(HOME_PATH, status_code=303)
+
+    @r.get("/dashboard", include_in_schema=False)
+    async def dashboard_root() -> Response:
+        return RedirectResponse(HOME_PATH, status_code=303)
+
+    @r.get(LOGIN_PATH, include_in_schema=False)
+    async def login_form(request: Request) -> Response:
+        return login_page(request)
+
+    @r.post(LOGIN_PATH, include_in_schema=False)
+    async def login_submit(request: Request) -> Response:
+        data = await request.form()
+        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not _same(data.get("csrf_token"), expected):
+            raise CsrfRefused
+        username, password = str(data.get("username", "")), str(data.get("password", ""))
+        login = await run_in_threadpool(user_service.authenticate, runtime.ctx, username, password)
+        if login is None:
+            return login_page(request, "Wrong username or password.", username, status_code=401)
+        response = RedirectResponse(HOME_PATH, status_code=303)
+        response.set_cookie(
+            COOKIE,
+            login.token,
+            max_age=int(user_service.LOGIN_TTL.total_seconds()),
+            httponly=True,
+            samesite="lax",
+            secure=_secure(request),
+            path="/",
+        )
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
+        return response
+
+    @r.post("/dashboard/logout", include_in_schema=False)
+    async def logout(request: Request, form: Annotated[Form, Depends(auth.form)]) -> Response:
+        await run_in_threadpool(user_service.logout, runtime.ctx, request.cookies.get(COOKIE))
+        response = RedirectResponse(LOGIN_PATH, status_code=303)
+        response.delete_cookie(COOKIE, path="/")
+        return response
+
+    return r

@@ -1,0 +1,76 @@
+"""The dashboard of a Simulator on a real localhost port, for the browser tests and the screenshot
+script: a sandbox channel on the Simulator's fake Cloud API, an admin user, and uvicorn in a thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from wasession.services import channels as channel_service
+from wasession.services import users as user_service
+from wasession.services.channels import NewChannel
+from wasession.store.channels import Channel
+from wasession.testing.fake_cloud import FakeNumber
+from wasession.testing.simulator import Simulator
+
+SANDBOX_PHONE_NUMBER_ID = "100000000000000"
+
+
+def add_sandbox_channel(sim: Simulator, name: str = "Sandbox", **policy: object) -> Channel:
+    """A channel flagged `sandbox`, sending to the Simulator's fake, as `serve` creates one."""
+    token = f"sim-token-{SANDBOX_PHONE_NUMBER_ID}"
+    channel = channel_service.create_channel(
+        sim.runtime.ctx,
+        NewChannel(
+            name=name,
+            phone_number_id=SANDBOX_PHONE_NUMBER_ID,
+            access_token=token,
+            app_secret=sim.app_secret,
+            verify_token="sim-verify-sandbox",
+            display_phone_number="15550000000",
+            sandbox=True,
+            graph_base_url="http://graph.fake",
+        ),
+        policy,
+    )
+    sim.fake.register(
+        FakeNumber(phone_number_id=SANDBOX_PHONE_NUMBER_ID, access_token=token, app_secret=sim.app_secret)
+    )
+    sim.runtime.ingestor.credentials.invalidate()
+    sim.app.state.sandbox_fake = sim.fake
+    return channel
+
+
+def add_admin(sim: Simulator, username: str, password: str, workspace: str = "default") -> int:
+    return user_service.create_user(sim.runtime.ctx, username, password, workspace=workspace)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(sim: Simulator) -> Iterator[str]:
+    """The Simulator's app served by uvicorn on 127.0.0.1:<free port>; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(sim.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="dashboard-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the dashboard server did not start on port {port}")
+        time.sleep(0.01)  # waiting for a real socket to listen, not for simulated time
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

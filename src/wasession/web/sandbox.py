@@ -1,0 +1,108 @@
+"""The sandbox panel: type as a customer on a sandbox channel, and watch the reminder arrive.
+
+The customer's message is a signed Cloud API webhook posted through the real /webhooks/whatsapp
+endpoint (in process, over ASGI), exactly as the `wasession sandbox message` command does over HTTP.
+"""
+
+
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from wasession.runtime import Runtime
+from wasession.sandbox import customer_webhook
+from wasession.services import channels as channel_service
+from wasession.services import queries
+from wasession.services.errors import NotFoundError
+from wasession.store import channels as channel_store
+from wasession.store.channels import Channel
+from wasession.store.users import LoginSession
+from wasession.web.auth import Auth, Form
+from wasession.web.render import page
+
+RECENT_SESSIONS = 5
+MAX_TEXT = 4096
+DEFAULT_CUSTOMER = ("Ana Silva", "15550001111")
+
+
+def routes(runtime: Runtime, auth: Auth) -> APIRouter:
+    r = APIRouter()
+    ctx = runtime.ctx
+
+    def sandbox_channel(channel_id: int, login: LoginSession) -> Channel:
+        channel = channel_service.get_channel(ctx, channel_id, workspace_id=login.workspace_id)
+        if not channel.sandbox:
+            raise NotFoundError("sandbox channel", channel_id)
+        return channel
+
+    def panel(
+        request: Request, login: LoginSession, channel_id: int, *, error: str | None = None, form: Any = None
+    ) -> Response:
+        channel = sandbox_channel(channel_id, login)
+        recent = queries.list_sessions(
+            ctx, workspace_id=login.workspace_id, channel_id=channel.id, limit=RECENT_SESSIONS
+        )
+        conversations = [queries.session_detail(ctx, s.id, workspace_id=login.workspace_id) for s in recent.items]
+        name, wa_id = DEFAULT_CUSTOMER
+        return page(
+            runtime,
+            request,
+            "sandbox.html",
+            login,
+            status_code=422 if error else 200,
+            channel=channel,
+            conversations=conversations,
+            error=error,
+            form=form or {"name": name, "wa_id": wa_id, "text": ""},
+        )
+
+    @r.get("/dashboard/channels/{channel_id}/sandbox", include_in_schema=False)
+    def show(request: Request, channel_id: int, login: Annotated[LoginSession, Depends(auth.login)]) -> Response:
+        return panel(request, login, channel_id)
+
+    @r.post("/dashboard/channels/{channel_id}/sandbox/messages", include_in_schema=False)
+    async def customer_message(
+        request: Request, channel_id: int, form: Annotated[Form, Depends(auth.form)]
+    ) -> Response:
+        channel = await run_in_threadpool(sandbox_channel, channel_id, form.login)
+        values = {"name": form.get("name").strip(), "wa_id": form.get("wa_id").strip(), "text": form.get("text")}
+        error = None
+        if not values["wa_id"].isdigit():
+            error = f"wa_id must be the customer's phone number in digits; got {values['wa_id']!r}"
+        elif not values["text"].strip():
+            error = "text may not be empty"
+        elif len(values["text"]) > MAX_TEXT:
+            error = f"text must be at most {MAX_TEXT} characters; got {len(values['text'])}"
+        if error:
+            return await run_in_threadpool(panel, request, form.login, channel_id, error=error, form=values)
+
+        def signed() -> tuple[bytes, dict[str, str]]:
+            with runtime.db.read() as conn:
+                secrets = channel_store.secrets_of(conn, runtime.box, channel.id)
+            return customer_webhook(
+                channel,
+                secrets,
+                wa_id=values["wa_id"],
+                name=values["name"] or values["wa_id"],
+                text=values["text"],
+                at=runtime.clock.now(),
+            )
+
+        raw, headers = await run_in_threadpool(signed)
+        transport = httpx.ASGITransport(app=request.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sandbox.internal") as client:
+            response = await client.post("/webhooks/whatsapp", content=raw, headers=headers)
+        if response.status_code >= 300:
+            message = f"the webhook endpoint answered {response.status_code}: {response.text[:200]}"
+            return await run_in_threadpool(panel, request, form.login, channel_id, error=message, form=values)
+        # The built-in fake Cloud API enforces the 24-hour window as Meta does, so it must hear that
+        # this customer wrote, or the reminder it is about to receive would fail with 131047.
+        fake = getattr(request.app.state, "sandbox_fake", None)
+        if fake is not None:
+            fake.customer_wrote(channel.phone_number_id, values["wa_id"], runtime.clock.now())
+        return RedirectResponse(f"/dashboard/channels/{channel_id}/sandbox", status_code=303)
+
+    return r

@@ -1,0 +1,164 @@
+"""The channel settings page, "WhatsApp Session Management": one form for the whole session policy,
+every field error shown at once, and a preview endpoint for the reminder template."""
+
+
+from datetime import timedelta
+from typing import Annotated, Any
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from wasession.domain.errors import ValidationError
+from wasession.domain.policy import Policy, policy_errors
+from wasession.domain.template import MERGE_FIELDS, render_template, sample_values
+from wasession.runtime import Runtime
+from wasession.services import channels as channel_service
+from wasession.services.channels import SETTINGS_SAVED
+from wasession.store.users import LoginSession
+from wasession.web.auth import Auth, Form
+from wasession.web.render import page
+
+TIMEOUT_UNITS = (("m", "minutes"), ("h", "hours"), ("d", "days"))
+INTERVAL_UNITS = (("m", "minutes"), ("h", "hours"))
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+TIMEZONES = sorted(available_timezones() - {"localtime", "posixrules", "Factory"})
+
+
+def _amount_and_unit(value: timedelta, units: tuple[tuple[str, str], ...]) -> tuple[str, str]:
+    """The largest unit that expresses `value` exactly, so a stored 1d shows as "1 days", not 1440 minutes."""
+    seconds = int(value.total_seconds())
+    for unit, _ in reversed(units):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return str(seconds // _UNIT_SECONDS[unit]), unit
+    return str(seconds), "s"
+
+
+def form_values(policy: Policy) -> dict[str, Any]:
+    timeout_amount, timeout_unit = _amount_and_unit(policy.session_timeout, TIMEOUT_UNITS)
+    check_amount, check_unit = _amount_and_unit(policy.closure_check or timedelta(hours=1), INTERVAL_UNITS)
+    return {
+        "reminder_enabled": policy.reminder_enabled,
+        "reminder_after_hours": str(policy.reminder_after_hours),
+        "reminder_template": policy.reminder_template,
+        "company_name": policy.company_name,
+        "timeout_amount": timeout_amount,
+        "timeout_unit": timeout_unit,
+        "check_mode": "exact" if policy.closure_check is None else "interval",
+        "check_amount": check_amount,
+        "check_unit": check_unit,
+        "closure_check_anchor": policy.closure_check_anchor.strftime("%H:%M"),
+        "timezone": policy.timezone,
+    }
+
+
+def submitted_values(form: Form) -> dict[str, Any]:
+    return {
+        "reminder_enabled": form.get("reminder_enabled") == "true",
+        "reminder_after_hours": form.get("reminder_after_hours").strip(),
+        "reminder_template": form.get("reminder_template"),
+        "company_name": form.get("company_name"),
+        "timeout_amount": form.get("timeout_amount").strip(),
+        "timeout_unit": form.get("timeout_unit", "h"),
+        "check_mode": "interval" if form.get("check_mode") == "interval" else "exact",
+        "check_amount": form.get("check_amount").strip(),
+        "check_unit": form.get("check_unit", "h"),
+        "closure_check_anchor": form.get("closure_check_anchor").strip(),
+        "timezone": form.get("timezone").strip(),
+    }
+
+
+def _duration_text(amount: str, unit: str) -> str:
+    # An unknown unit is passed on as typed, so the policy's own parser names the field in its error.
+    return f"{amount}{unit if unit in _UNIT_SECONDS else ' ' + unit}"
+
+
+def policy_changes(values: dict[str, Any]) -> dict[str, object]:
+    return {
+        "reminder_enabled": values["reminder_enabled"],
+        "reminder_after_hours": values["reminder_after_hours"],
+        "reminder_template": values["reminder_template"],
+        "company_name": values["company_name"],
+        "session_timeout": _duration_text(values["timeout_amount"], values["timeout_unit"]),
+        "closure_check": "exact"
+        if values["check_mode"] == "exact"
+        else _duration_text(values["check_amount"], values["check_unit"]),
+        "closure_check_anchor": values["closure_check_anchor"],
+        "timezone": values["timezone"],
+    }
+
+
+def preview(template: str, company_name: str) -> tuple[str | None, str | None]:
+    """(text, None) or (None, the error message)."""
+    try:
+        return render_template(template, sample_values(company_name)), None
+    except ValidationError as exc:
+        return None, exc.message
+
+
+def routes(runtime: Runtime, auth: Auth) -> APIRouter:
+    r = APIRouter()
+
+    def settings_page(
+        request: Request,
+        login: LoginSession,
+        channel_id: int,
+        values: dict[str, Any] | None = None,
+        errors: dict[str, str] | None = None,
+        saved: bool = False,
+    ) -> Response:
+        channel = channel_service.get_channel(runtime.ctx, channel_id, workspace_id=login.workspace_id)
+        shown = values or form_values(channel.policy)
+        text, preview_error = preview(shown["reminder_template"], shown["company_name"])
+        return page(
+            runtime,
+            request,
+            "settings.html",
+            login,
+            status_code=422 if errors else 200,
+            channel=channel,
+            values=shown,
+            errors=errors or {},
+            saved=saved,
+            saved_message=SETTINGS_SAVED,
+            preview_text=text,
+            preview_error=preview_error,
+            merge_fields=MERGE_FIELDS,
+            timeout_units=TIMEOUT_UNITS,
+            interval_units=INTERVAL_UNITS,
+            timezones=TIMEZONES,
+        )
+
+    @r.get("/dashboard/channels/{channel_id}/settings", include_in_schema=False)
+    def show(
+        request: Request, channel_id: int, login: Annotated[LoginSession, Depends(auth.login)], saved: int = 0
+    ) -> Response:
+        return settings_page(request, login, channel_id, saved=bool(saved))
+
+    @r.post("/dashboard/channels/{channel_id}/settings", include_in_schema=False)
+    def save(request: Request, channel_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+        channel = channel_service.get_channel(runtime.ctx, channel_id, workspace_id=form.login.workspace_id)
+        values = submitted_values(form)
+        changes = policy_changes(values)
+        errors = policy_errors(changes, channel.policy)
+        if not errors:
+            try:
+                channel_service.save_policy(runtime.ctx, channel_id, changes, workspace_id=form.login.workspace_id)
+            except ValidationError as exc:  # the policy changed underneath us between the check and the save
+                errors = [exc]
+        if errors:
+            by_field: dict[str, str] = {}
+            for error in errors:
+                by_field.setdefault(error.field, error.message)
+            return settings_page(request, form.login, channel_id, values, by_field)
+        return RedirectResponse(f"/dashboard/channels/{channel_id}/settings?saved=1", status_code=303)
+
+    @r.get("/dashboard/preview", include_in_schema=False)
+    def render_preview(
+        login: Annotated[LoginSession, Depends(auth.login)], template: str = "", company_name: str = ""
+    ) -> Response:
+        text, error = preview(template, company_name)
+        return JSONResponse({"text": text, "error": error})
+
+    return r
+
