@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wasession.domain.clock import SystemClock
 from wasession.observability import metrics
 from wasession.runtime import Runtime
 from wasession.store.schema import messages, sessions
@@ -52,10 +53,12 @@ class _Gauges:
         self.runtime = runtime
         self.lock = threading.Lock()
         self.refreshed = float("-inf")
+        # On a manual clock (the Simulator) time jumps between scrapes: always count afresh.
+        self.max_age = GAUGE_MAX_AGE if isinstance(runtime.clock, SystemClock) else 0.0
 
     def refresh(self) -> None:
         with self.lock:
-            if time.monotonic() - self.refreshed < GAUGE_MAX_AGE:
+            if time.monotonic() - self.refreshed < self.max_age:
                 return
             now = self.runtime.clock.now()
             with self.runtime.db.read() as conn:
