@@ -167,7 +167,7 @@ class SessionDetailOut(BaseModel):
 
 
 class TextIn(Strict):
-    text: str = Field(max_length=100_000)
+    body: str = Field(max_length=100_000)
 
 
 class TemplateIn(Strict):

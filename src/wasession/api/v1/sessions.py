@@ -101,7 +101,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Send a free-form text; 409 window_closed (with closed_at) outside the 24-hour window (R13)",
     )
     def send_text(session_id: int, body: TextIn, ws: int = Depends(workspace)) -> MessageQueued:
-        message_id = agents.send_text(ctx, session_id, body.text, workspace_id=ws)
+        message_id = agents.send_text(ctx, session_id, body.body, workspace_id=ws)
         return MessageQueued(message_id=message_id, status="pending")
 
     @r.post(
