@@ -496,3 +496,107 @@ def users_create(ctx: click.Context, username: str, workspace: str, password: st
     finally:
         runtime.stop()
     click.echo(f"Created admin user {username!r} in workspace {workspace!r}; log in at /dashboard/login")
+
+
+# -- workspaces and API keys (issue 4) -------------------------------------------------------------------
+
+
+@main.group()
+def workspaces() -> None:
+    """Create and list workspaces."""
+
+
+@workspaces.command("create")
+@click.argument("name")
+@click.pass_context
+def workspaces_create(ctx: click.Context, name: str) -> None:
+    from wasession.services import workspaces as workspace_service
+
+    runtime = _runtime(ctx)
+    try:
+        with _user_errors():
+            created = workspace_service.create_workspace(runtime.ctx, name)
+    finally:
+        runtime.stop()
+    click.echo(f"workspace {created.id} {created.name!r} created")
+
+
+@workspaces.command("list")
+@click.pass_context
+def workspaces_list(ctx: click.Context) -> None:
+    from wasession.services import workspaces as workspace_service
+
+    runtime = _runtime(ctx)
+    try:
+        found = workspace_service.list_workspaces(runtime.ctx)
+    finally:
+        runtime.stop()
+    for w in found:
+        click.echo(f"{w.id:>4}  {w.name}")
+
+
+@main.group()
+def apikeys() -> None:
+    """Create, list and revoke REST API keys (`Authorization: Bearer wsk_…`)."""
+
+
+def _workspace_id(runtime: Any, name: str) -> int:
+    from wasession.services import channels as channel_service
+    from wasession.services import workspaces as workspace_service
+
+    if name == channel_service.DEFAULT_WORKSPACE:
+        return channel_service.default_workspace(runtime.ctx)
+    return workspace_service.workspace_named(runtime.ctx, name).id
+
+
+@apikeys.command("create")
+@click.option("--workspace", default="default", show_default=True)
+@click.option("--name", required=True, help="What the key is for, e.g. crm-sync.")
+@click.pass_context
+def apikeys_create(ctx: click.Context, workspace: str, name: str) -> None:
+    from wasession.services import apikeys as key_service
+
+    runtime = _runtime(ctx)
+    try:
+        with _user_errors():
+            created = key_service.create_key(runtime.ctx, workspace_id=_workspace_id(runtime, workspace), name=name)
+    finally:
+        runtime.stop()
+    click.echo(f"API key {created.key.id} {created.key.name!r} for workspace {workspace!r}; shown only once:", err=True)
+    click.echo(created.secret)
+
+
+@apikeys.command("list")
+@click.option("--workspace", default="default", show_default=True)
+@click.pass_context
+def apikeys_list(ctx: click.Context, workspace: str) -> None:
+    from wasession.services import apikeys as key_service
+
+    runtime = _runtime(ctx)
+    try:
+        with _user_errors():
+            keys = key_service.list_keys(runtime.ctx, workspace_id=_workspace_id(runtime, workspace))
+    finally:
+        runtime.stop()
+    if not keys:
+        click.echo(f"no API keys in workspace {workspace!r}: `wasession apikeys create --name NAME`")
+    for k in keys:
+        state = f"revoked {k.revoked_at.isoformat()}" if k.revoked_at else "active"
+        used = k.last_used_at.isoformat() if k.last_used_at else "never used"
+        click.echo(f"{k.id:>4}  {k.prefix}…  {k.name:<24} {state}, {used}")
+
+
+@apikeys.command("revoke")
+@click.argument("key_id", type=int)
+@click.option("--workspace", default="default", show_default=True)
+@click.pass_context
+def apikeys_revoke(ctx: click.Context, key_id: int, workspace: str) -> None:
+    from wasession.services import apikeys as key_service
+
+    runtime = _runtime(ctx)
+    try:
+        with _user_errors():
+            key_service.revoke_key(runtime.ctx, key_id, workspace_id=_workspace_id(runtime, workspace))
+    finally:
+        runtime.stop()
+    click.echo(f"API key {key_id} revoked")
