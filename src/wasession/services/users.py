@@ -22,8 +22,17 @@ from wasession.store import channels as channel_store
 from wasession.store import users as user_store
 from wasession.store.users import LoginSession
 
-__all__ = ["LOGIN_TTL", "Login", "LoginSession", "authenticate", "create_user", "hash_password", "logout",
-           "session_for_token", "verify_password"]
+__all__ = [
+    "LOGIN_TTL",
+    "Login",
+    "LoginSession",
+    "authenticate",
+    "create_user",
+    "hash_password",
+    "logout",
+    "session_for_token",
+    "verify_password",
+]
 
 # Long enough that a working day (or a simulated one in the browser tests) never logs an admin out.
 LOGIN_TTL = timedelta(days=7)

@@ -4,7 +4,6 @@ The login form itself has no session yet, so it uses a double-submit token: a ra
 the form must repeat. Logged-in forms repeat the login session's own token instead.
 """
 
-
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -90,7 +89,13 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     def login_page(request: Request, error: str | None = None, username: str = "", status_code: int = 200) -> Response:
         token = secrets.token_urlsafe(32)
         response = page(
-            runtime, request, "login.html", None, status_code=status_code, csrf_token=token, error=error,
+            runtime,
+            request,
+            "login.html",
+            None,
+            status_code=status_code,
+            csrf_token=token,
+            error=error,
             username=username,
         )
         response.set_cookie(

@@ -1,7 +1,6 @@
 """Active chats (live countdowns, eligibility, who is awaited) and the session page (transcript,
 timeline, reply inside the window, template outside it, close)."""
 
-
 from datetime import timedelta
 from typing import Annotated
 

@@ -4,7 +4,6 @@ The customer's message is a signed Cloud API webhook posted through the real /we
 endpoint (in process, over ASGI), exactly as the `wasession sandbox message` command does over HTTP.
 """
 
-
 from typing import Annotated, Any
 
 import httpx

@@ -1,7 +1,6 @@
 """The channel settings page, "WhatsApp Session Management": one form for the whole session policy,
 every field error shown at once, and a preview endpoint for the reminder template."""
 
-
 from datetime import timedelta
 from typing import Annotated, Any
 from zoneinfo import available_timezones
@@ -161,4 +160,3 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         return JSONResponse({"text": text, "error": error})
 
     return r
-
