@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +33,9 @@ from wasession.store import sessions as session_store
 from wasession.store.channels import Channel, ChannelSecrets
 from wasession.store.messages import MessageRow
 from wasession.store.schema import channels as channels_table
+from wasession.store.schema import contacts as contacts_table
 from wasession.store.schema import messages as messages_table
+from wasession.store.schema import sessions as sessions_table
 from wasession.whatsapp.client import CloudClient, SendResult
 from wasession.whatsapp.errors import (
     CloudApiError,
@@ -188,16 +190,22 @@ class Sender:
         return len(rows)
 
     def run_pending(self) -> SendReport:
+        """Claim, send and record until nothing is ready. Each batch is recorded while the next
+        one is on the wire, so the database work and the requests overlap."""
         report = SendReport()
+        in_flight: list[tuple[_Job, Future[SendResult | _Deferred | Exception]]] = []
         for _ in range(MAX_ROUNDS):
             jobs, claimed = self._claim(report)
-            if jobs:
-                outcomes = list(self._pool.map(self._send, jobs))
-                self._record(jobs, outcomes, report)
-            # Every claimed row leaves the ready set (sent, failed, skipped or due later), so this
+            submitted = [(job, self._pool.submit(self._send, job)) for job in jobs]
+            if in_flight:
+                self._record([j for j, _ in in_flight], [f.result() for _, f in in_flight], report)
+            in_flight = submitted
+            # Every claimed row leaves the ready set (sending, skipped or due later), so this
             # ends; a channel below its share does not mean the others are done.
             if not claimed or self.stopping.is_set():
                 break
+        if in_flight:
+            self._record([j for j, _ in in_flight], [f.result() for _, f in in_flight], report)
         return report
 
     # -- claim: re-check and mark `sending` in one transaction -----------------------------------
@@ -220,9 +228,14 @@ class Sender:
                 secrets = channel_store.secrets_of(conn, self.ctx.box, channel.id)
                 limit = min(share, effective_rate(channel.rate_limit_per_second))
                 jobs: list[_Job] = []
-                for message in self._claim_channel(conn, channel.id, now, limit):
-                    claimed += 1
-                    job = self._claim_one(conn, channel, secrets, message, now, report)
+                rows = self._claim_channel(conn, channel.id, now, limit)
+                claimed += len(rows)
+                found_sessions = self._sessions(conn, {m.session_id for m in rows})
+                found_contacts = self._contacts(conn, {s.contact_id for s in found_sessions.values()})
+                for message in rows:
+                    session = found_sessions[message.session_id]
+                    contact = found_contacts[session.contact_id]
+                    job = self._claim_one(conn, channel, secrets, message, session, contact, now, report)
                     if job is not None:
                         jobs.append(job)
                 per_channel.append(jobs)
@@ -263,25 +276,37 @@ class Sender:
         ).mappings()
         return [MessageRow(**dict(r)) for r in rows]
 
+    @staticmethod
+    def _sessions(conn: Connection, ids: set[int]) -> dict[int, session_store.SessionRow]:
+        if not ids:
+            return {}
+        rows = conn.execute(select(sessions_table).where(sessions_table.c.id.in_(ids))).mappings()
+        return {int(r["id"]): session_store.SessionRow(**dict(r)) for r in rows}
+
+    @staticmethod
+    def _contacts(conn: Connection, ids: set[int]) -> dict[int, contact_store.Contact]:
+        if not ids:
+            return {}
+        rows = conn.execute(select(contacts_table).where(contacts_table.c.id.in_(ids))).mappings()
+        return {int(r["id"]): contact_store.Contact(**dict(r)) for r in rows}
+
     def _claim_one(
         self,
         conn: Connection,
         channel: Channel,
         secrets: ChannelSecrets,
         message: MessageRow,
+        session: session_store.SessionRow,
+        contact: contact_store.Contact,
         now: datetime,
         report: SendReport,
     ) -> _Job | None:
-        session = session_store.get(conn, message.session_id)
-        assert session is not None
         reason = self._skip_reason(message, session, now)
         if reason is not None:
             self._skip(conn, channel, message, session, reason, now)
             report.skipped += 1
             metrics.send_outcome(message.kind, "skipped")
             return None
-        contact = contact_store.get(conn, session.contact_id)
-        assert contact is not None
         to, recipient = contact.send_address()
         later = self.pacer.take((channel.id, to or recipient or ""), now)
         if later is not None:
