@@ -1,0 +1,78 @@
+"""Browser tests: Debian's chromium driven by Playwright against a Simulator's dashboard served by
+uvicorn on a free localhost port. Simulated time moves with sim.advance between page loads.
+
+Without /usr/bin/chromium (or Playwright) the tests skip with the reason; in CI (CI=true) they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wasession.store.channels import Channel
+from wasession.testing import Simulator
+from wasession.web.harness import add_admin, add_sandbox_channel, served
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+PASSWORD = "correct horse battery"
+
+pytestmark = pytest.mark.browser
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (browser tests are mandatory when CI=true)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is missing; install Debian's chromium (apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed; pip install -e '.[test]'")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Dashboard:
+    sim: Simulator
+    sandbox: Channel
+    url: str
+    page: Any
+
+    def open(self, path: str) -> Any:
+        self.page.goto(self.url + path)
+        return self.page
+
+    def login(self) -> Any:
+        page = self.open("/dashboard/login")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/dashboard/chats")
+        return page
+
+
+@pytest.fixture
+def dash(chromium: Any) -> Iterator[Dashboard]:
+    with Simulator(start="2026-01-05T15:00:00Z") as sim:
+        sandbox = add_sandbox_channel(sim, reminder_enabled=True, reminder_after_hours=1, session_timeout="2h")
+        add_admin(sim, "admin", PASSWORD)
+        with served(sim) as url:
+            context = chromium.new_context(viewport={"width": 1280, "height": 900})
+            try:
+                yield Dashboard(sim, sandbox, url, context.new_page())
+            finally:
+                context.close()
