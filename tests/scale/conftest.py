@@ -115,7 +115,8 @@ class Deployment:
     def alive(self) -> list[str]:
         return [n for n, p in self.procs.items() if p.poll() is None]
 
-    def stop_all(self) -> None:
+    def stop_all(self) -> dict[str, int]:
+        """SIGTERM every process still running; their exit codes (-9: had to be killed)."""
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -126,6 +127,7 @@ class Deployment:
                 proc.kill()
                 proc.wait()
                 print(f"{name} did not stop within 30 s of SIGTERM")
+        return {name: proc.returncode for name, proc in self.procs.items()}
 
     def add_channel(self, fake: FakeCloudServer, pnid: str, rate: int, **policy: object) -> Channel:
         token = f"token-{pnid}-secret"

@@ -79,6 +79,8 @@ def test_four_workers_do_every_due_action_exactly_once(deployment: Deployment, f
     wait_for("every due action", lambda: _done(dep, a) and _done(dep, b), timeout=150, every=0.5)
     elapsed = time.monotonic() - started
     assert dep.alive() == ["w0", "w1", "w2", "w3"], "a worker died"
+    # Graceful shutdown: SIGTERM, each loop ends its step, and the process exits cleanly.
+    assert dep.stop_all() == {"w0": 0, "w1": 0, "w2": 0, "w3": 0}
     print(
         f"\n{total} due sessions ({len(a.close)} closures, {len(a.remind) + len(b.remind)} reminders) "
         f"by 4 workers in {elapsed:.1f} s"
