@@ -23,6 +23,10 @@ def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%a %d %b %H:%M:%S UTC") if value else "—"
 
 
+def _short(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%a %d %b %H:%M") if value else "—"
+
+
 def _iso(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat() if value else ""
 
@@ -43,6 +47,7 @@ def _span(value: timedelta) -> str:
 
 
 TEMPLATES.env.filters["when"] = _when
+TEMPLATES.env.filters["short"] = _short
 TEMPLATES.env.filters["iso"] = _iso
 TEMPLATES.env.filters["span"] = _span
 
