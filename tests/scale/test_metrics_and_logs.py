@@ -180,3 +180,30 @@ def test_runtime_on_postgres_wakes_other_processes_after_ingest(pg_url: str) -> 
         listener.stop()
     finally:
         rt.stop()
+
+
+@pytest.mark.postgres
+def test_readyz_needs_the_database_and_current_migrations(pg_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from wasession.api.app import create_app
+
+    rt = Runtime(Settings(database_url=pg_url, secret_key=SecretBox.generate_key()))
+    try:
+        with TestClient(create_app(rt)) as client:
+            before = client.get("/readyz")
+            rt.migrate()
+            after = client.get("/readyz")
+    finally:
+        rt.stop()
+    assert before.status_code == 503 and before.json()["checks"]["migrations"].startswith("pending")
+    assert after.status_code == 200 and after.json()["checks"] == {"database": "ok", "migrations": "current"}
+    unreachable = Runtime(
+        Settings(database_url="postgresql://nobody@127.0.0.1:1/none", secret_key=SecretBox.generate_key())
+    )
+    try:
+        with TestClient(create_app(unreachable)) as client:
+            down = client.get("/readyz")
+    finally:
+        unreachable.stop()
+    assert down.status_code == 503 and down.json()["checks"]["database"].startswith("unreachable")
