@@ -61,7 +61,9 @@ def test_csv_import_applies_good_rows_and_reports_each_bad_one(world: World) -> 
     assert world.b.get("/contacts").json()["items"] == []
     missing = world.a.post("/contacts/import", content=b"name\nAna\n", headers={"Content-Type": "text/csv"})
     error(missing, 422, "missing_column", "file")
-    error(world.a.post("/contacts/import", content=b"\xff\xfe", headers={"Content-Type": "text/csv"}), 422, field="file")
+    error(
+        world.a.post("/contacts/import", content=b"\xff\xfe", headers={"Content-Type": "text/csv"}), 422, field="file"
+    )
 
 
 def test_contact_pages(world: World) -> None:

@@ -94,21 +94,34 @@ def import_csv(ctx: ServiceContext, text: str, *, workspace_id: int) -> ImportRe
 
     Columns: wa_id (required), first_name, last_name, email; empty cells leave a value unchanged.
     """
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise ValidationError("file", f"the header row is not valid CSV: {exc}", code="invalid_csv") from exc
     if "wa_id" not in header:
         raise ValidationError("file", "the CSV needs a header row with a wa_id column", code="missing_column")
     unknown = [h for h in header if h not in IMPORT_COLUMNS]
     if unknown:
         raise ValidationError(
-            "file", f"unknown column(s) {', '.join(unknown)}; columns are {', '.join(IMPORT_COLUMNS)}", "unknown_column"
+            "file",
+            f"unknown column(s) {', '.join(unknown)}; columns are {', '.join(IMPORT_COLUMNS)}",
+            "unknown_column",
         )
     reader.fieldnames = header
     report = ImportReport()
     now = ctx.clock.now()
     with ctx.db.write() as conn:
-        for index, raw in enumerate(reader):
+        for index in range(MAX_IMPORT_ROWS + 1):
             line = index + 2
+            try:
+                raw = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                # The csv module cannot resynchronise after a malformed record, so the rest is not read.
+                report.errors.append(RowError(line, None, f"not valid CSV from here on: {exc}"))
+                break
             if index >= MAX_IMPORT_ROWS:
                 report.errors.append(RowError(line, None, f"at most {MAX_IMPORT_ROWS} rows per import"))
                 break

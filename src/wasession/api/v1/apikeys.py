@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from wasession.api.v1.auth import workspace_dependency
-from wasession.api.v1.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut, WorkspaceOut, errors
+from wasession.api.v1.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut, PathId, WorkspaceOut, errors
 from wasession.runtime import Runtime
 from wasession.services import apikeys, workspaces
 from wasession.store.apikeys import ApiKey
@@ -48,7 +48,7 @@ def router(runtime: Runtime) -> APIRouter:
         return ApiKeyCreated(**key_out(created.key).model_dump(), key=created.secret)
 
     @r.delete("/api-keys/{key_id}", response_model=ApiKeyOut, responses=errors(404), summary="Revoke an API key")
-    def revoke_key(key_id: int, ws: int = Depends(workspace)) -> ApiKeyOut:
+    def revoke_key(key_id: PathId, ws: int = Depends(workspace)) -> ApiKeyOut:
         return key_out(apikeys.revoke_key(ctx, key_id, workspace_id=ws))
 
     return r

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Response
 
 from wasession.api.v1.auth import workspace_dependency
-from wasession.api.v1.schemas import ChannelIn, ChannelOut, ChannelPatch, PolicyOut, PolicySaved, errors
+from wasession.api.v1.schemas import ChannelIn, ChannelOut, ChannelPatch, PathId, PolicyOut, PolicySaved, errors
 from wasession.runtime import Runtime
 from wasession.services import channel_admin
 from wasession.services import channels as channel_service
@@ -64,7 +64,7 @@ def router(runtime: Runtime) -> APIRouter:
         return channel_out(channel)
 
     @r.get("/channels/{channel_id}", response_model=ChannelOut, responses=errors(404))
-    def get_channel(channel_id: int, ws: int = Depends(workspace)) -> ChannelOut:
+    def get_channel(channel_id: PathId, ws: int = Depends(workspace)) -> ChannelOut:
         return channel_out(channel_service.get_channel(ctx, channel_id, workspace_id=ws))
 
     @r.patch(
@@ -73,7 +73,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=errors(404),
         summary="Change a channel; giving access_token, app_secret or verify_token rotates it",
     )
-    def patch_channel(channel_id: int, body: ChannelPatch, ws: int = Depends(workspace)) -> ChannelOut:
+    def patch_channel(channel_id: PathId, body: ChannelPatch, ws: int = Depends(workspace)) -> ChannelOut:
         channel = channel_admin.update_channel(
             ctx,
             channel_id,
@@ -95,13 +95,13 @@ def router(runtime: Runtime) -> APIRouter:
         return channel_out(channel)
 
     @r.delete("/channels/{channel_id}", status_code=204, responses=errors(404))
-    def delete_channel(channel_id: int, ws: int = Depends(workspace)) -> Response:
+    def delete_channel(channel_id: PathId, ws: int = Depends(workspace)) -> Response:
         channel_admin.delete_channel(ctx, channel_id, workspace_id=ws)
         runtime.ingestor.credentials.invalidate()
         return Response(status_code=204)
 
     @r.get("/channels/{channel_id}/policy", response_model=PolicyOut, responses=errors(404))
-    def get_policy(channel_id: int, ws: int = Depends(workspace)) -> PolicyOut:
+    def get_policy(channel_id: PathId, ws: int = Depends(workspace)) -> PolicyOut:
         return PolicyOut(policy=channel_service.get_channel(ctx, channel_id, workspace_id=ws).policy.to_public())
 
     @r.put(
@@ -111,7 +111,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Save policy settings (PRODUCT §2); settings left out keep their value",
     )
     def put_policy(
-        channel_id: int,
+        channel_id: PathId,
         ws: int = Depends(workspace),
         body: dict[str, Any] = Body(examples=[POLICY_EXAMPLE]),  # noqa: B008 - FastAPI's idiom
     ) -> PolicySaved:

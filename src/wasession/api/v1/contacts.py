@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from wasession.api.v1.auth import workspace_dependency
-from wasession.api.v1.schemas import ContactOut, ContactPage, ContactPatch, ImportReportOut, RowErrorOut, errors
+from wasession.api.v1.schemas import ContactOut, ContactPage, ContactPatch, ImportReportOut, PathId, RowErrorOut, errors
 from wasession.runtime import Runtime
 from wasession.services import contacts as contact_service
 from wasession.services.errors import ValidationError
@@ -52,7 +52,7 @@ def router(runtime: Runtime) -> APIRouter:
         return ContactPage(items=[contact_out(c) for c in page], next_cursor=str(after) if after else None)
 
     @r.get("/contacts/{contact_id}", response_model=ContactOut, responses=errors(404))
-    def get_contact(contact_id: int, ws: int = Depends(workspace)) -> ContactOut:
+    def get_contact(contact_id: PathId, ws: int = Depends(workspace)) -> ContactOut:
         return contact_out(contact_service.get_contact(ctx, contact_id, workspace_id=ws))
 
     @r.patch(
@@ -61,7 +61,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=errors(404),
         summary="Set first_name, last_name, email (null resets a name to the WhatsApp profile name)",
     )
-    def patch_contact(contact_id: int, body: ContactPatch, ws: int = Depends(workspace)) -> ContactOut:
+    def patch_contact(contact_id: PathId, body: ContactPatch, ws: int = Depends(workspace)) -> ContactOut:
         changes = body.model_dump(exclude_unset=True)
         return contact_out(contact_service.update_contact(ctx, contact_id, changes, workspace_id=ws))
 

@@ -11,6 +11,7 @@ from wasession.api.v1.schemas import (
     EventWebhookIn,
     EventWebhookOut,
     EventWebhookPatch,
+    PathId,
     errors,
 )
 from wasession.runtime import Runtime
@@ -63,11 +64,11 @@ def router(runtime: Runtime) -> APIRouter:
         return webhook_out(created)
 
     @r.get("/event-webhooks/{webhook_id}", response_model=EventWebhookOut, responses=errors(404))
-    def get_webhook(webhook_id: int, ws: int = Depends(workspace)) -> EventWebhookOut:
+    def get_webhook(webhook_id: PathId, ws: int = Depends(workspace)) -> EventWebhookOut:
         return webhook_out(hooks.get_webhook(ctx, webhook_id, workspace_id=ws))
 
     @r.patch("/event-webhooks/{webhook_id}", response_model=EventWebhookOut, responses=errors(404))
-    def patch_webhook(webhook_id: int, body: EventWebhookPatch, ws: int = Depends(workspace)) -> EventWebhookOut:
+    def patch_webhook(webhook_id: PathId, body: EventWebhookPatch, ws: int = Depends(workspace)) -> EventWebhookOut:
         updated = hooks.update_webhook(
             ctx,
             webhook_id,
@@ -80,13 +81,13 @@ def router(runtime: Runtime) -> APIRouter:
         return webhook_out(updated)
 
     @r.delete("/event-webhooks/{webhook_id}", status_code=204, responses=errors(404))
-    def delete_webhook(webhook_id: int, ws: int = Depends(workspace)) -> Response:
+    def delete_webhook(webhook_id: PathId, ws: int = Depends(workspace)) -> Response:
         hooks.delete_webhook(ctx, webhook_id, workspace_id=ws)
         return Response(status_code=204)
 
     @r.get("/event-webhooks/{webhook_id}/deliveries", response_model=DeliveryPage, responses=errors(404))
     def list_deliveries(
-        webhook_id: int,
+        webhook_id: PathId,
         ws: int = Depends(workspace),
         status: str | None = Query(None, description="pending, delivering, delivered or failed"),
         limit: int = Query(50, ge=1, le=200),
@@ -110,7 +111,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=errors(404),
         summary="POST a signed test event now and answer the recorded attempt",
     )
-    def test_webhook(webhook_id: int, ws: int = Depends(workspace)) -> DeliveryOut:
+    def test_webhook(webhook_id: PathId, ws: int = Depends(workspace)) -> DeliveryOut:
         return delivery_out(hooks.send_test(ctx, runtime.event_dispatch, webhook_id, workspace_id=ws))
 
     return r

@@ -12,6 +12,8 @@ from wasession.api.v1.schemas import (
     EventOut,
     MessageOut,
     MessageQueued,
+    PathId,
+    QueryId,
     SessionDetailOut,
     SessionOut,
     SessionPageOut,
@@ -42,8 +44,8 @@ def router(runtime: Runtime) -> APIRouter:
         eligible: bool | None = Query(None, description="past the timeout, waiting for the closure tick"),
         window_open: bool | None = Query(None, description="inside the 24-hour customer service window"),
         awaiting: str | None = Query(None, description="who is expected to write next: agent or customer"),
-        channel_id: int | None = None,
-        contact_id: int | None = None,
+        channel_id: QueryId = None,
+        contact_id: QueryId = None,
         closing_within: str | None = Query(None, description="window closes within, e.g. 1h or PT30M"),
         limit: int = Query(50, description="1 to 200"),
         cursor: str | None = Query(None, description="next_cursor of the previous page", max_length=500),
@@ -70,7 +72,7 @@ def router(runtime: Runtime) -> APIRouter:
         return SessionPageOut(items=[session_out(s) for s in page.items], next_cursor=page.next_cursor)
 
     @r.get("/sessions/{session_id}", response_model=SessionDetailOut, responses=errors(404))
-    def get_session(session_id: int, ws: int = Depends(workspace)) -> SessionDetailOut:
+    def get_session(session_id: PathId, ws: int = Depends(workspace)) -> SessionDetailOut:
         detail = queries.session_detail(ctx, session_id, workspace_id=ws)
         return SessionDetailOut(
             session=session_out(detail.summary),
@@ -89,7 +91,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=errors(404, 409),
         summary="Close a session by hand (reason agent)",
     )
-    def close_session(session_id: int, ws: int = Depends(workspace)) -> SessionOut:
+    def close_session(session_id: PathId, ws: int = Depends(workspace)) -> SessionOut:
         agents.close_session(ctx, session_id, workspace_id=ws)
         return session_out(queries.session_summary(ctx, session_id, workspace_id=ws))
 
@@ -100,7 +102,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=errors(404, 409),
         summary="Send a free-form text; 409 window_closed (with closed_at) outside the 24-hour window (R13)",
     )
-    def send_text(session_id: int, body: TextIn, ws: int = Depends(workspace)) -> MessageQueued:
+    def send_text(session_id: PathId, body: TextIn, ws: int = Depends(workspace)) -> MessageQueued:
         message_id = agents.send_text(ctx, session_id, body.body, workspace_id=ws)
         return MessageQueued(message_id=message_id, status="pending")
 
@@ -111,7 +113,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=errors(404),
         summary="Send an approved template message (allowed outside the window)",
     )
-    def send_template(session_id: int, body: TemplateIn, ws: int = Depends(workspace)) -> MessageQueued:
+    def send_template(session_id: PathId, body: TemplateIn, ws: int = Depends(workspace)) -> MessageQueued:
         message_id = agents.send_template(ctx, session_id, body.name, body.language, body.parameters, workspace_id=ws)
         return MessageQueued(message_id=message_id, status="pending")
 
