@@ -35,15 +35,15 @@ DESCRIPTIONS: dict[str, Callable[[dict[str, object]], str]] = {
     "reminder_failed": lambda d: f"reminder failed (error {d.get('error_code')})",
     "session_closed": lambda d: f"session closed ({d.get('reason')})",
     "window_closed": lambda d: "WhatsApp reports the window closed",
-    "policy_changed": lambda d: (
-        "settings saved: "
-        + ", ".join(
-            f"{k}={v}"
-            for k, v in dict(d.get("policy") or {}).items()
-            if k in ("reminder_after_hours", "session_timeout")
-        )
-    ),
+    "policy_changed": lambda d: _settings_saved(d),
 }
+
+
+def _settings_saved(data: dict[str, object]) -> str:
+    policy = data.get("policy")
+    shown = ("session_timeout", "reminder_after_hours")
+    items = [f"{k}={v}" for k, v in policy.items() if k in shown] if isinstance(policy, dict) else []
+    return "settings saved: " + ", ".join(items)
 
 
 def _hm(value: object) -> str:
