@@ -63,7 +63,10 @@ def test_channel_errors(world: World) -> None:
     error(world.a.post("/channels", json={**NEW, "phone_number_id": "9", "access_token": " "}), 422, "required")
     error(world.a.post("/channels", json={k: v for k, v in NEW.items() if k != "app_secret"}), 422, field="app_secret")
     error(world.a.patch(f"/channels/{ch['id']}", json={"rate_limit_per_second": 0}), 422, field="rate_limit_per_second")
-    error(world.a.patch(f"/channels/{ch['id']}", json={"access_token": ""}), 422, field="access_token")
+    error(
+        world.a.patch(f"/channels/{ch['id']}", json={"name": "Renamed", "access_token": ""}), 422, field="access_token"
+    )
+    assert world.a.get(f"/channels/{ch['id']}").json()["name"] == "Support"  # a refused PATCH changes nothing
     error(world.a.patch(f"/channels/{ch['id']}", json={"bogus": 1}), 422, field="bogus")
     error(world.a.post("/channels", json={**NEW, "phone_number_id": "9", "policy": {"reminder_after_hours": 24}}), 422)
 

@@ -12,6 +12,7 @@ from wasession.runtime import Runtime
 from wasession.services import channel_admin
 from wasession.services import channels as channel_service
 from wasession.services.channels import SETTINGS_SAVED, NewChannel
+from wasession.services.errors import ValidationError
 from wasession.store import channels as channel_store
 from wasession.store.channels import Channel
 
@@ -74,6 +75,11 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Change a channel; giving access_token, app_secret or verify_token rotates it",
     )
     def patch_channel(channel_id: PathId, body: ChannelPatch, ws: int = Depends(workspace)) -> ChannelOut:
+        # Checked before anything is written, so a refused PATCH changes nothing at all.
+        for name in ("access_token", "app_secret", "verify_token"):
+            value = getattr(body, name)
+            if value is not None and not value.strip():
+                raise ValidationError(name, f"{name} may not be empty", code="required")
         channel = channel_admin.update_channel(
             ctx,
             channel_id,
