@@ -18,7 +18,7 @@ from wasession.engine.sender import effective_rate
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-JITTER_ALLOWANCE = 3
+JITTER_ALLOWANCE = 6  # 20 %: unshared, four processes would reach 4 × 29 = 116
 POLICY = {"session_timeout": "24h", "reminder_enabled": True, "reminder_after_hours": 1}
 
 
@@ -134,8 +134,8 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
         dep,
         channel,
         fake_cloud,
-        reminders=3_000,
-        closures=3_000,
+        reminders=2_000,
+        closures=2_000,
         due_from=now - timedelta(minutes=1),
         due_until=now + timedelta(seconds=6),
         prefix="1777",
