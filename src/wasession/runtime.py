@@ -113,8 +113,10 @@ class Runtime:
         for loop in self.loops:
             loop.wake()
 
-    def add_loop(self, name: str, step: LoopStep, next_at: NextAt, *, max_sleep: float = 1.0) -> Loop:
-        loop = Loop(name, step, next_at, self.clock, max_sleep=max_sleep)
+    def add_loop(
+        self, name: str, step: LoopStep, next_at: NextAt, *, max_sleep: float = 1.0, wakeable: bool = True
+    ) -> Loop:
+        loop = Loop(name, step, next_at, self.clock, max_sleep=max_sleep, wakeable=wakeable)
         self.loops.append(loop)
         return loop
 
@@ -124,8 +126,8 @@ class Runtime:
         self.add_loop("sender", self.sender.run_pending, self.sender.next_attempt_at)
         self.add_loop("events", self.event_dispatch.run_pending, self.event_dispatch.next_attempt_at)  # issue 4
         # A process may die with messages in `sending`; any survivor turns them `unknown` (issue 5).
-        self.add_loop("recover", self.sender.recover_stuck, lambda: None, max_sleep=RECOVER_EVERY)
-        self.add_loop("webhook-prune", self.prune_webhooks, lambda: None, max_sleep=3600.0)  # issue 3
+        self.add_loop("recover", self.sender.recover_stuck, lambda: None, max_sleep=RECOVER_EVERY, wakeable=False)
+        self.add_loop("webhook-prune", self.prune_webhooks, lambda: None, max_sleep=3600.0, wakeable=False)  # issue 3
         for loop in self.loops:
             loop.start()
         if self.db.is_postgres:  # issue 5: wake-ups from other processes

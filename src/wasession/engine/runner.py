@@ -25,8 +25,12 @@ class Loop:
         clock: Clock,
         *,
         max_sleep: float = 1.0,
+        wakeable: bool = True,
     ) -> None:
+        """`wakeable=False` for housekeeping on a timer: a wake-up after every webhook would run it
+        once per webhook."""
         self.name = name
+        self.wakeable = wakeable
         self._step = step
         self._next_at = next_at
         self._clock = clock
@@ -40,7 +44,8 @@ class Loop:
         self._thread.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        if self.wakeable:
+            self._wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the step in progress (its transaction commits or rolls back whole), then stop."""
