@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from wasession.domain.clock import SystemClock
 from wasession.domain.schedule import REMINDER_MIN_SPARE
@@ -34,6 +34,7 @@ from wasession.store.channels import Channel, ChannelSecrets
 from wasession.store.messages import MessageRow
 from wasession.store.schema import channels as channels_table
 from wasession.store.schema import contacts as contacts_table
+from wasession.store.schema import events as events_table
 from wasession.store.schema import messages as messages_table
 from wasession.store.schema import sessions as sessions_table
 from wasession.whatsapp.client import CloudClient, SendResult
@@ -238,6 +239,13 @@ class Sender:
                     job = self._claim_one(conn, channel, secrets, message, session, contact, now, report)
                     if job is not None:
                         jobs.append(job)
+                if jobs:  # committed before any request leaves: a crash from here on is `unknown`, not a resend
+                    conn.execute(
+                        update(messages_table)
+                        .where(messages_table.c.id == bindparam("mid"))
+                        .values(status="sending", status_at=now, attempts=bindparam("n")),
+                        [{"mid": j.message.id, "n": j.message.attempts + 1} for j in jobs],
+                    )
                 per_channel.append(jobs)
         # Interleave, so the worker pool takes the channels' messages in turn.
         out: list[_Job] = []
@@ -313,7 +321,6 @@ class Sender:
             message_store.update_message(conn, message.id, next_attempt_at=later)
             report.deferred += 1
             return None
-        message_store.update_message(conn, message.id, status="sending", status_at=now, attempts=message.attempts + 1)
         return _Job(message, channel, secrets, to, recipient, now)
 
     @staticmethod
@@ -400,14 +407,57 @@ class Sender:
     def _record(self, jobs: list[_Job], outcomes: list[SendResult | _Deferred | Exception], report: SendReport) -> None:
         now = self.ctx.clock.now()
         with self.ctx.db.write() as conn:
+            found = self._sessions(conn, {job.message.session_id for job in jobs})
+            accepted = [(j, o) for j, o in zip(jobs, outcomes, strict=True) if isinstance(o, SendResult)]
+            if accepted:
+                # The common case, in a few statements for the whole batch rather than several per message.
+                conn.execute(
+                    update(messages_table).where(messages_table.c.id == bindparam("mid")).values(wamid=bindparam("w")),
+                    [{"mid": j.message.id, "w": o.wamid} for j, o in accepted],
+                )
+                # A status webhook naming the message by its callback data may have got here first.
+                conn.execute(
+                    update(messages_table)
+                    .where(messages_table.c.id == bindparam("mid"), messages_table.c.status == "sending")
+                    .values(status="accepted", status_at=now),
+                    [{"mid": j.message.id} for j, _ in accepted],
+                )
+                conn.execute(
+                    insert(events_table),
+                    [
+                        {
+                            "workspace_id": j.channel.workspace_id,
+                            "channel_id": j.channel.id,
+                            "session_id": j.message.session_id,
+                            "type": ("reminder" if j.message.kind == "reminder" else "message") + "_accepted",
+                            "at": now,
+                            "data": {"message_id": j.message.id, "wamid": o.wamid},
+                        }
+                        for j, o in accepted
+                    ],
+                )
+                reminders = [
+                    j.message.session_id
+                    for j, _ in accepted
+                    if j.message.kind == "reminder"
+                    and j.message.silence_t == found[j.message.session_id].last_customer_at
+                ]
+                if reminders:
+                    conn.execute(
+                        update(sessions_table)
+                        .where(sessions_table.c.id == bindparam("sid"))
+                        .values(reminder_state="sent"),
+                        [{"sid": sid} for sid in reminders],
+                    )
             for job, outcome in zip(jobs, outcomes, strict=True):
-                self._record_one(conn, job, outcome, now, report)
+                self._record_one(conn, job, outcome, found[job.message.session_id], now, report)
 
     def _record_one(
         self,
         conn: Connection,
         job: _Job,
         outcome: SendResult | _Deferred | Exception,
+        session: session_store.SessionRow,
         now: datetime,
         report: SendReport,
     ) -> None:
@@ -421,32 +471,15 @@ class Sender:
             return
         is_reminder = message.kind == "reminder"
         prefix = "reminder" if is_reminder else "message"
-        session = session_store.get(conn, message.session_id)
-        assert session is not None
-        current_silence = is_reminder and message.silence_t == session.last_customer_at
 
-        if isinstance(outcome, SendResult):
-            message_store.update_message(conn, message.id, wamid=outcome.wamid)
-            # A status webhook naming the message by its callback data may have got here first.
-            conn.execute(
-                update(messages_table)
-                .where(messages_table.c.id == message.id, messages_table.c.status == "sending")
-                .values(status="accepted", status_at=now)
-            )
-            session_ops.record(
-                conn,
-                channel,
-                session.id,
-                f"{prefix}_accepted",
-                now,
-                message_id=message.id,
-                wamid=outcome.wamid,
-            )
-            if current_silence:
-                session_store.update_session(conn, session.id, reminder_state="sent")
+        if isinstance(outcome, SendResult):  # rows, events and reminder states were written with the whole batch
             report.accepted += 1
             metrics.send_outcome(message.kind, "sent")
             return
+        # Rare outcomes below may change the session (a failed reminder re-plans it): read it fresh.
+        fresh = session_store.get(conn, message.session_id)
+        assert fresh is not None
+        session = fresh
         if isinstance(outcome, OutcomeUnknownError):
             message_store.update_message(conn, message.id, status="unknown", status_at=now, error_detail=str(outcome))
             self._unknown_event(conn, channel, session.id, message.id, message.kind, message.silence_t, now)
