@@ -92,7 +92,7 @@ def send_template(
 
     Allowed at any time, inside or outside the window and on a closed session too, as long as the
     session (and so its contact) exists: templates are how a business reaches a user after the
-    24 hours (ADR 0006). A template does not open or reopen a session and never moves T (R8).
+    24 hours (ADR 0005). A template does not open or reopen a session and never moves T (R8).
     """
     payload = validate_template(name, language, parameters)
     now = ctx.clock.now()

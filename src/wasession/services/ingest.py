@@ -200,7 +200,7 @@ class Ingestor:
         self, conn: Connection, channel: Channel, msg: InboundMessage, now: datetime, result: IngestResult
     ) -> None:
         if msg.group_id is not None:
-            # A group chat is not a 1:1 customer service window: no contact, session or T (ADR 0004).
+            # A group chat is not a 1:1 customer service window: no contact, session or T (ADR 0005).
             # The body stays in the webhook log and its outcome counts it.
             result.groups += 1
             return
