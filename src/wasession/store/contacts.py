@@ -6,9 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from wasession.store.schema import contacts
+
+# Built once: ingest looks a contact up for every message, and building costs more than executing (issue 6).
+_GET = select(contacts).where(contacts.c.id == bindparam("b_id"))
+_BY_WA_ID = contacts.c.wa_id == bindparam("b_wa_id")
+_BY_USER_ID = contacts.c.user_id == bindparam("b_user_id")
+_FIND = {
+    (True, False): select(contacts).where(contacts.c.workspace_id == bindparam("b_ws"), _BY_WA_ID),
+    (False, True): select(contacts).where(contacts.c.workspace_id == bindparam("b_ws"), _BY_USER_ID),
+    (True, True): select(contacts).where(contacts.c.workspace_id == bindparam("b_ws"), or_(_BY_WA_ID, _BY_USER_ID)),
+}
 
 
 @dataclass(frozen=True)
@@ -66,24 +76,15 @@ def _contact(row: Any) -> Contact:
 
 
 def get(conn: Connection, contact_id: int) -> Contact | None:
-    row = conn.execute(select(contacts).where(contacts.c.id == contact_id)).mappings().first()
+    row = conn.execute(_GET, {"b_id": contact_id}).mappings().first()
     return _contact(row) if row else None
 
 
 def find(conn: Connection, workspace_id: int, *, wa_id: str | None, user_id: str | None) -> Contact | None:
-    keys = []
-    if wa_id:
-        keys.append(contacts.c.wa_id == wa_id)
-    if user_id:
-        keys.append(contacts.c.user_id == user_id)
-    if not keys:
+    if not wa_id and not user_id:
         return None
-    rows = [
-        _contact(r)
-        for r in conn.execute(
-            select(contacts).where(contacts.c.workspace_id == workspace_id, or_(*keys))
-        ).mappings()
-    ]
+    params = {"b_ws": workspace_id, "b_wa_id": wa_id, "b_user_id": user_id}
+    rows = [_contact(r) for r in conn.execute(_FIND[bool(wa_id), bool(user_id)], params).mappings()]
     # wa_id is the primary key of a person (R1); a user_id match is the fallback.
     for c in rows:
         if wa_id and c.wa_id == wa_id:

@@ -6,9 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from wasession.store.schema import messages
+
+# Built once: ingest runs these for every message, and building costs more than executing (issue 6).
+_WAMID_EXISTS = select(messages.c.id).where(
+    messages.c.channel_id == bindparam("b_channel_id"), messages.c.wamid == bindparam("b_wamid")
+)
+_INSERT = insert(messages)
 
 # Delivery states only move forward (R15); failed, unknown and skipped are final.
 # `accepted` is Meta's 200 to the send call: taken, not yet sent.
@@ -45,14 +51,12 @@ def _message(row: Any) -> MessageRow:
 
 
 def wamid_exists(conn: Connection, channel_id: int, wamid: str) -> bool:
-    found = conn.execute(
-        select(messages.c.id).where(messages.c.channel_id == channel_id, messages.c.wamid == wamid)
-    ).first()
+    found = conn.execute(_WAMID_EXISTS, {"b_channel_id": channel_id, "b_wamid": wamid}).first()
     return found is not None
 
 
 def insert_message(conn: Connection, **values: Any) -> int:
-    return int(conn.execute(insert(messages).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+    return int(conn.execute(_INSERT, values).inserted_primary_key[0])  # type: ignore[index]
 
 
 def get(conn: Connection, message_id: int) -> MessageRow | None:

@@ -6,9 +6,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from wasession.store.schema import sessions
+
+# Built once: ingest and the engine run these per message or per due session, and building a
+# statement costs more than executing it (issue 6).
+_ACTIVE_FOR = (
+    select(sessions)
+    .where(
+        sessions.c.channel_id == bindparam("b_channel_id"),
+        sessions.c.contact_id == bindparam("b_contact_id"),
+        sessions.c.status == "active",
+    )
+    .with_for_update()
+)
+_LATEST_FOR = (
+    select(sessions)
+    .where(sessions.c.channel_id == bindparam("b_channel_id"), sessions.c.contact_id == bindparam("b_contact_id"))
+    .order_by(sessions.c.id.desc())
+    .limit(1)
+)
+_INSERT = insert(sessions)
+_UPDATE = update(sessions).where(sessions.c.id == bindparam("b_session_id"))
 
 
 @dataclass(frozen=True)
@@ -59,42 +79,21 @@ def get(conn: Connection, session_id: int, *, for_update: bool = False) -> Sessi
 
 
 def active_for(conn: Connection, channel_id: int, contact_id: int) -> SessionRow | None:
-    row = (
-        conn.execute(
-            select(sessions)
-            .where(
-                sessions.c.channel_id == channel_id,
-                sessions.c.contact_id == contact_id,
-                sessions.c.status == "active",
-            )
-            .with_for_update()
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_ACTIVE_FOR, {"b_channel_id": channel_id, "b_contact_id": contact_id}).mappings().first()
     return _session(row) if row else None
 
 
 def latest_for(conn: Connection, channel_id: int, contact_id: int) -> SessionRow | None:
-    row = (
-        conn.execute(
-            select(sessions)
-            .where(sessions.c.channel_id == channel_id, sessions.c.contact_id == contact_id)
-            .order_by(sessions.c.id.desc())
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_LATEST_FOR, {"b_channel_id": channel_id, "b_contact_id": contact_id}).mappings().first()
     return _session(row) if row else None
 
 
 def insert_session(conn: Connection, **values: Any) -> int:
-    return int(conn.execute(insert(sessions).values(**values)).inserted_primary_key[0])  # type: ignore[index]
+    return int(conn.execute(_INSERT, values).inserted_primary_key[0])  # type: ignore[index]
 
 
 def update_session(conn: Connection, session_id: int, **values: Any) -> None:
-    conn.execute(update(sessions).where(sessions.c.id == session_id).values(**values))
+    conn.execute(_UPDATE, {"b_session_id": session_id, **values})
 
 
 def claim_due(conn: Connection, now: datetime, limit: int) -> list[SessionRow]:

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from wasession.store.schema import webhook_log
 
+# Built once: every webhook runs these, and building a statement costs more than executing it (issue 6).
+_APPEND = insert(webhook_log)
+_MARK = update(webhook_log).where(webhook_log.c.id == bindparam("b_id"))
+
 
 def append(conn: Connection, body: bytes, received_at: datetime) -> int:
-    result = conn.execute(insert(webhook_log).values(body=body, received_at=received_at))
+    result = conn.execute(_APPEND, {"body": body, "received_at": received_at})
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def mark_processed(conn: Connection, log_id: int, at: datetime, outcome: str) -> None:
-    conn.execute(
-        update(webhook_log).where(webhook_log.c.id == log_id).values(processed_at=at, outcome=outcome)
-    )
+    conn.execute(_MARK, {"b_id": log_id, "processed_at": at, "outcome": outcome})
 
 
 def unprocessed(conn: Connection, limit: int = 1000) -> list[tuple[int, bytes]]:
