@@ -44,12 +44,6 @@ SEQUENCES = sorted(
 )
 
 
-@pytest.fixture
-def quiet_sim() -> Simulator:  # type: ignore[misc]
-    with Simulator(start="2026-01-05T15:00:00Z", status_delays=None) as s:
-        yield s
-
-
 def _sent_agent_message(sim: Simulator) -> tuple[int, message_store.MessageRow]:
     ch = sim.add_channel()
     sim.customer_message(ch, wa_id=ANA, name="Ana")
