@@ -10,7 +10,7 @@ reached and the busiest one-second window, and PASSES when:
 - no one-second window (sliding, at any start) holds more than the limit.
 
     python bench/send_throughput.py            # 1,000/s, 20,000 reminders
-    python bench/send_throughput.py --quick    # 1,000/s, 4,000 reminders, for CI (< 20 s)
+    python bench/send_throughput.py --quick    # 1,000/s, 3,000 reminders, for CI (< 20 s)
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def _figures(times: list[float], recipients: int, count: int, limit: int, setup:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="4,000 reminders (CI)")
+    parser.add_argument("--quick", action="store_true", help="3,000 reminders (CI)")
     parser.add_argument("--count", type=int, default=None)
     parser.add_argument("--limit", type=int, default=1000, help="the channel's rate_limit_per_second")
     parser.add_argument("--concurrency", type=int, default=32)
@@ -190,7 +190,7 @@ def main() -> int:
     if args.serve_fake is not None:
         serve_fake(args.serve_fake)
         return 0
-    count = args.count or (4000 if args.quick else 20000)
+    count = args.count or (3000 if args.quick else 20000)
     figures = run(count, args.limit, args.concurrency)
     for key, value in figures.items():
         print(f"{key:>28}: {value}")

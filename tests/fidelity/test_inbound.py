@@ -221,3 +221,26 @@ def test_retention_prunes_old_bodies_only(sim: Simulator) -> None:
     assert kept.exit_code == 0 and "removed 0" in kept.output
     gone = CliRunner().invoke(main, ["webhooks", "prune", "--days", "30"], env=env)
     assert gone.exit_code == 0 and "removed 1" in gone.output
+
+
+def test_a_user_whose_business_scoped_id_changed_keeps_contact_and_session(sim: Simulator) -> None:
+    ch = sim.add_channel(session_timeout="7d")
+    sim.customer_message(ch, user_id="US.111", name="Ana", at="2026-01-05T14:00:00Z")
+    before = sim.session(ch, user_id="US.111")
+    body = text_message_body(
+        phone_number_id=ch.phone_number_id, wa_id=None, user_id="US.111", name="Ana", text="x", timestamp=sim.now
+    )
+    message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+    del message["text"]
+    message.update(
+        type="system",
+        system={"body": "User A changed their user id", "type": "user_changed_user_id", "user_id": "US.222"},
+    )
+    assert sim.post_webhook(body).status_code == 200
+    after = sim.session(ch, user_id="US.222")
+    assert after.id == before.id and after.status == "active"
+    assert after.last_customer_at == before.last_customer_at  # a system message is not the customer writing
+    with pytest.raises(LookupError):
+        sim.session(ch, user_id="US.111")
+    with sim.runtime.db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(contacts)).scalar() == 1
