@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _seed  # noqa: E402
-import _util  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+import _seed
+import _util
+from sqlalchemy import select
 
-from wasession.store.schema import sessions  # noqa: E402
+from wasession.store.schema import sessions
 
 LEAD = timedelta(seconds=5)
 POLL = 0.05
@@ -70,7 +69,8 @@ def main() -> int:
     parser = _util.base_parser(__doc__ or "")
     parser.add_argument("--database-url", help="a PostgreSQL server (a scratch schema is used); default SQLite")
     args = parser.parse_args()
-    active, due, over = (20_000, 1_000, timedelta(seconds=10)) if args.quick else (1_000_000, 10_000, timedelta(minutes=1))
+    quick = (20_000, 1_000, timedelta(seconds=10))
+    active, due, over = quick if args.quick else (1_000_000, 10_000, timedelta(minutes=1))
     _util.header("B2 closure lag", args)
     with _util.temp_dir() as d:
         cm = _util.postgres_url(args.database_url) if args.database_url else contextlib.nullcontext(_util.sqlite_url(d))

@@ -30,10 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _seed  # noqa: E402
-import _util  # noqa: E402
+import _seed
+import _util
 
-from wasession.testing.webhook_bodies import new_wamid, text_message_body  # noqa: E402
+from wasession.testing.webhook_bodies import new_wamid, text_message_body
 
 _serial = count()
 

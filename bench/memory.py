@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _seed  # noqa: E402
-import _util  # noqa: E402
+import _seed
+import _util
 
 SETTLE = 6.0
 

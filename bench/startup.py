@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _seed  # noqa: E402
-import _util  # noqa: E402
+import _seed
+import _util
 
 RUNS = 5
 
@@ -75,7 +75,8 @@ def main() -> int:
                 took, cpu = start_once(url)
                 times.append(took)
                 cpus.append(cpu)
-                print(f"run {i + 1}: ready in {took:.2f} s (server CPU {cpu:.2f} s)  load={_util.loadavg()}", flush=True)
+                print(f"run {i + 1}: ready in {took:.2f} s (server CPU {cpu:.2f} s)  load={_util.loadavg()}",
+                      flush=True)
     median = statistics.median(times)
     print(f"median of {runs}: {median:.2f} s wall, {statistics.median(cpus):.2f} s server CPU, "
           f"with {n:,} active sessions (target <= 2 s wall)")
