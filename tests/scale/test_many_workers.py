@@ -18,7 +18,11 @@ from wasession.engine.sender import effective_rate
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-JITTER_ALLOWANCE = 6  # 20 %: unshared, four processes would reach 4 × 29 = 116
+# The fake stamps a request when its server (a thread of this busy test process) gets to it, so
+# under load a burst of requests looks denser there than when they left. The exact bound is tested
+# with grant times in test_metrics_and_logs.py; here the check must tell a shared limit (about 29/s)
+# from four unshared ones (4 × 29 = 116/s).
+JITTER_ALLOWANCE = 15
 POLICY = {"session_timeout": "24h", "reminder_enabled": True, "reminder_after_hours": 1}
 
 
@@ -54,8 +58,8 @@ def test_four_workers_do_every_due_action_exactly_once(deployment: Deployment, f
         dep,
         bulk,
         fake_cloud,
-        reminders=9_800,
-        closures=10_000,
+        reminders=4_800,
+        closures=15_000,
         due_from=now - timedelta(minutes=5),
         due_until=now + timedelta(seconds=15),
         prefix="1555",
@@ -76,7 +80,7 @@ def test_four_workers_do_every_due_action_exactly_once(deployment: Deployment, f
     started = time.monotonic()
     for i in range(4):
         dep.start(f"w{i}", "worker")
-    wait_for("every due action", lambda: _done(dep, a) and _done(dep, b), timeout=150, every=0.5)
+    wait_for("every due action", lambda: _done(dep, a) and _done(dep, b), timeout=300, every=0.5)
     elapsed = time.monotonic() - started
     assert dep.alive() == ["w0", "w1", "w2", "w3"], "a worker died"
     # Graceful shutdown: SIGTERM, each loop ends its step, and the process exits cleanly.
@@ -103,8 +107,6 @@ def test_four_workers_do_every_due_action_exactly_once(deployment: Deployment, f
         reminders
     )
 
-    # The fake stamps a request when its (busy, single-threaded) server gets to it, a few
-    # milliseconds after the worker took the slot, so a burst may look slightly denser there.
     narrow_times = [m.sent_at.timestamp() for m in fake_cloud.fake.accepted(narrow.phone_number_id)]
     densest = _max_in_any_second(narrow_times)
     print(f"densest second on the 30/s channel, as the fake saw it: {densest}")
