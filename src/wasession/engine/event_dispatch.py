@@ -154,6 +154,9 @@ class EventDispatcher:
 
     def _claim_due(self) -> list[_Attempt]:
         now = self.ctx.clock.now()
+        due = self.next_attempt_at()
+        if due is None or due > now:  # a read first, so an idle loop never takes SQLite's write lock
+            return []
         with self.ctx.db.write() as conn:
             return [self._lease(conn, d, now) for d in hook_store.claim_due(conn, now, self.batch_size)]
 
