@@ -68,9 +68,12 @@ def run(url: str, active: int, due: int, over: timedelta) -> tuple[list[float], 
 def main() -> int:
     parser = _util.base_parser(__doc__ or "")
     parser.add_argument("--database-url", help="a PostgreSQL server (a scratch schema is used); default SQLite")
+    parser.add_argument("--sessions", type=int, default=None, help="active sessions (default 1,000,000)")
+    parser.add_argument("--due", type=int, default=None, help="of which fall due within the run (default 10,000)")
     args = parser.parse_args()
     quick = (20_000, 1_000, timedelta(seconds=10))
     active, due, over = quick if args.quick else (1_000_000, 10_000, timedelta(minutes=1))
+    active, due = args.sessions or active, args.due or due
     _util.header("B2 closure lag", args)
     with _util.temp_dir() as d:
         cm = _util.postgres_url(args.database_url) if args.database_url else contextlib.nullcontext(_util.sqlite_url(d))
