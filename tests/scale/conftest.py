@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -86,6 +87,11 @@ class Deployment:
     secret_key: str = field(default_factory=SecretBox.generate_key)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     runtime: Runtime | None = None
+    # pg_stat_activity is server-wide: a tag keeps two test runs on one server from seeing each other.
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    def app_name(self, name: str) -> str:
+        return f"wasession-{self.tag}-{name}"
 
     def rt(self) -> Runtime:
         if self.runtime is None:
@@ -96,7 +102,7 @@ class Deployment:
         sep = "&" if "?" in self.url else "?"
         return {
             **os.environ,
-            "WASESSION_DATABASE_URL": f"{self.url}{sep}application_name=wasession-{name}",
+            "WASESSION_DATABASE_URL": f"{self.url}{sep}application_name={self.app_name(name)}",
             "WASESSION_SECRET_KEY": self.secret_key,
             "WASESSION_LOG_FORMAT": "json",
             "WASESSION_SENDER_CONCURRENCY": "8",

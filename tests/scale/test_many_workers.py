@@ -121,7 +121,7 @@ def _mid_transaction(dep: Deployment, name: str) -> bool:
     found = dep.scalar(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name = :a AND backend_xid IS NOT NULL"
         " AND state IN ('active', 'idle in transaction')",
-        a=f"wasession-{name}",
+        a=dep.app_name(name),
     )
     return bool(found)
 
@@ -152,7 +152,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
     print(f"\nsurvivors finished {time.monotonic() - killed_at:.1f} s after the kill")
     assert dep.alive() == ["w1", "w2", "w3"]
     # PostgreSQL ended the dead worker's session, and with it its claim.
-    assert dep.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'wasession-w0'") == 0
+    assert dep.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = :a", a=dep.app_name("w0")) == 0
 
     # Five minutes later a surviving worker turns messages the dead one left in `sending` into `unknown`.
     from wasession.engine.sender import STUCK_AFTER
