@@ -15,6 +15,8 @@ from wasession.domain.clock import Clock
 
 log = logging.getLogger(__name__)
 
+MIN_PAUSE = 0.02  # seconds
+
 
 class Loop:
     def __init__(
@@ -74,6 +76,6 @@ class Loop:
                 log.exception("%s: step failed; retrying", self.name)
                 self._stop.wait(1.0)
             self.iterations += 1
-            delay = self._sleep_for()
-            if delay > 0:
-                self._wake.wait(delay)
+            # Work due but locked by another worker keeps the next due time in the past; pause
+            # briefly rather than spin on it. Each step drains all it can, so this costs no precision.
+            self._wake.wait(max(MIN_PAUSE, self._sleep_for()))
