@@ -32,7 +32,12 @@ _SECRETS = [
 ]
 
 # Record attributes every LogRecord has; anything else was passed with `extra=` and is kept.
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",  # uvicorn: the message again, with terminal colours
+}
 
 
 def redact(text: str) -> str:
