@@ -84,8 +84,10 @@ def main() -> int:
     for label, lags in (("stored  closed_at - closes_at", stored), ("visible seen - closes_at   ", visible)):
         p50, p99, worst = (_util.percentile(lags, q) for q in (50, 99, 100))
         ok = ok and p99 <= 1.0
-        print(f"{backend} {label}: p50 {p50 * 1000:.0f} ms  p99 {p99 * 1000:.0f} ms  max {worst * 1000:.0f} ms"
-              f"  (n={len(lags):,}, {active:,} active)")
+        print(
+            f"{backend} {label}: p50 {p50 * 1000:.0f} ms  p99 {p99 * 1000:.0f} ms  max {worst * 1000:.0f} ms"
+            f"  (n={len(lags):,}, {active:,} active)"
+        )
     print("target: p99 <= 1000 ms")
     return _util.verdict("B2", ok, args.quick)
 

@@ -106,9 +106,11 @@ def main() -> int:
                     took, closed = engine(rt)
                     if closed != due or closed_count(rt) != due:
                         raise SystemExit(f"engine closed {closed} (store says {closed_count(rt)}), expected {due}")
-                    print(f"engine: {active:>9,} active, {due:,} due: claimed and closed in {took:.3f} s"
-                          f"  ({due / took:,.0f}/s; the claim query alone {t_find:.3f} s)  load={_util.loadavg()}",
-                          flush=True)
+                    print(
+                        f"engine: {active:>9,} active, {due:,} due: claimed and closed in {took:.3f} s"
+                        f"  ({due / took:,.0f}/s; the claim query alone {t_find:.3f} s)  load={_util.loadavg()}",
+                        flush=True,
+                    )
                     if label == "small":
                         t_small = took
                         continue
@@ -117,8 +119,11 @@ def main() -> int:
                     t_sweep, find_sweep, loaded, swept = sweep(rt, channel, SWEEP_AT)
                     if swept != due:
                         raise SystemExit(f"sweep closed {swept}, expected {due}")
-                    print(f"sweep:  {loaded:>9,} active loaded, {swept:,} due closed in {t_sweep:.3f} s"
-                          f"  (loading and evaluating alone {find_sweep:.3f} s)  load={_util.loadavg()}", flush=True)
+                    print(
+                        f"sweep:  {loaded:>9,} active loaded, {swept:,} due closed in {t_sweep:.3f} s"
+                        f"  (loading and evaluating alone {find_sweep:.3f} s)  load={_util.loadavg()}",
+                        flush=True,
+                    )
                 finally:
                     rt.stop()
     ratio, speedup = t_large / t_small, t_sweep / t_large

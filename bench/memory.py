@@ -88,8 +88,11 @@ def main() -> int:
             with cm as url:
                 rss, hwm = measure(url, active)
             results[active] = rss
-            print(f"worker with {active:>9,} active sessions: VmRSS {rss / 1024:.1f} MiB (peak {hwm / 1024:.1f} MiB)"
-                  f"  load={_util.loadavg()}", flush=True)
+            print(
+                f"worker with {active:>9,} active sessions: VmRSS {rss / 1024:.1f} MiB (peak {hwm / 1024:.1f} MiB)"
+                f"  load={_util.loadavg()}",
+                flush=True,
+            )
     growth = (results[large] - results[small]) / 1024
     print(f"growth {growth:.1f} MiB (target <= 50 MB)")
     return _util.verdict("B5", growth <= 50, args.quick)

@@ -75,11 +75,14 @@ def main() -> int:
                 took, cpu = start_once(url)
                 times.append(took)
                 cpus.append(cpu)
-                print(f"run {i + 1}: ready in {took:.2f} s (server CPU {cpu:.2f} s)  load={_util.loadavg()}",
-                      flush=True)
+                print(
+                    f"run {i + 1}: ready in {took:.2f} s (server CPU {cpu:.2f} s)  load={_util.loadavg()}", flush=True
+                )
     median = statistics.median(times)
-    print(f"median of {runs}: {median:.2f} s wall, {statistics.median(cpus):.2f} s server CPU, "
-          f"with {n:,} active sessions (target <= 2 s wall)")
+    print(
+        f"median of {runs}: {median:.2f} s wall, {statistics.median(cpus):.2f} s server CPU, "
+        f"with {n:,} active sessions (target <= 2 s wall)"
+    )
     return _util.verdict("B6", median <= 2.0, args.quick)
 
 
