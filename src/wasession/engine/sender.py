@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 STUCK_AFTER = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 # Claim rounds per run_pending call, so a steady stream still returns control to the loop (stop, wake).
-MAX_ROUNDS = 50
+MAX_ROUNDS = 200
 # Per-recipient pacing (ADR 0005): on average one message per PAIR_SPACING to the same user, with a
 # burst of PAIR_BURST, well inside Meta's pair rate limit (131056) so agents' quick follow-ups pass.
 PAIR_SPACING = timedelta(seconds=6)
@@ -224,7 +224,11 @@ class Sender:
                 return [], 0
             self._round = (self._round + 1) % len(ready)
             ready = ready[self._round :] + ready[: self._round]
-            share = max(1, self.batch_size // len(ready))
+            # Two batches are in flight at a time (one on the wire, one being recorded), each at most
+            # half the pool: a crash leaves at most `concurrency` sends `unknown`, and rows wait in
+            # `sending` only for a free worker, never for a rate-limit slot far ahead.
+            batch = max(1, min(self.batch_size, self.concurrency // 2))
+            share = max(1, batch // len(ready))
             for channel in ready:
                 secrets = channel_store.secrets_of(conn, self.ctx.box, channel.id)
                 limit = min(share, effective_rate(channel.rate_limit_per_second))
