@@ -22,7 +22,6 @@ from wasession.engine.event_dispatch import EventDispatcher
 from wasession.engine.ratelimit import limiter_for
 from wasession.engine.runner import Loop
 from wasession.engine.sender import Sender
-from wasession.observability import metrics
 from wasession.services.context import ServiceContext
 from wasession.services.ingest import Ingestor
 from wasession.store import migrate
@@ -30,6 +29,7 @@ from wasession.store.channels import Channel
 from wasession.store.db import Database, connect
 from wasession.store.secrets import SecretBox, load_or_create_key
 from wasession.whatsapp.client import CloudClient
+from wasession.whatsapp.transport import HttpxTransport, PooledTransport, Transport
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +59,22 @@ class Runtime:
         self.ctx = ServiceContext(self.db, self.clock, self.box, wake=self.wake)
         self.ingestor = Ingestor(self.ctx)
         self.due = DueWorker(self.ctx, batch_size=settings.engine_batch_size)
-        self.http = http or httpx.Client(
-            timeout=httpx.Timeout(15.0, connect=5.0),
-            limits=httpx.Limits(
-                max_connections=settings.sender_concurrency * 2,
-                max_keepalive_connections=settings.sender_concurrency,
-            ),
+        # An injected client (the Simulator's, on the in-process fake) is used as it is; otherwise
+        # sends go over pooled standard-library connections (whatsapp/transport.py says why).
+        self.graph: Transport = (
+            HttpxTransport(http)
+            if http is not None
+            else PooledTransport(
+                timeout=15.0,
+                connect_timeout=5.0,
+                max_idle_per_origin=settings.sender_concurrency,
+                proxied=HttpxTransport(httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))),
+            )
         )
         # Sandbox channels send to the built-in fake Cloud API wherever this process serves it.
         self.sandbox_base_url = sandbox_base_url
         self._clients: dict[tuple[str, str], CloudClient] = {}
         self._clients_lock = threading.Lock()
-        metrics.time_requests(self.http)
         self.rate_limiter = limiter_for(self.db, self.clock)
         self.event_dispatch = EventDispatcher(self.ctx)  # issue 4: outbound event webhooks
         self.sender = Sender(
@@ -91,7 +95,7 @@ class Runtime:
         with self._clients_lock:
             client = self._clients.get((base, version))
             if client is None:
-                client = CloudClient(self.http, base_url=base, graph_version=version)
+                client = CloudClient(self.graph, base_url=base, graph_version=version)
                 self._clients[(base, version)] = client
             return client
 
@@ -152,5 +156,5 @@ class Runtime:
         self.sender.close()
         self.event_dispatch.close()  # issue 4
         self.rate_limiter.close()
-        self.http.close()
+        self.graph.close()
         self.db.dispose()

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from tests.fidelity.conftest import ANA, at
 from wasession.config import Settings
 from wasession.domain.errors import ValidationError
-from wasession.engine.sender import effective_rate
+from wasession.engine.sender import HeldSlots, effective_rate
 from wasession.services import agents
 from wasession.services.errors import NotFoundError, WindowClosedError
 from wasession.store import messages as message_store
@@ -338,3 +338,20 @@ def test_sends_use_graph_v25_by_default_and_the_configured_version_otherwise(
         row = message_store.get(conn, mid)
     assert row is not None and row.status == "failed" and row.error_code == 100
     assert at("2026-01-05T15:00:00Z") <= sim.now
+
+
+def test_a_slot_is_held_until_one_second_after_its_answer() -> None:
+    """However late a request reaches Meta after its slot was taken, every request answered in the
+    second before still holds its slot, so no one-second window at Meta holds more than the limit."""
+    t0 = at("2026-11-21T10:00:00Z")
+    held = HeldSlots()
+    assert held.take(1, 2, t0) is None
+    assert held.take(1, 2, t0) is None
+    assert held.take(1, 2, t0) is not None  # both in flight: try again shortly
+    assert held.take(2, 2, t0) is None  # another channel has its own slots
+    held.release(1, t0 + timedelta(milliseconds=300))  # answered 300 ms later
+    held.release(1, None)  # never left: free at once
+    assert held.take(1, 2, t0 + timedelta(milliseconds=400)) is None
+    until = held.take(1, 2, t0 + timedelta(milliseconds=500))
+    assert until == t0 + timedelta(milliseconds=1300)
+    assert held.take(1, 2, t0 + timedelta(milliseconds=1300)) is None

@@ -62,6 +62,8 @@ RATE_HEADROOM = 0.03
 # With a real clock a worker waits for a rate-limit slot at most this long; longer waits go back
 # to the outbox so one saturated channel cannot hold every worker thread.
 MAX_SLOT_WAIT = timedelta(seconds=1)
+WINDOW = timedelta(seconds=1)
+IN_FLIGHT_RETRY = timedelta(milliseconds=10)
 
 ClientFactory = Callable[[Channel], CloudClient]
 
@@ -134,6 +136,35 @@ class SendReport:
         return self.accepted + self.failed + self.retried + self.unknown + self.skipped
 
 
+class HeldSlots:
+    """In this process, a send holds one of the channel's slots from the moment it is taken until
+    one second after its answer came back. Whenever a request reaches Meta, every request that
+    reached Meta in the second before it still holds its slot, so however late a request arrives
+    after its slot was taken, no one-second window at Meta holds more than the limit (ADR 0005)."""
+
+    def __init__(self) -> None:
+        self._in_flight: dict[int, int] = {}
+        self._done: dict[int, deque[datetime]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: int, limit: int, now: datetime) -> datetime | None:
+        with self._lock:
+            done = self._done.setdefault(key, deque())
+            while done and done[0] + WINDOW <= now:
+                done.popleft()
+            if self._in_flight.get(key, 0) + len(done) < limit:
+                self._in_flight[key] = self._in_flight.get(key, 0) + 1
+                return None
+            return done[0] + WINDOW if done else now + IN_FLIGHT_RETRY
+
+    def release(self, key: int, answered_at: datetime | None) -> None:
+        """`answered_at` None: the request never left, the slot is simply free again."""
+        with self._lock:
+            self._in_flight[key] = max(0, self._in_flight.get(key, 0) - 1)
+            if answered_at is not None:
+                self._done.setdefault(key, deque()).append(answered_at)
+
+
 class Sender:
     def __init__(
         self,
@@ -150,6 +181,7 @@ class Sender:
         self.concurrency = concurrency
         self.limiter = limiter or SlidingWindowLimiter()
         self.pacer = RecipientPacer()
+        self.held = HeldSlots()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="wasession-send")
         self._round = 0  # which channel goes first in the next claim, so none is always last
         self.stopping = threading.Event()  # set on shutdown: record the batch in flight, claim no more
@@ -363,25 +395,36 @@ class Sender:
     # -- the request itself, outside any transaction ---------------------------------------------
 
     def _slot(self, job: _Job) -> _Deferred | None:
-        """Take the channel's rate-limit slot right before the request leaves, so the limit holds
-        for the moments requests reach Meta, not the moments they were claimed."""
+        """Take the channel's rate-limit slots right before the request leaves: this process's
+        held slot (see HeldSlots) and the limiter's (shared by every process on PostgreSQL)."""
         limit = effective_rate(job.channel.rate_limit_per_second)
         real_time = isinstance(self.ctx.clock, SystemClock)
+        key = job.channel.id
         while True:
             now = self.ctx.clock.now()
-            later = self.limiter.take(job.channel.id, limit, now)
+            later = self.held.take(key, limit, now)
             if later is None:
-                return None
+                later = self.limiter.take(key, limit, now)
+                if later is None:
+                    return None
+                self.held.release(key, None)
             if not real_time or later - now > MAX_SLOT_WAIT:
                 return _Deferred(later)
-            time.sleep((later - now).total_seconds())
+            time.sleep(max(0.001, (later - now).total_seconds()))
 
     def _send(self, job: _Job) -> SendResult | _Deferred | Exception:
-        message = job.message
-        client = self.client_for(job.channel)
         deferred = self._slot(job)
         if deferred is not None:
             return deferred
+        try:
+            return self._request(job)
+        finally:
+            self.held.release(job.channel.id, self.ctx.clock.now())
+
+    def _request(self, job: _Job) -> SendResult | Exception:
+        message = job.message
+        client = self.client_for(job.channel)
+        began = time.monotonic()
         try:
             if message.type == "template":
                 tpl: dict[str, Any] = message.payload or {}
@@ -405,6 +448,8 @@ class Sender:
             )
         except Exception as exc:  # every outcome is recorded; nothing escapes the pool
             return exc
+        finally:
+            metrics.send_answered(time.monotonic() - began)
 
     # -- record outcomes ---------------------------------------------------------------------------
 

@@ -6,11 +6,8 @@ Prometheus sums them. The gauges are database-wide counts, refreshed when /metri
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
-from typing import Any
 
-import httpx
 from prometheus_client import Counter, Gauge, Histogram
 
 # Closure lag spans the engine's own delay (exact mode: well under a second) and interval checks
@@ -40,7 +37,9 @@ CLOSURE_DELAY = Histogram(
     buckets=LAG_BUCKETS,
 )
 SEND_LATENCY = Histogram(
-    "wasession_send_latency_seconds", "Cloud API send request, until the response headers", buckets=LATENCY_BUCKETS
+    "wasession_send_latency_seconds",
+    "Cloud API send request, from the moment it leaves until its whole answer is read",
+    buckets=LATENCY_BUCKETS,
 )
 
 WEBHOOK_REASONS = {401: "signature_missing", 403: "signature_invalid", 413: "payload_too_large"}
@@ -70,22 +69,13 @@ def send_outcome(kind: str, outcome: str) -> None:
         REMINDERS.labels(outcome).inc()
 
 
+def send_answered(seconds: float) -> None:
+    SEND_LATENCY.observe(seconds)
+
+
 def set_gauges(*, active: int, eligible: int, outbox: int) -> None:
     SESSIONS_ACTIVE.set(active)
     SESSIONS_ELIGIBLE.set(eligible)
     OUTBOX_DEPTH.set(outbox)
 
 
-def time_requests(http: httpx.Client) -> None:
-    """Observe every request of this client (the Graph API client) in SEND_LATENCY."""
-
-    def started(request: httpx.Request) -> None:
-        request.extensions["wasession_started"] = time.monotonic()
-
-    def answered(response: httpx.Response) -> None:
-        began: Any = response.request.extensions.get("wasession_started")
-        if isinstance(began, float):
-            SEND_LATENCY.observe(time.monotonic() - began)
-
-    http.event_hooks["request"].append(started)
-    http.event_hooks["response"].append(answered)

@@ -27,6 +27,7 @@ from wasession.whatsapp.errors import (
     RetryAdvice,
     error_from_response,
 )
+from wasession.whatsapp.transport import BadUrl, HttpxTransport, MaybeSent, NotSent, RawResponse, Transport
 
 DEFAULT_GRAPH_VERSION = "v25.0"
 DEFAULT_BASE_URL = "https://graph.facebook.com"
@@ -43,12 +44,12 @@ class SendResult:
 class CloudClient:
     def __init__(
         self,
-        http: httpx.Client,
+        http: httpx.Client | Transport,
         *,
         base_url: str = DEFAULT_BASE_URL,
         graph_version: str = DEFAULT_GRAPH_VERSION,
     ) -> None:
-        self._http = http
+        self._http: Transport = HttpxTransport(http) if isinstance(http, httpx.Client) else http
         # The base may carry a path (the sandbox mounts the fake under /sandbox/graph), so the URL is
         # joined by hand rather than with httpx's base_url rules.
         self._base = base_url.rstrip("/")
@@ -105,23 +106,19 @@ class CloudClient:
         headers = {"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"}
         content = json.dumps(payload).encode("utf-8")
         try:
-            response = self._http.post(self.messages_url(phone_number_id), content=content, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            # No connection was made, so nothing was sent: safe to retry.
-            raise RequestNotSentError(
-                None, None, description=f"could not reach the Cloud API ({type(exc).__name__})"
-            ) from exc
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            response = self._http.post(self.messages_url(phone_number_id), content, headers)
+        except NotSent as exc:
+            raise RequestNotSentError(None, None, description=f"could not reach the Cloud API ({exc})") from exc
+        except BadUrl as exc:
             raise CloudApiError(
                 None, None, retry=RetryAdvice.NEVER,
-                description=f"the Cloud API base URL {self._base!r} is not usable ({type(exc).__name__})",
+                description=f"the Cloud API base URL {self._base!r} is not usable ({exc})",
             ) from exc
-        except httpx.TransportError as exc:
-            # ReadTimeout, WriteTimeout, ReadError, RemoteProtocolError… after the request (or part
-            # of it) went out: Meta may have accepted the message.
+        except MaybeSent as exc:
+            # A timeout or broken connection after the request (or part of it) went out: Meta may
+            # have accepted the message.
             raise OutcomeUnknownError(
-                f"the send to phone number {phone_number_id} may or may not have reached the Cloud API "
-                f"({type(exc).__name__})"
+                f"the send to phone number {phone_number_id} may or may not have reached the Cloud API ({exc})"
             ) from exc
         return _result(response, phone_number_id)
 
@@ -147,13 +144,13 @@ def _template_parameters(params: Sequence[str] | Mapping[str, str]) -> list[dict
     return [{"type": "text", "text": str(v)} for v in params]
 
 
-def _result(response: httpx.Response, phone_number_id: str) -> SendResult:
+def _result(response: RawResponse, phone_number_id: str) -> SendResult:
     try:
-        data: Any = response.json()
+        data: Any = json.loads(response.body)
     except (ValueError, RecursionError):
         data = None
-    if not response.is_success:
-        raise error_from_response(response.status_code, data if data is not None else response.content)
+    if not 200 <= response.status < 300:
+        raise error_from_response(response.status, data if data is not None else response.body)
     messages = data.get("messages") if isinstance(data, Mapping) else None
     first = messages[0] if isinstance(messages, list) and messages else None
     wamid = first.get("id") if isinstance(first, Mapping) else None
@@ -161,7 +158,7 @@ def _result(response: httpx.Response, phone_number_id: str) -> SendResult:
         # A 2xx means Meta accepted the message; without its id we cannot track it, but resending
         # would deliver it twice.
         raise OutcomeUnknownError(
-            f"the Cloud API accepted a send to phone number {phone_number_id} (HTTP {response.status_code}) "
+            f"the Cloud API accepted a send to phone number {phone_number_id} (HTTP {response.status}) "
             "but its answer carries no message id"
         )
     contacts = data.get("contacts") if isinstance(data, Mapping) else None
