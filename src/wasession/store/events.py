@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from wasession.store.schema import events
+
+# Built once (issue 6): the engine and ingest add events per message and per due session.
+_INSERT = insert(events)
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,26 @@ class Event:
     data: Mapping[str, Any]
 
 
+def values(
+    *,
+    workspace_id: int,
+    type: str,
+    at: datetime,
+    channel_id: int | None = None,
+    session_id: int | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One new event row, for `add_many`."""
+    return {
+        "workspace_id": workspace_id,
+        "channel_id": channel_id,
+        "session_id": session_id,
+        "type": type,
+        "at": at,
+        "data": dict(data or {}),
+    }
+
+
 def add(
     conn: Connection,
     *,
@@ -34,15 +57,17 @@ def add(
     data: Mapping[str, Any] | None = None,
 ) -> None:
     conn.execute(
-        insert(events).values(
-            workspace_id=workspace_id,
-            channel_id=channel_id,
-            session_id=session_id,
-            type=type,
-            at=at,
-            data=dict(data or {}),
-        )
+        _INSERT,
+        values(
+            workspace_id=workspace_id, type=type, at=at, channel_id=channel_id, session_id=session_id, data=data
+        ),
     )
+
+
+def add_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Rows made by `values`, in one executemany INSERT; their ids ascend in the order given."""
+    if rows:
+        conn.execute(_INSERT, list(rows))
 
 
 def for_session(conn: Connection, session_id: int) -> list[Event]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,19 @@ _LATEST_FOR = (
 )
 _INSERT = insert(sessions)
 _UPDATE = update(sessions).where(sessions.c.id == bindparam("b_session_id"))
+_UPDATE_IDS = update(sessions).where(sessions.c.id.in_(bindparam("b_session_ids", expanding=True)))
+_GET = select(sessions).where(sessions.c.id == bindparam("b_session_id"))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_CLAIM_DUE = (
+    select(sessions)
+    .where(sessions.c.due_at <= bindparam("b_now"))
+    .order_by(sessions.c.due_at)
+    .limit(bindparam("b_limit"))
+    .with_for_update(skip_locked=True)
+)
+_NEXT_DUE_AT = select(func.min(sessions.c.due_at))
+# Ids per UPDATE … WHERE id IN (…): well below SQLite's and PostgreSQL's limits on bound parameters.
+IDS_PER_UPDATE = 1000
 
 
 @dataclass(frozen=True)
@@ -66,16 +80,24 @@ class SessionRow:
         return self.active and now >= self.eligible_at
 
 
+# `select(sessions)` returns the columns in table order; SessionRow declares its fields in the same
+# order, so a row converts positionally (the engine converts every claimed row).
+if tuple(f.name for f in fields(SessionRow)) != tuple(sessions.c.keys()):
+    raise RuntimeError("SessionRow's fields must be the sessions table's columns, in the same order")
+
+
 def _session(row: Any) -> SessionRow:
     return SessionRow(**dict(row))
 
 
+def _sessions(rows: Iterable[Sequence[Any]]) -> list[SessionRow]:
+    """Rows of `select(sessions)` (plain rows, not mappings) as SessionRows."""
+    return [SessionRow(*r) for r in rows]
+
+
 def get(conn: Connection, session_id: int, *, for_update: bool = False) -> SessionRow | None:
-    query = select(sessions).where(sessions.c.id == session_id)
-    if for_update:
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
-    return _session(row) if row else None
+    row = conn.execute(_GET_FOR_UPDATE if for_update else _GET, {"b_session_id": session_id}).first()
+    return SessionRow(*row) if row else None
 
 
 def active_for(conn: Connection, channel_id: int, contact_id: int) -> SessionRow | None:
@@ -96,24 +118,34 @@ def update_session(conn: Connection, session_id: int, **values: Any) -> None:
     conn.execute(_UPDATE, {"b_session_id": session_id, **values})
 
 
+def update_sessions(conn: Connection, updates: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
+    """Each (session id, values) as `update_session` would write it, one executemany per set of columns.
+
+    Each session id at most once (the updates are not applied in the order given)."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for session_id, values in updates:
+        by_columns.setdefault(tuple(values), []).append({"b_session_id": session_id, **values})
+    for params in by_columns.values():
+        conn.execute(_UPDATE, params)
+
+
+def update_sessions_alike(conn: Connection, session_ids: Sequence[int], **values: Any) -> None:
+    """The same values on every listed session: UPDATE … WHERE id IN (…)."""
+    for i in range(0, len(session_ids), IDS_PER_UPDATE):
+        conn.execute(_UPDATE_IDS, {"b_session_ids": list(session_ids[i : i + IDS_PER_UPDATE]), **values})
+
+
 def claim_due(conn: Connection, now: datetime, limit: int) -> list[SessionRow]:
     """Active sessions whose next action is due, earliest first, locked for this transaction.
 
     On PostgreSQL SKIP LOCKED lets any number of workers take disjoint batches; SQLite has a single
     writer (BEGIN IMMEDIATE), so the lock clause is simply not rendered there.
     """
-    rows = conn.execute(
-        select(sessions)
-        .where(sessions.c.due_at <= now)
-        .order_by(sessions.c.due_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).mappings()
-    return [_session(r) for r in rows]
+    return _sessions(conn.execute(_CLAIM_DUE, {"b_now": now, "b_limit": limit}))
 
 
 def next_due_at(conn: Connection) -> datetime | None:
-    value: datetime | None = conn.execute(select(func.min(sessions.c.due_at))).scalar()
+    value: datetime | None = conn.execute(_NEXT_DUE_AT).scalar()
     return value
 
 
