@@ -2,6 +2,8 @@
 
 Cost follows the number of due sessions, never the number of active ones: the claim is a range
 read on the due_at index. Acting re-checks the locked row, so a repeated or late claim is harmless.
+A claimed batch is written set-based (`SessionWrites`): its session updates and events go to the
+database in a few statements at the end of the batch, inside the claim's transaction.
 """
 
 from __future__ import annotations
@@ -62,22 +64,30 @@ class DueWorker:
             with self.ctx.db.write() as conn:
                 batch = session_store.claim_due(conn, now, self.batch_size)
                 channels: dict[int, Channel] = {}
+                writes = session_ops.SessionWrites()
                 for session in batch:
                     channel = channels.get(session.channel_id)
                     if channel is None:
                         channel = channel_store.get(conn, session.channel_id)
                         assert channel is not None
                         channels[channel.id] = channel
-                    self._act(conn, channel, session, now, result)
+                    self._act(conn, writes, channel, session, now, result)
+                writes.flush(conn)
             if len(batch) < self.batch_size or self.stopping.is_set():
                 break
         return result
 
     def _act(
-        self, conn: Connection, channel: Channel, session: SessionRow, now: datetime, result: DueResult
+        self,
+        conn: Connection,
+        writes: session_ops.SessionWrites,
+        channel: Channel,
+        session: SessionRow,
+        now: datetime,
+        result: DueResult,
     ) -> None:
         if now >= session.closes_at:
-            session_ops.close(conn, channel, session, now, "timeout")
+            writes.close(channel, session, now, "timeout")
             metrics.session_closed("timeout", session.eligible_at, session.closes_at, now)
             result.closed += 1
             return
@@ -87,14 +97,20 @@ class DueWorker:
             and session.reminder_due_at is not None
             and session.reminder_due_at <= now
         ):
-            self._remind(conn, channel, session, now, result)
+            self._remind(conn, writes, channel, session, now, result)
             return
         # The stored due time was stale (policy or clock moved): just re-plan.
-        session_ops.replan(conn, session, channel.policy, now)
+        writes.replan(session, channel.policy, now)
         result.replanned += 1
 
     def _remind(
-        self, conn: Connection, channel: Channel, session: SessionRow, now: datetime, result: DueResult
+        self,
+        conn: Connection,
+        writes: session_ops.SessionWrites,
+        channel: Channel,
+        session: SessionRow,
+        now: datetime,
+        result: DueResult,
     ) -> None:
         check = check_reminder(
             now=now,
@@ -118,11 +134,8 @@ class DueWorker:
             elif len(text) > MAX_TEXT_LENGTH:
                 reason = "rendered_too_long"
         if reason is not None or not check.send:
-            session_ops.replan(
-                conn, session, channel.policy, now, reminder_state="skipped", reminder_reason=reason
-            )
-            session_ops.record(
-                conn,
+            writes.replan(session, channel.policy, now, reminder_state="skipped", reminder_reason=reason)
+            writes.record(
                 channel,
                 session.id,
                 "reminder_skipped",
@@ -147,9 +160,8 @@ class DueWorker:
             silence_t=session.last_customer_at,
             callback_data=reminder_callback_data(session.id),
         )
-        session_ops.replan(conn, session, channel.policy, now, reminder_state="queued", reminder_reason=None)
-        session_ops.record(
-            conn,
+        writes.replan(session, channel.policy, now, reminder_state="queued", reminder_reason=None)
+        writes.record(
             channel,
             session.id,
             "reminder_queued",
