@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
 from wasession.domain.policy import Policy, policy_from_storage, policy_to_storage
 from wasession.store.schema import channels, workspaces
@@ -42,6 +43,9 @@ class ChannelSecrets:
 
 
 _PUBLIC_COLUMNS = [c for c in channels.c if not c.name.endswith("_enc")]
+# Built once: ingest looks the channel up for every webhook (issue 6).
+_APP_SECRETS_ENC = select(channels.c.app_secret_enc).order_by(channels.c.id)
+_BY_PHONE_NUMBER_ID = select(*_PUBLIC_COLUMNS).where(channels.c.phone_number_id == bindparam("b_phone_number_id"))
 
 
 def _row_to_channel(row: RowMapping | Mapping[str, Any]) -> Channel:
@@ -107,6 +111,38 @@ def by_phone_number_id(conn: Connection, phone_number_id: str) -> Channel | None
     return _row_to_channel(row) if row else None
 
 
+class ChannelCache:
+    """Channels by phone_number_id for ingest, always current.
+
+    Every lookup still reads the channel's row (one indexed read inside the caller's transaction,
+    so a change committed by any process or service is seen by the very next lookup), but the
+    `Channel` — its policy parsed and validated, the costly part — is rebuilt only when the row
+    differs from the one it was built from.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._built: dict[str, tuple[tuple[Any, ...], Channel]] = {}
+        self.rebuilds = 0  # for tests: how often a Channel was built from its row
+
+    def by_phone_number_id(self, conn: Connection, phone_number_id: str) -> Channel | None:
+        row = conn.execute(_BY_PHONE_NUMBER_ID, {"b_phone_number_id": phone_number_id}).first()
+        if row is None:
+            with self._lock:
+                self._built.pop(phone_number_id, None)
+            return None
+        key = tuple(row)
+        with self._lock:
+            built = self._built.get(phone_number_id)
+        if built is not None and built[0] == key:
+            return built[1]
+        channel = _row_to_channel(row._mapping)
+        with self._lock:
+            self._built[phone_number_id] = (key, channel)
+            self.rebuilds += 1
+        return channel
+
+
 def list_all(conn: Connection, workspace_id: int | None = None) -> list[Channel]:
     query = select(*_PUBLIC_COLUMNS).order_by(channels.c.id)
     if workspace_id is not None:
@@ -132,6 +168,11 @@ def all_secrets(conn: Connection, box: SecretBox) -> list[tuple[int, ChannelSecr
     return [
         (int(r[0]), ChannelSecrets(box.decrypt(r[1]), box.decrypt(r[2]), box.decrypt(r[3]))) for r in rows
     ]
+
+
+def app_secrets_encrypted(conn: Connection) -> tuple[str, ...]:
+    """Every channel's app secret as stored (encrypted): cheap to compare with an earlier read."""
+    return tuple(r[0] for r in conn.execute(_APP_SECRETS_ENC))
 
 
 def save_policy(conn: Connection, channel_id: int, policy: Policy, now: datetime) -> None:
