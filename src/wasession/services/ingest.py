@@ -11,7 +11,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +44,7 @@ SECRET_CACHE_SECONDS = 30.0
 DEFAULT_RETENTION_DAYS = 30
 PRUNE_BATCH = 5000
 REPROCESS_BATCH = 200
+MAX_GROUP = 200  # bodies per group-commit transaction (`GroupCommit`)
 UNROUTABLE_MARK = "unroutable="
 # A reminder's progress follows its message's statuses, forward only (R15); `unknown` is a send
 # whose answer was lost, resolved by a status that names it through its callback data.
@@ -59,6 +62,13 @@ class IngestResult:
     groups: int = 0
     unroutable: list[str] = field(default_factory=list)
     error: str | None = None
+    # The earliest due time this body gave a session (None: it scheduled nothing); a status of a
+    # reminder may re-plan its session, so it counts as due now. For waking the due loop only.
+    due_at: datetime | None = None
+
+    def scheduled(self, due_at: datetime | None) -> None:
+        if due_at is not None and (self.due_at is None or due_at < self.due_at):
+            self.due_at = due_at
 
     def outcome(self) -> str:
         if self.error:
@@ -86,6 +96,7 @@ class CredentialCache:
         self._app_secrets: tuple[str, ...] = ()
         self._verify_tokens: tuple[str, ...] = ()
         self._loaded_at = float("-inf")
+        self._current: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())  # (encrypted, decrypted)
 
     def invalidate(self) -> None:
         with self._lock:
@@ -102,6 +113,11 @@ class CredentialCache:
     def _fresh(self) -> bool:
         return time.monotonic() - self._loaded_at < SECRET_CACHE_SECONDS
 
+    def signature_ok_cached(self, raw: bytes, header: str | None) -> bool:
+        """True if a secret loaded less than SECRET_CACHE_SECONDS ago matches; never reads the
+        database (False means: ask `signature_ok`)."""
+        return self._fresh() and any(signature_matches(s, raw, header) for s in self._app_secrets)
+
     def signature_ok(self, raw: bytes, header: str | None) -> bool:
         if not self._fresh():
             self._load()
@@ -111,35 +127,197 @@ class CredentialCache:
         self._load()
         return any(signature_matches(s, raw, header) for s in self._app_secrets)
 
+    def current_app_secrets(self, conn: Connection) -> tuple[str, ...]:
+        """The app secrets stored right now, read in the caller's transaction (decrypted again
+        only when a stored secret changed), so a rotation by any process counts at once."""
+        encrypted = channel_store.app_secrets_encrypted(conn)
+        known, decrypted = self._current
+        if encrypted != known:
+            decrypted = tuple(dict.fromkeys(self._ctx.box.decrypt(e) for e in encrypted))
+            self._current = (encrypted, decrypted)
+            with self._lock:
+                self._app_secrets = decrypted
+                self._loaded_at = time.monotonic()
+        return decrypted
+
     def challenge(self, params: Mapping[str, str]) -> str | None:
         self._load()
         return verify_challenge(params, self._verify_tokens)
 
 
+class SignatureRejected(Exception):
+    """The body's signature matches none of the app secrets stored: nothing of it was stored."""
+
+
+_Waiting = tuple[bytes, str | None, Future[IngestResult]]
+
+
+class GroupCommit:
+    """One writer thread that stores and applies every verified body waiting, in one transaction.
+
+    SQLite has one writer; many request threads each taking the write lock for one body spend
+    most of their time handing the lock over (and sleeping in SQLite's busy handler). Here the
+    requests queue in memory, and the writer takes all that are waiting — each body in its own
+    savepoint (`Ingestor.ingest_in`), so one bad body never fails the others — commits once, and
+    only then resolves every request's future: a 2xx still means stored and applied. A body that
+    raises gets its exception, with nothing of it stored. If the group transaction itself fails
+    (a lost connection, a failed commit), nothing of it was stored, and each body is tried again
+    in a transaction of its own.
+
+    The batch is whatever arrived while the previous one was being written, so at a low rate
+    every body is written alone at once, and under load the batches grow with the queue.
+    """
+
+    def __init__(self, ingestor: Ingestor, *, max_batch: int = MAX_GROUP, idle_exit: float = 30.0) -> None:
+        self._ingestor = ingestor
+        self._max_batch = max_batch
+        self._idle_exit = idle_exit  # the thread ends when idle this long and starts again on demand
+        self._cond = threading.Condition()
+        self._waiting: deque[_Waiting] = deque()
+        self._thread: threading.Thread | None = None
+        self.groups = 0  # for tests and profiles: transactions written
+        self.largest = 0
+
+    def submit(self, raw: bytes, signature: str | None) -> Future[IngestResult]:
+        future: Future[IngestResult] = Future()
+        with self._cond:
+            self._waiting.append((raw, signature, future))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="wasession-ingest", daemon=True)
+                self._thread.start()
+            else:
+                self._cond.notify()
+        return future
+
+    def _take(self) -> list[_Waiting]:
+        with self._cond:
+            if not self._waiting:
+                self._cond.wait(self._idle_exit)
+            if not self._waiting:
+                self._thread = None  # submit() starts a new one
+                return []
+            n = min(len(self._waiting), self._max_batch)
+            return [self._waiting.popleft() for _ in range(n)]
+
+    def _run(self) -> None:
+        while True:
+            group = self._take()
+            if not group:
+                return
+            try:
+                self._write(group)
+            except BaseException as exc:  # never leave a request waiting forever
+                log.exception("webhook group commit failed")
+                for _, _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+
+    def _write(self, group: list[_Waiting]) -> None:
+        ingestor = self._ingestor
+        started = time.perf_counter()
+        outcomes: list[IngestResult | Exception] = []
+        try:
+            with ingestor.ctx.db.write() as conn:
+                channels: dict[str, Channel | None] = {}
+                secrets: tuple[str, ...] | None = None
+                for raw, signature, _ in group:
+                    if signature is not None:
+                        # Checked again against the secrets stored now: one rotated a moment ago
+                        # (by any process) no longer signs, though the request checked it cached.
+                        if secrets is None:
+                            secrets = ingestor.credentials.current_app_secrets(conn)
+                        if not any(signature_matches(s, raw, signature) for s in secrets):
+                            outcomes.append(SignatureRejected())
+                            continue
+                    try:
+                        outcomes.append(ingestor.ingest_in(conn, raw, channels))
+                    except IntegrityError as exc:
+                        outcomes.append(exc)
+        except Exception:
+            if len(group) == 1:
+                raise
+            log.exception("webhook group of %d could not be committed; writing each alone", len(group))
+            for raw, signature, future in group:
+                try:
+                    future.set_result(ingestor.ingest(raw, signature))
+                except Exception as exc:
+                    future.set_exception(exc)
+            return
+        self.groups += 1
+        self.largest = max(self.largest, len(group))
+        elapsed = time.perf_counter() - started
+        results = [o for o in outcomes if isinstance(o, IngestResult)]
+        for (_, _, future), outcome in zip(group, outcomes, strict=True):
+            if isinstance(outcome, IngestResult):
+                metrics.INGEST_LATENCY.observe(elapsed)
+                future.set_result(outcome)
+            else:
+                future.set_exception(outcome)
+        ingestor.after_commit(results)
+
+
 class Ingestor:
-    def __init__(self, ctx: ServiceContext) -> None:
+    def __init__(self, ctx: ServiceContext, *, wake: Callable[[IngestResult], None] | None = None) -> None:
         self.ctx = ctx
         self.credentials = CredentialCache(ctx)
+        self.channels = channel_store.ChannelCache()
+        # After a commit: which engine loops to wake depends on what the bodies changed.
+        self._wake = wake or (lambda _result: ctx.wake())
+        self._group = GroupCommit(self)
 
-    @metrics.INGEST_LATENCY.time()
-    def ingest(self, raw: bytes) -> IngestResult:
-        """Store and apply a body whose signature was already verified."""
-        now = self.ctx.clock.now()
-        result = IngestResult()
-        for attempt in range(3):
-            result = IngestResult()
-            try:
-                with self.ctx.db.write() as conn:
-                    result.log_id = webhook_log.append(conn, raw, now)
-                    self._apply_logged(conn, result.log_id, raw, now, result)
-                break
-            except IntegrityError:
-                # Two processes opened the same session or contact at once; the retry sees the winner's row.
-                if attempt == 2:
-                    raise
-        if result.opened or result.messages or result.statuses:
-            self.ctx.wake()
+    def ingest(self, raw: bytes, signature: str | None = None) -> IngestResult:
+        """Store and apply a body, in a transaction of its own. Without `signature` the caller
+        has verified the body; with it, it is checked against the app secrets stored now
+        (`SignatureRejected` if none matches, and nothing is stored)."""
+        started = time.perf_counter()
+        with self.ctx.db.write() as conn:
+            if signature is not None and not any(
+                signature_matches(s, raw, signature) for s in self.credentials.current_app_secrets(conn)
+            ):
+                raise SignatureRejected()
+            result = self.ingest_in(conn, raw, {})
+        metrics.INGEST_LATENCY.observe(time.perf_counter() - started)
+        self.after_commit([result])
         return result
+
+    def submit(self, raw: bytes, signature: str | None = None) -> Future[IngestResult]:
+        """`ingest`, together with the other bodies waiting (group commit, see `GroupCommit`).
+
+        The future is resolved once the transaction holding the body has committed: its result
+        means stored and applied exactly as `ingest` would have; its exception (such as
+        `SignatureRejected`) means nothing of this body was stored."""
+        return self._group.submit(raw, signature)
+
+    def ingest_in(self, conn: Connection, raw: bytes, channels: dict[str, Channel | None]) -> IngestResult:
+        """Append and apply one body inside the caller's transaction. Applying runs in a savepoint:
+        an error keeps the raw body (marked with the error) and undoes the rest; an integrity
+        error (two processes opening the same session or contact at once) is retried, and the
+        third one removes the raw body again, so nothing of this body is left, and is raised."""
+        now = self.ctx.clock.now()
+        log_id = webhook_log.append(conn, raw, now)
+        for attempt in range(3):
+            result = IngestResult(log_id=log_id)
+            try:
+                self._apply_logged(conn, log_id, raw, now, result, channels)
+                return result
+            except IntegrityError:
+                # The savepoint is rolled back; the retry sees the other writer's row.
+                channels.clear()
+                if attempt == 2:
+                    webhook_log.remove(conn, log_id)
+                    raise
+        raise AssertionError("unreachable")
+
+    def after_commit(self, results: list[IngestResult]) -> None:
+        merged = IngestResult()
+        for r in results:
+            merged.opened += r.opened
+            merged.messages += r.messages
+            merged.statuses += r.statuses
+            if r.due_at is not None and (merged.due_at is None or r.due_at < merged.due_at):
+                merged.due_at = r.due_at
+        if merged.opened or merged.messages or merged.statuses:
+            self._wake(merged)
 
     def reprocess(self, log_id: int, raw: bytes) -> IngestResult:
         """Apply a stored body again. Safe to repeat: a known wamid changes nothing (R4) and
@@ -147,16 +325,25 @@ class Ingestor:
         now = self.ctx.clock.now()
         result = IngestResult(log_id=log_id)
         with self.ctx.db.write() as conn:
-            self._apply_logged(conn, log_id, raw, now, result)
+            self._apply_logged(conn, log_id, raw, now, result, {})
         self.ctx.wake()
         return result
 
-    def _apply_logged(self, conn: Connection, log_id: int, raw: bytes, now: datetime, result: IngestResult) -> None:
+    def _apply_logged(
+        self,
+        conn: Connection,
+        log_id: int,
+        raw: bytes,
+        now: datetime,
+        result: IngestResult,
+        channels: dict[str, Channel | None],
+    ) -> None:
         savepoint = conn.begin_nested()
         try:
-            self._apply(conn, raw, now, result)
+            self._apply(conn, raw, now, result, channels)
             savepoint.commit()
         except IntegrityError:
+            savepoint.rollback()
             raise
         except Exception as exc:  # the body is kept for re-processing whatever went wrong
             savepoint.rollback()
@@ -166,17 +353,20 @@ class Ingestor:
 
     # -- applying a verified body ---------------------------------------------------------------
 
-    def _apply(self, conn: Connection, raw: bytes, now: datetime, result: IngestResult) -> None:
+    def _apply(
+        self, conn: Connection, raw: bytes, now: datetime, result: IngestResult, channels: dict[str, Channel | None]
+    ) -> None:
         try:
             batch = parse_webhook(raw)
         except PayloadError as exc:
             result.error = f"unreadable payload: {exc}"
             return
-        channels: dict[str, Channel | None] = {}
 
         def channel_for(phone_number_id: str) -> Channel | None:
+            # Read once per transaction: no other writer can change the row while it is open on
+            # SQLite, and on PostgreSQL the whole group sees the channel as of its first body.
             if phone_number_id not in channels:
-                channels[phone_number_id] = channel_store.by_phone_number_id(conn, phone_number_id)
+                channels[phone_number_id] = self.channels.by_phone_number_id(conn, phone_number_id)
             found = channels[phone_number_id]
             if found is None:
                 result.unroutable.append(phone_number_id)
@@ -240,7 +430,7 @@ class Ingestor:
                 self._store_inbound(conn, channel, latest.id, msg, ts, now)
                 session_ops.record(conn, channel, latest.id, "customer_message", ts, wamid=msg.wamid, late=True)
                 return
-            self._open(conn, channel, contact.id, msg, ts, now)
+            result.scheduled(self._open(conn, channel, contact.id, msg, ts, now))
             result.opened += 1
             return
 
@@ -258,6 +448,7 @@ class Ingestor:
                 awaiting="agent",
                 reminder_reason=None,
             )
+            result.scheduled(p.due_at)
             session_ops.record(
                 conn,
                 channel,
@@ -282,7 +473,7 @@ class Ingestor:
         msg: InboundMessage,
         ts: datetime,
         now: datetime,
-    ) -> None:
+    ) -> datetime | None:
         from wasession.domain.plan import plan
 
         p = plan(last_customer_at=ts, policy=channel.policy, reminder_state=NEW_SILENCE, now=now)
@@ -311,6 +502,7 @@ class Ingestor:
             closes_at=p.closes_at,
             reminder_due_at=p.reminder_due_at,
         )
+        return p.due_at
 
     def _store_inbound(
         self,
@@ -391,6 +583,7 @@ class Ingestor:
             self._status_event(conn, channel, message, "failed", status.timestamp, error.code if error else None)
             session = session_store.get(conn, message.session_id)
             if message.kind == "reminder" and session is not None:
+                result.scheduled(now)
                 session_ops.reminder_failed(
                     conn,
                     channel,
@@ -415,6 +608,7 @@ class Ingestor:
                 and rank.get(new, -1) > rank[session.reminder_state]
             ):
                 session_store.update_session(conn, session.id, reminder_state=new)
+                result.scheduled(now)
 
     @staticmethod
     def _by_callback(conn: Connection, channel: Channel, status: StatusUpdate) -> MessageRow | None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from wasession.store.schema import webhook_log
 
 # Built once: every webhook runs these, and building a statement costs more than executing it (issue 6).
 _APPEND = insert(webhook_log)
 _MARK = update(webhook_log).where(webhook_log.c.id == bindparam("b_id"))
+_REMOVE = delete(webhook_log).where(webhook_log.c.id == bindparam("b_id"))
 
 
 def append(conn: Connection, body: bytes, received_at: datetime) -> int:
@@ -20,6 +21,10 @@ def append(conn: Connection, body: bytes, received_at: datetime) -> int:
 
 def mark_processed(conn: Connection, log_id: int, at: datetime, outcome: str) -> None:
     conn.execute(_MARK, {"b_id": log_id, "processed_at": at, "outcome": outcome})
+
+
+def remove(conn: Connection, log_id: int) -> None:
+    conn.execute(_REMOVE, {"b_id": log_id})
 
 
 def unprocessed(conn: Connection, limit: int = 1000) -> list[tuple[int, bytes]]:

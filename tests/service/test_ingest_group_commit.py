@@ -1,0 +1,310 @@
+"""Issue 6: ingest's group commit, its channel and credential caches, and its wake-ups.
+
+Through the real endpoint (the Simulator posts over ASGI) where the behaviour is visible there;
+directly on `GroupCommit` to control which bodies share a transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from wasession.engine.runner import Loop
+from wasession.services import channels as channel_service
+from wasession.services.ingest import GroupCommit, Ingestor, IngestResult, SignatureRejected
+from wasession.store.channels import Channel
+from wasession.store.schema import messages, sessions, webhook_log
+from wasession.testing import Simulator
+from wasession.testing.webhook_bodies import new_wamid, text_message_body
+from wasession.whatsapp.signature import SIGNATURE_HEADER
+
+WAIT = 30.0  # seconds; only a bound for a broken implementation, never reached when it works
+
+
+def body(sim: Simulator, ch: Channel, wa_id: str, text: str = "hi", wamid: str | None = None) -> bytes:
+    return json.dumps(
+        text_message_body(
+            phone_number_id=ch.phone_number_id,
+            wa_id=wa_id,
+            name="Customer",
+            text=text,
+            timestamp=sim.now,
+            wamid=wamid or new_wamid(wa_id),
+        )
+    ).encode()
+
+
+def sign(secret: str, raw: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def count(sim: Simulator, table: Any, *where: Any) -> int:
+    with sim.runtime.db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar() or 0)
+
+
+def inbound(sim: Simulator) -> int:
+    return count(sim, messages, messages.c.direction == "in")
+
+
+# -- the channel and its credentials are always current ------------------------------------------------
+
+
+def test_a_policy_saved_through_the_services_counts_for_the_very_next_webhook(any_sim: Simulator) -> None:
+    sim = any_sim
+    ch = sim.add_channel(session_timeout="24h")
+    sim.customer_message(ch, wa_id="4911")
+    assert sim.session(ch, wa_id="4911").closes_at == sim.now + timedelta(hours=24)
+    channel_service.save_policy(sim.runtime.ctx, ch.id, {"session_timeout": "2h"})
+    sim.customer_message(ch, wa_id="4922")
+    assert sim.session(ch, wa_id="4922").closes_at == sim.now + timedelta(hours=2)
+
+
+def test_the_channel_is_rebuilt_only_when_its_row_changed(sim: Simulator) -> None:
+    ch = sim.add_channel(session_timeout="24h")
+    cache = sim.runtime.ingestor.channels
+    for n in range(3):
+        sim.customer_message(ch, wa_id=f"491{n}")
+    assert cache.rebuilds == 1  # built once, then reused while the row stays the same
+    sim.update_policy(ch, session_timeout="3h")
+    sim.customer_message(ch, wa_id="4919")
+    assert cache.rebuilds == 2
+    assert sim.session(ch, wa_id="4919").closes_at == sim.now + timedelta(hours=3)
+
+
+def test_a_deleted_channel_makes_the_next_webhook_unroutable(sim: Simulator) -> None:
+    from wasession.services.channel_admin import delete_channel
+
+    ch = sim.add_channel()
+    sim.add_channel()  # the Simulator signs every channel with one app secret: still valid after the delete
+    sim.customer_message(ch, wa_id="4911")
+    raw = body(sim, ch, "4922")
+    delete_channel(sim.runtime.ctx, ch.id, workspace_id=ch.workspace_id)
+    assert sim.post_webhook(raw).status_code == 200
+    with sim.runtime.db.read() as conn:
+        outcome = conn.execute(select(webhook_log.c.outcome).order_by(webhook_log.c.id.desc())).scalar()
+    assert outcome is not None and f"unroutable={ch.phone_number_id}" in outcome
+
+
+def test_an_app_secret_rotated_through_the_services_counts_for_the_very_next_webhook(any_sim: Simulator) -> None:
+    sim = any_sim
+    ch = sim.add_channel()
+    sim.customer_message(ch, wa_id="4911")  # the old secret is now cached by the endpoint
+    logged = count(sim, webhook_log)
+    # The service itself, not the REST API (which also empties the endpoint's cache).
+    channel_service.update_credentials(sim.runtime.ctx, ch.id, app_secret="rotated-secret")
+    old = body(sim, ch, "4922")
+    refused = sim.post_webhook(old, sign=False, headers={SIGNATURE_HEADER: sign(sim.app_secret, old)})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "signature_invalid"
+    assert count(sim, webhook_log) == logged  # nothing of it stored
+    new = body(sim, ch, "4933")
+    accepted = sim.post_webhook(new, sign=False, headers={SIGNATURE_HEADER: sign("rotated-secret", new)})
+    assert accepted.status_code == 200
+    assert count(sim, webhook_log) == logged + 1
+    assert sim.session(ch, wa_id="4933").status == "active"
+
+
+# -- group commit --------------------------------------------------------------------------------------
+
+
+def gate_first_body(monkeypatch: pytest.MonkeyPatch, ingestor: Ingestor) -> tuple[threading.Event, threading.Event]:
+    """Make the writer stop inside the first body's transaction until `release` is set."""
+    started, release = threading.Event(), threading.Event()
+    real = ingestor.ingest_in
+    calls = [0]
+
+    def gated(conn: Any, raw: bytes, channels: Any) -> IngestResult:
+        calls[0] += 1
+        if calls[0] == 1:
+            started.set()
+            assert release.wait(WAIT)
+        return real(conn, raw, channels)
+
+    monkeypatch.setattr(ingestor, "ingest_in", gated)
+    return started, release
+
+
+def results(futures: list[Future[IngestResult]]) -> list[IngestResult | BaseException]:
+    out: list[IngestResult | BaseException] = []
+    for f in futures:
+        exc = f.exception(WAIT)
+        out.append(exc if exc is not None else f.result())
+    return out
+
+
+def test_bodies_waiting_for_the_writer_share_one_transaction(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    ch = sim.add_channel()
+    ingestor = sim.runtime.ingestor
+    group = GroupCommit(ingestor)
+    started, release = gate_first_body(monkeypatch, ingestor)
+    first = group.submit(body(sim, ch, "4900"), None)
+    assert started.wait(WAIT)
+    rest = [group.submit(body(sim, ch, f"49{n:02d}"), None) for n in range(1, 11)]
+    assert not first.done()  # not answered before its transaction commits
+    release.set()
+    done = results([first, *rest])
+    assert all(isinstance(r, IngestResult) and r.opened == 1 for r in done)
+    assert (group.groups, group.largest) == (2, 10)
+    assert inbound(sim) == 11
+    assert len({r.log_id for r in done if isinstance(r, IngestResult)}) == 11
+
+
+def test_one_failing_body_keeps_its_raw_log_and_does_not_fail_the_others(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ch = sim.add_channel()
+    ingestor = sim.runtime.ingestor
+    real = Ingestor._apply_message
+
+    def apply_message(self: Ingestor, conn: Any, channel: Any, msg: Any, *args: Any) -> None:
+        if msg.text == "boom":
+            raise RuntimeError("apply failed")
+        real(self, conn, channel, msg, *args)
+
+    monkeypatch.setattr(Ingestor, "_apply_message", apply_message)
+    group = GroupCommit(ingestor)
+    started, release = gate_first_body(monkeypatch, ingestor)
+    futures = [group.submit(body(sim, ch, "4900"), None)]
+    assert started.wait(WAIT)
+    futures += [group.submit(body(sim, ch, f"49{n:02d}", text="boom" if n == 2 else "hi"), None) for n in (1, 2, 3)]
+    release.set()
+    done = results(futures)
+    assert all(isinstance(r, IngestResult) for r in done)
+    bad = done[2]
+    assert isinstance(bad, IngestResult) and bad.error == "RuntimeError: apply failed"
+    assert inbound(sim) == 3  # the other three applied, in the same transaction
+    with sim.runtime.db.read() as conn:
+        query = select(webhook_log.c.body, webhook_log.c.outcome).where(webhook_log.c.id == bad.log_id)
+        row = conn.execute(query).one()
+    assert b"boom" in bytes(row[0]) and row[1] == "error: RuntimeError: apply failed"
+    assert count(sim, sessions) == 3
+
+
+def test_a_body_that_keeps_conflicting_leaves_nothing_and_fails_alone(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ch = sim.add_channel()
+    ingestor = sim.runtime.ingestor
+    real = Ingestor._apply_message
+    tries = [0]
+
+    def apply_message(self: Ingestor, conn: Any, channel: Any, msg: Any, *args: Any) -> None:
+        if msg.text == "conflict":
+            tries[0] += 1
+            real(self, conn, channel, msg, *args)  # its writes are undone with the savepoint
+            raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
+        real(self, conn, channel, msg, *args)
+
+    monkeypatch.setattr(Ingestor, "_apply_message", apply_message)
+    group = GroupCommit(ingestor)
+    started, release = gate_first_body(monkeypatch, ingestor)
+    futures = [group.submit(body(sim, ch, "4900"), None)]
+    assert started.wait(WAIT)
+    futures += [group.submit(body(sim, ch, f"49{n:02d}", text="conflict" if n == 1 else "hi"), None) for n in (1, 2)]
+    release.set()
+    done = results(futures)
+    assert isinstance(done[0], IngestResult) and isinstance(done[2], IngestResult)
+    assert isinstance(done[1], IntegrityError)
+    assert tries[0] == 3  # retried like a race with another process, then given up
+    assert count(sim, webhook_log) == 2  # its raw body is not kept: the request failed (Meta retries)
+    assert inbound(sim) == 2
+    assert count(sim, sessions) == 2
+
+
+def test_a_group_that_cannot_commit_is_written_body_by_body(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    ch = sim.add_channel()
+    ingestor = sim.runtime.ingestor
+    real = ingestor.credentials.current_app_secrets
+    calls = [0]
+
+    def failing_once(conn: Any) -> tuple[str, ...]:
+        calls[0] += 1
+        if calls[0] == 2:  # inside the second group's transaction
+            raise RuntimeError("connection lost")
+        return real(conn)
+
+    monkeypatch.setattr(ingestor.credentials, "current_app_secrets", failing_once)
+    group = GroupCommit(ingestor)
+    started, release = gate_first_body(monkeypatch, ingestor)
+
+    def signed(wa_id: str) -> Future[IngestResult]:
+        raw = body(sim, ch, wa_id)
+        return group.submit(raw, sign(sim.app_secret, raw))
+
+    futures = [signed("4900")]
+    assert started.wait(WAIT)
+    futures += [signed(f"49{n:02d}") for n in (1, 2, 3)]
+    bad = body(sim, ch, "4904")
+    futures.append(group.submit(bad, sign("not-the-secret", bad)))
+    release.set()
+    done = results(futures)
+    assert all(isinstance(r, IngestResult) for r in done[:4])
+    assert isinstance(done[4], SignatureRejected)
+    assert group.groups == 1  # the second group was rolled back and its bodies written one by one
+    assert inbound(sim) == 4 and count(sim, webhook_log) == 4
+
+
+def test_duplicates_within_one_group_are_stored_once(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    ch = sim.add_channel()
+    ingestor = sim.runtime.ingestor
+    group = GroupCommit(ingestor)
+    started, release = gate_first_body(monkeypatch, ingestor)
+    futures = [group.submit(body(sim, ch, "4900"), None)]
+    assert started.wait(WAIT)
+    wamid = new_wamid("4911")
+    futures += [group.submit(body(sim, ch, "4911", wamid=wamid), None) for _ in range(3)]
+    release.set()
+    done = [r for r in results(futures) if isinstance(r, IngestResult)]
+    assert [r.messages for r in done] == [1, 1, 0, 0]
+    assert [r.duplicates for r in done] == [0, 0, 1, 1]
+    assert inbound(sim) == 2 and count(sim, webhook_log) == 4  # every body logged (R4)
+
+
+# -- wake-ups -------------------------------------------------------------------------------------------
+
+
+def idle_loops(sim: Simulator) -> dict[str, Loop]:
+    """Loops registered with the runtime but not started, so their wake-ups can be read."""
+    runtime = sim.runtime
+    nothing: Callable[[], None] = lambda: None  # noqa: E731
+    for name in ("due", "sender", "events"):
+        runtime.add_loop(name, nothing, lambda: None)
+    return {loop.name: loop for loop in runtime.loops}
+
+
+def woken(loops: dict[str, Loop]) -> set[str]:
+    out = {name for name, loop in loops.items() if loop._wake.is_set()}
+    for loop in loops.values():
+        loop._wake.clear()
+    return out
+
+
+def test_a_webhook_wakes_the_event_loop_and_the_due_loop_only_for_work_due_soon(sim: Simulator) -> None:
+    ch = sim.add_channel(session_timeout="24h")
+    loops = idle_loops(sim)
+    sim.customer_message(ch, wa_id="4911")
+    assert woken(loops) == {"events"}  # its due times are hours away; ingest queues no sends
+    sim.runtime.wake_after_ingest(IngestResult(messages=1, due_at=sim.now + timedelta(seconds=1)))
+    assert woken(loops) == {"events", "due"}
+    sim.runtime.wake_after_ingest(IngestResult(messages=1, due_at=sim.now + timedelta(seconds=2)))
+    assert woken(loops) == {"events"}
+    sim.runtime.wake()  # other services still wake every loop
+    assert woken(loops) == {"events", "due", "sender"}
+
+
+def test_a_late_message_that_makes_a_session_due_at_once_wakes_the_due_loop(sim: Simulator) -> None:
+    ch = sim.add_channel(session_timeout="2h")
+    loops = idle_loops(sim)
+    # Written 3 h ago (delivered late): the session it opens is already past its timeout.
+    sim.customer_message(ch, wa_id="4911", at=sim.now - timedelta(hours=3))
+    assert "due" in woken(loops)
