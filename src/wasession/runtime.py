@@ -23,7 +23,7 @@ from wasession.engine.ratelimit import limiter_for
 from wasession.engine.runner import Loop
 from wasession.engine.sender import Sender
 from wasession.services.context import ServiceContext
-from wasession.services.ingest import Ingestor
+from wasession.services.ingest import Ingestor, IngestResult
 from wasession.store import migrate
 from wasession.store.channels import Channel
 from wasession.store.db import Database, connect
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 # How often each process looks for messages a dead process left in `sending` (they become
 # `unknown` after sender.STUCK_AFTER).
 RECOVER_EVERY = 60.0
+# The due loop's longest sleep: it re-reads the next due time at least this often, so a due time
+# further away than this needs no wake-up to be met.
+DUE_MAX_SLEEP = 1.0
 
 LoopStep = Callable[[], object]
 NextAt = Callable[[], datetime | None]
@@ -57,7 +60,7 @@ class Runtime:
         self.key_file = settings.data_dir() / "wasession.key" if self.key_created else None
         self.box = SecretBox(key)
         self.ctx = ServiceContext(self.db, self.clock, self.box, wake=self.wake)
-        self.ingestor = Ingestor(self.ctx)
+        self.ingestor = Ingestor(self.ctx, wake=self.wake_after_ingest)
         self.due = DueWorker(self.ctx, batch_size=settings.engine_batch_size)
         # An injected client (the Simulator's, on the in-process fake) is used as it is; otherwise
         # sends go over pooled standard-library connections (whatsapp/transport.py says why).
@@ -113,6 +116,20 @@ class Runtime:
         if self.db.is_postgres:
             notify.publish(self.db, self.owner)
 
+    def wake_after_ingest(self, result: IngestResult) -> None:
+        """After webhooks were applied: the event loop (they recorded events), and the due loop
+        only if they made something due before its next look anyway (a due time within
+        DUE_MAX_SLEEP). The sender is not woken: ingest queues no sends. On PostgreSQL the other
+        processes are told only in the same case."""
+        due_soon = result.due_at is not None and (
+            result.due_at - self.clock.now()
+        ).total_seconds() <= DUE_MAX_SLEEP
+        for loop in self.loops:
+            if loop.name == "events" or (due_soon and loop.name == "due"):
+                loop.wake()
+        if due_soon and self.db.is_postgres:
+            notify.publish(self.db, self.owner)
+
     def wake_local(self) -> None:
         for loop in self.loops:
             loop.wake()
@@ -126,7 +143,7 @@ class Runtime:
 
     def start_engine(self) -> None:
         self.sender.recover_stuck()
-        self.add_loop("due", self.due.run_due, self.due.next_due_at)
+        self.add_loop("due", self.due.run_due, self.due.next_due_at, max_sleep=DUE_MAX_SLEEP)
         self.add_loop("sender", self.sender.run_pending, self.sender.next_attempt_at)
         self.add_loop("events", self.event_dispatch.run_pending, self.event_dispatch.next_attempt_at)  # issue 4
         # A process may die with messages in `sending`; any survivor turns them `unknown` (issue 5).
