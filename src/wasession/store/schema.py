@@ -216,6 +216,7 @@ messages = Table(
     UniqueConstraint("channel_id", "wamid"),
     Index("ix_messages_session", "session_id", "sent_at"),
     Index("ix_messages_outbox", "status", "next_attempt_at"),
+    Index("ix_messages_channel_outbox", "channel_id", "status", "next_attempt_at"),
 )
 
 events = Table(
