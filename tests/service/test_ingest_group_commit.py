@@ -123,12 +123,12 @@ def gate_first_body(monkeypatch: pytest.MonkeyPatch, ingestor: Ingestor) -> tupl
     real = ingestor.ingest_in
     calls = [0]
 
-    def gated(conn: Any, raw: bytes, channels: Any) -> IngestResult:
+    def gated(conn: Any, raw: bytes, channels: Any, **kw: Any) -> IngestResult:
         calls[0] += 1
         if calls[0] == 1:
             started.set()
             assert release.wait(WAIT)
-        return real(conn, raw, channels)
+        return real(conn, raw, channels, **kw)
 
     monkeypatch.setattr(ingestor, "ingest_in", gated)
     return started, release
@@ -157,6 +157,35 @@ def test_bodies_waiting_for_the_writer_share_one_transaction(sim: Simulator, mon
     assert (group.groups, group.largest) == (2, 10)
     assert inbound(sim) == 11
     assert len({r.log_id for r in done if isinstance(r, IngestResult)}) == 11
+
+
+def test_a_group_without_errors_uses_no_savepoints(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import event
+
+    ch = sim.add_channel()
+    savepoints: list[str] = []
+
+    def on_savepoint(_conn: Any, name: str) -> None:
+        savepoints.append(name)
+
+    event.listen(sim.runtime.db.writer, "savepoint", on_savepoint)
+    try:
+        ingestor = sim.runtime.ingestor
+        group = GroupCommit(ingestor)
+        started, release = gate_first_body(monkeypatch, ingestor)
+        futures = [group.submit(body(sim, ch, "4900"), None)]
+        assert started.wait(WAIT)
+        futures += [group.submit(body(sim, ch, f"49{n:02d}"), None) for n in range(1, 6)]
+        release.set()
+        assert all(isinstance(r, IngestResult) and r.opened == 1 for r in results(futures))
+        assert savepoints == []
+        sim.customer_message(ch, wa_id="4998")  # the endpoint's group commit
+        assert savepoints == []
+        ingestor.ingest(body(sim, ch, "4999"))  # one body, one transaction: its savepoint as before
+        assert len(savepoints) == 1
+    finally:
+        event.remove(sim.runtime.db.writer, "savepoint", on_savepoint)
+    assert inbound(sim) == 8
 
 
 def test_one_failing_body_keeps_its_raw_log_and_does_not_fail_the_others(
@@ -215,7 +244,7 @@ def test_a_body_that_keeps_conflicting_leaves_nothing_and_fails_alone(
     done = results(futures)
     assert isinstance(done[0], IngestResult) and isinstance(done[2], IngestResult)
     assert isinstance(done[1], IntegrityError)
-    assert tries[0] == 3  # retried like a race with another process, then given up
+    assert tries[0] == 1 + 3  # once in the optimistic group; then retried like a race, and given up
     assert count(sim, webhook_log) == 2  # its raw body is not kept: the request failed (Meta retries)
     assert inbound(sim) == 2
     assert count(sim, sessions) == 2

@@ -213,33 +213,22 @@ class GroupCommit:
                         future.set_exception(exc)
 
     def _write(self, group: list[_Waiting]) -> None:
-        ingestor = self._ingestor
         started = time.perf_counter()
-        outcomes: list[IngestResult | Exception] = []
         try:
-            with ingestor.ctx.db.write() as conn:
-                channels: dict[str, Channel | None] = {}
-                secrets: tuple[str, ...] | None = None
-                for raw, signature, _ in group:
-                    if signature is not None:
-                        # Checked again against the secrets stored now: one rotated a moment ago
-                        # (by any process) no longer signs, though the request checked it cached.
-                        if secrets is None:
-                            secrets = ingestor.credentials.current_app_secrets(conn)
-                        if not any(signature_matches(s, raw, signature) for s in secrets):
-                            outcomes.append(SignatureRejected())
-                            continue
-                    try:
-                        outcomes.append(ingestor.ingest_in(conn, raw, channels))
-                    except IntegrityError as exc:
-                        outcomes.append(exc)
+            try:
+                # Optimistic: no savepoints (they cost about as much as a body's own statements).
+                outcomes = self._attempt(group, careful=False)
+            except _Careful:
+                # A body raised while applying: the group was rolled back; again, each body in a
+                # savepoint of its own, so that one keeps its raw log and fails alone.
+                outcomes = self._attempt(group, careful=True)
         except Exception:
             if len(group) == 1:
                 raise
             log.exception("webhook group of %d could not be committed; writing each alone", len(group))
             for raw, signature, future in group:
                 try:
-                    future.set_result(ingestor.ingest(raw, signature))
+                    future.set_result(self._ingestor.ingest(raw, signature))
                 except Exception as exc:
                     future.set_exception(exc)
             return
@@ -253,7 +242,38 @@ class GroupCommit:
                 future.set_result(outcome)
             else:
                 future.set_exception(outcome)
-        ingestor.after_commit(results)
+        self._ingestor.after_commit(results)
+
+    def _attempt(self, group: list[_Waiting], *, careful: bool) -> list[IngestResult | Exception]:
+        ingestor = self._ingestor
+        outcomes: list[IngestResult | Exception] = []
+        with ingestor.ctx.db.write() as conn:
+            channels: dict[str, Channel | None] = {}
+            secrets: tuple[str, ...] | None = None
+            for raw, signature, _ in group:
+                if signature is not None:
+                    # Checked again against the secrets stored now: one rotated a moment ago (by
+                    # any process) no longer signs, though the request checked it cached.
+                    if secrets is None:
+                        secrets = ingestor.credentials.current_app_secrets(conn)
+                    if not any(signature_matches(s, raw, signature) for s in secrets):
+                        outcomes.append(SignatureRejected())
+                        continue
+                if not careful:
+                    try:
+                        outcomes.append(ingestor.ingest_in(conn, raw, channels, careful=False))
+                    except Exception as exc:
+                        raise _Careful from exc
+                    continue
+                try:
+                    outcomes.append(ingestor.ingest_in(conn, raw, channels))
+                except IntegrityError as exc:
+                    outcomes.append(exc)
+        return outcomes
+
+
+class _Careful(Exception):
+    """A body of an optimistic group raised: roll back, write the group with savepoints."""
 
 
 class Ingestor:
@@ -288,13 +308,23 @@ class Ingestor:
         `SignatureRejected`) means nothing of this body was stored."""
         return self._group.submit(raw, signature)
 
-    def ingest_in(self, conn: Connection, raw: bytes, channels: dict[str, Channel | None]) -> IngestResult:
+    def ingest_in(
+        self, conn: Connection, raw: bytes, channels: dict[str, Channel | None], *, careful: bool = True
+    ) -> IngestResult:
         """Append and apply one body inside the caller's transaction. Applying runs in a savepoint:
         an error keeps the raw body (marked with the error) and undoes the rest; an integrity
         error (two processes opening the same session or contact at once) is retried, and the
-        third one removes the raw body again, so nothing of this body is left, and is raised."""
+        third one removes the raw body again, so nothing of this body is left, and is raised.
+
+        `careful=False`: no savepoint, and any error is raised; the caller must roll back its
+        whole transaction then (and may write the body again carefully)."""
         now = self.ctx.clock.now()
         log_id = webhook_log.append(conn, raw, now)
+        if not careful:
+            result = IngestResult(log_id=log_id)
+            self._apply(conn, raw, now, result, channels)
+            webhook_log.mark_processed(conn, log_id, now, result.outcome())
+            return result
         for attempt in range(3):
             result = IngestResult(log_id=log_id)
             try:
