@@ -18,7 +18,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Exists, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Exists,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from wasession.domain.clock import SystemClock
 from wasession.domain.schedule import REMINDER_MIN_SPARE
@@ -84,6 +97,23 @@ _READY_CHANNELS = (
         ),
     )
     .order_by(channels_table.c.id)
+)
+# A status webhook naming the message by its callback data may have got here first: then the
+# status it set stays, and only the wamid is added.
+_ACCEPTED = (
+    update(messages_table)
+    .where(messages_table.c.id == bindparam("mid"))
+    .values(
+        wamid=bindparam("w"),
+        status=case((messages_table.c.status == "sending", "accepted"), else_=messages_table.c.status),
+        status_at=case((messages_table.c.status == "sending", bindparam("now")), else_=messages_table.c.status_at),
+    )
+)
+# Only while the session is still in the silence the reminder was for (R6).
+_REMINDER_SENT = (
+    update(sessions_table)
+    .where(sessions_table.c.id == bindparam("sid"), sessions_table.c.last_customer_at == bindparam("t"))
+    .values(reminder_state="sent")
 )
 _OUTBOX_HEADS = select(
     _has_pending(messages_table.c.next_attempt_at.is_(None)).label("ready"),
@@ -480,20 +510,11 @@ class Sender:
     def _record(self, jobs: list[_Job], outcomes: list[SendResult | _Deferred | Exception], report: SendReport) -> None:
         now = self.ctx.clock.now()
         with self.ctx.db.write() as conn:
-            found = self._sessions(conn, {job.message.session_id for job in jobs})
             accepted = [(j, o) for j, o in zip(jobs, outcomes, strict=True) if isinstance(o, SendResult)]
             if accepted:
                 # The common case, in a few statements for the whole batch rather than several per message.
                 conn.execute(
-                    update(messages_table).where(messages_table.c.id == bindparam("mid")).values(wamid=bindparam("w")),
-                    [{"mid": j.message.id, "w": o.wamid} for j, o in accepted],
-                )
-                # A status webhook naming the message by its callback data may have got here first.
-                conn.execute(
-                    update(messages_table)
-                    .where(messages_table.c.id == bindparam("mid"), messages_table.c.status == "sending")
-                    .values(status="accepted", status_at=now),
-                    [{"mid": j.message.id} for j, _ in accepted],
+                    _ACCEPTED, [{"mid": j.message.id, "w": o.wamid, "now": now} for j, o in accepted]
                 )
                 conn.execute(
                     insert(events_table),
@@ -510,27 +531,20 @@ class Sender:
                     ],
                 )
                 reminders = [
-                    j.message.session_id
+                    {"sid": j.message.session_id, "t": j.message.silence_t}
                     for j, _ in accepted
                     if j.message.kind == "reminder"
-                    and j.message.silence_t == found[j.message.session_id].last_customer_at
                 ]
                 if reminders:
-                    conn.execute(
-                        update(sessions_table)
-                        .where(sessions_table.c.id == bindparam("sid"))
-                        .values(reminder_state="sent"),
-                        [{"sid": sid} for sid in reminders],
-                    )
+                    conn.execute(_REMINDER_SENT, reminders)
             for job, outcome in zip(jobs, outcomes, strict=True):
-                self._record_one(conn, job, outcome, found[job.message.session_id], now, report)
+                self._record_one(conn, job, outcome, now, report)
 
     def _record_one(
         self,
         conn: Connection,
         job: _Job,
         outcome: SendResult | _Deferred | Exception,
-        session: session_store.SessionRow,
         now: datetime,
         report: SendReport,
     ) -> None:
@@ -550,9 +564,8 @@ class Sender:
             metrics.send_outcome(message.kind, "sent")
             return
         # Rare outcomes below may change the session (a failed reminder re-plans it): read it fresh.
-        fresh = session_store.get(conn, message.session_id)
-        assert fresh is not None
-        session = fresh
+        session = session_store.get(conn, message.session_id)
+        assert session is not None
         if isinstance(outcome, OutcomeUnknownError):
             message_store.update_message(conn, message.id, status="unknown", status_at=now, error_detail=str(outcome))
             self._unknown_event(conn, channel, session.id, message.id, message.kind, message.silence_t, now)
