@@ -56,10 +56,18 @@ def serve_fake(port: int) -> None:
     fake.register(FakeNumber(phone_number_id=PNID, access_token=TOKEN, app_secret=APP_SECRET))
 
     async def accepted(request: Request) -> Response:
-        times = [m.sent_at.timestamp() for m in fake.accepted(PNID)]
-        return JSONResponse({"sent_at": times, "to": len({m.to for m in fake.accepted(PNID)})})
+        sent = fake.accepted(PNID)
+        answer: dict[str, Any] = {"sent_at": [m.sent_at.timestamp() for m in sent], "to": len({m.to for m in sent})}
+        if request.query_params.get("detail"):
+            answer["to_list"] = [m.to for m in sent]
+        return JSONResponse(answer)
 
-    app = Starlette(routes=[Route("/_bench/accepted", accepted), Mount("/", fake.app)])
+    async def count(request: Request) -> Response:
+        return JSONResponse({"count": len(fake.accepted(PNID))})
+
+    app = Starlette(
+        routes=[Route("/_bench/accepted", accepted), Route("/_bench/count", count), Mount("/", fake.app)]
+    )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
