@@ -319,12 +319,14 @@ class Ingestor:
         `careful=False`: no savepoint, and any error is raised; the caller must roll back its
         whole transaction then (and may write the body again carefully)."""
         now = self.ctx.clock.now()
-        log_id = webhook_log.append(conn, raw, now)
         if not careful:
-            result = IngestResult(log_id=log_id)
+            # Applied first, then logged with its outcome in one INSERT (nothing reads the log
+            # row while applying; if applying raises, the caller rolls back everything).
+            result = IngestResult()
             self._apply(conn, raw, now, result, channels)
-            webhook_log.mark_processed(conn, log_id, now, result.outcome())
+            result.log_id = webhook_log.append_processed(conn, raw, now, result.outcome())
             return result
+        log_id = webhook_log.append(conn, raw, now)
         for attempt in range(3):
             result = IngestResult(log_id=log_id)
             try:

@@ -19,6 +19,14 @@ def append(conn: Connection, body: bytes, received_at: datetime) -> int:
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
+def append_processed(conn: Connection, body: bytes, received_at: datetime, outcome: str) -> int:
+    """Append a body already applied in this transaction, with its outcome: one statement."""
+    result = conn.execute(
+        _APPEND, {"body": body, "received_at": received_at, "processed_at": received_at, "outcome": outcome}
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
 def mark_processed(conn: Connection, log_id: int, at: datetime, outcome: str) -> None:
     conn.execute(_MARK, {"b_id": log_id, "processed_at": at, "outcome": outcome})
 
