@@ -4,8 +4,9 @@ Two databases: SMALL active sessions all due, and LARGE active sessions of which
 real DueWorker (batch claim on the due_at index, re-check, close) runs on a manual clock set just
 after those sessions fell due; its time on the large database must be at most 2x its time on the
 small one. Then, in the same run on the large database, a sweep the way a scheduled job evaluates:
-load every active session, decide in Python which are due, close those with the same `close`. A
-second set of DUE sessions falls due for the sweep, so both close the same number of sessions.
+load every active session, evaluate each one's rules in Python (`domain.plan` from its last customer
+message and the policy: a cron job keeps no due time), close the due ones with the engine's own
+batched writes. A second set of DUE sessions falls due for the sweep, so both close the same number.
 
 Targets: ratio large/small <= 2; sweep / engine >= 100 on the large database.
 """
@@ -25,6 +26,7 @@ import _util
 from sqlalchemy import select
 
 from wasession.domain.clock import ManualClock
+from wasession.domain.plan import plan
 from wasession.runtime import Runtime
 from wasession.services import sessions as session_ops
 from wasession.store.channels import Channel
@@ -69,15 +71,31 @@ def engine(rt: Runtime) -> tuple[float, int]:
 
 
 def sweep(rt: Runtime, channel: Channel, now: datetime) -> tuple[float, float, int, int]:
-    """The cron way: every active session into memory, the due test in Python, close the due ones.
+    """The cron way: every active session into memory, each one's rules evaluated in Python, the
+    due ones closed (in one batch, with the engine's own batched writes). A scheduled job keeps no
+    due time, so it works out each session's closing time from its last customer message and the
+    channel's policy: `domain.plan`, the same pure function ingest uses to set `due_at`.
     Returns (total time, time to find the due ones, active sessions loaded, sessions closed)."""
     t = time.perf_counter()
     with rt.db.write() as conn:
         rows = [SessionRow(**r) for r in conn.execute(select(sessions).where(sessions.c.status == "active")).mappings()]
-        due = [s for s in rows if now >= s.closes_at]
+        due = [
+            s
+            for s in rows
+            if now
+            >= plan(
+                last_customer_at=s.last_customer_at,
+                policy=channel.policy,
+                reminder_state=s.reminder_state,
+                now=now,
+                window_closed_early_at=s.window_closed_early_at,
+            ).closes_at
+        ]
         found = time.perf_counter() - t
+        writes = session_ops.SessionWrites()
         for s in due:
-            session_ops.close(conn, channel, s, now, "timeout")
+            writes.close(channel, s, now, "timeout")
+        writes.flush(conn)
     return time.perf_counter() - t, found, len(rows), len(due)
 
 
