@@ -34,7 +34,8 @@ from sqlalchemy import (
 )
 
 from wasession.domain.clock import SystemClock
-from wasession.domain.schedule import REMINDER_MIN_SPARE
+from wasession.domain.policy import Policy
+from wasession.domain.schedule import REMINDER_MIN_SPARE, check_reminder
 from wasession.engine.ratelimit import SlidingWindowLimiter
 from wasession.observability import metrics
 from wasession.services import sessions as session_ops
@@ -399,7 +400,7 @@ class Sender:
         now: datetime,
         report: SendReport,
     ) -> _Job | None:
-        reason = self._skip_reason(message, session, now)
+        reason = self._skip_reason(message, session, channel.policy, now)
         if reason is not None:
             self._skip(conn, channel, message, session, reason, now)
             report.skipped += 1
@@ -414,22 +415,26 @@ class Sender:
         return _Job(message, channel, secrets, to, recipient, now)
 
     @staticmethod
-    def _skip_reason(message: MessageRow, session: session_store.SessionRow, now: datetime) -> str | None:
+    def _skip_reason(
+        message: MessageRow, session: session_store.SessionRow, policy: Policy, now: datetime
+    ) -> str | None:
         if message.kind != "reminder":
             if message.kind == "agent" and not session.window_open(now):
                 return "window_closed"
             return None
         # R6, checked again at the moment of sending: the claim may have waited on rate limits.
-        if not session.active:
-            return "not_active"
-        if message.silence_t != session.last_customer_at:
-            return "customer_replied"
-        spare = session.window_closes_at - now
-        if spare <= timedelta(0):
-            return "window_closed"
-        if spare < REMINDER_MIN_SPARE:
-            return "window_closing"
-        return None
+        assert message.silence_t is not None
+        check = check_reminder(
+            now=now,
+            policy=policy,
+            session_active=session.active,
+            last_customer_at=session.last_customer_at,
+            silence_started_at=message.silence_t,
+            reminder_already_handled=False,
+        )
+        if check.send and session.window_closes_at - now < REMINDER_MIN_SPARE:
+            return "window_closed"  # closed early by a 131047 failure
+        return check.reason
 
     def _skip(
         self,
