@@ -9,7 +9,6 @@ never wait for writers.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +20,8 @@ from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeDecorator
+
+from wasession.store.turns import FairRLock
 
 DEFAULT_SQLITE_FILE = "wasession.sqlite3"
 # SQLite's busy timeout (PRAGMA busy_timeout below); also how long a writer waits for this
@@ -97,10 +98,11 @@ class Database:
     url: str
     writer: Engine
     reader: Engine
-    # SQLite: the threads of this process take turns for the one write lock here, woken the moment
-    # it is free, instead of in SQLite's busy handler, which sleeps up to 100 ms between tries and
-    # leaves the lock idle meanwhile (issue 6). Other processes still meet in the busy handler.
-    _local_writer: threading.RLock | None = field(default=None, repr=False)
+    # SQLite: the threads of this process take turns for the one write lock here, in arrival order
+    # and handed over the moment it is free, instead of in SQLite's busy handler, which sleeps up to
+    # 100 ms between tries and leaves the lock idle meanwhile (issue 6). Other processes still meet
+    # in the busy handler.
+    _local_writer: FairRLock | None = field(default=None, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -184,7 +186,7 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
         else:
             raise ValueError("in-memory SQLite is not supported: processes and threads must share one file")
         return Database(
-            url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False), threading.RLock()
+            url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False), FairRLock()
         )
     if parsed.get_backend_name() == "postgresql":
         engine = _postgres_engine(url, pool_size)
