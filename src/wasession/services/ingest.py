@@ -235,14 +235,18 @@ class GroupCommit:
         self.groups += 1
         self.largest = max(self.largest, len(group))
         elapsed = time.perf_counter() - started
-        results = [o for o in outcomes if isinstance(o, IngestResult)]
+        # The engine is woken (a few Event.set calls) before the answers go out, so a client that
+        # has its 200 knows the loops have been told.
+        try:
+            self._ingestor.after_commit([o for o in outcomes if isinstance(o, IngestResult)])
+        except Exception:  # committed is committed: a failed wake-up must not turn the 200s into errors
+            log.exception("waking the engine after a webhook group failed")
         for (_, _, future), outcome in zip(group, outcomes, strict=True):
             if isinstance(outcome, IngestResult):
                 metrics.INGEST_LATENCY.observe(elapsed)
                 future.set_result(outcome)
             else:
                 future.set_exception(outcome)
-        self._ingestor.after_commit(results)
 
     def _attempt(self, group: list[_Waiting], *, careful: bool) -> list[IngestResult | Exception]:
         ingestor = self._ingestor
