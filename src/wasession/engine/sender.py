@@ -285,66 +285,72 @@ class Sender:
         return len(rows)
 
     def run_pending(self) -> SendReport:
-        """Claim, send and record until nothing is ready. Each batch is recorded while the next
-        one is on the wire, so the database work and the requests overlap."""
+        """Claim, send and record until nothing is ready. Two batches are in flight: while one is
+        on the wire, the other's outcomes are recorded and the next batch is claimed, in one
+        transaction, so the database work overlaps the requests and the sender takes the write
+        lock once per batch."""
         report = SendReport()
-        in_flight: list[tuple[_Job, Future[SendResult | _Deferred | Exception]]] = []
+        in_flight: deque[list[tuple[_Job, Future[SendResult | _Deferred | Exception]]]] = deque()
         for _ in range(MAX_ROUNDS):
-            jobs, claimed = self._claim(report)
-            submitted = [(job, self._pool.submit(self._send, job)) for job in jobs]
-            if in_flight:
-                self._record([j for j, _ in in_flight], [f.result() for _, f in in_flight], report)
-            in_flight = submitted
+            done = in_flight.popleft() if len(in_flight) == 2 else []
+            outcomes = [f.result() for _, f in done]
+            with self.ctx.db.write() as conn:
+                if done:
+                    self._record(conn, [j for j, _ in done], outcomes, report)
+                jobs, claimed = self._claim(conn, report)
+            in_flight.append([(job, self._pool.submit(self._send, job)) for job in jobs])
             # Every claimed row leaves the ready set (sending, skipped or due later), so this
             # ends; a channel below its share does not mean the others are done.
             if not claimed or self.stopping.is_set():
                 break
-        if in_flight:
-            self._record([j for j, _ in in_flight], [f.result() for _, f in in_flight], report)
+        rest = [pair for batch in in_flight for pair in batch]
+        if rest:
+            outcomes = [f.result() for _, f in rest]
+            with self.ctx.db.write() as conn:
+                self._record(conn, [j for j, _ in rest], outcomes, report)
         return report
 
     # -- claim: re-check and mark `sending` in one transaction -----------------------------------
 
-    def _claim(self, report: SendReport) -> tuple[list[_Job], int]:
+    def _claim(self, conn: Connection, report: SendReport) -> tuple[list[_Job], int]:
         """Claim up to one batch, shared round-robin between the channels that have work, so a
         channel with a large backlog cannot starve the others."""
         now = self.ctx.clock.now()
         self.pacer.prune(now)
         per_channel: list[list[_Job]] = []
         claimed = 0
-        with self.ctx.db.write() as conn:
-            ready = self._ready_channels(conn, now)
-            if not ready:
-                return [], 0
-            self._round = (self._round + 1) % len(ready)
-            ready = ready[self._round :] + ready[: self._round]
-            # Two batches are in flight at a time (one on the wire, one being recorded), each at most
-            # half the pool: a crash leaves at most `concurrency` sends `unknown`, and rows wait in
-            # `sending` only for a free worker, never for a rate-limit slot far ahead.
-            batch = max(1, min(self.batch_size, self.concurrency // 2))
-            share = max(1, batch // len(ready))
-            for channel in ready:
-                secrets = channel_store.secrets_of(conn, self.ctx.box, channel.id)
-                limit = min(share, effective_rate(channel.rate_limit_per_second))
-                jobs: list[_Job] = []
-                rows = self._claim_channel(conn, channel.id, now, limit)
-                claimed += len(rows)
-                found_sessions = self._sessions(conn, {m.session_id for m in rows})
-                found_contacts = self._contacts(conn, {s.contact_id for s in found_sessions.values()})
-                for message in rows:
-                    session = found_sessions[message.session_id]
-                    contact = found_contacts[session.contact_id]
-                    job = self._claim_one(conn, channel, secrets, message, session, contact, now, report)
-                    if job is not None:
-                        jobs.append(job)
-                if jobs:  # committed before any request leaves: a crash from here on is `unknown`, not a resend
-                    conn.execute(
-                        update(messages_table)
-                        .where(messages_table.c.id == bindparam("mid"))
-                        .values(status="sending", status_at=now, attempts=bindparam("n")),
-                        [{"mid": j.message.id, "n": j.message.attempts + 1} for j in jobs],
-                    )
-                per_channel.append(jobs)
+        ready = self._ready_channels(conn, now)
+        if not ready:
+            return [], 0
+        self._round = (self._round + 1) % len(ready)
+        ready = ready[self._round :] + ready[: self._round]
+        # Two batches are in flight at a time (one on the wire, one being recorded), each at most
+        # half the pool: a crash leaves at most `concurrency` sends `unknown`, and rows wait in
+        # `sending` only for a free worker, never for a rate-limit slot far ahead.
+        batch = max(1, min(self.batch_size, self.concurrency // 2))
+        share = max(1, batch // len(ready))
+        for channel in ready:
+            secrets = channel_store.secrets_of(conn, self.ctx.box, channel.id)
+            limit = min(share, effective_rate(channel.rate_limit_per_second))
+            jobs: list[_Job] = []
+            rows = self._claim_channel(conn, channel.id, now, limit)
+            claimed += len(rows)
+            found_sessions = self._sessions(conn, {m.session_id for m in rows})
+            found_contacts = self._contacts(conn, {s.contact_id for s in found_sessions.values()})
+            for message in rows:
+                session = found_sessions[message.session_id]
+                contact = found_contacts[session.contact_id]
+                job = self._claim_one(conn, channel, secrets, message, session, contact, now, report)
+                if job is not None:
+                    jobs.append(job)
+            if jobs:  # committed before any request leaves: a crash from here on is `unknown`, not a resend
+                conn.execute(
+                    update(messages_table)
+                    .where(messages_table.c.id == bindparam("mid"))
+                    .values(status="sending", status_at=now, attempts=bindparam("n")),
+                    [{"mid": j.message.id, "n": j.message.attempts + 1} for j in jobs],
+                )
+            per_channel.append(jobs)
         # Interleave, so the worker pool takes the channels' messages in turn.
         out: list[_Job] = []
         for i in range(max((len(j) for j in per_channel), default=0)):
@@ -512,38 +518,43 @@ class Sender:
 
     # -- record outcomes ---------------------------------------------------------------------------
 
-    def _record(self, jobs: list[_Job], outcomes: list[SendResult | _Deferred | Exception], report: SendReport) -> None:
+    def _record(
+        self,
+        conn: Connection,
+        jobs: list[_Job],
+        outcomes: list[SendResult | _Deferred | Exception],
+        report: SendReport,
+    ) -> None:
         now = self.ctx.clock.now()
-        with self.ctx.db.write() as conn:
-            accepted = [(j, o) for j, o in zip(jobs, outcomes, strict=True) if isinstance(o, SendResult)]
-            if accepted:
-                # The common case, in a few statements for the whole batch rather than several per message.
-                conn.execute(
-                    _ACCEPTED, [{"mid": j.message.id, "w": o.wamid, "now": now} for j, o in accepted]
-                )
-                conn.execute(
-                    insert(events_table),
-                    [
-                        {
-                            "workspace_id": j.channel.workspace_id,
-                            "channel_id": j.channel.id,
-                            "session_id": j.message.session_id,
-                            "type": ("reminder" if j.message.kind == "reminder" else "message") + "_accepted",
-                            "at": now,
-                            "data": {"message_id": j.message.id, "wamid": o.wamid},
-                        }
-                        for j, o in accepted
-                    ],
-                )
-                reminders = [
-                    {"sid": j.message.session_id, "t": j.message.silence_t}
-                    for j, _ in accepted
-                    if j.message.kind == "reminder"
-                ]
-                if reminders:
-                    conn.execute(_REMINDER_SENT, reminders)
-            for job, outcome in zip(jobs, outcomes, strict=True):
-                self._record_one(conn, job, outcome, now, report)
+        accepted = [(j, o) for j, o in zip(jobs, outcomes, strict=True) if isinstance(o, SendResult)]
+        if accepted:
+            # The common case, in a few statements for the whole batch rather than several per message.
+            conn.execute(
+                _ACCEPTED, [{"mid": j.message.id, "w": o.wamid, "now": now} for j, o in accepted]
+            )
+            conn.execute(
+                insert(events_table),
+                [
+                    {
+                        "workspace_id": j.channel.workspace_id,
+                        "channel_id": j.channel.id,
+                        "session_id": j.message.session_id,
+                        "type": ("reminder" if j.message.kind == "reminder" else "message") + "_accepted",
+                        "at": now,
+                        "data": {"message_id": j.message.id, "wamid": o.wamid},
+                    }
+                    for j, o in accepted
+                ],
+            )
+            reminders = [
+                {"sid": j.message.session_id, "t": j.message.silence_t}
+                for j, _ in accepted
+                if j.message.kind == "reminder"
+            ]
+            if reminders:
+                conn.execute(_REMINDER_SENT, reminders)
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            self._record_one(conn, job, outcome, now, report)
 
     def _record_one(
         self,
