@@ -21,8 +21,9 @@ class Settings(BaseSettings):
     public_url: str | None = None  # how Meta (and the sandbox) reach this server; default http://host:port
     graph_base_url: str = "https://graph.facebook.com"
     graph_version: str = "v25.0"
-    engine_batch_size: int = 500
-    sender_concurrency: int = 32
+    engine_batch_size: int = Field(default=500, ge=1, le=100_000)
+    sender_concurrency: int = Field(default=32, ge=2, le=1_000)
+    db_pool_size: int = Field(default=10, ge=1, le=1_000)  # PostgreSQL connections per process (twice at peak)
     log_level: str = "INFO"
     webhook_retention_days: int = Field(default=30, ge=1)  # issue 3: raw webhook log retention
 

@@ -55,7 +55,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.db: Database = connect(settings.normalized_database_url())
+        self.db: Database = connect(settings.normalized_database_url(), pool_size=settings.db_pool_size)
         key, self.key_created = load_or_create_key(settings.secret_key, settings.data_dir())
         self.key_file = settings.data_dir() / "wasession.key" if self.key_created else None
         self.box = SecretBox(key)
