@@ -31,16 +31,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import _seed  # noqa: E402
-from _util import percentile  # noqa: E402
-from send_throughput import APP_SECRET, PNID, TOKEN, _start_fake  # noqa: E402
+import _seed
+from _util import percentile
+from send_throughput import _start_fake, bench_channel
 
 
 def run(count: int, spread: float, limit: int) -> int:
     from wasession.config import Settings
     from wasession.domain.clock import SystemClock
     from wasession.runtime import Runtime
-    from wasession.services.channels import NewChannel, create_channel
     from wasession.store.secrets import SecretBox
 
     fake, base = _start_fake()
@@ -49,19 +48,7 @@ def run(count: int, spread: float, limit: int) -> int:
     rt = Runtime(settings, clock=SystemClock())
     try:
         rt.migrate()
-        channel = create_channel(
-            rt.ctx,
-            NewChannel(
-                name="backlog",
-                phone_number_id=PNID,
-                access_token=TOKEN,
-                app_secret=APP_SECRET,
-                verify_token="v",
-                graph_base_url=base,
-                rate_limit_per_second=limit,
-            ),
-            {"reminder_enabled": True, "reminder_after_hours": 23, "session_timeout": "24h"},
-        )
+        channel = bench_channel(rt, base, limit, reminder_after_hours=23)
         offsets = _seed.Offsets.of(channel.policy)
         assert offsets.reminder is not None and offsets.due_kind == "remind"
         t0 = time.monotonic()
@@ -70,7 +57,8 @@ def run(count: int, spread: float, limit: int) -> int:
         wrote = [d - offsets.reminder for d in due]
         ids = _seed.seed_sessions(rt, channel, [t + offsets.closes for t in wrote])
         print(f"seeded {len(ids):,} sessions in {time.monotonic() - t0:.1f} s; first reminder due {first_due:%H:%M:%S}")
-        window_closes = {f"+49{contact:010d}": t + offsets.window for contact, t in zip(_contacts(rt, ids), wrote)}
+        contacts = _contacts(rt, ids)
+        window_closes = {f"+49{c:010d}": t + offsets.window for c, t in zip(contacts, wrote, strict=True)}
         due_of = {to: closes - offsets.window + offsets.reminder for to, closes in window_closes.items()}
 
         rt.start_engine()
@@ -92,8 +80,9 @@ def run(count: int, spread: float, limit: int) -> int:
     whole = int(times[-1] - times[0]) if times else 0
     buckets = [bisect_left(times, times[0] + k + 1) - bisect_left(times, times[0] + k) for k in range(whole)]
     busiest = max((bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
-    lags = sorted((at - due_of[to]).total_seconds() for to, at in zip(to_list, sent_at) if to in due_of)
-    margins = [(window_closes[to] - at).total_seconds() for to, at in zip(to_list, sent_at) if to in window_closes]
+    arrivals = [(to, at) for to, at in zip(to_list, sent_at, strict=True) if to in window_closes]
+    lags = sorted((at - due_of[to]).total_seconds() for to, at in arrivals)
+    margins = [(window_closes[to] - at).total_seconds() for to, at in arrivals]
     unknown = [to for to in to_list if to not in window_closes]
     figures = {
         "reminders due": count,

@@ -115,11 +115,29 @@ def _customers_body(first: int, count: int, wrote_at: datetime) -> bytes:
     return json.dumps(body).encode()
 
 
+def bench_channel(runtime: Any, base: str, limit: int, *, reminder_after_hours: int) -> Any:
+    """The channel every send benchmark uses: the fake's number, reminders on, 24 h timeout."""
+    from wasession.services.channels import NewChannel, create_channel
+
+    return create_channel(
+        runtime.ctx,
+        NewChannel(
+            name="bench",
+            phone_number_id=PNID,
+            access_token=TOKEN,
+            app_secret=APP_SECRET,
+            verify_token="v",
+            graph_base_url=base,
+            rate_limit_per_second=limit,
+        ),
+        {"reminder_enabled": True, "reminder_after_hours": reminder_after_hours, "session_timeout": "24h"},
+    )
+
+
 def run(count: int, limit: int, concurrency: int) -> dict[str, Any]:
     from wasession.config import Settings
     from wasession.domain.clock import SystemClock
     from wasession.runtime import Runtime
-    from wasession.services.channels import NewChannel, create_channel
     from wasession.store.secrets import SecretBox
 
     fake, base = _start_fake()
@@ -132,19 +150,7 @@ def run(count: int, limit: int, concurrency: int) -> dict[str, Any]:
     runtime = Runtime(settings, clock=SystemClock())
     try:
         runtime.migrate()
-        create_channel(
-            runtime.ctx,
-            NewChannel(
-                name="bench",
-                phone_number_id=PNID,
-                access_token=TOKEN,
-                app_secret=APP_SECRET,
-                verify_token="v",
-                graph_base_url=base,
-                rate_limit_per_second=limit,
-            ),
-            {"reminder_enabled": True, "reminder_after_hours": 1, "session_timeout": "24h"},
-        )
+        bench_channel(runtime, base, limit, reminder_after_hours=1)
         t0 = time.monotonic()
         wrote_at = datetime.now(UTC) - timedelta(hours=1, seconds=5)
         for first in range(0, count, BATCH):
