@@ -79,8 +79,17 @@ def main(ctx: click.Context, database_url: str | None) -> None:
     show_default=True,
     help="With no channel configured, create a sandbox channel on the built-in fake Cloud API.",
 )
+@click.option(
+    "--access-log/--no-access-log",
+    envvar="WASESSION_ACCESS_LOG",
+    default=False,
+    show_default=True,
+    help="Log every HTTP request (a line per webhook: at full throughput, thousands a second).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, public_url: str | None, sandbox: bool) -> None:
+def serve(
+    ctx: click.Context, host: str, port: int, public_url: str | None, sandbox: bool, access_log: bool
+) -> None:
     """Run the API, the webhook endpoint and the engine in one process."""
     import uvicorn
 
@@ -121,7 +130,7 @@ def serve(ctx: click.Context, host: str, port: int, public_url: str | None, sand
         )
     # log_config=None keeps the JSON/text handler set up above; uvicorn answers SIGTERM by finishing
     # requests in flight, then the lifespan's on_stop stops the engine gracefully.
-    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None, access_log=access_log)
 
 
 @main.command()
