@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from tests.fidelity.conftest import ANA, at
 from wasession.config import Settings
 from wasession.domain.errors import ValidationError
-from wasession.engine.sender import HeldSlots, effective_rate
+from wasession.engine.sender import HeldSlots
 from wasession.services import agents
 from wasession.services.errors import NotFoundError, WindowClosedError
 from wasession.store import messages as message_store
@@ -283,7 +283,7 @@ def test_the_channel_rate_limit_is_never_exceeded(sim: Simulator) -> None:
     times = sorted(m.sent_at for m in sim.outbox(ch))
     assert len(times) == 25
     per_second = Counter(times)
-    assert max(per_second.values()) == effective_rate(10) == 9
+    assert max(per_second.values()) == 10  # one process: held slots bound what reaches Meta exactly
     for t in times:  # every one-second window
         assert sum(1 for u in times if t <= u < t + timedelta(seconds=1)) <= 10
 

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from wasession.domain.clock import SystemClock
 from wasession.domain.policy import Policy
 from wasession.domain.schedule import REMINDER_MIN_SPARE, check_reminder
-from wasession.engine.ratelimit import SlidingWindowLimiter
+from wasession.engine.ratelimit import SharedRateLimiter, SlidingWindowLimiter
 from wasession.observability import metrics
 from wasession.services import sessions as session_ops
 from wasession.services.context import ServiceContext
@@ -70,8 +70,8 @@ MAX_ROUNDS = 200
 # burst of PAIR_BURST, well inside Meta's pair rate limit (131056) so agents' quick follow-ups pass.
 PAIR_SPACING = timedelta(seconds=6)
 PAIR_BURST = 5
-# Share of the channel's limit the sender reserves for itself: requests reach Meta a few
-# milliseconds after their slot is taken, and that jitter must not push any second over the limit.
+# Share of the channel's limit left unused when several processes share it: requests reach Meta a
+# few milliseconds after their slot is taken, and that jitter must not push any second over it.
 RATE_HEADROOM = 0.03
 # With a real clock a worker waits for a rate-limit slot at most this long; longer waits go back
 # to the outbox so one saturated channel cannot hold every worker thread.
@@ -461,15 +461,22 @@ class Sender:
 
     def _slot(self, job: _Job) -> _Deferred | None:
         """Take the channel's rate-limit slots right before the request leaves: this process's
-        held slot (see HeldSlots) and the limiter's (shared by every process on PostgreSQL)."""
-        limit = effective_rate(job.channel.rate_limit_per_second)
+        held slot (see HeldSlots) and, with several processes on PostgreSQL, the shared limiter's.
+
+        Held slots bound what reaches Meta exactly, so one process may use the whole limit. The
+        shared limiter counts from the moment each slot is taken, so there the sender keeps
+        RATE_HEADROOM for requests that arrive a little after their slot (ADR 0003)."""
+        shared = isinstance(self.limiter, SharedRateLimiter)
+        limit = job.channel.rate_limit_per_second
+        if shared:
+            limit = effective_rate(limit)
         real_time = isinstance(self.ctx.clock, SystemClock)
         key = job.channel.id
         while True:
             now = self.ctx.clock.now()
             later = self.held.take(key, limit, now)
             if later is None:
-                later = self.limiter.take(key, limit, now)
+                later = self.limiter.take(key, limit, now) if shared else None
                 if later is None:
                     return None
                 self.held.release(key, None)
