@@ -17,9 +17,27 @@ def test_migrations_match_the_schema_and_are_idempotent(database_url: str) -> No
         migrate.upgrade(db)
         migrate.upgrade(db)  # a second run changes nothing
         assert migrate.is_current(db)
+        assert migrate.current_revision(db) == migrate.HEAD
         with db.writer.connect() as conn:
             diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
         assert diffs == []
+    finally:
+        db.dispose()
+
+
+def test_the_head_constant_is_alembics_newest_revision() -> None:
+    """Readiness and start-up compare against HEAD without importing Alembic; a new migration
+    must move it."""
+    assert migrate.head_revision() == migrate.HEAD
+
+
+def test_a_database_one_revision_behind_is_not_current_and_upgrades(database_url: str) -> None:
+    db = connect(database_url)
+    try:
+        migrate.upgrade(db, "0001")
+        assert migrate.current_revision(db) == "0001" and not migrate.is_current(db)
+        migrate.upgrade(db)
+        assert migrate.is_current(db)
     finally:
         db.dispose()
 
