@@ -61,6 +61,7 @@ def run(count: int, spread: float, limit: int) -> int:
         window_closes = {f"+49{c:010d}": t + offsets.window for c, t in zip(contacts, wrote, strict=True)}
         due_of = {to: closes - offsets.window + offsets.reminder for to, closes in window_closes.items()}
 
+        engine_started = datetime.now(UTC)
         rt.start_engine()
         deadline = time.monotonic() + count / limit * 3 + 300
         accepted = 0
@@ -81,7 +82,9 @@ def run(count: int, spread: float, limit: int) -> int:
     buckets = [bisect_left(times, times[0] + k + 1) - bisect_left(times, times[0] + k) for k in range(whole)]
     busiest = max((bisect_left(times, t + 1.0) - i for i, t in enumerate(times)), default=0)
     arrivals = [(to, at) for to, at in zip(to_list, sent_at, strict=True) if to in window_closes]
-    lags = sorted((at - due_of[to]).total_seconds() for to, at in arrivals)
+    # Seeding a million rows takes about a minute, so the first reminders may be due before the
+    # engine starts; lag counts from the later of the two.
+    lags = sorted((at - max(due_of[to], engine_started)).total_seconds() for to, at in arrivals)
     margins = [(window_closes[to] - at).total_seconds() for to, at in arrivals]
     unknown = [to for to in to_list if to not in window_closes]
     figures = {
@@ -89,12 +92,13 @@ def run(count: int, spread: float, limit: int) -> int:
         "accepted by the fake": len(to_list),
         "distinct recipients": len(set(to_list)),
         "due spread (s)": spread,
+        "already due when the engine started": sum(1 for d in due_of.values() if d <= engine_started),
         "sending took (s)": round(times[-1] - times[0], 1) if times else 0,
         "mean rate (whole seconds)": round(sum(buckets) / len(buckets), 1) if buckets else 0,
         "busiest one-second window": busiest,
-        "lag due -> at Meta p50 / p99 / max (s)": " / ".join(f"{percentile(lags, q):.1f}" for q in (50, 99, 100))
-        if lags
-        else "-",
+        "lag due (or engine start) -> at Meta p50 / p99 / max (s)": (
+            " / ".join(f"{percentile(lags, q):.1f}" for q in (50, 99, 100)) if lags else "-"
+        ),
         "smallest margin before the window closed (s)": round(min(margins), 1) if margins else "-",
         "sent outside the window": sum(1 for m in margins if m <= 0),
     }
