@@ -27,7 +27,6 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    insert,
     or_,
     select,
     update,
@@ -42,13 +41,13 @@ from wasession.services import sessions as session_ops
 from wasession.services.context import ServiceContext
 from wasession.store import channels as channel_store
 from wasession.store import contacts as contact_store
+from wasession.store import events as event_store
 from wasession.store import messages as message_store
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel, ChannelSecrets
 from wasession.store.messages import MessageRow
 from wasession.store.schema import channels as channels_table
 from wasession.store.schema import contacts as contacts_table
-from wasession.store.schema import events as events_table
 from wasession.store.schema import messages as messages_table
 from wasession.store.schema import sessions as sessions_table
 from wasession.whatsapp.client import CloudClient, SendResult
@@ -539,17 +538,17 @@ class Sender:
             conn.execute(
                 _ACCEPTED, [{"mid": j.message.id, "w": o.wamid, "now": now} for j, o in accepted]
             )
-            conn.execute(
-                insert(events_table),
+            event_store.add_many(
+                conn,
                 [
-                    {
-                        "workspace_id": j.channel.workspace_id,
-                        "channel_id": j.channel.id,
-                        "session_id": j.message.session_id,
-                        "type": ("reminder" if j.message.kind == "reminder" else "message") + "_accepted",
-                        "at": now,
-                        "data": {"message_id": j.message.id, "wamid": o.wamid},
-                    }
+                    event_store.values(
+                        workspace_id=j.channel.workspace_id,
+                        channel_id=j.channel.id,
+                        session_id=j.message.session_id,
+                        type=("reminder" if j.message.kind == "reminder" else "message") + "_accepted",
+                        at=now,
+                        data={"message_id": j.message.id, "wamid": o.wamid},
+                    )
                     for j, o in accepted
                 ],
             )
