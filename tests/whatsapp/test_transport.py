@@ -99,10 +99,19 @@ def test_an_idle_connection_dropped_by_the_server_is_detected_before_sending(ser
     server.drop_after = True
     transport.post(server.url + "/a", b"{}", {})
     server.drop_after = False
-    (idle,) = [c for conns in transport._idle.values() for c in conns]
+    (idle,) = [c for conns in transport._idle.values() for c, _ in conns]
     select.select([idle.sock], [], [], 5)  # until the server's FIN has arrived
     answer = transport.post(server.url + "/b", b"{}", {})
     assert answer.status == 200 and len(server.seen) == 2
+    assert server.seen[0][3] != server.seen[1][3]
+    transport.close()
+
+
+def test_a_connection_idle_too_long_is_not_reused(server: _Server) -> None:
+    """Servers close idle keep-alives after a few seconds; one reset mid-request would be `unknown`."""
+    transport = PooledTransport(max_idle_seconds=0.0)
+    transport.post(server.url + "/a", b"{}", {})
+    transport.post(server.url + "/b", b"{}", {})
     assert server.seen[0][3] != server.seen[1][3]
     transport.close()
 
