@@ -172,6 +172,7 @@ class Runtime:
             self.listener.stop()
         self.sender.close()
         self.event_dispatch.close()  # issue 4
-        self.rate_limiter.close()
+        if self.rate_limiter is not None:
+            self.rate_limiter.close()
         self.graph.close()
         self.db.dispose()

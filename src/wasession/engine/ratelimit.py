@@ -30,28 +30,6 @@ WINDOW = timedelta(seconds=1)
 RETRY_WHEN_FULL = timedelta(milliseconds=50)
 
 
-class SlidingWindowLimiter:
-    def __init__(self) -> None:
-        self._sent: dict[int, deque[datetime]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: int, limit: int, now: datetime) -> datetime | None:
-        """Reserve one send at `now`; None when allowed, else the earliest time a send is allowed."""
-        with self._lock:
-            log = self._sent.setdefault(key, deque())
-            while log and log[0] + WINDOW <= now:
-                log.popleft()
-            while len(log) > limit:  # the limit was lowered
-                log.popleft()
-            if len(log) < limit:
-                log.append(now)
-                return None
-            return log[0] + WINDOW
-
-    def close(self) -> None:
-        return None
-
-
 # One statement per take: walk the channel's slots from a random start (so processes rarely race
 # for the same one) and lock the first free slot. The CASE keeps this session from re-taking a slot
 # it already holds: PostgreSQL advisory locks are re-entrant within one session.
@@ -66,15 +44,13 @@ LIMIT 1
 _RELEASE = "SELECT pg_advisory_unlock(a, b) FROM unnest(%s::int[], %s::int[]) AS t(a, b)"
 
 
-class SharedRateLimiter(SlidingWindowLimiter):
+class SharedRateLimiter:
     """The channel's limit shared by every process on one PostgreSQL database (ADR 0003).
 
-    A subclass of the in-memory limiter only so the sender accepts either; nothing is inherited
-    but the interface. Times inside are monotonic seconds: the window is one real second.
+    Times inside are monotonic seconds: the window is one real second.
     """
 
     def __init__(self, conninfo: str, *, window: float = 1.0) -> None:
-        super().__init__()
         self._conninfo = conninfo
         self._window = window
         self._conn: psycopg.Connection[Any] | None = None
@@ -148,12 +124,13 @@ class SharedRateLimiter(SlidingWindowLimiter):
                     self._drop_connection()
 
 
-def limiter_for(db: Database, clock: Clock) -> SlidingWindowLimiter:
-    """Shared through the database when several processes may send; in memory otherwise.
+def limiter_for(db: Database, clock: Clock) -> SharedRateLimiter | None:
+    """Shared through the database when several processes may send; None otherwise, where the
+    sender's own held slots (engine/sender.py) are the whole limit.
 
     SQLite serves one box with one writer process, and a manual clock (the Simulator) runs one
     process whose time is not the real second the shared slots are held for.
     """
     if db.is_postgres and isinstance(clock, SystemClock):
         return SharedRateLimiter(libpq_conninfo(db.url))
-    return SlidingWindowLimiter()
+    return None

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from wasession.domain.clock import SystemClock
 from wasession.domain.policy import Policy
 from wasession.domain.schedule import REMINDER_MIN_SPARE, check_reminder
-from wasession.engine.ratelimit import SharedRateLimiter, SlidingWindowLimiter
+from wasession.engine.ratelimit import SharedRateLimiter
 from wasession.observability import metrics
 from wasession.services import sessions as session_ops
 from wasession.services.context import ServiceContext
@@ -235,13 +235,13 @@ class Sender:
         *,
         batch_size: int = 200,
         concurrency: int = 16,
-        limiter: SlidingWindowLimiter | None = None,
+        limiter: SharedRateLimiter | None = None,
     ) -> None:
         self.ctx = ctx
         self.client_for = client_for
         self.batch_size = batch_size
         self.concurrency = concurrency
-        self.limiter = limiter or SlidingWindowLimiter()
+        self.limiter = limiter  # shared by the processes on PostgreSQL; None: this process's held slots only
         self.pacer = RecipientPacer()
         self.held = HeldSlots()
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="wasession-send")
@@ -465,9 +465,8 @@ class Sender:
         Held slots bound what reaches Meta exactly, so one process may use the whole limit. The
         shared limiter counts from the moment each slot is taken, so there the sender keeps
         RATE_HEADROOM for requests that arrive a little after their slot (ADR 0003)."""
-        shared = isinstance(self.limiter, SharedRateLimiter)
         limit = job.channel.rate_limit_per_second
-        if shared:
+        if self.limiter is not None:
             limit = effective_rate(limit)
         real_time = isinstance(self.ctx.clock, SystemClock)
         key = job.channel.id
@@ -475,7 +474,7 @@ class Sender:
             now = self.ctx.clock.now()
             later = self.held.take(key, limit, now)
             if later is None:
-                later = self.limiter.take(key, limit, now) if shared else None
+                later = self.limiter.take(key, limit, now) if self.limiter is not None else None
                 if later is None:
                     return None
                 self.held.release(key, None)
