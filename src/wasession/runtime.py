@@ -67,12 +67,7 @@ class Runtime:
         self.graph: Transport = (
             HttpxTransport(http)
             if http is not None
-            else PooledTransport(
-                timeout=15.0,
-                connect_timeout=5.0,
-                max_idle_per_origin=settings.sender_concurrency,
-                proxied=HttpxTransport(httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0))),
-            )
+            else PooledTransport(timeout=15.0, connect_timeout=5.0, max_idle_per_origin=settings.sender_concurrency)
         )
         # Sandbox channels send to the built-in fake Cloud API wherever this process serves it.
         self.sandbox_base_url = sandbox_base_url

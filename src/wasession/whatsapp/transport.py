@@ -100,7 +100,8 @@ class PooledTransport:
         self.max_idle_seconds = max_idle_seconds
         self._idle: dict[Origin, list[tuple[http.client.HTTPConnection, float]]] = {}
         self._lock = threading.Lock()
-        self._ssl = ssl.create_default_context()
+        # Both built on first need (start-up time): loading the CA store takes tens of milliseconds.
+        self._ssl: ssl.SSLContext | None = None
         self._proxied = proxied
         self._proxies = urllib.request.getproxies()
 
@@ -113,7 +114,11 @@ class PooledTransport:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError as exc:
             raise BadUrl(f"bad port in {url!r}") from exc
-        if self._proxied is not None and self._uses_proxy(parts.scheme, host):
+        if self._uses_proxy(parts.scheme, host):
+            if self._proxied is None:
+                self._proxied = HttpxTransport(
+                    httpx.Client(timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout))
+                )
             return self._proxied.post(url, body, headers)
         origin = (parts.scheme, host, port)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -173,6 +178,8 @@ class PooledTransport:
     def _new(self, origin: Origin) -> http.client.HTTPConnection:
         scheme, host, port = origin
         if scheme == "https":
+            if self._ssl is None:
+                self._ssl = ssl.create_default_context()
             return http.client.HTTPSConnection(host, port, timeout=self.connect_timeout, context=self._ssl)
         return http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
 
