@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _seed
 import _util
 
-from wasession.testing.webhook_bodies import new_wamid, text_message_body
+from wasession.sandbox.bodies import new_wamid, text_message_body
 
 _serial = count()
 

@@ -50,7 +50,7 @@ def serve_fake(port: int) -> None:
     from starlette.routing import Mount, Route
 
     from wasession.domain.clock import SystemClock
-    from wasession.testing.fake_cloud import FakeCloudApi, FakeNumber
+    from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber
 
     fake = FakeCloudApi(SystemClock(), status_delays=None)
     fake.register(FakeNumber(phone_number_id=PNID, access_token=TOKEN, app_secret=APP_SECRET))
@@ -95,7 +95,7 @@ def _start_fake() -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _customers_body(first: int, count: int, wrote_at: datetime) -> bytes:
-    from wasession.testing.webhook_bodies import new_wamid, text_message_body
+    from wasession.sandbox.bodies import new_wamid, text_message_body
 
     body = text_message_body(phone_number_id=PNID, wa_id="1", name="x", text="hi", timestamp=wrote_at)
     value = body["entry"][0]["changes"][0]["value"]

@@ -17,7 +17,7 @@ from playwright.sync_api import sync_playwright
 from wasession.services import agents
 from wasession.store.channels import Channel
 from wasession.testing import Simulator
-from wasession.web.harness import add_admin, add_sandbox_channel, served
+from wasession.testing.harness import add_admin, add_sandbox_channel, served
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

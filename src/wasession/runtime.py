@@ -19,11 +19,12 @@ from wasession.domain.clock import Clock, SystemClock
 from wasession.engine import notify
 from wasession.engine.due import DueWorker
 from wasession.engine.event_dispatch import EventDispatcher
-from wasession.engine.ratelimit import limiter_for
 from wasession.engine.runner import Loop
-from wasession.engine.sender import Sender
-from wasession.services.context import ServiceContext
-from wasession.services.ingest import Ingestor, IngestResult
+from wasession.ingest.ingestor import Ingestor, IngestResult
+from wasession.lifecycle.context import ServiceContext
+from wasession.outbox.ratelimit import limiter_for
+from wasession.outbox.sender import Sender
+from wasession.sandbox.fake_cloud import FakeCloudApi
 from wasession.store import migrate
 from wasession.store.channels import Channel
 from wasession.store.db import Database, connect
@@ -80,6 +81,7 @@ class Runtime:
         )
         self.loops: list[Loop] = []
         self.owner = f"{os.uname().nodename}:{os.getpid()}"
+        self.fake: FakeCloudApi | None = None
         self.listener: notify.DueListener | None = None
 
     # -- wiring ------------------------------------------------------------------------------------
@@ -96,6 +98,13 @@ class Runtime:
                 client = CloudClient(self.graph, base_url=base, graph_version=version)
                 self._clients[(base, version)] = client
             return client
+
+    def attach_fake(self, fake: FakeCloudApi) -> None:
+        """Sends to the fake's numbers go to `fake`, which must hear of every customer message on them
+        (it enforces the 24-hour window as Meta does): ingest tells it after each commit, so no path
+        that delivers a customer's message can forget to."""
+        self.fake = fake
+        self.ingestor.on_customer = fake.customer_wrote
 
     def migrate(self) -> None:
         migrate.upgrade(self.db)
@@ -151,7 +160,7 @@ class Runtime:
             self.listener.start()
 
     def prune_webhooks(self) -> int:  # issue 3: raw webhook log retention
-        from wasession.services.ingest import prune_webhook_log
+        from wasession.ingest.ingestor import prune_webhook_log
 
         return prune_webhook_log(self.ctx, self.settings.webhook_retention_days)
 

@@ -16,7 +16,7 @@ import pytest
 
 from wasession.store.channels import Channel
 from wasession.testing import Simulator
-from wasession.web.harness import add_admin, add_sandbox_channel, served
+from wasession.testing.harness import add_admin, add_sandbox_channel, served
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

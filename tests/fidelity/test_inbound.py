@@ -14,10 +14,10 @@ from sqlalchemy import func, select, update
 from tests.conftest import load_fixture
 from tests.fidelity.conftest import ANA
 from wasession.cli import main
-from wasession.services import ingest
+from wasession.ingest import ingestor as ingest
+from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.store.schema import contacts, events, messages, sessions, webhook_log
 from wasession.testing import Simulator
-from wasession.testing.webhook_bodies import new_wamid, text_message_body
 
 
 def _counts(sim: Simulator) -> dict[str, int]:

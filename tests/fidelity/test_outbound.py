@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 from tests.fidelity.conftest import ANA, at
 from wasession.config import Settings
 from wasession.domain.errors import ValidationError
-from wasession.engine.sender import HeldSlots
+from wasession.outbox.sender import HeldSlots
+from wasession.sandbox.bodies import status_body
 from wasession.services import agents
 from wasession.services.errors import NotFoundError, WindowClosedError
 from wasession.store import messages as message_store
 from wasession.store.schema import messages
 from wasession.testing import Simulator
-from wasession.testing.webhook_bodies import status_body
 
 RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3}
 

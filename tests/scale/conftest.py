@@ -26,14 +26,14 @@ from tests.conftest import fresh_postgres_url
 from wasession.config import Settings
 from wasession.domain.clock import SystemClock
 from wasession.domain.plan import NEW_SILENCE, plan
+from wasession.lifecycle.writes import plan_values
 from wasession.runtime import Runtime
+from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber
 from wasession.services import channels as channel_service
 from wasession.services.channels import NewChannel
-from wasession.services.sessions import plan_values
 from wasession.store.channels import Channel
 from wasession.store.schema import contacts, sessions
 from wasession.store.secrets import SecretBox
-from wasession.testing.fake_cloud import FakeCloudApi, FakeNumber
 
 BIN = Path(sys.executable).with_name("wasession")
 APP_SECRET = "scale-app-secret-5b1d"

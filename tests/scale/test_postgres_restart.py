@@ -34,7 +34,7 @@ from tests.scale.conftest import (
     wait_for,
 )
 from wasession.domain.clock import SystemClock
-from wasession.testing.webhook_bodies import new_wamid, text_message_body
+from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]

@@ -20,12 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from wasession.engine.runner import Loop
+from wasession.ingest.ingestor import GroupCommit, Ingestor, IngestResult, SignatureRejected
+from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.services import channels as channel_service
-from wasession.services.ingest import GroupCommit, Ingestor, IngestResult, SignatureRejected
 from wasession.store.channels import Channel
 from wasession.store.schema import messages, sessions, webhook_log
 from wasession.testing import Simulator
-from wasession.testing.webhook_bodies import new_wamid, text_message_body
 from wasession.whatsapp.signature import SIGNATURE_HEADER
 
 WAIT = 30.0  # seconds; only a bound for a broken implementation, never reached when it works

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from wasession.domain.errors import ValidationError
+from wasession.sandbox.bodies import text_message_body
 from wasession.testing import Simulator
-from wasession.testing.webhook_bodies import text_message_body
 
 ANA = "15550001111"
 

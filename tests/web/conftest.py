@@ -15,7 +15,7 @@ with warnings.catch_warnings():
 
 from wasession.store.channels import Channel
 from wasession.testing import Simulator
-from wasession.web.harness import add_admin, add_sandbox_channel
+from wasession.testing.harness import add_admin, add_sandbox_channel
 
 PASSWORD = "correct horse battery"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')

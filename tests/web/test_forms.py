@@ -14,7 +14,7 @@ from wasession.services.channels import SETTINGS_SAVED
 from wasession.store.channels import Channel
 from wasession.store.schema import messages
 from wasession.testing import Simulator
-from wasession.web.harness import add_admin
+from wasession.testing.harness import add_admin
 
 WA_ID = "15550001111"
 GOOD_SETTINGS = {

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from wasession.testing.fake_cloud import FakeCloudApi, FakeNumber, PendingWebhook
-from wasession.testing.webhook_bodies import new_wamid, status_body, text_message_body
+from wasession.sandbox.bodies import new_wamid, status_body, text_message_body
+from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber, PendingWebhook
 from wasession.whatsapp.client import DEFAULT_BASE_URL, DEFAULT_GRAPH_VERSION, CloudClient, SendResult
 from wasession.whatsapp.errors import (
     AuthError,

@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from wasession.api.errors import error_body
+from wasession.ingest.ingestor import SignatureRejected
 from wasession.runtime import Runtime
-from wasession.services.ingest import SignatureRejected
 from wasession.whatsapp.signature import SIGNATURE_HEADER
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # Meta's documented maximum payload

@@ -15,11 +15,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from wasession.domain.schedule import REMINDER_MIN_SPARE, check_reminder
-from wasession.domain.template import MAX_TEXT_LENGTH, render_template
+from wasession.domain.lifecycle import reminder_skip_reason, render_reminder
+from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
-from wasession.services import sessions as session_ops
-from wasession.services.context import ServiceContext
 from wasession.store import channels as channel_store
 from wasession.store import contacts as contact_store
 from wasession.store import messages as message_store
@@ -112,28 +111,20 @@ class DueWorker:
         now: datetime,
         result: DueResult,
     ) -> None:
-        check = check_reminder(
+        reason = reminder_skip_reason(
             now=now,
             policy=channel.policy,
             session_active=session.active,
             last_customer_at=session.last_customer_at,
             silence_started_at=session.last_customer_at,
-            reminder_already_handled=False,
+            window_closes_at=session.window_closes_at,
         )
-        reason = check.reason
-        if check.send and session.window_closes_at - now < REMINDER_MIN_SPARE:
-            reason = "window_closed"  # closed early by a 131047 failure
         text = ""
-        if reason is None and check.send:
+        if reason is None:
             contact = contact_store.get(conn, session.contact_id)
             assert contact is not None
-            values = {**contact.merge_values(), "company_name": channel.policy.company_name}
-            text = render_template(channel.policy.reminder_template, values)
-            if not text.strip():
-                reason = "rendered_empty"
-            elif len(text) > MAX_TEXT_LENGTH:
-                reason = "rendered_too_long"
-        if reason is not None or not check.send:
+            text, reason = render_reminder(channel.policy, contact.merge_values())
+        if reason is not None:
             writes.replan(session, channel.policy, now, reminder_state="skipped", reminder_reason=reason)
             writes.record(
                 channel,

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection
 
-from wasession.services.context import ServiceContext
+from wasession.lifecycle.context import ServiceContext
 from wasession.store import event_webhooks as hook_store
 from wasession.store.event_webhooks import Delivery
 from wasession.store.events import Event

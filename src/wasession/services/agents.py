@@ -9,8 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from wasession.services import sessions as session_ops
-from wasession.services.context import ServiceContext
+from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import ConflictError, NotFoundError, ValidationError, WindowClosedError
 from wasession.store import channels as channel_store
 from wasession.store import messages as message_store

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from wasession.services.context import ServiceContext
+from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import NotFoundError
 from wasession.services.workspaces import clean_name
 from wasession.store import apikeys as key_store

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import delete, update
 
-from wasession.services import sessions as session_ops
+from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle.context import ServiceContext
 from wasession.services.channels import get_channel
-from wasession.services.context import ServiceContext
 from wasession.services.errors import ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import events as event_store

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wasession.domain.policy import Policy, validate_policy
-from wasession.services import sessions as session_ops
-from wasession.services.context import ServiceContext
+from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import ConflictError, NotFoundError, ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import sessions as session_store

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from wasession.engine.event_dispatch import EventDispatcher
-from wasession.services.context import ServiceContext
+from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import NotFoundError, ValidationError
 from wasession.store import event_webhooks as hook_store
 from wasession.store.event_webhooks import Delivery, EventWebhook

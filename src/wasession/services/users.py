@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from wasession.services.context import ServiceContext
+from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import ConflictError, ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import users as user_store

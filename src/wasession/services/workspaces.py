@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wasession.services.context import ServiceContext
+from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import ConflictError, NotFoundError, ValidationError
 from wasession.store import apikeys as key_store
 from wasession.store.apikeys import Workspace

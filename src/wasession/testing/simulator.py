@@ -29,6 +29,8 @@ with warnings.catch_warnings():
 from wasession.config import Settings
 from wasession.domain.clock import ManualClock, parse_instant
 from wasession.domain.durations import parse_duration
+from wasession.sandbox.bodies import new_wamid, text_message_body
+from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber
 from wasession.services import channels as channel_service
 from wasession.services.channels import NewChannel
 from wasession.store import contacts as contact_store
@@ -37,8 +39,6 @@ from wasession.store import messages as message_store
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
 from wasession.store.secrets import SecretBox
-from wasession.testing.fake_cloud import FakeCloudApi, FakeNumber
-from wasession.testing.webhook_bodies import new_wamid, text_message_body
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
 MAX_STEPS_PER_ADVANCE = 1_000_000
@@ -91,6 +91,7 @@ class Simulator:
         self.fake = FakeCloudApi(self.clock, status_delays=status_delays)
         self._graph = TestClient(self.fake.app, base_url="http://graph.fake")
         self.runtime = Runtime(settings, clock=self.clock, http=self._graph)
+        self.runtime.attach_fake(self.fake)
         self.runtime.migrate()
         self.app = create_app(self.runtime)
         self.client = TestClient(self.app, base_url="http://wasession.test")
@@ -146,6 +147,22 @@ class Simulator:
         self.runtime.ingestor.credentials.invalidate()
         return channel
 
+    def add_sandbox_channel(self, *, name: str = "Sandbox", **policy: object) -> Channel:
+        """A sandbox channel (as `serve` creates one) sending to this Simulator's fake; `policy` as in
+        `add_channel`, the sandbox's own policy when empty."""
+        from wasession.services.sandbox import create_sandbox_channel, register_sandbox
+
+        channel = create_sandbox_channel(
+            self.runtime.ctx,
+            name=name,
+            policy=policy or None,
+            app_secret=self.app_secret,
+            graph_base_url="http://graph.fake",
+        )
+        register_sandbox(self.runtime.ctx, self.fake, None)
+        self.runtime.ingestor.credentials.invalidate()
+        return channel
+
     def update_policy(self, channel: Channel | int, **changes: object) -> None:
         channel_service.save_policy(self.runtime.ctx, _id(channel), changes)
 
@@ -176,7 +193,6 @@ class Simulator:
             timestamp=when,
             wamid=wamid or new_wamid(),
         )
-        self.fake.customer_wrote(ch.phone_number_id, wa_id or user_id or "", when)
         response = self.post_webhook(body)
         response.raise_for_status()
         return response

@@ -2,6 +2,8 @@
 
 The customer's message is a signed Cloud API webhook posted through the real /webhooks/whatsapp
 endpoint (in process, over ASGI), exactly as the `wasession sandbox message` command does over HTTP.
+Ingest tells the built-in fake Cloud API that the customer wrote (`Runtime.attach_fake`), whichever
+of the two delivered it.
 """
 
 from typing import Annotated, Any
@@ -12,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from wasession.runtime import Runtime
-from wasession.sandbox import customer_webhook
+from wasession.sandbox.bodies import customer_webhook
 from wasession.services import channels as channel_service
 from wasession.services import queries
 from wasession.services.errors import NotFoundError
@@ -82,8 +84,8 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             with runtime.db.read() as conn:
                 secrets = channel_store.secrets_of(conn, runtime.box, channel.id)
             return customer_webhook(
-                channel,
-                secrets,
+                channel.phone_number_id,
+                secrets.app_secret,
                 wa_id=values["wa_id"],
                 name=values["name"] or values["wa_id"],
                 text=values["text"],
@@ -97,11 +99,6 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         if response.status_code >= 300:
             message = f"the webhook endpoint answered {response.status_code}: {response.text[:200]}"
             return await run_in_threadpool(panel, request, form.login, channel_id, error=message, form=values)
-        # The built-in fake Cloud API enforces the 24-hour window as Meta does, so it must hear that
-        # this customer wrote, or the reminder it is about to receive would fail with 131047.
-        fake = getattr(request.app.state, "sandbox_fake", None)
-        if fake is not None:
-            fake.customer_wrote(channel.phone_number_id, values["wa_id"], runtime.clock.now())
         return RedirectResponse(f"/dashboard/channels/{channel_id}/sandbox", status_code=303)
 
     return r

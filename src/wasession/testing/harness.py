@@ -11,39 +11,14 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from wasession.services import channels as channel_service
 from wasession.services import users as user_service
-from wasession.services.channels import NewChannel
 from wasession.store.channels import Channel
-from wasession.testing.fake_cloud import FakeNumber
 from wasession.testing.simulator import Simulator
-
-SANDBOX_PHONE_NUMBER_ID = "100000000000000"
 
 
 def add_sandbox_channel(sim: Simulator, name: str = "Sandbox", **policy: object) -> Channel:
     """A channel flagged `sandbox`, sending to the Simulator's fake, as `serve` creates one."""
-    token = f"sim-token-{SANDBOX_PHONE_NUMBER_ID}"
-    channel = channel_service.create_channel(
-        sim.runtime.ctx,
-        NewChannel(
-            name=name,
-            phone_number_id=SANDBOX_PHONE_NUMBER_ID,
-            access_token=token,
-            app_secret=sim.app_secret,
-            verify_token="sim-verify-sandbox",
-            display_phone_number="15550000000",
-            sandbox=True,
-            graph_base_url="http://graph.fake",
-        ),
-        policy,
-    )
-    sim.fake.register(
-        FakeNumber(phone_number_id=SANDBOX_PHONE_NUMBER_ID, access_token=token, app_secret=sim.app_secret)
-    )
-    sim.runtime.ingestor.credentials.invalidate()
-    sim.app.state.sandbox_fake = sim.fake
-    return channel
+    return sim.add_sandbox_channel(name=name, **policy)
 
 
 def add_admin(sim: Simulator, username: str, password: str, workspace: str = "default") -> int:

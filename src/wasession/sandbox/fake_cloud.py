@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from wasession.testing.webhook_bodies import DEFAULT_DISPLAY_PHONE_NUMBER, new_wamid, status_body
+from wasession.sandbox.bodies import DEFAULT_DISPLAY_PHONE_NUMBER, new_wamid, status_body
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
 __all__ = ["AcceptedMessage", "FakeCloudApi", "FakeNumber", "PendingWebhook"]
@@ -201,6 +201,8 @@ class FakeCloudApi:
         """Record that `user` (wa_id or BSUID) wrote at `at`; only the latest time counts."""
         key = (phone_number_id, _user_key(user))
         with self._lock:
+            if phone_number_id not in self._numbers:
+                return  # a real channel's customer: nothing of ours to track
             last = self._inbound.get(key)
             if last is None or at > last:
                 self._inbound[key] = at

@@ -33,12 +33,12 @@ from sqlalchemy import (
 )
 
 from wasession.domain.clock import SystemClock
+from wasession.domain.lifecycle import reminder_skip_reason
 from wasession.domain.policy import Policy
-from wasession.domain.schedule import REMINDER_MIN_SPARE, check_reminder
-from wasession.engine.ratelimit import SharedRateLimiter
+from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
-from wasession.services import sessions as session_ops
-from wasession.services.context import ServiceContext
+from wasession.outbox.ratelimit import SharedRateLimiter
 from wasession.store import channels as channel_store
 from wasession.store import contacts as contact_store
 from wasession.store import events as event_store
@@ -429,17 +429,14 @@ class Sender:
             return None
         # R6, checked again at the moment of sending: the claim may have waited on rate limits.
         assert message.silence_t is not None
-        check = check_reminder(
+        return reminder_skip_reason(
             now=now,
             policy=policy,
             session_active=session.active,
             last_customer_at=session.last_customer_at,
             silence_started_at=message.silence_t,
-            reminder_already_handled=False,
+            window_closes_at=session.window_closes_at,
         )
-        if check.send and session.window_closes_at - now < REMINDER_MIN_SPARE:
-            return "window_closed"  # closed early by a 131047 failure
-        return check.reason
 
     def _skip(
         self,

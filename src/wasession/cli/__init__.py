@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -95,8 +94,9 @@ def serve(
 
     from wasession.api.app import SANDBOX_GRAPH_PATH, create_app
     from wasession.observability.logging import configure as configure_logging
-    from wasession.sandbox import WebhookPump, ensure_sandbox_channel, register_sandbox
-    from wasession.testing.fake_cloud import FakeCloudApi
+    from wasession.sandbox.fake_cloud import FakeCloudApi
+    from wasession.sandbox.pump import WebhookPump
+    from wasession.services.sandbox import ensure_sandbox_channel, register_sandbox
 
     configure_logging()
     ctx.obj.update(host=host, port=port, public_url=public_url)
@@ -104,10 +104,11 @@ def serve(
     base = settings.base_url()
     runtime = _runtime(ctx, sandbox_base_url=base + SANDBOX_GRAPH_PATH)
     if sandbox:
-        ensure_sandbox_channel(runtime)
+        ensure_sandbox_channel(runtime.ctx)
     fake = FakeCloudApi(runtime.clock)
-    sandboxes = register_sandbox(runtime, fake, base + "/webhooks/whatsapp")
-    pump = WebhookPump(fake, runtime, base + "/webhooks/whatsapp")
+    runtime.attach_fake(fake)
+    sandboxes = register_sandbox(runtime.ctx, fake, base + "/webhooks/whatsapp")
+    pump = WebhookPump(fake, runtime.clock, base + "/webhooks/whatsapp")
 
     def start() -> None:
         runtime.start_engine()
@@ -117,7 +118,6 @@ def serve(
     app = create_app(
         runtime, sandbox_graph=fake.app if sandboxes else None, on_start=start, on_stop=runtime.stop
     )
-    app.state.sandbox_fake = fake  # issue 4: the dashboard's sandbox panel tells the fake a customer wrote
     click.echo(
         f"wasession {settings.normalized_database_url().split('://')[0]} database: "
         f"{_safe_url(settings.normalized_database_url())}"
@@ -178,7 +178,7 @@ def migrate(ctx: click.Context) -> None:
 @click.option("--start", default="2026-01-05T09:00:00Z", show_default=True, help="Virtual start time (UTC).")
 def demo(start: str) -> None:
     """A scripted day on a virtual clock, printed as a timeline."""
-    from wasession.demo import run_demo
+    from wasession.cli.demo import run_demo
 
     run_demo(start, click.echo)
 
@@ -340,7 +340,7 @@ def sandbox() -> None:
 def sandbox_message(ctx: click.Context, text: str, url: str, wa_id: str, name: str) -> None:
     import httpx
 
-    from wasession.sandbox import customer_webhook
+    from wasession.sandbox.bodies import customer_webhook
     from wasession.store import channels as channel_store
 
     runtime = _runtime(ctx)
@@ -353,7 +353,7 @@ def sandbox_message(ctx: click.Context, text: str, url: str, wa_id: str, name: s
                 )
             secrets = channel_store.secrets_of(conn, runtime.box, channel.id)
         raw, headers = customer_webhook(
-            channel, secrets, wa_id=wa_id, name=name, text=text, at=runtime.clock.now()
+            channel.phone_number_id, secrets.app_secret, wa_id=wa_id, name=name, text=text, at=runtime.clock.now()
         )
     finally:
         runtime.stop()
@@ -398,7 +398,7 @@ def webhooks() -> None:
 @click.pass_context
 def webhooks_unroutable(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Bodies for phone_number_ids no channel claims (answered 2xx so Meta does not retry them)."""
-    from wasession.services.ingest import logged_bodies
+    from wasession.ingest.ingestor import logged_bodies
 
     runtime = _runtime(ctx)
     try:
@@ -428,7 +428,7 @@ def webhooks_unroutable(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.pass_context
 def webhooks_prune(ctx: click.Context, days: int | None) -> None:
     """Delete stored webhook bodies older than the retention period."""
-    from wasession.services.ingest import prune_webhook_log
+    from wasession.ingest.ingestor import prune_webhook_log
 
     runtime = _runtime(ctx)
     try:
@@ -449,7 +449,7 @@ def webhooks_prune(ctx: click.Context, days: int | None) -> None:
 def webhooks_reprocess(ctx: click.Context, since: str | None, log_id: int | None, errors_only: bool) -> None:
     """Apply stored bodies again (safe to repeat: known wamids and old statuses change nothing)."""
     from wasession.domain.clock import parse_instant
-    from wasession.services.ingest import reprocess_logged
+    from wasession.ingest.ingestor import reprocess_logged
 
     try:
         since_at = parse_instant(since) if since is not None else None
@@ -468,10 +468,6 @@ def webhooks_reprocess(ctx: click.Context, since: str | None, log_id: int | None
     click.echo(f"reprocessed {done} webhook bodies, {errors} with errors")
     if errors:
         ctx.exit(1)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
 
 
 # -- users: dashboard admins (issue 4) -------------------------------------------------------------------

@@ -4,10 +4,13 @@ tests/data/whatsapp-webhooks), for the Simulator, the sandbox and tests."""
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+
+from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
 DEFAULT_DISPLAY_PHONE_NUMBER = "15550000000"
 DEFAULT_WABA_ID = "100000000000001"
@@ -114,3 +117,14 @@ def _envelope(waba_id: str, value: dict[str, Any]) -> dict[str, Any]:
         "object": "whatsapp_business_account",
         "entry": [{"id": waba_id, "changes": [{"value": value, "field": "messages"}]}],
     }
+
+
+def customer_webhook(
+    phone_number_id: str, app_secret: str, *, wa_id: str, name: str, text: str, at: datetime
+) -> tuple[bytes, dict[str, str]]:
+    """A signed webhook body of a customer's text message, as Meta would send it."""
+    body = text_message_body(
+        phone_number_id=phone_number_id, wa_id=wa_id, name=name, text=text, timestamp=at, wamid=new_wamid()
+    )
+    raw = json.dumps(body).encode()
+    return raw, {"Content-Type": "application/json", SIGNATURE_HEADER: sign(app_secret, raw)}

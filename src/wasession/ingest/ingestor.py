@@ -23,9 +23,9 @@ from sqlalchemy.exc import IntegrityError
 
 from wasession.domain.plan import NEW_SILENCE
 from wasession.domain.schedule import effective_timestamp
+from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
-from wasession.services import sessions as session_ops
-from wasession.services.context import ServiceContext
 from wasession.store import channels as channel_store
 from wasession.store import contacts as contact_store
 from wasession.store import messages as message_store
@@ -65,6 +65,9 @@ class IngestResult:
     # The earliest due time this body gave a session (None: it scheduled nothing); a status of a
     # reminder may re-plan its session, so it counts as due now. For waking the due loop only.
     due_at: datetime | None = None
+    # Window-opening customer messages as (phone_number_id, wa_id or user_id, T): after the commit
+    # they are told to whoever must know that a customer wrote (the built-in fake Cloud API).
+    customers: list[tuple[str, str, datetime]] = field(default_factory=list)
 
     def scheduled(self, due_at: datetime | None) -> None:
         if due_at is not None and (self.due_at is None or due_at < self.due_at):
@@ -281,8 +284,16 @@ class _Careful(Exception):
 
 
 class Ingestor:
-    def __init__(self, ctx: ServiceContext, *, wake: Callable[[IngestResult], None] | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        *,
+        wake: Callable[[IngestResult], None] | None = None,
+        on_customer: Callable[[str, str, datetime], None] | None = None,
+    ) -> None:
         self.ctx = ctx
+        # Told of every committed window-opening customer message, whichever path delivered it.
+        self.on_customer = on_customer
         self.credentials = CredentialCache(ctx)
         self.channels = channel_store.ChannelCache()
         # After a commit: which engine loops to wake depends on what the bodies changed.
@@ -346,6 +357,10 @@ class Ingestor:
 
     def after_commit(self, results: list[IngestResult]) -> None:
         merged = IngestResult()
+        if self.on_customer is not None:
+            for r in results:
+                for pnid, user, at in r.customers:
+                    self.on_customer(pnid, user, at)
         for r in results:
             merged.opened += r.opened
             merged.messages += r.messages
@@ -449,6 +464,8 @@ class Ingestor:
         result.messages += 1
         ts = effective_timestamp(msg.timestamp, now)
         active = session_store.active_for(conn, channel.id, contact.id)
+        if msg.opens_window:
+            result.customers.append((channel.phone_number_id, msg.wa_id or msg.user_id or "", ts))
 
         if not msg.opens_window:
             target = active or session_store.latest_for(conn, channel.id, contact.id)

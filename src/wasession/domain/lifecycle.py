@@ -1,0 +1,114 @@
+"""The lifecycle's vocabulary and its one reminder gate (docs/rules.md R6, R13, R15).
+
+States are `StrEnum`s whose values are the strings stored in the database, so a member compares equal
+to what a row holds and nothing stored changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from wasession.domain.policy import Policy
+from wasession.domain.schedule import REMINDER_MIN_SPARE, check_reminder
+from wasession.domain.template import MAX_TEXT_LENGTH, render_template
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "active"
+    CLOSED = "closed"
+
+
+class CloseReason(StrEnum):
+    TIMEOUT = "timeout"  # R9
+    AGENT = "agent"  # R13: closed by hand
+
+
+class Awaiting(StrEnum):
+    AGENT = "agent"
+    CUSTOMER = "customer"
+
+
+class DueKind(StrEnum):
+    REMIND = "remind"
+    CLOSE = "close"
+
+
+class ReminderState(StrEnum):
+    """Where this silence's reminder stands (at most one per silence, R6)."""
+
+    NEW = "new"  # the customer just wrote: `plan` decides pending or none
+    NONE = "none"
+    PENDING = "pending"
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class MessageKind(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    TEMPLATE = "template"
+    REMINDER = "reminder"
+
+
+class MessageStatus(StrEnum):
+    """An outbound message's delivery state; statuses only move forward (R15)."""
+
+    RECEIVED = "received"  # inbound
+    PENDING = "pending"
+    SENDING = "sending"
+    ACCEPTED = "accepted"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    PLAYED = "played"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+def reminder_skip_reason(
+    *,
+    now: datetime,
+    policy: Policy,
+    session_active: bool,
+    last_customer_at: datetime,
+    silence_started_at: datetime,
+    window_closes_at: datetime,
+) -> str | None:
+    """R6 at the moment a reminder would go out, for the due worker (queueing) and the sender (sending)
+    alike: None to send, else the reason it is skipped. `window_closes_at` is the session's stored close,
+    which a 131047 failure may have moved before T + 24 h."""
+    check = check_reminder(
+        now=now,
+        policy=policy,
+        session_active=session_active,
+        last_customer_at=last_customer_at,
+        silence_started_at=silence_started_at,
+        reminder_already_handled=False,
+    )
+    if check.send and window_closes_at - now < REMINDER_MIN_SPARE:
+        return "window_closed"  # closed early by a 131047 failure
+    return check.reason
+
+
+def render_reminder(policy: Policy, merge_values: dict[str, str]) -> tuple[str, str | None]:
+    """R7: the reminder's text for these contact values, and why it cannot be sent (None if it can)."""
+    text = render_template(policy.reminder_template, {**merge_values, "company_name": policy.company_name})
+    if not text.strip():
+        return text, "rendered_empty"
+    if len(text) > MAX_TEXT_LENGTH:
+        return text, "rendered_too_long"
+    return text, None
