@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from wasession.sandbox.bodies import text_message_body
 from wasession.testing import Simulator
 
 ANA = "15550001111"
@@ -146,13 +145,10 @@ def test_reminder_failing_with_131047_marks_the_window_closed(sim: Simulator) ->
     from wasession.services.errors import WindowClosedError
 
     ch = sim.add_channel(reminder_enabled=True, reminder_after_hours=2, session_timeout="48h")
-    # Posted past the fake: like Meta, it judges the window by what it saw, and it saw nothing,
-    # so it accepts the reminder and then fails it with 131047.
-    sim.post_webhook(
-        text_message_body(
-            phone_number_id=ch.phone_number_id, wa_id=ANA, name="Ana", text="hi", timestamp=sim.now
-        )
-    )
+    sim.customer_message(ch, wa_id=ANA, name="Ana", text="hi")
+    # Meta judges the window by what it saw; here it disagrees with us, so it accepts the reminder
+    # and then fails it with 131047.
+    sim.fake.forget_customer(ch.phone_number_id, ANA)
     sim.advance("2h")
     sim.advance("5s")
     s = sim.session(ch, wa_id=ANA)

@@ -207,6 +207,12 @@ class FakeCloudApi:
             if last is None or at > last:
                 self._inbound[key] = at
 
+    def forget_customer(self, phone_number_id: str, user: str) -> None:
+        """From now on, judge `user`'s window as if they never wrote (Meta's view and ours disagree), so
+        a free-form send is accepted and then fails asynchronously with 131047, as Meta does."""
+        with self._lock:
+            self._inbound.pop((phone_number_id, _user_key(user)), None)
+
     def fail_next(self, code: int, *, count: int = 1, http_status: int = 400, title: str = "",
                   details: str = "") -> None:
         """The next `count` sends that pass authentication and body validation get this Meta error
