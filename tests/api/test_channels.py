@@ -1,4 +1,4 @@
-"""Channels CRUD with write-only credentials, and GET/PUT policy with PRODUCT §2 validation."""
+"""Channels CRUD with write-only credentials, and GET/PUT policy with the validation of `docs/rules.md` (Session policy)."""
 
 from __future__ import annotations
 
