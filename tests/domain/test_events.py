@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import DATA
-from wasession.domain.events import EventType
+from wasession.domain.events import EventType, other_webhook_event
 from wasession.store import events as event_store
 from wasession.store.messages import STATUS_RANK
 from wasession.store.schema import events as events_table
@@ -95,3 +95,8 @@ def test_the_event_store_refuses_an_undocumented_type_and_stores_nothing() -> No
         with db.read() as conn:
             stored = conn.execute(select(events_table.c.type).order_by(events_table.c.id.desc())).scalars().first()
         assert stored == "policy_changed"
+
+
+def test_an_update_kind_meta_added_later_is_unhandled_naming_it_not_refused() -> None:
+    assert other_webhook_event("account_update") == (EventType.WEBHOOK_ACCOUNT_UPDATE, {})
+    assert other_webhook_event("brand_new_field") == (EventType.WEBHOOK_UNHANDLED, {"kind": "brand_new_field"})

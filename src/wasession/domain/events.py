@@ -105,6 +105,8 @@ class EventType(StrEnum):
     WEBHOOK_TEMPLATE_CATEGORY_UPDATE = "webhook_template_category_update"
     WEBHOOK_TRACKING_EVENTS = "webhook_tracking_events"
     WEBHOOK_USER_PREFERENCES = "webhook_user_preferences"
+    # A subscription field or call event Meta added after the list above; `data.kind` names it.
+    WEBHOOK_UNHANDLED = "webhook_unhandled"
 
     @classmethod
     def parse(cls, value: str) -> EventType:
@@ -142,6 +144,19 @@ class EventType(StrEnum):
     def for_other_webhook(cls, kind: str) -> EventType:
         """`webhook_<kind>` for a webhook update that is neither a customer message nor a status."""
         return cls._composed(f"webhook_{kind}", kind, "webhook update kind")
+
+
+def other_webhook_event(kind: str) -> tuple[EventType, dict[str, str]]:
+    """The event for a webhook update of `kind`, and the data it adds beyond `field`.
+
+    The kind comes from Meta (a subscription field, a call event), so new ones appear without notice:
+    they are recorded as WEBHOOK_UNHANDLED naming the kind, never refused, because a refused event
+    would fail the whole body, customer messages included.
+    """
+    try:
+        return EventType.for_other_webhook(kind), {}
+    except ValueError:
+        return EventType.WEBHOOK_UNHANDLED, {"kind": kind}
 
 
 def _prefix(kind: str) -> str:
