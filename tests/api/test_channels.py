@@ -1,4 +1,4 @@
-"""Channels CRUD with write-only credentials, and GET/PUT policy with PRODUCT §2 validation."""
+"""Channels CRUD with write-only credentials, and GET/PUT policy validated as `docs/rules.md` says."""
 
 from __future__ import annotations
 

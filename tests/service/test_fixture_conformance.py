@@ -1,6 +1,6 @@
 """Every real webhook body (tests/data/whatsapp-webhooks, from pywa, MIT) through the real endpoint.
 
-The expectation for each case comes from PRODUCT.md R2, written out by hand: which bodies open a
+The expectation for each case comes from R2 (`docs/rules.md`), written out by hand: which bodies open a
 session (inbound user messages of every kind and user-initiated calls) and which must not
 (reactions, deletions, system messages, statuses, echoes, business calls, account and template
 updates).

@@ -1,4 +1,4 @@
-"""Migrations create exactly the tables in schema.py, on SQLite and PostgreSQL."""
+"""Migrations create exactly the tables in `store/schema.py`, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

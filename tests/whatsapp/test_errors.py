@@ -27,7 +27,8 @@ from wasession.whatsapp.errors import (
 NEVER, BACKOFF, PAIR, PAUSE = (RetryAdvice.NEVER, RetryAdvice.BACKOFF, RetryAdvice.PAIR_BACKOFF,
                                RetryAdvice.PAUSE_CHANNEL)
 
-# Every code of the reference table (whatsapp-cloud-api.md §5.2), its class and what to do.
+# Every code of the Cloud API's error reference that the client knows, its class and what to do
+# (ADR docs/decisions/0002-cloud-api-retry-policy.md).
 TABLE: list[tuple[int, type[CloudApiError], RetryAdvice]] = [
     (0, AuthError, PAUSE),
     (190, AuthError, PAUSE),

@@ -27,7 +27,7 @@ from wasession.whatsapp.payload import (
 FIXTURES = Path(__file__).parent.parent / "data" / "whatsapp-webhooks"
 
 # What each case yields, in order: "msg:<type>:opens" / "msg:<type>:no" for an InboundMessage and
-# whether it opens the window (PRODUCT.md R2), "status:<status>", "other:<field>:<kind>".
+# whether it opens the window (`docs/rules.md`, R2), "status:<status>", "other:<field>:<kind>".
 ACCOUNT = ["other:account_update:account_update"]
 EXPECTED: dict[str, dict[str, list[str]]] = {
     "account_update.json": {

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, select
 from sqlalchemy.exc import IntegrityError
 
+from wasession.domain.events import other_webhook_event
 from wasession.domain.plan import NEW_SILENCE
 from wasession.domain.schedule import effective_timestamp
 from wasession.lifecycle import writes as session_ops
@@ -703,7 +704,8 @@ class Ingestor:
         session_ops.record(conn, channel, message.session_id, f"{prefix}_{status}", at, **data)
 
     def _record_other(self, conn: Connection, channel: Channel, other: OtherUpdate, now: datetime) -> None:
-        session_ops.record(conn, channel, None, "webhook_" + other.kind, now, field=other.field)
+        event_type, extra = other_webhook_event(other.kind)
+        session_ops.record(conn, channel, None, event_type, now, field=other.field, **extra)
 
 
 # -- the raw webhook log: retention, re-processing, unroutable bodies ---------------------------------

@@ -9,10 +9,14 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from wasession.domain.events import EventType
 from wasession.store.schema import events
 
 # Built once (issue 6): the engine and ingest add events per message and per due session.
 _INSERT = insert(events)
+# Every type stored is part of the event-webhook contract: one not in EventType is a bug, refused here
+# rather than sent to a CRM that cannot know what it means.
+_KNOWN_TYPES = frozenset(EventType)
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,9 @@ def values(
     session_id: int | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One new event row, for `add_many`."""
+    """One new event row, for `add_many`; ValueError if `type` is not an `EventType` value."""
+    if type not in _KNOWN_TYPES:
+        EventType.parse(type)  # raises, naming the type
     return {
         "workspace_id": workspace_id,
         "channel_id": channel_id,
