@@ -167,3 +167,12 @@ def test_an_unresolvable_name_is_a_connect_failure(default_policy: Tenant) -> No
     hook = default_policy.add_hook("https://nowhere.example.com/hook")
     sent = default_policy.call("POST", f"/event-webhooks/{hook['id']}/test").json()
     assert sent["last_error"] == "connect_failed"
+
+
+def test_what_is_sent_is_what_was_checked() -> None:
+    from wasession.outbound.addresses import AddressPolicy, check_url
+
+    target = check_url("https://bücher.example/ä?x=ü#frag", AddressPolicy())
+    # The checked name is the one DNS and the Host header get, and the request line is plain ASCII.
+    assert (target.host, target.host_header) == ("xn--bcher-kva.example", "xn--bcher-kva.example")
+    assert target.path == "/%C3%A4?x=%C3%BC"

@@ -13,7 +13,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -174,6 +174,11 @@ def check_url(url: str, policy: AddressPolicy) -> Target:
     host = (parts.hostname or "").lower()
     if not host:
         raise RefusedURL(f"url must name a host; got {url[:100]!r}")
+    if not host.isascii():
+        try:  # what DNS and the Host header will carry
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise RefusedURL(f"url has a host name that is not valid; got {url[:100]!r}") from exc
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
@@ -189,9 +194,10 @@ def check_url(url: str, policy: AddressPolicy) -> Target:
                 )
         elif host.rstrip(".") in _LOCAL_NAMES or host.rstrip(".").endswith(".localhost"):
             raise RefusedURL(f"url may not point at {host!r}, which names this machine")
-    path = parts.path or "/"
+    # Percent-encoded as sent; characters already safe (and existing %xx escapes) are kept as given.
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
     if parts.query:
-        path += "?" + parts.query
+        path += "?" + quote(parts.query, safe="/%:@!$&'()*+,;=-._~?")
     return Target(parts.scheme, host, port, path, literal)
 
 

@@ -137,6 +137,8 @@ def guarded_post(
         return OutboundResult(None, TOO_LARGE if _too_large(exc) else CONNECT_FAILED)
     except OSError:  # TimeoutError included
         return OutboundResult(None, TIMEOUT if timer.expired else CONNECT_FAILED)
+    except ValueError:  # a header or answer http.client cannot handle
+        return OutboundResult(None, CONNECT_FAILED)
     finally:
         timer.cancel()
         if sock is not None:
