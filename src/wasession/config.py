@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from wasession.store.db import default_url, normalize_url
+
+# A Graph API version as Meta names them; anything else (`../`, a path) would change where requests go.
+GRAPH_VERSION = re.compile(r"^v\d{1,2}\.\d$")
+
+
+def check_graph_version(value: str) -> str:
+    if not GRAPH_VERSION.fullmatch(value):
+        raise ValueError(f"graph_version must look like v25.0 (v, one or two digits, a dot, a digit); got {value!r}")
+    return value
 
 
 class Settings(BaseSettings):
@@ -26,6 +36,22 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=1_000)  # PostgreSQL connections per process (twice at peak)
     log_level: str = "INFO"
     webhook_retention_days: int = Field(default=30, ge=1)  # issue 3: raw webhook log retention
+    # Hosts and CIDRs event webhooks may reach besides public addresses, e.g. "crm.lan,10.0.0.0/8"
+    # (docs/security.md); empty: public addresses only.
+    outbound_allow: str = ""
+
+    @field_validator("graph_version")
+    @classmethod
+    def _graph_version(cls, value: str) -> str:
+        return check_graph_version(value)
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _outbound_allow(cls, value: str) -> str:
+        from wasession.outbound.addresses import AddressPolicy
+
+        AddressPolicy.parse(value)  # refuse a typo at start-up rather than at the first delivery
+        return value
 
     def normalized_database_url(self) -> str:
         return normalize_url(self.database_url)

@@ -22,6 +22,7 @@ from wasession.engine.event_dispatch import EventDispatcher
 from wasession.engine.runner import Loop
 from wasession.ingest.ingestor import Ingestor, IngestResult
 from wasession.lifecycle.context import ServiceContext
+from wasession.outbound.addresses import AddressPolicy
 from wasession.outbox.ratelimit import limiter_for
 from wasession.outbox.sender import Sender
 from wasession.sandbox.fake_cloud import FakeCloudApi
@@ -75,7 +76,8 @@ class Runtime:
         self._clients: dict[tuple[str, str], CloudClient] = {}
         self._clients_lock = threading.Lock()
         self.rate_limiter = limiter_for(self.db, self.clock)
-        self.event_dispatch = EventDispatcher(self.ctx)  # issue 4: outbound event webhooks
+        # issue 4: outbound event webhooks, to public addresses and what the operator allows (docs/security.md)
+        self.event_dispatch = EventDispatcher(self.ctx, policy=AddressPolicy.parse(settings.outbound_allow))
         self.sender = Sender(
             self.ctx, self.client_for, concurrency=settings.sender_concurrency, limiter=self.rate_limiter
         )
@@ -149,6 +151,8 @@ class Runtime:
         self.sender.recover_stuck()
         self.add_loop("due", self.due.run_due, self.due.next_due_at, max_sleep=DUE_MAX_SLEEP)
         self.add_loop("sender", self.sender.run_pending, self.sender.next_attempt_at)
+        self.event_dispatch.wait = False  # the loop hands webhooks to the pool; finished calls wake it
+        self.event_dispatch.on_done = self.wake_local
         self.add_loop("events", self.event_dispatch.run_pending, self.event_dispatch.next_attempt_at)  # issue 4
         # A process may die with messages in `sending`; any survivor turns them `unknown` (issue 5).
         self.add_loop("recover", self.sender.recover_stuck, lambda: None, max_sleep=RECOVER_EVERY, wakeable=False)

@@ -77,7 +77,7 @@ def test_failed_deliveries_retry_with_backoff_then_give_up(world: World) -> None
     sim.advance("1d")
     assert len(world.receiver.received) == MAX_ATTEMPTS
     failed = world.a.get(f"/event-webhooks/{hook['id']}/deliveries", params={"status": "failed"}).json()
-    assert [(x["attempts"], x["last_error"]) for x in failed["items"]] == [(MAX_ATTEMPTS, "HTTP 500")]
+    assert [(x["attempts"], x["last_error"]) for x in failed["items"]] == [(MAX_ATTEMPTS, "http_500")]
     assert retry_delay(1) < retry_delay(2) < retry_delay(3)
 
 

@@ -47,7 +47,7 @@ def test_filters_and_pages_in_sql(db_sim: Simulator) -> None:
         queries.list_sessions(ctx, workspace_id=ws, cursor="x")
 
 
-def test_dispatch_fans_out_each_event_once(db_sim: Simulator) -> None:
+def test_dispatch_delivers_each_event_once(db_sim: Simulator) -> None:
     sim = db_sim
     got: list[bytes] = []
 
@@ -61,7 +61,7 @@ def test_dispatch_fans_out_each_event_once(db_sim: Simulator) -> None:
     event_webhooks.create_webhook(ctx, workspace_id=ws, url="http://crm.test/hook", secret="s" * 16)
     sim.add_channel()
     second = EventDispatcher(ctx, sim.runtime.event_dispatch.http)  # another worker on the same database
-    assert second.fan_out() == 1
-    assert sim.runtime.event_dispatch.fan_out() == 0
+    assert second.run_pending().delivered == 1
+    assert sim.runtime.event_dispatch.run_pending().total == 0
     sim.run_due()
     assert len(got) == 1

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from wasession.sandbox.bodies import text_message_body
 from wasession.store.schema import events, webhook_log
 from wasession.testing import Simulator
-from wasession.testing.webhook_bodies import text_message_body
 
 PNID = "106540352242922"
 

@@ -207,6 +207,7 @@ def channels() -> None:
 @click.option("--app-secret", envvar="WASESSION_APP_SECRET", prompt=True, hide_input=True)
 @click.option("--verify-token", envvar="WASESSION_VERIFY_TOKEN", prompt=True, hide_input=True)
 @click.option("--graph-base-url", default=None, help="Override the Graph API base URL (tests, proxies).")
+@click.option("--graph-version", default=None, help="Override the Graph API version, e.g. v25.0.")
 @click.option(
     "--rate-limit", "rate_limit", default=80, show_default=True, type=int, help="Messages per second."
 )
@@ -221,6 +222,7 @@ def channels_add(
     app_secret: str,
     verify_token: str,
     graph_base_url: str | None,
+    graph_version: str | None,
     rate_limit: int,
     settings: tuple[str, ...],
 ) -> None:
@@ -239,6 +241,7 @@ def channels_add(
                     verify_token=verify_token,
                     display_phone_number=display_phone_number,
                     graph_base_url=graph_base_url,
+                    graph_version=graph_version,
                     rate_limit_per_second=rate_limit,
                 ),
                 _pairs(settings),

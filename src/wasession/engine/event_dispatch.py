@@ -1,7 +1,10 @@
 """Outbound event delivery (R16): every event of a workspace goes to each of its enabled webhooks.
 
-Each step first fans new events out into `event_deliveries` (one row per webhook and event, so the log
-shows exactly what each URL was given), then POSTs the deliveries that are due. Bodies are signed with
+The delivery rows are the transactional outbox: store/events.py writes one per enabled webhook in the
+transaction that adds the event, so the log shows exactly what each URL was given and no event is skipped
+whatever order transactions commit in. Each step POSTs what is due: different webhooks at once on a small
+pool, one call at a time per webhook (its events stay in order), each call with a total deadline and a
+capped answer (outbound/http.py), so one slow receiver cannot hold the others. Bodies are signed with
 HMAC-SHA256 of the exact bytes sent, keyed with the webhook's secret. A failed attempt is retried with
 exponential backoff up to MAX_ATTEMPTS; like the engine, everything is driven by due times, so it runs
 the same on the system clock and on the Simulator's manual clock.
@@ -13,7 +16,10 @@ import hashlib
 import hmac
 import json
 import logging
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,9 +27,12 @@ import httpx
 from sqlalchemy import Connection
 
 from wasession.lifecycle.context import ServiceContext
+from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolver
+from wasession.outbound.http import DEADLINE_SECONDS, MAX_ANSWER_BYTES, TIMEOUT, OutboundResult, guarded_post
 from wasession.store import event_webhooks as hook_store
-from wasession.store.event_webhooks import Delivery
-from wasession.store.events import Event
+from wasession.store.event_webhooks import Delivery, event_payload
+
+__all__ = ["DispatchReport", "EventDispatcher", "encode", "event_payload", "retry_delay", "sign"]
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +45,14 @@ FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=1)
 # How long a claimed delivery is left alone; a process that died mid-request gives it up after this.
 LEASE = timedelta(minutes=5)
-TIMEOUT_SECONDS = 10.0
-MAX_ERROR_TEXT = 500
+# Webhooks served at once per process; each has at most one call in flight.
+POOL_SIZE = 8
+# Deliveries one webhook is given per step, sent one after another (a step's share of a busy receiver).
+PER_WEBHOOK = 20
+WEBHOOK_DISABLED = "webhook_disabled"
+
+# POST(url, body, headers) -> result; the default is the guarded network call, tests may pass another.
+Post = Callable[[str, bytes, Mapping[str, str]], OutboundResult]
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -55,28 +70,21 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * (1 << doublings), MAX_RETRY)
 
 
-def event_payload(event: Event) -> dict[str, Any]:
-    return {
-        "event_id": event.id,
-        "type": event.type,
-        "at": event.at.isoformat(),
-        "workspace_id": event.workspace_id,
-        "channel_id": event.channel_id,
-        "session_id": event.session_id,
-        "data": dict(event.data),
-    }
-
-
 @dataclass
 class DispatchReport:
-    queued: int = 0
+    queued: int = 0  # deliveries handed to the pool and not finished when the step returned
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def total(self) -> int:
         return self.queued + self.delivered + self.retrying + self.failed
+
+    def count(self, status: str) -> None:
+        with self._lock:
+            setattr(self, status, getattr(self, status) + 1)
 
 
 @dataclass(frozen=True)
@@ -95,47 +103,55 @@ class EventDispatcher:
         ctx: ServiceContext,
         http: httpx.Client | None = None,
         *,
+        policy: AddressPolicy | None = None,
+        resolver: Resolver = system_resolver,
+        post: Post | None = None,
+        deadline: float = DEADLINE_SECONDS,
+        max_answer: int = MAX_ANSWER_BYTES,
         batch_size: int = 100,
         max_attempts: int = MAX_ATTEMPTS,
+        pool_size: int = POOL_SIZE,
+        wait: bool = True,
     ) -> None:
         self.ctx = ctx
-        # Public so the Simulator and tests can point deliveries at an in-process receiver.
-        self.http = http or httpx.Client(timeout=httpx.Timeout(TIMEOUT_SECONDS), follow_redirects=False)
+        # An in-process receiver for the Simulator and tests (nothing leaves the process); when None,
+        # deliveries go through the guarded network call, the only path to a real address.
+        self.http = http
+        self.policy = policy or AddressPolicy()
+        self.resolver = resolver
+        self.deadline = deadline
+        self.max_answer = max_answer
+        self._post = post
         self.batch_size = batch_size
         self.max_attempts = max_attempts
+        # wait=False (the serve loop): a step hands webhooks to the pool and returns; finished work wakes
+        # the loop through ctx.wake. wait=True (the Simulator, tests): a step returns when its calls are done.
+        self.wait = wait
+        self.on_done: Callable[[], None] = ctx.wake  # told when a webhook's calls finish (wait=False)
+        self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="event-delivery")
+        self._running: set[int] = set()  # webhooks this process is calling now
+        self._running_lock = threading.Lock()
 
     def close(self) -> None:
-        self.http.close()
+        self._pool.shutdown(wait=True)
+        if self.http is not None:
+            self.http.close()
 
     def next_attempt_at(self) -> datetime | None:
         with self.ctx.db.read() as conn:
-            return hook_store.next_attempt_at(conn)
+            return hook_store.next_attempt_at(conn, self.ctx.clock.now())
 
     def run_pending(self) -> DispatchReport:
         report = DispatchReport()
-        report.queued = self.fan_out()
-        for attempt in self._claim_due():
-            self._attempt(attempt, report)
+        futures: list[Future[None]] = []
+        for webhook_id, attempts in self._claim_due():
+            futures.append(self._pool.submit(self._deliver_in_order, webhook_id, attempts, report))
+        if self.wait:
+            for future in futures:
+                future.result()
+        else:
+            report.queued = sum(1 for f in futures if not f.done())
         return report
-
-    def fan_out(self) -> int:
-        now = self.ctx.clock.now()
-        queued = 0
-        with self.ctx.db.read() as conn:
-            webhooks = hook_store.enabled_webhooks(conn)
-        for webhook in webhooks:
-            with self.ctx.db.write() as conn:
-                # The row lock makes concurrent workers take turns, so no event is queued twice.
-                locked = hook_store.get_webhook(conn, webhook.id, for_update=True)
-                if locked is None or not locked.enabled:
-                    continue
-                after = hook_store.last_event_id(conn, locked.id)
-                for event in hook_store.events_for(conn, locked, after_id=after, limit=self.batch_size):
-                    hook_store.insert_delivery(
-                        conn, webhook_id=locked.id, event_id=event.id, payload=event_payload(event), now=now
-                    )
-                    queued += 1
-        return queued
 
     def deliver_now(self, delivery_id: int, *, final: bool = False) -> Delivery:
         """Attempt one delivery at once (the test-send endpoint); `final` means no retries afterwards."""
@@ -152,13 +168,61 @@ class EventDispatcher:
 
     # -- internals ---------------------------------------------------------------------------------------
 
-    def _claim_due(self) -> list[_Attempt]:
+    def _claim_due(self) -> list[tuple[int, list[_Attempt]]]:
         now = self.ctx.clock.now()
         due = self.next_attempt_at()
         if due is None or due > now:  # a read first, so an idle loop never takes SQLite's write lock
             return []
+        claimed: list[tuple[int, list[_Attempt]]] = []
+        with self.ctx.db.read() as conn:
+            webhook_ids = hook_store.webhooks_due(conn, now, self.batch_size)
+        for webhook_id in webhook_ids:
+            with self._running_lock:
+                if webhook_id in self._running:
+                    continue
+                self._running.add(webhook_id)
+            try:
+                with self.ctx.db.write() as conn:
+                    deliveries = hook_store.claim_for_webhook(conn, webhook_id, now, PER_WEBHOOK)
+                    attempts = [self._lease(conn, d, now) for d in deliveries]
+            except BaseException:
+                self._release(webhook_id)
+                raise
+            if attempts:
+                claimed.append((webhook_id, attempts))
+            else:
+                self._release(webhook_id)
+        return claimed
+
+    def _release(self, webhook_id: int) -> None:
+        with self._running_lock:
+            self._running.discard(webhook_id)
+
+    def _deliver_in_order(self, webhook_id: int, attempts: list[_Attempt], report: DispatchReport) -> None:
+        """One webhook's claimed deliveries, one after another; after a failure the rest are handed back
+        untouched, so a receiver that is down costs one deadline per step, not one per event."""
+        try:
+            for i, attempt in enumerate(attempts):
+                if not self._attempt(attempt, report):
+                    self._hand_back(attempts[i + 1 :])
+                    break
+        except Exception:  # a database error: the leases run out and the rows are tried again
+            log.exception("event delivery for webhook %s stopped", webhook_id)
+        finally:
+            self._release(webhook_id)
+            if not self.wait:
+                self.on_done()
+
+    def _hand_back(self, attempts: list[_Attempt]) -> None:
+        if not attempts:
+            return
+        now = self.ctx.clock.now()
         with self.ctx.db.write() as conn:
-            return [self._lease(conn, d, now) for d in hook_store.claim_due(conn, now, self.batch_size)]
+            for attempt in attempts:
+                d = attempt.delivery
+                hook_store.update_delivery(
+                    conn, d.id, status="pending", attempts=d.attempts, next_attempt_at=now + retry_delay(1)
+                )
 
     def _lease(self, conn: Connection, delivery: Delivery, now: datetime) -> _Attempt:
         webhook = hook_store.get_webhook(conn, delivery.webhook_id)
@@ -169,15 +233,30 @@ class EventDispatcher:
             return _Attempt(delivery, None, "")
         return _Attempt(delivery, webhook.url, hook_store.secret_of(conn, self.ctx.box, webhook.id))
 
-    def _attempt(self, attempt: _Attempt, report: DispatchReport, *, final: bool = False) -> None:
+    def _send(self, url: str, body: bytes, headers: Mapping[str, str]) -> OutboundResult:
+        if self._post is not None:
+            return self._post(url, body, headers)
+        if self.http is not None:
+            return _in_process(self.http, url, body, headers)
+        return guarded_post(
+            url,
+            body,
+            headers,
+            policy=self.policy,
+            resolver=self.resolver,
+            deadline=self.deadline,
+            max_answer=self.max_answer,
+        )
+
+    def _attempt(self, attempt: _Attempt, report: DispatchReport, *, final: bool = False) -> bool:
+        """Send one delivery and record the outcome; True when it was delivered."""
         delivery = attempt.delivery
-        status_code: int | None = None
-        error: str | None = None
         if attempt.url is None:
-            error = "the webhook was disabled before this delivery was sent"
+            result = OutboundResult(None, WEBHOOK_DISABLED)
             final = True
         else:
-            body = encode(delivery.payload)
+            payload: Mapping[str, Any] = delivery.payload or {}
+            body = encode(payload)
             event_id = str(delivery.event_id) if delivery.event_id is not None else f"test-{delivery.id}"
             headers = {
                 "Content-Type": "application/json",
@@ -185,37 +264,42 @@ class EventDispatcher:
                 SIGNATURE_HEADER: sign(attempt.secret, body),
                 EVENT_ID_HEADER: event_id,
                 DELIVERY_ID_HEADER: str(delivery.id),
-                EVENT_TYPE_HEADER: str(delivery.payload.get("type", "")),
+                EVENT_TYPE_HEADER: str(payload.get("type", "")),
             }
-            try:
-                response = self.http.post(attempt.url, content=body, headers=headers)
-                status_code = response.status_code
-                if not 200 <= status_code < 300:
-                    error = f"HTTP {status_code}"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT]
-        self._record(delivery, status_code, error, final, report)
+            result = self._send(attempt.url, body, headers)
+        self._record(delivery, result, final, report)
+        return result.ok
 
-    def _record(
-        self, delivery: Delivery, status_code: int | None, error: str | None, final: bool, report: DispatchReport
-    ) -> None:
+    def _record(self, delivery: Delivery, result: OutboundResult, final: bool, report: DispatchReport) -> None:
         now = self.ctx.clock.now()
         attempts = delivery.attempts + 1
-        if error is None:
+        if result.ok:
             values: dict[str, Any] = {"status": "delivered", "delivered_at": now, "next_attempt_at": None}
-            report.delivered += 1
         elif final or attempts >= self.max_attempts:
             values = {"status": "failed", "next_attempt_at": None}
-            report.failed += 1
         else:
             values = {"status": "pending", "next_attempt_at": now + retry_delay(attempts)}
-            report.retrying += 1
+        report.count({"delivered": "delivered", "failed": "failed", "pending": "retrying"}[values["status"]])
         with self.ctx.db.write() as conn:
-            hook_store.update_delivery(conn, delivery.id, last_status_code=status_code, last_error=error, **values)
+            hook_store.update_delivery(
+                conn, delivery.id, last_status_code=result.status, last_error=result.error, **values
+            )
         log.info(
             "event delivery %s (webhook %s, attempt %s): %s",
             delivery.id,
             delivery.webhook_id,
             attempts,
-            values["status"] if error is None else f"{values['status']} after {error}",
+            values["status"] if result.ok else f"{values['status']} after {result.error}",
         )
+
+
+def _in_process(http: httpx.Client, url: str, body: bytes, headers: Mapping[str, str]) -> OutboundResult:
+    """A call to an injected in-process client, reported in the same categories as a network call."""
+    try:
+        response = http.post(url, content=body, headers=dict(headers))
+    except httpx.TimeoutException:
+        return OutboundResult(None, TIMEOUT)
+    except httpx.HTTPError:
+        return OutboundResult(None, "connect_failed")
+    ok = 200 <= response.status_code < 300
+    return OutboundResult(response.status_code, None if ok else f"http_{response.status_code}")

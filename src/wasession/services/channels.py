@@ -5,7 +5,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
+from wasession.config import GRAPH_VERSION
 from wasession.domain.policy import Policy, validate_policy
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
@@ -61,6 +63,16 @@ def create_channel(
             f"rate_limit_per_second must be from 1 to 1000; got {new.rate_limit_per_second}",
             code="out_of_range",
         )
+    if new.graph_version is not None and not GRAPH_VERSION.fullmatch(new.graph_version):
+        raise ValidationError(
+            "graph_version", f"graph_version must look like v25.0; got {new.graph_version[:20]!r}"
+        )
+    if new.graph_base_url is not None:
+        parts = urlsplit(new.graph_base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+            raise ValidationError(
+                "graph_base_url", f"graph_base_url must be an http(s) URL with a host; got {new.graph_base_url[:100]!r}"
+            )
     validated = validate_policy(policy or {})
     ws = workspace_id if workspace_id is not None else default_workspace(ctx)
     now = ctx.clock.now()

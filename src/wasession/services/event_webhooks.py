@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from wasession.engine.event_dispatch import EventDispatcher
 from wasession.lifecycle.context import ServiceContext
+from wasession.outbound.addresses import AddressPolicy, RefusedURL, check_url
 from wasession.services.errors import NotFoundError, ValidationError
 from wasession.store import event_webhooks as hook_store
 from wasession.store.event_webhooks import Delivery, EventWebhook
 
 MIN_SECRET = 16
 MAX_SECRET = 256
-MAX_URL = 2000
 MAX_DESCRIPTION = 500
 DELIVERY_STATUSES = ("pending", "delivering", "delivered", "failed")
 
 
-def clean_url(url: str) -> str:
+def clean_url(url: str, policy: AddressPolicy) -> str:
+    """The URL as stored, or a ValidationError on `url` saying why this server will not call it (SSRF).
+
+    Address literals are checked here in every spelling; a hostname is checked each time it is called,
+    against what it resolves to then (outbound/http.py).
+    """
     url = url.strip()
-    parts = urlsplit(url)
-    if len(url) > MAX_URL or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError("url", f"url must be an http:// or https:// URL with a host; got {url[:100]!r}")
+    try:
+        check_url(url, policy)
+    except RefusedURL as exc:
+        raise ValidationError("url", str(exc), "refused_url") from exc
     return url
 
 
@@ -41,9 +46,17 @@ def clean_description(description: str) -> str:
 
 
 def create_webhook(
-    ctx: ServiceContext, *, workspace_id: int, url: str, secret: str, description: str = "", enabled: bool = True
+    ctx: ServiceContext,
+    *,
+    workspace_id: int,
+    url: str,
+    secret: str,
+    description: str = "",
+    enabled: bool = True,
+    policy: AddressPolicy | None = None,
 ) -> EventWebhook:
-    values = (clean_url(url), clean_secret(secret), clean_description(description))
+    """A new webhook; it is given the events added after this commits, never earlier ones."""
+    values = (clean_url(url, policy or AddressPolicy()), clean_secret(secret), clean_description(description))
     with ctx.db.write() as conn:
         webhook_id = hook_store.insert_webhook(
             conn,
@@ -82,10 +95,11 @@ def update_webhook(
     secret: str | None = None,
     description: str | None = None,
     enabled: bool | None = None,
+    policy: AddressPolicy | None = None,
 ) -> EventWebhook:
     values: dict[str, Any] = {}
     if url is not None:
-        values["url"] = clean_url(url)
+        values["url"] = clean_url(url, policy or AddressPolicy())
     if description is not None:
         values["description"] = clean_description(description)
     if enabled is not None:

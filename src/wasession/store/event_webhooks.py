@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.sql import Select
 
 from wasession.store.events import Event
 from wasession.store.schema import event_deliveries, event_webhooks, events
@@ -49,8 +50,23 @@ def _webhook(row: Any) -> EventWebhook:
     return EventWebhook(**dict(row))
 
 
+_EVENT_FIELDS = ("workspace_id", "channel_id", "session_id", "type", "at", "data")
+_EVENT_COLUMNS = [events.c[n].label(f"event_{n}") for n in _EVENT_FIELDS]
+
+
+def _deliveries() -> Select[Any]:
+    """Delivery rows with their event's columns, to build an event delivery's payload from."""
+    return select(event_deliveries, *_EVENT_COLUMNS).select_from(
+        event_deliveries.outerjoin(events, events.c.id == event_deliveries.c.event_id)
+    )
+
+
 def _delivery(row: Any) -> Delivery:
-    return Delivery(**dict(row))
+    values = dict(row)
+    event = {n: values.pop(f"event_{n}") for n in _EVENT_FIELDS}
+    if values["payload"] is None and values["event_id"] is not None and event["type"] is not None:
+        values["payload"] = event_payload(Event(id=values["event_id"], **event))
+    return Delivery(**values)
 
 
 def insert_webhook(
@@ -113,30 +129,21 @@ def delete_webhook(conn: Connection, webhook_id: int) -> None:
     conn.execute(delete(event_webhooks).where(event_webhooks.c.id == webhook_id))
 
 
-# -- fan-out --------------------------------------------------------------------------------------------
+# -- the outbox ----------------------------------------------------------------------------------------
+# Event deliveries are written by store/events.py in the event's own transaction; test sends here.
 
 
-def last_event_id(conn: Connection, webhook_id: int) -> int | None:
-    """The newest event this webhook already has a delivery for (test sends carry no event)."""
-    value = conn.execute(
-        select(func.max(event_deliveries.c.event_id)).where(event_deliveries.c.webhook_id == webhook_id)
-    ).scalar()
-    return int(value) if value is not None else None
-
-
-def events_for(conn: Connection, webhook: EventWebhook, *, after_id: int | None, limit: int) -> list[Event]:
-    """The workspace's events a webhook has not been given yet, oldest first.
-
-    A webhook that has never had a delivery starts with the events of its own creation time on, so a
-    new URL is not flooded with history.
-    """
-    query = select(events).where(events.c.workspace_id == webhook.workspace_id)
-    if after_id is not None:
-        query = query.where(events.c.id > after_id)
-    else:
-        query = query.where(events.c.at >= webhook.created_at)
-    rows = conn.execute(query.order_by(events.c.id).limit(limit)).mappings()
-    return [Event(**dict(r)) for r in rows]
+def event_payload(event: Event) -> dict[str, Any]:
+    """The body of an event's delivery, built when it is sent from the event row."""
+    return {
+        "event_id": event.id,
+        "type": event.type,
+        "at": event.at.isoformat(),
+        "workspace_id": event.workspace_id,
+        "channel_id": event.channel_id,
+        "session_id": event.session_id,
+        "data": dict(event.data),
+    }
 
 
 def insert_delivery(conn: Connection, *, webhook_id: int, event_id: int | None, payload: Any, now: datetime) -> int:
@@ -158,17 +165,62 @@ def insert_delivery(conn: Connection, *, webhook_id: int, event_id: int | None, 
 
 
 def get_delivery(conn: Connection, delivery_id: int) -> Delivery | None:
-    row = conn.execute(select(event_deliveries).where(event_deliveries.c.id == delivery_id)).mappings().first()
+    row = conn.execute(_deliveries().where(event_deliveries.c.id == delivery_id)).mappings().first()
     return _delivery(row) if row else None
 
 
-def claim_due(conn: Connection, now: datetime, limit: int) -> list[Delivery]:
+def _in_flight(now: datetime) -> Any:
+    """A delivery of the same webhook is being sent (its lease has not run out)."""
+    other = event_deliveries.alias("other")
+    return exists().where(
+        other.c.webhook_id == event_deliveries.c.webhook_id,
+        other.c.status == "delivering",
+        other.c.next_attempt_at > now,
+    )
+
+
+def webhooks_due(conn: Connection, now: datetime, limit: int) -> list[int]:
+    """Webhooks with a delivery due and none in flight: at most one call per webhook at a time keeps each
+    receiver's events in order, and a slow receiver occupies one worker, not all of them."""
     rows = conn.execute(
-        select(event_deliveries)
-        .where(event_deliveries.c.status.in_(RETRYABLE), event_deliveries.c.next_attempt_at <= now)
-        .order_by(event_deliveries.c.next_attempt_at, event_deliveries.c.id)
+        select(event_deliveries.c.webhook_id)
+        .where(event_deliveries.c.status.in_(RETRYABLE), event_deliveries.c.next_attempt_at <= now, ~_in_flight(now))
+        .group_by(event_deliveries.c.webhook_id)
+        .order_by(func.min(event_deliveries.c.next_attempt_at))
         .limit(limit)
-        .with_for_update(skip_locked=True)
+    ).scalars()
+    return [int(r) for r in rows]
+
+
+def claim_for_webhook(conn: Connection, webhook_id: int, now: datetime, limit: int) -> list[Delivery]:
+    """The webhook's oldest due deliveries, in event order, if none of its deliveries is in flight.
+
+    The webhook row is locked (PostgreSQL), so two workers never claim for one webhook at once; SQLite has
+    one writer anyway.
+    """
+    locked = conn.execute(
+        select(event_webhooks.c.id).where(event_webhooks.c.id == webhook_id).with_for_update(skip_locked=True)
+    ).first()
+    if locked is None:
+        return []
+    busy = conn.execute(
+        select(event_deliveries.c.id).where(
+            event_deliveries.c.webhook_id == webhook_id,
+            event_deliveries.c.status == "delivering",
+            event_deliveries.c.next_attempt_at > now,
+        ).limit(1)
+    ).first()
+    if busy is not None:
+        return []
+    rows = conn.execute(
+        _deliveries()
+        .where(
+            event_deliveries.c.webhook_id == webhook_id,
+            event_deliveries.c.status.in_(RETRYABLE),
+            event_deliveries.c.next_attempt_at <= now,
+        )
+        .order_by(event_deliveries.c.id)
+        .limit(limit)
     ).mappings()
     return [_delivery(r) for r in rows]
 
@@ -176,9 +228,9 @@ def claim_due(conn: Connection, now: datetime, limit: int) -> list[Delivery]:
 def claim_one(conn: Connection, delivery_id: int) -> Delivery | None:
     row = (
         conn.execute(
-            select(event_deliveries)
+            _deliveries()
             .where(event_deliveries.c.id == delivery_id, event_deliveries.c.status.in_(RETRYABLE))
-            .with_for_update()
+            .with_for_update(of=event_deliveries)
         )
         .mappings()
         .first()
@@ -190,9 +242,16 @@ def update_delivery(conn: Connection, delivery_id: int, **values: Any) -> None:
     conn.execute(update(event_deliveries).where(event_deliveries.c.id == delivery_id).values(**values))
 
 
-def next_attempt_at(conn: Connection) -> datetime | None:
+def next_attempt_at(conn: Connection, now: datetime) -> datetime | None:
+    """When a delivery is next due; one waiting behind a delivery in flight counts from that lease's end, so
+    a loop never spins on work it may not take yet."""
     value: datetime | None = conn.execute(
-        select(func.min(event_deliveries.c.next_attempt_at)).where(event_deliveries.c.status.in_(RETRYABLE))
+        select(func.min(event_deliveries.c.next_attempt_at)).where(
+            or_(
+                event_deliveries.c.status == "delivering",
+                and_(event_deliveries.c.status == "pending", ~_in_flight(now)),
+            )
+        )
     ).scalar()
     return value
 
@@ -201,7 +260,7 @@ def deliveries_of(
     conn: Connection, webhook_id: int, *, before_id: int | None, limit: int, status: str | None = None
 ) -> list[Delivery]:
     """The delivery log, newest first."""
-    query = select(event_deliveries).where(event_deliveries.c.webhook_id == webhook_id)
+    query = _deliveries().where(event_deliveries.c.webhook_id == webhook_id)
     if before_id is not None:
         query = query.where(event_deliveries.c.id < before_id)
     if status is not None:

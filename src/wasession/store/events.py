@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from wasession.domain.events import EventType
-from wasession.store.schema import events
+from wasession.store.schema import event_deliveries, event_webhooks, events
 
 # Built once (issue 6): the engine and ingest add events per message and per due session.
 _INSERT = insert(events)
+_INSERT_RETURNING = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+_INSERT_DELIVERY = insert(event_deliveries)
 # Every type stored is part of the event-webhook contract: one not in EventType is a bug, refused here
 # rather than sent to a CRM that cannot know what it means.
 _KNOWN_TYPES = frozenset(EventType)
@@ -62,18 +64,49 @@ def add(
     session_id: int | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> None:
-    conn.execute(
+    result = conn.execute(
         _INSERT,
         values(
             workspace_id=workspace_id, type=type, at=at, channel_id=channel_id, session_id=session_id, data=data
         ),
     )
+    _queue_deliveries(conn, [(int(result.inserted_primary_key[0]), workspace_id, at)])  # type: ignore[index]
 
 
 def add_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Rows made by `values`, in one executemany INSERT; their ids ascend in the order given."""
     if rows:
-        conn.execute(_INSERT, list(rows))
+        ids = conn.execute(_INSERT_RETURNING, list(rows)).scalars().all()
+        _queue_deliveries(conn, [(int(i), r["workspace_id"], r["at"]) for i, r in zip(ids, rows, strict=True)])
+
+
+def _queue_deliveries(conn: Connection, added: Sequence[tuple[int, int, datetime]]) -> None:
+    """The transactional outbox: one delivery row per enabled webhook of the event's workspace, written in
+    the transaction that adds the event, so an event is delivered exactly when it commits, whatever order
+    concurrent transactions commit their ids in. A webhook created later gets only later events."""
+    workspaces = {ws for _, ws, _ in added}
+    hooks = conn.execute(
+        select(event_webhooks.c.id, event_webhooks.c.workspace_id).where(
+            event_webhooks.c.enabled.is_(True), event_webhooks.c.workspace_id.in_(workspaces)
+        )
+    ).all()
+    if not hooks:
+        return
+    rows = [
+        {
+            "webhook_id": hook_id,
+            "event_id": event_id,
+            "payload": None,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+        }
+        for event_id, ws, at in added
+        for hook_id, hook_ws in hooks
+        if hook_ws == ws
+    ]
+    conn.execute(_INSERT_DELIVERY, rows)
 
 
 def for_session(conn: Connection, session_id: int) -> list[Event]:

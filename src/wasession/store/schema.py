@@ -95,7 +95,9 @@ event_deliveries = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("webhook_id", Id, ForeignKey("event_webhooks.id", ondelete="CASCADE"), nullable=False),
     Column("event_id", Id, ForeignKey("events.id", ondelete="CASCADE"), nullable=True),  # NULL: a test send
-    Column("payload", JSON, nullable=False),
+    # NULL for an event's delivery: the body is built from the event row when it is sent (store/events.py
+    # writes the row in the event's own transaction, so it stays small); a test send stores its own.
+    Column("payload", JSON, nullable=True),
     Column("status", String(16), nullable=False),  # pending | delivering | delivered | failed
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", UTCDateTime, nullable=True),
@@ -231,6 +233,9 @@ events = Table(
     Column("data", JSON, nullable=False),
     Index("ix_events_session", "session_id", "id"),
     Index("ix_events_workspace", "workspace_id", "id"),
+    # Ids never repeat, even after the newest events are deleted (a channel's deletion cascades to its
+    # events): receivers dedupe on the event id. PostgreSQL sequences never go back anyway.
+    sqlite_autoincrement=True,
 )
 
 webhook_log = Table(

@@ -7,7 +7,16 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Response
 
 from wasession.api.v1.auth import workspace_dependency
-from wasession.api.v1.schemas import ChannelIn, ChannelOut, ChannelPatch, PathId, PolicyOut, PolicySaved, errors
+from wasession.api.v1.schemas import (
+    OPERATOR_ONLY,
+    ChannelIn,
+    ChannelOut,
+    ChannelPatch,
+    PathId,
+    PolicyOut,
+    PolicySaved,
+    errors,
+)
 from wasession.runtime import Runtime
 from wasession.services import channel_admin
 from wasession.services import channels as channel_service
@@ -34,6 +43,18 @@ def channel_out(c: Channel) -> ChannelOut:
     )
 
 
+def refuse_operator_fields(body: ChannelIn | ChannelPatch) -> None:
+    """Where a channel's Graph calls go (and carry its token) is the operator's choice, not a tenant's."""
+    for name in OPERATOR_ONLY:
+        if name in body.model_fields_set:
+            raise ValidationError(
+                name,
+                f"{name} cannot be set through the API; the operator sets it (WASESSION_GRAPH_BASE_URL, "
+                "WASESSION_GRAPH_VERSION, or `wasession channels add --graph-base-url`)",
+                code="operator_only",
+            )
+
+
 POLICY_EXAMPLE = {"reminder_enabled": True, "reminder_after_hours": 20, "session_timeout": "24h"}
 
 
@@ -49,6 +70,7 @@ def router(runtime: Runtime) -> APIRouter:
 
     @r.post("/channels", status_code=201, response_model=ChannelOut, responses=errors(409))
     def create_channel(body: ChannelIn, ws: int = Depends(workspace)) -> ChannelOut:
+        refuse_operator_fields(body)
         new = NewChannel(
             name=body.name,
             phone_number_id=body.phone_number_id,
@@ -56,8 +78,6 @@ def router(runtime: Runtime) -> APIRouter:
             app_secret=body.app_secret,
             verify_token=body.verify_token,
             display_phone_number=body.display_phone_number,
-            graph_base_url=body.graph_base_url,
-            graph_version=body.graph_version,
             rate_limit_per_second=body.rate_limit_per_second,
         )
         channel = channel_service.create_channel(ctx, new, body.policy, workspace_id=ws)
@@ -76,6 +96,7 @@ def router(runtime: Runtime) -> APIRouter:
     )
     def patch_channel(channel_id: PathId, body: ChannelPatch, ws: int = Depends(workspace)) -> ChannelOut:
         # Checked before anything is written, so a refused PATCH changes nothing at all.
+        refuse_operator_fields(body)
         for name in ("access_token", "app_secret", "verify_token"):
             value = getattr(body, name)
             if value is not None and not value.strip():

@@ -58,7 +58,13 @@ def router(runtime: Runtime) -> APIRouter:
     )
     def create_webhook(body: EventWebhookIn, ws: int = Depends(workspace)) -> EventWebhookOut:
         created = hooks.create_webhook(
-            ctx, workspace_id=ws, url=body.url, secret=body.secret, description=body.description, enabled=body.enabled
+            ctx,
+            workspace_id=ws,
+            url=body.url,
+            secret=body.secret,
+            description=body.description,
+            enabled=body.enabled,
+            policy=runtime.event_dispatch.policy,
         )
         runtime.wake()
         return webhook_out(created)
@@ -77,6 +83,7 @@ def router(runtime: Runtime) -> APIRouter:
             secret=body.secret,
             description=body.description,
             enabled=body.enabled,
+            policy=runtime.event_dispatch.policy,
         )
         return webhook_out(updated)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 MAX_ID = 2**63 - 1  # ids are BIGINT; a larger number can name nothing and must not reach the driver
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -69,8 +70,10 @@ class ChannelIn(Strict):
     app_secret: str = Field(max_length=4096, json_schema_extra={"writeOnly": True})
     verify_token: str = Field(max_length=4096, json_schema_extra={"writeOnly": True})
     display_phone_number: str = Field(default="", max_length=32)
-    graph_base_url: str | None = Field(default=None, max_length=500)
-    graph_version: str | None = Field(default=None, max_length=16)
+    # Operator-only (WASESSION_GRAPH_BASE_URL, `channels add --graph-base-url`): left out of the schema and
+    # refused with a clear error naming the field, since the server sends the channel's token there.
+    graph_base_url: SkipJsonSchema[str | None] = None
+    graph_version: SkipJsonSchema[str | None] = None
     rate_limit_per_second: int = 80
     policy: dict[str, Any] | None = None
 
@@ -82,6 +85,11 @@ class ChannelPatch(Strict):
     access_token: str | None = Field(default=None, max_length=4096, json_schema_extra={"writeOnly": True})
     app_secret: str | None = Field(default=None, max_length=4096, json_schema_extra={"writeOnly": True})
     verify_token: str | None = Field(default=None, max_length=4096, json_schema_extra={"writeOnly": True})
+    graph_base_url: SkipJsonSchema[str | None] = None  # refused, as in ChannelIn
+    graph_version: SkipJsonSchema[str | None] = None
+
+
+OPERATOR_ONLY = ("graph_base_url", "graph_version")
 
 
 class ChannelOut(BaseModel):
