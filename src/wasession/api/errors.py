@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from wasession.domain.errors import ValidationError
@@ -32,6 +33,15 @@ _HTTP_MESSAGES = {
 
 
 def install(app: FastAPI) -> None:
+    # A number from the request (an id inside a cursor, say) the database cannot hold: SQLite raises
+    # OverflowError, PostgreSQL "out of range". The request was wrong, not the server.
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            error_body("invalid_request", "a number in the request is out of range (ids are 64-bit)"), status_code=422
+        )
+
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")

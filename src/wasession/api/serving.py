@@ -29,7 +29,7 @@ except ImportError:  # uvicorn without httptools: the pure-Python parser
     _Base = H11Protocol  # type: ignore[assignment,misc]
 
 
-class HeaderDeadlineProtocol(_Base):  # type: ignore[misc,valid-type]
+class HeaderDeadlineProtocol(_Base):
     header_timeout: float = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
