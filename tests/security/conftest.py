@@ -119,7 +119,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
                 },
                 stdout=out,
                 stderr=out,
-                preexec_fn=limit_files,  # noqa: PLW1509 - only setrlimit, before exec
+                preexec_fn=limit_files,
             )
         server = Server(proc, port, key.secret, log_file)
         started.append(server)
