@@ -69,7 +69,8 @@ def test_chunked_body_with_a_valid_key_is_cut_off_near_the_limit(start_server: C
     server = start_server()
     before = server.rss_kib()
     with server.connect(timeout=10) as sock:
-        sock.sendall(request_head("/api/v1/channels", "Transfer-Encoding: chunked", f"Authorization: Bearer {server.key}"))
+        auth = f"Authorization: Bearer {server.key}"
+        sock.sendall(request_head("/api/v1/channels", "Transfer-Encoding: chunked", auth))
         sent = stream_until_answered(sock, 64 * 1024 * 1024)
         answer = read_response(sock, timeout=5)
     assert status_of(answer) == 413, answer[:300]

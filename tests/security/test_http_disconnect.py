@@ -29,7 +29,8 @@ def test_disconnect_mid_body_logs_no_traceback(start_server: Callable[..., Serve
         with server.connect() as sock:
             sock.sendall(
                 b"POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                b"X-Hub-Signature-256: sha256=00\r\nContent-Length: 100000\r\n\r\n" + b'{"object": "whatsapp_business_account"'
+                b"X-Hub-Signature-256: sha256=00\r\nContent-Length: 100000\r\n\r\n"
+                b'{"object": "whatsapp_business_account"'
             )
 
     def settled() -> bool:

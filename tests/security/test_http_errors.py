@@ -71,7 +71,8 @@ def test_ids_beyond_int64_in_api_cursors(client: TestClient, key: dict[str, str]
 
 def test_deeply_nested_json_answers_the_error_shape(client: TestClient, key: dict[str, str]) -> None:
     body = b"[" * 100_000
-    error = shaped(client.post("/api/v1/channels", content=body, headers={**key, "Content-Type": "application/json"}), 400)
+    headers = {**key, "Content-Type": "application/json"}
+    error = shaped(client.post("/api/v1/channels", content=body, headers=headers), 400)
     assert error["code"] == "invalid_body"
 
 

@@ -64,7 +64,8 @@ def test_metrics_token_is_required_once_set(monkeypatch: pytest.MonkeyPatch) -> 
     with Simulator() as sim:
         client = TestClient(sim.app)
         assert client.get("/metrics").status_code == 401
-        assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).json()["error"]["code"] == "unauthorized"
+        wrong = client.get("/metrics", headers={"Authorization": "Bearer wrong"})
+        assert wrong.json()["error"]["code"] == "unauthorized"
         ok = client.get("/metrics", headers={"Authorization": "Bearer scrape-me-7f3a"})
         assert ok.status_code == 200 and "wasession" in ok.text
 
