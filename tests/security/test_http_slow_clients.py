@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 
 from tests.security.conftest import Server, healthy, read_response, wait_until
-from wasession.api.serving import RESERVED_FDS, uvicorn_options
 from wasession.config import Settings
 
 HALF_OPEN = 300
@@ -86,6 +85,8 @@ def test_a_body_that_never_finishes_answers_408(start_server: Callable[..., Serv
 
 
 def test_uvicorn_options_bound_connections_and_idle_time() -> None:
+    from wasession.api.serving import RESERVED_FDS, uvicorn_options
+
     options = uvicorn_options(Settings(max_connections=50_000, keepalive_timeout=7, backlog=512))
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert options["limit_concurrency"] <= soft - RESERVED_FDS
