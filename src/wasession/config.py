@@ -36,6 +36,20 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=1_000)  # PostgreSQL connections per process (twice at peak)
     log_level: str = "INFO"
     webhook_retention_days: int = Field(default=30, ge=1)  # issue 3: raw webhook log retention
+    # The HTTP front (docs/security-http.md): body sizes in bytes, times in seconds.
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_webhook_bytes: int = Field(default=3 * 1024 * 1024, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0, le=600)
+    body_timeout: float = Field(default=30.0, gt=0, le=3600)
+    keepalive_timeout: int = Field(default=5, ge=1, le=600)
+    max_connections: int = Field(default=1000, ge=10, le=1_000_000)
+    backlog: int = Field(default=1024, ge=16, le=65_535)
+    login_failures_per_user: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=20, ge=1)
+    login_failure_window_minutes: int = Field(default=15, ge=1)
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+    metrics_token: str | None = None  # when set, GET /metrics needs `Authorization: Bearer <token>`
     # Hosts and CIDRs event webhooks may reach besides public addresses, e.g. "crm.lan,10.0.0.0/8"
     # (docs/security.md); empty: public addresses only.
     outbound_allow: str = ""

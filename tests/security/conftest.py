@@ -1,17 +1,30 @@
-"""A Simulator whose event webhooks may reach 127.0.0.1 (the operator's allowlist, as a LAN CRM would need),
-with an API key for its default workspace."""
+"""Fixtures for the security tests: a Simulator whose event webhooks may reach 127.0.0.1 (the
+operator's allowlist, as a LAN CRM would need) with an API key for its default workspace; and a real
+`wasession serve` process on 127.0.0.1:<free port> (SQLite in a temporary directory), raw sockets to
+talk to it badly, and the server's RSS read from /proc."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import resource
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from wasession.config import Settings
+from wasession.runtime import Runtime
 from wasession.services import apikeys, channels
+from wasession.store.secrets import SecretBox
 from wasession.testing import Simulator
+from wasession.testing.harness import free_port
 
 SECRET = "whsec-0123456789abcdef"
 
@@ -55,3 +68,120 @@ def default_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Tenant]:
     monkeypatch.delenv("WASESSION_OUTBOUND_ALLOW", raising=False)
     with Simulator(start="2026-01-05T15:00:00Z") as sim:
         yield tenant_of(sim)
+
+
+BIN = Path(sys.executable).with_name("wasession")
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+    key: str
+    log_file: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS for the server process")
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+    def connect(self, timeout: float = 5.0) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
+    """Poll a real process until `check` holds (wall clock: this is about sockets, not simulated time)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def healthy(url: str, timeout: float = 1.0) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def read_response(sock: socket.socket, timeout: float) -> bytes:
+    """Whatever the server answers until it closes or `timeout` passes without a byte."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if b"\r\n\r\n" in data and b"connection: close" not in data.lower():
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = [h for h in head.lower().split(b"\r\n") if h.startswith(b"content-length:")]
+                if length and len(body) >= int(length[0].split(b":")[1]):
+                    break
+    except (TimeoutError, ConnectionResetError):
+        pass
+    return data
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    started: list[Server] = []
+
+    def start(nofile: int | None = None, **env: str) -> Server:
+        url = f"sqlite:///{tmp_path / 'front.sqlite3'}"
+        secret = SecretBox.generate_key()
+        runtime = Runtime(Settings(database_url=url, secret_key=secret))
+        try:
+            runtime.migrate()
+            key = apikeys.create_key(runtime.ctx, workspace_id=channels.default_workspace(runtime.ctx), name="t")
+        finally:
+            runtime.stop()
+        port = free_port()
+        log_file = tmp_path / f"serve-{port}.log"
+
+        def limit_files() -> None:
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+        with open(log_file, "wb") as out:
+            proc = subprocess.Popen(
+                [str(BIN), "serve", "--no-sandbox", "--host", "127.0.0.1", "--port", str(port)],
+                env={
+                    **os.environ,
+                    "WASESSION_DATABASE_URL": url,
+                    "WASESSION_SECRET_KEY": secret,
+                    "WASESSION_LOG_FORMAT": "json",
+                    "WASESSION_SENDER_CONCURRENCY": "2",
+                    **env,
+                },
+                stdout=out,
+                stderr=out,
+                preexec_fn=limit_files,
+            )
+        server = Server(proc, port, key.secret, log_file)
+        started.append(server)
+        try:
+            wait_until("the server to answer /healthz", lambda: proc.poll() is None and healthy(server.url), 30)
+        except AssertionError:
+            raise AssertionError(f"serve did not start:\n{server.log()[-3000:]}") from None
+        return server
+
+    yield start
+    for server in started:
+        server.proc.terminate()
+        try:
+            server.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()
+            server.proc.wait(5)

@@ -9,8 +9,12 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 import wasession
-from wasession.api import errors, health, webhooks
+from wasession.api import docs, errors, health, webhooks
 from wasession.api import metrics as metrics_api
+from wasession.api.headers import SecurityHeaders
+from wasession.api.ids import IdRange
+from wasession.api.keygate import KeyGate
+from wasession.api.limits import BodyLimit, BodyLimits
 from wasession.runtime import Runtime
 
 SANDBOX_GRAPH_PATH = "/sandbox/graph"
@@ -40,6 +44,7 @@ def create_app(
         title="wasession",
         version=wasession.__version__,
         description="WhatsApp Cloud API chat-session lifecycle: windows, reminders and closure.",
+        docs_url=None,  # served by wasession.api.docs from local assets
     )
     app.state.runtime = runtime
     errors.install(app)
@@ -54,4 +59,10 @@ def create_app(
     web.install(app, runtime)
     if sandbox_graph is not None:
         app.mount(SANDBOX_GRAPH_PATH, sandbox_graph)
+    docs.install(app)
+    # Added last, so outermost: the key and the sizes are checked before any route reads the body.
+    app.add_middleware(KeyGate, runtime=runtime)
+    app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(runtime.settings))
+    app.add_middleware(IdRange)
+    app.add_middleware(SecurityHeaders)
     return app

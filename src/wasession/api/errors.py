@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException
 
 from wasession.domain.errors import ValidationError
 from wasession.services.errors import ConflictError, NotFoundError, WindowClosedError
@@ -14,7 +16,42 @@ def error_body(code: str, message: str, field: str | None = None, **extra: objec
     return {"error": {"code": code, "message": message, "field": field, **extra}}
 
 
+# Starlette's own errors (unknown route, wrong method, a body that would not parse) by status.
+_HTTP_CODES = {
+    400: "invalid_body",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+_HTTP_MESSAGES = {
+    400: "the request body could not be parsed (malformed or too deeply nested)",
+    404: "no such route",
+}
+
+
 def install(app: FastAPI) -> None:
+    # A number from the request (an id inside a cursor, say) the database cannot hold: SQLite raises
+    # OverflowError, PostgreSQL "out of range". The request was wrong, not the server.
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            error_body("invalid_request", "a number in the request is out of range (ids are 64-bit)"), status_code=422
+        )
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        generic = detail in (None, "Not Found", "There was an error parsing the body")
+        message = _HTTP_MESSAGES.get(exc.status_code, detail or "") if generic else str(detail)
+        return JSONResponse(
+            error_body(code, message or f"HTTP {exc.status_code}"), status_code=exc.status_code, headers=exc.headers
+        )
+
     @app.exception_handler(ValidationError)
     async def _validation(_: Request, exc: ValidationError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=422)

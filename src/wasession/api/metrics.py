@@ -3,17 +3,19 @@ webhook handler itself stays untouched)."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 import time
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import Response
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wasession.api.errors import error_body
 from wasession.domain.clock import SystemClock
 from wasession.observability import metrics
 from wasession.runtime import Runtime
@@ -79,8 +81,18 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     gauges = _Gauges(runtime)
     r = APIRouter(tags=["operations"])
 
+    token = runtime.settings.metrics_token
+
     @r.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    async def scrape() -> Response:
+    async def scrape(request: Request) -> Response:
+        if token:
+            given = request.headers.get("authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return JSONResponse(
+                    error_body("unauthorized", "send the metrics token as `Authorization: Bearer <token>`"),
+                    status_code=401,
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         try:
             await run_in_threadpool(gauges.refresh)
         except Exception as exc:  # counters are still worth serving while the database is away

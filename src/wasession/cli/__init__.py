@@ -130,7 +130,12 @@ def serve(
         )
     # log_config=None keeps the JSON/text handler set up above; uvicorn answers SIGTERM by finishing
     # requests in flight, then the lifespan's on_stop stops the engine gracefully.
-    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None, access_log=access_log)
+    from wasession.api.serving import uvicorn_options
+
+    uvicorn.run(
+        app, host=host, port=port, log_level="info", log_config=None, access_log=access_log,
+        **uvicorn_options(settings),
+    )
 
 
 @main.command()

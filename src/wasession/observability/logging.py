@@ -18,6 +18,8 @@ from typing import Any
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 _SECRETS = [
+    # API keys, wherever they appear (a header dumped in a message, a URL, a traceback)
+    (re.compile(r"\b(wsk_)[A-Za-z0-9_-]+"), r"\1[redacted]"),
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
     (re.compile(r"(?i)(sha256=)[0-9a-f]{16,}"), r"\1[redacted]"),
     (

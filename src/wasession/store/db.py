@@ -201,12 +201,24 @@ def _postgres_engine(url: str, pool_size: int) -> Engine:
     return engine
 
 
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only; SQLite gives its -wal and -shm files the
+    database file's mode. An existing file keeps the mode it has."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os.chmod(path, 0o600)  # the umask could only have narrowed it further; make it exact
+
+
 def connect(url: str, *, pool_size: int = 10) -> Database:
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(parsed.database))
         else:
             raise ValueError("in-memory SQLite is not supported: processes and threads must share one file")
         return Database(

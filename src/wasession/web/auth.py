@@ -1,13 +1,17 @@
 """Dashboard login: an opaque session cookie, and a CSRF token checked on every form.
 
 The login form itself has no session yet, so it uses a double-submit token: a random cookie that
-the form must repeat. Logged-in forms repeat the login session's own token instead.
+the form must repeat. A cookie can be planted from a sibling subdomain, so the login POST must also
+come from this server's own origin (Origin, else Referer). Logged-in forms repeat the login session's
+own token instead. Failed logins are throttled per username and per address (web/throttle.py).
 """
 
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,6 +21,7 @@ from wasession.runtime import Runtime
 from wasession.services import users as user_service
 from wasession.store.users import LoginSession
 from wasession.web.render import page
+from wasession.web.throttle import HashGate, HashingBusy, LoginThrottle
 
 COOKIE = "wasession_login"
 LOGIN_CSRF_COOKIE = "wasession_login_csrf"
@@ -68,6 +73,22 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https"
 
 
+def _same_origin(request: Request, public_url: str | None) -> bool:
+    """The login form was posted from a page of this server; a request naming no origin at all (not
+    a browser, or a very old one) is let through to the token check."""
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if not source:
+        return True
+    if source == "null":
+        return False
+    given = urlsplit(source)
+    own = {(request.url.scheme, request.headers.get("host", ""))}
+    if public_url:
+        public = urlsplit(public_url)
+        own.add((public.scheme, public.netloc))
+    return (given.scheme, given.netloc) in own
+
+
 def install_handlers(app: FastAPI) -> None:
     async def not_logged_in(request: Request, _: Exception) -> Response:
         return RedirectResponse(LOGIN_PATH, status_code=303)
@@ -85,6 +106,15 @@ def install_handlers(app: FastAPI) -> None:
 
 def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     r = APIRouter()
+    settings = runtime.settings
+    throttle = LoginThrottle(
+        runtime.clock,
+        per_user=settings.login_failures_per_user,
+        per_address=settings.login_failures_per_address,
+        window=timedelta(minutes=settings.login_failure_window_minutes),
+    )
+    hashing = HashGate(settings.password_hash_concurrency)
+    r.login_throttle = throttle  # type: ignore[attr-defined]  # for tests and operators' tools
 
     def login_page(request: Request, error: str | None = None, username: str = "", status_code: int = 200) -> Response:
         token = secrets.token_urlsafe(32)
@@ -117,14 +147,36 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
 
     @r.post(LOGIN_PATH, include_in_schema=False)
     async def login_submit(request: Request) -> Response:
+        if not _same_origin(request, settings.public_url):
+            raise CsrfRefused
         data = await request.form()
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not _same(data.get("csrf_token"), expected):
             raise CsrfRefused
         username, password = str(data.get("username", "")), str(data.get("password", ""))
-        login = await run_in_threadpool(user_service.authenticate, runtime.ctx, username, password)
+        address = request.client.host if request.client else "unknown"
+        wait = throttle.retry_after(username, address)
+        if wait is not None:
+            minutes = max(1, round(wait / 60))
+            response = login_page(
+                request,
+                f"Too many failed logins. Try again in about {minutes} minute{'s' if minutes > 1 else ''}.",
+                username,
+                status_code=429,
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
+        try:
+            async with hashing.slot():
+                login = await run_in_threadpool(user_service.authenticate, runtime.ctx, username, password)
+        except HashingBusy:
+            response = login_page(request, "The server is busy. Try again in a moment.", username, status_code=503)
+            response.headers["Retry-After"] = "5"
+            return response
         if login is None:
+            throttle.failed(username, address)
             return login_page(request, "Wrong username or password.", username, status_code=401)
+        throttle.succeeded(username)
         response = RedirectResponse(HOME_PATH, status_code=303)
         response.set_cookie(
             COOKIE,

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from wasession.api.errors import error_body
+from wasession.api.keygate import SCOPE_WORKSPACE
 from wasession.runtime import Runtime
 from wasession.services import apikeys
 
@@ -33,7 +34,12 @@ def install(app: FastAPI) -> None:
 def workspace_dependency(runtime: Runtime) -> Callable[..., int]:
     """A dependency answering the workspace id of the request's API key, or 401."""
 
-    def workspace_id(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> int:
+    def workspace_id(
+        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    ) -> int:
+        checked = request.scope.get(SCOPE_WORKSPACE)
+        if isinstance(checked, int):  # the key gate already authenticated this request's key
+            return checked
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized("send an API key as `Authorization: Bearer wsk_…`")
         key = apikeys.authenticate(runtime.ctx, credentials.credentials)
