@@ -14,7 +14,9 @@ from wasession.store.schema import event_deliveries, event_webhooks, events
 
 # Built once (issue 6): the engine and ingest add events per message and per due session.
 _INSERT = insert(events)
-_INSERT_RETURNING = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+# What the outbox needs of each new row; unordered, so SQLite keeps one multi-row INSERT (ordered RETURNING
+# would fall back to a statement per row there).
+_INSERT_RETURNING = insert(events).returning(events.c.id, events.c.workspace_id, events.c.at)
 _INSERT_DELIVERY = insert(event_deliveries)
 # Every type stored is part of the event-webhook contract: one not in EventType is a bug, refused here
 # rather than sent to a CRM that cannot know what it means.
@@ -76,8 +78,8 @@ def add(
 def add_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Rows made by `values`, in one executemany INSERT; their ids ascend in the order given."""
     if rows:
-        ids = conn.execute(_INSERT_RETURNING, list(rows)).scalars().all()
-        _queue_deliveries(conn, [(int(i), r["workspace_id"], r["at"]) for i, r in zip(ids, rows, strict=True)])
+        added = conn.execute(_INSERT_RETURNING, list(rows)).all()
+        _queue_deliveries(conn, sorted((int(i), int(ws), at) for i, ws, at in added))
 
 
 def _queue_deliveries(conn: Connection, added: Sequence[tuple[int, int, datetime]]) -> None:
