@@ -68,12 +68,12 @@ def test_event_ids_never_repeat_after_the_newest_are_deleted(local_allowed: Tena
     ws = local_allowed.workspace_id
     with sim.runtime.ctx.db.write() as conn:
         for n in range(5):
-            events.add(conn, workspace_id=ws, type="note", at=sim.now, data={"n": n})
+            events.add(conn, workspace_id=ws, type="policy_changed", at=sim.now, data={"n": n})
         newest = conn.execute(select(func.max(events_table.c.id))).scalar_one()
         # What deleting a channel does to its events through ON DELETE CASCADE.
         conn.execute(delete(events_table).where(events_table.c.id > newest - 3))
     with sim.runtime.ctx.db.write() as conn:
-        events.add(conn, workspace_id=ws, type="note", at=sim.now, data={"n": "after"})
+        events.add(conn, workspace_id=ws, type="policy_changed", at=sim.now, data={"n": "after"})
         again = conn.execute(select(func.max(events_table.c.id))).scalar_one()
     assert again > newest, "a receiver deduping on event ids would drop this new event"
 
@@ -170,7 +170,7 @@ def test_one_webhook_gets_its_events_one_call_at_a_time_in_order(local_allowed: 
         local_allowed.add_hook(crm.url)
         with sim.runtime.ctx.db.write() as conn:
             for n in range(6):
-                events.add(conn, workspace_id=local_allowed.workspace_id, type="note", at=sim.now, data={"n": n})
+                events.add(conn, workspace_id=local_allowed.workspace_id, type="policy_changed", at=sim.now, data={"n": n})
         sim.run_due()
         got = received_ids([r.body for r in crm.requests])
         spans = list(zip([r.at for r in crm.requests], crm.finished_at, strict=True))

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from wasession.services.context import ServiceContext
+from wasession.lifecycle.context import ServiceContext
 
 from tests.web.conftest import CSRF_FIELD, PASSWORD, Browser
 from wasession.services import users as user_service

@@ -196,10 +196,11 @@ def claim_for_webhook(conn: Connection, webhook_id: int, now: datetime, limit: i
     """The webhook's oldest due deliveries, in event order, if none of its deliveries is in flight.
 
     The webhook row is locked (PostgreSQL), so two workers never claim for one webhook at once; SQLite has
-    one writer anyway.
+    one writer anyway. FOR NO KEY UPDATE, because every open transaction that queues a delivery holds a
+    key-share lock on the row (the foreign key): a plain FOR UPDATE would skip the webhook until it ends.
     """
     locked = conn.execute(
-        select(event_webhooks.c.id).where(event_webhooks.c.id == webhook_id).with_for_update(skip_locked=True)
+        select(event_webhooks.c.id).where(event_webhooks.c.id == webhook_id).with_for_update(skip_locked=True, key_share=True)
     ).first()
     if locked is None:
         return []
