@@ -1,6 +1,6 @@
 """A fake of Meta's send endpoint, faithful where the service's behaviour depends on it.
 
-What it reproduces (whatsapp-cloud-api.md §3–5):
+What it reproduces of the Cloud API (docs/decisions/0005-cloud-api-fidelity.md):
 - `POST /{version}/{phone-number-id}/messages` with bearer-token auth and Meta's exact success and
   error JSON (401/190 for a bad token, 400/100 for an unknown number or a malformed body);
 - the 24-hour window as Meta enforces it: a free-form message to a user who has not written in

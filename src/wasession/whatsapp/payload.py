@@ -5,7 +5,7 @@ lenient per item and strict only about the envelope: one odd message becomes an
 `OtherUpdate(kind="malformed")` and the rest of the batch still counts. Nothing here raises
 anything but `PayloadError`, whatever the input.
 
-Which messages open the 24-hour window (PRODUCT.md R2) is decided here, in `opens_window`.
+Which messages open the 24-hour window (docs/rules.md R2) is decided here, in `opens_window`.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def router(runtime: Runtime) -> APIRouter:
         "/channels/{channel_id}/policy",
         response_model=PolicySaved,
         responses=errors(404),
-        summary="Save policy settings (PRODUCT §2); settings left out keep their value",
+        summary="Save policy settings (docs/rules.md, the policy settings); settings left out keep their value",
     )
     def put_policy(
         channel_id: PathId,
