@@ -146,8 +146,9 @@ def test_reminder_failing_with_131047_marks_the_window_closed(sim: Simulator) ->
     from wasession.services.errors import WindowClosedError
 
     ch = sim.add_channel(reminder_enabled=True, reminder_after_hours=2, session_timeout="48h")
-    # Posted past the fake: like Meta, it judges the window by what it saw, and it saw nothing,
+    # Kept from the fake: like Meta, it judges the window by what it saw, and it saw nothing,
     # so it accepts the reminder and then fails it with 131047.
+    sim.runtime.ingestor.on_customer = None
     sim.post_webhook(
         text_message_body(
             phone_number_id=ch.phone_number_id, wa_id=ANA, name="Ana", text="hi", timestamp=sim.now

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Connection, insert, select
 
@@ -26,6 +26,17 @@ class Event:
     data: Mapping[str, Any]
 
 
+class EventInsert(TypedDict):
+    """One new event row, as `values` makes it for `add_many`."""
+
+    workspace_id: int
+    channel_id: int | None
+    session_id: int | None
+    type: str
+    at: datetime
+    data: dict[str, Any]
+
+
 def values(
     *,
     workspace_id: int,
@@ -34,7 +45,7 @@ def values(
     channel_id: int | None = None,
     session_id: int | None = None,
     data: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> EventInsert:
     """One new event row, for `add_many`."""
     return {
         "workspace_id": workspace_id,
@@ -64,7 +75,7 @@ def add(
     )
 
 
-def add_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+def add_many(conn: Connection, rows: Sequence[EventInsert]) -> None:
     """Rows made by `values`, in one executemany INSERT; their ids ascend in the order given."""
     if rows:
         conn.execute(_INSERT, list(rows))
