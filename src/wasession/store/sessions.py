@@ -23,7 +23,7 @@ _ACTIVE_FOR = (
         sessions.c.contact_id == bindparam("b_contact_id"),
         # A literal, not a bound value: SQLite re-prepares a statement on every run when a bound
         # value decides whether a partial index (uq_sessions_one_active) applies (82 -> 11 us).
-        sessions.c.status == literal_column("'active'"),
+        sessions.c.status == literal_column(f"'{SessionStatus.ACTIVE}'"),
     )
     .with_for_update()
 )
