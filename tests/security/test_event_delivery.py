@@ -170,7 +170,8 @@ def test_one_webhook_gets_its_events_one_call_at_a_time_in_order(local_allowed: 
         local_allowed.add_hook(crm.url)
         with sim.runtime.ctx.db.write() as conn:
             for n in range(6):
-                events.add(conn, workspace_id=local_allowed.workspace_id, type="policy_changed", at=sim.now, data={"n": n})
+                ws = local_allowed.workspace_id
+                events.add(conn, workspace_id=ws, type="policy_changed", at=sim.now, data={"n": n})
         sim.run_due()
         got = received_ids([r.body for r in crm.requests])
         spans = list(zip([r.at for r in crm.requests], crm.finished_at, strict=True))

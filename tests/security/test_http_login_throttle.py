@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from wasession.lifecycle.context import ServiceContext
 
 from tests.web.conftest import CSRF_FIELD, PASSWORD, Browser
+from wasession.lifecycle.context import ServiceContext
 from wasession.services import users as user_service
 from wasession.testing import Simulator
 from wasession.testing.harness import add_admin, served

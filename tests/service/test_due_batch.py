@@ -183,3 +183,25 @@ def test_a_failure_in_a_batch_leaves_nothing_of_it(sim: Simulator, monkeypatch: 
     assert sim.active_sessions(ch) == []
     closed = [e for e in sim.timeline(1) if e.type == "session_closed"]
     assert len(closed) == 1 and closed[0].data["lag_seconds"] == 3600.0
+
+
+def test_each_queued_reminder_event_names_its_own_message(sim: Simulator) -> None:
+    """The writer inserts a queued reminder's message while gathering the batch, so the batched
+    `reminder_queued` event carries that message's id, first in its data."""
+    ch = sim.add_channel(reminder_enabled=True, reminder_after_hours=1, session_timeout="48h")
+    ids = []
+    for i in range(3):
+        sim.customer_message(ch, wa_id=f"155500009{i:02d}", name=f"C{i}")
+        ids.append(sim.session(ch, wa_id=f"155500009{i:02d}").id)
+    sim.clock.advance(timedelta(hours=1))
+    sim.runtime.due.run_due()
+    with sim.runtime.db.read() as conn:
+        reminders = {
+            r.session_id: r.id
+            for r in conn.execute(select(messages.c.id, messages.c.session_id).where(messages.c.kind == "reminder"))
+        }
+        for session_id in ids:
+            queued = [e for e in event_store.for_session(conn, session_id) if e.type == "reminder_queued"]
+            assert len(queued) == 1
+            assert list(queued[0].data) == ["message_id", "due_at"]
+            assert queued[0].data["message_id"] == reminders[session_id]

@@ -11,7 +11,6 @@ import time
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,7 +18,7 @@ from wasession.api.errors import error_body
 from wasession.domain.clock import SystemClock
 from wasession.observability import metrics
 from wasession.runtime import Runtime
-from wasession.store.schema import messages, sessions
+from wasession.store.metrics import gauge_counts
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +63,8 @@ class _Gauges:
                 return
             now = self.runtime.clock.now()
             with self.runtime.db.read() as conn:
-                active, eligible = conn.execute(
-                    select(func.count(), func.count().filter(sessions.c.eligible_at <= now)).where(
-                        sessions.c.status == "active"
-                    )
-                ).one()
-                outbox = conn.execute(
-                    select(func.count()).where(messages.c.status.in_(("pending", "sending")))
-                ).scalar_one()
-            metrics.set_gauges(active=int(active), eligible=int(eligible), outbox=int(outbox))
+                counts = gauge_counts(conn, now)
+            metrics.set_gauges(active=counts.active, eligible=counts.eligible, outbox=counts.outbox)
             self.refreshed = time.monotonic()
 
 

@@ -9,12 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from wasession.domain.lifecycle import DueKind, ReminderState
 from wasession.domain.policy import Policy
 from wasession.domain.schedule import closes_at, eligible_at, reminder_due_at, window_closes_at
 
 # A reminder in one of these states has been dealt with for this silence (at most once, R6).
-HANDLED_REMINDER_STATES = frozenset({"queued", "sent", "delivered", "read", "failed", "unknown", "skipped"})
-NEW_SILENCE = "new"
+HANDLED_REMINDER_STATES: frozenset[ReminderState] = frozenset(
+    {
+        ReminderState.QUEUED,
+        ReminderState.SENT,
+        ReminderState.DELIVERED,
+        ReminderState.READ,
+        ReminderState.FAILED,
+        ReminderState.UNKNOWN,
+        ReminderState.SKIPPED,
+    }
+)
+NEW_SILENCE = ReminderState.NEW
 
 
 @dataclass(frozen=True)
@@ -22,17 +33,17 @@ class Plan:
     window_closes_at: datetime
     eligible_at: datetime
     closes_at: datetime
-    reminder_state: str
+    reminder_state: ReminderState
     reminder_due_at: datetime | None
     due_at: datetime
-    due_kind: str  # "remind" | "close"
+    due_kind: DueKind
 
 
 def plan(
     *,
     last_customer_at: datetime,
     policy: Policy,
-    reminder_state: str,
+    reminder_state: ReminderState,
     now: datetime,
     window_closed_early_at: datetime | None = None,
     policy_changed: bool = False,
@@ -51,17 +62,16 @@ def plan(
     closing = closes_at(last_customer_at, policy)
     due_reminder = reminder_due_at(last_customer_at, policy)
 
-    state = reminder_state
-    if state == NEW_SILENCE:
-        state = "pending" if due_reminder is not None else "none"
+    state = ReminderState(reminder_state)
+    if state is NEW_SILENCE:
+        state = ReminderState.PENDING if due_reminder is not None else ReminderState.NONE
     elif state not in HANDLED_REMINDER_STATES and policy_changed:
         if due_reminder is None:
-            state = "cancelled" if state == "pending" else state
+            state = ReminderState.CANCELLED if state is ReminderState.PENDING else state
         else:
-            state = "pending" if due_reminder >= now else "missed"
+            state = ReminderState.PENDING if due_reminder >= now else ReminderState.MISSED
 
-    if state == "pending" and due_reminder is not None and due_reminder < closing:
-        return Plan(window, eligible, closing, state, due_reminder, due_reminder, "remind")
-    return Plan(
-        window, eligible, closing, state, due_reminder if state == "pending" else None, closing, "close"
-    )
+    pending = state is ReminderState.PENDING
+    if pending and due_reminder is not None and due_reminder < closing:
+        return Plan(window, eligible, closing, state, due_reminder, due_reminder, DueKind.REMIND)
+    return Plan(window, eligible, closing, state, due_reminder if pending else None, closing, DueKind.CLOSE)

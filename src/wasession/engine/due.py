@@ -13,17 +13,17 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection
-
-from wasession.domain.lifecycle import reminder_skip_reason, render_reminder
+from wasession.domain import transitions
+from wasession.domain.lifecycle import CloseReason, DueKind, ReminderState
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
+from wasession.lifecycle.writes import reminder_callback_data as reminder_callback_data  # where tests look for it
 from wasession.observability import metrics
 from wasession.store import channels as channel_store
 from wasession.store import contacts as contact_store
-from wasession.store import messages as message_store
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
+from wasession.store.db import Connection
 from wasession.store.sessions import SessionRow
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,6 @@ class DueResult:
     @property
     def total(self) -> int:
         return self.closed + self.reminders_queued + self.reminders_skipped + self.replanned
-
-
-def reminder_callback_data(session_id: int) -> str:
-    return f"wasession:reminder:{session_id}"
 
 
 class DueWorker:
@@ -85,80 +81,34 @@ class DueWorker:
         now: datetime,
         result: DueResult,
     ) -> None:
+        state = session_ops.state_of(session)
         if now >= session.closes_at:
-            writes.close(channel, session, now, "timeout")
-            metrics.session_closed("timeout", session.eligible_at, session.closes_at, now)
+            writes.apply(conn, channel, session.id, transitions.closed(state, now=now, reason=CloseReason.TIMEOUT))
+            metrics.session_closed(CloseReason.TIMEOUT, session.eligible_at, session.closes_at, now)
             result.closed += 1
             return
         if (
-            session.due_kind == "remind"
-            and session.reminder_state == "pending"
+            session.due_kind == DueKind.REMIND
+            and session.reminder_state == ReminderState.PENDING
             and session.reminder_due_at is not None
             and session.reminder_due_at <= now
         ):
-            self._remind(conn, writes, channel, session, now, result)
+
+            def merge_values() -> dict[str, str]:
+                contact = contact_store.get(conn, session.contact_id)
+                assert contact is not None
+                return contact.merge_values()
+
+            change = transitions.reminder_due(state, policy=channel.policy, now=now, merge_values=merge_values)
+            writes.apply(conn, channel, session.id, change)
+            if change.reminder is None:
+                result.reminders_skipped += 1
+                metrics.reminder("skipped")
+            else:
+                result.reminders_queued += 1
+                metrics.reminder("queued")
             return
         # The stored due time was stale (policy or clock moved): just re-plan.
-        writes.replan(session, channel.policy, now)
+        _, values = transitions.replanned(state, channel.policy, now)
+        writes.apply(conn, channel, session.id, transitions.Change(values))
         result.replanned += 1
-
-    def _remind(
-        self,
-        conn: Connection,
-        writes: session_ops.SessionWrites,
-        channel: Channel,
-        session: SessionRow,
-        now: datetime,
-        result: DueResult,
-    ) -> None:
-        reason = reminder_skip_reason(
-            now=now,
-            policy=channel.policy,
-            session_active=session.active,
-            last_customer_at=session.last_customer_at,
-            silence_started_at=session.last_customer_at,
-            window_closes_at=session.window_closes_at,
-        )
-        text = ""
-        if reason is None:
-            contact = contact_store.get(conn, session.contact_id)
-            assert contact is not None
-            text, reason = render_reminder(channel.policy, contact.merge_values())
-        if reason is not None:
-            writes.replan(session, channel.policy, now, reminder_state="skipped", reminder_reason=reason)
-            writes.record(
-                channel,
-                session.id,
-                "reminder_skipped",
-                now,
-                reason=reason,
-                due_at=session.reminder_due_at,
-            )
-            result.reminders_skipped += 1
-            metrics.reminder("skipped")
-            return
-        message_id = message_store.insert_message(
-            conn,
-            session_id=session.id,
-            channel_id=channel.id,
-            direction="out",
-            kind="reminder",
-            type="text",
-            body=text,
-            sent_at=now,
-            created_at=now,
-            status="pending",
-            silence_t=session.last_customer_at,
-            callback_data=reminder_callback_data(session.id),
-        )
-        writes.replan(session, channel.policy, now, reminder_state="queued", reminder_reason=None)
-        writes.record(
-            channel,
-            session.id,
-            "reminder_queued",
-            now,
-            message_id=message_id,
-            due_at=session.reminder_due_at,
-        )
-        result.reminders_queued += 1
-        metrics.reminder("queued")

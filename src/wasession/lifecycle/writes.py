@@ -1,70 +1,67 @@
-"""Session writes shared by ingest, the engine and agents: scheduling, closing, events."""
+"""The one writer of sessions and their events: it applies the `Change`s that `domain.transitions`
+decide, batched per transaction (`SessionWrites`), for the due worker, agents, policy saves, ingest
+and the sender alike."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from typing_extensions import Unpack
 
-from wasession.domain.plan import Plan, plan
+from wasession.domain.lifecycle import CloseReason, Direction, MessageKind, MessageStatus, ReminderState
+from wasession.domain.plan import Plan
 from wasession.domain.policy import Policy
+from wasession.domain.transitions import (
+    Change,
+    EventNote,
+    PlanFields,
+    ReplanExtra,
+    SendOutcome,
+    SessionState,
+    closed,
+    plan_fields,
+    reminder_send_outcome,
+    replanned,
+)
 from wasession.store import events
+from wasession.store import messages as message_store
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
-from wasession.store.sessions import SessionRow
+from wasession.store.db import Connection
+from wasession.store.events import EventInsert
+from wasession.store.sessions import SessionRow, SessionUpdate
 
 
-def plan_values(p: Plan) -> dict[str, Any]:
-    return {
-        "window_closes_at": p.window_closes_at,
-        "eligible_at": p.eligible_at,
-        "closes_at": p.closes_at,
-        "reminder_state": p.reminder_state,
-        "reminder_due_at": p.reminder_due_at,
-        "due_at": p.due_at,
-        "due_kind": p.due_kind,
-    }
+def reminder_callback_data(session_id: int) -> str:
+    """What a reminder's send carries as `biz_opaque_callback_data`, so a status maps back to it."""
+    return f"wasession:reminder:{session_id}"
 
 
-def _replanned(
-    session: SessionRow,
-    policy: Policy,
-    now: datetime,
-    reminder_state: str | None,
-    policy_changed: bool,
-    extra: dict[str, Any],
-) -> tuple[Plan, dict[str, Any]]:
-    """The new plan of `session` and the values `replan` writes for it."""
-    p = plan(
-        last_customer_at=extra.get("last_customer_at", session.last_customer_at),
-        policy=policy,
-        reminder_state=reminder_state if reminder_state is not None else session.reminder_state,
-        now=now,
-        window_closed_early_at=extra.get("window_closed_early_at", session.window_closed_early_at),
-        policy_changed=policy_changed,
+def state_of(session: SessionRow) -> SessionState:
+    """The part of a stored session the transitions read."""
+    return SessionState(
+        status=session.status,
+        last_customer_at=session.last_customer_at,
+        last_message_at=session.last_message_at,
+        window_closes_at=session.window_closes_at,
+        window_closed_early_at=session.window_closed_early_at,
+        eligible_at=session.eligible_at,
+        closes_at=session.closes_at,
+        reminder_state=ReminderState(session.reminder_state),
+        reminder_due_at=session.reminder_due_at,
+        awaiting=session.awaiting,
     )
-    return p, {**plan_values(p), **extra}
 
 
-def replan(
-    conn: Connection,
-    session: SessionRow,
-    policy: Policy,
-    now: datetime,
-    *,
-    reminder_state: str | None = None,
-    policy_changed: bool = False,
-    **extra: Any,
-) -> Plan:
-    p, values = _replanned(session, policy, now, reminder_state, policy_changed, extra)
-    session_store.update_session(conn, session.id, **values)
-    return p
+def plan_values(p: Plan) -> PlanFields:
+    """The fields that write plan `p` (ingest opens sessions with these until it adopts `opened`)."""
+    return plan_fields(p)
 
 
 def _event(
     channel: Channel, session_id: int | None, event_type: str, at: datetime, data: dict[str, Any]
-) -> dict[str, Any]:
+) -> EventInsert:
     return events.values(
         workspace_id=channel.workspace_id,
         channel_id=channel.id,
@@ -94,15 +91,43 @@ class SessionWrites:
     statements per session, `flush` writes updates with equal values in one UPDATE … WHERE id IN (…),
     the rest in one executemany per set of columns, and every event in one executemany INSERT in the
     order recorded (so the events get the same ids, in the same order, as written one by one). Nothing
-    reaches the database before `flush`; call it inside the same transaction. Two updates of one
-    session merge, later values winning, as two UPDATEs in a row would.
+    reaches the database before `flush` but a reminder message `apply` queues; call it inside the same
+    transaction. Two updates of one session merge, later values winning, as two UPDATEs in a row would.
     """
 
     def __init__(self) -> None:
-        self._updates: dict[int, dict[str, Any]] = {}
-        self._events: list[dict[str, Any]] = []
+        self._updates: dict[int, SessionUpdate] = {}
+        self._events: list[EventInsert] = []
 
-    def update(self, session_id: int, **values: Any) -> None:
+    def apply(self, conn: Connection, channel: Channel, session_id: int, change: Change) -> int | None:
+        """Gather `change` for `session_id`; the id of the reminder message it queued, if it queued one
+        (that insert happens now, so the events can name the message)."""
+        message_id = None
+        if change.reminder is not None:
+            message_id = message_store.insert_message(
+                conn,
+                session_id=session_id,
+                channel_id=channel.id,
+                direction=Direction.OUT,
+                kind=MessageKind.REMINDER,
+                type="text",
+                body=change.reminder.text,
+                sent_at=change.reminder.at,
+                created_at=change.reminder.at,
+                status=MessageStatus.PENDING,
+                silence_t=change.reminder.silence_t,
+                callback_data=reminder_callback_data(session_id),
+            )
+        self._gather(channel, session_id, change, message_id)
+        return message_id
+
+    def _gather(self, channel: Channel, session_id: int, change: Change, message_id: int | None) -> None:
+        if change.fields:
+            self.update(session_id, **change.fields)
+        for note in change.events:
+            self._events.append(_event(channel, session_id, note.type, note.at, _data(note, message_id)))
+
+    def update(self, session_id: int, **values: Unpack[SessionUpdate]) -> None:
         self._updates.setdefault(session_id, {}).update(values)
 
     def record(self, channel: Channel, session_id: int | None, event_type: str, at: datetime, /, **data: Any) -> None:
@@ -114,60 +139,70 @@ class SessionWrites:
         policy: Policy,
         now: datetime,
         *,
-        reminder_state: str | None = None,
+        reminder_state: ReminderState | None = None,
         policy_changed: bool = False,
-        **extra: Any,
+        **extra: Unpack[ReplanExtra],
     ) -> Plan:
-        p, values = _replanned(session, policy, now, reminder_state, policy_changed, extra)
+        p, values = replanned(
+            state_of(session), policy, now, reminder_state=reminder_state, policy_changed=policy_changed, **extra
+        )
         self.update(session.id, **values)
         return p
 
-    def close(self, channel: Channel, session: SessionRow, now: datetime, reason: str) -> None:
-        values: dict[str, Any] = {
-            "status": "closed",
-            "closed_at": now,
-            "close_reason": reason,
-            "due_at": None,
-            "due_kind": None,
-            "claimed_until": None,
-            "claimed_by": None,
-        }
-        if session.reminder_state == "pending":
-            values["reminder_state"] = "cancelled"
-            values["reminder_reason"] = "session_closed"
-            self.record(channel, session.id, "reminder_cancelled", now, reason="session_closed")
-        self.update(session.id, **values)
-        lag = (now - session.eligible_at).total_seconds() if reason == "timeout" else None
-        self.record(
-            channel,
-            session.id,
-            "session_closed",
-            now,
-            reason=reason,
-            eligible_at=session.eligible_at,
-            lag_seconds=lag,
-        )
+    def close(self, channel: Channel, session: SessionRow, now: datetime, reason: CloseReason) -> None:
+        self._gather(channel, session.id, closed(state_of(session), now=now, reason=reason), None)
 
     def flush(self, conn: Connection) -> None:
         alike: dict[tuple[tuple[str, Any], ...], list[int]] = {}
         for session_id, values in self._updates.items():
             alike.setdefault(tuple(values.items()), []).append(session_id)
-        single: list[tuple[int, dict[str, Any]]] = []
+        single: list[tuple[int, SessionUpdate]] = []
         for items, session_ids in alike.items():
+            update: SessionUpdate = dict(items)  # type: ignore[assignment]  # the items of a SessionUpdate
             if len(session_ids) > 1:
-                session_store.update_sessions_alike(conn, session_ids, **dict(items))
+                session_store.update_sessions_alike(conn, session_ids, **update)
             else:
-                single.append((session_ids[0], dict(items)))
+                single.append((session_ids[0], update))
         session_store.update_sessions(conn, single)
         events.add_many(conn, self._events)
         self._updates = {}
         self._events = []
 
 
-def close(conn: Connection, channel: Channel, session: SessionRow, now: datetime, reason: str) -> None:
+def _data(note: EventNote, message_id: int | None) -> dict[str, Any]:
+    if note.names_message:
+        return {"message_id": message_id, **note.data}
+    return dict(note.data)
+
+
+def apply(conn: Connection, channel: Channel, session_id: int, change: Change) -> int | None:
+    """Write one change now (outside a batch): see `SessionWrites.apply`."""
     writes = SessionWrites()
-    writes.close(channel, session, now, reason)
+    message_id = writes.apply(conn, channel, session_id, change)
     writes.flush(conn)
+    return message_id
+
+
+def replan(
+    conn: Connection,
+    session: SessionRow,
+    policy: Policy,
+    now: datetime,
+    *,
+    reminder_state: ReminderState | None = None,
+    policy_changed: bool = False,
+    **extra: Unpack[ReplanExtra],
+) -> Plan:
+    """Ingest calls this until it adopts `customer_wrote` + `apply`."""
+    p, values = replanned(
+        state_of(session), policy, now, reminder_state=reminder_state, policy_changed=policy_changed, **extra
+    )
+    session_store.update_session(conn, session.id, **values)
+    return p
+
+
+def close(conn: Connection, channel: Channel, session: SessionRow, now: datetime, reason: CloseReason) -> None:
+    apply(conn, channel, session.id, closed(state_of(session), now=now, reason=reason))
 
 
 def reminder_failed(
@@ -179,14 +214,16 @@ def reminder_failed(
     at: datetime,
     now: datetime,
 ) -> None:
-    """A reminder of the current silence failed; 131047 means Meta considers the window over (R15)."""
-    if silence_t != session.last_customer_at:
-        return
-    extra: dict[str, Any] = {"reminder_reason": f"error {code}" if code else "failed"}
-    if code == 131047 and session.active:
-        extra["window_closed_early_at"] = min(at, now)
-        record(conn, channel, session.id, "window_closed", min(at, now), error_code=code)
-    if session.active:
-        replan(conn, session, channel.policy, now, reminder_state="failed", **extra)
-    else:
-        session_store.update_session(conn, session.id, reminder_state="failed", **extra)
+    """A reminder of the current silence failed; 131047 means Meta considers the window over (R15).
+
+    Ingest and the sender call this until they adopt `reminder_send_outcome` + `apply`."""
+    change = reminder_send_outcome(
+        state_of(session),
+        silence_t=silence_t,
+        outcome=SendOutcome.FAILED,
+        policy=channel.policy,
+        now=now,
+        at=at,
+        error_code=code,
+    )
+    apply(conn, channel, session.id, change)

@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection
-
+from wasession.domain import transitions
+from wasession.domain.lifecycle import CloseReason, Direction, MessageStatus
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import ConflictError, NotFoundError, ValidationError, WindowClosedError
@@ -16,6 +16,7 @@ from wasession.store import channels as channel_store
 from wasession.store import messages as message_store
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
+from wasession.store.db import Connection
 from wasession.store.sessions import SessionRow
 
 MAX_TEXT = 4096
@@ -46,19 +47,15 @@ def _queue(conn: Connection, session: SessionRow, channel: Channel, now: datetim
         conn,
         session_id=session.id,
         channel_id=channel.id,
-        direction="out",
+        direction=Direction.OUT,
         kind=kind,
         sent_at=now,
         created_at=now,
-        status="pending",
+        status=MessageStatus.PENDING,
         **values,
     )
     message_store.update_message(conn, message_id, callback_data=callback_data(kind, session.id, message_id))
-    if session.active:
-        # R8: an agent's message never moves T, the timeout or the window.
-        session_store.update_session(
-            conn, session.id, awaiting="customer", last_message_at=max(now, session.last_message_at)
-        )
+    session_ops.apply(conn, channel, session.id, transitions.agent_wrote(session_ops.state_of(session), now))
     return message_id
 
 
@@ -167,4 +164,5 @@ def close_session(ctx: ServiceContext, session_id: int, *, workspace_id: int | N
         session, channel = _agent_session(conn, session_id, workspace_id)
         if not session.active:
             raise ConflictError(f"session {session_id} is already closed", code="already_closed")
-        session_ops.close(conn, channel, session, now, "agent")
+        change = transitions.closed(session_ops.state_of(session), now=now, reason=CloseReason.AGENT)
+        session_ops.apply(conn, channel, session.id, change)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, update
-
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.channels import get_channel
 from wasession.services.errors import ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import events as event_store
+from wasession.store.channel_edits import ChannelEdit, edit_channel
+from wasession.store.channel_edits import delete_channel as delete_channel_row
 from wasession.store.channels import Channel
-from wasession.store.schema import channels as channels_table
 
 
 def update_channel(
@@ -23,7 +22,7 @@ def update_channel(
     display_phone_number: str | None = None,
     rate_limit_per_second: int | None = None,
 ) -> Channel:
-    values: dict[str, object] = {}
+    values: ChannelEdit = {}
     if name is not None:
         if not name.strip() or len(name.strip()) > 200:
             raise ValidationError("name", "name must be 1 to 200 characters", code="required")
@@ -44,7 +43,7 @@ def update_channel(
     if not values:
         return channel
     with ctx.db.write() as conn:
-        conn.execute(update(channels_table).where(channels_table.c.id == channel_id).values(**values))
+        edit_channel(conn, channel_id, **values)
         session_ops.record(conn, channel, None, "channel_updated", ctx.clock.now(), changed=sorted(values))
         updated = channel_store.get(conn, channel_id)
     assert updated is not None
@@ -55,7 +54,7 @@ def delete_channel(ctx: ServiceContext, channel_id: int, *, workspace_id: int) -
     """Delete a channel with its sessions, transcripts and events (foreign keys cascade)."""
     channel = get_channel(ctx, channel_id, workspace_id=workspace_id)
     with ctx.db.write() as conn:
-        conn.execute(delete(channels_table).where(channels_table.c.id == channel_id))
+        delete_channel_row(conn, channel_id)
         # Recorded on the workspace, not the channel, so the fact outlives the channel's own timeline.
         event_store.add(
             conn,

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from wasession.config import GRAPH_VERSION
+from wasession.domain import transitions
 from wasession.domain.policy import Policy, validate_policy
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import ConflictError, NotFoundError, ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import sessions as session_store
+from wasession.store.channel_edits import ChannelEdit, edit_channel
 from wasession.store.channels import Channel, ChannelSecrets
 
 DEFAULT_WORKSPACE = "default"
@@ -131,22 +133,14 @@ def save_policy(
         channel_store.save_policy(conn, channel_id, policy, now)
         after_id = 0
         while True:
-            batch = session_store.active_ids_in_channel(
-                conn, channel_id, after_id=after_id, limit=REPLAN_BATCH
-            )
+            batch = session_store.active_ids_in_channel(conn, channel_id, after_id=after_id, limit=REPLAN_BATCH)
             if not batch:
                 break
+            writes = session_ops.SessionWrites()
             for session in batch:
-                before = session.reminder_state
-                p = session_ops.replan(conn, session, policy, now, policy_changed=True)
-                if before == "pending" and p.reminder_state == "cancelled":
-                    session_ops.record(
-                        conn, channel, session.id, "reminder_cancelled", now, reason="reminders_disabled"
-                    )
-                elif before in ("none", "cancelled") and p.reminder_state == "missed":
-                    session_ops.record(
-                        conn, channel, session.id, "reminder_skipped", now, reason="due_before_policy_change"
-                    )
+                change = transitions.policy_changed(session_ops.state_of(session), policy=policy, now=now)
+                writes.apply(conn, channel, session.id, change)
+            writes.flush(conn)
             after_id = batch[-1].id
         session_ops.record(conn, channel, None, "policy_changed", now, policy=policy.to_public())
     ctx.wake()
@@ -167,10 +161,6 @@ def update_credentials(
 ) -> Channel:
     """Replace some of a channel's credentials. A sending pause caused by a refused token is
     lifted, and the messages it held go out on the sender's next pass (ADR 0005)."""
-    from sqlalchemy import update
-
-    from wasession.store.schema import channels as channels_table
-
     given = {"access_token": access_token, "app_secret": app_secret, "verify_token": verify_token}
     if all(v is None for v in given.values()):
         raise ValidationError("access_token", "give at least one of access_token, app_secret, verify_token")
@@ -179,12 +169,18 @@ def update_credentials(
             raise ValidationError(name, f"{name} may not be empty", code="required")
     channel = get_channel(ctx, channel_id, workspace_id=workspace_id)
     now = ctx.clock.now()
-    values: dict[str, object] = {f"{k}_enc": ctx.box.encrypt(v) for k, v in given.items() if v is not None}
+    values: ChannelEdit = {}
+    if access_token is not None:
+        values["access_token_enc"] = ctx.box.encrypt(access_token)
+    if app_secret is not None:
+        values["app_secret_enc"] = ctx.box.encrypt(app_secret)
+    if verify_token is not None:
+        values["verify_token_enc"] = ctx.box.encrypt(verify_token)
     resumed = access_token is not None and channel.sending_paused_reason is not None
     if resumed:
         values["sending_paused_reason"] = None
     with ctx.db.write() as conn:
-        conn.execute(update(channels_table).where(channels_table.c.id == channel_id).values(**values))
+        edit_channel(conn, channel_id, **values)
         changed = sorted(k for k, v in given.items() if v is not None)
         session_ops.record(conn, channel, None, "channel_credentials_updated", now, changed=changed)
         if resumed:

@@ -7,13 +7,10 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import NotFoundError, ValidationError
 from wasession.store import contacts as contact_store
 from wasession.store.contacts import Contact
-from wasession.store.schema import contacts as contacts_table
 
 MAX_NAME = 128
 MAX_EMAIL = 320
@@ -57,13 +54,10 @@ def list_contacts(
     ctx: ServiceContext, *, workspace_id: int, limit: int = 50, after_id: int | None = None
 ) -> tuple[list[Contact], int | None]:
     """A page of contacts by id, and the id to continue after (None on the last page)."""
-    query = select(contacts_table.c.id).where(contacts_table.c.workspace_id == workspace_id)
-    if after_id is not None:
-        query = query.where(contacts_table.c.id > after_id)
     with ctx.db.read() as conn:
-        ids = list(conn.execute(query.order_by(contacts_table.c.id).limit(limit + 1)).scalars())
-        page = [c for c in (contact_store.get(conn, int(i)) for i in ids[:limit]) if c is not None]
-    return page, (page[-1].id if len(ids) > limit else None)
+        found = contact_store.page_in_workspace(conn, workspace_id, after_id=after_id, limit=limit + 1)
+    page = found[:limit]
+    return page, (page[-1].id if len(found) > limit else None)
 
 
 def get_contact(ctx: ServiceContext, contact_id: int, *, workspace_id: int) -> Contact:

@@ -1,8 +1,7 @@
 """Read models for the faces (REST API and dashboard): session lists with filters, and session detail.
 
-Every query is scoped to one workspace: another workspace's rows are simply not found. Filters that
-depend on the time (eligible, window open, closing soon) compare stored instants with the clock's
-now inside SQL, so a page costs one indexed query however many sessions the workspace has.
+Every query is scoped to one workspace: another workspace's rows are simply not found. The SQL lives in
+`wasession.store.queries`; here are the checks of what the faces ask and the summaries they get.
 """
 
 from __future__ import annotations
@@ -12,24 +11,21 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import and_, or_, select
-from sqlalchemy.sql.elements import ColumnElement
 
 from wasession.domain.clock import parse_instant
+from wasession.domain.lifecycle import Awaiting, CloseReason, ReminderState, SessionStatus
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import NotFoundError, ValidationError
 from wasession.store import events as event_store
 from wasession.store import messages as message_store
-from wasession.store.contacts import Contact
+from wasession.store import queries as query_store
 from wasession.store.events import Event
 from wasession.store.messages import MessageRow
-from wasession.store.schema import channels, contacts, sessions
+from wasession.store.queries import SessionFilter, SessionListRow
 
 MAX_PAGE = 200
-STATUSES = ("active", "closed")
-AWAITING = ("agent", "customer")
+STATUSES = tuple(SessionStatus)
+AWAITING = tuple(Awaiting)
 
 
 @dataclass(frozen=True)
@@ -41,19 +37,19 @@ class SessionSummary:
     contact_name: str
     contact_wa_id: str | None
     contact_user_id: str | None
-    status: str
+    status: SessionStatus
     opened_at: datetime
     closed_at: datetime | None
-    close_reason: str | None
+    close_reason: CloseReason | None
     last_customer_at: datetime
     last_message_at: datetime
-    awaiting: str
+    awaiting: Awaiting
     eligible: bool
     eligible_at: datetime
     window_open: bool
     window_closes_at: datetime
     closes_at: datetime  # the closure tick (R9) that will close it while it stays silent
-    reminder_state: str
+    reminder_state: ReminderState
     reminder_due_at: datetime | None
     reminder_reason: str | None
 
@@ -71,44 +67,31 @@ class SessionDetail:
     timeline: list[Event]
 
 
-_CONTACT_COLUMNS = [c.label(f"contact__{c.name}") for c in contacts.c]
-
-
-def _base_query(workspace_id: int) -> Any:
-    return (
-        select(sessions, channels.c.name.label("channel_name"), *_CONTACT_COLUMNS)
-        .join(channels, channels.c.id == sessions.c.channel_id)
-        .join(contacts, contacts.c.id == sessions.c.contact_id)
-        .where(channels.c.workspace_id == workspace_id)
-    )
-
-
-def _summary(row: Any, now: datetime) -> SessionSummary:
-    contact = Contact(**{k[len("contact__") :]: v for k, v in row.items() if k.startswith("contact__")})
-    active = row["status"] == "active"
+def _summary(row: SessionListRow, now: datetime) -> SessionSummary:
+    session, contact = row.session, row.contact
     return SessionSummary(
-        id=row["id"],
-        channel_id=row["channel_id"],
-        channel_name=row["channel_name"],
-        contact_id=row["contact_id"],
+        id=session.id,
+        channel_id=session.channel_id,
+        channel_name=row.channel_name,
+        contact_id=session.contact_id,
         contact_name=contact.display_name(),
         contact_wa_id=contact.wa_id,
         contact_user_id=contact.user_id,
-        status=row["status"],
-        opened_at=row["opened_at"],
-        closed_at=row["closed_at"],
-        close_reason=row["close_reason"],
-        last_customer_at=row["last_customer_at"],
-        last_message_at=row["last_message_at"],
-        awaiting=row["awaiting"],
-        eligible=active and now >= row["eligible_at"],
-        eligible_at=row["eligible_at"],
-        window_open=active and now < row["window_closes_at"],
-        window_closes_at=row["window_closes_at"],
-        closes_at=row["closes_at"],
-        reminder_state=row["reminder_state"],
-        reminder_due_at=row["reminder_due_at"],
-        reminder_reason=row["reminder_reason"],
+        status=session.status,
+        opened_at=session.opened_at,
+        closed_at=session.closed_at,
+        close_reason=session.close_reason,
+        last_customer_at=session.last_customer_at,
+        last_message_at=session.last_message_at,
+        awaiting=session.awaiting,
+        eligible=session.eligible(now),
+        eligible_at=session.eligible_at,
+        window_open=session.window_open(now),
+        window_closes_at=session.window_closes_at,
+        closes_at=session.closes_at,
+        reminder_state=session.reminder_state,
+        reminder_due_at=session.reminder_due_at,
+        reminder_reason=session.reminder_reason,
     )
 
 
@@ -160,42 +143,18 @@ def list_sessions(
     if closing_within is not None and closing_within <= timedelta(0):
         raise ValidationError("closing_within", "closing_within must be a positive duration", code="out_of_range")
     now = ctx.clock.now()
-    active = sessions.c.status == "active"
-    conditions: list[ColumnElement[bool]] = []
-    if status is not None:
-        conditions.append(sessions.c.status == status)
-    if eligible is not None:
-        is_eligible = and_(active, sessions.c.eligible_at <= now)
-        conditions.append(is_eligible if eligible else or_(~active, sessions.c.eligible_at > now))
-    if window_open is not None:
-        is_open = and_(active, sessions.c.window_closes_at > now)
-        conditions.append(is_open if window_open else or_(~active, sessions.c.window_closes_at <= now))
-    if awaiting is not None:
-        conditions.append(sessions.c.awaiting == awaiting)
-    if channel_id is not None:
-        conditions.append(sessions.c.channel_id == channel_id)
-    if contact_id is not None:
-        conditions.append(sessions.c.contact_id == contact_id)
-    if closing_within is not None:
-        conditions.append(
-            and_(active, sessions.c.window_closes_at > now, sessions.c.window_closes_at <= now + closing_within)
-        )
-    if cursor is not None:
-        after_t, after_id = decode_cursor(cursor)
-        conditions.append(
-            or_(
-                sessions.c.last_customer_at < after_t,
-                and_(sessions.c.last_customer_at == after_t, sessions.c.id < after_id),
-            )
-        )
-    query = (
-        _base_query(workspace_id)
-        .where(*conditions)
-        .order_by(sessions.c.last_customer_at.desc(), sessions.c.id.desc())
-        .limit(limit + 1)
+    query = SessionFilter(
+        status=SessionStatus(status) if status is not None else None,
+        eligible=eligible,
+        window_open=window_open,
+        awaiting=Awaiting(awaiting) if awaiting is not None else None,
+        channel_id=channel_id,
+        contact_id=contact_id,
+        closing_within=closing_within,
+        before=decode_cursor(cursor) if cursor is not None else None,
     )
     with ctx.db.read() as conn:
-        rows = list(conn.execute(query).mappings())
+        rows = query_store.list_page(conn, workspace_id, query, now=now, limit=limit + 1)
     items = [_summary(r, now) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
@@ -206,7 +165,7 @@ def list_sessions(
 
 def session_summary(ctx: ServiceContext, session_id: int, *, workspace_id: int) -> SessionSummary:
     with ctx.db.read() as conn:
-        row = conn.execute(_base_query(workspace_id).where(sessions.c.id == session_id)).mappings().first()
+        row = query_store.one(conn, workspace_id, session_id)
     if row is None:
         raise NotFoundError("session", session_id)
     return _summary(row, ctx.clock.now())
@@ -216,7 +175,7 @@ def session_detail(ctx: ServiceContext, session_id: int, *, workspace_id: int) -
     """One session with its transcript (in send order) and its timeline of events (in write order)."""
     now = ctx.clock.now()
     with ctx.db.read() as conn:
-        row = conn.execute(_base_query(workspace_id).where(sessions.c.id == session_id)).mappings().first()
+        row = query_store.one(conn, workspace_id, session_id)
         if row is None:
             raise NotFoundError("session", session_id)
         transcript = message_store.transcript(conn, session_id)

@@ -200,7 +200,9 @@ def claim_for_webhook(conn: Connection, webhook_id: int, now: datetime, limit: i
     key-share lock on the row (the foreign key): a plain FOR UPDATE would skip the webhook until it ends.
     """
     locked = conn.execute(
-        select(event_webhooks.c.id).where(event_webhooks.c.id == webhook_id).with_for_update(skip_locked=True, key_share=True)
+        select(event_webhooks.c.id)
+        .where(event_webhooks.c.id == webhook_id)
+        .with_for_update(skip_locked=True, key_share=True)
     ).first()
     if locked is None:
         return []

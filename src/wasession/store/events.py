@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Connection, insert, select
 
@@ -34,6 +34,17 @@ class Event:
     data: Mapping[str, Any]
 
 
+class EventInsert(TypedDict):
+    """One new event row, as `values` makes it for `add_many`."""
+
+    workspace_id: int
+    channel_id: int | None
+    session_id: int | None
+    type: str
+    at: datetime
+    data: dict[str, Any]
+
+
 def values(
     *,
     workspace_id: int,
@@ -42,7 +53,7 @@ def values(
     channel_id: int | None = None,
     session_id: int | None = None,
     data: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> EventInsert:
     """One new event row, for `add_many`; ValueError if `type` is not an `EventType` value."""
     if type not in _KNOWN_TYPES:
         EventType.parse(type)  # raises, naming the type
@@ -75,7 +86,7 @@ def add(
     _queue_deliveries(conn, [(int(result.inserted_primary_key[0]), workspace_id, at)])  # type: ignore[index]
 
 
-def add_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+def add_many(conn: Connection, rows: Sequence[EventInsert]) -> None:
     """Rows made by `values`, in one executemany INSERT; their ids ascend in the order given."""
     if rows:
         added = conn.execute(_INSERT_RETURNING, list(rows)).all()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, literal_column, select, update
+from typing_extensions import Unpack
 
+from wasession.domain.lifecycle import Awaiting, CloseReason, DueKind, ReminderState, SessionStatus
+from wasession.domain.transitions import SessionFields
 from wasession.store.schema import sessions
 
 # Built once: ingest and the engine run these per message or per due session, and building a
@@ -20,7 +23,7 @@ _ACTIVE_FOR = (
         sessions.c.contact_id == bindparam("b_contact_id"),
         # A literal, not a bound value: SQLite re-prepares a statement on every run when a bound
         # value decides whether a partial index (uq_sessions_one_active) applies (82 -> 11 us).
-        sessions.c.status == literal_column("'active'"),
+        sessions.c.status == literal_column(f"'{SessionStatus.ACTIVE}'"),
     )
     .with_for_update()
 )
@@ -52,28 +55,28 @@ class SessionRow:
     id: int
     channel_id: int
     contact_id: int
-    status: str
+    status: SessionStatus
     opened_at: datetime
     closed_at: datetime | None
-    close_reason: str | None
+    close_reason: CloseReason | None
     last_customer_at: datetime
     last_message_at: datetime
-    awaiting: str
+    awaiting: Awaiting
     window_closes_at: datetime
     window_closed_early_at: datetime | None
     eligible_at: datetime
     closes_at: datetime
-    reminder_state: str
+    reminder_state: ReminderState
     reminder_due_at: datetime | None
     reminder_reason: str | None
     due_at: datetime | None
-    due_kind: str | None
+    due_kind: DueKind | None
     claimed_until: datetime | None
     claimed_by: str | None
 
     @property
     def active(self) -> bool:
-        return self.status == "active"
+        return self.status == SessionStatus.ACTIVE
 
     def window_open(self, now: datetime) -> bool:
         return self.active and now < self.window_closes_at
@@ -82,24 +85,59 @@ class SessionRow:
         return self.active and now >= self.eligible_at
 
 
+# The columns an update may set: mypy checks every keyword given to the update functions.
+SessionUpdate = SessionFields
+
+
+class SessionInsert(SessionFields, total=False):
+    """A new session row: `SessionUpdate`'s columns plus the ones fixed at opening."""
+
+    channel_id: int
+    contact_id: int
+    opened_at: datetime
+
+
 # `select(sessions)` returns the columns in table order; SessionRow declares its fields in the same
 # order, so a row converts positionally (the engine converts every claimed row).
 if tuple(f.name for f in fields(SessionRow)) != tuple(sessions.c.keys()):
     raise RuntimeError("SessionRow's fields must be the sessions table's columns, in the same order")
+if SessionInsert.__required_keys__ | SessionInsert.__optional_keys__ != set(sessions.c.keys()) - {"id"}:
+    raise RuntimeError("SessionInsert's keys must be the sessions table's columns but id")
+
+# Positions of the state columns, which `_row` turns into the lifecycle's enums.
+_NAMES = [f.name for f in fields(SessionRow)]
+_STATUS = _NAMES.index("status")
+_CLOSE_REASON = _NAMES.index("close_reason")
+_AWAITING = _NAMES.index("awaiting")
+_REMINDER_STATE = _NAMES.index("reminder_state")
+_DUE_KIND = _NAMES.index("due_kind")
+
+
+def session_from_values(r: Sequence[Any]) -> SessionRow:
+    """A `select(sessions)` row as a SessionRow, its states as the lifecycle's enums."""
+    values = list(r)
+    values[_STATUS] = SessionStatus(values[_STATUS])
+    if values[_CLOSE_REASON] is not None:
+        values[_CLOSE_REASON] = CloseReason(values[_CLOSE_REASON])
+    values[_AWAITING] = Awaiting(values[_AWAITING])
+    values[_REMINDER_STATE] = ReminderState(values[_REMINDER_STATE])
+    if values[_DUE_KIND] is not None:
+        values[_DUE_KIND] = DueKind(values[_DUE_KIND])
+    return SessionRow(*values)
 
 
 def _session(row: Any) -> SessionRow:
-    return SessionRow(**dict(row))
+    return session_from_values(tuple(row.values()))
 
 
 def _sessions(rows: Iterable[Sequence[Any]]) -> list[SessionRow]:
     """Rows of `select(sessions)` (plain rows, not mappings) as SessionRows."""
-    return [SessionRow(*r) for r in rows]
+    return [session_from_values(r) for r in rows]
 
 
 def get(conn: Connection, session_id: int, *, for_update: bool = False) -> SessionRow | None:
     row = conn.execute(_GET_FOR_UPDATE if for_update else _GET, {"b_session_id": session_id}).first()
-    return SessionRow(*row) if row else None
+    return session_from_values(row) if row else None
 
 
 def active_for(conn: Connection, channel_id: int, contact_id: int) -> SessionRow | None:
@@ -112,15 +150,15 @@ def latest_for(conn: Connection, channel_id: int, contact_id: int) -> SessionRow
     return _session(row) if row else None
 
 
-def insert_session(conn: Connection, **values: Any) -> int:
-    return int(conn.execute(_INSERT, values).inserted_primary_key[0])  # type: ignore[index]
+def insert_session(conn: Connection, **values: Unpack[SessionInsert]) -> int:
+    return int(conn.execute(_INSERT, dict(values)).inserted_primary_key[0])  # type: ignore[index]
 
 
-def update_session(conn: Connection, session_id: int, **values: Any) -> None:
+def update_session(conn: Connection, session_id: int, **values: Unpack[SessionUpdate]) -> None:
     conn.execute(_UPDATE, {"b_session_id": session_id, **values})
 
 
-def update_sessions(conn: Connection, updates: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
+def update_sessions(conn: Connection, updates: Iterable[tuple[int, SessionUpdate]]) -> None:
     """Each (session id, values) as `update_session` would write it, one executemany per set of columns.
 
     Each session id at most once (the updates are not applied in the order given)."""
@@ -131,7 +169,7 @@ def update_sessions(conn: Connection, updates: Iterable[tuple[int, Mapping[str, 
         conn.execute(_UPDATE, params)
 
 
-def update_sessions_alike(conn: Connection, session_ids: Sequence[int], **values: Any) -> None:
+def update_sessions_alike(conn: Connection, session_ids: Sequence[int], **values: Unpack[SessionUpdate]) -> None:
     """The same values on every listed session: UPDATE … WHERE id IN (…)."""
     for i in range(0, len(session_ids), IDS_PER_UPDATE):
         conn.execute(_UPDATE_IDS, {"b_session_ids": list(session_ids[i : i + IDS_PER_UPDATE]), **values})
@@ -154,7 +192,7 @@ def next_due_at(conn: Connection) -> datetime | None:
 def active_in_channel(conn: Connection, channel_id: int) -> list[SessionRow]:
     rows = conn.execute(
         select(sessions)
-        .where(sessions.c.channel_id == channel_id, sessions.c.status == "active")
+        .where(sessions.c.channel_id == channel_id, sessions.c.status == SessionStatus.ACTIVE)
         .order_by(sessions.c.id)
     ).mappings()
     return [_session(r) for r in rows]
@@ -172,7 +210,9 @@ def active_ids_in_channel(
 ) -> list[SessionRow]:
     rows = conn.execute(
         select(sessions)
-        .where(sessions.c.channel_id == channel_id, sessions.c.status == "active", sessions.c.id > after_id)
+        .where(
+            sessions.c.channel_id == channel_id, sessions.c.status == SessionStatus.ACTIVE, sessions.c.id > after_id
+        )
         .order_by(sessions.c.id)
         .limit(limit)
         .with_for_update()
