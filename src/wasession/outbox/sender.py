@@ -119,7 +119,7 @@ class Sender:
                 if done:
                     self._record(conn, done, report)
                 jobs, claimed = ([], 0) if stop else self._claim(conn, in_flight, report)
-            rounds += 0 if stop else 1
+            rounds += 1 if claimed else 0  # polls while only stragglers are out do not use up the rounds
             if jobs:
                 batches.append([_Flight(job, self._pool.submit(self._send, job)) for job in jobs])
             # Every claimed row leaves the ready set (sending, skipped or due later), so this ends.
