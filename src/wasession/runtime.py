@@ -23,8 +23,7 @@ from wasession.engine.runner import Loop
 from wasession.ingest.ingestor import Ingestor, IngestResult
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy
-from wasession.outbox.ratelimit import limiter_for
-from wasession.outbox.sender import Sender
+from wasession.outbox import Sender, limiter_for
 from wasession.sandbox.fake_cloud import FakeCloudApi
 from wasession.store import migrate
 from wasession.store.channels import Channel

@@ -60,7 +60,7 @@ def test_throttling_is_retried_with_growing_backoff_then_sent_exactly_once(sim: 
 
 
 def test_throttling_that_never_ends_fails_after_the_attempt_limit(sim: Simulator) -> None:
-    from wasession.outbox.sender import MAX_ATTEMPTS
+    from wasession.outbox import MAX_ATTEMPTS
 
     ch = _reminder_channel(sim)
     sim.customer_message(ch, wa_id=ANA, name="Ana")

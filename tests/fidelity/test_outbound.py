@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from tests.fidelity.conftest import ANA, at
 from wasession.config import Settings
 from wasession.domain.errors import ValidationError
-from wasession.outbox.sender import HeldSlots
+from wasession.outbox import HeldSlots
 from wasession.sandbox.bodies import status_body
 from wasession.services import agents
 from wasession.services.errors import NotFoundError, WindowClosedError

@@ -14,7 +14,7 @@ import pytest
 from tests.scale.conftest import Deployment, FakeCloudServer, Seeded, seed, wait_for
 from wasession.domain.clock import ManualClock, SystemClock
 from wasession.engine.due import reminder_callback_data
-from wasession.outbox.sender import effective_rate
+from wasession.outbox import effective_rate
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -155,7 +155,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
     assert dep.scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = :a", a=dep.app_name("w0")) == 0
 
     # Five minutes later a surviving worker turns messages the dead one left in `sending` into `unknown`.
-    from wasession.outbox.sender import STUCK_AFTER
+    from wasession.outbox import STUCK_AFTER
 
     rt = dep.rt()
     rt.sender.ctx.clock = ManualClock(SystemClock().now() + STUCK_AFTER + timedelta(seconds=1))

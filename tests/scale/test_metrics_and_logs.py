@@ -16,7 +16,7 @@ from tests.scale.conftest import wait_for
 from wasession.config import Settings
 from wasession.engine.notify import DueListener, publish
 from wasession.observability.logging import JsonFormatter, redact
-from wasession.outbox.ratelimit import SharedRateLimiter
+from wasession.outbox import SharedRateLimiter
 from wasession.runtime import Runtime
 from wasession.store.db import connect, libpq_conninfo
 from wasession.store.secrets import SecretBox

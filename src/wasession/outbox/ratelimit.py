@@ -126,7 +126,7 @@ class SharedRateLimiter:
 
 def limiter_for(db: Database, clock: Clock) -> SharedRateLimiter | None:
     """Shared through the database when several processes may send; None otherwise, where the
-    sender's own held slots (engine/sender.py) are the whole limit.
+    sender's own held slots (outbox/limits.py) are the whole limit.
 
     SQLite serves one box with one writer process, and a manual clock (the Simulator) runs one
     process whose time is not the real second the shared slots are held for.

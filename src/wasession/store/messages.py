@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
+from typing_extensions import Unpack
 
+from wasession.domain.lifecycle import MessageStatus
 from wasession.store.schema import messages
 
 # Built once: ingest runs these for every message, and building costs more than executing (issue 6).
@@ -18,8 +20,16 @@ _INSERT = insert(messages)
 
 # Delivery states only move forward (R15); failed, unknown and skipped are final.
 # `accepted` is Meta's 200 to the send call: taken, not yet sent.
-STATUS_RANK = {"pending": 0, "sending": 1, "accepted": 2, "sent": 3, "delivered": 4, "read": 5, "played": 5}
-FINAL_STATUSES = frozenset({"failed", "unknown", "skipped"})
+STATUS_RANK: dict[str, int] = {
+    MessageStatus.PENDING: 0,
+    MessageStatus.SENDING: 1,
+    MessageStatus.ACCEPTED: 2,
+    MessageStatus.SENT: 3,
+    MessageStatus.DELIVERED: 4,
+    MessageStatus.READ: 5,
+    MessageStatus.PLAYED: 5,
+}
+FINAL_STATUSES: frozenset[str] = frozenset({MessageStatus.FAILED, MessageStatus.UNKNOWN, MessageStatus.SKIPPED})
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,21 @@ class MessageRow:
     silence_t: datetime | None
 
 
-def _message(row: Any) -> MessageRow:
+class MessageUpdate(TypedDict, total=False):
+    """The columns a message row update may set, so a misspelt or mistyped one fails type checking."""
+
+    wamid: str | None
+    status: str
+    status_at: datetime | None
+    error_code: int | None
+    error_title: str | None
+    error_detail: str | None
+    callback_data: str | None
+    attempts: int
+    next_attempt_at: datetime | None
+
+
+def message_from(row: Any) -> MessageRow:
     return MessageRow(**dict(row))
 
 
@@ -61,7 +85,7 @@ def insert_message(conn: Connection, **values: Any) -> int:
 
 def get(conn: Connection, message_id: int) -> MessageRow | None:
     row = conn.execute(select(messages).where(messages.c.id == message_id)).mappings().first()
-    return _message(row) if row else None
+    return message_from(row) if row else None
 
 
 def by_wamid(conn: Connection, channel_id: int, wamid: str) -> MessageRow | None:
@@ -70,10 +94,10 @@ def by_wamid(conn: Connection, channel_id: int, wamid: str) -> MessageRow | None
         .mappings()
         .first()
     )
-    return _message(row) if row else None
+    return message_from(row) if row else None
 
 
-def update_message(conn: Connection, message_id: int, **values: Any) -> None:
+def update_message(conn: Connection, message_id: int, **values: Unpack[MessageUpdate]) -> None:
     conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
 
 
@@ -83,36 +107,4 @@ def transcript(conn: Connection, session_id: int) -> list[MessageRow]:
         .where(messages.c.session_id == session_id)
         .order_by(messages.c.sent_at, messages.c.id)
     ).mappings()
-    return [_message(r) for r in rows]
-
-
-def _ready(now: datetime) -> Any:
-    return and_(
-        messages.c.status == "pending",
-        or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
-    )
-
-
-def claim_pending(conn: Connection, now: datetime, limit: int) -> list[MessageRow]:
-    rows = conn.execute(
-        select(messages)
-        .where(_ready(now))
-        .order_by(messages.c.next_attempt_at, messages.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).mappings()
-    return [_message(r) for r in rows]
-
-
-def next_attempt_at(conn: Connection) -> datetime | None:
-    """When the outbox next has work: the earliest retry time, or the creation of a ready message."""
-    value: datetime | None = conn.execute(
-        select(func.min(func.coalesce(messages.c.next_attempt_at, messages.c.created_at))).where(
-            messages.c.status == "pending"
-        )
-    ).scalar()
-    return value
-
-
-def pending_count(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).where(messages.c.status == "pending")).scalar() or 0)
+    return [message_from(r) for r in rows]
