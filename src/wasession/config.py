@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=1_000)  # PostgreSQL connections per process (twice at peak)
     log_level: str = "INFO"
     webhook_retention_days: int = Field(default=30, ge=1)  # issue 3: raw webhook log retention
+    # Channels one workspace may hold; WASESSION_MAX_CHANNELS_PER_WORKSPACE.
+    max_channels_per_workspace: int = Field(default=100, ge=1)
 
     def normalized_database_url(self) -> str:
         return normalize_url(self.database_url)

@@ -242,6 +242,7 @@ def channels_add(
                     rate_limit_per_second=rate_limit,
                 ),
                 _pairs(settings),
+                max_channels=runtime.settings.max_channels_per_workspace,
             )
     finally:
         runtime.stop()

@@ -5,6 +5,11 @@ A body is trusted change by change: each `entry[].changes[]` value names its cha
 secret therefore never signs for another tenant's number. Secrets are looked up per addressed
 phone_number_id and decrypted only when the stored row changed, so the cost of a check does not
 grow with the number of channels.
+
+Account-level changes (account_update, template reviews) carry no phone_number_id, and applying
+them touches no channel. Meta sends them alone, so a body whose only changes are such may be
+vouched for by any channel's secret: it is kept in the raw log and nothing else. That one check
+reads every channel's (cached) secret; bodies that name a number never need it.
 """
 
 from __future__ import annotations
@@ -37,10 +42,11 @@ class Verdict:
     refused: frozenset[str] = frozenset()
     unroutable: frozenset[str] = frozenset()
     trusted: bool = False
+    account_level: bool = False  # only changes without a number, signed by some channel's secret
 
     @property
     def accepted(self) -> bool:
-        return self.trusted or bool(self.verified)
+        return self.trusted or bool(self.verified) or self.account_level
 
     def allows(self, phone_number_id: str) -> bool:
         """Whether changes for this number may be applied. A number no channel had when the body
@@ -50,6 +56,10 @@ class Verdict:
 
 
 TRUSTED = Verdict(trusted=True)
+
+
+def has_account_level_changes(batch: WebhookBatch) -> bool:
+    return any(o.phone_number_id is None for o in batch.others)
 
 
 def addressed(batch: WebhookBatch) -> list[str]:
@@ -75,6 +85,7 @@ class CredentialCache:
         self._lock = threading.Lock()
         self._secrets: dict[str, tuple[str, str]] = {}  # phone_number_id -> (encrypted, decrypted)
         self._tokens: dict[int, tuple[str, str]] = {}  # channel id -> (encrypted, decrypted)
+        self._all_secrets: dict[int, tuple[str, str]] = {}  # channel id -> (encrypted, decrypted)
         self.decryptions = 0  # for tests and benchmarks
 
     def invalidate(self) -> None:
@@ -82,6 +93,7 @@ class CredentialCache:
         with self._lock:
             self._secrets.clear()
             self._tokens.clear()
+            self._all_secrets.clear()
 
     def _decrypt(self, encrypted: str) -> str:
         self.decryptions += 1
@@ -119,7 +131,29 @@ class CredentialCache:
             if secret not in matches:
                 matches[secret] = signature_matches(secret, raw, signature)
             (verified if matches[secret] else refused).add(pnid)
-        return Verdict(frozenset(verified), frozenset(refused), frozenset(unroutable))
+        account_level = (
+            not verified
+            and not refused
+            and not unroutable
+            and has_account_level_changes(batch)
+            and self._any_secret_signs(conn, raw, signature)
+        )
+        return Verdict(frozenset(verified), frozenset(refused), frozenset(unroutable), account_level=account_level)
+
+    def _any_secret_signs(self, conn: Connection, raw: bytes, signature: str | None) -> bool:
+        self._all_secrets = self._decrypted(channel_store.app_secrets_encrypted(conn), self._all_secrets)
+        return any(signature_matches(s, raw, signature) for s in {s for _, s in self._all_secrets.values()})
+
+    def _decrypted(self, rows: list[tuple[int, str]], known: dict[int, tuple[str, str]]) -> dict[int, tuple[str, str]]:
+        """`rows` (id, encrypted) decrypted, reusing what `known` decrypted from the same value."""
+        fresh: dict[int, tuple[str, str]] = {}
+        for channel_id, encrypted in rows:
+            cached = known.get(channel_id)
+            fresh[channel_id] = cached if cached is not None and cached[0] == encrypted else (
+                encrypted,
+                self._decrypt(encrypted),
+            )
+        return fresh
 
     def check(self, raw: bytes, signature: str | None) -> Verdict:
         """The endpoint's check before queueing a body for the writer (a read transaction)."""
@@ -130,18 +164,12 @@ class CredentialCache:
     def challenge(self, params: Mapping[str, str]) -> str | None:
         with self._ctx.db.read() as conn:
             rows = channel_store.verify_tokens_encrypted(conn)
-        tokens: list[str] = []
-        fresh: dict[int, tuple[str, str]] = {}
         with self._lock:
-            known = dict(self._tokens)
-        for channel_id, encrypted in rows:
-            cached = known.get(channel_id)
-            token = cached[1] if cached is not None and cached[0] == encrypted else self._decrypt(encrypted)
-            fresh[channel_id] = (encrypted, token)
-            tokens.append(token)
+            known = self._tokens
+        fresh = self._decrypted(rows, known)
         with self._lock:
             self._tokens = fresh  # deleted channels drop out
-        return verify_challenge(params, tokens)
+        return verify_challenge(params, [token for _, token in fresh.values()])
 
 
 def parse_or_none(raw: bytes) -> WebhookBatch | None:

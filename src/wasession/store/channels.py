@@ -45,6 +45,7 @@ class ChannelSecrets:
 _PUBLIC_COLUMNS = [c for c in channels.c if not c.name.endswith("_enc")]
 # Built once: ingest looks the channel up for every webhook (issue 6).
 _APP_SECRET_ENC = select(channels.c.app_secret_enc).where(channels.c.phone_number_id == bindparam("b_phone_number_id"))
+_APP_SECRETS_ENC = select(channels.c.id, channels.c.app_secret_enc).order_by(channels.c.id)
 _VERIFY_TOKENS_ENC = select(channels.c.id, channels.c.verify_token_enc).order_by(channels.c.id)
 _BY_PHONE_NUMBER_ID = select(*_PUBLIC_COLUMNS).where(channels.c.phone_number_id == bindparam("b_phone_number_id"))
 
@@ -165,6 +166,11 @@ def app_secret_encrypted(conn: Connection, phone_number_id: str) -> str | None:
     current version, cheap to compare with an earlier read before decrypting again."""
     found = conn.execute(_APP_SECRET_ENC, {"b_phone_number_id": phone_number_id}).scalar()
     return str(found) if found is not None else None
+
+
+def app_secrets_encrypted(conn: Connection) -> list[tuple[int, str]]:
+    """(channel id, app secret as stored) of every channel."""
+    return [(int(r[0]), str(r[1])) for r in conn.execute(_APP_SECRETS_ENC)]
 
 
 def verify_tokens_encrypted(conn: Connection) -> list[tuple[int, str]]:
