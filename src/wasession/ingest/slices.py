@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from wasession.ingest.apply import Update, updates_in_order
 from wasession.ingest.credentials import Verdict
 from wasession.ingest.result import IngestResult
 from wasession.store import webhook_log
+from wasession.store.channels import Channel
 from wasession.whatsapp.payload import PayloadError, WebhookBatch, parse_webhook
 
 if TYPE_CHECKING:
@@ -27,6 +29,10 @@ log = logging.getLogger(__name__)
 # Updates (messages, statuses, others) applied per transaction at most: a 5,000-message body
 # would otherwise hold the one writer for seconds while every other webhook waits.
 SLICE = 200
+# ...and for at most this long: on a slow or busy machine a slice stops early, so the webhooks
+# queued behind it wait about this long whatever the machine.
+SLICE_SECONDS = 0.05
+STEP = 10  # updates applied between two looks at the clock
 CONFLICT_RETRIES = 3
 
 
@@ -71,13 +77,19 @@ class SlicedBody:
     def step(self, ingestor: Ingestor) -> bool:
         """Apply the next slice; True once the body is marked processed."""
         ctx = ingestor.ctx
-        part = self.updates[self.position : self.position + SLICE]
-        last = self.position + SLICE >= len(self.updates)
         for attempt in range(CONFLICT_RETRIES):
             piece = IngestResult(log_id=self.log_id)
+            end = self.position
             try:
                 with ctx.db.write() as conn:
-                    ingestor.applier.apply(conn, part, self.verdict, ctx.clock.now(), piece, {})
+                    started = time.perf_counter()
+                    channels: dict[str, Channel | None] = {}
+                    limit = min(self.position + SLICE, len(self.updates))
+                    while end < limit and (end == self.position or time.perf_counter() - started < SLICE_SECONDS):
+                        part = self.updates[end : min(end + STEP, limit)]
+                        ingestor.applier.apply(conn, part, self.verdict, ctx.clock.now(), piece, channels)
+                        end += len(part)
+                    last = end >= len(self.updates)
                     if last:
                         total = copy.deepcopy(self.result)
                         total.add(piece)
@@ -90,7 +102,7 @@ class SlicedBody:
                 log.exception("webhook %s could not be applied (slice at %d)", self.log_id, self.position)
                 return self._fail(ingestor, f"{type(exc).__name__}: {exc}")
         self.result.add(piece)
-        self.position += SLICE
+        self.position = end
         ingestor.after_commit([piece])
         return last
 
