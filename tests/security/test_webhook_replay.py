@@ -22,7 +22,8 @@ def sim() -> Iterator[Simulator]:
 def counts(sim: Simulator) -> tuple[int, int, int]:
     with sim.runtime.db.read() as conn:
         found = [
-            int(conn.execute(select(func.count()).select_from(t)).scalar() or 0) for t in (webhook_log, messages, events)
+            int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
+            for t in (webhook_log, messages, events)
         ]
     return found[0], found[1], found[2]
 
