@@ -66,6 +66,8 @@ class Settings(BaseSettings):
 
         AddressPolicy.parse(value)  # refuse a typo at start-up rather than at the first delivery
         return value
+    # Channels one workspace may hold; WASESSION_MAX_CHANNELS_PER_WORKSPACE.
+    max_channels_per_workspace: int = Field(default=100, ge=1)
 
     def normalized_database_url(self) -> str:
         return normalize_url(self.database_url)

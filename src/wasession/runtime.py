@@ -20,7 +20,7 @@ from wasession.engine import notify
 from wasession.engine.due import DueWorker
 from wasession.engine.event_dispatch import EventDispatcher
 from wasession.engine.runner import Loop
-from wasession.ingest.ingestor import Ingestor, IngestResult
+from wasession.ingest import Ingestor, IngestResult
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy
 from wasession.outbox import Sender, limiter_for
@@ -163,7 +163,7 @@ class Runtime:
             self.listener.start()
 
     def prune_webhooks(self) -> int:  # issue 3: raw webhook log retention
-        from wasession.ingest.ingestor import prune_webhook_log
+        from wasession.ingest import prune_webhook_log
 
         return prune_webhook_log(self.ctx, self.settings.webhook_retention_days)
 

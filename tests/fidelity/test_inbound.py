@@ -13,8 +13,9 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import load_fixture
 from tests.fidelity.conftest import ANA
+from wasession import ingest
 from wasession.cli import main
-from wasession.ingest import ingestor as ingest
+from wasession.ingest.apply import Applier
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.store.schema import contacts, events, messages, sessions, webhook_log
 from wasession.testing import Simulator
@@ -50,12 +51,18 @@ def test_a_batch_of_1000_messages_opens_1000_sessions_and_a_replay_changes_nothi
     assert len(sim.active_sessions(ch)) == 1000
     before = _counts(sim)
     assert before["contacts"] == 1000 and before["messages"] == 1000
-    assert sim.post_webhook(body).status_code == 200  # Meta retries the same body
+    replay = sim.post_webhook(body)  # Meta retries the same body
+    assert replay.status_code == 200 and replay.json()["id"] == response.json()["id"]
+    assert _counts(sim) == before
+    same_messages = body["entry"][0]["changes"][0]["value"]
+    same_messages["contacts"] = list(reversed(same_messages["contacts"]))  # other bytes, the same wamids
+    assert sim.post_webhook(body).status_code == 200
     assert _counts(sim) == before
     with sim.runtime.db.read() as conn:
         outcomes = conn.execute(select(webhook_log.c.outcome).order_by(webhook_log.c.id)).scalars().all()
-    assert outcomes[0].startswith("messages=1000 opened=1000 duplicates=0")
-    assert "duplicates=1000" in outcomes[1]
+    assert len(outcomes) == 2  # the replay stored nothing new
+    assert (outcomes[0]["messages"], outcomes[0]["opened"], outcomes[0]["duplicates"]) == (1000, 1000, 0)
+    assert (outcomes[1]["messages"], outcomes[1]["duplicates"]) == (0, 1000)
 
 
 def test_a_body_just_under_3_mb_is_accepted_and_stored_whole(sim: Simulator) -> None:
@@ -86,9 +93,14 @@ def test_a_body_over_3_mb_is_refused_and_stores_nothing(sim: Simulator) -> None:
 def test_unknown_phone_number_id_is_2xx_recorded_as_unroutable_and_listed_for_admins(sim: Simulator) -> None:
     ch = sim.add_channel()
     stray = text_message_body(phone_number_id="999000111", wa_id=ANA, name="Ana", text="hi", timestamp=sim.now)
-    assert sim.post_webhook(stray).status_code == 200
+    # Alone, no channel it addresses can vouch for it: refused, nothing stored.
+    assert sim.post_webhook(stray).status_code == 403
+    assert ingest.logged_bodies(sim.runtime.ctx) == []
+    beside = text_message_body(phone_number_id=ch.phone_number_id, wa_id="4411", name="B", text="hi", timestamp=sim.now)
+    beside["entry"] += stray["entry"]  # beside a change its own channel signs: kept for the admin
+    assert sim.post_webhook(beside).status_code == 200
     sim.customer_message(ch, wa_id=ANA, name="Ana")  # a routable one, not listed
-    assert _counts(sim)["sessions"] == 1
+    assert _counts(sim)["sessions"] == 2
     rows = ingest.logged_bodies(sim.runtime.ctx, unroutable_only=True)
     assert [r.unroutable_ids for r in rows] == [["999000111"]]
     env = {
@@ -110,7 +122,7 @@ def test_group_messages_do_not_touch_sessions(sim: Simulator) -> None:
     assert sim.post_webhook(body).status_code == 200
     assert _counts(sim)["sessions"] == 0 and _counts(sim)["messages"] == 0
     with sim.runtime.db.read() as conn:
-        assert "groups=1" in conn.execute(select(webhook_log.c.outcome)).scalar_one()
+        assert conn.execute(select(webhook_log.c.outcome)).scalar_one()["groups"] == 1
     sim.customer_message(ch, wa_id=ANA, name="Ana")  # the same person 1:1 still opens a session
     assert sim.session(ch, wa_id=ANA).status == "active"
 
@@ -165,11 +177,12 @@ def test_a_body_whose_processing_failed_is_applied_on_reprocess_after_the_fix(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(ingest.Ingestor, "_open", broken)
+    monkeypatch.setattr(Applier, "_open", broken)
     assert sim.customer_message(ch, wa_id=ANA, name="Ana").status_code == 200  # stored, not applied
     assert _counts(sim)["sessions"] == 0
     errored = ingest.logged_bodies(sim.runtime.ctx, errors_only=True)
-    assert len(errored) == 1 and "RuntimeError: a bug" in (errored[0].outcome or "")
+    assert len(errored) == 1 and errored[0].outcome is not None
+    assert errored[0].outcome.error == "RuntimeError: a bug"
     monkeypatch.undo()  # the fix is deployed
     env = {
         "WASESSION_DATABASE_URL": sim.runtime.settings.database_url,

@@ -122,11 +122,14 @@ def fuzz_sim() -> Iterator[Simulator]:
 def test_no_signed_body_gets_a_5xx(fuzz_sim: Simulator, raw: bytes) -> None:
     response = fuzz_sim.post_webhook(raw)
     assert response.status_code < 500, (raw[:300], response.text)
-    assert response.status_code == 200  # signed and under 3 MB: always stored and acknowledged
+    # Signed and under 3 MB: stored and acknowledged, unless no channel it names vouches for it.
+    assert response.status_code in (200, 403), response.text
+    if response.status_code == 403:
+        return
     # A crash behind the endpoint is caught and kept for re-processing; it must not happen either.
     with fuzz_sim.runtime.db.read() as conn:
         outcome = conn.execute(
             select(webhook_log.c.outcome).where(webhook_log.c.id == response.json()["id"])
         ).scalar_one()
     assert outcome is not None
-    assert not outcome.startswith("error:") or outcome.startswith("error: unreadable payload"), outcome
+    assert outcome["error"] is None or outcome["error"].startswith("unreadable payload"), outcome

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from wasession.engine.runner import Loop
-from wasession.ingest.ingestor import GroupCommit, Ingestor, IngestResult, SignatureRejected
+from wasession.ingest import GroupCommit, Ingestor, IngestResult, SignatureRejected
+from wasession.ingest.apply import Applier
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.services import channels as channel_service
 from wasession.store.channels import Channel
@@ -86,14 +87,24 @@ def test_a_deleted_channel_makes_the_next_webhook_unroutable(sim: Simulator) -> 
     from wasession.services.channel_admin import delete_channel
 
     ch = sim.add_channel()
-    sim.add_channel()  # the Simulator signs every channel with one app secret: still valid after the delete
+    other = sim.add_channel()  # the Simulator signs every channel with one app secret: still valid after the delete
     sim.customer_message(ch, wa_id="4911")
-    raw = body(sim, ch, "4922")
+    alone = body(sim, ch, "4922")
+    mixed = json.loads(body(sim, other, "4933"))
+    mixed["entry"] += json.loads(body(sim, ch, "4944"))["entry"]
     delete_channel(sim.runtime.ctx, ch.id, workspace_id=ch.workspace_id)
-    assert sim.post_webhook(raw).status_code == 200
+    logged = count(sim, webhook_log)
+    # Addressed only to the deleted number: no channel it names can vouch for it.
+    assert sim.post_webhook(alone).status_code == 403
+    assert count(sim, webhook_log) == logged
+    # Beside a change its own channel signs, the deleted number's change is kept as unroutable.
+    assert sim.post_webhook(mixed).status_code == 200
     with sim.runtime.db.read() as conn:
-        outcome = conn.execute(select(webhook_log.c.outcome).order_by(webhook_log.c.id.desc())).scalar()
-    assert outcome is not None and f"unroutable={ch.phone_number_id}" in outcome
+        row = conn.execute(
+            select(webhook_log.c.outcome, webhook_log.c.unroutable).order_by(webhook_log.c.id.desc()).limit(1)
+        ).one()
+    assert row[0]["unroutable"] == [ch.phone_number_id] and row[1] is True
+    assert row[0]["messages"] == 1
 
 
 def test_an_app_secret_rotated_through_the_services_counts_for_the_very_next_webhook(any_sim: Simulator) -> None:
@@ -193,14 +204,14 @@ def test_one_failing_body_keeps_its_raw_log_and_does_not_fail_the_others(
 ) -> None:
     ch = sim.add_channel()
     ingestor = sim.runtime.ingestor
-    real = Ingestor._apply_message
+    real = Applier._apply_message
 
-    def apply_message(self: Ingestor, conn: Any, channel: Any, msg: Any, *args: Any) -> None:
+    def apply_message(self: Applier, conn: Any, channel: Any, msg: Any, *args: Any) -> None:
         if msg.text == "boom":
             raise RuntimeError("apply failed")
         real(self, conn, channel, msg, *args)
 
-    monkeypatch.setattr(Ingestor, "_apply_message", apply_message)
+    monkeypatch.setattr(Applier, "_apply_message", apply_message)
     group = GroupCommit(ingestor)
     started, release = gate_first_body(monkeypatch, ingestor)
     futures = [group.submit(body(sim, ch, "4900"), None)]
@@ -215,7 +226,7 @@ def test_one_failing_body_keeps_its_raw_log_and_does_not_fail_the_others(
     with sim.runtime.db.read() as conn:
         query = select(webhook_log.c.body, webhook_log.c.outcome).where(webhook_log.c.id == bad.log_id)
         row = conn.execute(query).one()
-    assert b"boom" in bytes(row[0]) and row[1] == "error: RuntimeError: apply failed"
+    assert b"boom" in bytes(row[0]) and row[1]["error"] == "RuntimeError: apply failed"
     assert count(sim, sessions) == 3
 
 
@@ -224,17 +235,17 @@ def test_a_body_that_keeps_conflicting_leaves_nothing_and_fails_alone(
 ) -> None:
     ch = sim.add_channel()
     ingestor = sim.runtime.ingestor
-    real = Ingestor._apply_message
+    real = Applier._apply_message
     tries = [0]
 
-    def apply_message(self: Ingestor, conn: Any, channel: Any, msg: Any, *args: Any) -> None:
+    def apply_message(self: Applier, conn: Any, channel: Any, msg: Any, *args: Any) -> None:
         if msg.text == "conflict":
             tries[0] += 1
             real(self, conn, channel, msg, *args)  # its writes are undone with the savepoint
             raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
         real(self, conn, channel, msg, *args)
 
-    monkeypatch.setattr(Ingestor, "_apply_message", apply_message)
+    monkeypatch.setattr(Applier, "_apply_message", apply_message)
     group = GroupCommit(ingestor)
     started, release = gate_first_body(monkeypatch, ingestor)
     futures = [group.submit(body(sim, ch, "4900"), None)]
@@ -253,16 +264,16 @@ def test_a_body_that_keeps_conflicting_leaves_nothing_and_fails_alone(
 def test_a_group_that_cannot_commit_is_written_body_by_body(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
     ch = sim.add_channel()
     ingestor = sim.runtime.ingestor
-    real = ingestor.credentials.current_app_secrets
+    real = ingestor.credentials.verdict
     calls = [0]
 
-    def failing_once(conn: Any) -> tuple[str, ...]:
+    def failing_once(conn: Any, *args: Any) -> Any:
         calls[0] += 1
         if calls[0] == 2:  # inside the second group's transaction
             raise RuntimeError("connection lost")
-        return real(conn)
+        return real(conn, *args)
 
-    monkeypatch.setattr(ingestor.credentials, "current_app_secrets", failing_once)
+    monkeypatch.setattr(ingestor.credentials, "verdict", failing_once)
     group = GroupCommit(ingestor)
     started, release = gate_first_body(monkeypatch, ingestor)
 
@@ -291,12 +302,17 @@ def test_duplicates_within_one_group_are_stored_once(sim: Simulator, monkeypatch
     futures = [group.submit(body(sim, ch, "4900"), None)]
     assert started.wait(WAIT)
     wamid = new_wamid("4911")
-    futures += [group.submit(body(sim, ch, "4911", wamid=wamid), None) for _ in range(3)]
+    replayed = body(sim, ch, "4911", wamid=wamid)
+    futures += [group.submit(replayed, None) for _ in range(2)]
+    # Meta's retry of the same message in other bytes (another batch): logged, a duplicate (R4).
+    futures.append(group.submit(body(sim, ch, "4911", text="hi again", wamid=wamid), None))
     release.set()
     done = [r for r in results(futures) if isinstance(r, IngestResult)]
     assert [r.messages for r in done] == [1, 1, 0, 0]
-    assert [r.duplicates for r in done] == [0, 0, 1, 1]
-    assert inbound(sim) == 2 and count(sim, webhook_log) == 4  # every body logged (R4)
+    assert [r.duplicates for r in done] == [0, 0, 0, 1]
+    assert [r.replay for r in done] == [False, False, True, False]
+    assert done[2].log_id == done[1].log_id  # the same bytes: the row already stored
+    assert inbound(sim) == 2 and count(sim, webhook_log) == 3
 
 
 # -- wake-ups -------------------------------------------------------------------------------------------

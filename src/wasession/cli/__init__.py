@@ -250,6 +250,7 @@ def channels_add(
                     rate_limit_per_second=rate_limit,
                 ),
                 _pairs(settings),
+                max_channels=runtime.settings.max_channels_per_workspace,
             )
     finally:
         runtime.stop()
@@ -406,7 +407,7 @@ def webhooks() -> None:
 @click.pass_context
 def webhooks_unroutable(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Bodies for phone_number_ids no channel claims (answered 2xx so Meta does not retry them)."""
-    from wasession.ingest.ingestor import logged_bodies
+    from wasession.ingest import logged_bodies
 
     runtime = _runtime(ctx)
     try:
@@ -436,7 +437,7 @@ def webhooks_unroutable(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.pass_context
 def webhooks_prune(ctx: click.Context, days: int | None) -> None:
     """Delete stored webhook bodies older than the retention period."""
-    from wasession.ingest.ingestor import prune_webhook_log
+    from wasession.ingest import prune_webhook_log
 
     runtime = _runtime(ctx)
     try:
@@ -457,7 +458,7 @@ def webhooks_prune(ctx: click.Context, days: int | None) -> None:
 def webhooks_reprocess(ctx: click.Context, since: str | None, log_id: int | None, errors_only: bool) -> None:
     """Apply stored bodies again (safe to repeat: known wamids and old statuses change nothing)."""
     from wasession.domain.clock import parse_instant
-    from wasession.ingest.ingestor import reprocess_logged
+    from wasession.ingest import reprocess_logged
 
     try:
         since_at = parse_instant(since) if since is not None else None

@@ -21,6 +21,7 @@ from wasession.store.channels import Channel, ChannelSecrets
 DEFAULT_WORKSPACE = "default"
 SETTINGS_SAVED = "Settings saved successfully"
 REPLAN_BATCH = 1000
+DEFAULT_MAX_CHANNELS_PER_WORKSPACE = 100  # Settings.max_channels_per_workspace
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,10 @@ def create_channel(
     policy: Mapping[str, object] | None = None,
     *,
     workspace_id: int | None = None,
+    max_channels: int = DEFAULT_MAX_CHANNELS_PER_WORKSPACE,
 ) -> Channel:
+    """A phone_number_id belongs to the first workspace that claims it: the channel's app secret
+    vouches for the webhooks of that number, so no other workspace may claim it too."""
     for field_name in ("name", "phone_number_id", "access_token", "app_secret", "verify_token"):
         if not str(getattr(new, field_name)).strip():
             raise ValidationError(
@@ -79,11 +83,23 @@ def create_channel(
     ws = workspace_id if workspace_id is not None else default_workspace(ctx)
     now = ctx.clock.now()
     with ctx.db.write() as conn:
-        if channel_store.by_phone_number_id(conn, new.phone_number_id) is not None:
+        holder = channel_store.by_phone_number_id(conn, new.phone_number_id)
+        if holder is not None and holder.workspace_id != ws:
+            raise ConflictError(
+                f"phone_number_id {new.phone_number_id} is already claimed by another workspace",
+                field="phone_number_id",
+            )
+        if holder is not None:
             raise ConflictError(
                 f"a channel with phone_number_id {new.phone_number_id} already exists",
                 code="duplicate",
                 field="phone_number_id",
+            )
+        if channel_store.count_in_workspace(conn, ws) >= max_channels:
+            raise ConflictError(
+                f"this workspace already has {max_channels} channels, the most "
+                f"WASESSION_MAX_CHANNELS_PER_WORKSPACE allows",
+                code="quota_exceeded",
             )
         channel_id = channel_store.insert_channel(
             conn,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 
 from wasession.domain.policy import Policy, policy_from_storage, policy_to_storage
 from wasession.store.schema import channels, workspaces
@@ -44,7 +44,9 @@ class ChannelSecrets:
 
 _PUBLIC_COLUMNS = [c for c in channels.c if not c.name.endswith("_enc")]
 # Built once: ingest looks the channel up for every webhook (issue 6).
-_APP_SECRETS_ENC = select(channels.c.app_secret_enc).order_by(channels.c.id)
+_APP_SECRET_ENC = select(channels.c.app_secret_enc).where(channels.c.phone_number_id == bindparam("b_phone_number_id"))
+_APP_SECRETS_ENC = select(channels.c.id, channels.c.app_secret_enc).order_by(channels.c.id)
+_VERIFY_TOKENS_ENC = select(channels.c.id, channels.c.verify_token_enc).order_by(channels.c.id)
 _BY_PHONE_NUMBER_ID = select(*_PUBLIC_COLUMNS).where(channels.c.phone_number_id == bindparam("b_phone_number_id"))
 
 
@@ -159,20 +161,26 @@ def secrets_of(conn: Connection, box: SecretBox, channel_id: int) -> ChannelSecr
     return ChannelSecrets(box.decrypt(row[0]), box.decrypt(row[1]), box.decrypt(row[2]))
 
 
-def all_secrets(conn: Connection, box: SecretBox) -> list[tuple[int, ChannelSecrets]]:
-    rows = conn.execute(
-        select(
-            channels.c.id, channels.c.access_token_enc, channels.c.app_secret_enc, channels.c.verify_token_enc
-        )
-    ).all()
-    return [
-        (int(r[0]), ChannelSecrets(box.decrypt(r[1]), box.decrypt(r[2]), box.decrypt(r[3]))) for r in rows
-    ]
+def app_secret_encrypted(conn: Connection, phone_number_id: str) -> str | None:
+    """The app secret of the channel with this phone_number_id, as stored (encrypted): the row's
+    current version, cheap to compare with an earlier read before decrypting again."""
+    found = conn.execute(_APP_SECRET_ENC, {"b_phone_number_id": phone_number_id}).scalar()
+    return str(found) if found is not None else None
 
 
-def app_secrets_encrypted(conn: Connection) -> tuple[str, ...]:
-    """Every channel's app secret as stored (encrypted): cheap to compare with an earlier read."""
-    return tuple(r[0] for r in conn.execute(_APP_SECRETS_ENC))
+def app_secrets_encrypted(conn: Connection) -> list[tuple[int, str]]:
+    """(channel id, app secret as stored) of every channel."""
+    return [(int(r[0]), str(r[1])) for r in conn.execute(_APP_SECRETS_ENC)]
+
+
+def verify_tokens_encrypted(conn: Connection) -> list[tuple[int, str]]:
+    """(channel id, verify token as stored) of every channel, for the webhook handshake."""
+    return [(int(r[0]), str(r[1])) for r in conn.execute(_VERIFY_TOKENS_ENC)]
+
+
+def count_in_workspace(conn: Connection, workspace_id: int) -> int:
+    query = select(func.count()).select_from(channels).where(channels.c.workspace_id == workspace_id)
+    return int(conn.execute(query).scalar() or 0)
 
 
 def save_policy(conn: Connection, channel_id: int, policy: Policy, now: datetime) -> None:

@@ -245,6 +245,13 @@ webhook_log = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("processed_at", UTCDateTime, nullable=True),
-    Column("outcome", Text, nullable=True),
+    # The X-Hub-Signature-256 it came with: re-processing verifies each change again (store/webhook_log.py).
+    Column("signature", Text, nullable=True),
+    # A replay of the same bytes within the retention period is stored once.
+    Column("body_sha256", String(64), nullable=True, unique=True),
+    Column("outcome", JSON, nullable=True),
+    Column("unroutable", Boolean, nullable=False, server_default=text("false")),
+    Column("failed", Boolean, nullable=False, server_default=text("false")),
     Index("ix_webhook_log_unprocessed", "processed_at", "id"),
+    Index("ix_webhook_log_unroutable", "unroutable", "id"),
 )

@@ -1,45 +1,172 @@
-"""Raw webhook bodies, stored before the 2xx because Meta has no API to fetch past webhooks."""
+"""Raw webhook bodies, stored before the 2xx because Meta has no API to fetch past webhooks.
+
+Each row keeps the exact signed bytes, the signature header they came with (so re-processing can
+verify every change again against its own channel), their sha256 (a replay within the retention
+period is recognised and stored once) and a structured outcome: `Outcome` is its only writer and
+only reader, and the `unroutable` and `failed` flags beside it are what the admin queries filter on.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
 
 from wasession.store.schema import webhook_log
+
+_COUNTS = ("messages", "opened", "duplicates", "statuses", "others", "groups")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What applying one stored body did. `refused`: phone_number_ids of changes whose channel's
+    app secret does not sign the body, never applied; `unroutable`: no channel has them."""
+
+    messages: int = 0
+    opened: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+    others: int = 0
+    groups: int = 0
+    unroutable: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["unroutable"] = sorted(set(self.unroutable))
+        data["refused"] = sorted(set(self.refused))
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Outcome:
+        if not data:
+            return cls()
+        counts = {k: int(data.get(k) or 0) for k in _COUNTS}
+        return cls(
+            **counts,
+            unroutable=tuple(str(p) for p in data.get("unroutable") or ()),
+            refused=tuple(str(p) for p in data.get("refused") or ()),
+            error=data.get("error"),
+        )
+
+    def summary(self) -> str:
+        """One line for people (CLI output, logs); nothing parses it."""
+        if self.error:
+            return f"error: {self.error}"
+        parts = [f"{k}={v}" for k, v in self.to_json().items() if isinstance(v, int) and (v or k != "groups")]
+        for name in ("unroutable", "refused"):
+            ids: tuple[str, ...] = getattr(self, name)
+            if ids:
+                parts.append(f"{name}=" + ",".join(sorted(set(ids))))
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class LoggedBody:
+    id: int
+    received_at: datetime
+    processed_at: datetime | None
+    outcome: Outcome | None = field(default=None)
+
+    @property
+    def unroutable_ids(self) -> list[str]:
+        """The phone_number_ids of this body that no channel claimed when it was applied."""
+        return sorted(set(self.outcome.unroutable)) if self.outcome else []
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _outcome_values(outcome: Outcome) -> dict[str, Any]:
+    return {"outcome": outcome.to_json(), "unroutable": bool(outcome.unroutable), "failed": outcome.error is not None}
+
 
 # Built once: every webhook runs these, and building a statement costs more than executing it (issue 6).
 _APPEND = insert(webhook_log)
 _MARK = update(webhook_log).where(webhook_log.c.id == bindparam("b_id"))
 _REMOVE = delete(webhook_log).where(webhook_log.c.id == bindparam("b_id"))
+_BY_HASH = select(webhook_log.c.id).where(webhook_log.c.body_sha256 == bindparam("b_hash"))
 
 
-def append(conn: Connection, body: bytes, received_at: datetime) -> int:
-    result = conn.execute(_APPEND, {"body": body, "received_at": received_at})
+def append(conn: Connection, body: bytes, received_at: datetime, signature: str | None) -> int:
+    """Append a body not applied yet (`mark_processed` records what applying it did)."""
+    values = {"body": body, "received_at": received_at, "signature": signature, "body_sha256": body_hash(body)}
+    result = conn.execute(_APPEND, values)
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def append_processed(conn: Connection, body: bytes, received_at: datetime, outcome: str) -> int:
+def append_processed(
+    conn: Connection, body: bytes, received_at: datetime, signature: str | None, outcome: Outcome
+) -> int:
     """Append a body already applied in this transaction, with its outcome: one statement."""
-    result = conn.execute(
-        _APPEND, {"body": body, "received_at": received_at, "processed_at": received_at, "outcome": outcome}
-    )
+    values = {
+        "body": body,
+        "received_at": received_at,
+        "signature": signature,
+        "body_sha256": body_hash(body),
+        "processed_at": received_at,
+        **_outcome_values(outcome),
+    }
+    result = conn.execute(_APPEND, values)
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def mark_processed(conn: Connection, log_id: int, at: datetime, outcome: str) -> None:
-    conn.execute(_MARK, {"b_id": log_id, "processed_at": at, "outcome": outcome})
+def mark_processed(conn: Connection, log_id: int, at: datetime, outcome: Outcome) -> None:
+    conn.execute(_MARK, {"b_id": log_id, "processed_at": at, **_outcome_values(outcome)})
 
 
 def remove(conn: Connection, log_id: int) -> None:
     conn.execute(_REMOVE, {"b_id": log_id})
 
 
-def unprocessed(conn: Connection, limit: int = 1000) -> list[tuple[int, bytes]]:
+def id_of_body(conn: Connection, body: bytes) -> int | None:
+    """The stored row holding exactly these bytes, if any (a replay of a captured body)."""
+    found = conn.execute(_BY_HASH, {"b_hash": body_hash(body)}).scalar()
+    return int(found) if found is not None else None
+
+
+def body_and_signature(conn: Connection, log_id: int) -> tuple[bytes, str | None] | None:
+    row = conn.execute(select(webhook_log.c.body, webhook_log.c.signature).where(webhook_log.c.id == log_id)).first()
+    return (bytes(row[0]), row[1]) if row is not None else None
+
+
+def delete_received_before(conn: Connection, cutoff: datetime, limit: int) -> int:
+    ids = select(webhook_log.c.id).where(webhook_log.c.received_at < cutoff).limit(limit)
+    return int(conn.execute(delete(webhook_log).where(webhook_log.c.id.in_(ids))).rowcount)
+
+
+def listed(
+    conn: Connection,
+    *,
+    since: datetime | None,
+    log_id: int | None,
+    failed_only: bool,
+    unroutable_only: bool,
+    after_id: int,
+    limit: int,
+) -> list[LoggedBody]:
+    t = webhook_log
+    conditions = [t.c.id > after_id]
+    if since is not None:
+        conditions.append(t.c.received_at >= since)
+    if log_id is not None:
+        conditions.append(t.c.id == log_id)
+    if failed_only:
+        conditions.append(t.c.failed.is_(True))
+    if unroutable_only:
+        conditions.append(t.c.unroutable.is_(True))
     rows = conn.execute(
-        select(webhook_log.c.id, webhook_log.c.body)
-        .where(webhook_log.c.processed_at.is_(None))
-        .order_by(webhook_log.c.id)
+        select(t.c.id, t.c.received_at, t.c.processed_at, t.c.outcome)
+        .where(and_(*conditions))
+        .order_by(t.c.id)
         .limit(limit)
     ).all()
-    return [(int(r[0]), bytes(r[1])) for r in rows]
+    return [
+        LoggedBody(int(r[0]), r[1], r[2], Outcome.from_json(r[3]) if r[3] is not None else None) for r in rows
+    ]

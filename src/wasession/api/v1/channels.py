@@ -80,7 +80,9 @@ def router(runtime: Runtime) -> APIRouter:
             display_phone_number=body.display_phone_number,
             rate_limit_per_second=body.rate_limit_per_second,
         )
-        channel = channel_service.create_channel(ctx, new, body.policy, workspace_id=ws)
+        channel = channel_service.create_channel(
+            ctx, new, body.policy, workspace_id=ws, max_channels=runtime.settings.max_channels_per_workspace
+        )
         runtime.ingestor.credentials.invalidate()
         return channel_out(channel)
 

@@ -1,0 +1,345 @@
+"""Applying a verified body: customer messages (R1–R5), statuses (R12, R15) and other updates.
+
+Every step is idempotent — a known wamid changes nothing (R4) and statuses only move forward
+(R15) — so a body, or a slice of one, may be applied again safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from wasession.domain.events import EventType, other_webhook_event
+from wasession.domain.lifecycle import Awaiting, Direction, MessageKind, MessageStatus, ReminderState, SessionStatus
+from wasession.domain.plan import NEW_SILENCE, plan
+from wasession.domain.schedule import effective_timestamp
+from wasession.ingest.credentials import Verdict
+from wasession.ingest.result import IngestResult
+from wasession.lifecycle import writes as session_ops
+from wasession.store import contacts as contact_store
+from wasession.store import inbound as inbound_store
+from wasession.store import messages as message_store
+from wasession.store import sessions as session_store
+from wasession.store.channels import Channel, ChannelCache
+from wasession.store.db import Connection
+from wasession.store.messages import FINAL_STATUSES, STATUS_RANK
+from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate, WebhookBatch
+
+Update = InboundMessage | StatusUpdate | OtherUpdate
+
+# A reminder's progress follows its message's statuses, forward only (R15); `unknown` is a send
+# whose answer was lost, resolved by a status that names it through its callback data.
+REMINDER_DELIVERY_RANK: dict[str, int] = {
+    ReminderState.UNKNOWN: 0,
+    ReminderState.SENT: 1,
+    ReminderState.DELIVERED: 2,
+    ReminderState.READ: 3,
+}
+
+
+# Composed event types, each built in one place (they become `EventType` members later).
+def customer_event(message_type: str) -> EventType:
+    return EventType.for_customer_non_counting(message_type)
+
+
+def status_event(kind: str, status: str) -> EventType:
+    return EventType.for_status(kind, status)
+
+
+def updates_in_order(batch: WebhookBatch) -> list[Update]:
+    """Messages oldest first (so T only moves forward within a body), then statuses, then others:
+    the order a body is applied in, and the order its slices follow."""
+    return [*sorted(batch.messages, key=lambda m: m.timestamp), *batch.statuses, *batch.others]
+
+
+class Applier:
+    def __init__(self, channels: ChannelCache) -> None:
+        self.channels = channels
+
+    def apply(
+        self,
+        conn: Connection,
+        updates: Sequence[Update],
+        verdict: Verdict,
+        now: datetime,
+        result: IngestResult,
+        channels: dict[str, Channel | None],
+    ) -> None:
+        def channel_for(phone_number_id: str) -> Channel | None:
+            # Read once per transaction: no other writer can change the row while it is open on
+            # SQLite, and on PostgreSQL the whole group sees the channel as of its first body.
+            if phone_number_id not in channels:
+                channels[phone_number_id] = self.channels.by_phone_number_id(conn, phone_number_id)
+            found = channels[phone_number_id]
+            if found is None:
+                result.unroutable.append(phone_number_id)
+            return found
+
+        for update in updates:
+            pnid = update.phone_number_id
+            if pnid and not verdict.allows(pnid):
+                if pnid in verdict.unroutable:
+                    result.unroutable.append(pnid)
+                    result.others += isinstance(update, OtherUpdate)
+                else:
+                    result.refused.append(pnid)  # not signed by its channel's secret: nothing of it is kept
+                continue
+            if isinstance(update, InboundMessage):
+                channel = channel_for(update.phone_number_id)
+                if channel is not None:
+                    self._apply_message(conn, channel, update, now, result)
+            elif isinstance(update, StatusUpdate):
+                channel = channel_for(update.phone_number_id)
+                if channel is not None:
+                    self._apply_status(conn, channel, update, now, result)
+            else:
+                result.others += 1
+                channel = channel_for(pnid) if pnid else None
+                if channel is not None:
+                    self._record_other(conn, channel, update, now)
+
+    def _apply_message(
+        self, conn: Connection, channel: Channel, msg: InboundMessage, now: datetime, result: IngestResult
+    ) -> None:
+        if msg.group_id is not None:
+            # A group chat is not a 1:1 customer service window: no contact, session or T (ADR 0005).
+            # The body stays in the webhook log and its outcome counts it.
+            result.groups += 1
+            return
+        if message_store.wamid_exists(conn, channel.id, msg.wamid):
+            result.duplicates += 1  # R4: Meta retries for up to 7 days
+            return
+        info = msg.contact
+        contact = contact_store.upsert_seen(
+            conn,
+            channel.workspace_id,
+            wa_id=msg.wa_id,
+            user_id=msg.user_id,
+            parent_user_id=info.parent_user_id if info else None,
+            profile_name=info.profile_name if info else None,
+            username=info.username if info else None,
+            now=now,
+        )
+        if msg.type == "system":  # a changed number or user id
+            self._rekey(conn, channel, contact, msg, now)
+        result.messages += 1
+        ts = effective_timestamp(msg.timestamp, now)
+        active = session_store.active_for(conn, channel.id, contact.id)
+        if msg.opens_window:
+            result.customers.append((channel.phone_number_id, msg.wa_id or msg.user_id or "", ts))
+
+        if not msg.opens_window:
+            target = active or session_store.latest_for(conn, channel.id, contact.id)
+            if target is None:
+                session_ops.record(conn, channel, None, "message_without_session", now, wamid=msg.wamid, type=msg.type)
+                return
+            self._store_inbound(conn, channel, target.id, msg, ts, now)
+            session_ops.record(conn, channel, target.id, customer_event(msg.type), ts, wamid=msg.wamid, counts=False)
+            return
+
+        if active is None:
+            latest = session_store.latest_for(conn, channel.id, contact.id)
+            if latest is not None and latest.closed_at is not None and ts < latest.closed_at:
+                # Written before that session closed, delivered late: it belongs to that transcript (R5).
+                self._store_inbound(conn, channel, latest.id, msg, ts, now)
+                session_ops.record(conn, channel, latest.id, "customer_message", ts, wamid=msg.wamid, late=True)
+                return
+            result.scheduled(self._open(conn, channel, contact.id, msg, ts, now))
+            result.opened += 1
+            return
+
+        self._store_inbound(conn, channel, active.id, msg, ts, now)
+        if ts > active.last_customer_at:
+            p = session_ops.replan(
+                conn,
+                active,
+                channel.policy,
+                now,
+                reminder_state=NEW_SILENCE,
+                last_customer_at=ts,
+                last_message_at=max(ts, active.last_message_at),
+                window_closed_early_at=None,
+                awaiting=Awaiting.AGENT,
+                reminder_reason=None,
+            )
+            result.scheduled(p.due_at)
+            session_ops.record(
+                conn,
+                channel,
+                active.id,
+                "customer_message",
+                ts,
+                wamid=msg.wamid,
+                type=msg.type,
+                window_closes_at=p.window_closes_at,
+                closes_at=p.closes_at,
+                reminder_due_at=p.reminder_due_at,
+            )
+        else:
+            # R5: older than T, kept in its place in the transcript; T does not move back.
+            session_ops.record(conn, channel, active.id, "customer_message", ts, wamid=msg.wamid, late=True)
+
+    def _open(
+        self,
+        conn: Connection,
+        channel: Channel,
+        contact_id: int,
+        msg: InboundMessage,
+        ts: datetime,
+        now: datetime,
+    ) -> datetime | None:
+        p = plan(last_customer_at=ts, policy=channel.policy, reminder_state=NEW_SILENCE, now=now)
+        session_id = session_store.insert_session(
+            conn,
+            channel_id=channel.id,
+            contact_id=contact_id,
+            status=SessionStatus.ACTIVE,
+            opened_at=ts,
+            last_customer_at=ts,
+            last_message_at=ts,
+            awaiting=Awaiting.AGENT,
+            **session_ops.plan_values(p),
+        )
+        self._store_inbound(conn, channel, session_id, msg, ts, now)
+        session_ops.record(conn, channel, session_id, "session_opened", ts, wamid=msg.wamid)
+        session_ops.record(
+            conn,
+            channel,
+            session_id,
+            "customer_message",
+            ts,
+            wamid=msg.wamid,
+            type=msg.type,
+            window_closes_at=p.window_closes_at,
+            closes_at=p.closes_at,
+            reminder_due_at=p.reminder_due_at,
+        )
+        return p.due_at
+
+    def _store_inbound(
+        self,
+        conn: Connection,
+        channel: Channel,
+        session_id: int,
+        msg: InboundMessage,
+        ts: datetime,
+        now: datetime,
+    ) -> None:
+        message_store.insert_message(
+            conn,
+            session_id=session_id,
+            channel_id=channel.id,
+            direction=Direction.IN,
+            kind=MessageKind.CUSTOMER,
+            wamid=msg.wamid,
+            type=msg.type,
+            body=msg.text,
+            payload=dict(msg.raw),
+            sent_at=ts,
+            created_at=now,
+            status=MessageStatus.RECEIVED,
+        )
+
+    def _rekey(
+        self,
+        conn: Connection,
+        channel: Channel,
+        contact: contact_store.Contact,
+        msg: InboundMessage,
+        now: datetime,
+    ) -> None:
+        """A user who changed number or user id keeps their contact and session."""
+        changes: dict[str, Any] = {}
+        for column, new in (("wa_id", msg.system_new_wa_id), ("user_id", msg.system_new_user_id)):
+            if new and getattr(contact, column) != new:
+                taken = contact_store.find(
+                    conn,
+                    channel.workspace_id,
+                    wa_id=new if column == "wa_id" else None,
+                    user_id=new if column == "user_id" else None,
+                )
+                if taken is None:
+                    changes[column] = new
+        if changes:
+            contact_store.update_fields(conn, contact.id, now, **changes)
+            session_ops.record(conn, channel, None, "contact_rekeyed", now, contact_id=contact.id, **changes)
+
+    def _apply_status(
+        self, conn: Connection, channel: Channel, status: StatusUpdate, now: datetime, result: IngestResult
+    ) -> None:
+        result.statuses += 1
+        message = message_store.by_wamid(conn, channel.id, status.wamid)
+        if message is None:
+            message = inbound_store.by_callback(conn, channel.id, status.biz_opaque_callback_data)
+            if message is None:
+                return
+            # The send's answer was lost (outcome unknown) or is not recorded yet: learn its wamid here.
+            message_store.update_message(conn, message.id, wamid=status.wamid)
+        current = message.status
+        if current in (MessageStatus.UNKNOWN, MessageStatus.SENDING):
+            current = MessageStatus.ACCEPTED  # the status proves Meta took it
+        elif current in FINAL_STATUSES or current == MessageStatus.READ:
+            return  # failed is final and read is the last step (R15)
+        new = status.status
+        if new == MessageStatus.FAILED:
+            error = status.errors[0] if status.errors else None
+            message_store.update_message(
+                conn,
+                message.id,
+                status=MessageStatus.FAILED,
+                status_at=status.timestamp,
+                error_code=error.code if error else None,
+                error_title=error.title if error else None,
+                error_detail=(error.details or error.message) if error else None,
+            )
+            code = error.code if error else None
+            self._status_event(conn, channel, message, MessageStatus.FAILED, status.timestamp, code)
+            session = session_store.get(conn, message.session_id)
+            if message.kind == MessageKind.REMINDER and session is not None:
+                result.scheduled(now)
+                session_ops.reminder_failed(
+                    conn,
+                    channel,
+                    session,
+                    message.silence_t,
+                    error.code if error else None,
+                    status.timestamp,
+                    now,
+                )
+            return
+        if STATUS_RANK.get(new, -1) <= STATUS_RANK.get(current, -1):
+            return  # duplicates and regressions (a late `sent` after `read`) change nothing
+        message_store.update_message(conn, message.id, status=new, status_at=status.timestamp)
+        self._status_event(conn, channel, message, new, status.timestamp, None)
+        if message.kind == MessageKind.REMINDER:
+            session = session_store.get(conn, message.session_id)
+            rank = REMINDER_DELIVERY_RANK
+            if (
+                session is not None
+                and message.silence_t == session.last_customer_at
+                and session.reminder_state in rank
+                and rank.get(new, -1) > rank[session.reminder_state]
+            ):
+                session_store.update_session(conn, session.id, reminder_state=ReminderState(new))
+                result.scheduled(now)
+
+    def _status_event(
+        self,
+        conn: Connection,
+        channel: Channel,
+        message: message_store.MessageRow,
+        status: str,
+        at: datetime,
+        code: int | None,
+    ) -> None:
+        data: dict[str, Any] = {"wamid": message.wamid, "message_id": message.id}
+        if code is not None:
+            data["error_code"] = code
+        session_ops.record(conn, channel, message.session_id, status_event(message.kind, status), at, **data)
+
+    def _record_other(self, conn: Connection, channel: Channel, other: OtherUpdate, now: datetime) -> None:
+        event_type, extra = other_webhook_event(other.kind)
+        session_ops.record(conn, channel, None, event_type, now, field=other.field, **extra)
+
+
