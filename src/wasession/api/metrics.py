@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wasession.domain.clock import SystemClock
 from wasession.observability import metrics
 from wasession.runtime import Runtime
 from wasession.store.schema import messages, sessions
@@ -54,7 +53,7 @@ class _Gauges:
         self.lock = threading.Lock()
         self.refreshed = float("-inf")
         # On a manual clock (the Simulator) time jumps between scrapes: always count afresh.
-        self.max_age = GAUGE_MAX_AGE if isinstance(runtime.clock, SystemClock) else 0.0
+        self.max_age = GAUGE_MAX_AGE if runtime.clock.is_real else 0.0
 
     def refresh(self) -> None:
         with self.lock:

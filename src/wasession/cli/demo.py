@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+import click
+
 from wasession.services import agents
 from wasession.store import contacts as contact_store
 from wasession.store import events as event_store
@@ -102,3 +104,10 @@ def run_demo(start: str, echo: Callable[[str], None]) -> None:
         for m in sim.outbox(ch) + sim.outbox(night):
             echo(f"sent to +{(m.to or '').lstrip('+')} at {m.sent_at:%H:%M:%S}: {m.body}")
         echo(f"\nend of the day at {sim.now:%Y-%m-%d %H:%M}: {len(sim.active_sessions(ch))} active sessions left")
+
+
+@click.command()
+@click.option("--start", default="2026-01-05T09:00:00Z", show_default=True, help="Virtual start time (UTC).")
+def demo(start: str) -> None:
+    """A scripted day on a virtual clock, printed as a timeline."""
+    run_demo(start, click.echo)

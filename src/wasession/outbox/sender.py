@@ -32,7 +32,6 @@ from sqlalchemy import (
     update,
 )
 
-from wasession.domain.clock import SystemClock
 from wasession.domain.lifecycle import reminder_skip_reason
 from wasession.domain.policy import Policy
 from wasession.lifecycle import writes as session_ops
@@ -465,7 +464,7 @@ class Sender:
         limit = job.channel.rate_limit_per_second
         if self.limiter is not None:
             limit = effective_rate(limit)
-        real_time = isinstance(self.ctx.clock, SystemClock)
+        real_time = self.ctx.clock.is_real
         key = job.channel.id
         while True:
             now = self.ctx.clock.now()
