@@ -96,7 +96,7 @@ def served(tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "WASESSION_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
     env.pop("WASESSION_SECRET_KEY", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wasession.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "wasession", "serve", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -123,7 +123,7 @@ def served(tmp_path: Path) -> Iterator[str]:
 
 
 def test_serve_answers_health_and_runs_the_sandbox(served: str, tmp_path: Path) -> None:
-    assert httpx.get(served + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(served + "/healthz").json()["status"] == "ok"
     ready = httpx.get(served + "/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["migrations"] == "current"
     env = {**os.environ, "WASESSION_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
@@ -131,7 +131,7 @@ def test_serve_answers_health_and_runs_the_sandbox(served: str, tmp_path: Path) 
         [
             sys.executable,
             "-m",
-            "wasession.cli",
+            "wasession",
             "sandbox",
             "message",
             "--url",
