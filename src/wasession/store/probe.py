@@ -74,12 +74,26 @@ def check_reachable(db: Database) -> None:
         with db.read() as conn:
             conn.execute(text("SELECT 1"))
         if db.is_sqlite:
-            with db.write() as conn:  # BEGIN IMMEDIATE: the write lock, refused on a read-only file
-                conn.execute(text("SELECT 1"))
+            _try_write(db)
     except DBAPIError as exc:
         raise DatabaseProblem(_problem(db, exc), _fix(db)) from exc
     except OSError as exc:
         raise DatabaseProblem(f"cannot open {safe_url(db.url)}: {exc.strerror or exc}", _fix(db)) from exc
+
+
+class _RollBack(Exception):
+    pass
+
+
+def _try_write(db: Database) -> None:
+    """Write once and roll it back: SQLite opens a file it may not write read-only, without saying
+    so, and only refuses the first write statement."""
+    try:
+        with db.write() as conn:
+            conn.execute(text("CREATE TABLE _wasession_write_probe (x INTEGER)"))
+            raise _RollBack
+    except _RollBack:
+        pass
 
 
 def _problem(db: Database, exc: DBAPIError) -> str:
