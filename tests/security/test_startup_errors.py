@@ -80,7 +80,8 @@ def test_a_bad_metrics_port_stops_the_worker(tmp_path: Path) -> None:
 
 def test_a_folder_where_the_sqlite_file_should_be(tmp_path: Path) -> None:
     (tmp_path / "db").mkdir()
-    result = run_cli(tmp_path, "apikeys", "list", env=cli_env(tmp_path, WASESSION_DATABASE_URL=_sqlite(tmp_path / "db")))
+    env = cli_env(tmp_path, WASESSION_DATABASE_URL=_sqlite(tmp_path / "db"))
+    result = run_cli(tmp_path, "apikeys", "list", env=env)
     assert "is a folder" in _one_error_line(result, "WASESSION_DATABASE_URL")
 
 
@@ -113,7 +114,8 @@ def test_a_read_only_sqlite_folder(tmp_path: Path, immutable: Callable[[Path], P
     folder = tmp_path / "locked"
     folder.mkdir()
     immutable(folder)
-    env = cli_env(tmp_path, WASESSION_SECRET_KEY=SecretBox.generate_key(), WASESSION_DATABASE_URL=_sqlite(folder / "w.sqlite3"))
+    url = _sqlite(folder / "w.sqlite3")
+    env = cli_env(tmp_path, WASESSION_SECRET_KEY=SecretBox.generate_key(), WASESSION_DATABASE_URL=url)
     result = run_cli(tmp_path, "apikeys", "list", env=env)
     assert "unable to open database file" in _one_error_line(result, "WASESSION_DATABASE_URL")
 
