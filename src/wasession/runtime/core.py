@@ -18,7 +18,7 @@ from wasession.engine import notify
 from wasession.engine.due import DueWorker
 from wasession.engine.event_dispatch import EventDispatcher
 from wasession.engine.runner import Loop
-from wasession.ingest.ingestor import Ingestor, IngestResult
+from wasession.ingest.ingestor import Ingestor, IngestResult, prune_webhook_log
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbox.ratelimit import SharedRateLimiter
 from wasession.outbox.sender import Sender
@@ -108,6 +108,9 @@ class Runtime:
             self.box.decrypt(stored)
         except SecretKeyError as exc:
             raise StartupError(SECRET_KEY, "it does not decrypt the stored channel credentials", FIX_KEY) from exc
+
+    def prune_webhooks(self) -> int:  # issue 3: raw webhook log retention
+        return prune_webhook_log(self.ctx, self.settings.webhook_retention_days)
 
     def migrate(self) -> None:
         migrate.upgrade(self.db)

@@ -18,7 +18,7 @@ from wasession.engine import notify
 from wasession.engine.due import DueWorker
 from wasession.engine.event_dispatch import EventDispatcher
 from wasession.engine.runner import Loop
-from wasession.ingest.ingestor import IngestResult, prune_webhook_log
+from wasession.ingest.ingestor import IngestResult
 from wasession.outbox.ratelimit import limiter_for
 from wasession.outbox.sender import Sender
 from wasession.store.channels import Channel
@@ -112,16 +112,15 @@ class Engine:
         self.add_loop("events", self.event_dispatch.run_pending, self.event_dispatch.next_attempt_at)  # issue 4
         # A process may die with messages in `sending`; any survivor turns them `unknown` (issue 5).
         self.add_loop("recover", self.sender.recover_stuck, lambda: None, max_sleep=RECOVER_EVERY, wakeable=False)
-        self.add_loop("webhook-prune", self.prune_webhooks, lambda: None, max_sleep=3600.0, wakeable=False)  # issue 3
+        self.add_loop(  # issue 3
+            "webhook-prune", self.runtime.prune_webhooks, lambda: None, max_sleep=3600.0, wakeable=False
+        )
         for loop in self.loops:
             loop.start()
         db = self.runtime.db
         if db.is_postgres:  # issue 5: wake-ups from other processes
             self.listener = notify.DueListener(db, self.owner, self.wake_local)
             self.listener.start()
-
-    def prune_webhooks(self) -> int:  # issue 3: raw webhook log retention
-        return prune_webhook_log(self.runtime.ctx, self.runtime.settings.webhook_retention_days)
 
     def stop(self) -> None:
         """Graceful: each loop finishes its step (the due batch commits, requests in flight are

@@ -69,6 +69,11 @@ class SessionView:
     reminder_reason: str | None
     awaiting: str
 
+    @property
+    def last_customer_at(self) -> datetime:
+        """The old name of last_customer_message_at, kept until the tests that use it are renamed."""
+        return self.last_customer_message_at
+
 
 @dataclass(frozen=True)
 class EventView:
