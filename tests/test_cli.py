@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import httpx
@@ -157,7 +158,8 @@ def test_an_admin_command_starts_no_thread_and_builds_no_engine(db_env: Path, mo
     assert runner.invoke(main, ["apikeys", "create", "--name", "first"]).exit_code == 0  # migrates the file
     started: list[str] = []
     pools: list[object] = []
-    original_start, original_pool = threading.Thread.start, ThreadPoolExecutor.__init__
+    original_start = threading.Thread.start
+    original_pool: Any = ThreadPoolExecutor.__init__
 
     def start(thread: threading.Thread) -> None:
         started.append(thread.name)
@@ -165,7 +167,7 @@ def test_an_admin_command_starts_no_thread_and_builds_no_engine(db_env: Path, mo
 
     def pool(executor: ThreadPoolExecutor, *args: object, **kwargs: object) -> None:
         pools.append(executor)
-        original_pool(executor, *args, **kwargs)  # type: ignore[arg-type]
+        original_pool(executor, *args, **kwargs)
 
     monkeypatch.setattr(threading.Thread, "start", start)
     monkeypatch.setattr(ThreadPoolExecutor, "__init__", pool)
