@@ -9,7 +9,9 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import click
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -96,7 +98,7 @@ def served(tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "WASESSION_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
     env.pop("WASESSION_SECRET_KEY", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wasession.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "wasession", "serve", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -123,7 +125,7 @@ def served(tmp_path: Path) -> Iterator[str]:
 
 
 def test_serve_answers_health_and_runs_the_sandbox(served: str, tmp_path: Path) -> None:
-    assert httpx.get(served + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(served + "/healthz").json()["status"] == "ok"
     ready = httpx.get(served + "/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["migrations"] == "current"
     env = {**os.environ, "WASESSION_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
@@ -131,7 +133,7 @@ def test_serve_answers_health_and_runs_the_sandbox(served: str, tmp_path: Path) 
         [
             sys.executable,
             "-m",
-            "wasession.cli",
+            "wasession",
             "sandbox",
             "message",
             "--url",
@@ -146,3 +148,85 @@ def test_serve_answers_health_and_runs_the_sandbox(served: str, tmp_path: Path) 
     )
     assert said.returncode == 0, said.stderr + said.stdout
     assert "wrote 'Hello from the sandbox'" in said.stdout
+
+
+def test_an_admin_command_starts_no_thread_and_builds_no_engine(db_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["apikeys", "create", "--name", "first"]).exit_code == 0  # migrates the file
+    started: list[str] = []
+    pools: list[object] = []
+    original_start = threading.Thread.start
+    original_pool: Any = ThreadPoolExecutor.__init__
+
+    def start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        original_start(thread)
+
+    def pool(executor: ThreadPoolExecutor, *args: object, **kwargs: object) -> None:
+        pools.append(executor)
+        original_pool(executor, *args, **kwargs)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    monkeypatch.setattr(ThreadPoolExecutor, "__init__", pool)
+    before = set(threading.enumerate())
+    listed = runner.invoke(main, ["apikeys", "list"])
+    assert listed.exit_code == 0 and "first" in listed.output, listed.output
+    assert started == [] and pools == []  # no loop, no sender pool, no ingest thread
+    assert set(threading.enumerate()) == before
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+    out: list[tuple[tuple[str, ...], click.Command]] = []
+    for name, command in sorted(group.commands.items()):
+        out.append(((*prefix, name), command))
+        if isinstance(command, click.Group):
+            out.extend(_commands(command, (*prefix, name)))
+    return out
+
+
+def test_every_command_and_option_has_help_text() -> None:
+    missing = [
+        f"{' '.join(path)} {param.opts[0] if isinstance(param, click.Option) else ''}".strip()
+        for path, command in [((), main), *_commands(main)]
+        for param in [None, *command.params]
+        if (param is None and not (command.help or "").strip())
+        or (isinstance(param, click.Option) and not (param.help or "").strip())
+    ]
+    assert missing == []
+
+
+def test_every_command_s_help_works_through_python_m_wasession(tmp_path: Path) -> None:
+    """One subprocess runs `python -m wasession <command> --help` for every command, the way
+    `python -m` does (runpy), and reports each exit code and description."""
+    paths = [list(path) for path, _ in _commands(main)]
+    assert len(paths) > 20 and ["users", "create"] in paths and ["sandbox", "message"] in paths
+    script = (
+        "import contextlib, io, json, runpy, sys\n"
+        "out = {}\n"
+        f"for path in {paths!r}:\n"
+        "    sys.argv = ['wasession', *path, '--help']\n"
+        "    buf = io.StringIO()\n"
+        "    code = None\n"
+        "    with contextlib.redirect_stdout(buf):\n"
+        "        try:\n"
+        "            runpy.run_module('wasession', run_name='__main__', alter_sys=True)\n"
+        "        except SystemExit as exc:\n"
+        "            code = exc.code\n"
+        "    out[' '.join(path)] = [code, buf.getvalue()]\n"
+        "print(json.dumps(out))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    import json
+
+    results = json.loads(done.stdout)
+    for path, (code, text) in results.items():
+        assert code in (0, None), f"{path} --help exited {code}:\n{text}"
+        lines = [line.strip() for line in text.splitlines()]
+        assert lines[0].startswith(f"Usage: python -m wasession {path}"), text
+        assert lines[2], f"{path} --help has no description:\n{text}"

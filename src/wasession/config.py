@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
+from pydantic import ValidationError as SettingsInvalid
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
 
 from wasession.store.db import default_url, normalize_url
+from wasession.store.probe import sqlite_file
+
+ENV_PREFIX = "WASESSION_"
+
+
+class StartupError(Exception):
+    """A setting that keeps the service from starting: the CLI prints it as one line and exits 2."""
+
+    def __init__(self, setting: str, problem: str, fix: str) -> None:
+        super().__init__(f"{setting}: {problem}; {fix}")
+        self.setting = setting
 
 # A Graph API version as Meta names them; anything else (`../`, a path) would change where requests go.
 GRAPH_VERSION = re.compile(r"^v\d{1,2}\.\d$")
@@ -22,12 +34,12 @@ def check_graph_version(value: str) -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WASESSION_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     database_url: str = Field(default_factory=default_url)
     secret_key: str | None = None
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None  # how Meta (and the sandbox) reach this server; default http://host:port
     graph_base_url: str = "https://graph.facebook.com"
     graph_version: str = "v25.0"
@@ -74,10 +86,19 @@ class Settings(BaseSettings):
 
     def data_dir(self) -> Path:
         """Where the generated secret key lives: beside the SQLite file, else the working directory."""
-        url = make_url(self.normalized_database_url())
-        if url.get_backend_name() == "sqlite" and url.database:
-            return Path(url.database).resolve().parent
-        return Path.cwd()
+        path = sqlite_file(self.normalized_database_url())
+        return path.resolve().parent if path is not None else Path.cwd()
 
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and `overrides`; a bad value is a StartupError naming it."""
+    try:
+        return Settings(**overrides)
+    except SettingsInvalid as exc:
+        first = exc.errors()[0]
+        name = ENV_PREFIX + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        problem = f"{first['msg'][:1].lower()}{first['msg'][1:]}, got {first.get('input')!r}"
+        raise StartupError(name, problem, f"correct or unset {name}") from exc

@@ -162,11 +162,11 @@ def test_reprocessing_everything_changes_nothing(sim: Simulator) -> None:
     sim.advance("1h")
     sim.advance("1m")  # reminders went out; their statuses came back as webhooks too
     before = _counts(sim)
-    states = [(s.id, s.reminder_state, s.last_customer_at) for s in sim.active_sessions(ch)]
+    states = [(s.id, s.reminder_state, s.last_customer_message_at) for s in sim.active_sessions(ch)]
     results = list(ingest.reprocess_logged(sim.runtime.ingestor))
     assert len(results) >= 20 and all(r.error is None for r in results)
     assert _counts(sim) == before
-    assert [(s.id, s.reminder_state, s.last_customer_at) for s in sim.active_sessions(ch)] == states
+    assert [(s.id, s.reminder_state, s.last_customer_message_at) for s in sim.active_sessions(ch)] == states
 
 
 def test_a_body_whose_processing_failed_is_applied_on_reprocess_after_the_fix(
@@ -252,7 +252,7 @@ def test_a_user_whose_business_scoped_id_changed_keeps_contact_and_session(sim: 
     assert sim.post_webhook(body).status_code == 200
     after = sim.session(ch, user_id="US.222")
     assert after.id == before.id and after.status == "active"
-    assert after.last_customer_at == before.last_customer_at  # a system message is not the customer writing
+    assert after.last_customer_message_at == before.last_customer_message_at  # a system message is not the customer writing
     with pytest.raises(LookupError):
         sim.session(ch, user_id="US.111")
     with sim.runtime.db.read() as conn:

@@ -8,7 +8,6 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
 
 from tests.fidelity.conftest import ANA, at
 from wasession.config import Settings
@@ -18,8 +17,7 @@ from wasession.sandbox.bodies import status_body
 from wasession.services import agents
 from wasession.services.errors import NotFoundError, WindowClosedError
 from wasession.store import messages as message_store
-from wasession.store.schema import messages
-from wasession.testing import Simulator
+from wasession.testing import MessageView, Simulator
 
 RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3}
 
@@ -44,14 +42,13 @@ SEQUENCES = sorted(
 )
 
 
-def _sent_agent_message(sim: Simulator) -> tuple[int, message_store.MessageRow]:
+def _sent_agent_message(sim: Simulator) -> tuple[int, MessageView]:
     ch = sim.add_channel()
     sim.customer_message(ch, wa_id=ANA, name="Ana")
     s = sim.session(ch, wa_id=ANA)
     message_id = agents.send_text(sim.runtime.ctx, s.id, "Your order is ready")
     sim.run_due()
-    with sim.runtime.db.read() as conn:
-        row = message_store.get(conn, message_id)
+    row = sim.message(message_id)
     assert row is not None and row.status == "accepted" and row.wamid
     return ch.id, row
 
@@ -76,8 +73,7 @@ def test_statuses_in_any_order_end_in_the_right_state_with_one_event_per_step(
         for _ in range(2):  # Meta may deliver any webhook twice
             assert sim.post_webhook(body).status_code == 200
     final, moves = _expected(sequence)
-    with sim.runtime.db.read() as conn:
-        after = message_store.get(conn, row.id)
+    after = sim.message(row.id)
     assert after is not None and after.status == final
     if final == "failed":
         assert after.error_code == 131026
@@ -129,8 +125,7 @@ def test_agent_and_template_sends_carry_callback_data_that_maps_statuses_back(qu
             callback_data=agents.callback_data(kind, s.id, mid),
         )
         assert sim.post_webhook(body).status_code == 200
-    with sim.runtime.db.read() as conn:
-        rows = [message_store.get(conn, mid) for mid in (text_id, template_id)]
+    rows = [sim.message(mid) for mid in (text_id, template_id)]
     assert [(r.status, r.wamid) for r in rows if r] == [
         ("delivered", f"wamid.lost{text_id}"),
         ("delivered", f"wamid.lost{template_id}"),
@@ -145,8 +140,7 @@ def test_agent_and_template_sends_carry_callback_data_that_maps_statuses_back(qu
         callback_data=f"wasession:agent:{s.id + 1}:{text_id}",
     )
     sim.post_webhook(body)
-    with sim.runtime.db.read() as conn:
-        assert message_store.by_wamid(conn, ch.id, "wamid.other") is None
+    assert sim.message_by_wamid(ch, "wamid.other") is None
 
 
 def test_sends_carry_their_callback_data_to_meta(sim: Simulator) -> None:
@@ -191,11 +185,10 @@ def test_template_outside_the_window_and_on_a_closed_session_is_sent(sim: Simula
             }
         ],
     }
-    with sim.runtime.db.read() as conn:
-        row = message_store.get(conn, mid)
+    row = sim.message(mid)
     assert row is not None and row.status == "read" and row.kind == "template"
     after = sim.session(ch, wa_id=ANA)
-    assert after.status == "closed" and after.last_customer_at == s.last_customer_at  # R8, no reopening
+    assert after.status == "closed" and after.last_customer_message_at == s.last_customer_message_at  # R8, no reopening
     assert "agent_template" in [e.type for e in sim.timeline(after)]
 
 
@@ -233,10 +226,7 @@ def test_bad_templates_are_refused_naming_the_field_and_nothing_is_queued(
     with pytest.raises(ValidationError) as info:
         agents.send_template(sim.runtime.ctx, s.id, name, language, parameters)  # type: ignore[arg-type]
     assert info.value.field == field
-    with sim.runtime.db.read() as conn:
-        assert (
-            conn.execute(select(func.count()).select_from(messages).where(messages.c.direction == "out")).scalar() == 0
-        )
+    assert sim.message_count(direction="out") == 0
 
 
 def test_template_to_an_unknown_session_or_another_workspace_is_not_found(sim: Simulator) -> None:
@@ -334,8 +324,7 @@ def test_sends_use_graph_v25_by_default_and_the_configured_version_otherwise(
     sim.fake.graph_version = "v25.0"  # a mismatch is visible: Meta answers 100, the message fails
     mid = agents.send_text(sim.runtime.ctx, s.id, "three")
     sim.advance("10s")
-    with sim.runtime.db.read() as conn:
-        row = message_store.get(conn, mid)
+    row = sim.message(mid)
     assert row is not None and row.status == "failed" and row.error_code == 100
     assert at("2026-01-05T15:00:00Z") <= sim.now
 

@@ -108,7 +108,8 @@ def test_user_who_changed_number_keeps_contact_and_session() -> None:
         assert sim.post_webhook(bodies["phone_number_change"]).status_code == 200
         after = sim.session(ch, wa_id="972912345678")
         assert after.id == before.id and after.status == "active"
-        assert after.last_customer_at == before.last_customer_at  # a system message is not the customer writing
+        # a system message is not the customer writing
+        assert after.last_customer_message_at == before.last_customer_message_at
 
 
 # -- the exact effect of every case (issue 3) ---------------------------------------------------------

@@ -107,16 +107,16 @@ def test_older_message_is_stored_in_place_and_does_not_move_t_back(any_sim: Simu
     sim.customer_message(ch, wa_id=ANA, name="Ana", text="second", at="2026-01-05T15:00:00Z")
     sim.customer_message(ch, wa_id=ANA, name="Ana", text="first", at="2026-01-05T14:58:00Z")
     s = sim.session(ch, wa_id=ANA)
-    assert s.last_customer_at == at("2026-01-05T15:00:00Z")
+    assert s.last_customer_message_at == at("2026-01-05T15:00:00Z")
     assert [m.body for m in sim.transcript(s)] == ["first", "second"]
 
 
 def test_future_timestamps_are_clamped_to_arrival(sim: Simulator) -> None:
     ch = sim.add_channel()
     sim.customer_message(ch, wa_id=ANA, name="Ana", at=sim.now + timedelta(minutes=4))
-    assert sim.session(ch, wa_id=ANA).last_customer_at == at("2026-01-05T15:04:00Z")
+    assert sim.session(ch, wa_id=ANA).last_customer_message_at == at("2026-01-05T15:04:00Z")
     sim.customer_message(ch, wa_id="15550002222", name="Bruno", at=sim.now + timedelta(hours=3))
-    assert sim.session(ch, wa_id="15550002222").last_customer_at == sim.now
+    assert sim.session(ch, wa_id="15550002222").last_customer_message_at == sim.now
 
 
 def test_user_id_only_contacts_get_sessions(sim: Simulator) -> None:

@@ -120,7 +120,7 @@ def test_reminder_and_agent_messages_do_not_move_t(sim: Simulator) -> None:
     agents.send_text(sim.runtime.ctx, s.id, "We are on it")
     sim.advance("2h")
     after = sim.session(ch, wa_id=ANA)
-    assert after.last_customer_at == s.last_customer_at
+    assert after.last_customer_message_at == s.last_customer_message_at
     assert after.window_closes_at == s.window_closes_at
     sim.advance("30m")
     assert sim.session(ch, wa_id=ANA).closed_at == at("2026-01-05T18:00:00Z")

@@ -7,12 +7,10 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
 
 from tests.web.conftest import PASSWORD, Browser, customer_writes
 from wasession.services.channels import SETTINGS_SAVED
 from wasession.store.channels import Channel
-from wasession.store.schema import messages
 from wasession.testing import Simulator
 from wasession.testing.harness import add_admin
 
@@ -38,8 +36,7 @@ def _session_id(sim: Simulator, channel: Channel) -> int:
 
 
 def _message_count(sim: Simulator) -> int:
-    with sim.runtime.db.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(messages)).scalar_one())
+    return sim.message_count()
 
 
 # -- CSRF ------------------------------------------------------------------------------------------
@@ -146,7 +143,7 @@ def test_a_sandbox_customer_message_opens_a_chat_with_countdowns(
     response = customer_writes(browser, sandbox, "Hi, is my order ready?")
     assert response.status_code == 303
     session = sim.session(sandbox, wa_id=WA_ID)
-    assert session.status == "active" and session.last_customer_at == sim.now
+    assert session.status == "active" and session.last_customer_message_at == sim.now
     chats = browser.get("/dashboard/chats").text
     assert "Ana Silva" in chats
     assert f'data-until="{session.window_closes_at.isoformat()}"' in chats

@@ -13,9 +13,11 @@ from wasession.runtime import Runtime
 def router(runtime: Runtime) -> APIRouter:
     r = APIRouter(tags=["operations"])
 
-    @r.get("/healthz", summary="The process is up")
+    @r.get("/healthz", summary="The process is up, and its clock")
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        # `now` is the service's clock, which `serve --sandbox-speed` runs ahead of real time:
+        # `wasession sandbox message` stamps the customer's message with it.
+        return {"status": "ok", "now": runtime.clock.now().isoformat()}
 
     def _ready() -> tuple[bool, dict[str, object]]:
         checks: dict[str, object] = {}

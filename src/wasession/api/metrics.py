@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wasession.api.errors import error_body
-from wasession.domain.clock import SystemClock
 from wasession.observability import metrics
 from wasession.runtime import Runtime
 from wasession.store.metrics import gauge_counts
@@ -55,7 +54,7 @@ class _Gauges:
         self.lock = threading.Lock()
         self.refreshed = float("-inf")
         # On a manual clock (the Simulator) time jumps between scrapes: always count afresh.
-        self.max_age = GAUGE_MAX_AGE if isinstance(runtime.clock, SystemClock) else 0.0
+        self.max_age = GAUGE_MAX_AGE if runtime.clock.is_real else 0.0
 
     def refresh(self) -> None:
         with self.lock:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+import click
+
+from wasession.runtime.reads import sessions_in
 from wasession.services import agents
-from wasession.store import contacts as contact_store
-from wasession.store import events as event_store
-from wasession.store import sessions as session_store
 from wasession.testing.simulator import Simulator
 
 DESCRIPTIONS: dict[str, Callable[[dict[str, object]], str]] = {
@@ -84,14 +84,12 @@ def run_demo(start: str, echo: Callable[[str], None]) -> None:
         sim.update_policy(ch, reminder_after_hours=4)
         sim.advance("20h")
 
-        with sim.runtime.db.read() as conn:
-            names = {}
-            rows = [e for e in event_store.for_workspace(conn, ch.workspace_id) if e.type == "policy_changed"]
-            for channel in (ch, night):
-                for s in session_store.in_channel(conn, channel.id):
-                    contact = contact_store.get(conn, s.contact_id)
-                    names[s.id] = contact.display_name() if contact else "?"
-                    rows.extend(event_store.for_session(conn, s.id))
+        names: dict[int, str] = {}
+        rows = [e for e in sim.admin_events(ch) if e.type == "policy_changed"]
+        for channel in (ch, night):
+            for s in sessions_in(sim.runtime.ctx, channel.id):
+                names[s.id] = sim.contact_name(s.id)
+                rows.extend(sim.timeline(s.id))
         rows.sort(key=lambda e: (e.at, e.id))
         for e in rows:
             describe = DESCRIPTIONS.get(e.type)
@@ -102,3 +100,10 @@ def run_demo(start: str, echo: Callable[[str], None]) -> None:
         for m in sim.outbox(ch) + sim.outbox(night):
             echo(f"sent to +{(m.to or '').lstrip('+')} at {m.sent_at:%H:%M:%S}: {m.body}")
         echo(f"\nend of the day at {sim.now:%Y-%m-%d %H:%M}: {len(sim.active_sessions(ch))} active sessions left")
+
+
+@click.command()
+@click.option("--start", default="2026-01-05T09:00:00Z", show_default=True, help="Virtual start time (UTC).")
+def demo(start: str) -> None:
+    """A scripted day on a virtual clock, printed as a timeline."""
+    run_demo(start, click.echo)

@@ -1,12 +1,14 @@
 """Where "now" comes from, and turning outside time values into aware UTC datetimes.
 
 Everything else in the service asks a `Clock`, so tests and `wasession demo` can run on a
-`ManualClock` and never wait for real time to pass.
+`ManualClock` and never wait for real time to pass, and `serve --sandbox-speed` on an
+`AcceleratedClock` that shows a day of sandbox traffic in minutes.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Protocol, runtime_checkable
@@ -16,16 +18,55 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @runtime_checkable
 class Clock(Protocol):
+    @property
+    def is_real(self) -> bool:
+        """True only when one clock second is one real second, in step with every other process:
+        what is shared with other processes (rate-limit slots) or waited for in real time may
+        then be measured on it."""
+        ...
+
+    @property
+    def speed(self) -> float:
+        """Clock seconds per real second: a loop waiting for a due time sleeps clock time / speed."""
+        ...
+
     def now(self) -> datetime: ...
 
 
 class SystemClock:
+    is_real = True
+    speed = 1.0
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
+class AcceleratedClock:
+    """Real time run `speed` times faster from the moment it is made: for the sandbox, where only
+    this process and the built-in fake need to agree on the time."""
+
+    is_real = False
+
+    def __init__(self, speed: float, start: datetime | None = None) -> None:
+        if not math.isfinite(speed) or speed < 1:
+            raise ValueError(f"speed must be a number of clock seconds per real second, at least 1; got {speed}")
+        self.speed = float(speed)
+        self._start = parse_instant(start) if start is not None else datetime.now(UTC)
+        # monotonic, so a system clock adjustment never moves this clock backwards.
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
+
+    def __repr__(self) -> str:
+        return f"AcceleratedClock({self.speed:g})"
+
+
 class ManualClock:
     """A clock that moves only when told to, and never backwards (due times would replay)."""
+
+    is_real = False
+    speed = 1.0
 
     def __init__(self, start: datetime | str) -> None:
         self._now = parse_instant(start)

@@ -1,7 +1,8 @@
 """Background loops for `serve` and `worker`: the due-work loop and the sender, each in a thread.
 
-Each loop sleeps until its next due time or a wake-up, but never longer than `max_sleep`, so work
-made due by another process is picked up within that bound even without a notification.
+Each loop sleeps until its next due time or a wake-up, but never longer than `max_sleep` (real
+seconds), so work made due by another process is picked up within that bound even without a
+notification. The wait for a due time is clock time divided by the clock's speed.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ class Loop:
             return self._max_sleep
         if when is None:
             return self._max_sleep
-        return max(0.0, min(self._max_sleep, (when - self._clock.now()).total_seconds()))
+        clock_seconds = (when - self._clock.now()).total_seconds()
+        return max(0.0, min(self._max_sleep, clock_seconds / self._clock.speed))
 
     def _run(self) -> None:
         while not self._stop.is_set():

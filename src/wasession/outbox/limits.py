@@ -9,7 +9,7 @@ import time
 from collections import deque
 from datetime import datetime, timedelta
 
-from wasession.domain.clock import Clock, SystemClock
+from wasession.domain.clock import Clock
 from wasession.outbox.jobs import Deferred
 from wasession.outbox.ratelimit import SharedRateLimiter
 from wasession.store.channels import Channel
@@ -117,7 +117,7 @@ class ChannelLimits:
         limit = channel.rate_limit_per_second
         if self.shared is not None:
             limit = effective_rate(limit)
-        real_time = isinstance(self.clock, SystemClock)
+        real_time = self.clock.is_real
         key = channel.id
         while True:
             now = self.clock.now()

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 
-from wasession.domain.clock import Clock, SystemClock
+from wasession.domain.clock import Clock
 from wasession.store.db import Database, libpq_conninfo
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,6 @@ def limiter_for(db: Database, clock: Clock) -> SharedRateLimiter | None:
     SQLite serves one box with one writer process, and a manual clock (the Simulator) runs one
     process whose time is not the real second the shared slots are held for.
     """
-    if db.is_postgres and isinstance(clock, SystemClock):
+    if db.is_postgres and clock.is_real:
         return SharedRateLimiter(libpq_conninfo(db.url))
     return None

@@ -1,5 +1,5 @@
 """Testing toolkit: run the real service on a manual clock against a fake Cloud API."""
 
-from wasession.testing.simulator import OutboxMessage, SessionView, Simulator
+from wasession.testing.simulator import EventView, MessageView, OutboxMessage, SessionView, Simulator
 
-__all__ = ["OutboxMessage", "SessionView", "Simulator"]
+__all__ = ["EventView", "MessageView", "OutboxMessage", "SessionView", "Simulator"]

@@ -29,16 +29,13 @@ with warnings.catch_warnings():
 from wasession.config import Settings
 from wasession.domain.clock import ManualClock, parse_instant
 from wasession.domain.durations import parse_duration
+from wasession.runtime import reads
+from wasession.runtime.core import new_secret_key
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber
 from wasession.services import channels as channel_service
 from wasession.services.channels import NewChannel
-from wasession.store import contacts as contact_store
-from wasession.store import events as event_store
-from wasession.store import messages as message_store
-from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
-from wasession.store.secrets import SecretBox
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
 MAX_STEPS_PER_ADVANCE = 1_000_000
@@ -62,7 +59,7 @@ class SessionView:
     opened_at: datetime
     closed_at: datetime | None
     close_reason: str | None
-    last_customer_at: datetime
+    last_customer_message_at: datetime
     eligible: bool
     eligible_at: datetime
     closes_at: datetime
@@ -71,6 +68,39 @@ class SessionView:
     reminder_due_at: datetime | None
     reminder_reason: str | None
     awaiting: str
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One entry of a session's timeline (or an admin event), as the API's timeline shows it."""
+
+    id: int
+    type: str
+    at: datetime
+    channel_id: int | None
+    session_id: int | None
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """One message of a transcript, in or out, with its delivery state."""
+
+    id: int
+    session_id: int
+    direction: str
+    kind: str
+    type: str
+    body: str | None
+    wamid: str | None
+    status: str
+    sent_at: datetime
+    status_at: datetime | None
+    error_code: int | None
+    error_title: str | None
+    error_detail: str | None
+    callback_data: str | None
+    attempts: int
 
 
 class Simulator:
@@ -87,7 +117,7 @@ class Simulator:
         self.clock = ManualClock(parse_instant(start))
         self._tmp = Path(tempfile.mkdtemp(prefix="wasession-sim-"))
         url = database_url or f"sqlite:///{self._tmp / 'sim.sqlite3'}"
-        settings = Settings(database_url=url, secret_key=SecretBox.generate_key(), sender_concurrency=4)
+        settings = Settings(database_url=url, secret_key=new_secret_key(), sender_concurrency=4)
         self.fake = FakeCloudApi(self.clock, status_delays=status_delays)
         self._graph = TestClient(self.fake.app, base_url="http://graph.fake")
         self.runtime = Runtime(settings, clock=self.clock, http=self._graph)
@@ -273,34 +303,51 @@ class Simulator:
 
     def session(self, channel: Channel | int, *, wa_id: str | None = None, user_id: str | None = None) -> SessionView:
         ch = self.channel(channel)
-        with self.runtime.db.read() as conn:
-            contact = contact_store.find(conn, ch.workspace_id, wa_id=wa_id, user_id=user_id)
-            row = session_store.latest_for(conn, ch.id, contact.id) if contact else None
+        row = reads.latest_session(self.runtime.ctx, ch, wa_id=wa_id, user_id=user_id)
         if row is None:
             raise LookupError(f"no session for wa_id={wa_id!r} user_id={user_id!r} on channel {ch.id}")
         return self._view(row)
 
     def active_sessions(self, channel: Channel | int) -> list[SessionView]:
-        with self.runtime.db.read() as conn:
-            rows = session_store.active_in_channel(conn, _id(channel))
-        return [self._view(r) for r in rows]
+        return [self._view(r) for r in reads.active_sessions(self.runtime.ctx, _id(channel))]
 
-    def timeline(self, session: SessionView | int) -> list[event_store.Event]:
-        with self.runtime.db.read() as conn:
-            return event_store.for_session(conn, session if isinstance(session, int) else session.id)
+    def timeline(self, session: SessionView | int) -> list[EventView]:
+        return [_event_view(e) for e in reads.session_events(self.runtime.ctx, _session_id(session))]
 
-    def transcript(self, session: SessionView | int) -> list[message_store.MessageRow]:
-        with self.runtime.db.read() as conn:
-            return message_store.transcript(conn, session if isinstance(session, int) else session.id)
+    def admin_events(self, channel: Channel | int) -> list[EventView]:
+        """Events of the channel's workspace that belong to no session (settings saved, …)."""
+        ch = self.channel(channel)
+        found = reads.workspace_events(self.runtime.ctx, ch.workspace_id)
+        return [_event_view(e) for e in found if e.session_id is None]
 
-    def _view(self, row: session_store.SessionRow) -> SessionView:
+    def transcript(self, session: SessionView | int) -> list[MessageView]:
+        return [_message_view(m) for m in reads.transcript(self.runtime.ctx, _session_id(session))]
+
+    def message(self, message_id: int) -> MessageView:
+        found = reads.message(self.runtime.ctx, message_id)
+        if found is None:
+            raise LookupError(f"no message {message_id}")
+        return _message_view(found)
+
+    def message_by_wamid(self, channel: Channel | int, wamid: str) -> MessageView | None:
+        found = reads.message_by_wamid(self.runtime.ctx, _id(channel), wamid)
+        return _message_view(found) if found is not None else None
+
+    def message_count(self, *, direction: str | None = None) -> int:
+        """Messages stored on every channel, in and out (or only `direction`)."""
+        return reads.message_count(self.runtime.ctx, direction=direction)
+
+    def contact_name(self, session: SessionView | int) -> str:
+        return reads.contact_name(self.runtime.ctx, _session_id(session))
+
+    def _view(self, row: reads.SessionRow) -> SessionView:
         return SessionView(
             id=row.id,
             status=row.status,
             opened_at=row.opened_at,
             closed_at=row.closed_at,
             close_reason=row.close_reason,
-            last_customer_at=row.last_customer_at,
+            last_customer_message_at=row.last_customer_at,
             eligible=row.eligible(self.now),
             eligible_at=row.eligible_at,
             closes_at=row.closes_at,
@@ -310,6 +357,36 @@ class Simulator:
             reminder_reason=row.reminder_reason,
             awaiting=row.awaiting,
         )
+
+
+def _session_id(session: SessionView | int) -> int:
+    return session if isinstance(session, int) else session.id
+
+
+def _event_view(e: reads.Event) -> EventView:
+    return EventView(
+        id=e.id, type=e.type, at=e.at, channel_id=e.channel_id, session_id=e.session_id, data=dict(e.data)
+    )
+
+
+def _message_view(m: reads.MessageRow) -> MessageView:
+    return MessageView(
+        id=m.id,
+        session_id=m.session_id,
+        direction=m.direction,
+        kind=m.kind,
+        type=m.type,
+        body=m.body,
+        wamid=m.wamid,
+        status=m.status,
+        sent_at=m.sent_at,
+        status_at=m.status_at,
+        error_code=m.error_code,
+        error_title=m.error_title,
+        error_detail=m.error_detail,
+        callback_data=m.callback_data,
+        attempts=m.attempts,
+    )
 
 
 def _id(channel: Channel | int) -> int:

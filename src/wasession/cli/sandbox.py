@@ -1,0 +1,56 @@
+"""`wasession sandbox`: play the customer on a running server's sandbox channel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+import httpx
+
+from wasession.cli.shared import runtime_for
+from wasession.domain.clock import parse_instant
+from wasession.runtime.reads import sandbox_app_secret
+
+
+@click.group()
+def sandbox() -> None:
+    """Play the customer on a running server's sandbox channel."""
+
+
+@sandbox.command("message")
+@click.argument("text")
+@click.option(
+    "--url", default="http://127.0.0.1:8000", show_default=True, help="The running `wasession serve`."
+)
+@click.option("--wa-id", default="15550001111", show_default=True, help="The customer's WhatsApp id.")
+@click.option("--name", default="Ana Silva", show_default=True, help="The customer's profile name.")
+@click.pass_context
+def sandbox_message(ctx: click.Context, text: str, url: str, wa_id: str, name: str) -> None:
+    """Send TEXT to the sandbox channel as the customer, as Meta would deliver it."""
+    from wasession.sandbox.bodies import customer_webhook
+
+    base = url.rstrip("/")
+    with runtime_for(ctx) as runtime:
+        found = sandbox_app_secret(runtime.ctx)
+        if found is None:
+            raise click.ClickException("there is no sandbox channel; start `wasession serve` once to create it")
+        channel, app_secret = found
+        at = _server_now(base) or runtime.clock.now()
+    raw, headers = customer_webhook(channel.phone_number_id, app_secret, wa_id=wa_id, name=name, text=text, at=at)
+    try:
+        response = httpx.post(base + "/webhooks/whatsapp", content=raw, headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"could not reach {url}: {exc}") from exc
+    if response.status_code >= 300:
+        raise click.ClickException(f"the server answered {response.status_code}: {response.text}")
+    click.echo(f"{name} ({wa_id}) wrote {text!r} on the sandbox channel")
+
+
+def _server_now(base: str) -> datetime | None:
+    """The server's clock, which runs ahead of ours under `serve --sandbox-speed`: the message must
+    carry the server's time, as Meta stamps messages with the time it received them."""
+    try:
+        reported = httpx.get(base + "/healthz", timeout=5).json().get("now")
+        return parse_instant(reported) if isinstance(reported, str) else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None  # the POST below reports an unreachable server

@@ -1,0 +1,127 @@
+"""`wasession serve`: the API, the webhook endpoint, the dashboard and the engine in one process."""
+
+from __future__ import annotations
+
+import click
+
+from wasession.api.serving import uvicorn_options
+from wasession.cli.shared import open_runtime, settings
+from wasession.config import StartupError
+from wasession.domain.clock import AcceleratedClock
+from wasession.runtime import Runtime
+from wasession.runtime.reads import all_channels, describe_database
+
+SPEED_OPTION = "--sandbox-speed"
+
+
+@click.command()
+@click.option("--host", default=None, help="Interface to listen on [env WASESSION_HOST; default 127.0.0.1].")
+@click.option("--port", default=None, type=int, help="Port to listen on [env WASESSION_PORT; default 8000].")
+@click.option(
+    "--public-url",
+    envvar="WASESSION_PUBLIC_URL",
+    default=None,
+    help="The URL Meta reaches this server at (default http://HOST:PORT).",
+)
+@click.option(
+    "--sandbox/--no-sandbox",
+    default=True,
+    show_default=True,
+    help="With no channel configured, create a sandbox channel on the built-in fake Cloud API.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    envvar="WASESSION_ACCESS_LOG",
+    default=False,
+    show_default=True,
+    help="Log every HTTP request (a line per webhook: at full throughput, thousands a second).",
+)
+@click.option(
+    SPEED_OPTION,
+    "sandbox_speed",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="N",
+    help="Run the clock N times faster than real time (60: the sandbox's 1-hour reminder in a minute). "
+    "Only when every channel is a sandbox channel.",
+)
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    public_url: str | None,
+    sandbox: bool,
+    access_log: bool,
+    sandbox_speed: float | None,
+) -> None:
+    """Run the API, the webhook endpoint, the dashboard and the engine in one process."""
+    import uvicorn
+
+    from wasession.api.app import SANDBOX_GRAPH_PATH, create_app
+    from wasession.observability.logging import configure as configure_logging
+    from wasession.sandbox.fake_cloud import FakeCloudApi
+    from wasession.sandbox.pump import WebhookPump
+    from wasession.services.sandbox import ensure_sandbox_channel, register_sandbox
+
+    configure_logging()
+    ctx.find_root().obj.update(host=host, port=port, public_url=public_url)
+    config = settings(ctx)
+    base = config.base_url()
+    clock = AcceleratedClock(sandbox_speed) if sandbox_speed is not None else None
+    runtime = open_runtime(ctx, clock=clock, sandbox_base_url=base + SANDBOX_GRAPH_PATH)
+    try:
+        if sandbox_speed is not None:
+            _refuse_speed_with_real_channels(runtime)
+        if sandbox:
+            ensure_sandbox_channel(runtime.ctx)
+    except BaseException:
+        runtime.stop()
+        raise
+    fake = FakeCloudApi(runtime.clock)
+    # Sends to the sandbox go to `fake`, and ingest tells it of every customer message, so its
+    # 24-hour window matches ours (without this every sandbox reminder fails with 131047).
+    runtime.attach_fake(fake)
+    sandboxes = register_sandbox(runtime.ctx, fake, base + "/webhooks/whatsapp")
+    pump = WebhookPump(fake, runtime.clock, base + "/webhooks/whatsapp")
+
+    def start() -> None:
+        engine = runtime.start_engine()
+        if sandboxes:
+            engine.add_loop("sandbox-webhooks", pump.step, fake.next_webhook_at).start()
+
+    app = create_app(
+        runtime, sandbox_graph=fake.app if sandboxes else None, on_start=start, on_stop=runtime.stop
+    )
+    click.echo(f"wasession {describe_database(runtime.ctx)}")
+    click.echo(f"Webhook URL for Meta: {base}/webhooks/whatsapp   health: {base}/healthz")
+    if sandbox_speed is not None:
+        click.echo(f"Clock running {sandbox_speed:g} times faster than real time ({SPEED_OPTION})")
+    for c in sandboxes:
+        click.echo(
+            f"Sandbox channel {c.id} (phone_number_id {c.phone_number_id}): play the customer with\n"
+            f"  wasession sandbox message --url {base} 'Hello!'"
+        )
+    # log_config=None keeps the JSON/text handler set up above; uvicorn answers SIGTERM by finishing
+    # requests in flight, then the lifespan's on_stop stops the engine gracefully.
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level="info",
+        log_config=None,
+        access_log=access_log,
+        **uvicorn_options(config),
+    )
+
+
+def _refuse_speed_with_real_channels(runtime: Runtime) -> None:
+    """An accelerated clock would send a real customer's reminders and closures early."""
+    real = [c for c in all_channels(runtime.ctx) if not c.sandbox]
+    if real:
+        c = real[0]
+        raise StartupError(
+            SPEED_OPTION,
+            f"channel {c.id} {c.name!r} is not a sandbox channel, and a faster clock would message its customers early",
+            "drop the option, or use a database whose only channels are sandbox channels",
+        )

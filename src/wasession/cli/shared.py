@@ -1,0 +1,95 @@
+"""What every command shares: settings from flags and environment, opening the runtime, and turning
+errors into one line and an exit code instead of a traceback."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from wasession.config import Settings, StartupError, load_settings
+from wasession.domain.errors import ValidationError
+from wasession.runtime import Runtime
+from wasession.services.errors import ConflictError, NotFoundError
+
+# Exit code for a configuration the service cannot start with (click uses 2 for usage errors too).
+EXIT_CONFIG = 2
+
+
+class Group(click.Group):
+    """A command group whose StartupErrors print as `error: <setting>: <problem>; <fix>` and exit 2;
+    the global `--debug` shows the traceback as well."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StartupError as exc:
+            if (ctx.find_root().obj or {}).get("debug"):
+                traceback.print_exc()
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_CONFIG)
+
+
+def settings(ctx: click.Context, **overrides: Any) -> Settings:
+    """Flags given on the command line over WASESSION_* variables over defaults."""
+    obj = ctx.find_root().obj or {}
+    values = {k: v for k, v in {**obj, **overrides}.items() if v is not None and k != "debug"}
+    return load_settings(**values)
+
+
+def open_runtime(ctx: click.Context, *, migrate_sqlite: bool = True, **kwargs: Any) -> Runtime:
+    """A checked Runtime: the database reached, its schema current (SQLite is migrated in place) and
+    the secret key proven against the stored credentials. It starts no thread."""
+    runtime = Runtime(settings(ctx), **kwargs)
+    try:
+        runtime.check_database()
+        if runtime.key_created:
+            click.echo(
+                f"Created a new secret key in {runtime.key_file}; keep it: it decrypts the stored credentials.",
+                err=True,
+            )
+        if runtime.db.is_sqlite and migrate_sqlite:
+            runtime.migrate()
+        elif not runtime.schema_current():
+            raise StartupError(
+                "WASESSION_DATABASE_URL", "the database schema is not current", "run `wasession migrate` first"
+            )
+        runtime.check_secret_key()
+    except BaseException:
+        runtime.stop()
+        raise
+    return runtime
+
+
+@contextmanager
+def runtime_for(ctx: click.Context, **kwargs: Any) -> Iterator[Runtime]:
+    runtime = open_runtime(ctx, **kwargs)
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Errors a user caused end the command with their message and exit code 1, not a traceback."""
+    try:
+        yield
+    except (ValidationError, ConflictError, NotFoundError) as exc:
+        field = getattr(exc, "field", None)
+        raise click.ClickException(
+            f"{field}: {exc}" if field and not str(exc).startswith(field) else str(exc)
+        ) from exc
+
+
+def pairs(items: tuple[str, ...]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: write settings as KEY=VALUE, e.g. reminder_after_hours=20")
+        out[key.strip()] = value
+    return out

@@ -1,0 +1,48 @@
+"""`wasession worker`: the engine alone, for scale-out beside `serve`."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from wasession.cli.shared import open_runtime
+from wasession.config import StartupError
+
+METRICS_PORT = "WASESSION_METRICS_PORT"
+
+
+@click.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run the engine only (due work and sending), for scale-out beside `serve`."""
+    import signal
+    import threading
+
+    from wasession.observability.logging import configure as configure_logging
+
+    configure_logging()
+    metrics_port = _metrics_port()
+    runtime = open_runtime(ctx, migrate_sqlite=False)
+    if metrics_port is not None:  # a worker has no API: its counters get their own port
+        import prometheus_client
+
+        prometheus_client.start_http_server(metrics_port, addr="127.0.0.1")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    runtime.start_engine()
+    click.echo(f"wasession worker {runtime.owner} running; Ctrl-C to stop", err=True)
+    stop.wait()
+    runtime.stop()
+
+
+def _metrics_port() -> int | None:
+    value = os.environ.get(METRICS_PORT)
+    if not value:
+        return None
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise StartupError(
+            METRICS_PORT, f"must be a port number from 1 to 65535, got {value!r}", f"correct or unset {METRICS_PORT}"
+        )
+    return int(value)

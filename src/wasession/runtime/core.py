@@ -1,0 +1,210 @@
+"""The cheap part of the composition: what every command needs, and nothing that runs by itself.
+
+Opening a Runtime connects no socket and starts no thread; admin commands (`apikeys list`, …) use
+it alone. `engine` is built on first use: `serve`, `worker`, the API's event-webhook test sends
+and the Simulator use it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+
+from wasession.config import Settings, StartupError
+from wasession.domain.clock import Clock, SystemClock
+from wasession.engine import notify
+from wasession.engine.due import DueWorker
+from wasession.engine.event_dispatch import EventDispatcher
+from wasession.engine.runner import Loop
+from wasession.ingest import Ingestor, IngestResult, prune_webhook_log
+from wasession.lifecycle.context import ServiceContext
+from wasession.outbox import Sender
+from wasession.outbox.ratelimit import SharedRateLimiter
+from wasession.runtime.engine import DUE_MAX_SLEEP, Engine, LoopStep, NextAt
+from wasession.sandbox.fake_cloud import FakeCloudApi
+from wasession.store import migrate, probe
+from wasession.store.channels import Channel
+from wasession.store.db import Database, connect
+from wasession.store.secrets import SecretBox, SecretKeyError, load_or_create_key
+from wasession.whatsapp.client import CloudClient
+
+DATABASE_URL = "WASESSION_DATABASE_URL"
+SECRET_KEY = "WASESSION_SECRET_KEY"
+FIX_KEY = "set WASESSION_SECRET_KEY to the key the database was created with (or remove it to use the key file)"
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        http: httpx.Client | None = None,
+        sandbox_base_url: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        url = settings.normalized_database_url()
+        try:
+            probe.backend_of(url)
+            probe.check_folder(url)
+            self.db: Database = connect(url, pool_size=settings.db_pool_size)
+        except probe.DatabaseProblem as exc:
+            raise StartupError(DATABASE_URL, exc.problem, exc.fix) from exc
+        except OSError as exc:
+            raise StartupError(
+                DATABASE_URL, f"cannot create the folder for {probe.safe_url(url)}: {exc.strerror or exc}", FIX_FOLDER
+            ) from exc
+        self.key_created = False
+        self.key_file: Path | None = None
+        key = self._load_key(settings)
+        try:
+            self.box = SecretBox(key)
+        except SecretKeyError as exc:
+            self.db.dispose()
+            raise StartupError(
+                SECRET_KEY, "not a valid key (32 url-safe base64-encoded bytes)", "generate one with `wasession keygen`"
+            ) from exc
+        self.ctx = ServiceContext(self.db, self.clock, self.box, wake=self.wake)
+        self.ingestor = Ingestor(self.ctx, wake=self.wake_after_ingest)
+        self._http = http
+        self._sandbox_base_url = sandbox_base_url
+        self._engine: Engine | None = None
+        self.fake: FakeCloudApi | None = None
+        self.owner = f"{os.uname().nodename}:{os.getpid()}"  # names this process in wake-ups and claims
+
+    def _load_key(self, settings: Settings) -> str:
+        folder = settings.data_dir()
+        try:
+            key, self.key_created = load_or_create_key(settings.secret_key, folder)
+        except OSError as exc:
+            self.db.dispose()
+            raise StartupError(
+                SECRET_KEY,
+                f"unset, and the key file in {folder} cannot be read or created: {exc.strerror or exc}",
+                "set WASESSION_SECRET_KEY (`wasession keygen` makes one) or make that folder writable",
+            ) from exc
+        self.key_file = folder / "wasession.key" if self.key_created else None
+        return key
+
+    # -- start-up checks ----------------------------------------------------------------------------
+
+    def check_database(self) -> None:
+        """Reach the database now (connecting is lazy), so a wrong URL is reported before anything runs."""
+        try:
+            probe.check_reachable(self.db)
+        except probe.DatabaseProblem as exc:
+            raise StartupError(DATABASE_URL, exc.problem, exc.fix) from exc
+
+    def check_secret_key(self) -> None:
+        """A well-formed but wrong key would let `serve` start and then answer every webhook 500:
+        decrypt one stored credential now instead."""
+        stored = probe.sample_secret(self.db)
+        if stored is None:
+            return
+        try:
+            self.box.decrypt(stored)
+        except SecretKeyError as exc:
+            raise StartupError(SECRET_KEY, "it does not decrypt the stored channel credentials", FIX_KEY) from exc
+
+    def prune_webhooks(self) -> int:  # issue 3: raw webhook log retention
+        return prune_webhook_log(self.ctx, self.settings.webhook_retention_days)
+
+    def migrate(self) -> None:
+        migrate.upgrade(self.db)
+
+    def schema_current(self) -> bool:
+        return migrate.is_current(self.db)
+
+    def schema_revision(self) -> str | None:
+        return migrate.current_revision(self.db)
+
+    # -- the engine, built on first use ---------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine(self, http=self._http, sandbox_base_url=self._sandbox_base_url)
+        return self._engine
+
+    @property
+    def has_engine(self) -> bool:
+        return self._engine is not None
+
+    # The engine's parts, for the Simulator and tests that step them by hand.
+    @property
+    def due(self) -> DueWorker:
+        return self.engine.due
+
+    @property
+    def sender(self) -> Sender:
+        return self.engine.sender
+
+    @property
+    def event_dispatch(self) -> EventDispatcher:
+        return self.engine.event_dispatch
+
+    @property
+    def rate_limiter(self) -> SharedRateLimiter | None:
+        return self.engine.rate_limiter
+
+    @property
+    def loops(self) -> list[Loop]:
+        return self.engine.loops if self._engine is not None else []
+
+    def client_for(self, channel: Channel) -> CloudClient:
+        return self.engine.client_for(channel)
+
+    def add_loop(
+        self, name: str, step: LoopStep, next_at: NextAt, *, max_sleep: float = 1.0, wakeable: bool = True
+    ) -> Loop:
+        return self.engine.add_loop(name, step, next_at, max_sleep=max_sleep, wakeable=wakeable)
+
+    def start_engine(self) -> Engine:
+        self.engine.start()
+        return self.engine
+
+    def attach_fake(self, fake: FakeCloudApi) -> None:
+        """Sends to the fake's numbers go to `fake`, which must hear of every customer message on them
+        (it enforces the 24-hour window as Meta does): ingest tells it after each commit, so no path
+        that delivers a customer's message can forget to."""
+        self.fake = fake
+        self.ingestor.on_customer = fake.customer_wrote
+
+    # -- wake-ups --------------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """After a commit that may have made work due sooner: this process's loops, then the others'
+        (an admin command on PostgreSQL has no loops, but a running `serve` or `worker` hears it)."""
+        self.wake_local()
+        if self.db.is_postgres:
+            notify.publish(self.db, self.owner)
+
+    def wake_local(self) -> None:
+        if self._engine is not None:
+            self._engine.wake_local()
+
+    def wake_after_ingest(self, result: IngestResult) -> None:
+        """After webhooks were applied: see Engine.wake_after_ingest. On PostgreSQL the other
+        processes are told only when work became due within the due loop's longest sleep."""
+        if self._engine is not None:
+            due_soon = self._engine.wake_after_ingest(result)
+        else:
+            due_soon = result.due_at is not None and (result.due_at - self.clock.now()).total_seconds() <= DUE_MAX_SLEEP
+        if due_soon and self.db.is_postgres:
+            notify.publish(self.db, self.owner)
+
+    def stop(self) -> None:
+        if self._engine is not None:
+            self._engine.stop()
+        self.db.dispose()
+
+
+def new_secret_key() -> str:
+    """A new value for WASESSION_SECRET_KEY."""
+    return SecretBox.generate_key()
+
+
+FIX_FOLDER = "check the folder in the URL exists or can be created, and this user may write to it"

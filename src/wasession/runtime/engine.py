@@ -1,0 +1,142 @@
+"""The engine of `serve` and `worker`: due worker, sender, event dispatcher and their loops.
+
+Building it starts nothing; `start` starts the loops (and, on PostgreSQL, the wake-up listener).
+The Simulator builds it too and steps it by hand on its manual clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import httpx
+
+from wasession.engine import notify
+from wasession.engine.due import DueWorker
+from wasession.engine.event_dispatch import EventDispatcher
+from wasession.engine.runner import Loop
+from wasession.ingest import IngestResult
+from wasession.outbound.addresses import AddressPolicy
+from wasession.outbox import Sender, limiter_for
+from wasession.store.channels import Channel
+from wasession.whatsapp.client import CloudClient
+from wasession.whatsapp.transport import HttpxTransport, PooledTransport, Transport
+
+if TYPE_CHECKING:
+    from wasession.runtime.core import Runtime
+
+log = logging.getLogger(__name__)
+
+# How often each process looks for messages a dead process left in `sending` (they become
+# `unknown` after sender.STUCK_AFTER).
+RECOVER_EVERY = 60.0
+# The due loop's longest sleep: it re-reads the next due time at least this often, so a due time
+# further away than this needs no wake-up to be met.
+DUE_MAX_SLEEP = 1.0
+
+LoopStep = Callable[[], object]
+NextAt = Callable[[], datetime | None]
+
+
+class Engine:
+    def __init__(
+        self, runtime: Runtime, *, http: httpx.Client | None = None, sandbox_base_url: str | None = None
+    ) -> None:
+        self.runtime = runtime
+        settings, ctx = runtime.settings, runtime.ctx
+        self.due = DueWorker(ctx, batch_size=settings.engine_batch_size)
+        # An injected client (the Simulator's, on the in-process fake) is used as it is; otherwise
+        # sends go over pooled standard-library connections (whatsapp/transport.py says why).
+        self.graph: Transport = (
+            HttpxTransport(http)
+            if http is not None
+            else PooledTransport(timeout=15.0, connect_timeout=5.0, max_idle_per_origin=settings.sender_concurrency)
+        )
+        # Sandbox channels send to the built-in fake Cloud API wherever this process serves it.
+        self.sandbox_base_url = sandbox_base_url
+        self._clients: dict[tuple[str, str], CloudClient] = {}
+        self._clients_lock = threading.Lock()
+        self.rate_limiter = limiter_for(runtime.db, runtime.clock)
+        # Outbound event webhooks, to public addresses and what the operator allows (docs/security.md).
+        self.event_dispatch = EventDispatcher(ctx, policy=AddressPolicy.parse(settings.outbound_allow))
+        self.sender = Sender(ctx, self.client_for, concurrency=settings.sender_concurrency, limiter=self.rate_limiter)
+        self.loops: list[Loop] = []
+        self.owner = runtime.owner
+        self.listener: notify.DueListener | None = None
+
+    def client_for(self, channel: Channel) -> CloudClient:
+        settings = self.runtime.settings
+        if channel.sandbox and self.sandbox_base_url:
+            base = self.sandbox_base_url
+        else:
+            base = channel.graph_base_url or settings.graph_base_url
+        version = channel.graph_version or settings.graph_version
+        with self._clients_lock:
+            client = self._clients.get((base, version))
+            if client is None:
+                client = CloudClient(self.graph, base_url=base, graph_version=version)
+                self._clients[(base, version)] = client
+            return client
+
+    # -- loops ---------------------------------------------------------------------------------------
+
+    def wake_local(self) -> None:
+        for loop in self.loops:
+            loop.wake()
+
+    def wake_after_ingest(self, result: IngestResult) -> bool:
+        """Wake the event loop (webhooks recorded events), and the due loop only if they made
+        something due before its next look anyway (a due time within DUE_MAX_SLEEP of clock time).
+        The sender is not woken: ingest queues no sends. Returns whether work is due that soon."""
+        due_soon = result.due_at is not None and (
+            result.due_at - self.runtime.clock.now()
+        ).total_seconds() <= DUE_MAX_SLEEP
+        for loop in self.loops:
+            if loop.name == "events" or (due_soon and loop.name == "due"):
+                loop.wake()
+        return due_soon
+
+    def add_loop(
+        self, name: str, step: LoopStep, next_at: NextAt, *, max_sleep: float = 1.0, wakeable: bool = True
+    ) -> Loop:
+        loop = Loop(name, step, next_at, self.runtime.clock, max_sleep=max_sleep, wakeable=wakeable)
+        self.loops.append(loop)
+        return loop
+
+    def start(self) -> None:
+        self.sender.recover_stuck()
+        self.add_loop("due", self.due.run_due, self.due.next_due_at, max_sleep=DUE_MAX_SLEEP)
+        self.add_loop("sender", self.sender.run_pending, self.sender.next_attempt_at)
+        self.event_dispatch.wait = False  # the loop hands webhooks to the pool; finished calls wake it
+        self.event_dispatch.on_done = self.wake_local
+        self.add_loop("events", self.event_dispatch.run_pending, self.event_dispatch.next_attempt_at)
+        # A process may die with messages in `sending`; any survivor turns them `unknown` (issue 5).
+        self.add_loop("recover", self.sender.recover_stuck, lambda: None, max_sleep=RECOVER_EVERY, wakeable=False)
+        self.add_loop(  # issue 3
+            "webhook-prune", self.runtime.prune_webhooks, lambda: None, max_sleep=3600.0, wakeable=False
+        )
+        for loop in self.loops:
+            loop.start()
+        db = self.runtime.db
+        if db.is_postgres:  # issue 5: wake-ups from other processes
+            self.listener = notify.DueListener(db, self.owner, self.wake_local)
+            self.listener.start()
+
+    def stop(self) -> None:
+        """Graceful: each loop finishes its step (the due batch commits, requests in flight are
+        recorded) and claims nothing more; then connections close."""
+        self.due.stopping.set()
+        self.sender.stopping.set()
+        for loop in self.loops:
+            loop.stop()
+        self.loops.clear()
+        if self.listener is not None:
+            self.listener.stop()
+        self.sender.close()
+        self.event_dispatch.close()  # issue 4
+        if self.rate_limiter is not None:
+            self.rate_limiter.close()
+        self.graph.close()

@@ -1,0 +1,88 @@
+"""Real `wasession` processes for end-to-end tests: a command run to its end, or `serve` on a free
+127.0.0.1 port, each with the test's temporary folder as working directory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+START_TIMEOUT = 180.0  # seconds of real time: on a loaded machine, starting serve took over 60 s
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cli_env(folder: Path, **extra: str) -> dict[str, str]:
+    """The environment of a new user: their own SQLite file in `folder`, no secret key set (the key
+    file is created beside the database), nothing else of ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WASESSION_")}
+    env["WASESSION_DATABASE_URL"] = f"sqlite:///{folder / 'wasession.sqlite3'}"
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    folder: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wasession", *args],
+        cwd=folder,
+        env=dict(env) if env is not None else cli_env(folder),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@contextmanager
+def serving(folder: Path, *args: str, env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """`wasession serve --port <free> *args` until the block ends; yields its base URL."""
+    port = free_port()
+    log = (folder / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wasession", "serve", "--port", str(port), *args],
+        cwd=folder,
+        env=dict(env) if env is not None else cli_env(folder),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"serve exited early ({proc.returncode}):\n{server_log(folder)}")
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"serve did not answer /healthz within {START_TIMEOUT} s:\n{server_log(folder)}")
+            time.sleep(0.1)  # waiting for a real server to bind, not simulating time
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+def server_log(folder: Path) -> str:
+    path = folder / "serve.log"
+    return path.read_text()[-4000:] if path.exists() else ""
