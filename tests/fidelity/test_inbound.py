@@ -252,7 +252,8 @@ def test_a_user_whose_business_scoped_id_changed_keeps_contact_and_session(sim: 
     assert sim.post_webhook(body).status_code == 200
     after = sim.session(ch, user_id="US.222")
     assert after.id == before.id and after.status == "active"
-    assert after.last_customer_message_at == before.last_customer_message_at  # a system message is not the customer writing
+    # a system message is not the customer writing
+    assert after.last_customer_message_at == before.last_customer_message_at
     with pytest.raises(LookupError):
         sim.session(ch, user_id="US.111")
     with sim.runtime.db.read() as conn:
