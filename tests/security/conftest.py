@@ -172,7 +172,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         server = Server(proc, port, key.secret, log_file)
         started.append(server)
         try:
-            wait_until("the server to answer /healthz", lambda: proc.poll() is None and healthy(server.url), 30)
+            wait_until("the server to answer /healthz", lambda: proc.poll() is None and healthy(server.url), 90)
         except AssertionError:
             raise AssertionError(f"serve did not start:\n{server.log()[-3000:]}") from None
         return server

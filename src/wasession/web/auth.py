@@ -114,7 +114,6 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         window=timedelta(minutes=settings.login_failure_window_minutes),
     )
     hashing = HashGate(settings.password_hash_concurrency)
-    r.login_throttle = throttle  # type: ignore[attr-defined]  # for tests and operators' tools
 
     def login_page(request: Request, error: str | None = None, username: str = "", status_code: int = 200) -> Response:
         token = secrets.token_urlsafe(32)

@@ -96,11 +96,13 @@ class HashGate:
         self.slots = slots
         self.wait = wait
         self._semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.slots)
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._loop is not loop:  # a semaphore serves one event loop
+            self._semaphore, self._loop = asyncio.Semaphore(self.slots), loop
         try:
             await asyncio.wait_for(self._semaphore.acquire(), self.wait)
         except TimeoutError as exc:
