@@ -14,11 +14,11 @@ import pytest
 
 from tests.scale.conftest import wait_for
 from wasession.config import Settings
-from wasession.engine.notify import DueListener, publish
 from wasession.observability.logging import JsonFormatter, redact
 from wasession.outbox import SharedRateLimiter
 from wasession.runtime import Runtime
 from wasession.store.db import connect, libpq_conninfo
+from wasession.store.notify import DueListener, publish
 from wasession.store.secrets import SecretBox
 from wasession.testing import Simulator
 
@@ -186,7 +186,7 @@ def test_runtime_on_postgres_wakes_other_processes_after_ingest(pg_url: str) -> 
 def test_readyz_needs_the_database_and_current_migrations(pg_url: str) -> None:
     from fastapi.testclient import TestClient
 
-    from wasession.api.app import create_app
+    from wasession.server import create_app
 
     rt = Runtime(Settings(database_url=pg_url, secret_key=SecretBox.generate_key()))
     try:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from wasession.domain.errors import ValidationError
-from wasession.services.errors import ConflictError, NotFoundError, WindowClosedError
+from wasession.services.errors import ConflictError, DataError, NotFoundError, WindowClosedError
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: object) -> dict[str, object]:

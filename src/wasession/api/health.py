@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from wasession.runtime import Runtime
+from wasession.services import operations
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -22,8 +22,7 @@ def router(runtime: Runtime) -> APIRouter:
     def _ready() -> tuple[bool, dict[str, object]]:
         checks: dict[str, object] = {}
         try:
-            with runtime.db.read() as conn:
-                conn.execute(text("SELECT 1"))
+            operations.ping(runtime.ctx)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"

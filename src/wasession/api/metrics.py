@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wasession.api.errors import error_body
 from wasession.observability import metrics
 from wasession.runtime import Runtime
-from wasession.store.metrics import gauge_counts
+from wasession.services import operations
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,7 @@ class _Gauges:
         with self.lock:
             if time.monotonic() - self.refreshed < self.max_age:
                 return
-            now = self.runtime.clock.now()
-            with self.runtime.db.read() as conn:
-                counts = gauge_counts(conn, now)
+            counts = operations.gauge_counts(self.runtime.ctx)
             metrics.set_gauges(active=counts.active, eligible=counts.eligible, outbox=counts.outbox)
             self.refreshed = time.monotonic()
 

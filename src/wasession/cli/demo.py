@@ -9,7 +9,7 @@ import click
 
 from wasession.runtime.reads import sessions_in
 from wasession.services import agents
-from wasession.testing.simulator import Simulator
+from wasession.simulation import Simulator
 
 DESCRIPTIONS: dict[str, Callable[[dict[str, object]], str]] = {
     "session_opened": lambda d: "session opened",

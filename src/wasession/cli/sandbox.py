@@ -9,7 +9,7 @@ import httpx
 
 from wasession.cli.shared import runtime_for
 from wasession.domain.clock import parse_instant
-from wasession.runtime.reads import sandbox_app_secret
+from wasession.services.sandbox import sandbox_channel
 
 
 @click.group()
@@ -27,16 +27,15 @@ def sandbox() -> None:
 @click.pass_context
 def sandbox_message(ctx: click.Context, text: str, url: str, wa_id: str, name: str) -> None:
     """Send TEXT to the sandbox channel as the customer, as Meta would deliver it."""
-    from wasession.sandbox.bodies import customer_webhook
+    from wasession.services.sandbox import customer_message_webhook
 
     base = url.rstrip("/")
     with runtime_for(ctx) as runtime:
-        found = sandbox_app_secret(runtime.ctx)
-        if found is None:
+        channel = sandbox_channel(runtime.ctx)
+        if channel is None:
             raise click.ClickException("there is no sandbox channel; start `wasession serve` once to create it")
-        channel, app_secret = found
         at = _server_now(base) or runtime.clock.now()
-    raw, headers = customer_webhook(channel.phone_number_id, app_secret, wa_id=wa_id, name=name, text=text, at=at)
+        raw, headers = customer_message_webhook(runtime.ctx, channel, wa_id=wa_id, name=name, text=text, at=at)
     try:
         response = httpx.post(base + "/webhooks/whatsapp", content=raw, headers=headers, timeout=10)
     except httpx.HTTPError as exc:

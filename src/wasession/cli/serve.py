@@ -58,10 +58,10 @@ def serve(
     """Run the API, the webhook endpoint, the dashboard and the engine in one process."""
     import uvicorn
 
-    from wasession.api.app import SANDBOX_GRAPH_PATH, create_app
     from wasession.observability.logging import configure as configure_logging
     from wasession.sandbox.fake_cloud import FakeCloudApi
     from wasession.sandbox.pump import WebhookPump
+    from wasession.server import SANDBOX_GRAPH_PATH, create_app
     from wasession.services.sandbox import ensure_sandbox_channel, register_sandbox
 
     configure_logging()

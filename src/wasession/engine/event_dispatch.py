@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection
 
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolver
 from wasession.outbound.http import DEADLINE_SECONDS, MAX_ANSWER_BYTES, TIMEOUT, OutboundResult, guarded_post
 from wasession.store import event_webhooks as hook_store
+from wasession.store.db import Connection
 from wasession.store.event_webhooks import Delivery, event_payload
 
 __all__ = ["DispatchReport", "EventDispatcher", "encode", "event_payload", "retry_delay", "sign"]

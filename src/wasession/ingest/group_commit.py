@@ -9,13 +9,12 @@ from collections import deque
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import IntegrityError
-
 from wasession.ingest.credentials import SignatureRejected
 from wasession.ingest.result import IngestResult
 from wasession.ingest.slices import SlicedBody, prepare
 from wasession.observability import metrics
 from wasession.store.channels import Channel
+from wasession.store.db import IntegrityError
 
 if TYPE_CHECKING:
     from wasession.ingest.ingestor import Ingestor

@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
-
 from wasession.ingest.apply import Applier, Update
 from wasession.ingest.credentials import TRUSTED, CredentialCache, SignatureRejected, Verdict
 from wasession.ingest.group_commit import GroupCommit
@@ -25,7 +23,7 @@ from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
 from wasession.store import webhook_log
 from wasession.store.channels import Channel, ChannelCache
-from wasession.store.db import Connection
+from wasession.store.db import Connection, IntegrityError
 
 log = logging.getLogger(__name__)
 

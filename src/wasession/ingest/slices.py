@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy.exc import IntegrityError
-
 from wasession.ingest.apply import Update, updates_in_order
 from wasession.ingest.credentials import Verdict
 from wasession.ingest.result import IngestResult
 from wasession.store import webhook_log
 from wasession.store.channels import Channel
+from wasession.store.db import IntegrityError
 from wasession.whatsapp.payload import PayloadError, WebhookBatch, parse_webhook
 
 if TYPE_CHECKING:

@@ -14,7 +14,6 @@ import httpx
 
 from wasession.config import Settings, StartupError
 from wasession.domain.clock import Clock, SystemClock
-from wasession.engine import notify
 from wasession.engine.due import DueWorker
 from wasession.engine.event_dispatch import EventDispatcher
 from wasession.engine.runner import Loop
@@ -24,7 +23,7 @@ from wasession.outbox import Sender
 from wasession.outbox.ratelimit import SharedRateLimiter
 from wasession.runtime.engine import DUE_MAX_SLEEP, Engine, LoopStep, NextAt
 from wasession.sandbox.fake_cloud import FakeCloudApi
-from wasession.store import migrate, probe
+from wasession.store import migrate, notify, probe
 from wasession.store.channels import Channel
 from wasession.store.db import Database, connect
 from wasession.store.secrets import SecretBox, SecretKeyError, load_or_create_key

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from wasession.engine import notify
 from wasession.engine.due import DueWorker
 from wasession.engine.event_dispatch import EventDispatcher
 from wasession.engine.runner import Loop
 from wasession.ingest import IngestResult
 from wasession.outbound.addresses import AddressPolicy
 from wasession.outbox import Sender, limiter_for
+from wasession.store import notify
 from wasession.store.channels import Channel
 from wasession.whatsapp.client import CloudClient
 from wasession.whatsapp.transport import HttpxTransport, PooledTransport, Transport

@@ -14,7 +14,7 @@ from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import NotFoundError
 from wasession.services.workspaces import clean_name
 from wasession.store import apikeys as key_store
-from wasession.store.apikeys import ApiKey
+from wasession.store.apikeys import ApiKey as ApiKey  # re-exported for the faces
 
 KEY_PREFIX = "wsk_"
 SHOWN_PREFIX_LENGTH = 12  # "wsk_" and 8 random characters: enough to recognise a key in a list

@@ -16,7 +16,8 @@ from wasession.services.errors import ConflictError, NotFoundError, ValidationEr
 from wasession.store import channels as channel_store
 from wasession.store import sessions as session_store
 from wasession.store.channel_edits import ChannelEdit, edit_channel
-from wasession.store.channels import Channel, ChannelSecrets
+from wasession.store.channels import Channel as Channel  # re-exported for the faces
+from wasession.store.channels import ChannelSecrets
 
 DEFAULT_WORKSPACE = "default"
 SETTINGS_SAVED = "Settings saved successfully"
@@ -207,3 +208,9 @@ def update_credentials(
     assert updated is not None
     ctx.wake()
     return updated
+
+
+def list_channels(ctx: ServiceContext, *, workspace_id: int | None = None) -> list[Channel]:
+    """The channels of a workspace (all of them with None), by id."""
+    with ctx.db.read() as conn:
+        return channel_store.list_all(conn, workspace_id)

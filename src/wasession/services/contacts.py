@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import NotFoundError, ValidationError
 from wasession.store import contacts as contact_store
-from wasession.store.contacts import Contact
+from wasession.store.contacts import Contact as Contact  # re-exported for the faces
 
 MAX_NAME = 128
 MAX_EMAIL = 320

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from wasession.domain.errors import ValidationError
+from wasession.store.db import DataError
+
+__all__ = ["ConflictError", "DataError", "NotFoundError", "ValidationError", "WindowClosedError"]
 
 __all__ = ["ConflictError", "NotFoundError", "ValidationError", "WindowClosedError"]
 

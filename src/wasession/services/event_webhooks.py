@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from wasession.engine.event_dispatch import EventDispatcher
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy, RefusedURL, check_url
 from wasession.services.errors import NotFoundError, ValidationError
 from wasession.store import event_webhooks as hook_store
-from wasession.store.event_webhooks import Delivery, EventWebhook
+from wasession.store.event_webhooks import Delivery as Delivery  # re-exported for the faces
+from wasession.store.event_webhooks import EventWebhook as EventWebhook
 
 MIN_SECRET = 16
 MAX_SECRET = 256
 MAX_DESCRIPTION = 500
 DELIVERY_STATUSES = ("pending", "delivering", "delivered", "failed")
+
+
+
+class DeliversNow(Protocol):
+    """What a test send needs of the engine's event dispatcher (services do not import the engine)."""
+
+    def deliver_now(self, delivery_id: int, *, final: bool = False) -> Delivery: ...
 
 
 def clean_url(url: str, policy: AddressPolicy) -> str:
@@ -138,7 +145,7 @@ def deliveries(
     return page, (page[-1].id if len(rows) > limit else None)
 
 
-def send_test(ctx: ServiceContext, dispatcher: EventDispatcher, webhook_id: int, *, workspace_id: int) -> Delivery:
+def send_test(ctx: ServiceContext, dispatcher: DeliversNow, webhook_id: int, *, workspace_id: int) -> Delivery:
     """POST a signed `test` event at once and return the recorded attempt (no retries for a test)."""
     webhook = get_webhook(ctx, webhook_id, workspace_id=workspace_id)
     now = ctx.clock.now()

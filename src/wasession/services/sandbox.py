@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 
 from wasession.lifecycle.context import ServiceContext
+from wasession.sandbox.bodies import customer_webhook
 from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber
 from wasession.services import channels as channel_service
 from wasession.services.channels import NewChannel, random_token
@@ -51,6 +53,11 @@ def create_sandbox_channel(
     return channel
 
 
+def sandbox_channel(ctx: ServiceContext) -> Channel | None:
+    """The first sandbox channel, or None."""
+    return next((c for c in channel_service.list_channels(ctx) if c.sandbox), None)
+
+
 def ensure_sandbox_channel(ctx: ServiceContext) -> Channel | None:
     """Create the sandbox channel when no channel exists at all; returns it, or None."""
     with ctx.db.read() as conn:
@@ -75,3 +82,13 @@ def register_sandbox(ctx: ServiceContext, fake: FakeCloudApi, webhook_url: str |
             )
         )
     return sandboxes
+
+
+def customer_message_webhook(
+    ctx: ServiceContext, channel: Channel, *, wa_id: str, name: str, text: str, at: datetime
+) -> tuple[bytes, dict[str, str]]:
+    """"A customer writes on a sandbox channel": the signed webhook body Meta would deliver, for the CLI
+    (over HTTP) and the dashboard (over ASGI) alike. Ingest tells the fake once it is applied."""
+    with ctx.db.read() as conn:
+        app_secret = channel_store.secrets_of(conn, ctx.box, channel.id).app_secret
+    return customer_webhook(channel.phone_number_id, app_secret, wa_id=wa_id, name=name, text=text, at=at)

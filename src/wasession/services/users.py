@@ -14,12 +14,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import ConflictError, ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import users as user_store
+from wasession.store.db import IntegrityError
 from wasession.store.users import LoginSession
 
 __all__ = [

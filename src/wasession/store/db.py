@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import Connection as Connection  # re-exported: the type other layers pass around
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError as DataError  # re-exported: a value the database cannot store
+from sqlalchemy.exc import IntegrityError as IntegrityError  # re-exported: a unique or foreign key clash
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeDecorator
 
@@ -231,3 +233,9 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
     raise ValueError(
         f"database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite:///… or postgresql://…"
     )
+
+
+def ping(db: Database) -> None:
+    """One round trip to the database; raises what the driver raises when it cannot be reached."""
+    with db.read() as conn:
+        conn.execute(text("SELECT 1"))

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import uvicorn
 
 from wasession.services import users as user_service
-from wasession.store.channels import Channel
-from wasession.testing.simulator import Simulator
+from wasession.services.channels import Channel
+from wasession.simulation import Simulator
 
 
 def add_sandbox_channel(sim: Simulator, name: str = "Sandbox", **policy: object) -> Channel:

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from wasession.runtime import Runtime
 from wasession.services import users as user_service
-from wasession.store.users import LoginSession
+from wasession.services.users import LoginSession
 from wasession.web.render import page
 from wasession.web.throttle import HashGate, HashingBusy, LoginThrottle
 

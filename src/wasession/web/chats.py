@@ -11,7 +11,7 @@ from wasession.domain.errors import ValidationError
 from wasession.runtime import Runtime
 from wasession.services import agents, queries
 from wasession.services.errors import ConflictError, WindowClosedError
-from wasession.store.users import LoginSession
+from wasession.services.users import LoginSession
 from wasession.web.auth import Auth, Form
 from wasession.web.render import page
 

@@ -12,9 +12,9 @@ from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
 from wasession.runtime import Runtime
-from wasession.store import channels as channel_store
-from wasession.store.channels import Channel
-from wasession.store.users import LoginSession
+from wasession.services import channels as channel_service
+from wasession.services.channels import Channel
+from wasession.services.users import LoginSession
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -53,8 +53,7 @@ TEMPLATES.env.filters["span"] = _span
 
 
 def workspace_channels(runtime: Runtime, workspace_id: int) -> list[Channel]:
-    with runtime.db.read() as conn:
-        return channel_store.list_all(conn, workspace_id)
+    return channel_service.list_channels(runtime.ctx, workspace_id=workspace_id)
 
 
 def page(

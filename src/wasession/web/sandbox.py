@@ -14,13 +14,12 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from wasession.runtime import Runtime
-from wasession.sandbox.bodies import customer_webhook
 from wasession.services import channels as channel_service
 from wasession.services import queries
+from wasession.services import sandbox as sandbox_service
+from wasession.services.channels import Channel
 from wasession.services.errors import NotFoundError
-from wasession.store import channels as channel_store
-from wasession.store.channels import Channel
-from wasession.store.users import LoginSession
+from wasession.services.users import LoginSession
 from wasession.web.auth import Auth, Form
 from wasession.web.render import page
 
@@ -81,11 +80,9 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             return await run_in_threadpool(panel, request, form.login, channel_id, error=error, form=values)
 
         def signed() -> tuple[bytes, dict[str, str]]:
-            with runtime.db.read() as conn:
-                secrets = channel_store.secrets_of(conn, runtime.box, channel.id)
-            return customer_webhook(
-                channel.phone_number_id,
-                secrets.app_secret,
+            return sandbox_service.customer_message_webhook(
+                runtime.ctx,
+                channel,
                 wa_id=values["wa_id"],
                 name=values["name"] or values["wa_id"],
                 text=values["text"],

@@ -14,7 +14,7 @@ from wasession.domain.template import MERGE_FIELDS, render_template, sample_valu
 from wasession.runtime import Runtime
 from wasession.services import channels as channel_service
 from wasession.services.channels import SETTINGS_SAVED
-from wasession.store.users import LoginSession
+from wasession.services.users import LoginSession
 from wasession.web.auth import Auth, Form
 from wasession.web.render import page
 

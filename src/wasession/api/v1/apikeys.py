@@ -8,7 +8,7 @@ from wasession.api.v1.auth import workspace_dependency
 from wasession.api.v1.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut, PathId, WorkspaceOut, errors
 from wasession.runtime import Runtime
 from wasession.services import apikeys, workspaces
-from wasession.store.apikeys import ApiKey
+from wasession.services.apikeys import ApiKey
 
 
 def key_out(key: ApiKey) -> ApiKeyOut:

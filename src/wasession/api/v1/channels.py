@@ -20,10 +20,8 @@ from wasession.api.v1.schemas import (
 from wasession.runtime import Runtime
 from wasession.services import channel_admin
 from wasession.services import channels as channel_service
-from wasession.services.channels import SETTINGS_SAVED, NewChannel
+from wasession.services.channels import SETTINGS_SAVED, Channel, NewChannel
 from wasession.services.errors import ValidationError
-from wasession.store import channels as channel_store
-from wasession.store.channels import Channel
 
 
 def channel_out(c: Channel) -> ChannelOut:
@@ -65,8 +63,7 @@ def router(runtime: Runtime) -> APIRouter:
 
     @r.get("/channels", response_model=list[ChannelOut], responses=errors())
     def list_channels(ws: int = Depends(workspace)) -> list[ChannelOut]:
-        with ctx.db.read() as conn:
-            return [channel_out(c) for c in channel_store.list_all(conn, ws)]
+        return [channel_out(c) for c in channel_service.list_channels(ctx, workspace_id=ws)]
 
     @r.post("/channels", status_code=201, response_model=ChannelOut, responses=errors(409))
     def create_channel(body: ChannelIn, ws: int = Depends(workspace)) -> ChannelOut:

@@ -8,8 +8,8 @@ from wasession.api.v1.auth import workspace_dependency
 from wasession.api.v1.schemas import ContactOut, ContactPage, ContactPatch, ImportReportOut, PathId, RowErrorOut, errors
 from wasession.runtime import Runtime
 from wasession.services import contacts as contact_service
+from wasession.services.contacts import Contact
 from wasession.services.errors import ValidationError
-from wasession.store.contacts import Contact
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
 

@@ -17,7 +17,7 @@ from wasession.api.v1.schemas import (
 from wasession.runtime import Runtime
 from wasession.services import event_webhooks as hooks
 from wasession.services.errors import ValidationError
-from wasession.store.event_webhooks import Delivery, EventWebhook
+from wasession.services.event_webhooks import Delivery, EventWebhook
 
 
 def webhook_out(w: EventWebhook) -> EventWebhookOut:

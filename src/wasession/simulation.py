@@ -34,8 +34,7 @@ from wasession.runtime.core import new_secret_key
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber
 from wasession.services import channels as channel_service
-from wasession.services.channels import NewChannel
-from wasession.store.channels import Channel
+from wasession.services.channels import Channel, NewChannel
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
 MAX_STEPS_PER_ADVANCE = 1_000_000
@@ -111,8 +110,8 @@ class Simulator:
         database_url: str | None = None,
         status_delays: tuple[timedelta, timedelta] | None = (timedelta(seconds=1), timedelta(seconds=5)),
     ) -> None:
-        from wasession.api.app import create_app
         from wasession.runtime import Runtime
+        from wasession.server import create_app
 
         self.clock = ManualClock(parse_instant(start))
         self._tmp = Path(tempfile.mkdtemp(prefix="wasession-sim-"))
