@@ -16,6 +16,7 @@ from typing import TypedDict
 
 from typing_extensions import Unpack
 
+from wasession.domain.events import EventType
 from wasession.domain.lifecycle import (
     Awaiting,
     CloseReason,
@@ -109,7 +110,7 @@ class EventNote:
     """An event to record on the session's timeline. `names_message` asks the writer to put the id of
     the message the change queues first in the data (the id exists only once the message is written)."""
 
-    type: str
+    type: EventType
     at: datetime
     data: Mapping[str, object] = field(default_factory=dict)
     names_message: bool = False
@@ -214,7 +215,7 @@ def opened(*, at: datetime, policy: Policy, now: datetime, wamid: str, message_t
     values["status"] = SessionStatus.ACTIVE
     values["last_customer_at"] = values["last_message_at"] = at
     values["awaiting"] = Awaiting.AGENT
-    events = (EventNote("session_opened", at, {"wamid": wamid}), _customer_event(p, at, wamid, message_type))
+    events = (EventNote(EventType.SESSION_OPENED, at, {"wamid": wamid}), _customer_event(p, at, wamid, message_type))
     return Change(values, events, plan=p)
 
 
@@ -226,7 +227,7 @@ def _customer_event(p: Plan, at: datetime, wamid: str, message_type: str) -> Eve
         "closes_at": p.closes_at,
         "reminder_due_at": p.reminder_due_at,
     }
-    return EventNote("customer_message", at, data)
+    return EventNote(EventType.CUSTOMER_MESSAGE, at, data)
 
 
 def customer_wrote(
@@ -235,7 +236,7 @@ def customer_wrote(
     """A window-opening message at T' on an active session: a new silence if T' > T (R3), else a late
     message that keeps its place in the transcript and moves nothing (R5)."""
     if at <= state.last_customer_at:
-        return Change(events=(EventNote("customer_message", at, {"wamid": wamid, "late": True}),))
+        return Change(events=(EventNote(EventType.CUSTOMER_MESSAGE, at, {"wamid": wamid, "late": True}),))
     p, values = replanned(
         state,
         policy,
@@ -278,10 +279,10 @@ def reminder_due(
         text, reason = render_reminder(policy, dict(merge_values()))
     if reason is not None:
         p, values = replanned(state, policy, now, reminder_state=ReminderState.SKIPPED, reminder_reason=reason)
-        event = EventNote("reminder_skipped", now, {"reason": reason, "due_at": state.reminder_due_at})
+        event = EventNote(EventType.REMINDER_SKIPPED, now, {"reason": reason, "due_at": state.reminder_due_at})
         return Change(values, (event,), plan=p)
     p, values = replanned(state, policy, now, reminder_state=ReminderState.QUEUED, reminder_reason=None)
-    event = EventNote("reminder_queued", now, {"due_at": state.reminder_due_at}, names_message=True)
+    event = EventNote(EventType.REMINDER_QUEUED, now, {"due_at": state.reminder_due_at}, names_message=True)
     return Change(values, (event,), QueueReminder(text, state.last_customer_at, now), plan=p)
 
 
@@ -315,7 +316,7 @@ def reminder_send_outcome(
     events: tuple[EventNote, ...] = ()
     if error_code == WINDOW_CLOSED_ERROR:
         closed_at = min(at, now) if at is not None else now
-        events = (EventNote("window_closed", closed_at, {"error_code": error_code}),)
+        events = (EventNote(EventType.WINDOW_CLOSED, closed_at, {"error_code": error_code}),)
         p, values = replanned(
             state,
             policy,
@@ -350,9 +351,9 @@ def policy_changed(state: SessionState, *, policy: Policy, now: datetime) -> Cha
     before = state.reminder_state
     events: tuple[EventNote, ...] = ()
     if before == ReminderState.PENDING and p.reminder_state is ReminderState.CANCELLED:
-        events = (EventNote("reminder_cancelled", now, {"reason": "reminders_disabled"}),)
+        events = (EventNote(EventType.REMINDER_CANCELLED, now, {"reason": "reminders_disabled"}),)
     elif before in (ReminderState.NONE, ReminderState.CANCELLED) and p.reminder_state is ReminderState.MISSED:
-        events = (EventNote("reminder_skipped", now, {"reason": "due_before_policy_change"}),)
+        events = (EventNote(EventType.REMINDER_SKIPPED, now, {"reason": "due_before_policy_change"}),)
     return Change(values, events, plan=p)
 
 
@@ -372,10 +373,12 @@ def closed(state: SessionState, *, now: datetime, reason: CloseReason) -> Change
     if state.reminder_state == ReminderState.PENDING:
         values["reminder_state"] = ReminderState.CANCELLED
         values["reminder_reason"] = "session_closed"
-        events.append(EventNote("reminder_cancelled", now, {"reason": "session_closed"}))
+        events.append(EventNote(EventType.REMINDER_CANCELLED, now, {"reason": "session_closed"}))
     reason = CloseReason(reason)
     lag = (now - state.eligible_at).total_seconds() if reason is CloseReason.TIMEOUT else None
     events.append(
-        EventNote("session_closed", now, {"reason": reason, "eligible_at": state.eligible_at, "lag_seconds": lag})
+        EventNote(
+            EventType.SESSION_CLOSED, now, {"reason": reason, "eligible_at": state.eligible_at, "lag_seconds": lag}
+        )
     )
     return Change(values, tuple(events))

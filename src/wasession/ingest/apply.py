@@ -132,7 +132,9 @@ class Applier:
         if not msg.opens_window:
             target = active or session_store.latest_for(conn, channel.id, contact.id)
             if target is None:
-                session_ops.record(conn, channel, None, "message_without_session", now, wamid=msg.wamid, type=msg.type)
+                session_ops.record(
+                    conn, channel, None, EventType.MESSAGE_WITHOUT_SESSION, now, wamid=msg.wamid, type=msg.type
+                )
                 return
             self._store_inbound(conn, channel, target.id, msg, ts, now)
             session_ops.record(conn, channel, target.id, customer_event(msg.type), ts, wamid=msg.wamid, counts=False)
@@ -143,7 +145,7 @@ class Applier:
             if latest is not None and latest.closed_at is not None and ts < latest.closed_at:
                 # Written before that session closed, delivered late: it belongs to that transcript (R5).
                 self._store_inbound(conn, channel, latest.id, msg, ts, now)
-                session_ops.record(conn, channel, latest.id, "customer_message", ts, wamid=msg.wamid, late=True)
+                session_ops.record(conn, channel, latest.id, EventType.CUSTOMER_MESSAGE, ts, wamid=msg.wamid, late=True)
                 return
             result.scheduled(self._open(conn, channel, contact.id, msg, ts, now))
             result.opened += 1
@@ -168,7 +170,7 @@ class Applier:
                 conn,
                 channel,
                 active.id,
-                "customer_message",
+                EventType.CUSTOMER_MESSAGE,
                 ts,
                 wamid=msg.wamid,
                 type=msg.type,
@@ -178,7 +180,7 @@ class Applier:
             )
         else:
             # R5: older than T, kept in its place in the transcript; T does not move back.
-            session_ops.record(conn, channel, active.id, "customer_message", ts, wamid=msg.wamid, late=True)
+            session_ops.record(conn, channel, active.id, EventType.CUSTOMER_MESSAGE, ts, wamid=msg.wamid, late=True)
 
     def _open(
         self,
@@ -202,12 +204,12 @@ class Applier:
             **session_ops.plan_values(p),
         )
         self._store_inbound(conn, channel, session_id, msg, ts, now)
-        session_ops.record(conn, channel, session_id, "session_opened", ts, wamid=msg.wamid)
+        session_ops.record(conn, channel, session_id, EventType.SESSION_OPENED, ts, wamid=msg.wamid)
         session_ops.record(
             conn,
             channel,
             session_id,
-            "customer_message",
+            EventType.CUSTOMER_MESSAGE,
             ts,
             wamid=msg.wamid,
             type=msg.type,
@@ -263,7 +265,7 @@ class Applier:
                     changes[column] = new
         if changes:
             contact_store.update_fields(conn, contact.id, now, **changes)
-            session_ops.record(conn, channel, None, "contact_rekeyed", now, contact_id=contact.id, **changes)
+            session_ops.record(conn, channel, None, EventType.CONTACT_REKEYED, now, contact_id=contact.id, **changes)
 
     def _apply_status(
         self, conn: Connection, channel: Channel, status: StatusUpdate, now: datetime, result: IngestResult

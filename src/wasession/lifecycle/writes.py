@@ -9,6 +9,7 @@ from typing import Any
 
 from typing_extensions import Unpack
 
+from wasession.domain.events import EventType
 from wasession.domain.lifecycle import CloseReason, Direction, MessageKind, MessageStatus, ReminderState
 from wasession.domain.plan import Plan
 from wasession.domain.policy import Policy
@@ -60,7 +61,7 @@ def plan_values(p: Plan) -> PlanFields:
 
 
 def _event(
-    channel: Channel, session_id: int | None, event_type: str, at: datetime, data: dict[str, Any]
+    channel: Channel, session_id: int | None, event_type: EventType, at: datetime, data: dict[str, Any]
 ) -> EventInsert:
     return events.values(
         workspace_id=channel.workspace_id,
@@ -76,7 +77,7 @@ def record(
     conn: Connection,
     channel: Channel,
     session_id: int | None,
-    event_type: str,
+    event_type: EventType,
     at: datetime,
     /,
     **data: Any,
@@ -130,7 +131,9 @@ class SessionWrites:
     def update(self, session_id: int, **values: Unpack[SessionUpdate]) -> None:
         self._updates.setdefault(session_id, {}).update(values)
 
-    def record(self, channel: Channel, session_id: int | None, event_type: str, at: datetime, /, **data: Any) -> None:
+    def record(
+        self, channel: Channel, session_id: int | None, event_type: EventType, at: datetime, /, **data: Any
+    ) -> None:
         self._events.append(_event(channel, session_id, event_type, at, data))
 
     def replan(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from wasession.domain.lifecycle import MessageKind
+from wasession.domain.events import EventType
 from wasession.store.channels import Channel, ChannelSecrets
 from wasession.store.messages import MessageRow
 from wasession.whatsapp.client import SendResult
@@ -42,9 +42,9 @@ def pacer_key(channel_id: int, to: str | None, recipient: str | None) -> tuple[i
     return channel_id, to or recipient or ""
 
 
-def message_event(kind: str, what: str) -> str:
+def message_event(kind: str, what: str) -> EventType:
     """The event type of something that happened to an outbound message: `reminder_…` or `message_…`."""
-    return ("reminder" if kind == MessageKind.REMINDER else "message") + "_" + what
+    return EventType.for_status(kind, what)
 
 
 @dataclass

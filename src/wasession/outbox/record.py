@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from wasession.domain.events import EventType
 from wasession.domain.lifecycle import MessageKind, MessageStatus, ReminderState
 from wasession.lifecycle import writes as session_ops
 from wasession.observability import metrics
@@ -104,7 +105,7 @@ def _record_problem(conn: Connection, job: Job, error: Exception, now: datetime,
         if current is not None and not current.sending_paused_reason:
             channel_store.set_paused(conn, channel.id, outcome.reason)
             session_ops.record(
-                conn, channel, None, "channel_paused", now, error_code=outcome.code, reason=outcome.reason
+                conn, channel, None, EventType.CHANNEL_PAUSED, now, error_code=outcome.code, reason=outcome.reason
             )
         session_ops.record(
             conn,
@@ -114,7 +115,7 @@ def _record_problem(conn: Connection, job: Job, error: Exception, now: datetime,
             now,
             message_id=message.id,
             error_code=outcome.code,
-            reason="channel_paused",
+            reason=EventType.CHANNEL_PAUSED,
         )
         report.paused += 1
     elif isinstance(outcome, Retry):

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from wasession.domain import transitions
+from wasession.domain.events import EventType
 from wasession.domain.lifecycle import CloseReason, Direction, MessageStatus
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
@@ -71,7 +72,7 @@ def send_text(ctx: ServiceContext, session_id: int, body: str, *, workspace_id: 
         if not session.window_open(now):
             raise WindowClosedError(session.window_closes_at if session.active else (session.closed_at or now))
         message_id = _queue(conn, session, channel, now, "agent", type="text", body=body)
-        session_ops.record(conn, channel, session.id, "agent_message", now, message_id=message_id)
+        session_ops.record(conn, channel, session.id, EventType.AGENT_MESSAGE, now, message_id=message_id)
     ctx.wake()
     return message_id
 
@@ -109,7 +110,7 @@ def send_template(
             conn,
             channel,
             session.id,
-            "agent_template",
+            EventType.AGENT_TEMPLATE,
             now,
             message_id=message_id,
             name=payload["name"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from wasession.domain.events import EventType
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.channels import get_channel
@@ -44,7 +45,7 @@ def update_channel(
         return channel
     with ctx.db.write() as conn:
         edit_channel(conn, channel_id, **values)
-        session_ops.record(conn, channel, None, "channel_updated", ctx.clock.now(), changed=sorted(values))
+        session_ops.record(conn, channel, None, EventType.CHANNEL_UPDATED, ctx.clock.now(), changed=sorted(values))
         updated = channel_store.get(conn, channel_id)
     assert updated is not None
     return updated

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from wasession.config import GRAPH_VERSION
 from wasession.domain import transitions
+from wasession.domain.events import EventType
 from wasession.domain.policy import Policy, validate_policy
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
@@ -119,7 +120,7 @@ def create_channel(
         )
         channel = channel_store.get(conn, channel_id)
         assert channel is not None
-        session_ops.record(conn, channel, None, "channel_created", now, name=channel.name)
+        session_ops.record(conn, channel, None, EventType.CHANNEL_CREATED, now, name=channel.name)
     return channel
 
 
@@ -159,7 +160,7 @@ def save_policy(
                 writes.apply(conn, channel, session.id, change)
             writes.flush(conn)
             after_id = batch[-1].id
-        session_ops.record(conn, channel, None, "policy_changed", now, policy=policy.to_public())
+        session_ops.record(conn, channel, None, EventType.POLICY_CHANGED, now, policy=policy.to_public())
     ctx.wake()
     return policy
 
@@ -199,10 +200,10 @@ def update_credentials(
     with ctx.db.write() as conn:
         edit_channel(conn, channel_id, **values)
         changed = sorted(k for k, v in given.items() if v is not None)
-        session_ops.record(conn, channel, None, "channel_credentials_updated", now, changed=changed)
+        session_ops.record(conn, channel, None, EventType.CHANNEL_CREDENTIALS_UPDATED, now, changed=changed)
         if resumed:
             session_ops.record(
-                conn, channel, None, "channel_resumed", now, paused_reason=channel.sending_paused_reason
+                conn, channel, None, EventType.CHANNEL_RESUMED, now, paused_reason=channel.sending_paused_reason
             )
         updated = channel_store.get(conn, channel_id)
     assert updated is not None
