@@ -27,8 +27,8 @@ from sqlalchemy import select
 
 from wasession.domain.clock import ManualClock
 from wasession.domain.plan import plan
-from wasession.runtime import Runtime
 from wasession.lifecycle import writes as session_ops
+from wasession.runtime import Runtime
 from wasession.store.channels import Channel
 from wasession.store.schema import sessions
 from wasession.store.sessions import SessionRow, claim_due

@@ -65,9 +65,7 @@ def serve_fake(port: int) -> None:
     async def count(request: Request) -> Response:
         return JSONResponse({"count": len(fake.accepted(PNID))})
 
-    app = Starlette(
-        routes=[Route("/_bench/accepted", accepted), Route("/_bench/count", count), Mount("/", fake.app)]
-    )
+    app = Starlette(routes=[Route("/_bench/accepted", accepted), Route("/_bench/count", count), Mount("/", fake.app)])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

@@ -43,9 +43,7 @@ def fresh_postgres_url() -> Iterator[str]:
     if not postgres_reachable():
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required (WASESSION_REQUIRE_POSTGRES=1) but {PG_URL} is unreachable")
-        pytest.skip(
-            f"PostgreSQL not reachable at {PG_URL}; set WASESSION_TEST_POSTGRES_URL to run these tests"
-        )
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}; set WASESSION_TEST_POSTGRES_URL to run these tests")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     base = PG_URL.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(base, autocommit=True) as conn:

@@ -218,9 +218,7 @@ def test_every_command_s_help_works_through_python_m_wasession(tmp_path: Path) -
         "    out[' '.join(path)] = [code, buf.getvalue()]\n"
         "print(json.dumps(out))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     import json
 

@@ -23,6 +23,7 @@ class StartupError(Exception):
         super().__init__(f"{setting}: {problem}; {fix}")
         self.setting = setting
 
+
 # A Graph API version as Meta names them; anything else (`../`, a path) would change where requests go.
 GRAPH_VERSION = re.compile(r"^v\d{1,2}\.\d$")
 
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
 
         AddressPolicy.parse(value)  # refuse a typo at start-up rather than at the first delivery
         return value
+
     # Channels one workspace may hold; WASESSION_MAX_CHANNELS_PER_WORKSPACE.
     max_channels_per_workspace: int = Field(default=100, ge=1)
 

@@ -363,9 +363,7 @@ def _session_id(session: SessionView | int) -> int:
 
 
 def _event_view(e: reads.Event) -> EventView:
-    return EventView(
-        id=e.id, type=e.type, at=e.at, channel_id=e.channel_id, session_id=e.session_id, data=dict(e.data)
-    )
+    return EventView(id=e.id, type=e.type, at=e.at, channel_id=e.channel_id, session_id=e.session_id, data=dict(e.data))
 
 
 def _message_view(m: reads.MessageRow) -> MessageView:

@@ -130,9 +130,7 @@ def test_every_cited_function_and_test_exists(doc: Path) -> None:
     assert missing == []
 
 
-@pytest.mark.parametrize(
-    "citing", doc_files() + python_files(), ids=lambda p: str(p.relative_to(ROOT))
-)
+@pytest.mark.parametrize("citing", doc_files() + python_files(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_cited_file_exists(citing: Path) -> None:
     missing = sorted({p for p in cited_paths(prose_of(citing)) if not path_exists(p, citing)})
     assert missing == [], f"{citing.relative_to(ROOT)} cites files that are not in the repository"

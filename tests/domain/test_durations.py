@@ -57,17 +57,37 @@ def test_accepted_text_forms(text: str, expected: timedelta) -> None:
     ("value", "expected"),
     [(90, 90 * S), (0, timedelta(0)), (1.5, timedelta(milliseconds=1500)), (2 * H, 2 * H)],
 )
-def test_numbers_are_seconds_and_timedeltas_pass_through(
-    value: int | float | timedelta, expected: timedelta
-) -> None:
+def test_numbers_are_seconds_and_timedeltas_pass_through(value: int | float | timedelta, expected: timedelta) -> None:
     assert parse_duration(value, field="x") == expected
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        "P1M", "P1Y", "P1Y2M", "p3m", "P", "PT", "P1DT", "PT1.5H", "1.5h", "30m1h", "1h1h", "1m1h",
-        "abc", "", "   ", "90", "1 day", "24 hours", "h", "PT24", "T24H", "P1D2H", "1d-2h", "1e3s",
+        "P1M",
+        "P1Y",
+        "P1Y2M",
+        "p3m",
+        "P",
+        "PT",
+        "P1DT",
+        "PT1.5H",
+        "1.5h",
+        "30m1h",
+        "1h1h",
+        "1m1h",
+        "abc",
+        "",
+        "   ",
+        "90",
+        "1 day",
+        "24 hours",
+        "h",
+        "PT24",
+        "T24H",
+        "P1D2H",
+        "1d-2h",
+        "1e3s",
         "٣٠m",  # Arabic-Indic digits
     ],
 )

@@ -53,8 +53,14 @@ def test_defaults() -> None:
         "Hi {contact_firstname}! Following up on our conversation. Still interested? Let me know!"
     )
     assert POLICY_FIELDS == (
-        "session_timeout", "closure_check", "closure_check_anchor", "reminder_enabled",
-        "reminder_after_hours", "reminder_template", "company_name", "timezone",
+        "session_timeout",
+        "closure_check",
+        "closure_check_anchor",
+        "reminder_enabled",
+        "reminder_after_hours",
+        "reminder_template",
+        "company_name",
+        "timezone",
     )
     assert (MIN_TIMEOUT, MAX_TIMEOUT, MIN_CHECK_INTERVAL, MAX_CHECK_INTERVAL) == (M, 90 * D, M, 24 * H)
 
@@ -73,8 +79,17 @@ def test_session_timeout_accepted(value: object, expected: timedelta) -> None:
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
-        ("59s", "59s"), (59, "59"), (M - S, "PT59S"), ("0s", "0s"), (0, "0"), ("30s", "30s"),
-        ("P91D", "P91D"), ("91d", "91d"), (90 * D + S, "P90DT1S"), ("P90DT1S", "P90DT1S"), ("13w", "13w"),
+        ("59s", "59s"),
+        (59, "59"),
+        (M - S, "PT59S"),
+        ("0s", "0s"),
+        (0, "0"),
+        ("30s", "30s"),
+        ("P91D", "P91D"),
+        ("91d", "91d"),
+        (90 * D + S, "P90DT1S"),
+        ("P90DT1S", "P90DT1S"),
+        ("13w", "13w"),
     ],
 )
 def test_session_timeout_out_of_range(value: object, shown: str) -> None:
@@ -101,8 +116,17 @@ def test_negative_timeout() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("exact", None), ("EXACT", None), (" Exact ", None), (None, None),
-        ("1m", M), (60, M), ("PT1M", M), ("12h", 12 * H), ("24h", 24 * H), ("P1D", D), (24 * H, 24 * H),
+        ("exact", None),
+        ("EXACT", None),
+        (" Exact ", None),
+        (None, None),
+        ("1m", M),
+        (60, M),
+        ("PT1M", M),
+        ("12h", 12 * H),
+        ("24h", 24 * H),
+        ("P1D", D),
+        (24 * H, 24 * H),
     ],
 )
 def test_closure_check_accepted(value: object, expected: timedelta | None) -> None:
@@ -135,8 +159,14 @@ def test_closure_check_not_a_duration(value: object) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("03:00", time(3)), ("3:00", time(3)), ("00:00", time(0)), ("23:59", time(23, 59)), (" 9:05 ", time(9, 5)),
-     (time(15, 30), time(15, 30))],
+    [
+        ("03:00", time(3)),
+        ("3:00", time(3)),
+        ("00:00", time(0)),
+        ("23:59", time(23, 59)),
+        (" 9:05 ", time(9, 5)),
+        (time(15, 30), time(15, 30)),
+    ],
 )
 def test_anchor_accepted(value: object, expected: time) -> None:
     p = validate_policy({"closure_check_anchor": value})
@@ -147,10 +177,18 @@ def test_anchor_accepted(value: object, expected: time) -> None:
 @pytest.mark.parametrize(
     ("value", "code"),
     [
-        ("24:00", "out_of_range"), ("23:60", "out_of_range"), ("99:99", "out_of_range"),
-        ("3", "invalid_type"), ("03:00:00", "invalid_type"), ("3pm", "invalid_type"), ("", "invalid_type"),
-        ("003:00", "invalid_type"), ("3:0", "invalid_type"), (300, "invalid_type"),
-        (time(3, 0, 30), "invalid_type"), (time(3, tzinfo=UTC), "invalid_type"),
+        ("24:00", "out_of_range"),
+        ("23:60", "out_of_range"),
+        ("99:99", "out_of_range"),
+        ("3", "invalid_type"),
+        ("03:00:00", "invalid_type"),
+        ("3pm", "invalid_type"),
+        ("", "invalid_type"),
+        ("003:00", "invalid_type"),
+        ("3:0", "invalid_type"),
+        (300, "invalid_type"),
+        (time(3, 0, 30), "invalid_type"),
+        (time(3, tzinfo=UTC), "invalid_type"),
     ],
 )
 def test_anchor_refused(value: object, code: str) -> None:
@@ -166,8 +204,18 @@ def test_anchor_refused(value: object, code: str) -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(True, True), (False, False), ("true", True), ("false", False), ("on", True), ("off", False),
-     ("1", True), ("0", False), ("TRUE", True), (" Off ", False)],
+    [
+        (True, True),
+        (False, False),
+        ("true", True),
+        ("false", False),
+        ("on", True),
+        ("off", False),
+        ("1", True),
+        ("0", False),
+        ("TRUE", True),
+        (" Off ", False),
+    ],
 )
 def test_reminder_enabled_accepted(value: object, expected: bool) -> None:
     assert validate_policy({"reminder_enabled": value}).reminder_enabled is expected
@@ -196,11 +244,22 @@ def test_reminder_hours_string_with_spaces() -> None:
 @pytest.mark.parametrize(
     ("value", "code"),
     [
-        (0, "out_of_range"), (24, "out_of_range"), ("0", "out_of_range"), ("24", "out_of_range"),
-        (-1, "out_of_range"), (100, "out_of_range"),
-        (1.5, "invalid_type"), (23.0, "invalid_type"), ("1.5", "invalid_type"), ("abc", "invalid_type"),
-        ("-1", "invalid_type"), ("", "invalid_type"), (True, "invalid_type"), (False, "invalid_type"),
-        ("1h", "invalid_type"), ("٣", "invalid_type"),
+        (0, "out_of_range"),
+        (24, "out_of_range"),
+        ("0", "out_of_range"),
+        ("24", "out_of_range"),
+        (-1, "out_of_range"),
+        (100, "out_of_range"),
+        (1.5, "invalid_type"),
+        (23.0, "invalid_type"),
+        ("1.5", "invalid_type"),
+        ("abc", "invalid_type"),
+        ("-1", "invalid_type"),
+        ("", "invalid_type"),
+        (True, "invalid_type"),
+        (False, "invalid_type"),
+        ("1h", "invalid_type"),
+        ("٣", "invalid_type"),
     ],
 )
 def test_reminder_hours_refused(value: object, code: str) -> None:
@@ -219,8 +278,13 @@ def test_template_accepted_and_kept_verbatim() -> None:
 
 @pytest.mark.parametrize(
     ("source", "code"),
-    [("Hi {contact_nickname}", "unknown_merge_field"), ("Hi {contact.name}", "unknown_merge_field"),
-     ("Hi {", "invalid_template"), ("Hi }", "invalid_template"), ("x" * 4097, "too_long")],
+    [
+        ("Hi {contact_nickname}", "unknown_merge_field"),
+        ("Hi {contact.name}", "unknown_merge_field"),
+        ("Hi {", "invalid_template"),
+        ("Hi }", "invalid_template"),
+        ("x" * 4097, "too_long"),
+    ],
 )
 def test_template_refused(source: str, code: str) -> None:
     error = refusal({"reminder_template": source})
@@ -263,8 +327,13 @@ def test_company_name_limits() -> None:
 
 @pytest.mark.parametrize(
     ("value", "stored"),
-    [("UTC", "UTC"), ("Europe/Lisbon", "Europe/Lisbon"), ("America/New_York", "America/New_York"),
-     ("Asia/Kolkata", "Asia/Kolkata"), (" Europe/Berlin ", "Europe/Berlin")],
+    [
+        ("UTC", "UTC"),
+        ("Europe/Lisbon", "Europe/Lisbon"),
+        ("America/New_York", "America/New_York"),
+        ("Asia/Kolkata", "Asia/Kolkata"),
+        (" Europe/Berlin ", "Europe/Berlin"),
+    ],
 )
 def test_timezone_accepted(value: str, stored: str) -> None:
     assert validate_policy({"timezone": value}).timezone == stored
@@ -318,7 +387,10 @@ def test_change_is_merged_onto_the_base() -> None:
     new = validate_policy({"reminder_enabled": "on", "reminder_after_hours": "5"}, base)
     assert new is not base
     assert (new.session_timeout, new.timezone, new.reminder_enabled, new.reminder_after_hours) == (
-        2 * H, "Europe/Berlin", True, 5
+        2 * H,
+        "Europe/Berlin",
+        True,
+        5,
     )
     assert (base.reminder_enabled, base.reminder_after_hours) == (False, 23)
 
@@ -353,11 +425,18 @@ def test_a_bad_hand_built_base_is_caught() -> None:
 
 
 def test_storage_round_trip_of_a_full_policy() -> None:
-    p = validate_policy({
-        "session_timeout": "1d12h", "closure_check": "12h", "closure_check_anchor": "03:00",
-        "reminder_enabled": True, "reminder_after_hours": 5, "reminder_template": "Hi {contact_firstname|there}",
-        "company_name": "Acme", "timezone": "Europe/Berlin",
-    })
+    p = validate_policy(
+        {
+            "session_timeout": "1d12h",
+            "closure_check": "12h",
+            "closure_check_anchor": "03:00",
+            "reminder_enabled": True,
+            "reminder_after_hours": 5,
+            "reminder_template": "Hi {contact_firstname|there}",
+            "company_name": "Acme",
+            "timezone": "Europe/Berlin",
+        }
+    )
     stored = policy_to_storage(p)
     assert stored["session_timeout"] == "P1DT12H" and stored["closure_check"] == "PT12H"
     assert stored["closure_check_anchor"] == "03:00"

@@ -76,8 +76,12 @@ def test_interval_closure_is_the_first_tick_after_eligibility(last: str, closed:
 
 def test_interval_closure_in_the_channel_time_zone() -> None:
     p = validate_policy(
-        {"session_timeout": "1h", "closure_check": "24h", "closure_check_anchor": "09:00",
-         "timezone": "America/New_York"}
+        {
+            "session_timeout": "1h",
+            "closure_check": "24h",
+            "closure_check_anchor": "09:00",
+            "timezone": "America/New_York",
+        }
     )
     assert closes_at(MONDAY_1500, p) == z("2026-01-06T14:00:00Z")  # 09:00 EST
     summer = z("2026-07-06T15:00:00Z")
@@ -116,14 +120,24 @@ def test_effective_timestamp_clamps_only_far_future(message_ts: datetime, expect
 
 def test_12h_anchored_0300_ticks_at_0300_and_1500() -> None:
     got = ticks(z("2026-01-05T00:00:00Z"), 4, 12 * H, time(3), "UTC")
-    assert got == [z("2026-01-05T03:00:00Z"), z("2026-01-05T15:00:00Z"), z("2026-01-06T03:00:00Z"),
-                   z("2026-01-06T15:00:00Z")]
+    assert got == [
+        z("2026-01-05T03:00:00Z"),
+        z("2026-01-05T15:00:00Z"),
+        z("2026-01-06T03:00:00Z"),
+        z("2026-01-06T15:00:00Z"),
+    ]
 
 
 def test_7h_restarts_at_the_anchor_every_day() -> None:
     got = ticks(z("2026-01-05T00:00:00Z"), 6, 7 * H, time(0), "UTC")
-    assert [t.strftime("%d %H:%M") for t in got] == ["05 00:00", "05 07:00", "05 14:00", "05 21:00", "06 00:00",
-                                                    "06 07:00"]
+    assert [t.strftime("%d %H:%M") for t in got] == [
+        "05 00:00",
+        "05 07:00",
+        "05 14:00",
+        "05 21:00",
+        "06 00:00",
+        "06 07:00",
+    ]
 
 
 def test_7h_anchored_0300_keeps_the_late_tick_on_its_anchor_day() -> None:
@@ -171,8 +185,14 @@ def test_the_instant_a_gap_ends_catches_the_ticks_inside_the_gap() -> None:
 def test_new_york_fall_back_uses_the_first_pass_only() -> None:
     # 2026-11-01 02:00 EDT falls back to 01:00 EST (06:00Z): 01:00-01:59 happens twice.
     got = ticks(z("2026-11-01T04:00:00Z"), 6, 30 * M, time(0), "America/New_York")
-    assert got == [z("2026-11-01T04:00:00Z"), z("2026-11-01T04:30:00Z"), z("2026-11-01T05:00:00Z"),
-                   z("2026-11-01T05:30:00Z"), z("2026-11-01T07:00:00Z"), z("2026-11-01T07:30:00Z")]
+    assert got == [
+        z("2026-11-01T04:00:00Z"),
+        z("2026-11-01T04:30:00Z"),
+        z("2026-11-01T05:00:00Z"),
+        z("2026-11-01T05:30:00Z"),
+        z("2026-11-01T07:00:00Z"),
+        z("2026-11-01T07:30:00Z"),
+    ]
 
 
 @pytest.mark.parametrize("at", ["2026-11-01T05:30:00.000001Z", "2026-11-01T06:00:00Z", "2026-11-01T06:45:00Z"])
@@ -192,13 +212,18 @@ def test_berlin_across_both_changes() -> None:
     autumn = ticks(z("2026-10-24T00:00:00Z"), 3, 24 * H, time(2, 30), "Europe/Berlin")
     assert autumn == [z("2026-10-24T00:30:00Z"), z("2026-10-25T00:30:00Z"), z("2026-10-26T01:30:00Z")]
     twelve = ticks(z("2026-03-28T12:00:00Z"), 4, 12 * H, time(3), "Europe/Berlin")
-    assert twelve == [z("2026-03-28T14:00:00Z"), z("2026-03-29T01:00:00Z"), z("2026-03-29T13:00:00Z"),
-                      z("2026-03-30T01:00:00Z")]
+    assert twelve == [
+        z("2026-03-28T14:00:00Z"),
+        z("2026-03-29T01:00:00Z"),
+        z("2026-03-29T13:00:00Z"),
+        z("2026-03-30T01:00:00Z"),
+    ]
 
 
 def test_berlin_closure_across_the_spring_change() -> None:
-    p = validate_policy({"session_timeout": "24h", "closure_check": "12h", "closure_check_anchor": "03:00",
-                         "timezone": "Europe/Berlin"})
+    p = validate_policy(
+        {"session_timeout": "24h", "closure_check": "12h", "closure_check_anchor": "03:00", "timezone": "Europe/Berlin"}
+    )
     # Eligible Sunday 14:00Z (16:00 CEST): ticks at 03:00/15:00 CEST, so the next is Monday 03:00 CEST.
     assert closes_at(z("2026-03-28T14:00:00Z"), p) == z("2026-03-30T01:00:00Z")
 

@@ -11,12 +11,16 @@ from hypothesis import strategies as st
 from wasession.domain.schedule import next_tick
 
 ZONES = [
-    "UTC", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kathmandu",
-    "America/Santiago", "Pacific/Apia", "Europe/London",
+    "UTC",
+    "America/New_York",
+    "Europe/Berlin",
+    "Australia/Lord_Howe",
+    "Asia/Kathmandu",
+    "America/Santiago",
+    "Pacific/Apia",
+    "Europe/London",
 ]
-_instants = st.datetimes(
-    min_value=datetime(2005, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC)
-)
+_instants = st.datetimes(min_value=datetime(2005, 1, 1), max_value=datetime(2035, 12, 31), timezones=st.just(UTC))
 _intervals = st.integers(min_value=1, max_value=24 * 60).map(lambda m: timedelta(minutes=m))
 _anchors = st.builds(time, st.integers(0, 23), st.integers(0, 59))
 _zones = st.sampled_from(ZONES)
@@ -62,9 +66,7 @@ def _reference(at: datetime, interval: timedelta, anchor: time, name: str) -> da
 
 @settings(max_examples=300, deadline=None)
 @given(_ats, _intervals, _anchors, _zones)
-def test_next_tick_is_at_or_after_and_a_fixed_point(
-    at: datetime, interval: timedelta, anchor: time, tz: str
-) -> None:
+def test_next_tick_is_at_or_after_and_a_fixed_point(at: datetime, interval: timedelta, anchor: time, tz: str) -> None:
     tick = next_tick(at, interval, anchor, tz)
     assert tick >= at and tick.tzinfo is UTC
     assert next_tick(tick, interval, anchor, tz) == tick

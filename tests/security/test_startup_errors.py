@@ -61,9 +61,7 @@ def _sqlite(path: Path) -> str:
         ("WASESSION_ENGINE_BATCH_SIZE", {"WASESSION_ENGINE_BATCH_SIZE": "lots"}, "'lots'"),
     ],
 )
-def test_a_bad_setting_is_one_line_naming_it(
-    tmp_path: Path, setting: str, env: dict[str, str], expected: str
-) -> None:
+def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path, setting: str, env: dict[str, str], expected: str) -> None:
     result = run_cli(tmp_path, "apikeys", "list", env=cli_env(tmp_path, **env))
     assert expected in _one_error_line(result, setting)
 

@@ -69,9 +69,7 @@ def test_turning_reminders_on_never_sends_overdue_ones(sim: Simulator) -> None:
     sim.advance("2h")
     sim.customer_message(ch, wa_id="15550002222", name="Bruno")  # 17:00
     sim.advance("1h")
-    sim.update_policy(
-        ch, reminder_enabled=True, reminder_after_hours=4
-    )  # Ana due 19:00 (future), Bruno 21:00
+    sim.update_policy(ch, reminder_enabled=True, reminder_after_hours=4)  # Ana due 19:00 (future), Bruno 21:00
     sim.update_policy(ch, reminder_after_hours=2)  # Ana's 17:00 has passed; Bruno's 19:00 has not
     sim.advance("10h")
     out = sim.outbox(ch)
@@ -133,14 +131,9 @@ def test_unsigned_and_badly_signed_bodies_are_refused_and_store_nothing(sim: Sim
     from wasession.store.schema import sessions, webhook_log
 
     ch = sim.add_channel()
-    body = text_message_body(
-        phone_number_id=ch.phone_number_id, wa_id=ANA, name="Ana", text="hi", timestamp=sim.now
-    )
+    body = text_message_body(phone_number_id=ch.phone_number_id, wa_id=ANA, name="Ana", text="hi", timestamp=sim.now)
     assert sim.post_webhook(body, sign=False).status_code == 401
-    assert (
-        sim.post_webhook(body, sign=False, headers={"X-Hub-Signature-256": "sha256=" + "0" * 64}).status_code
-        == 403
-    )
+    assert sim.post_webhook(body, sign=False, headers={"X-Hub-Signature-256": "sha256=" + "0" * 64}).status_code == 403
     assert sim.post_webhook(body, sign=False, headers={"X-Hub-Signature-256": "garbage"}).status_code == 403
     with sim.runtime.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(webhook_log)).scalar() == 0

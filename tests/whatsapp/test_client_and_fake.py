@@ -118,9 +118,7 @@ def test_text_inside_the_window(fake: FakeCloudApi, client: CloudClient, clock: 
     assert fake.accepted("other") == []
 
 
-def test_statuses_are_queued_on_the_clock_and_signed(
-    fake: FakeCloudApi, client: CloudClient, clock: Clock
-) -> None:
+def test_statuses_are_queued_on_the_clock_and_signed(fake: FakeCloudApi, client: CloudClient, clock: Clock) -> None:
     fake.customer_wrote(PNID, ANA, T0)
     wamid = _text(client, callback_data="reminder:7").wamid
     assert fake.next_webhook_at() == T0
@@ -181,9 +179,7 @@ def test_custom_status_delays_and_none(clock: Clock) -> None:
         _text(c)
         assert quiet.next_webhook_at() is None  # no receipts
         _text(c, to=BEN)  # outside the window: the failure still comes
-    [failed] = [
-        s for h in quiet.due_webhooks(T0 + timedelta(hours=1)) for s in parse_webhook(h.body).statuses
-    ]
+    [failed] = [s for h in quiet.due_webhooks(T0 + timedelta(hours=1)) for s in parse_webhook(h.body).statuses]
     assert failed.status == "failed" and failed.errors[0].code == 131047
 
 
@@ -405,9 +401,7 @@ def test_unknown_phone_number_id(client: CloudClient) -> None:
 )
 def test_malformed_bodies_are_400_code_100(fake: FakeCloudApi, http: TestClient, body: Any) -> None:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    response = http.post(
-        f"/v25.0/{PNID}/messages", content=content, headers={"Authorization": f"Bearer {TOKEN}"}
-    )
+    response = http.post(f"/v25.0/{PNID}/messages", content=content, headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == 100 and error["message"].startswith("(#100)")
@@ -661,9 +655,7 @@ def test_text_message_body_variants() -> None:
     assert (m.wamid, m.wa_id, m.user_id) == ("wamid.FIXED", None, "US.9")
     assert "from" not in only_user["entry"][0]["changes"][0]["value"]["messages"][0]
     with pytest.raises(ValueError, match="time zone"):
-        text_message_body(
-            phone_number_id=PNID, wa_id=ANA, name=None, text="x", timestamp=datetime(2026, 1, 1)
-        )
+        text_message_body(phone_number_id=PNID, wa_id=ANA, name=None, text="x", timestamp=datetime(2026, 1, 1))
     with pytest.raises(ValueError):
         text_message_body(phone_number_id=PNID, wa_id=None, name=None, text="x", timestamp=T0)
 

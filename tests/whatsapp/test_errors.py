@@ -24,8 +24,12 @@ from wasession.whatsapp.errors import (
     pair_backoff_delay,
 )
 
-NEVER, BACKOFF, PAIR, PAUSE = (RetryAdvice.NEVER, RetryAdvice.BACKOFF, RetryAdvice.PAIR_BACKOFF,
-                               RetryAdvice.PAUSE_CHANNEL)
+NEVER, BACKOFF, PAIR, PAUSE = (
+    RetryAdvice.NEVER,
+    RetryAdvice.BACKOFF,
+    RetryAdvice.PAIR_BACKOFF,
+    RetryAdvice.PAUSE_CHANNEL,
+)
 
 # Every code of the Cloud API's error reference that the client knows, its class and what to do
 # (ADR docs/decisions/0002-cloud-api-retry-policy.md).
@@ -129,8 +133,14 @@ def test_error_from_response_accepts_raw_bytes_and_text() -> None:
 
 
 def test_status_webhook_error_shape() -> None:
-    body = {"error": {"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message",
-                      "error_data": {"details": "more than 24 hours"}}}
+    body = {
+        "error": {
+            "code": 131047,
+            "title": "Re-engagement message",
+            "message": "Re-engagement message",
+            "error_data": {"details": "more than 24 hours"},
+        }
+    }
     exc = error_from_response(400, body)
     assert isinstance(exc, ReEngagementError)
     assert exc.error is not None and exc.error.title == "Re-engagement message"

@@ -33,12 +33,23 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
     "account_update.json": {
         case: ACCOUNT
         for case in (
-            "account_deleted", "account_restriction", "account_violation", "ad_account_linked",
-            "authentication_international_eligibility", "account_disabled", "mm_api_for_wa_terms_of_service",
-            "partner_added", "partner_app_installed", "partner_app_uninstalled",
-            "partner_led_business_verification_status", "partner_removed",
-            "partner_removed_wa_app_disconnection", "primary_business_location_set", "pricing_tiering_update",
-            "account_offboarded", "account_reconnected",
+            "account_deleted",
+            "account_restriction",
+            "account_violation",
+            "ad_account_linked",
+            "authentication_international_eligibility",
+            "account_disabled",
+            "mm_api_for_wa_terms_of_service",
+            "partner_added",
+            "partner_app_installed",
+            "partner_app_uninstalled",
+            "partner_led_business_verification_status",
+            "partner_removed",
+            "partner_removed_wa_app_disconnection",
+            "primary_business_location_set",
+            "pricing_tiering_update",
+            "account_offboarded",
+            "account_reconnected",
         )
     },
     "call_connect.json": {
@@ -187,8 +198,11 @@ def test_text_message_fields() -> None:
     assert m.wa_id == "972987654321"
     assert m.user_id == "US.13491208655302741918"
     assert m.contact == ContactInfo(
-        wa_id="972987654321", user_id="US.13491208655302741918", parent_user_id="US.ENT.11815799212886844830",
-        profile_name="Test Name", username=None,
+        wa_id="972987654321",
+        user_id="US.13491208655302741918",
+        parent_user_id="US.ENT.11815799212886844830",
+        profile_name="Test Name",
+        username=None,
     )
     assert m.text == "Body Text"
     assert m.raw["text"] == {"body": "Body Text"}
@@ -307,13 +321,20 @@ def _text_body(messages: list[Any], contacts: list[Any] | None = None) -> dict[s
     }
     if contacts is not None:
         value["contacts"] = contacts
-    return {"object": "whatsapp_business_account",
-            "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
 
 
 def _msg(**over: Any) -> dict[str, Any]:
-    m: dict[str, Any] = {"from": "15551234567", "id": "wamid.A", "timestamp": "1767225600", "type": "text",
-                         "text": {"body": "hi"}}
+    m: dict[str, Any] = {
+        "from": "15551234567",
+        "id": "wamid.A",
+        "timestamp": "1767225600",
+        "type": "text",
+        "text": {"body": "hi"},
+    }
     m.update(over)
     return {k: v for k, v in m.items() if v is not None}
 
@@ -361,8 +382,7 @@ def test_int_timestamp_is_tolerated() -> None:
 
 @pytest.mark.parametrize(
     "timestamp",
-    [None, "", "abc", "12.5x", "-5", -5, True, [], {}, "1e9", "99999999999999999999", 10**30, float("nan"),
-     "١٢٣"],
+    [None, "", "abc", "12.5x", "-5", -5, True, [], {}, "1e9", "99999999999999999999", 10**30, float("nan"), "١٢٣"],
 )
 def test_bad_timestamp_makes_that_message_malformed(timestamp: Any) -> None:
     good = _msg(id="wamid.good")
@@ -433,8 +453,7 @@ def test_truncated_fixture_bodies_raise_payload_error() -> None:
         [{"changes": [{"field": 1, "value": {}}]}],
         [{"changes": [{"field": "messages", "value": []}]}],
         [{"changes": [{"field": "messages", "value": {"messages": {}}}]}],
-        [{"changes": [{"field": "messages", "value": {"metadata": {"phone_number_id": "1"},
-                                                      "statuses": [1]}}]}],
+        [{"changes": [{"field": "messages", "value": {"metadata": {"phone_number_id": "1"}, "statuses": [1]}}]}],
     ],
 )
 def test_wrongly_typed_parts_become_malformed_updates(entry: list[Any]) -> None:
@@ -456,8 +475,10 @@ def test_a_status_without_id_is_malformed_not_fatal() -> None:
 
 
 def test_unknown_field_is_an_other_update() -> None:
-    body = {"object": "whatsapp_business_account",
-            "entry": [{"id": "1", "changes": [{"field": "security", "value": {"event": "PIN_CHANGED"}}]}]}
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "security", "value": {"event": "PIN_CHANGED"}}]}],
+    }
     assert parse_webhook(body).others == (
         OtherUpdate(field="security", phone_number_id=None, kind="security", raw={"event": "PIN_CHANGED"}),
     )
@@ -466,13 +487,17 @@ def test_unknown_field_is_an_other_update() -> None:
 # -- fuzzing: whatever is done to a real body, only PayloadError may escape ------------------------
 
 JSON_LEAVES = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**40), max_value=10**40),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20),
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**40), max_value=10**40),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
 )
 JSON_VALUES = st.recursive(
     JSON_LEAVES,
-    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children,
-                                                                                 max_size=3)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=8,
 )
 ALL_BODIES = [(name, case, body) for name in sorted(EXPECTED) for case, body in _load(name).items()]
@@ -518,8 +543,7 @@ def mutated_bodies(draw: st.DrawFn) -> Any:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(body=mutated_bodies(), as_bytes=st.booleans(),
-       cut=st.none() | st.integers(min_value=0, max_value=4000))
+@given(body=mutated_bodies(), as_bytes=st.booleans(), cut=st.none() | st.integers(min_value=0, max_value=4000))
 def test_mutated_bodies_only_ever_raise_payload_error(body: Any, as_bytes: bool, cut: int | None) -> None:
     try:
         raw = json.dumps(body).encode()

@@ -72,8 +72,9 @@ def test_surrounding_whitespace_is_tolerated() -> None:
     assert signature_matches(RFC_KEY, RFC_DATA, " sha256=" + RFC_DIGEST + "\r\n")
 
 
-def _params(mode: str | None = "subscribe", token: str | None = "tok-b", challenge: str | None = "1158201444"
-            ) -> dict[str, str]:
+def _params(
+    mode: str | None = "subscribe", token: str | None = "tok-b", challenge: str | None = "1158201444"
+) -> dict[str, str]:
     params = {"hub.mode": mode, "hub.verify_token": token, "hub.challenge": challenge}
     return {k: v for k, v in params.items() if v is not None}
 

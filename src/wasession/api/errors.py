@@ -71,7 +71,5 @@ def install(app: FastAPI) -> None:
         first = exc.errors()[0] if exc.errors() else {}
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
         field = ".".join(loc) or None
-        message = (
-            f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg", "invalid request"))
-        )
+        message = f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg", "invalid request"))
         return JSONResponse(error_body("invalid_request", message, field), status_code=422)

@@ -36,7 +36,10 @@ class KeyGate:
         token = bearer_token(scope)
         if token is None:
             await send_error(
-                send, 401, "unauthorized", "send an API key as `Authorization: Bearer wsk_…`",
+                send,
+                401,
+                "unauthorized",
+                "send an API key as `Authorization: Bearer wsk_…`",
                 headers={"WWW-Authenticate": "Bearer"},
             )
             return

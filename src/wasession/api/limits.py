@@ -99,9 +99,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    return await refuse(
-                        413, "payload_too_large", f"this request's body is limited to {_human(limit)}"
-                    )
+                    return await refuse(413, "payload_too_large", f"this request's body is limited to {_human(limit)}")
                 body_done = not message.get("more_body", False)
             return message
 

@@ -17,9 +17,7 @@ from wasession.runtime import Runtime
 from wasession.whatsapp.signature import SIGNATURE_HEADER
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # Meta's documented maximum payload
-SIGNATURE_INVALID = (
-    "the signature does not match the body under the app secret of any channel its changes address"
-)
+SIGNATURE_INVALID = "the signature does not match the body under the app secret of any channel its changes address"
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -43,15 +41,11 @@ def router(runtime: Runtime) -> APIRouter:
         async for chunk in request.stream():
             raw.extend(chunk)
             if len(raw) > MAX_BODY_BYTES:
-                return JSONResponse(
-                    error_body("payload_too_large", "webhook bodies are limited to 3 MB"), 413
-                )
+                return JSONResponse(error_body("payload_too_large", "webhook bodies are limited to 3 MB"), 413)
         body = bytes(raw)
         header = request.headers.get(SIGNATURE_HEADER)
         if not header:
-            return JSONResponse(
-                error_body("signature_missing", f"the {SIGNATURE_HEADER} header is required"), 401
-            )
+            return JSONResponse(error_body("signature_missing", f"the {SIGNATURE_HEADER} header is required"), 401)
         # Checked before the body queues for the one writer, so forgeries never hold it up; a
         # thread, since it parses the body and reads the addressed channels' secrets.
         verdict = await run_in_threadpool(credentials.check, body, header)

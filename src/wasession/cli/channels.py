@@ -20,22 +20,29 @@ def channels() -> None:
 @click.option("--phone-number-id", required=True, help="The phone number id Meta shows for the number.")
 @click.option("--display-phone-number", default="", help="The number as customers see it, e.g. 15551234567.")
 @click.option(
-    "--access-token", envvar="WASESSION_ACCESS_TOKEN", prompt=True, hide_input=True,
+    "--access-token",
+    envvar="WASESSION_ACCESS_TOKEN",
+    prompt=True,
+    hide_input=True,
     help="The Cloud API access token (env WASESSION_ACCESS_TOKEN, else prompted for).",
 )
 @click.option(
-    "--app-secret", envvar="WASESSION_APP_SECRET", prompt=True, hide_input=True,
+    "--app-secret",
+    envvar="WASESSION_APP_SECRET",
+    prompt=True,
+    hide_input=True,
     help="The Meta app secret that signs webhooks (env WASESSION_APP_SECRET, else prompted for).",
 )
 @click.option(
-    "--verify-token", envvar="WASESSION_VERIFY_TOKEN", prompt=True, hide_input=True,
+    "--verify-token",
+    envvar="WASESSION_VERIFY_TOKEN",
+    prompt=True,
+    hide_input=True,
     help="The token Meta echoes when it verifies the webhook URL (env WASESSION_VERIFY_TOKEN, else prompted for).",
 )
 @click.option("--graph-base-url", default=None, help="Override the Graph API base URL (tests, proxies).")
 @click.option("--graph-version", default=None, help="Override the Graph API version, e.g. v25.0.")
-@click.option(
-    "--rate-limit", "rate_limit", default=80, show_default=True, type=int, help="Messages per second."
-)
+@click.option("--rate-limit", "rate_limit", default=80, show_default=True, type=int, help="Messages per second.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="A policy setting; repeatable.")
 @click.pass_context
 def channels_add(

@@ -19,9 +19,7 @@ def sandbox() -> None:
 
 @sandbox.command("message")
 @click.argument("text")
-@click.option(
-    "--url", default="http://127.0.0.1:8000", show_default=True, help="The running `wasession serve`."
-)
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The running `wasession serve`.")
 @click.option("--wa-id", default="15550001111", show_default=True, help="The customer's WhatsApp id.")
 @click.option("--name", default="Ana Silva", show_default=True, help="The customer's profile name.")
 @click.pass_context

@@ -90,9 +90,7 @@ def serve(
         if sandboxes:
             engine.add_loop("sandbox-webhooks", pump.step, fake.next_webhook_at).start()
 
-    app = create_app(
-        runtime, sandbox_graph=fake.app if sandboxes else None, on_start=start, on_stop=runtime.stop
-    )
+    app = create_app(runtime, sandbox_graph=fake.app if sandboxes else None, on_start=start, on_stop=runtime.stop)
     click.echo(f"wasession {describe_database(runtime.ctx)}")
     click.echo(f"Webhook URL for Meta: {base}/webhooks/whatsapp   health: {base}/healthz")
     if sandbox_speed is not None:

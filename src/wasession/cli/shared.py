@@ -80,9 +80,7 @@ def user_errors() -> Iterator[None]:
         yield
     except (ValidationError, ConflictError, NotFoundError) as exc:
         field = getattr(exc, "field", None)
-        raise click.ClickException(
-            f"{field}: {exc}" if field and not str(exc).startswith(field) else str(exc)
-        ) from exc
+        raise click.ClickException(f"{field}: {exc}" if field and not str(exc).startswith(field) else str(exc)) from exc
 
 
 def pairs(items: tuple[str, ...]) -> dict[str, object]:

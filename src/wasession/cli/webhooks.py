@@ -26,8 +26,7 @@ def webhooks_unroutable(ctx: click.Context, limit: int, as_json: bool) -> None:
         rows = logged_bodies(runtime.ctx, unroutable_only=True, limit=limit)
     if as_json:
         items = [
-            {"id": r.id, "received_at": r.received_at.isoformat(), "phone_number_ids": r.unroutable_ids}
-            for r in rows
+            {"id": r.id, "received_at": r.received_at.isoformat(), "phone_number_ids": r.unroutable_ids} for r in rows
         ]
         click.echo(json.dumps(items, indent=2))
         return

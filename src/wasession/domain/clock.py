@@ -77,9 +77,7 @@ class ManualClock:
     def set(self, when: datetime) -> None:
         when = parse_instant(when)
         if when < self._now:
-            raise ValueError(
-                f"clock may not go backwards: {when.isoformat()} is before {self._now.isoformat()}"
-            )
+            raise ValueError(f"clock may not go backwards: {when.isoformat()} is before {self._now.isoformat()}")
         self._now = when
 
     def advance(self, delta: timedelta) -> datetime:

@@ -77,9 +77,7 @@ _PARSERS: dict[str, Callable[[object], object]] = {
 _NULLABLE = frozenset({"closure_check"})
 
 
-def _parse_all(
-    changes: Mapping[str, object], base: Policy | None
-) -> tuple[dict[str, object], list[ValidationError]]:
+def _parse_all(changes: Mapping[str, object], base: Policy | None) -> tuple[dict[str, object], list[ValidationError]]:
     merged: dict[str, object] = {name: getattr(base or Policy(), name) for name in POLICY_FIELDS}
     known = ", ".join(POLICY_FIELDS)
     errors = [

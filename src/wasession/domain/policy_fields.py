@@ -64,8 +64,7 @@ def closure_check_anchor(value: object) -> time:
         if value.tzinfo is not None or value.second or value.microsecond:
             raise ValidationError(
                 "closure_check_anchor",
-                f"closure_check_anchor must be {allowed} (whole minutes, no time zone); "
-                f"got {value.isoformat()}",
+                f"closure_check_anchor must be {allowed} (whole minutes, no time zone); got {value.isoformat()}",
                 "invalid_type",
             )
         return value
@@ -149,8 +148,7 @@ def timezone(value: object) -> str:
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValidationError(
             "timezone",
-            f"timezone '{value}' is not a known IANA time zone name "
-            "(like UTC, Europe/Lisbon, America/New_York)",
+            f"timezone '{value}' is not a known IANA time zone name (like UTC, Europe/Lisbon, America/New_York)",
             "invalid_timezone",
         ) from None
     return name

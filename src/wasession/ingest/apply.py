@@ -343,5 +343,3 @@ class Applier:
     def _record_other(self, conn: Connection, channel: Channel, other: OtherUpdate, now: datetime) -> None:
         event_type, extra = other_webhook_event(other.kind)
         session_ops.record(conn, channel, None, event_type, now, field=other.field, **extra)
-
-

@@ -149,9 +149,13 @@ class CredentialCache:
         fresh: dict[int, tuple[str, str]] = {}
         for channel_id, encrypted in rows:
             cached = known.get(channel_id)
-            fresh[channel_id] = cached if cached is not None and cached[0] == encrypted else (
-                encrypted,
-                self._decrypt(encrypted),
+            fresh[channel_id] = (
+                cached
+                if cached is not None and cached[0] == encrypted
+                else (
+                    encrypted,
+                    self._decrypt(encrypted),
+                )
             )
         return fresh
 

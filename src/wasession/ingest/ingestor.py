@@ -27,6 +27,7 @@ from wasession.store.db import Connection, IntegrityError
 
 log = logging.getLogger(__name__)
 
+
 class Ingestor:
     def __init__(
         self,
@@ -165,9 +166,7 @@ class Ingestor:
         channel is applied only if that channel's secret signs the body."""
         prepared = prepare(raw)
         with self.ctx.db.read() as conn:
-            verdict = (
-                TRUSTED if signature is None else self.credentials.verdict(conn, prepared.batch, signature, raw)
-            )
+            verdict = TRUSTED if signature is None else self.credentials.verdict(conn, prepared.batch, signature, raw)
         sliced = SlicedBody(log_id, prepared.updates, verdict, self.ctx.clock.now())
         sliced.result.error = prepared.error
         if not prepared.updates:
@@ -201,5 +200,3 @@ class Ingestor:
             log.exception("webhook %s could not be applied", log_id)
             result.error = f"{type(exc).__name__}: {exc}"
         webhook_log.mark_processed(conn, log_id, now, result.to_outcome())
-
-

@@ -73,4 +73,3 @@ def reprocess_logged(
         if len(batch) < REPROCESS_BATCH:
             return
         after = batch[-1].id
-

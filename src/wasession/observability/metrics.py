@@ -84,5 +84,3 @@ def set_gauges(*, active: int, eligible: int, outbox: int) -> None:
     SESSIONS_ACTIVE.set(active)
     SESSIONS_ELIGIBLE.set(eligible)
     OUTBOX_DEPTH.set(outbox)
-
-

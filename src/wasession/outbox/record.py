@@ -157,7 +157,12 @@ def _record_failed(
         error_detail=outcome.detail,
     )
     session_ops.record(
-        conn, channel, session.id, message_event(message.kind, "failed"), now, message_id=message.id,
+        conn,
+        channel,
+        session.id,
+        message_event(message.kind, "failed"),
+        now,
+        message_id=message.id,
         error_code=outcome.code,
     )
     if message.kind == MessageKind.REMINDER:

@@ -91,9 +91,9 @@ class Engine:
         """Wake the event loop (webhooks recorded events), and the due loop only if they made
         something due before its next look anyway (a due time within DUE_MAX_SLEEP of clock time).
         The sender is not woken: ingest queues no sends. Returns whether work is due that soon."""
-        due_soon = result.due_at is not None and (
-            result.due_at - self.runtime.clock.now()
-        ).total_seconds() <= DUE_MAX_SLEEP
+        due_soon = (
+            result.due_at is not None and (result.due_at - self.runtime.clock.now()).total_seconds() <= DUE_MAX_SLEEP
+        )
         for loop in self.loops:
             if loop.name == "events" or (due_soon and loop.name == "due"):
                 loop.wake()

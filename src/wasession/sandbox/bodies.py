@@ -19,8 +19,10 @@ DEFAULT_WABA_ID = "100000000000001"
 def new_wamid(phone: str | None = None) -> str:
     """A random id in the form of real ones ("wamid.HBgL…"): base64 of a small binary record
     holding the user's number and a random message key."""
-    digits = phone if phone and phone.isdigit() and len(phone) < 128 else "".join(
-        secrets.choice("0123456789") for _ in range(11)
+    digits = (
+        phone
+        if phone and phone.isdigit() and len(phone) < 128
+        else "".join(secrets.choice("0123456789") for _ in range(11))
     )
     key = secrets.token_hex(10).upper().encode("ascii")
     header, separator = b"\x1c\x18" + bytes([len(digits)]), b"\x15\x02\x00\x12\x18\x14"

@@ -48,10 +48,21 @@ MAX_CALLBACK_DATA_LENGTH = 512
 ERROR_HREF = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
 
 # Message types Meta's send endpoint knows; anything else is a bad request.
-SEND_TYPES = frozenset({
-    "text", "template", "image", "video", "audio", "document", "sticker", "location", "contacts",
-    "interactive", "reaction",
-})
+SEND_TYPES = frozenset(
+    {
+        "text",
+        "template",
+        "image",
+        "video",
+        "audio",
+        "document",
+        "sticker",
+        "location",
+        "contacts",
+        "interactive",
+        "reaction",
+    }
+)
 
 TITLES: dict[int, str] = {
     0: "AuthException",
@@ -84,8 +95,7 @@ TITLES: dict[int, str] = {
 DETAILS: dict[int, str] = {
     130429: "Cloud API message throughput has been reached.",
     131047: (
-        "Message failed to send because more than 24 hours have passed since the customer last replied "
-        "to this number."
+        "Message failed to send because more than 24 hours have passed since the customer last replied to this number."
     ),
     131056: (
         "Message failed to send because there were too many messages sent from this phone number to the "
@@ -186,8 +196,7 @@ class FakeCloudApi:
         self.app = Starlette(
             routes=[
                 Route("/{version}/{phone_number_id}/messages", self._messages_endpoint, methods=["POST"]),
-                Route("/{path:path}", self._unknown_endpoint,
-                      methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+                Route("/{path:path}", self._unknown_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             ]
         )
 
@@ -213,14 +222,16 @@ class FakeCloudApi:
         with self._lock:
             self._inbound.pop((phone_number_id, _user_key(user)), None)
 
-    def fail_next(self, code: int, *, count: int = 1, http_status: int = 400, title: str = "",
-                  details: str = "") -> None:
+    def fail_next(
+        self, code: int, *, count: int = 1, http_status: int = 400, title: str = "", details: str = ""
+    ) -> None:
         """The next `count` sends that pass authentication and body validation get this Meta error
         instead of going through (before the rate limits are looked at)."""
         with self._lock:
             for _ in range(count):
-                self._failures.append(_Injected(code, http_status, title or TITLES.get(code, "Error"),
-                                                details or DETAILS.get(code, "")))
+                self._failures.append(
+                    _Injected(code, http_status, title or TITLES.get(code, "Error"), details or DETAILS.get(code, ""))
+                )
 
     def set_latency(self, seconds: float) -> None:
         with self._lock:
@@ -286,36 +297,47 @@ class FakeCloudApi:
         return JSONResponse(answer)
 
     async def _unknown_endpoint(self, request: Request) -> Response:
-        error = _error(100, f"Unknown path components: /{request.path_params.get('path', '')}",
-                       details=None, with_code_prefix=False)
+        error = _error(
+            100,
+            f"Unknown path components: /{request.path_params.get('path', '')}",
+            details=None,
+            with_code_prefix=False,
+        )
         return JSONResponse({"error": error}, status_code=400)
 
-    def _handle_send(self, version: str, phone_number_id: str, authorization: str | None,
-                     raw: bytes) -> dict[str, Any]:
+    def _handle_send(self, version: str, phone_number_id: str, authorization: str | None, raw: bytes) -> dict[str, Any]:
         """Runs under the lock: validate, apply limits and the window, record, queue statuses."""
         if self.graph_version is not None and version != self.graph_version:
-            raise _Refused(400, _error(100, "Invalid parameter",
-                                       details=f"Unsupported Graph API version {version}"))
+            raise _Refused(400, _error(100, "Invalid parameter", details=f"Unsupported Graph API version {version}"))
         token = _bearer(authorization)
         if token is None:
-            raise _Refused(401, _error(190, "Invalid OAuth access token - Cannot parse access token",
-                                       details=None, with_code_prefix=False))
+            raise _Refused(
+                401,
+                _error(
+                    190, "Invalid OAuth access token - Cannot parse access token", details=None, with_code_prefix=False
+                ),
+            )
         number = self._numbers.get(phone_number_id)
         if number is None:
-            raise _Refused(400, _error(
-                100,
-                f"Unsupported post request. Object with ID '{phone_number_id}' does not exist, cannot be "
-                "loaded due to missing permissions, or does not support this operation.",
-                details=None, with_code_prefix=False, subcode=33,
-            ))
+            raise _Refused(
+                400,
+                _error(
+                    100,
+                    f"Unsupported post request. Object with ID '{phone_number_id}' does not exist, cannot be "
+                    "loaded due to missing permissions, or does not support this operation.",
+                    details=None,
+                    with_code_prefix=False,
+                    subcode=33,
+                ),
+            )
         if not hmac.compare_digest(token.encode("utf-8"), number.access_token.encode("utf-8")):
-            raise _Refused(401, _error(190, "Invalid OAuth access token.", details=None,
-                                       with_code_prefix=False))
+            raise _Refused(401, _error(190, "Invalid OAuth access token.", details=None, with_code_prefix=False))
         send = _parse_send(raw)
         if self._failures:
             injected = self._failures.popleft()
-            raise _Refused(injected.http_status, _error(injected.code, injected.title,
-                                                        details=injected.details or None))
+            raise _Refused(
+                injected.http_status, _error(injected.code, injected.title, details=injected.details or None)
+            )
         now = self.clock.now()
         self._check_limits(phone_number_id, send.user, now)
         return self._accept(number, send, now)
@@ -429,8 +451,9 @@ def _parse_send(raw: bytes) -> _Send:
         raise _invalid(f"Param type must be one of {{{', '.join(sorted(SEND_TYPES))}}}.")
     callback = data.get("biz_opaque_callback_data")
     if callback is not None and (not isinstance(callback, str) or len(callback) > MAX_CALLBACK_DATA_LENGTH):
-        raise _invalid("Param biz_opaque_callback_data must be a string of at most "
-                       f"{MAX_CALLBACK_DATA_LENGTH} characters.")
+        raise _invalid(
+            f"Param biz_opaque_callback_data must be a string of at most {MAX_CALLBACK_DATA_LENGTH} characters."
+        )
     context = data.get("context")
     if context is not None and not (isinstance(context, dict) and isinstance(context.get("message_id"), str)):
         raise _invalid("Param context must be an object with a message_id.")
@@ -490,8 +513,9 @@ def _invalid(details: str) -> _Refused:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _error(code: int, title: str, *, details: str | None, with_code_prefix: bool = True,
-           subcode: int | None = None) -> dict[str, Any]:
+def _error(
+    code: int, title: str, *, details: str | None, with_code_prefix: bool = True, subcode: int | None = None
+) -> dict[str, Any]:
     """Meta's error object: "(#code) title" as the message; details under error_data."""
     error: dict[str, Any] = {
         "message": f"(#{code}) {title}" if with_code_prefix else title,
@@ -510,8 +534,12 @@ def _pricing(kind: str, window_open: bool) -> dict[str, Any]:
     # Service messages are free; a utility template is free inside an open window, billed outside.
     category = "utility" if kind == "template" else "service"
     billable = kind == "template" and not window_open
-    return {"billable": billable, "pricing_model": "PMP",
-            "type": "regular" if billable else "free_customer_service", "category": category}
+    return {
+        "billable": billable,
+        "pricing_model": "PMP",
+        "type": "regular" if billable else "free_customer_service",
+        "category": category,
+    }
 
 
 def _bearer(authorization: str | None) -> str | None:

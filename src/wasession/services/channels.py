@@ -57,9 +57,7 @@ def create_channel(
     vouches for the webhooks of that number, so no other workspace may claim it too."""
     for field_name in ("name", "phone_number_id", "access_token", "app_secret", "verify_token"):
         if not str(getattr(new, field_name)).strip():
-            raise ValidationError(
-                field_name, f"{field_name} is required and may not be empty", code="required"
-            )
+            raise ValidationError(field_name, f"{field_name} is required and may not be empty", code="required")
     if not new.phone_number_id.isdigit():
         raise ValidationError(
             "phone_number_id",
@@ -72,9 +70,7 @@ def create_channel(
             code="out_of_range",
         )
     if new.graph_version is not None and not GRAPH_VERSION.fullmatch(new.graph_version):
-        raise ValidationError(
-            "graph_version", f"graph_version must look like v25.0; got {new.graph_version[:20]!r}"
-        )
+        raise ValidationError("graph_version", f"graph_version must look like v25.0; got {new.graph_version[:20]!r}")
     if new.graph_base_url is not None:
         parts = urlsplit(new.graph_base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:

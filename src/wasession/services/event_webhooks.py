@@ -17,7 +17,6 @@ MAX_DESCRIPTION = 500
 DELIVERY_STATUSES = ("pending", "delivering", "delivered", "failed")
 
 
-
 class DeliversNow(Protocol):
     """What a test send needs of the engine's event dispatcher (services do not import the engine)."""
 

@@ -87,7 +87,7 @@ def register_sandbox(ctx: ServiceContext, fake: FakeCloudApi, webhook_url: str |
 def customer_message_webhook(
     ctx: ServiceContext, channel: Channel, *, wa_id: str, name: str, text: str, at: datetime
 ) -> tuple[bytes, dict[str, str]]:
-    """"A customer writes on a sandbox channel": the signed webhook body Meta would deliver, for the CLI
+    """ "A customer writes on a sandbox channel": the signed webhook body Meta would deliver, for the CLI
     (over HTTP) and the dashboard (over ASGI) alike. Ingest tells the fake once it is applied."""
     with ctx.db.read() as conn:
         app_secret = channel_store.secrets_of(conn, ctx.box, channel.id).app_secret

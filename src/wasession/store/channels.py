@@ -105,11 +105,7 @@ def get(conn: Connection, channel_id: int) -> Channel | None:
 
 
 def by_phone_number_id(conn: Connection, phone_number_id: str) -> Channel | None:
-    row = (
-        conn.execute(select(*_PUBLIC_COLUMNS).where(channels.c.phone_number_id == phone_number_id))
-        .mappings()
-        .first()
-    )
+    row = conn.execute(select(*_PUBLIC_COLUMNS).where(channels.c.phone_number_id == phone_number_id)).mappings().first()
     return _row_to_channel(row) if row else None
 
 

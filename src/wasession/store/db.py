@@ -224,15 +224,11 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
             _create_private(Path(parsed.database))
         else:
             raise ValueError("in-memory SQLite is not supported: processes and threads must share one file")
-        return Database(
-            url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False), FairRLock()
-        )
+        return Database(url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False), FairRLock())
     if parsed.get_backend_name() == "postgresql":
         engine = _postgres_engine(url, pool_size)
         return Database(url, engine, engine)
-    raise ValueError(
-        f"database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite:///… or postgresql://…"
-    )
+    raise ValueError(f"database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite:///… or postgresql://…")
 
 
 def ping(db: Database) -> None:

@@ -207,11 +207,13 @@ def claim_for_webhook(conn: Connection, webhook_id: int, now: datetime, limit: i
     if locked is None:
         return []
     busy = conn.execute(
-        select(event_deliveries.c.id).where(
+        select(event_deliveries.c.id)
+        .where(
             event_deliveries.c.webhook_id == webhook_id,
             event_deliveries.c.status == "delivering",
             event_deliveries.c.next_attempt_at > now,
-        ).limit(1)
+        )
+        .limit(1)
     ).first()
     if busy is not None:
         return []

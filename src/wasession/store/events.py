@@ -79,9 +79,7 @@ def add(
 ) -> None:
     result = conn.execute(
         _INSERT,
-        values(
-            workspace_id=workspace_id, type=type, at=at, channel_id=channel_id, session_id=session_id, data=data
-        ),
+        values(workspace_id=workspace_id, type=type, at=at, channel_id=channel_id, session_id=session_id, data=data),
     )
     _queue_deliveries(conn, [(int(result.inserted_primary_key[0]), workspace_id, at)])  # type: ignore[index]
 
@@ -123,15 +121,11 @@ def _queue_deliveries(conn: Connection, added: Sequence[tuple[int, int, datetime
 
 
 def for_session(conn: Connection, session_id: int) -> list[Event]:
-    rows = conn.execute(
-        select(events).where(events.c.session_id == session_id).order_by(events.c.id)
-    ).mappings()
+    rows = conn.execute(select(events).where(events.c.session_id == session_id).order_by(events.c.id)).mappings()
     return [Event(**dict(r)) for r in rows]
 
 
-def for_workspace(
-    conn: Connection, workspace_id: int, *, after_id: int = 0, limit: int = 1000
-) -> list[Event]:
+def for_workspace(conn: Connection, workspace_id: int, *, after_id: int = 0, limit: int = 1000) -> list[Event]:
     rows = conn.execute(
         select(events)
         .where(events.c.workspace_id == workspace_id, events.c.id > after_id)

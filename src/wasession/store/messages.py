@@ -103,8 +103,6 @@ def update_message(conn: Connection, message_id: int, **values: Unpack[MessageUp
 
 def transcript(conn: Connection, session_id: int) -> list[MessageRow]:
     rows = conn.execute(
-        select(messages)
-        .where(messages.c.session_id == session_id)
-        .order_by(messages.c.sent_at, messages.c.id)
+        select(messages).where(messages.c.session_id == session_id).order_by(messages.c.sent_at, messages.c.id)
     ).mappings()
     return [message_from(r) for r in rows]

@@ -199,20 +199,14 @@ def active_in_channel(conn: Connection, channel_id: int) -> list[SessionRow]:
 
 
 def in_channel(conn: Connection, channel_id: int) -> list[SessionRow]:
-    rows = conn.execute(
-        select(sessions).where(sessions.c.channel_id == channel_id).order_by(sessions.c.id)
-    ).mappings()
+    rows = conn.execute(select(sessions).where(sessions.c.channel_id == channel_id).order_by(sessions.c.id)).mappings()
     return [_session(r) for r in rows]
 
 
-def active_ids_in_channel(
-    conn: Connection, channel_id: int, *, after_id: int, limit: int
-) -> list[SessionRow]:
+def active_ids_in_channel(conn: Connection, channel_id: int, *, after_id: int, limit: int) -> list[SessionRow]:
     rows = conn.execute(
         select(sessions)
-        .where(
-            sessions.c.channel_id == channel_id, sessions.c.status == SessionStatus.ACTIVE, sessions.c.id > after_id
-        )
+        .where(sessions.c.channel_id == channel_id, sessions.c.status == SessionStatus.ACTIVE, sessions.c.id > after_id)
         .order_by(sessions.c.id)
         .limit(limit)
         .with_for_update()

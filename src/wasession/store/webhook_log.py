@@ -167,6 +167,4 @@ def listed(
         .order_by(t.c.id)
         .limit(limit)
     ).all()
-    return [
-        LoggedBody(int(r[0]), r[1], r[2], Outcome.from_json(r[3]) if r[3] is not None else None) for r in rows
-    ]
+    return [LoggedBody(int(r[0]), r[1], r[2], Outcome.from_json(r[3]) if r[3] is not None else None) for r in rows]

@@ -111,7 +111,9 @@ class CloudClient:
             raise RequestNotSentError(None, None, description=f"could not reach the Cloud API ({exc})") from exc
         except BadUrl as exc:
             raise CloudApiError(
-                None, None, retry=RetryAdvice.NEVER,
+                None,
+                None,
+                retry=RetryAdvice.NEVER,
                 description=f"the Cloud API base URL {self._base!r} is not usable ({exc})",
             ) from exc
         except MaybeSent as exc:

@@ -38,7 +38,11 @@ class CloudApiError(Exception):
     default_retry = RetryAdvice.NEVER
 
     def __init__(
-        self, error: CloudError | None, http_status: int | None = None, *, retry: RetryAdvice | None = None,
+        self,
+        error: CloudError | None,
+        http_status: int | None = None,
+        *,
+        retry: RetryAdvice | None = None,
         description: str | None = None,
     ) -> None:
         self.error = error
@@ -181,9 +185,7 @@ def cloud_error_from(data: Mapping[str, Any]) -> CloudError | None:
     )
 
 
-def backoff_delay(
-    attempt: int, *, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None
-) -> float:
+def backoff_delay(attempt: int, *, base: float = 1.0, cap: float = 300.0, rng: random.Random | None = None) -> float:
     """Seconds before retry number `attempt` (1 = first retry): exponential with "equal jitter",
     uniform between half the ceiling and the ceiling. The jitter keeps many senders throttled at
     once from coming back in lockstep; the fixed half keeps every wait at least as long as the one
@@ -221,7 +223,7 @@ def _describe(error: CloudError | None, http_status: int | None) -> str:
 
 def _strip_code(message: str, code: int) -> str:
     prefix = f"(#{code})"
-    return message[len(prefix):].strip() if message.startswith(prefix) else ""
+    return message[len(prefix) :].strip() if message.startswith(prefix) else ""
 
 
 def _as_int(value: Any) -> int | None:

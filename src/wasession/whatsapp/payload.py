@@ -188,9 +188,7 @@ def _parse_change(change: Any, out: _Collector) -> None:
         out.other(field, pnid, field, value)
 
 
-def _items(
-    value: Mapping[str, Any], key: str, field: str, pnid: str | None, out: _Collector
-) -> Iterator[Any]:
+def _items(value: Mapping[str, Any], key: str, field: str, pnid: str | None, out: _Collector) -> Iterator[Any]:
     items = value.get(key)
     if items is None:
         return
@@ -341,7 +339,8 @@ def _summary(kind: str, msg: Mapping[str, Any]) -> str | None:
     if kind == "contacts":
         cards = msg.get("contacts")
         names = [
-            n for c in (cards if isinstance(cards, list) else [])
+            n
+            for c in (cards if isinstance(cards, list) else [])
             if (n := _str(_mapping(_mapping(c).get("name")).get("formatted_name")))
         ]
         return f"[contacts: {', '.join(names)}]" if names else "[contacts]"
@@ -411,8 +410,11 @@ def _status(status: Any, field: str, pnid: str | None, out: _Collector) -> None:
             recipient_user_id=_str(status.get("recipient_user_id")),
             biz_opaque_callback_data=_str(status.get("biz_opaque_callback_data")),
             errors=tuple(
-                e for e in (cloud_error_from(x) for x in (errors if isinstance(errors, list) else [])
-                            if isinstance(x, Mapping)) if e is not None
+                e
+                for e in (
+                    cloud_error_from(x) for x in (errors if isinstance(errors, list) else []) if isinstance(x, Mapping)
+                )
+                if e is not None
             ),
             raw=status,
         )

@@ -78,10 +78,7 @@ def upgrade() -> None:
     after = 0
     while True:
         rows = conn.execute(
-            sa.select(log.c.id, log.c.body, log.c.outcome)
-            .where(log.c.id > after)
-            .order_by(log.c.id)
-            .limit(_BATCH)
+            sa.select(log.c.id, log.c.body, log.c.outcome).where(log.c.id > after).order_by(log.c.id).limit(_BATCH)
         ).all()
         for row_id, body, line in rows:
             digest = hashlib.sha256(bytes(body)).hexdigest()
