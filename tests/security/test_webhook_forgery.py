@@ -138,7 +138,7 @@ def test_a_mixed_body_applies_only_the_change_its_own_channel_signs(tenants: Ten
     assert after["messages"] == [*before["messages"], "to my own number"]
     assert "forged" not in after["messages"]
     assert (ATTACKER_NUMBER, 1) not in [tuple(c) for c in after["contacts"]]
-    assert sim.session(victim, wa_id=VICTIM_CUSTOMER).last_customer_at == before["sessions"][0][1]
+    assert sim.session(victim, wa_id=VICTIM_CUSTOMER).last_customer_message_at == before["sessions"][0][1]
     with sim.runtime.db.read() as conn:
         outcome = conn.execute(select(webhook_log.c.outcome).where(webhook_log.c.id == response.json()["id"])).scalar()
     assert outcome["refused"] == [victim.phone_number_id] and outcome["messages"] == 1

@@ -278,6 +278,8 @@ class Applier:
                 return
             # The send's answer was lost (outcome unknown) or is not recorded yet: learn its wamid here.
             message_store.update_message(conn, message.id, wamid=status.wamid)
+        if message.direction != Direction.OUT:
+            return  # statuses describe what we sent (R15); one naming a customer's message changes nothing
         current = message.status
         if current in (MessageStatus.UNKNOWN, MessageStatus.SENDING):
             current = MessageStatus.ACCEPTED  # the status proves Meta took it

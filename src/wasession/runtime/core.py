@@ -54,7 +54,7 @@ class Runtime:
             raise StartupError(DATABASE_URL, exc.problem, exc.fix) from exc
         except OSError as exc:
             raise StartupError(
-                DATABASE_URL, f"cannot create the folder for {probe.safe_url(url)}: {exc.strerror or exc}", FIX_FOLDER
+                DATABASE_URL, f"cannot create {probe.safe_url(url)} or its folder: {exc.strerror or exc}", FIX_FOLDER
             ) from exc
         self.key_created = False
         self.key_file: Path | None = None
