@@ -192,6 +192,11 @@ class Simulator:
         self.runtime.ingestor.credentials.invalidate()
         return channel
 
+    def meta_number(self, phone_number_id: str, access_token: str, app_secret: str | None = None) -> None:
+        """Make the fake Cloud API hold this number for this token, as Meta would for a business that owns
+        it, so a channel for it can be added through the API (which asks Graph first)."""
+        self.fake.register(FakeNumber(phone_number_id, access_token, app_secret or self.app_secret))
+
     def update_policy(self, channel: Channel | int, **changes: object) -> None:
         channel_service.save_policy(self.runtime.ctx, _id(channel), changes)
 

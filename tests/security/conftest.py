@@ -37,6 +37,9 @@ class Tenant:
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.key}"}
+        body = kwargs.get("json")
+        if method == "POST" and path == "/channels" and isinstance(body, dict):
+            self.sim.meta_number(str(body.get("phone_number_id")), str(body.get("access_token")))  # the tenant's own
         response: httpx.Response = self.sim.client.request(method, "/api/v1" + path, headers=headers, **kwargs)
         return response
 

@@ -47,6 +47,7 @@ def tenants() -> Iterator[Tenants]:
         sim.customer_message(victim, wa_id=VICTIM_CUSTOMER, name="Ana", text="genuine")
         other = workspaces.create_workspace(sim.runtime.ctx, "attacker")
         key = apikeys.create_key(sim.runtime.ctx, workspace_id=other.id, name="k").secret
+        sim.meta_number(ATTACKER_PNID, "tok", ATTACKER_SECRET)  # the attacker's own, genuine number
         created = sim.client.post(
             "/api/v1/channels",
             headers={"Authorization": f"Bearer {key}"},

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from wasession.domain.errors import ValidationError
-from wasession.services.errors import ConflictError, DataError, NotFoundError, WindowClosedError
+from wasession.services.errors import ConflictError, DataError, NotFoundError, UpstreamError, WindowClosedError
 
 
 def error_body(code: str, message: str, field: str | None = None, **extra: object) -> dict[str, object]:
@@ -58,6 +58,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
         return JSONResponse(error_body(exc.code, exc.message), status_code=404)
+
+    @app.exception_handler(UpstreamError)
+    async def _upstream(_: Request, exc: UpstreamError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message), status_code=502)
 
     @app.exception_handler(ConflictError)
     async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:

@@ -67,13 +67,14 @@ class Engine:
         self.owner = runtime.owner
         self.listener: notify.DueListener | None = None
 
-    def client_for(self, channel: Channel) -> CloudClient:
+    def client_for(self, channel: Channel | None) -> CloudClient:
+        """The Graph client for `channel`'s origin and version; None: the operator's defaults."""
         settings = self.runtime.settings
-        if channel.sandbox and self.sandbox_base_url:
+        if channel is not None and channel.sandbox and self.sandbox_base_url:
             base = self.sandbox_base_url
         else:
-            base = channel.graph_base_url or settings.graph_base_url
-        version = channel.graph_version or settings.graph_version
+            base = (channel.graph_base_url if channel else None) or settings.graph_base_url
+        version = (channel.graph_version if channel else None) or settings.graph_version
         with self._clients_lock:
             client = self._clients.get((base, version))
             if client is None:

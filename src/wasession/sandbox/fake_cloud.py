@@ -114,6 +114,8 @@ class FakeNumber:
     access_token: str
     app_secret: str
     webhook_url: str | None = None
+    display_phone_number: str = "15550000000"
+    verified_name: str = "Sandbox Business"
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,7 @@ class FakeCloudApi:
         self.app = Starlette(
             routes=[
                 Route("/{version}/{phone_number_id}/messages", self._messages_endpoint, methods=["POST"]),
+                Route("/{version}/{phone_number_id:int}", self._number_endpoint, methods=["GET"]),
                 Route("/{path:path}", self._unknown_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             ]
         )
@@ -296,19 +299,24 @@ class FakeCloudApi:
             return JSONResponse({"error": refused.error}, status_code=refused.http_status)
         return JSONResponse(answer)
 
-    async def _unknown_endpoint(self, request: Request) -> Response:
-        error = _error(
-            100,
-            f"Unknown path components: /{request.path_params.get('path', '')}",
-            details=None,
-            with_code_prefix=False,
+    async def _number_endpoint(self, request: Request) -> Response:
+        """`GET /{version}/{phone-number-id}`: the number's public fields, to a token that may read them."""
+        phone_number_id = str(request.path_params["phone_number_id"])
+        with self._lock:
+            try:
+                number = self._authorized(phone_number_id, request.headers.get("authorization"), "get")
+            except _Refused as refused:
+                return JSONResponse({"error": refused.error}, status_code=refused.http_status)
+        return JSONResponse(
+            {
+                "id": phone_number_id,
+                "display_phone_number": number.display_phone_number,
+                "verified_name": number.verified_name,
+            }
         )
-        return JSONResponse({"error": error}, status_code=400)
 
-    def _handle_send(self, version: str, phone_number_id: str, authorization: str | None, raw: bytes) -> dict[str, Any]:
-        """Runs under the lock: validate, apply limits and the window, record, queue statuses."""
-        if self.graph_version is not None and version != self.graph_version:
-            raise _Refused(400, _error(100, "Invalid parameter", details=f"Unsupported Graph API version {version}"))
+    def _authorized(self, phone_number_id: str, authorization: str | None, verb: str) -> FakeNumber:
+        """The number, if the bearer token may act for it; Meta's 401/190 or 400/100 otherwise."""
         token = _bearer(authorization)
         if token is None:
             raise _Refused(
@@ -323,7 +331,7 @@ class FakeCloudApi:
                 400,
                 _error(
                     100,
-                    f"Unsupported post request. Object with ID '{phone_number_id}' does not exist, cannot be "
+                    f"Unsupported {verb} request. Object with ID '{phone_number_id}' does not exist, cannot be "
                     "loaded due to missing permissions, or does not support this operation.",
                     details=None,
                     with_code_prefix=False,
@@ -332,6 +340,22 @@ class FakeCloudApi:
             )
         if not hmac.compare_digest(token.encode("utf-8"), number.access_token.encode("utf-8")):
             raise _Refused(401, _error(190, "Invalid OAuth access token.", details=None, with_code_prefix=False))
+        return number
+
+    async def _unknown_endpoint(self, request: Request) -> Response:
+        error = _error(
+            100,
+            f"Unknown path components: /{request.path_params.get('path', '')}",
+            details=None,
+            with_code_prefix=False,
+        )
+        return JSONResponse({"error": error}, status_code=400)
+
+    def _handle_send(self, version: str, phone_number_id: str, authorization: str | None, raw: bytes) -> dict[str, Any]:
+        """Runs under the lock: validate, apply limits and the window, record, queue statuses."""
+        if self.graph_version is not None and version != self.graph_version:
+            raise _Refused(400, _error(100, "Invalid parameter", details=f"Unsupported Graph API version {version}"))
+        number = self._authorized(phone_number_id, authorization, "post")
         send = _parse_send(raw)
         if self._failures:
             injected = self._failures.popleft()

@@ -13,12 +13,15 @@ from wasession.domain.events import EventType
 from wasession.domain.policy import Policy, validate_policy
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
-from wasession.services.errors import ConflictError, NotFoundError, ValidationError
+from wasession.services.errors import ConflictError, NotFoundError, UpstreamError, ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import sessions as session_store
 from wasession.store.channel_edits import ChannelEdit, edit_channel
 from wasession.store.channels import Channel as Channel  # re-exported for the faces
 from wasession.store.channels import ChannelSecrets
+from wasession.store.db import Connection
+from wasession.whatsapp.client import CloudClient, PhoneNumberInfo
+from wasession.whatsapp.errors import AuthError, CloudApiError, RequestNotSentError
 
 DEFAULT_WORKSPACE = "default"
 SETTINGS_SAVED = "Settings saved successfully"
@@ -45,6 +48,21 @@ def default_workspace(ctx: ServiceContext) -> int:
         return channel_store.ensure_workspace(conn, DEFAULT_WORKSPACE, ctx.clock.now())
 
 
+def check_new_channel(
+    ctx: ServiceContext,
+    new: NewChannel,
+    policy: Mapping[str, object] | None = None,
+    *,
+    workspace_id: int | None = None,
+    max_channels: int = DEFAULT_MAX_CHANNELS_PER_WORKSPACE,
+) -> None:
+    """What `create_channel` would refuse, without writing: for a face that must ask Meta before creating."""
+    _validate(new, policy)
+    ws = workspace_id if workspace_id is not None else default_workspace(ctx)
+    with ctx.db.read() as conn:
+        _check_claim(conn, new.phone_number_id, ws, max_channels)
+
+
 def create_channel(
     ctx: ServiceContext,
     new: NewChannel,
@@ -55,6 +73,33 @@ def create_channel(
 ) -> Channel:
     """A phone_number_id belongs to the first workspace that claims it: the channel's app secret
     vouches for the webhooks of that number, so no other workspace may claim it too."""
+    validated = _validate(new, policy)
+    ws = workspace_id if workspace_id is not None else default_workspace(ctx)
+    now = ctx.clock.now()
+    with ctx.db.write() as conn:
+        _check_claim(conn, new.phone_number_id, ws, max_channels)
+        channel_id = channel_store.insert_channel(
+            conn,
+            ctx.box,
+            workspace_id=ws,
+            name=new.name.strip(),
+            phone_number_id=new.phone_number_id,
+            secrets=ChannelSecrets(new.access_token, new.app_secret, new.verify_token),
+            policy=validated,
+            now=now,
+            display_phone_number=new.display_phone_number,
+            sandbox=new.sandbox,
+            graph_base_url=new.graph_base_url,
+            graph_version=new.graph_version,
+            rate_limit_per_second=new.rate_limit_per_second,
+        )
+        channel = channel_store.get(conn, channel_id)
+        assert channel is not None
+        session_ops.record(conn, channel, None, EventType.CHANNEL_CREATED, now, name=channel.name)
+    return channel
+
+
+def _validate(new: NewChannel, policy: Mapping[str, object] | None) -> Policy:
     for field_name in ("name", "phone_number_id", "access_token", "app_secret", "verify_token"):
         if not str(getattr(new, field_name)).strip():
             raise ValidationError(field_name, f"{field_name} is required and may not be empty", code="required")
@@ -77,47 +122,27 @@ def create_channel(
             raise ValidationError(
                 "graph_base_url", f"graph_base_url must be an http(s) URL with a host; got {new.graph_base_url[:100]!r}"
             )
-    validated = validate_policy(policy or {})
-    ws = workspace_id if workspace_id is not None else default_workspace(ctx)
-    now = ctx.clock.now()
-    with ctx.db.write() as conn:
-        holder = channel_store.by_phone_number_id(conn, new.phone_number_id)
-        if holder is not None and holder.workspace_id != ws:
-            raise ConflictError(
-                f"phone_number_id {new.phone_number_id} is already claimed by another workspace",
-                field="phone_number_id",
-            )
-        if holder is not None:
-            raise ConflictError(
-                f"a channel with phone_number_id {new.phone_number_id} already exists",
-                code="duplicate",
-                field="phone_number_id",
-            )
-        if channel_store.count_in_workspace(conn, ws) >= max_channels:
-            raise ConflictError(
-                f"this workspace already has {max_channels} channels, the most "
-                f"WASESSION_MAX_CHANNELS_PER_WORKSPACE allows",
-                code="quota_exceeded",
-            )
-        channel_id = channel_store.insert_channel(
-            conn,
-            ctx.box,
-            workspace_id=ws,
-            name=new.name.strip(),
-            phone_number_id=new.phone_number_id,
-            secrets=ChannelSecrets(new.access_token, new.app_secret, new.verify_token),
-            policy=validated,
-            now=now,
-            display_phone_number=new.display_phone_number,
-            sandbox=new.sandbox,
-            graph_base_url=new.graph_base_url,
-            graph_version=new.graph_version,
-            rate_limit_per_second=new.rate_limit_per_second,
+    return validate_policy(policy or {})
+
+
+def _check_claim(conn: Connection, phone_number_id: str, workspace_id: int, max_channels: int) -> None:
+    holder = channel_store.by_phone_number_id(conn, phone_number_id)
+    if holder is not None and holder.workspace_id != workspace_id:
+        raise ConflictError(
+            f"phone_number_id {phone_number_id} is already claimed by another workspace",
+            field="phone_number_id",
         )
-        channel = channel_store.get(conn, channel_id)
-        assert channel is not None
-        session_ops.record(conn, channel, None, EventType.CHANNEL_CREATED, now, name=channel.name)
-    return channel
+    if holder is not None:
+        raise ConflictError(
+            f"a channel with phone_number_id {phone_number_id} already exists",
+            code="duplicate",
+            field="phone_number_id",
+        )
+    if channel_store.count_in_workspace(conn, workspace_id) >= max_channels:
+        raise ConflictError(
+            f"this workspace already has {max_channels} channels, the most WASESSION_MAX_CHANNELS_PER_WORKSPACE allows",
+            code="quota_exceeded",
+        )
 
 
 def random_token(nbytes: int = 24) -> str:
@@ -211,3 +236,22 @@ def list_channels(ctx: ServiceContext, *, workspace_id: int | None = None) -> li
     """The channels of a workspace (all of them with None), by id."""
     with ctx.db.read() as conn:
         return channel_store.list_all(conn, workspace_id)
+
+
+def verify_with_graph(client: CloudClient, phone_number_id: str, access_token: str) -> PhoneNumberInfo:
+    """Ask Graph, with the channel's own token, whether it may act for `phone_number_id`: a tenant cannot
+    claim a number it does not hold (docs/security.md). Refused with the field to fix, or UpstreamError."""
+    try:
+        return client.phone_number(phone_number_id, access_token)
+    except RequestNotSentError as exc:
+        raise UpstreamError(f"could not reach Meta's Graph API to verify the channel; try again ({exc})") from exc
+    except AuthError as exc:
+        raise ValidationError(
+            "access_token", f"Meta refused this access token for phone number id {phone_number_id} ({exc})"
+        ) from exc
+    except CloudApiError as exc:
+        if exc.http_status is not None and exc.http_status >= 500:
+            raise UpstreamError(f"Meta's Graph API failed to verify the channel; try again ({exc})") from exc
+        raise ValidationError(
+            "phone_number_id", f"Meta knows no phone number id {phone_number_id} this access token may use ({exc})"
+        ) from exc

@@ -7,9 +7,7 @@ from datetime import datetime
 from wasession.domain.errors import ValidationError
 from wasession.store.db import DataError
 
-__all__ = ["ConflictError", "DataError", "NotFoundError", "ValidationError", "WindowClosedError"]
-
-__all__ = ["ConflictError", "NotFoundError", "ValidationError", "WindowClosedError"]
+__all__ = ["ConflictError", "DataError", "NotFoundError", "UpstreamError", "ValidationError", "WindowClosedError"]
 
 
 class NotFoundError(LookupError):
@@ -28,6 +26,17 @@ class ConflictError(Exception):
         self.message = message
         self.code = code
         self.field = field
+        super().__init__(message)
+
+
+class UpstreamError(Exception):
+    """Meta's Graph API could not be asked (unreachable, or it answered with a server error)."""
+
+    code = "graph_unavailable"
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.field: str | None = None
         super().__init__(message)
 
 

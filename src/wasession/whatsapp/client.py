@@ -102,6 +102,28 @@ class CloudClient:
             payload["biz_opaque_callback_data"] = callback_data
         return self._post(phone_number_id, access_token, payload)
 
+    def phone_number(self, phone_number_id: str, access_token: str) -> PhoneNumberInfo:
+        """`GET /{version}/{phone-number-id}` with the channel's own token: the number exists and the token
+        may act for it. Raises `CloudApiError` (an `AuthError` for a bad token) or `RequestNotSentError`."""
+        url = f"{self._base}/{self._version}/{phone_number_id}?fields=display_phone_number,verified_name"
+        try:
+            response = self._http.get(url, {"Authorization": f"Bearer {access_token}"})
+        except BadUrl as exc:
+            raise CloudApiError(None, None, retry=RetryAdvice.NEVER, description=f"unusable URL ({exc})") from exc
+        except (NotSent, MaybeSent) as exc:  # a read: nothing to be unsure about, just not answered
+            raise RequestNotSentError(None, None, description=f"could not reach the Cloud API ({exc})") from exc
+        try:
+            data: Any = json.loads(response.body)
+        except (ValueError, RecursionError):
+            data = None
+        if not 200 <= response.status < 300 or not isinstance(data, Mapping) or data.get("id") != phone_number_id:
+            raise error_from_response(response.status, data if data is not None else response.body)
+        return PhoneNumberInfo(
+            id=phone_number_id,
+            display_phone_number=_opt_str(data.get("display_phone_number")),
+            verified_name=_opt_str(data.get("verified_name")),
+        )
+
     def _post(self, phone_number_id: str, access_token: str, payload: dict[str, Any]) -> SendResult:
         headers = {"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"}
         content = json.dumps(payload).encode("utf-8")
@@ -123,6 +145,15 @@ class CloudClient:
                 f"the send to phone number {phone_number_id} may or may not have reached the Cloud API ({exc})"
             ) from exc
         return _result(response, phone_number_id)
+
+
+@dataclass(frozen=True)
+class PhoneNumberInfo:
+    """What Graph says of a phone number id to a token that may read it."""
+
+    id: str
+    display_phone_number: str | None
+    verified_name: str | None
 
 
 def _addressed(to: str | None, recipient: str | None) -> dict[str, Any]:

@@ -63,6 +63,8 @@ class BadUrl(TransportError):
 class Transport(Protocol):
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> RawResponse: ...
 
+    def get(self, url: str, headers: Mapping[str, str]) -> RawResponse: ...
+
     def close(self) -> None: ...
 
 
@@ -93,11 +95,17 @@ class HttpxTransport:
         self.max_answer = max_answer_bytes
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> RawResponse:
+        return self._exchange("POST", url, body, headers)
+
+    def get(self, url: str, headers: Mapping[str, str]) -> RawResponse:
+        return self._exchange("GET", url, None, headers)
+
+    def _exchange(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> RawResponse:
         until = time.monotonic() + self.deadline
         try:
             # Identity: a compressed answer could expand far past the cap within one chunk.
             with self.client.stream(
-                "POST",
+                method,
                 url,
                 content=body,
                 headers={"Accept-Encoding": "identity", **headers},
@@ -173,6 +181,12 @@ class PooledTransport:
         self._proxies = urllib.request.getproxies()
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> RawResponse:
+        return self._exchange("POST", url, body, headers)
+
+    def get(self, url: str, headers: Mapping[str, str]) -> RawResponse:
+        return self._exchange("GET", url, None, headers)
+
+    def _exchange(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> RawResponse:
         parts = urlsplit(url)
         host = parts.hostname
         if parts.scheme not in ("http", "https") or not host:
@@ -188,7 +202,7 @@ class PooledTransport:
                     deadline=self.timeout,
                     max_answer_bytes=self.max_answer,
                 )
-            return self._proxied.post(url, body, headers)
+            return self._proxied._exchange(method, url, body, headers)
         origin = (parts.scheme, host, port)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         until = time.monotonic() + self.timeout
@@ -206,7 +220,7 @@ class PooledTransport:
         assert isinstance(sock, _DeadlineSocket)
         sock.until = until
         try:
-            conn.request("POST", target, body=body, headers=dict(headers))
+            conn.request(method, target, body=body, headers=dict(headers))
             response = conn.getresponse()
             data = self._read(response)
         except (OSError, http.client.HTTPException, MaybeSent) as exc:

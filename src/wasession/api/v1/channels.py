@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Response
@@ -65,7 +66,13 @@ def router(runtime: Runtime) -> APIRouter:
     def list_channels(ws: int = Depends(workspace)) -> list[ChannelOut]:
         return [channel_out(c) for c in channel_service.list_channels(ctx, workspace_id=ws)]
 
-    @r.post("/channels", status_code=201, response_model=ChannelOut, responses=errors(409))
+    @r.post(
+        "/channels",
+        status_code=201,
+        response_model=ChannelOut,
+        responses=errors(409, 502),
+        summary="Add a channel; Meta is asked, with its own token, that the token may act for the number",
+    )
     def create_channel(body: ChannelIn, ws: int = Depends(workspace)) -> ChannelOut:
         refuse_operator_fields(body)
         new = NewChannel(
@@ -77,9 +84,14 @@ def router(runtime: Runtime) -> APIRouter:
             display_phone_number=body.display_phone_number,
             rate_limit_per_second=body.rate_limit_per_second,
         )
-        channel = channel_service.create_channel(
-            ctx, new, body.policy, workspace_id=ws, max_channels=runtime.settings.max_channels_per_workspace
-        )
+        limit = runtime.settings.max_channels_per_workspace
+        # The cheap refusals first, then Meta: the token must be one that may act for the number.
+        channel_service.check_new_channel(ctx, new, body.policy, workspace_id=ws, max_channels=limit)
+        client = runtime.engine.client_for(None)
+        graph = channel_service.verify_with_graph(client, body.phone_number_id, body.access_token)
+        if not new.display_phone_number and graph.display_phone_number:
+            new = dataclasses.replace(new, display_phone_number=graph.display_phone_number)
+        channel = channel_service.create_channel(ctx, new, body.policy, workspace_id=ws, max_channels=limit)
         runtime.ingestor.credentials.invalidate()
         return channel_out(channel)
 
