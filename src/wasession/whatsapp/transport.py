@@ -202,7 +202,9 @@ class PooledTransport:
                     deadline=self.timeout,
                     max_answer_bytes=self.max_answer,
                 )
-            return self._proxied._exchange(method, url, body, headers)
+            if body is None:
+                return self._proxied.get(url, headers)
+            return self._proxied.post(url, body, headers)
         origin = (parts.scheme, host, port)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         until = time.monotonic() + self.timeout
