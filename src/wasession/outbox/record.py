@@ -115,7 +115,7 @@ def _record_problem(conn: Connection, job: Job, error: Exception, now: datetime,
             now,
             message_id=message.id,
             error_code=outcome.code,
-            reason=EventType.CHANNEL_PAUSED,
+            reason="channel_paused",
         )
         report.paused += 1
     elif isinstance(outcome, Retry):
