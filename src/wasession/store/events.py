@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from wasession.domain.events import EventType
 from wasession.store.schema import event_deliveries, event_webhooks, events
@@ -18,6 +18,10 @@ _INSERT = insert(events)
 # would fall back to a statement per row there).
 _INSERT_RETURNING = insert(events).returning(events.c.id, events.c.workspace_id, events.c.at)
 _INSERT_DELIVERY = insert(event_deliveries)
+_ENABLED_HOOKS = select(event_webhooks.c.id, event_webhooks.c.workspace_id).where(
+    event_webhooks.c.enabled.is_(True),
+    event_webhooks.c.workspace_id.in_(bindparam("b_workspaces", expanding=True)),
+)
 # Every type stored is part of the event-webhook contract: one not in EventType is a bug, refused here
 # rather than sent to a CRM that cannot know what it means.
 _KNOWN_TYPES = frozenset(EventType)
@@ -77,32 +81,30 @@ def add(
     session_id: int | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> None:
-    result = conn.execute(
-        _INSERT,
-        values(workspace_id=workspace_id, type=type, at=at, channel_id=channel_id, session_id=session_id, data=data),
+    add_many(
+        conn,
+        [values(workspace_id=workspace_id, type=type, at=at, channel_id=channel_id, session_id=session_id, data=data)],
     )
-    _queue_deliveries(conn, [(int(result.inserted_primary_key[0]), workspace_id, at)])  # type: ignore[index]
 
 
 def add_many(conn: Connection, rows: Sequence[EventInsert]) -> None:
-    """Rows made by `values`, in one executemany INSERT; their ids ascend in the order given."""
-    if rows:
-        added = conn.execute(_INSERT_RETURNING, list(rows)).all()
-        _queue_deliveries(conn, sorted((int(i), int(ws), at) for i, ws, at in added))
+    """Rows made by `values`, in one executemany INSERT; their ids ascend in the order given.
 
-
-def _queue_deliveries(conn: Connection, added: Sequence[tuple[int, int, datetime]]) -> None:
-    """The transactional outbox: one delivery row per enabled webhook of the event's workspace, written in
+    The transactional outbox: one delivery row per enabled webhook of the event's workspace, written in
     the transaction that adds the event, so an event is delivered exactly when it commits, whatever order
-    concurrent transactions commit their ids in. A webhook created later gets only later events."""
-    workspaces = {ws for _, ws, _ in added}
-    hooks = conn.execute(
-        select(event_webhooks.c.id, event_webhooks.c.workspace_id).where(
-            event_webhooks.c.enabled.is_(True), event_webhooks.c.workspace_id.in_(workspaces)
-        )
-    ).all()
-    if not hooks:
+    concurrent transactions commit their ids in. A webhook created later gets only later events. The
+    webhooks are read first, so the common case (no webhook) is a plain INSERT without RETURNING."""
+    if not rows:
         return
+    hooks = conn.execute(_ENABLED_HOOKS, {"b_workspaces": sorted({r["workspace_id"] for r in rows})}).all()
+    if not hooks:
+        conn.execute(_INSERT, list(rows))
+        return
+    added = conn.execute(_INSERT_RETURNING, list(rows)).all()
+    _queue_deliveries(conn, sorted((int(i), int(ws), at) for i, ws, at in added), hooks)
+
+
+def _queue_deliveries(conn: Connection, added: Sequence[tuple[int, int, datetime]], hooks: Sequence[Any]) -> None:
     rows = [
         {
             "webhook_id": hook_id,
