@@ -159,7 +159,7 @@ def test_the_path_finder_sees_backticked_and_bare_paths_but_not_urls_or_dotted_n
 
 
 def test_a_missing_file_or_name_is_reported(tmp_path: Path) -> None:
-    assert not path_exists("PRODUCT.md", ROOT / "README.md")
+    assert not path_exists("no-such-spec.md", ROOT / "README.md")
     assert path_exists("store/events.py", PACKAGE / "api" / "app.py")  # relative to src/wasession/
     assert path_exists("conftest.py", ROOT / "tests" / "api" / "test_sessions.py")  # beside the citer
     assert path_exists("system.json", ROOT / "tests" / "service" / "test_fixture_conformance.py")  # a fixture

@@ -58,7 +58,7 @@ class Contact:
         return f"+{self.wa_id}" if self.wa_id else ""
 
     def merge_values(self) -> dict[str, str]:
-        """Values for the reminder template's contact merge fields (PRODUCT §2)."""
+        """Values for the reminder template's contact merge fields (docs/rules.md, merge fields)."""
         return {
             "contact_firstname": self.effective_first_name(),
             "contact_lastname": self.effective_last_name(),
