@@ -12,7 +12,7 @@ from typing import Any
 
 from wasession.domain.events import EventType, other_webhook_event
 from wasession.domain.lifecycle import Awaiting, Direction, MessageKind, MessageStatus, ReminderState, SessionStatus
-from wasession.domain.plan import NEW_SILENCE, plan
+from wasession.domain.plan import NEW_SILENCE, Plan, plan
 from wasession.domain.schedule import effective_timestamp
 from wasession.ingest.credentials import Verdict
 from wasession.ingest.result import IngestResult
@@ -166,18 +166,7 @@ class Applier:
                 reminder_reason=None,
             )
             result.scheduled(p.due_at)
-            session_ops.record(
-                conn,
-                channel,
-                active.id,
-                EventType.CUSTOMER_MESSAGE,
-                ts,
-                wamid=msg.wamid,
-                type=msg.type,
-                window_closes_at=p.window_closes_at,
-                closes_at=p.closes_at,
-                reminder_due_at=p.reminder_due_at,
-            )
+            _record_new_silence(conn, channel, active.id, msg, ts, p)
         else:
             # R5: older than T, kept in its place in the transcript; T does not move back.
             session_ops.record(conn, channel, active.id, EventType.CUSTOMER_MESSAGE, ts, wamid=msg.wamid, late=True)
@@ -205,18 +194,7 @@ class Applier:
         )
         self._store_inbound(conn, channel, session_id, msg, ts, now)
         session_ops.record(conn, channel, session_id, EventType.SESSION_OPENED, ts, wamid=msg.wamid)
-        session_ops.record(
-            conn,
-            channel,
-            session_id,
-            EventType.CUSTOMER_MESSAGE,
-            ts,
-            wamid=msg.wamid,
-            type=msg.type,
-            window_closes_at=p.window_closes_at,
-            closes_at=p.closes_at,
-            reminder_due_at=p.reminder_due_at,
-        )
+        _record_new_silence(conn, channel, session_id, msg, ts, p)
         return p.due_at
 
     def _store_inbound(
@@ -345,3 +323,21 @@ class Applier:
     def _record_other(self, conn: Connection, channel: Channel, other: OtherUpdate, now: datetime) -> None:
         event_type, extra = other_webhook_event(other.kind)
         session_ops.record(conn, channel, None, event_type, now, field=other.field, **extra)
+
+
+def _record_new_silence(
+    conn: Connection, channel: Channel, session_id: int, msg: InboundMessage, ts: datetime, p: Plan
+) -> None:
+    """The customer_message event of a message that starts a silence, with the times it set (R3, R6, R9)."""
+    session_ops.record(
+        conn,
+        channel,
+        session_id,
+        EventType.CUSTOMER_MESSAGE,
+        ts,
+        wamid=msg.wamid,
+        type=msg.type,
+        window_closes_at=p.window_closes_at,
+        closes_at=p.closes_at,
+        reminder_due_at=p.reminder_due_at,
+    )

@@ -196,11 +196,10 @@ def replan(
     policy_changed: bool = False,
     **extra: Unpack[ReplanExtra],
 ) -> Plan:
-    """Ingest calls this until it adopts `customer_wrote` + `apply`."""
-    p, values = replanned(
-        state_of(session), policy, now, reminder_state=reminder_state, policy_changed=policy_changed, **extra
-    )
-    session_store.update_session(conn, session.id, **values)
+    """`SessionWrites.replan`, written now. Ingest calls this until it adopts `customer_wrote` + `apply`."""
+    writes = SessionWrites()
+    p = writes.replan(session, policy, now, reminder_state=reminder_state, policy_changed=policy_changed, **extra)
+    writes.flush(conn)
     return p
 
 
