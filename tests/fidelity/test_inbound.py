@@ -258,3 +258,29 @@ def test_a_user_whose_business_scoped_id_changed_keeps_contact_and_session(sim: 
         sim.session(ch, user_id="US.111")
     with sim.runtime.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(contacts)).scalar() == 1
+
+
+def test_a_status_naming_a_customers_own_message_changes_nothing() -> None:
+    """R15 is about what we sent: a status webhook carrying an inbound message's wamid (Meta never sends
+    one; a confused relay might) neither changes that message nor records a delivery event."""
+    from wasession.sandbox.bodies import status_body
+
+    with Simulator(start="2026-01-05T15:00:00Z") as sim:
+        ch = sim.add_channel()
+        sim.customer_message(ch, wa_id="15550001111", text="hi", wamid="wamid.INBOUND1")
+        before = sim.message_by_wamid(ch, "wamid.INBOUND1")
+        body = status_body(
+            phone_number_id=ch.phone_number_id,
+            wamid="wamid.INBOUND1",
+            status="read",
+            timestamp=sim.now,
+            recipient_id="15550001111",
+        )
+        response = sim.post_webhook(body)
+        assert response.status_code == 200
+        (logged,) = ingest.logged_bodies(sim.runtime.ctx, log_id=response.json()["id"])
+        assert logged.outcome is not None and logged.outcome.error is None, logged.outcome  # applied, not failed
+        after = sim.message_by_wamid(ch, "wamid.INBOUND1")
+        assert before is not None and after == before
+        types = [e.type for e in sim.timeline(sim.session(ch, wa_id="15550001111"))]
+        assert not [t for t in types if t.startswith("message_")], types
