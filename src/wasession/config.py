@@ -2,18 +2,53 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic import ValidationError as SettingsInvalid
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wasession.store.db import default_url, normalize_url
-from wasession.store.probe import sqlite_file
+from wasession.store.probe import safe_url, sqlite_file
+from wasession.store.secrets import KEY_FILE_NAME
 
 ENV_PREFIX = "WASESSION_"
+
+# Where the SQLite database and the secret key live when no setting says otherwise: one folder per
+# user (the platform's user data folder, or WASESSION_HOME), never the working directory, so every
+# command finds the server's database wherever it is run from.
+APP = "wasession"
+HOME_VARIABLE = "WASESSION_HOME"
+
+
+def user_data_dir(environ: dict[str, str] | os._Environ[str] | None = None) -> Path:
+    """The platform's per-user data folder for wasession (XDG on Linux and other Unixes)."""
+    env = os.environ if environ is None else environ
+    if sys.platform == "win32":
+        base = env.get("LOCALAPPDATA") or env.get("APPDATA")
+        return Path(base) / APP if base else Path.home() / "AppData" / "Local" / APP
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / APP
+    xdg = env.get("XDG_DATA_HOME", "")
+    # The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
+    return (Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share") / APP
+
+
+def home_dir(home: str | None) -> Path:
+    """WASESSION_HOME when set, else the platform's user data folder; always absolute."""
+    return Path(home).expanduser().resolve() if home else user_data_dir()
+
+
+def git_work_tree(folder: Path) -> Path | None:
+    """The git work tree `folder` is inside, if any: a key file there is one `git add .` from leaking."""
+    for candidate in (folder.resolve(), *folder.resolve().parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
 
 
 class StartupError(Exception):
@@ -37,7 +72,10 @@ def check_graph_version(value: str) -> str:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    database_url: str = Field(default_factory=default_url)
+    # The folder for the default SQLite file and the generated key (WASESSION_HOME); unset: the
+    # platform's user data folder (datadir.py). Never the working directory.
+    home: str | None = None
+    database_url: str = ""  # unset: sqlite in home_dir()
     secret_key: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -83,13 +121,40 @@ class Settings(BaseSettings):
     # Channels one workspace may hold; WASESSION_MAX_CHANNELS_PER_WORKSPACE.
     max_channels_per_workspace: int = Field(default=100, ge=1)
 
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = default_url(self.home_dir())
+        return self
+
     def normalized_database_url(self) -> str:
         return normalize_url(self.database_url)
 
+    def home_dir(self) -> Path:
+        return home_dir(self.home)
+
     def data_dir(self) -> Path:
-        """Where the generated secret key lives: beside the SQLite file, else the working directory."""
+        """Where the generated secret key lives: beside the SQLite file, else the home folder."""
         path = sqlite_file(self.normalized_database_url())
-        return path.resolve().parent if path is not None else Path.cwd()
+        return path.resolve().parent if path is not None else self.home_dir()
+
+    def uses_default_database(self) -> bool:
+        return self.normalized_database_url() == default_url(self.home_dir())
+
+    def safe_database_url(self) -> str:
+        return safe_url(self.normalized_database_url())
+
+    def key_file(self) -> Path | None:
+        """The key file this process reads or creates; None when WASESSION_SECRET_KEY holds the key."""
+        return None if self.secret_key else self.data_dir() / KEY_FILE_NAME
+
+    def key_in_work_tree(self) -> Path | None:
+        """The git work tree a new key file would be created in (refused: it would sit beside tracked
+        files), or None. A key already there, or a key given in WASESSION_SECRET_KEY, is used as is."""
+        folder = self.data_dir()
+        if self.secret_key or (folder / KEY_FILE_NAME).exists():
+            return None
+        return git_work_tree(folder)
 
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"

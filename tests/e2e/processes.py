@@ -28,6 +28,7 @@ def cli_env(folder: Path, **extra: str) -> dict[str, str]:
     file is created beside the database), nothing else of ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WASESSION_")}
     env["WASESSION_DATABASE_URL"] = f"sqlite:///{folder / 'wasession.sqlite3'}"
+    env["WASESSION_HOME"] = str(folder / "home")  # never the developer's real data folder
     env.update(extra)
     return env
 

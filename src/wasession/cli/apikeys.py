@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wasession.cli.shared import runtime_for, user_errors
-from wasession.runtime import Runtime
+from wasession.cli.shared import runtime_for, user_errors, workspace_id_named
 
 WORKSPACE_HELP = "The workspace's name."
 
@@ -15,13 +14,7 @@ def apikeys() -> None:
     """Create, list and revoke REST API keys (`Authorization: Bearer wsk_…`)."""
 
 
-def _workspace_id(runtime: Runtime, name: str) -> int:
-    from wasession.services import channels as channel_service
-    from wasession.services import workspaces as workspace_service
-
-    if name == channel_service.DEFAULT_WORKSPACE:
-        return channel_service.default_workspace(runtime.ctx)
-    return workspace_service.workspace_named(runtime.ctx, name).id
+_workspace_id = workspace_id_named
 
 
 @apikeys.command("create")

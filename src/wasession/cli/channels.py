@@ -1,4 +1,4 @@
-"""`wasession channels`: add and list channels."""
+"""`wasession channels`: add, list, edit, rotate the credentials of, and remove channels."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ import json
 
 import click
 
-from wasession.cli.shared import pairs, runtime_for, user_errors
+from wasession.cli.shared import CHANNEL_HELP, channel_ref, pairs, runtime_for, user_errors, workspace_id_named
 from wasession.runtime.reads import all_channels
 
 
 @click.group()
 def channels() -> None:
-    """Add and list channels (WhatsApp Business phone numbers)."""
+    """Add, list, edit, rotate and remove channels (WhatsApp Business phone numbers)."""
 
 
-@channels.command("add")
+@channels.command("add", epilog="Policy settings follow the options as KEY=VALUE, as in `wasession policy set`.")
+@click.argument("policy_settings", nargs=-1, metavar="[KEY=VALUE]...")
 @click.option("--name", required=True, help="What the dashboard calls the channel.")
 @click.option("--phone-number-id", required=True, help="The phone number id Meta shows for the number.")
 @click.option("--display-phone-number", default="", help="The number as customers see it, e.g. 15551234567.")
@@ -43,10 +44,21 @@ def channels() -> None:
 @click.option("--graph-base-url", default=None, help="Override the Graph API base URL (tests, proxies).")
 @click.option("--graph-version", default=None, help="Override the Graph API version, e.g. v25.0.")
 @click.option("--rate-limit", "rate_limit", default=80, show_default=True, type=int, help="Messages per second.")
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="A policy setting; repeatable.")
+@click.option(
+    "--workspace", default="default", show_default=True, help="The workspace the channel belongs to (by name)."
+)
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Deprecated: write KEY=VALUE after the options instead. Still accepted.",
+)
 @click.pass_context
 def channels_add(
     ctx: click.Context,
+    policy_settings: tuple[str, ...],
+    workspace: str,
     name: str,
     phone_number_id: str,
     display_phone_number: str,
@@ -58,10 +70,13 @@ def channels_add(
     rate_limit: int,
     settings: tuple[str, ...],
 ) -> None:
-    """Add a channel for a WhatsApp Business phone number."""
+    """Add a channel for a WhatsApp Business phone number, with optional policy settings."""
     from wasession.services.channels import NewChannel, create_channel
 
+    if settings:
+        click.echo("note: --set is deprecated; write KEY=VALUE after the options, as `policy set` does", err=True)
     with runtime_for(ctx) as runtime, user_errors():
+        workspace_id = workspace_id_named(runtime, workspace)
         channel = create_channel(
             runtime.ctx,
             NewChannel(
@@ -75,10 +90,11 @@ def channels_add(
                 graph_version=graph_version,
                 rate_limit_per_second=rate_limit,
             ),
-            pairs(settings),
+            pairs(settings + policy_settings),
+            workspace_id=workspace_id,
             max_channels=runtime.settings.max_channels_per_workspace,
         )
-    click.echo(f"channel {channel.id} created for phone_number_id {channel.phone_number_id}")
+    click.echo(f"channel {channel.id} created for phone_number_id {channel.phone_number_id} in workspace {workspace!r}")
 
 
 @channels.command("list")
@@ -110,3 +126,91 @@ def channels_list(ctx: click.Context, as_json: bool) -> None:
     for c in rows:
         kind = " (sandbox)" if c.sandbox else ""
         click.echo(f"{c.id:>4}  {c.phone_number_id:<18} {c.name}{kind}")
+
+
+@channels.command("edit", epilog=CHANNEL_HELP)
+@click.argument("channel")
+@click.option("--name", default=None, help="A new name for the dashboard.")
+@click.option("--display-phone-number", default=None, help="The number as customers see it.")
+@click.option("--rate-limit", "rate_limit", default=None, type=int, help="Messages per second, 1 to 1000.")
+@click.pass_context
+def channels_edit(
+    ctx: click.Context, channel: str, name: str | None, display_phone_number: str | None, rate_limit: int | None
+) -> None:
+    """Rename CHANNEL or change its displayed number or send rate."""
+    from wasession.services.channel_admin import update_channel
+
+    if name is None and display_phone_number is None and rate_limit is None:
+        raise click.UsageError("give at least one of --name, --display-phone-number, --rate-limit")
+    with runtime_for(ctx) as runtime:
+        found = channel_ref(runtime, channel)
+        with user_errors():
+            updated = update_channel(
+                runtime.ctx,
+                found.id,
+                workspace_id=found.workspace_id,
+                name=name,
+                display_phone_number=display_phone_number,
+                rate_limit_per_second=rate_limit,
+            )
+    click.echo(f"channel {updated.id} {updated.name!r} updated")
+
+
+def _secret(value: str | None, what: str) -> str | None:
+    """`-` asks for the value without echoing it, so it stays out of the shell's history."""
+    return click.prompt(f"New {what}", hide_input=True) if value == "-" else value
+
+
+SECRET_HELP = "The new {} (`-` prompts for it without echo)."
+
+
+@channels.command("rotate", epilog=CHANNEL_HELP)
+@click.argument("channel")
+@click.option("--access-token", default=None, help=SECRET_HELP.format("Cloud API access token"))
+@click.option("--app-secret", default=None, help=SECRET_HELP.format("Meta app secret that signs webhooks"))
+@click.option("--verify-token", default=None, help=SECRET_HELP.format("webhook verify token"))
+@click.pass_context
+def channels_rotate(
+    ctx: click.Context, channel: str, access_token: str | None, app_secret: str | None, verify_token: str | None
+) -> None:
+    """Replace some of CHANNEL's credentials; a send pause caused by a refused token is lifted."""
+    from wasession.services.channels import update_credentials
+
+    if access_token is None and app_secret is None and verify_token is None:
+        raise click.UsageError("give at least one of --access-token, --app-secret, --verify-token")
+    with runtime_for(ctx) as runtime:
+        found = channel_ref(runtime, channel)
+        with user_errors():
+            update_credentials(
+                runtime.ctx,
+                found.id,
+                access_token=_secret(access_token, "access token"),
+                app_secret=_secret(app_secret, "app secret"),
+                verify_token=_secret(verify_token, "verify token"),
+                workspace_id=found.workspace_id,
+            )
+    changed = [
+        n for n, v in (("access token", access_token), ("app secret", app_secret), ("verify token", verify_token)) if v
+    ]
+    click.echo(f"channel {found.id} {found.name!r}: new {', '.join(changed)} stored")
+
+
+@channels.command("remove", epilog=CHANNEL_HELP)
+@click.argument("channel")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def channels_remove(ctx: click.Context, channel: str, yes: bool) -> None:
+    """Delete CHANNEL with its sessions, transcripts and events."""
+    from wasession.services.channel_admin import delete_channel
+
+    with runtime_for(ctx) as runtime:
+        found = channel_ref(runtime, channel)
+        if not yes:
+            click.confirm(
+                f"Delete channel {found.id} {found.name!r} (phone_number_id {found.phone_number_id}) "
+                "with all its sessions and transcripts?",
+                abort=True,
+            )
+        with user_errors():
+            delete_channel(runtime.ctx, found.id, workspace_id=found.workspace_id)
+    click.echo(f"channel {found.id} {found.name!r} removed")

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from wasession.cli.shared import pairs, runtime_for, user_errors
+from wasession.cli.shared import CHANNEL_HELP, channel_ref, pairs, runtime_for, user_errors
 
 
 @click.group()
@@ -14,27 +14,27 @@ def policy() -> None:
     """Show or change a channel's session policy."""
 
 
-@policy.command("show")
-@click.argument("channel_id", type=int)
+@policy.command("show", epilog=CHANNEL_HELP)
+@click.argument("channel")
 @click.pass_context
-def policy_show(ctx: click.Context, channel_id: int) -> None:
-    """Print CHANNEL_ID's policy as JSON."""
-    from wasession.services.channels import get_channel
-
-    with runtime_for(ctx) as runtime, user_errors():
-        channel = get_channel(runtime.ctx, channel_id)
-    click.echo(json.dumps(channel.policy.to_public(), indent=2))
+def policy_show(ctx: click.Context, channel: str) -> None:
+    """Print CHANNEL's policy as JSON."""
+    with runtime_for(ctx) as runtime:
+        found = channel_ref(runtime, channel)
+    click.echo(json.dumps(found.policy.to_public(), indent=2))
 
 
-@policy.command("set")
-@click.argument("channel_id", type=int)
+@policy.command("set", epilog=CHANNEL_HELP)
+@click.argument("channel")
 @click.argument("settings", nargs=-1, required=True, metavar="KEY=VALUE...")
 @click.pass_context
-def policy_set(ctx: click.Context, channel_id: int, settings: tuple[str, ...]) -> None:
-    """Change CHANNEL_ID's policy settings, e.g. reminder_after_hours=20 session_timeout=24h."""
+def policy_set(ctx: click.Context, channel: str, settings: tuple[str, ...]) -> None:
+    """Change CHANNEL's policy settings, e.g. reminder_after_hours=20 session_timeout=24h."""
     from wasession.services.channels import SETTINGS_SAVED, save_policy
 
-    with runtime_for(ctx) as runtime, user_errors():
-        saved = save_policy(runtime.ctx, channel_id, pairs(settings))
+    with runtime_for(ctx) as runtime:
+        found = channel_ref(runtime, channel)
+        with user_errors():
+            saved = save_policy(runtime.ctx, found.id, pairs(settings))
     click.echo(SETTINGS_SAVED)
     click.echo(json.dumps(saved.to_public(), indent=2))

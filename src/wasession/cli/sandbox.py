@@ -7,7 +7,7 @@ from datetime import datetime
 import click
 import httpx
 
-from wasession.cli.shared import runtime_for
+from wasession.cli.shared import runtime_for, settings
 from wasession.domain.clock import parse_instant
 from wasession.services.sandbox import sandbox_channel
 
@@ -19,15 +19,22 @@ def sandbox() -> None:
 
 @sandbox.command("message")
 @click.argument("text")
-@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The running `wasession serve`.")
+@click.option(
+    "--url",
+    default=None,
+    help="The running `wasession serve` [default: WASESSION_PUBLIC_URL, else http://WASESSION_HOST:PORT].",
+)
+@click.option("--port", type=int, default=None, help="The port `serve` listens on [env WASESSION_PORT; default 8000].")
 @click.option("--wa-id", default="15550001111", show_default=True, help="The customer's WhatsApp id.")
 @click.option("--name", default="Ana Silva", show_default=True, help="The customer's profile name.")
 @click.pass_context
-def sandbox_message(ctx: click.Context, text: str, url: str, wa_id: str, name: str) -> None:
+def sandbox_message(ctx: click.Context, text: str, url: str | None, port: int | None, wa_id: str, name: str) -> None:
     """Send TEXT to the sandbox channel as the customer, as Meta would deliver it."""
     from wasession.services.sandbox import customer_message_webhook
 
-    base = url.rstrip("/")
+    # The server's own settings say where it listens: WASESSION_PORT reaches both commands alike.
+    base = (url or settings(ctx, port=port).base_url()).rstrip("/")
+    url = base
     with runtime_for(ctx) as runtime:
         channel = sandbox_channel(runtime.ctx)
         if channel is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wasession.api.serving import uvicorn_options
+from wasession.cli.banner import LOG_FORMAT_OPTION, banner
 from wasession.cli.shared import open_runtime, settings
 from wasession.config import StartupError
 from wasession.domain.clock import AcceleratedClock
@@ -45,6 +46,7 @@ SPEED_OPTION = "--sandbox-speed"
     help="Run the clock N times faster than real time (60: the sandbox's 1-hour reminder in a minute). "
     "Only when every channel is a sandbox channel.",
 )
+@LOG_FORMAT_OPTION
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -54,6 +56,7 @@ def serve(
     sandbox: bool,
     access_log: bool,
     sandbox_speed: float | None,
+    log_format: str | None,
 ) -> None:
     """Run the API, the webhook endpoint, the dashboard and the engine in one process."""
     import uvicorn
@@ -63,8 +66,9 @@ def serve(
     from wasession.sandbox.pump import WebhookPump
     from wasession.server import SANDBOX_GRAPH_PATH, create_app
     from wasession.services.sandbox import ensure_sandbox_channel, register_sandbox
+    from wasession.services.users import has_admin
 
-    configure_logging()
+    configure_logging(log_format)
     ctx.find_root().obj.update(host=host, port=port, public_url=public_url)
     config = settings(ctx)
     base = config.base_url()
@@ -91,15 +95,10 @@ def serve(
             engine.add_loop("sandbox-webhooks", pump.step, fake.next_webhook_at).start()
 
     app = create_app(runtime, sandbox_graph=fake.app if sandboxes else None, on_start=start, on_stop=runtime.stop)
-    click.echo(f"wasession {describe_database(runtime.ctx)}")
-    click.echo(f"Webhook URL for Meta: {base}/webhooks/whatsapp   health: {base}/healthz")
+    for line in banner(config, describe_database(runtime.ctx), sandboxes=sandboxes, has_admin=has_admin(runtime.ctx)):
+        click.echo(line)
     if sandbox_speed is not None:
-        click.echo(f"Clock running {sandbox_speed:g} times faster than real time ({SPEED_OPTION})")
-    for c in sandboxes:
-        click.echo(
-            f"Sandbox channel {c.id} (phone_number_id {c.phone_number_id}): play the customer with\n"
-            f"  wasession sandbox message --url {base} 'Hello!'"
-        )
+        click.echo(f"  Clock running {sandbox_speed:g} times faster than real time ({SPEED_OPTION})")
     # log_config=None keeps the JSON/text handler set up above; uvicorn answers SIGTERM by finishing
     # requests in flight, then the lifespan's on_stop stops the engine gracefully.
     uvicorn.run(

@@ -13,6 +13,7 @@ import click
 from wasession.config import Settings, StartupError, load_settings
 from wasession.domain.errors import ValidationError
 from wasession.runtime import Runtime
+from wasession.services.channels import Channel
 from wasession.services.errors import ConflictError, NotFoundError
 
 # Exit code for a configuration the service cannot start with (click uses 2 for usage errors too).
@@ -21,7 +22,20 @@ EXIT_CONFIG = 2
 
 class Group(click.Group):
     """A command group whose StartupErrors print as `error: <setting>: <problem>; <fix>` and exit 2;
-    the global `--debug` shows the traceback as well."""
+    the global `--debug` shows the traceback as well. Its help ends with where the data lives."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        if ctx.parent is None:
+            try:
+                home = load_settings().home_dir()
+            except StartupError:
+                home = None
+            formatter.write_paragraph()
+            formatter.write_text(
+                f"Data folder (database and secret key unless WASESSION_DATABASE_URL and WASESSION_SECRET_KEY "
+                f"are set): {home or 'unset'}; change it with WASESSION_HOME. `wasession paths` shows them all."
+            )
+        super().format_epilog(ctx, formatter)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -91,3 +105,53 @@ def pairs(items: tuple[str, ...]) -> dict[str, object]:
             raise click.BadParameter(f"{item!r}: write settings as KEY=VALUE, e.g. reminder_after_hours=20")
         out[key.strip()] = value
     return out
+
+
+# Options every command accepts after its name as well as before it (`wasession serve --database-url …`
+# and `wasession --database-url … serve` mean the same): name, help.
+GLOBAL_OPTIONS: dict[str, str] = {
+    "database_url": "sqlite:///path/file.sqlite3 or postgresql://user@host/db "
+    "[env WASESSION_DATABASE_URL; default: wasession.sqlite3 in the data folder]",
+    "home": "The data folder for the default database and the key file [env WASESSION_HOME; "
+    "default: the platform's user data folder, e.g. ~/.local/share/wasession].",
+}
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: object) -> None:
+    if value is not None and param.name is not None:
+        root = ctx.find_root()
+        root.obj = root.obj or {}
+        root.obj[param.name] = value
+
+
+def add_global_options(command: click.Command) -> None:
+    """Give `command` and every subcommand under it the global options, stored where the root's go."""
+    for name, text in GLOBAL_OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        if not any(flag in p.opts for p in command.params):
+            command.params.append(click.Option([flag, name], expose_value=False, callback=_remember, help=text))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_global_options(sub)
+
+
+def channel_ref(runtime: Runtime, ref: str) -> Channel:
+    """The channel `ref` names (id, name or phone_number_id), or a one-line error."""
+    from wasession.services.channel_lookup import resolve_channel
+
+    with user_errors():
+        return resolve_channel(runtime.ctx, ref)
+
+
+CHANNEL_HELP = "CHANNEL is a channel's id, its name or its phone_number_id."
+
+
+def workspace_id_named(runtime: Runtime, name: str) -> int:
+    """The id of the workspace called `name` (the default workspace is created on first use)."""
+    from wasession.services import channels as channel_service
+    from wasession.services import workspaces as workspace_service
+
+    if name == channel_service.DEFAULT_WORKSPACE:
+        return channel_service.default_workspace(runtime.ctx)
+    with user_errors():
+        return workspace_service.workspace_named(runtime.ctx, name).id

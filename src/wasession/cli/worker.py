@@ -6,6 +6,7 @@ import os
 
 import click
 
+from wasession.cli.banner import LOG_FORMAT_OPTION
 from wasession.cli.shared import open_runtime
 from wasession.config import StartupError
 
@@ -13,15 +14,16 @@ METRICS_PORT = "WASESSION_METRICS_PORT"
 
 
 @click.command()
+@LOG_FORMAT_OPTION
 @click.pass_context
-def worker(ctx: click.Context) -> None:
+def worker(ctx: click.Context, log_format: str | None) -> None:
     """Run the engine only (due work and sending), for scale-out beside `serve`."""
     import signal
     import threading
 
     from wasession.observability.logging import configure as configure_logging
 
-    configure_logging()
+    configure_logging(log_format)
     metrics_port = _metrics_port()
     runtime = open_runtime(ctx, migrate_sqlite=False)
     if metrics_port is not None:  # a worker has no API: its counters get their own port

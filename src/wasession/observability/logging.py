@@ -91,6 +91,8 @@ def configure(fmt: str | None = None, level: str | None = None) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # Alembic announces each of its plugins and its DDL mode at INFO on every start: noise to an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # httpx logs every request line at INFO; a send per line is noise, and URLs may carry ids.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -34,6 +34,18 @@ SECRET_KEY = "WASESSION_SECRET_KEY"
 FIX_KEY = "set WASESSION_SECRET_KEY to the key the database was created with (or remove it to use the key file)"
 
 
+def _refuse_key_in_work_tree(settings: Settings) -> None:
+    """Checked before the database file is created, so a refused start leaves nothing behind."""
+    tree = settings.key_in_work_tree()
+    if tree is not None:
+        raise StartupError(
+            SECRET_KEY,
+            f"unset, and a new key file would be created in {settings.data_dir()}, inside the git work tree {tree}",
+            "keep the database outside the work tree (unset WASESSION_DATABASE_URL to use WASESSION_HOME), "
+            "or set WASESSION_SECRET_KEY",
+        )
+
+
 class Runtime:
     def __init__(
         self,
@@ -46,6 +58,7 @@ class Runtime:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         url = settings.normalized_database_url()
+        _refuse_key_in_work_tree(settings)
         try:
             probe.backend_of(url)
             probe.check_folder(url)

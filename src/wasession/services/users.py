@@ -15,20 +15,27 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from wasession.lifecycle.context import ServiceContext
-from wasession.services.errors import ConflictError, ValidationError
+from wasession.services.errors import ConflictError, NotFoundError, ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import users as user_store
-from wasession.store.db import IntegrityError
-from wasession.store.users import LoginSession
+from wasession.store.db import Connection, IntegrityError
+from wasession.store.users import LoginSession, User
 
 __all__ = [
     "LOGIN_TTL",
+    "ROLES",
     "Login",
     "LoginSession",
+    "User",
     "authenticate",
     "create_user",
+    "delete_user",
+    "has_admin",
     "hash_password",
+    "list_users",
     "logout",
+    "reset_password",
+    "role_of",
     "session_for_token",
     "verify_password",
 ]
@@ -36,6 +43,10 @@ __all__ = [
 # Long enough that a working day (or a simulated one in the browser tests) never logs an admin out.
 LOGIN_TTL = timedelta(days=7)
 MIN_PASSWORD = 8
+# An admin changes settings, channels, API keys, users and event webhooks; an agent reads and answers
+# the chats of their workspace (docs/security.md, "Roles").
+ADMIN, AGENT = "admin", "agent"
+ROLES = (ADMIN, AGENT)
 USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,200}")
 # scrypt at 16 MiB of memory: OWASP's minimum recommendation for interactive logins.
 _N, _R, _P = 2**14, 8, 1
@@ -71,17 +82,35 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_user(
-    ctx: ServiceContext, username: str, password: str, *, workspace: str = "default", is_admin: bool = True
-) -> int:
-    if not USERNAME.fullmatch(username):
-        raise ValidationError(
-            "username", f"username must be 1-200 letters, digits or _ . @ -; got {username!r}", code="invalid"
-        )
+def role_of(user: User | LoginSession) -> str:
+    return ADMIN if user.is_admin else AGENT
+
+
+def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise ValidationError(
             "password", f"password must be at least {MIN_PASSWORD} characters; got {len(password)}", code="too_short"
         )
+
+
+def create_user(
+    ctx: ServiceContext,
+    username: str,
+    password: str,
+    *,
+    workspace: str = "default",
+    is_admin: bool = True,
+    role: str | None = None,
+) -> int:
+    if role is not None:
+        if role not in ROLES:
+            raise ValidationError("role", f"role must be one of {', '.join(ROLES)}; got {role!r}", code="invalid")
+        is_admin = role == ADMIN
+    if not USERNAME.fullmatch(username):
+        raise ValidationError(
+            "username", f"username must be 1-200 letters, digits or _ . @ -; got {username!r}", code="invalid"
+        )
+    _check_password(password)
     if not workspace.strip():
         raise ValidationError("workspace", "workspace may not be empty", code="required")
     password_hash = hash_password(password)
@@ -101,6 +130,36 @@ def create_user(
             )
     except IntegrityError as exc:  # a concurrent create of the same name
         raise ConflictError(f"a user named {username!r} already exists", code="duplicate", field="username") from exc
+
+
+def list_users(ctx: ServiceContext, *, workspace_id: int | None = None) -> list[User]:
+    with ctx.db.read() as conn:
+        return user_store.list_users(conn, workspace_id)
+
+
+def _existing(conn: Connection, username: str) -> User:
+    user = user_store.by_username(conn, username)
+    if user is None:
+        raise NotFoundError("user", repr(username))
+    return user
+
+
+def delete_user(ctx: ServiceContext, username: str) -> None:
+    """Delete the user and end their login sessions at once."""
+    with ctx.db.write() as conn:
+        user_store.delete_user(conn, _existing(conn, username).id)
+
+
+def reset_password(ctx: ServiceContext, username: str, password: str) -> None:
+    """Set a new password and log the user out everywhere."""
+    _check_password(password)
+    password_hash = hash_password(password)
+    with ctx.db.write() as conn:
+        user_store.set_password_hash(conn, _existing(conn, username).id, password_hash)
+
+
+def has_admin(ctx: ServiceContext) -> bool:
+    return any(u.is_admin for u in list_users(ctx))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from wasession.store.schema import login_sessions, users
 
@@ -28,6 +28,7 @@ class LoginSession:
     workspace_id: int
     csrf_token: str
     expires_at: datetime
+    is_admin: bool = True
 
 
 def insert_user(
@@ -71,6 +72,7 @@ def login_session_by_hash(conn: Connection, token_hash: str, now: datetime) -> L
                 users.c.workspace_id,
                 login_sessions.c.csrf_token,
                 login_sessions.c.expires_at,
+                users.c.is_admin,
             )
             .join(users, users.c.id == login_sessions.c.user_id)
             .where(login_sessions.c.token_hash == token_hash, login_sessions.c.expires_at > now)
@@ -87,3 +89,22 @@ def delete_login_session(conn: Connection, token_hash: str) -> None:
 
 def delete_expired(conn: Connection, now: datetime) -> int:
     return conn.execute(delete(login_sessions).where(login_sessions.c.expires_at <= now)).rowcount
+
+
+def list_users(conn: Connection, workspace_id: int | None = None) -> list[User]:
+    query = select(users).order_by(users.c.id)
+    if workspace_id is not None:
+        query = query.where(users.c.workspace_id == workspace_id)
+    return [User(**row) for row in conn.execute(query).mappings()]
+
+
+def delete_user(conn: Connection, user_id: int) -> None:
+    """The user and, by cascade, their login sessions."""
+    conn.execute(delete(login_sessions).where(login_sessions.c.user_id == user_id))
+    conn.execute(delete(users).where(users.c.id == user_id))
+
+
+def set_password_hash(conn: Connection, user_id: int, password_hash: str) -> None:
+    """A new password, and every login session of the user ended: whoever knew the old one is out."""
+    conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+    conn.execute(delete(login_sessions).where(login_sessions.c.user_id == user_id))

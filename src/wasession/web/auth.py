@@ -37,6 +37,10 @@ class CsrfRefused(Exception):
     pass
 
 
+class AdminOnly(Exception):
+    """An agent asked for a page or form only admins may use (docs/security.md, "Roles")."""
+
+
 @dataclass(frozen=True)
 class Form:
     login: LoginSession
@@ -67,6 +71,18 @@ class Auth:
         if not _same(data.get("csrf_token"), login.csrf_token):
             raise CsrfRefused
         return Form(login, {k: v for k, v in data.items() if isinstance(v, str)})
+
+    async def admin(self, request: Request) -> LoginSession:
+        """A logged-in admin, or a 403 for an agent."""
+        login = await self.login(request)
+        if not login.is_admin:
+            raise AdminOnly
+        return login
+
+    async def admin_form(self, request: Request) -> Form:
+        """An admin's form with a valid CSRF token; an agent's is refused before it is read."""
+        await self.admin(request)
+        return await self.form(request)
 
 
 def _secure(request: Request) -> bool:
@@ -100,8 +116,16 @@ def install_handlers(app: FastAPI) -> None:
             status_code=403,
         )
 
+    async def admin_only(request: Request, _: Exception) -> Response:
+        return HTMLResponse(
+            "<h1>403 Forbidden</h1><p>Only an admin can change settings, channels, API keys, users and event "
+            'webhooks; your account is an agent\'s. <a href="/dashboard/chats">Back to the chats</a>.</p>',
+            status_code=403,
+        )
+
     app.add_exception_handler(NotLoggedIn, not_logged_in)
     app.add_exception_handler(CsrfRefused, csrf_refused)
+    app.add_exception_handler(AdminOnly, admin_only)
 
 
 def routes(runtime: Runtime, auth: Auth) -> APIRouter:

@@ -130,12 +130,12 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
 
     @r.get("/dashboard/channels/{channel_id}/settings", include_in_schema=False)
     def show(
-        request: Request, channel_id: int, login: Annotated[LoginSession, Depends(auth.login)], saved: int = 0
+        request: Request, channel_id: int, login: Annotated[LoginSession, Depends(auth.admin)], saved: int = 0
     ) -> Response:
         return settings_page(request, login, channel_id, saved=bool(saved))
 
     @r.post("/dashboard/channels/{channel_id}/settings", include_in_schema=False)
-    def save(request: Request, channel_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+    def save(request: Request, channel_id: int, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
         channel = channel_service.get_channel(runtime.ctx, channel_id, workspace_id=form.login.workspace_id)
         values = submitted_values(form)
         changes = policy_changes(values)

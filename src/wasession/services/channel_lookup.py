@@ -1,0 +1,40 @@
+"""A channel named the way an operator names it: by id, by `phone_number_id`, or by name."""
+
+from __future__ import annotations
+
+from wasession.lifecycle.context import ServiceContext
+from wasession.services.errors import NotFoundError, ValidationError
+from wasession.store import channels as channel_store
+from wasession.store.channels import Channel
+
+
+class ChannelNotFound(NotFoundError):
+    def __init__(self, ref: str) -> None:
+        super().__init__("channel", ref)
+        self.message = f"channel {ref} not found (no channel has that id, name or phone_number_id)"
+        self.args = (self.message,)
+
+
+def resolve_channel(ctx: ServiceContext, ref: str, *, workspace_id: int | None = None) -> Channel:
+    """The one channel `ref` names. An id wins over a phone_number_id (ids are small, Meta's
+    phone number ids are 15 digits or more); a name is matched whole, ignoring case, and must name
+    one channel only: an ambiguous name is refused with the matches so the operator can pick an id."""
+    text = ref.strip()
+    if not text:
+        raise ValidationError("channel", "give a channel id, name or phone_number_id", code="required")
+    with ctx.db.read() as conn:
+        rows = channel_store.list_all(conn, workspace_id)
+    if text.isdigit():
+        for field in ("id", "phone_number_id"):
+            found = [c for c in rows if str(getattr(c, field)) == text]
+            if found:
+                return found[0]
+    named = [c for c in rows if c.name.casefold() == text.casefold()]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        listed = ", ".join(f"{c.id} (phone_number_id {c.phone_number_id})" for c in named)
+        raise ValidationError(
+            "channel", f"{text!r} names {len(named)} channels: {listed}; give the id instead", code="ambiguous"
+        )
+    raise ChannelNotFound(text)
