@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -42,11 +45,16 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         detail = exc.detail if isinstance(exc.detail, str) else None
-        generic = detail in (None, "Not Found", "There was an error parsing the body")
+        generic = detail in (None, "Not Found", "Method Not Allowed", "There was an error parsing the body")
         message = _HTTP_MESSAGES.get(exc.status_code, detail or "") if generic else str(detail)
+        if exc.status_code == 404 and generic:
+            message = f"no such route: {request.method} {request.url.path}"
+        if exc.status_code == 405 and generic:
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method} is not allowed on {request.url.path}" + (f"; use {allowed}" if allowed else "")
         return JSONResponse(
             error_body(code, message or f"HTTP {exc.status_code}"), status_code=exc.status_code, headers=exc.headers
         )
@@ -73,7 +81,23 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-        field = ".".join(loc) or None
-        message = f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg", "invalid request"))
-        return JSONResponse(error_body("invalid_request", message, field), status_code=422)
+        code, message, field = request_error(first)
+        return JSONResponse(error_body(code, message, field), status_code=422)
+
+
+def request_error(error: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(code, message, field) for FastAPI's first complaint about a request: always naming a field,
+    `body` when the body as a whole is missing, not JSON or not an object."""
+    where = [str(p) for p in error.get("loc", ())]
+    kind = str(error.get("type", ""))
+    if kind == "json_invalid":
+        return "invalid_body", "the request body is not valid JSON", "body"
+    loc = [p for p in where if p not in ("body", "query", "path", "header")]
+    if not loc:
+        if kind == "missing":
+            return "invalid_body", "the request body is required: a JSON object", "body"
+        return "invalid_body", "the request body must be a JSON object", "body"
+    field = ".".join(loc)
+    if kind == "missing":
+        return "invalid_request", f"{field} is required", field
+    return "invalid_request", f"{field}: {error.get('msg', 'invalid')}", field

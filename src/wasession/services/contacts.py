@@ -50,12 +50,24 @@ def clean_fields(values: dict[str, str | None]) -> dict[str, str | None]:
     return out
 
 
+def wa_id_filter(value: str | None) -> str | None:
+    """A phone number as a wa_id filter: Meta's wa_id is the number's digits, so a leading + and the
+    spaces and dashes people write are dropped; anything else is refused."""
+    if value is None:
+        return None
+    digits = re.sub(r"[\s-]", "", value).removeprefix("+")
+    if not WA_ID.fullmatch(digits):
+        raise ValidationError("wa_id", f"wa_id must be a phone number's digits (6 to 20, an optional +); got {value!r}")
+    return digits
+
+
 def list_contacts(
-    ctx: ServiceContext, *, workspace_id: int, limit: int = 50, after_id: int | None = None
+    ctx: ServiceContext, *, workspace_id: int, limit: int = 50, after_id: int | None = None, wa_id: str | None = None
 ) -> tuple[list[Contact], int | None]:
     """A page of contacts by id, and the id to continue after (None on the last page)."""
+    wanted = wa_id_filter(wa_id)
     with ctx.db.read() as conn:
-        found = contact_store.page_in_workspace(conn, workspace_id, after_id=after_id, limit=limit + 1)
+        found = contact_store.page_in_workspace(conn, workspace_id, after_id=after_id, limit=limit + 1, wa_id=wanted)
     page = found[:limit]
     return page, (page[-1].id if len(found) > limit else None)
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from wasession.domain.clock import parse_instant
 from wasession.domain.lifecycle import Awaiting, CloseReason, ReminderState, SessionStatus
 from wasession.lifecycle.context import ServiceContext
+from wasession.services.contacts import wa_id_filter
 from wasession.services.errors import NotFoundError, ValidationError
 from wasession.store import events as event_store
 from wasession.store import messages as message_store
@@ -127,6 +128,7 @@ def list_sessions(
     contact_id: int | None = None,
     closing_within: timedelta | None = None,
     limit: int = 50,
+    wa_id: str | None = None,
     cursor: str | None = None,
 ) -> SessionPage:
     """Sessions newest customer activity first (last_customer_at desc, id desc), one page at a time.
@@ -150,6 +152,7 @@ def list_sessions(
         awaiting=Awaiting(awaiting) if awaiting is not None else None,
         channel_id=channel_id,
         contact_id=contact_id,
+        wa_id=wa_id_filter(wa_id),
         closing_within=closing_within,
         before=decode_cursor(cursor) if cursor is not None else None,
     )

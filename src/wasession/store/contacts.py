@@ -145,9 +145,13 @@ def update_fields(conn: Connection, contact_id: int, now: datetime, **changes: A
     conn.execute(update(contacts).where(contacts.c.id == contact_id).values(updated_at=now, **changes))
 
 
-def page_in_workspace(conn: Connection, workspace_id: int, *, after_id: int | None, limit: int) -> list[Contact]:
-    """Up to `limit` of the workspace's contacts by id, after `after_id` if given."""
+def page_in_workspace(
+    conn: Connection, workspace_id: int, *, after_id: int | None, limit: int, wa_id: str | None = None
+) -> list[Contact]:
+    """Up to `limit` of the workspace's contacts by id, after `after_id` if given, with `wa_id` if given."""
     query = select(contacts).where(contacts.c.workspace_id == workspace_id)
+    if wa_id is not None:
+        query = query.where(contacts.c.wa_id == wa_id)
     if after_id is not None:
         query = query.where(contacts.c.id > after_id)
     return [_contact(r) for r in conn.execute(query.order_by(contacts.c.id).limit(limit)).mappings()]

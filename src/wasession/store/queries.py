@@ -43,6 +43,7 @@ class SessionFilter:
     awaiting: Awaiting | None = None
     channel_id: int | None = None
     contact_id: int | None = None
+    wa_id: str | None = None  # the contact's WhatsApp id (phone number digits)
     closing_within: timedelta | None = None
     before: tuple[datetime, int] | None = None  # keyset: strictly after this (last_customer_at, id) in list order
 
@@ -80,6 +81,8 @@ def _conditions(f: SessionFilter, now: datetime) -> list[ColumnElement[bool]]:
         conditions.append(sessions.c.channel_id == f.channel_id)
     if f.contact_id is not None:
         conditions.append(sessions.c.contact_id == f.contact_id)
+    if f.wa_id is not None:
+        conditions.append(contacts.c.wa_id == f.wa_id)
     if f.closing_within is not None:
         conditions.append(
             and_(active, sessions.c.window_closes_at > now, sessions.c.window_closes_at <= now + f.closing_within)

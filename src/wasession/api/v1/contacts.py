@@ -47,8 +47,11 @@ def router(runtime: Runtime) -> APIRouter:
         ws: int = Depends(workspace),
         limit: int = Query(50, ge=1, le=200),
         cursor: str | None = Query(None, max_length=20),
+        wa_id: str | None = Query(None, description="the contact's WhatsApp number, e.g. 15551234567", max_length=40),
     ) -> ContactPage:
-        page, after = contact_service.list_contacts(ctx, workspace_id=ws, limit=limit, after_id=_after(cursor))
+        page, after = contact_service.list_contacts(
+            ctx, workspace_id=ws, limit=limit, after_id=_after(cursor), wa_id=wa_id
+        )
         return ContactPage(items=[contact_out(c) for c in page], next_cursor=str(after) if after else None)
 
     @r.get("/contacts/{contact_id}", response_model=ContactOut, responses=errors(404))

@@ -49,6 +49,7 @@ def router(runtime: Runtime) -> APIRouter:
         closing_within: str | None = Query(None, description="window closes within, e.g. 1h or PT30M"),
         limit: int = Query(50, description="1 to 200"),
         cursor: str | None = Query(None, description="next_cursor of the previous page", max_length=500),
+        wa_id: str | None = Query(None, description="the contact's WhatsApp number, e.g. 15551234567", max_length=40),
     ) -> SessionPageOut:
         within: timedelta | None = None
         if closing_within is not None:
@@ -68,6 +69,7 @@ def router(runtime: Runtime) -> APIRouter:
             closing_within=within,
             limit=limit,
             cursor=cursor,
+            wa_id=wa_id,
         )
         return SessionPageOut(items=[session_out(s) for s in page.items], next_cursor=page.next_cursor)
 
