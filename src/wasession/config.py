@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     # The folder for the default SQLite file and the generated key (WASESSION_HOME); unset: the
-    # platform's user data folder (datadir.py). Never the working directory.
+    # platform's user data folder (user_data_dir). Never the working directory.
     home: str | None = None
     database_url: str = ""  # unset: sqlite in home_dir()
     secret_key: str | None = None
