@@ -67,3 +67,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def load_fixture(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((DATA / "whatsapp-webhooks" / name).read_text())
     return data
+
+
+@pytest.fixture(autouse=True)
+def _data_folder_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may touch the developer's real data folder: a command given no database URL opens
+    the one in WASESSION_HOME (README, "Where the data lives"), which is a temporary folder here."""
+    if "WASESSION_HOME" not in os.environ:
+        monkeypatch.setenv("WASESSION_HOME", str(tmp_path_factory.mktemp("wasession-home")))

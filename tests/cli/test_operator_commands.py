@@ -3,6 +3,7 @@ rotated and removed, named by id, name or phone_number_id; users with roles; the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,16 +99,22 @@ def test_a_channel_is_found_by_id_name_or_phone_number_id_and_an_ambiguous_name_
 
 def test_channels_edit_rotate_and_remove(runtime: Runtime) -> None:
     cli("channels", "add", "--name", "Support", "--phone-number-id", "106540352242922")
-    cli("channels", "edit", "Support", "--name", "Sales", "--rate-limit", "5")
+    cli("channels", "edit", "Support", "--name", "Sales", "--rate-limit", "5", "--display-phone-number", "15551234567")
     with runtime.db.read() as conn:
         channel = channel_store.get(conn, 1)
         assert channel is not None and channel.name == "Sales" and channel.rate_limit_per_second == 5
+        assert channel.display_phone_number == "15551234567"
+    nothing = cli("channels", "edit", "Sales", ok=False)
+    assert nothing.exit_code == 2 and "give at least one of --name" in nothing.output
     bad = cli("channels", "edit", "Sales", "--rate-limit", "0", ok=False)
     assert bad.exit_code == 1 and "rate_limit_per_second must be from 1 to 1000; got 0" in bad.output
     cli("channels", "rotate", "106540352242922", "--app-secret", "secret-2", "--access-token", "-", input="token-2\n")
     with runtime.db.read() as conn:
         secrets = channel_store.secrets_of(conn, runtime.box, 1)
     assert (secrets.access_token, secrets.app_secret, secrets.verify_token) == ("token-2", "secret-2", "verify-1")
+    cli("channels", "rotate", "Sales", "--verify-token", "verify-2")
+    with runtime.db.read() as conn:
+        assert channel_store.secrets_of(conn, runtime.box, 1).verify_token == "verify-2"
     refused = cli("channels", "remove", "Sales", ok=False, input="n\n")
     assert refused.exit_code == 1 and "Aborted" in refused.output
     cli("channels", "remove", "Sales", "--yes")
@@ -118,6 +125,11 @@ def test_users_add_with_a_role_list_reset_password_and_delete(runtime: Runtime) 
     cli("users", "add", "--username", "boss")
     cli("users", "add", "--username", "ana", "--role", "agent")
     cli("users", "create", "--username", "old-style")  # the earlier name of `users add`
+    as_json = json.loads(cli("users", "list", "--json").output)
+    assert [(u["username"], u["role"], u["workspace"]) for u in as_json][:2] == [
+        ("boss", "admin", "default"),
+        ("ana", "agent", "default"),
+    ]
     listed = cli("users", "list").output.splitlines()
     assert [line.split()[1:3] for line in listed] == [["boss", "admin"], ["ana", "agent"], ["old-style", "admin"]]
     wrong = cli("users", "add", "--username", "x", "--role", "owner", ok=False)

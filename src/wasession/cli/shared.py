@@ -3,10 +3,11 @@ errors into one line and an exit code instead of a traceback."""
 
 from __future__ import annotations
 
+import json
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -15,6 +16,8 @@ from wasession.domain.errors import ValidationError
 from wasession.runtime import Runtime
 from wasession.services.channels import Channel
 from wasession.services.errors import ConflictError, NotFoundError
+
+T = TypeVar("T")
 
 # Exit code for a configuration the service cannot start with (click uses 2 for usage errors too).
 EXIT_CONFIG = 2
@@ -155,3 +158,16 @@ def workspace_id_named(runtime: Runtime, name: str) -> int:
         return channel_service.default_workspace(runtime.ctx)
     with user_errors():
         return workspace_service.workspace_named(runtime.ctx, name).id
+
+
+def emit(
+    items: Sequence[T], as_json: bool, *, empty: str, line: Callable[[T], str], row: Callable[[T], object]
+) -> None:
+    """A listing as `--json` (one array of `row(item)`) or as text lines, with `empty` when there is none."""
+    if as_json:
+        click.echo(json.dumps([row(i) for i in items], indent=2))
+        return
+    if not items:
+        click.echo(empty)
+    for item in items:
+        click.echo(line(item))

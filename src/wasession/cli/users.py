@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from wasession.cli.shared import runtime_for, user_errors
+from wasession.cli.shared import emit, runtime_for, user_errors
 
 PASSWORD_HELP = "Read from WASESSION_ADMIN_PASSWORD, else prompted for (never pass it on the command line)."
 
@@ -73,13 +71,13 @@ def users_list(ctx: click.Context, as_json: bool) -> None:
         }
         for u in found
     ]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no users yet: `wasession users add --username admin`")
-    for r in rows:
-        click.echo(f"{r['id']:>4}  {r['username']:<24} {r['role']:<6} {r['workspace']}")
+    emit(
+        rows,
+        as_json,
+        empty="no users yet: `wasession users add --username admin`",
+        line=lambda r: f"{r['id']:>4}  {r['username']:<24} {r['role']:<6} {r['workspace']}",
+        row=lambda r: r,
+    )
 
 
 @users.command("delete")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from wasession.cli.shared import runtime_for
+from wasession.cli.shared import emit, runtime_for
 
 
 @click.group()
@@ -24,16 +22,13 @@ def webhooks_unroutable(ctx: click.Context, limit: int, as_json: bool) -> None:
 
     with runtime_for(ctx) as runtime:
         rows = logged_bodies(runtime.ctx, unroutable_only=True, limit=limit)
-    if as_json:
-        items = [
-            {"id": r.id, "received_at": r.received_at.isoformat(), "phone_number_ids": r.unroutable_ids} for r in rows
-        ]
-        click.echo(json.dumps(items, indent=2))
-        return
-    if not rows:
-        click.echo("no unroutable webhooks")
-    for r in rows:
-        click.echo(f"{r.id:>8}  {r.received_at.isoformat()}  phone_number_id {', '.join(r.unroutable_ids)}")
+    emit(
+        rows,
+        as_json,
+        empty="no unroutable webhooks",
+        line=lambda r: f"{r.id:>8}  {r.received_at.isoformat()}  phone_number_id {', '.join(r.unroutable_ids)}",
+        row=lambda r: {"id": r.id, "received_at": r.received_at.isoformat(), "phone_number_ids": r.unroutable_ids},
+    )
 
 
 @webhooks.command("prune")
