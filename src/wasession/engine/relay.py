@@ -17,6 +17,7 @@ still in flight by then is the only one that could be skipped.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -39,8 +40,9 @@ log = logging.getLogger(__name__)
 HORIZON = timedelta(seconds=5)
 FIRST_RETRY = timedelta(seconds=10)
 MAX_RETRY = timedelta(hours=1)
-# Longer than a batch of calls can take at the deadline; each recorded body extends it.
-LEASE = timedelta(seconds=60)
+# Longer than one call can take at its deadline; each recorded body extends it. A process that died
+# holding it (SIGKILL) delays its targets this long, unless it ran on this host (_reclaim_dead_local).
+LEASE = timedelta(seconds=30)
 POOL_SIZE = 8
 BATCH = 50  # log rows read at a time
 PER_STEP = 200  # bodies one target is given per step, so a backlog still returns its thread
@@ -48,6 +50,19 @@ LOG_ID_HEADER = "X-Wasession-Log-Id"
 LAG_EVERY = 5.0
 
 Post = Callable[[str, bytes, Mapping[str, str]], OutboundResult]
+
+
+def _alive(owner: str) -> bool:
+    pid = owner.rpartition(":")[2]
+    if not pid.isdigit():
+        return True  # not ours to judge
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, under another user
+    return True
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -112,6 +127,7 @@ class Relay:
         self._running: set[int] = set()
         self._running_lock = threading.Lock()
         self._lag_at = float("-inf")
+        self._reclaimed = False
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -122,9 +138,12 @@ class Relay:
 
     def run_pending(self) -> RelayReport:
         report = RelayReport()
+        if not self._reclaimed:
+            self._reclaim_dead_local()
         self._refresh_lag()
         now = self.ctx.clock.now()
-        due = self.next_attempt_at()
+        with self.ctx.db.read() as conn:
+            due = store.next_due(conn, now)
         if due is None or due > now:  # a read first, so an idle loop never takes SQLite's write lock
             return report
         with self.ctx.db.read() as conn:
@@ -164,6 +183,19 @@ class Relay:
             self._release(target_id)
             raise
         return _Job(target, channel.phone_number_id, secrets.app_secret, own)
+
+    def _reclaim_dead_local(self) -> None:
+        """Leases held by a process of this host that no longer exists (killed `serve`): free now."""
+        self._reclaimed = True
+        host = self.owner.rpartition(":")[0]
+        with self.ctx.db.read() as conn:
+            owners = store.lease_owners(conn)
+        dead = [o for o in owners if o != self.owner and o.rpartition(":")[0] == host and not _alive(o)]
+        if dead:
+            with self.ctx.db.write() as conn:
+                for owner in dead:
+                    store.release_leases_of(conn, owner)
+            log.info("relay: freed the leases of %s, no longer running", ", ".join(dead))
 
     def _release(self, target_id: int) -> None:
         with self._running_lock:

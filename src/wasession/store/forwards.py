@@ -217,6 +217,15 @@ def release_lease(conn: Connection, target_id: int, owner: str) -> None:
     )
 
 
+def lease_owners(conn: Connection) -> list[str]:
+    query = select(_T.c.lease_owner).where(_T.c.lease_owner.is_not(None)).distinct()
+    return [str(o) for o in conn.execute(query).scalars()]
+
+
+def release_leases_of(conn: Connection, owner: str) -> None:
+    conn.execute(update(_T).where(_T.c.lease_owner == owner).values(lease_owner=None, lease_until=None))
+
+
 def advance(
     conn: Connection,
     target_id: int,
