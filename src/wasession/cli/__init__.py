@@ -7,6 +7,7 @@ import click
 from wasession.cli.apikeys import apikeys
 from wasession.cli.channels import channels
 from wasession.cli.demo import demo
+from wasession.cli.forwards import forwards
 from wasession.cli.keygen import keygen
 from wasession.cli.migrate import migrate
 from wasession.cli.policy import policy
@@ -36,5 +37,6 @@ def main(ctx: click.Context, database_url: str | None, debug: bool) -> None:
 
 for command in (serve, worker, migrate, demo, keygen, channels, policy, sandbox, webhooks, users, workspaces, apikeys):
     main.add_command(command)
+main.add_command(forwards)  # issue 16: the webhook relay
 
 __all__ = ["main"]
