@@ -46,42 +46,53 @@ def run_cli(
     )
 
 
+def start_serve(folder: Path, *args: str, env: Mapping[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+    """`wasession serve --port <free> *args`, once it answers /healthz: the process and its base URL.
+    Its output is appended to serve.log in `folder`."""
+    port = free_port()
+    with (folder / "serve.log").open("a") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wasession", "serve", "--port", str(port), *args],
+            cwd=folder,
+            env=dict(env) if env is not None else cli_env(folder),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited early ({proc.returncode}):\n{server_log(folder)}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"serve did not answer /healthz within {START_TIMEOUT} s:\n{server_log(folder)}")
+        time.sleep(0.1)  # waiting for a real server to bind, not simulating time
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
 @contextmanager
 def serving(folder: Path, *args: str, env: Mapping[str, str] | None = None) -> Iterator[str]:
     """`wasession serve --port <free> *args` until the block ends; yields its base URL."""
-    port = free_port()
-    log = (folder / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wasession", "serve", "--port", str(port), *args],
-        cwd=folder,
-        env=dict(env) if env is not None else cli_env(folder),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+    (folder / "serve.log").write_text("")
+    proc, url = start_serve(folder, *args, env=env)
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"serve exited early ({proc.returncode}):\n{server_log(folder)}")
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"serve did not answer /healthz within {START_TIMEOUT} s:\n{server_log(folder)}")
-            time.sleep(0.1)  # waiting for a real server to bind, not simulating time
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+        stop(proc)
 
 
 def server_log(folder: Path) -> str:

@@ -7,6 +7,7 @@ import click
 from wasession.cli.apikeys import apikeys
 from wasession.cli.channels import channels
 from wasession.cli.demo import demo
+from wasession.cli.forwards import forwards
 from wasession.cli.keygen import keygen
 from wasession.cli.migrate import migrate
 from wasession.cli.paths import paths
@@ -46,6 +47,7 @@ for command in (
     users,
     workspaces,
     apikeys,
+    forwards,
 ):
     main.add_command(command)
     add_global_options(command)

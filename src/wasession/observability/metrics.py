@@ -84,3 +84,23 @@ def set_gauges(*, active: int, eligible: int, outbox: int) -> None:
     SESSIONS_ACTIVE.set(active)
     SESSIONS_ELIGIBLE.set(eligible)
     OUTBOX_DEPTH.set(outbox)
+
+
+# The webhook relay (issue 16).
+RELAY_ATTEMPTS = Counter(
+    "wasession_relay_attempts",
+    "Relay deliveries to forward targets, by outcome (delivered, failed, given_up)",
+    ["outcome"],
+)
+RELAY_LAG = Gauge("wasession_relay_lag", "Webhook log ids stored after a forward target's cursor", ["target"])
+_relay_attempts = functools.cache(RELAY_ATTEMPTS.labels)
+
+
+def relay_attempt(outcome: str) -> None:
+    _relay_attempts(outcome).inc()
+
+
+def set_relay_lag(lags: list[tuple[int, int]]) -> None:
+    RELAY_LAG.clear()  # deleted targets disappear
+    for target_id, behind in lags:
+        RELAY_LAG.labels(str(target_id)).set(behind)

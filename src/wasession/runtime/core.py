@@ -16,6 +16,7 @@ from wasession.config import Settings, StartupError
 from wasession.domain.clock import Clock, SystemClock
 from wasession.engine.due import DueWorker
 from wasession.engine.event_dispatch import EventDispatcher
+from wasession.engine.relay import Relay
 from wasession.engine.runner import Loop
 from wasession.ingest import Ingestor, IngestResult, prune_webhook_log
 from wasession.lifecycle.context import ServiceContext
@@ -157,6 +158,10 @@ class Runtime:
     @property
     def event_dispatch(self) -> EventDispatcher:
         return self.engine.event_dispatch
+
+    @property
+    def relay(self) -> Relay:
+        return self.engine.relay
 
     @property
     def rate_limiter(self) -> SharedRateLimiter | None:

@@ -16,6 +16,7 @@ import httpx
 
 from wasession.engine.due import DueWorker
 from wasession.engine.event_dispatch import EventDispatcher
+from wasession.engine.relay import Relay
 from wasession.engine.runner import Loop
 from wasession.ingest import IngestResult
 from wasession.outbound.addresses import AddressPolicy
@@ -62,6 +63,7 @@ class Engine:
         self.rate_limiter = limiter_for(runtime.db, runtime.clock)
         # Outbound event webhooks, to public addresses and what the operator allows (docs/security.md).
         self.event_dispatch = EventDispatcher(ctx, policy=AddressPolicy.parse(settings.outbound_allow))
+        self.relay = Relay(ctx, owner=runtime.owner, policy=self.event_dispatch.policy)  # issue 16
         self.sender = Sender(ctx, self.client_for, concurrency=settings.sender_concurrency, limiter=self.rate_limiter)
         self.loops: list[Loop] = []
         self.owner = runtime.owner
@@ -96,7 +98,7 @@ class Engine:
             result.due_at is not None and (result.due_at - self.runtime.clock.now()).total_seconds() <= DUE_MAX_SLEEP
         )
         for loop in self.loops:
-            if loop.name == "events" or (due_soon and loop.name == "due"):
+            if loop.name in ("events", "relay") or (due_soon and loop.name == "due"):
                 loop.wake()
         return due_soon
 
@@ -114,6 +116,8 @@ class Engine:
         self.event_dispatch.wait = False  # the loop hands webhooks to the pool; finished calls wake it
         self.event_dispatch.on_done = self.wake_local
         self.add_loop("events", self.event_dispatch.run_pending, self.event_dispatch.next_attempt_at)
+        self.relay.wait, self.relay.on_done = False, self.wake_local
+        self.add_loop("relay", self.relay.run_pending, self.relay.next_attempt_at)
         # A process may die with messages in `sending`; any survivor turns them `unknown` (issue 5).
         self.add_loop("recover", self.sender.recover_stuck, lambda: None, max_sleep=RECOVER_EVERY, wakeable=False)
         self.add_loop(  # issue 3
@@ -138,6 +142,7 @@ class Engine:
             self.listener.stop()
         self.sender.close()
         self.event_dispatch.close()  # issue 4
+        self.relay.close()
         if self.rate_limiter is not None:
             self.rate_limiter.close()
         self.graph.close()

@@ -254,4 +254,43 @@ webhook_log = Table(
     Column("failed", Boolean, nullable=False, server_default=text("false")),
     Index("ix_webhook_log_unprocessed", "processed_at", "id"),
     Index("ix_webhook_log_unroutable", "unroutable", "id"),
+    # Relay targets follow the log by id (store/forwards.py): an id must never be handed out twice.
+    sqlite_autoincrement=True,
+)
+
+# The webhook relay (issue 16): targets follow webhook_log by id, so accepting a body writes nothing here.
+relay_targets = Table(
+    "relay_targets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("secret_enc", Text, nullable=True),  # NULL: Meta's own X-Hub-Signature-256 is passed on
+    Column("fields", JSON, nullable=False),  # which kinds of change it is given (services/forwards.py)
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("paused", Boolean, nullable=False, server_default=text("false")),
+    # The last webhook_log id delivered, skipped or given up; bodies after it are due in id order.
+    Column("cursor", BigInteger, nullable=False, server_default=text("0")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),  # failed tries of the body after it
+    Column("next_attempt_at", UTCDateTime, nullable=True),  # NULL: due as soon as a body follows the cursor
+    Column("lease_owner", String(200), nullable=True),  # the process delivering it now (one at a time)
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_relay_targets_channel", "channel_id", "id"),
+)
+
+relay_deliveries = Table(
+    "relay_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("target_id", Id, ForeignKey("relay_targets.id", ondelete="CASCADE"), nullable=False),
+    Column("log_id", BigInteger, nullable=False),  # no foreign key: the log is pruned, the attempts stay
+    Column("attempt", Integer, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),  # delivered | failed | given_up
+    Column("status_code", Integer, nullable=True),
+    Column("error", String(64), nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Index("ix_relay_deliveries_target", "target_id", "id"),
 )

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 
 from wasession.store.schema import webhook_log
 
@@ -136,8 +136,16 @@ def body_and_signature(conn: Connection, log_id: int) -> tuple[bytes, str | None
     return (bytes(row[0]), row[1]) if row is not None else None
 
 
-def delete_received_before(conn: Connection, cutoff: datetime, limit: int) -> int:
-    ids = select(webhook_log.c.id).where(webhook_log.c.received_at < cutoff).limit(limit)
+def delete_received_before(
+    conn: Connection, cutoff: datetime, limit: int, *, keep_after: int | None = None, keep_since: datetime | None = None
+) -> int:
+    """`keep_after`: rows with a larger id are kept if received since `keep_since` (a relay target
+    still needs them)."""
+    t = webhook_log
+    conditions = [t.c.received_at < cutoff]
+    if keep_after is not None and keep_since is not None:
+        conditions.append(or_(t.c.id <= keep_after, t.c.received_at < keep_since))
+    ids = select(t.c.id).where(*conditions).limit(limit)
     return int(conn.execute(delete(webhook_log).where(webhook_log.c.id.in_(ids))).rowcount)
 
 

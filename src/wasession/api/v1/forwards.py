@@ -1,0 +1,218 @@
+"""The webhook relay's forward targets of a channel (issue 16): CRUD, pause/resume, replay, delivery log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import AwareDatetime, BaseModel, Field
+
+from wasession.api.v1.auth import workspace_dependency
+from wasession.api.v1.schemas import PathId, Strict, errors
+from wasession.domain.relay import FIELDS
+from wasession.runtime import Runtime
+from wasession.services import forwards
+from wasession.services.errors import ValidationError
+from wasession.services.forwards import Attempt, Target
+
+_FIELDS_HELP = f"which changes it is given, any of {', '.join(FIELDS)} (default: all)"
+_SECRET_HELP = "its own signing secret (16-256 characters); without one Meta's X-Hub-Signature-256 is passed on"
+
+
+class ForwardIn(Strict):
+    url: str = Field(max_length=2000)
+    secret: str | None = Field(
+        default=None, max_length=256, description=_SECRET_HELP, json_schema_extra={"writeOnly": True}
+    )
+    fields: list[str] | None = Field(default=None, max_length=len(FIELDS), description=_FIELDS_HELP)
+    description: str = Field(default="", max_length=500)
+
+
+class ForwardPatch(Strict):
+    url: str | None = Field(default=None, max_length=2000)
+    secret: str | None = Field(
+        default=None,
+        max_length=256,
+        description=_SECRET_HELP + '; "" removes it',
+        json_schema_extra={"writeOnly": True},
+    )
+    fields: list[str] | None = Field(default=None, max_length=len(FIELDS), description=_FIELDS_HELP)
+    description: str | None = Field(default=None, max_length=500)
+    paused: bool | None = None
+
+
+class ForwardOut(BaseModel):
+    id: int
+    channel_id: int
+    url: str
+    secret: str | None = Field(description=f'"{forwards.MASK}" when it has its own secret, else null')
+    fields: list[str]
+    description: str
+    paused: bool
+    cursor: int = Field(description="the last webhook log id delivered, skipped or given up")
+    attempts: int = Field(description="failed attempts of the body after the cursor")
+    next_attempt_at: datetime | None
+    created_at: datetime
+
+
+class ReplayIn(Strict):
+    from_log_id: int | None = Field(default=None, ge=1, description="deliver again from this webhook log id")
+    since: AwareDatetime | None = Field(
+        default=None, description="or every body received at or after this time (with its UTC offset)"
+    )
+
+
+class AttemptOut(BaseModel):
+    id: int
+    log_id: int
+    attempt: int
+    at: datetime
+    outcome: str = Field(description="delivered, failed or given_up")
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class AttemptPage(BaseModel):
+    items: list[AttemptOut]
+    next_cursor: str | None
+
+
+def forward_out(t: Target) -> ForwardOut:
+    return ForwardOut(
+        id=t.id,
+        channel_id=t.channel_id,
+        url=t.url,
+        secret=forwards.MASK if t.resigned else None,
+        fields=list(t.fields),
+        description=t.description,
+        paused=t.paused,
+        cursor=t.cursor,
+        attempts=t.attempts,
+        next_attempt_at=t.next_attempt_at,
+        created_at=t.created_at,
+    )
+
+
+def attempt_out(a: Attempt) -> AttemptOut:
+    return AttemptOut(
+        id=a.id,
+        log_id=a.log_id,
+        attempt=a.attempt,
+        at=a.at,
+        outcome=a.outcome,
+        status_code=a.status_code,
+        error=a.error,
+        duration_ms=a.duration_ms,
+    )
+
+
+def router(runtime: Runtime) -> APIRouter:
+    r = APIRouter(tags=["webhook relay"])
+    ctx = runtime.ctx
+    workspace = workspace_dependency(runtime)
+    base = "/channels/{channel_id}/forwards"
+
+    @r.get(base, response_model=list[ForwardOut], responses=errors(404))
+    def list_forwards(channel_id: PathId, ws: int = Depends(workspace)) -> list[ForwardOut]:
+        return [forward_out(t) for t in forwards.list_forwards(ctx, channel_id, workspace_id=ws)]
+
+    @r.post(
+        base,
+        status_code=201,
+        response_model=ForwardOut,
+        responses=errors(404),
+        summary="Pass every webhook of this channel accepted from now on to a URL, as received",
+    )
+    def create_forward(channel_id: PathId, body: ForwardIn, ws: int = Depends(workspace)) -> ForwardOut:
+        created = forwards.create_forward(
+            ctx,
+            channel_id,
+            workspace_id=ws,
+            url=body.url,
+            secret=body.secret,
+            fields=body.fields,
+            description=body.description,
+            policy=runtime.relay.policy,
+        )
+        return forward_out(created)
+
+    @r.get(base + "/{forward_id}", response_model=ForwardOut, responses=errors(404))
+    def get_forward(channel_id: PathId, forward_id: PathId, ws: int = Depends(workspace)) -> ForwardOut:
+        return forward_out(forwards.get_forward(ctx, channel_id, forward_id, workspace_id=ws))
+
+    @r.patch(base + "/{forward_id}", response_model=ForwardOut, responses=errors(404))
+    def patch_forward(
+        channel_id: PathId, forward_id: PathId, body: ForwardPatch, ws: int = Depends(workspace)
+    ) -> ForwardOut:
+        updated = forwards.update_forward(
+            ctx,
+            channel_id,
+            forward_id,
+            workspace_id=ws,
+            url=body.url,
+            secret=body.secret,
+            fields=body.fields,
+            description=body.description,
+            paused=body.paused,
+            policy=runtime.relay.policy,
+        )
+        runtime.wake()
+        return forward_out(updated)
+
+    @r.delete(base + "/{forward_id}", status_code=204, responses=errors(404))
+    def delete_forward(channel_id: PathId, forward_id: PathId, ws: int = Depends(workspace)) -> Response:
+        forwards.delete_forward(ctx, channel_id, forward_id, workspace_id=ws)
+        return Response(status_code=204)
+
+    def set_paused(channel_id: int, forward_id: int, ws: int, paused: bool) -> ForwardOut:
+        changed = forwards.set_paused(ctx, channel_id, forward_id, workspace_id=ws, paused=paused)
+        runtime.wake()
+        return forward_out(changed)
+
+    @r.post(base + "/{forward_id}/pause", response_model=ForwardOut, responses=errors(404), summary="Stop delivering")
+    def pause(channel_id: PathId, forward_id: PathId, ws: int = Depends(workspace)) -> ForwardOut:
+        return set_paused(channel_id, forward_id, ws, True)
+
+    @r.post(
+        base + "/{forward_id}/resume",
+        response_model=ForwardOut,
+        responses=errors(404),
+        summary="Deliver again, starting with what arrived while paused",
+    )
+    def resume(channel_id: PathId, forward_id: PathId, ws: int = Depends(workspace)) -> ForwardOut:
+        return set_paused(channel_id, forward_id, ws, False)
+
+    @r.post(
+        base + "/{forward_id}/replay",
+        response_model=ForwardOut,
+        responses=errors(404),
+        summary="Deliver the stored bodies again, in order, from a webhook log id or a time",
+    )
+    def replay(channel_id: PathId, forward_id: PathId, body: ReplayIn, ws: int = Depends(workspace)) -> ForwardOut:
+        moved = forwards.replay(
+            ctx, channel_id, forward_id, workspace_id=ws, from_log_id=body.from_log_id, since=body.since
+        )
+        return forward_out(moved)
+
+    @r.get(base + "/{forward_id}/deliveries", response_model=AttemptPage, responses=errors(404))
+    def deliveries(
+        channel_id: PathId,
+        forward_id: PathId,
+        ws: int = Depends(workspace),
+        limit: int = Query(50, ge=1, le=200),
+        cursor: str | None = Query(None, max_length=20),
+    ) -> AttemptPage:
+        if cursor is not None and (not cursor.isdigit() or len(cursor) > 18):
+            raise ValidationError("cursor", "cursor is not one this API returned; pass next_cursor unchanged")
+        page, before = forwards.deliveries(
+            ctx,
+            channel_id,
+            forward_id,
+            workspace_id=ws,
+            limit=limit,
+            before_id=int(cursor) if cursor is not None else None,
+        )
+        return AttemptPage(items=[attempt_out(a) for a in page], next_cursor=str(before) if before else None)
+
+    return r
