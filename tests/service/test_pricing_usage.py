@@ -49,7 +49,15 @@ def test_a_bad_month_names_the_field(sim: Simulator, bad: str) -> None:
     assert caught.value.field == "month" and "YYYY-MM" in caught.value.message
 
 
+def metric(sim: Simulator, line_start: str) -> float:
+    text = sim.client.get("/metrics").text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(line_start))
+
+
 def test_the_cap_skips_the_cap_plus_first_automated_send_and_allows_it_next_month(sim: Simulator) -> None:
+    capped_before = metric(sim, 'wasession_automated_capped_total{kind="reminder"}')
+    priced = 'wasession_outbound_priced_total{category="service",sender="automated",type="free_customer_service"}'
+    priced_before = metric(sim, priced)
     sim.run_until("2026-01-30T10:00:00Z")
     ch = sim.add_channel(reminder_enabled=True, reminder_after_hours=1, session_timeout="2h", automated_monthly_cap=2)
     for user in (ANA, BEN, CAROL):
@@ -62,6 +70,9 @@ def test_the_cap_skips_the_cap_plus_first_automated_send_and_allows_it_next_mont
     assert [e.data["reason"] for e in skipped] == ["monthly_cap"]
     usage = sim.usage(ch, "2026-01")
     assert (usage.automated_sent, usage.automated_capped, usage.automated_remaining) == (2, 1, 0)
+    # Prometheus counters are per process: other tests in this worker moved them too, so compare deltas.
+    assert metric(sim, 'wasession_automated_capped_total{kind="reminder"}') - capped_before == 1
+    assert metric(sim, priced) - priced_before == 2
     sim.run_until("2026-02-01T00:00:00Z")
     sim.customer_message(ch, wa_id=DAN, name="Dan")
     sim.advance("1h")
