@@ -70,20 +70,18 @@ def test_fixture_statuses_keep_pricing_and_conversation_through_disorder_and_dup
     assert sim.message(reminder.id).status == "read"
 
 
+def post_status(sim: Simulator, pnid: str, wamid: str | None, status: str, **extra: Any) -> int:
+    assert wamid is not None
+    body = status_body(phone_number_id=pnid, wamid=wamid, status=status, timestamp=sim.now, recipient_id=ANA, **extra)
+    return sim.post_webhook(body).status_code
+
+
 def test_a_status_without_pricing_erases_nothing_and_an_older_one_only_fills_gaps(quiet_sim: Simulator) -> None:
     sim = quiet_sim
     ch, reminder = one_reminder(sim)
 
     def post(status: str, **extra: Any) -> None:
-        body = status_body(
-            phone_number_id=ch.phone_number_id,
-            wamid=reminder.wamid,
-            status=status,
-            timestamp=sim.now,
-            recipient_id=ANA,
-            **extra,
-        )
-        sim.post_webhook(body).raise_for_status()
+        assert post_status(sim, ch.phone_number_id, reminder.wamid, status, **extra) == 200
 
     regular = {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "utility"}
     post("delivered", pricing=regular)
@@ -105,16 +103,9 @@ def test_unknown_pricing_values_are_kept_as_sent_and_logged_once(
     conversation = {"id": 42, "origin": "not an object", "expiration_timestamp": "soon"}
     caplog.set_level(logging.WARNING, logger="wasession.whatsapp.pricing")
     for status in ("sent", "delivered"):
-        body = status_body(
-            phone_number_id=ch.phone_number_id,
-            wamid=reminder.wamid,
-            status=status,
-            timestamp=sim.now,
-            recipient_id=ANA,
-            pricing=odd,
-            conversation=conversation,
+        assert (
+            post_status(sim, ch.phone_number_id, reminder.wamid, status, pricing=odd, conversation=conversation) == 200
         )
-        assert sim.post_webhook(body).status_code == 200
     pricing, _ = stored(sim, reminder.id) or (None, None)
     assert pricing == MessagePricing(pricing_model="XBP", category="hologram", pricing_type="free_galaxy")
     assert sim.message(reminder.id).status == "delivered"
@@ -163,3 +154,13 @@ def test_without_an_entry_point_there_is_no_free_window(sim: Simulator) -> None:
     assert not [e for e in sim.timeline(session) if e.type == "free_window_opened"]
     pricing, _ = stored(sim, reminder.id) or (None, None)
     assert pricing is not None and (pricing.category, pricing.pricing_type) == ("service", "free_customer_service")
+
+
+def test_the_fixture_referral_is_kept_on_the_session(sim: Simulator) -> None:
+    ch = sim.add_channel(phone_number_id=FIXTURE_PNID)
+    body = json.loads((DATA / "message.json").read_text())["referral"]
+    sim.post_webhook(body).raise_for_status()
+    sim.post_webhook(body).raise_for_status()  # Meta's retry: a duplicate changes nothing (R4)
+    meta = sim.meta_window(sim.session(ch, wa_id=FIXTURE_USER))
+    assert meta.referral is not None and meta.referral.wamid == "wamid.ID"
+    assert meta.referral.referral["ctwa_clid"] == "CTWA_CLID" and meta.referral.referral["source_id"] == "ADID"
