@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
+
 from tests.api.conftest import World, error
 from wasession.sandbox.bodies import new_wamid, text_message_body
+from wasession.testing.harness import served
 
 ANA, BEN = "15550001111", "15550002222"
 
@@ -52,3 +55,25 @@ def test_session_detail_shows_the_free_window_and_the_referral(world: World) -> 
     assert window["expires_at"] == "2026-01-08T16:00:00Z" and window["open"] is True
     assert "free_window_opened" in [e["type"] for e in detail["timeline"]]
     error(world.b.get(f"/sessions/{session_id}"), 404)
+
+
+def test_usage_and_the_free_window_over_a_real_port(world: World) -> None:
+    sim = world.sim
+    ch = sim.add_channel(reminder_enabled=True, reminder_after_hours=1, session_timeout="48h")
+    sim.entry_point(ch, ANA)
+    sim.customer_message(ch, wa_id=ANA, name="Ana")
+    sim.advance("1h10s")
+    session_id = sim.session(ch, wa_id=ANA).id
+    headers = {"Authorization": f"Bearer {world.a.key}"}
+    with served(sim) as url:
+        usage = httpx.get(f"{url}/api/v1/channels/{ch.id}/usage", params={"month": "2026-01"}, headers=headers)
+        bad = httpx.get(f"{url}/api/v1/channels/{ch.id}/usage", params={"month": "01-2026"}, headers=headers)
+        detail = httpx.get(f"{url}/api/v1/sessions/{session_id}", headers=headers)
+        outsider = httpx.get(f"{url}/api/v1/channels/{ch.id}/usage", headers={"Authorization": f"Bearer {world.b.key}"})
+    assert usage.status_code == 200
+    assert usage.json()["priced"] == [
+        {"category": "referral_conversion", "type": "free_entry_point", "automated": 1, "human": 0, "total": 1}
+    ]
+    error(bad, 422, field="month")
+    assert detail.json()["free_window"]["expires_at"] == "2026-01-08T16:00:00Z"
+    error(outsider, 404)

@@ -164,3 +164,14 @@ def test_the_fixture_referral_is_kept_on_the_session(sim: Simulator) -> None:
     meta = sim.meta_window(sim.session(ch, wa_id=FIXTURE_USER))
     assert meta.referral is not None and meta.referral.wamid == "wamid.ID"
     assert meta.referral.referral["ctwa_clid"] == "CTWA_CLID" and meta.referral.referral["source_id"] == "ADID"
+
+
+def test_values_meta_adds_later_reach_usage_unchanged(sim: Simulator) -> None:
+    ch = sim.add_channel(reminder_enabled=True, reminder_after_hours=1, session_timeout="48h")
+    sim.fake.set_pricing(ch.phone_number_id, ANA, {"pricing_model": "PMP", "type": "free_tomorrow", "category": "chat"})
+    sim.customer_message(ch, wa_id=ANA, name="Ana")
+    sim.advance("1h10s")
+    reminder = next(m for m in sim.transcript(sim.session(ch, wa_id=ANA)) if m.kind == "reminder")
+    assert reminder.status == "read"
+    [line] = sim.usage(ch).priced
+    assert (line.category, line.type, line.automated) == ("chat", "free_tomorrow", 1)
