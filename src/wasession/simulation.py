@@ -34,6 +34,7 @@ from wasession.runtime.core import new_secret_key
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber
 from wasession.services import channels as channel_service
+from wasession.services import usage as usage_service
 from wasession.services.channels import Channel, NewChannel
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
@@ -342,6 +343,19 @@ class Simulator:
     def message_count(self, *, direction: str | None = None) -> int:
         """Messages stored on every channel, in and out (or only `direction`)."""
         return reads.message_count(self.runtime.ctx, direction=direction)
+
+    def usage(self, channel: Channel | int, month: str | None = None) -> usage_service.Usage:
+        """The channel's usage in calendar month 'YYYY-MM' of its time zone (default: this month), R17."""
+        return usage_service.channel_usage(self.runtime.ctx, _id(channel), month, workspace_id=None)
+
+    def meta_window(self, session: SessionView | int) -> usage_service.MetaWindow:
+        """The free entry point window Meta reported for the session and its referral (R17)."""
+        return usage_service.session_meta_window(self.runtime.ctx, _session_id(session))
+
+    def entry_point(self, channel: Channel | int, wa_id: str, *, hours: int = 72) -> None:
+        """The customer comes from a Click-to-WhatsApp ad: the fake opens a free entry point window at
+        the business's next reply and prices sends inside it as Meta does (R17)."""
+        self.fake.entry_point(self.channel(channel).phone_number_id, wa_id, window=timedelta(hours=hours))
 
     def contact_name(self, session: SessionView | int) -> str:
         return reads.contact_name(self.runtime.ctx, _session_id(session))

@@ -48,6 +48,7 @@ def test_defaults() -> None:
         "reminder_template": DEFAULT_TEMPLATE,
         "company_name": "",
         "timezone": "UTC",
+        "automated_monthly_cap": None,
     }
     assert DEFAULT_TEMPLATE == (
         "Hi {contact_firstname}! Following up on our conversation. Still interested? Let me know!"
@@ -61,6 +62,7 @@ def test_defaults() -> None:
         "reminder_template",
         "company_name",
         "timezone",
+        "automated_monthly_cap",
     )
     assert (MIN_TIMEOUT, MAX_TIMEOUT, MIN_CHECK_INTERVAL, MAX_CHECK_INTERVAL) == (M, 90 * D, M, 24 * H)
 
@@ -362,7 +364,7 @@ def test_timezone_must_be_text() -> None:
 # --- the whole change ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field", [f for f in POLICY_FIELDS if f != "closure_check"])
+@pytest.mark.parametrize("field", [f for f in POLICY_FIELDS if f not in ("closure_check", "automated_monthly_cap")])
 def test_null_is_required_except_for_closure_check(field: str) -> None:
     error = refusal({field: None})
     assert (error.field, error.code) == (field, "required") and field in error.message

@@ -67,6 +67,9 @@ class EventType(StrEnum):
     CHANNEL_RESUMED = "channel_resumed"
     POLICY_CHANGED = "policy_changed"
 
+    # -- Meta's own word on windows (R17) -------------------------------------------------------------
+    FREE_WINDOW_OPENED = "free_window_opened"
+
     # -- webhook updates that are not a customer message or a status of ours -------------------------
     WEBHOOK_MALFORMED = "webhook_malformed"
     WEBHOOK_ERROR = "webhook_error"

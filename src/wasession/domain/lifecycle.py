@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from wasession.domain.policy import Policy
+from wasession.domain.pricing import monthly_cap_reason
 from wasession.domain.schedule import REMINDER_MIN_SPARE, check_reminder
 from wasession.domain.template import MAX_TEXT_LENGTH, render_template
 
@@ -87,10 +88,12 @@ def reminder_skip_reason(
     last_customer_at: datetime,
     silence_started_at: datetime,
     window_closes_at: datetime,
+    automated_this_month: int | None = None,
 ) -> str | None:
     """R6 at the moment a reminder would go out, for the due worker (queueing) and the sender (sending)
     alike: None to send, else the reason it is skipped. `window_closes_at` is the session's stored close,
-    which a 131047 failure may have moved before T + 24 h."""
+    which a 131047 failure may have moved before T + 24 h. `automated_this_month`, given where an automated
+    send is queued, is the channel's count for the cap (R17); None skips that check."""
     check = check_reminder(
         now=now,
         policy=policy,
@@ -101,6 +104,8 @@ def reminder_skip_reason(
     )
     if check.send and window_closes_at - now < REMINDER_MIN_SPARE:
         return "window_closed"  # closed early by a 131047 failure
+    if check.send and automated_this_month is not None:
+        return monthly_cap_reason(policy.automated_monthly_cap, automated_this_month)
     return check.reason
 
 

@@ -48,6 +48,7 @@ class Policy:
     reminder_template: str = DEFAULT_TEMPLATE
     company_name: str = ""
     timezone: str = "UTC"
+    automated_monthly_cap: int | None = None  # R17: None means no cap
 
     def to_public(self) -> dict[str, object]:
         return {
@@ -59,6 +60,7 @@ class Policy:
             "reminder_template": self.reminder_template,
             "company_name": self.company_name,
             "timezone": self.timezone,
+            "automated_monthly_cap": self.automated_monthly_cap,
         }
 
 
@@ -73,8 +75,9 @@ _PARSERS: dict[str, Callable[[object], object]] = {
     "reminder_template": parse.reminder_template,
     "company_name": parse.company_name,
     "timezone": parse.timezone,
+    "automated_monthly_cap": parse.automated_monthly_cap,
 }
-_NULLABLE = frozenset({"closure_check"})
+_NULLABLE = frozenset({"closure_check", "automated_monthly_cap"})
 
 
 def _parse_all(changes: Mapping[str, object], base: Policy | None) -> tuple[dict[str, object], list[ValidationError]]:

@@ -154,6 +154,29 @@ def timezone(value: object) -> str:
     return name
 
 
+MAX_MONTHLY_CAP = 10_000_000
+
+
+def automated_monthly_cap(value: object) -> int | None:
+    """R17: how many automated sends (reminders, closing messages) a channel may make per calendar month."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        cap: int | None = value
+    elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        cap = int(value.strip())
+    else:
+        cap = None
+    if cap is None or not 0 <= cap <= MAX_MONTHLY_CAP:
+        raise ValidationError(
+            "automated_monthly_cap",
+            f"automated_monthly_cap must be a whole number from 0 to {MAX_MONTHLY_CAP}, or null for no cap; "
+            f"got {value!r}",
+            "invalid_type" if cap is None else "out_of_range",
+        )
+    return cap
+
+
 def _duration(field: str, value: object) -> timedelta:
     if not isinstance(value, str | int | float | timedelta):
         raise duration_error(field, value)

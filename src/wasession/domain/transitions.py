@@ -260,12 +260,18 @@ def agent_wrote(state: SessionState, now: datetime) -> Change:
 
 
 def reminder_due(
-    state: SessionState, *, policy: Policy, now: datetime, merge_values: Callable[[], Mapping[str, str]]
+    state: SessionState,
+    *,
+    policy: Policy,
+    now: datetime,
+    merge_values: Callable[[], Mapping[str, str]],
+    automated_this_month: int | None = None,
 ) -> Change:
     """The session's pending reminder is due: queue it, or skip it with the reason (R6, R7). At most one
     reminder per silence: either way the state leaves `pending` for one of the handled states.
 
-    `merge_values` gives the contact's merge fields; it is called only when the reminder would go out."""
+    `merge_values` gives the contact's merge fields; it is called only when the reminder would go out.
+    `automated_this_month` is the channel's automated sends this month, for the cap (R17)."""
     reason = reminder_skip_reason(
         now=now,
         policy=policy,
@@ -273,6 +279,7 @@ def reminder_due(
         last_customer_at=state.last_customer_at,
         silence_started_at=state.last_customer_at,
         window_closes_at=state.window_closes_at,
+        automated_this_month=automated_this_month,
     )
     text = ""
     if reason is None:

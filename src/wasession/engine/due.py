@@ -15,10 +15,12 @@ from datetime import datetime
 
 from wasession.domain import transitions
 from wasession.domain.lifecycle import CloseReason, DueKind, ReminderState
+from wasession.domain.pricing import MONTHLY_CAP
+from wasession.engine.monthly_cap import AutomatedCounts
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
 from wasession.lifecycle.writes import reminder_callback_data as reminder_callback_data  # where tests look for it
-from wasession.observability import metrics
+from wasession.observability import metrics, usage_metrics
 from wasession.store import channels as channel_store
 from wasession.store import contacts as contact_store
 from wasession.store import sessions as session_store
@@ -60,13 +62,14 @@ class DueWorker:
                 batch = session_store.claim_due(conn, now, self.batch_size)
                 channels: dict[int, Channel] = {}
                 writes = session_ops.SessionWrites()
+                automated = AutomatedCounts()
                 for session in batch:
                     channel = channels.get(session.channel_id)
                     if channel is None:
                         channel = channel_store.get(conn, session.channel_id)
                         assert channel is not None
                         channels[channel.id] = channel
-                    self._act(conn, writes, channel, session, now, result)
+                    self._act(conn, writes, channel, session, now, result, automated)
                 writes.flush(conn)
             if len(batch) < self.batch_size or self.stopping.is_set():
                 break
@@ -80,6 +83,7 @@ class DueWorker:
         session: SessionRow,
         now: datetime,
         result: DueResult,
+        automated: AutomatedCounts,
     ) -> None:
         state = session_ops.state_of(session)
         if now >= session.closes_at:
@@ -99,14 +103,23 @@ class DueWorker:
                 assert contact is not None
                 return contact.merge_values()
 
-            change = transitions.reminder_due(state, policy=channel.policy, now=now, merge_values=merge_values)
+            change = transitions.reminder_due(
+                state,
+                policy=channel.policy,
+                now=now,
+                merge_values=merge_values,
+                automated_this_month=automated.for_channel(conn, channel, now),
+            )
             writes.apply(conn, channel, session.id, change)
             if change.reminder is None:
                 result.reminders_skipped += 1
                 metrics.reminder("skipped")
+                if change.fields.get("reminder_reason") == MONTHLY_CAP:
+                    usage_metrics.capped("reminder")
             else:
                 result.reminders_queued += 1
                 metrics.reminder("queued")
+                automated.queued(channel.id)
             return
         # The stored due time was stale (policy or clock moved): just re-plan.
         _, values = transitions.replanned(state, channel.policy, now)

@@ -14,6 +14,7 @@ from wasession.domain.events import EventType, other_webhook_event
 from wasession.domain.lifecycle import Awaiting, Direction, MessageKind, MessageStatus, ReminderState, SessionStatus
 from wasession.domain.plan import NEW_SILENCE, Plan, plan
 from wasession.domain.schedule import effective_timestamp
+from wasession.ingest import pricing as pricing_facts
 from wasession.ingest.credentials import Verdict
 from wasession.ingest.result import IngestResult
 from wasession.lifecycle import writes as session_ops
@@ -220,6 +221,7 @@ class Applier:
             created_at=now,
             status=MessageStatus.RECEIVED,
         )
+        pricing_facts.record_referral(conn, session_id, msg, now)
 
     def _rekey(
         self,
@@ -258,6 +260,7 @@ class Applier:
             message_store.update_message(conn, message.id, wamid=status.wamid)
         if message.direction != Direction.OUT:
             return  # statuses describe what we sent (R15); one naming a customer's message changes nothing
+        pricing_facts.record_status(conn, channel, message, status, now)  # before R15's early returns (R17)
         current = message.status
         if current in (MessageStatus.UNKNOWN, MessageStatus.SENDING):
             current = MessageStatus.ACCEPTED  # the status proves Meta took it

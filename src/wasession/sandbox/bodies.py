@@ -93,8 +93,10 @@ def status_body(
     recipient_user_id: str | None = None,
     pricing: Mapping[str, Any] | None = None,
     waba_id: str = DEFAULT_WABA_ID,
+    conversation: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A status update for an outbound message, v24+ style (no `conversation` object)."""
+    """A status update for an outbound message, v24+ style: a `conversation` object only when given
+    (Meta sends one only inside a free entry point window)."""
     item: dict[str, Any] = {"id": wamid, "status": status, "timestamp": unix_seconds(timestamp)}
     if recipient_id:
         item["recipient_id"] = recipient_id
@@ -102,6 +104,8 @@ def status_body(
         item["recipient_user_id"] = recipient_user_id
     if callback_data is not None:
         item["biz_opaque_callback_data"] = callback_data
+    if conversation is not None:
+        item["conversation"] = dict(conversation)
     if pricing is not None:
         item["pricing"] = dict(pricing)
     if errors:

@@ -8,7 +8,8 @@ What it reproduces of the Cloud API (docs/decisions/0005-cloud-api-fidelity.md):
   131047; templates always go through;
 - throughput (130429) and pair (131056) rate limits, on the injected clock;
 - signed status webhooks (`sent` at once, then `delivered` and `read`) queued on the clock, for
-  the caller to deliver when the clock reaches them.
+  the caller to deliver when the clock reaches them, with `pricing` on `sent` and `delivered` and,
+  inside a free entry point window (`entry_point`), a `conversation` object (docs/rules.md R17).
 
 Time only ever comes from the injected clock, so a test can run a day in milliseconds.
 """
@@ -43,6 +44,8 @@ THROUGHPUT_WINDOW = timedelta(seconds=1)
 PAIR_WINDOW = timedelta(seconds=6)
 DEFAULT_PAIR_BURST = 45
 REENGAGEMENT_FAILURE_DELAY = timedelta(seconds=1)
+# Meta's pricing docs: a reply to a customer who came from an ad or a Page button opens 72 free hours.
+FREE_ENTRY_POINT_WINDOW = timedelta(hours=72)
 MAX_TEXT_LENGTH = 4096
 MAX_CALLBACK_DATA_LENGTH = 512
 ERROR_HREF = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
@@ -194,6 +197,9 @@ class FakeCloudApi:
         self._recent_sends: dict[str, deque[datetime]] = {}
         self._recent_pair_sends: dict[tuple[str, str], deque[datetime]] = {}
         self._queue: list[tuple[datetime, int, PendingWebhook]] = []
+        self._entry_points: dict[tuple[str, str], timedelta] = {}  # armed, opened by the next reply
+        self._free_windows: dict[tuple[str, str], tuple[str, datetime]] = {}  # conversation id, expiry
+        self._pricing_overrides: dict[tuple[str, str], dict[str, Any]] = {}
         self._sequence = itertools.count()
         self.app = Starlette(
             routes=[
@@ -235,6 +241,24 @@ class FakeCloudApi:
                 self._failures.append(
                     _Injected(code, http_status, title or TITLES.get(code, "Error"), details or DETAILS.get(code, ""))
                 )
+
+    def entry_point(self, phone_number_id: str, user: str, *, window: timedelta = FREE_ENTRY_POINT_WINDOW) -> None:
+        """`user` came from a Click-to-WhatsApp ad or a Facebook Page button: the business's next reply
+        inside the customer service window opens a free entry point window of `window` from that reply,
+        and every send inside it is priced `free_entry_point` / `referral_conversion` and carries a
+        `conversation` object (its `expiration_timestamp` on `sent`), as Meta's statuses do."""
+        with self._lock:
+            self._entry_points[(phone_number_id, _user_key(user))] = window
+
+    def set_pricing(self, phone_number_id: str, user: str, pricing: Mapping[str, Any] | None) -> None:
+        """Send this `pricing` object (any values, unknown ones too) in the statuses of sends to `user`;
+        None goes back to the fake's own pricing."""
+        key = (phone_number_id, _user_key(user))
+        with self._lock:
+            if pricing is None:
+                self._pricing_overrides.pop(key, None)
+            else:
+                self._pricing_overrides[key] = dict(pricing)
 
     def set_latency(self, seconds: float) -> None:
         with self._lock:
@@ -438,11 +462,40 @@ class FakeCloudApi:
             return
         if self.status_delays is None:
             return
-        pricing = _pricing(send.type, window_open)
+        pricing, conversation = self._priced(pnid, send, now, window_open)
         delivered_after, read_after = self.status_delays
-        queue("sent", now, pricing=pricing)
-        queue("delivered", now + delivered_after, pricing=pricing)
-        queue("read", now + read_after)
+        sent_conversation = conversation
+        if conversation is not None:  # only `sent` carries the expiry
+            conversation = {k: v for k, v in conversation.items() if k != "expiration_timestamp"}
+        queue("sent", now, pricing=pricing, conversation=sent_conversation)
+        queue("delivered", now + delivered_after, pricing=pricing, conversation=conversation)
+        queue("read", now + read_after, conversation=conversation)
+
+    def _priced(
+        self, pnid: str, send: _Send, now: datetime, window_open: bool
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The `pricing` and `conversation` objects of this send's statuses."""
+        key = (pnid, send.user)
+        armed = self._entry_points.get(key)
+        if armed is not None and window_open:
+            del self._entry_points[key]
+            self._free_windows[key] = (secrets.token_hex(16), now + armed)
+        free = self._free_windows.get(key)
+        conversation = None
+        pricing = _pricing(send.type, window_open)
+        if free is not None and now < free[1]:
+            pricing = {
+                "billable": False,
+                "pricing_model": "PMP",
+                "type": "free_entry_point",
+                "category": "referral_conversion",
+            }
+            conversation = {
+                "id": free[0],
+                "origin": {"type": "referral_conversion"},
+                "expiration_timestamp": str(int(free[1].timestamp())),
+            }
+        return self._pricing_overrides.get(key, pricing), conversation
 
 
 # -- request parsing --------------------------------------------------------------------------------

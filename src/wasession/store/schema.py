@@ -294,3 +294,34 @@ relay_deliveries = Table(
     Column("duration_ms", Integer, nullable=False),
     Index("ix_relay_deliveries_target", "target_id", "id"),
 )
+
+# What Meta's status webhooks said an outbound message cost and which conversation it fell in
+# (docs/rules.md R17), merged across its statuses by domain/pricing.py.
+message_pricing = Table(
+    "message_pricing",
+    metadata,
+    Column("message_id", Id, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("pricing_model", String(64), nullable=True),
+    Column("category", String(64), nullable=True),
+    Column("pricing_type", String(64), nullable=True),
+    Column("billable", Boolean, nullable=True),
+    Column("conversation_id", String(128), nullable=True),
+    Column("origin_type", String(64), nullable=True),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("status_order", Integer, nullable=False),  # the latest status that wrote a field
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_message_pricing_session", "session_id"),
+    Index("ix_message_pricing_channel", "channel_id"),
+)
+
+# The first referral (Click-to-WhatsApp ad, Facebook Page button) a session's customer came with.
+session_referrals = Table(
+    "session_referrals",
+    metadata,
+    Column("session_id", Id, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("wamid", String(255), nullable=False),
+    Column("referral", JSON, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+)

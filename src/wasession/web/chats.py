@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from wasession.domain.errors import ValidationError
 from wasession.runtime import Runtime
-from wasession.services import agents, queries
+from wasession.services import agents, queries, usage
 from wasession.services.errors import ConflictError, WindowClosedError
 from wasession.services.users import LoginSession
 from wasession.web.auth import Auth, Form
@@ -85,6 +85,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             draft=draft,
             notice=NOTICES.get(notice or ""),
             languages=TEMPLATE_LANGUAGES,
+            meta=usage.session_meta_window(ctx, session_id),
         )
 
     @r.get("/dashboard/sessions/{session_id}", include_in_schema=False)

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from wasession.domain.pricing import NO_PRICING, MessagePricing
 from wasession.whatsapp.errors import CloudError, cloud_error_from
+from wasession.whatsapp.pricing import pricing_of, referral_of
 
 __all__ = [
     "ContactInfo",
@@ -59,6 +61,7 @@ class InboundMessage:
     context_wamid: str | None
     system_new_wa_id: str | None = None
     system_new_user_id: str | None = None
+    referral: Mapping[str, Any] | None = None  # a Click-to-WhatsApp ad or Page button the customer came from
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class StatusUpdate:
     biz_opaque_callback_data: str | None
     errors: tuple[CloudError, ...]
     raw: Mapping[str, Any]
+    pricing: MessagePricing = NO_PRICING  # its `pricing` and `conversation` objects (docs/rules.md R17)
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,7 @@ def _message(msg: Any, pnid: str | None, contacts: list[ContactInfo], out: _Coll
             context_wamid=_context_wamid(kind, msg),
             system_new_wa_id=new_wa_id,
             system_new_user_id=new_user_id,
+            referral=referral_of(msg),
         )
     )
 
@@ -417,6 +422,7 @@ def _status(status: Any, field: str, pnid: str | None, out: _Collector) -> None:
                 if e is not None
             ),
             raw=status,
+            pricing=pricing_of(status),
         )
     )
 

@@ -173,10 +173,28 @@ class EventOut(BaseModel):
     data: dict[str, Any]
 
 
+class FreeWindowOut(BaseModel):
+    """The free entry point window Meta's statuses reported (R17), beside our 24-hour window."""
+
+    conversation_id: str | None
+    origin_type: str | None
+    pricing_type: str | None
+    expires_at: datetime | None
+    open: bool | None  # None while Meta has not said when it expires
+
+
+class ReferralOut(BaseModel):
+    wamid: str
+    received_at: datetime
+    referral: dict[str, Any]  # as Meta sent it: source_type, source_id, source_url, headline, ctwa_clid, ...
+
+
 class SessionDetailOut(BaseModel):
     session: SessionOut
     transcript: list[MessageOut]
     timeline: list[EventOut]
+    free_window: FreeWindowOut | None = None
+    referral: ReferralOut | None = None
 
 
 class TextIn(Strict):

@@ -10,10 +10,12 @@ from fastapi import APIRouter, Depends, Query
 from wasession.api.v1.auth import workspace_dependency
 from wasession.api.v1.schemas import (
     EventOut,
+    FreeWindowOut,
     MessageOut,
     MessageQueued,
     PathId,
     QueryId,
+    ReferralOut,
     SessionDetailOut,
     SessionOut,
     SessionPageOut,
@@ -23,7 +25,7 @@ from wasession.api.v1.schemas import (
 )
 from wasession.domain.durations import parse_duration
 from wasession.runtime import Runtime
-from wasession.services import agents, queries
+from wasession.services import agents, queries, usage
 from wasession.services.errors import ValidationError
 from wasession.services.queries import SessionSummary
 
@@ -76,7 +78,23 @@ def router(runtime: Runtime) -> APIRouter:
     @r.get("/sessions/{session_id}", response_model=SessionDetailOut, responses=errors(404))
     def get_session(session_id: PathId, ws: int = Depends(workspace)) -> SessionDetailOut:
         detail = queries.session_detail(ctx, session_id, workspace_id=ws)
+        meta = usage.session_meta_window(ctx, session_id)
+        free, referral = meta.free_window, meta.referral
         return SessionDetailOut(
+            free_window=FreeWindowOut(
+                conversation_id=free.conversation_id,
+                origin_type=free.origin_type,
+                pricing_type=free.pricing_type,
+                expires_at=free.expires_at,
+                open=None if free.expires_at is None else ctx.clock.now() < free.expires_at,
+            )
+            if free
+            else None,
+            referral=ReferralOut(
+                wamid=referral.wamid, received_at=referral.received_at, referral=dict(referral.referral)
+            )
+            if referral
+            else None,
             session=session_out(detail.summary),
             transcript=[MessageOut(**{k: getattr(m, k) for k in MessageOut.model_fields}) for m in detail.transcript],
             timeline=[

@@ -6,7 +6,7 @@ here, once (the only place that reads the old form). The body hash makes a repla
 bytes recognisable; of rows already stored twice, the oldest keeps the hash.
 
 Revision ID: 0004_webhook_log_outcome
-Revises: 0002
+Revises: 0003_event_outbox
 Create Date: 2026-12-01
 """
 

@@ -5,7 +5,7 @@ newest bodies must never hand their ids to new ones (a target past them would sk
 PostgreSQL sequences never go back.
 
 Revision ID: 0009_relay_targets
-Revises: 0004_webhook_log_outcome
+Revises: 0006_pricing_usage
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from wasession.store.db import UTCDateTime
 
 revision = "0009_relay_targets"
-down_revision = "0004_webhook_log_outcome"
+down_revision = "0006_pricing_usage"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,76 @@
+"""A channel's usage per calendar month (docs/rules.md R17), workspace-scoped like the channel routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from wasession.api.v1.auth import workspace_dependency
+from wasession.api.v1.schemas import PathId, errors
+from wasession.runtime import Runtime
+from wasession.services import usage as usage_service
+from wasession.services.usage import Usage
+
+
+class PricedLineOut(BaseModel):
+    category: str | None
+    type: str | None
+    automated: int
+    human: int
+    total: int
+
+
+class UsageOut(BaseModel):
+    channel_id: int
+    month: str
+    timezone: str
+    starts_at: datetime
+    ends_at: datetime
+    automated_sent: int
+    human_sent: int
+    automated_monthly_cap: int | None
+    automated_remaining: int | None
+    automated_capped: int
+    priced: list[PricedLineOut]
+
+
+def usage_out(u: Usage) -> UsageOut:
+    return UsageOut(
+        channel_id=u.channel_id,
+        month=u.month,
+        timezone=u.timezone,
+        starts_at=u.starts_at,
+        ends_at=u.ends_at,
+        automated_sent=u.automated_sent,
+        human_sent=u.human_sent,
+        automated_monthly_cap=u.automated_monthly_cap,
+        automated_remaining=u.automated_remaining,
+        automated_capped=u.automated_capped,
+        priced=[
+            PricedLineOut(category=p.category, type=p.type, automated=p.automated, human=p.human, total=p.total)
+            for p in u.priced
+        ],
+    )
+
+
+def router(runtime: Runtime) -> APIRouter:
+    r = APIRouter(tags=["channels"])
+    ctx = runtime.ctx
+    workspace = workspace_dependency(runtime)
+
+    @r.get(
+        "/channels/{channel_id}/usage",
+        response_model=UsageOut,
+        responses=errors(404),
+        summary="Outbound messages in a calendar month of the channel's time zone, by Meta's category and type",
+    )
+    def get_usage(
+        channel_id: PathId,
+        ws: int = Depends(workspace),
+        month: str | None = Query(None, description="YYYY-MM; default the current month", max_length=20),
+    ) -> UsageOut:
+        return usage_out(usage_service.channel_usage(ctx, channel_id, month, workspace_id=ws))
+
+    return r

@@ -1,0 +1,69 @@
+"""What a status webhook says about price and window, and a customer's referral, kept (docs/rules.md R17).
+
+Two calls for the applier, one per status and one per stored customer message, so the batched apply
+path can make the same calls.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from wasession.domain.events import EventType
+from wasession.domain.pricing import AUTOMATED_KINDS, MessagePricing, merge, status_order
+from wasession.lifecycle import writes as session_ops
+from wasession.observability import usage_metrics
+from wasession.store import pricing as pricing_store
+from wasession.store.channels import Channel
+from wasession.store.db import Connection
+from wasession.store.messages import MessageRow
+from wasession.whatsapp.payload import InboundMessage, StatusUpdate
+
+
+def record_status(conn: Connection, channel: Channel, message: MessageRow, status: StatusUpdate, now: datetime) -> None:
+    """Merge the status's pricing and conversation into the message's; a status carrying none, a
+    duplicate, or an older one arriving late, loses nothing already known."""
+    new = status.pricing
+    if new.empty:
+        return
+    stored = pricing_store.get(conn, message.id)
+    order = status_order(status.status)
+    before = stored.pricing if stored else MessagePricing()
+    merged = merge(before, stored.status_order if stored else 0, new, order)
+    if stored is not None and merged == before and order <= stored.status_order:
+        return
+    pricing_store.save(
+        conn,
+        message_id=message.id,
+        channel_id=channel.id,
+        session_id=message.session_id,
+        pricing=merged,
+        status_order=max(order, stored.status_order if stored else 0),
+        exists=stored is not None,
+        now=now,
+    )
+    if before.category is None and merged.category is not None:
+        usage_metrics.priced(merged.category, merged.pricing_type, message.kind in AUTOMATED_KINDS)
+    if (
+        merged.free_entry_point
+        and not before.free_entry_point
+        and not pricing_store.free_window_seen(conn, message.session_id, merged.conversation_id, message.id)
+    ):
+        session_ops.record(
+            conn,
+            channel,
+            message.session_id,
+            EventType.FREE_WINDOW_OPENED,
+            status.timestamp,
+            wamid=message.wamid,
+            message_id=message.id,
+            conversation_id=merged.conversation_id,
+            origin_type=merged.origin_type,
+            pricing_type=merged.pricing_type,
+            expires_at=merged.expires_at,
+        )
+
+
+def record_referral(conn: Connection, session_id: int, msg: InboundMessage, now: datetime) -> None:
+    """Keep the ad or Page button the customer came from: the session's first one only."""
+    if msg.referral is not None:
+        pricing_store.add_referral(conn, session_id, msg.wamid, msg.referral, now)

@@ -1,0 +1,97 @@
+"""A channel's usage in one calendar month of its time zone (docs/rules.md R17): one function for the
+API, the dashboard and the Simulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from wasession.domain.pricing import AUTOMATED_KINDS, month_bounds, month_of
+from wasession.lifecycle.context import ServiceContext
+from wasession.services.channels import get_channel
+from wasession.services.errors import ValidationError
+from wasession.store import pricing as pricing_store
+from wasession.store import usage as usage_store
+from wasession.store.pricing import FreeWindow, Referral
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    """Outbound messages Meta priced with this category and type (None: its statuses did not say)."""
+
+    category: str | None
+    type: str | None
+    automated: int
+    human: int
+
+    @property
+    def total(self) -> int:
+        return self.automated + self.human
+
+
+@dataclass(frozen=True)
+class Usage:
+    channel_id: int
+    month: str
+    timezone: str
+    starts_at: datetime
+    ends_at: datetime
+    automated_sent: int  # our own record: what the cap counts
+    human_sent: int
+    automated_monthly_cap: int | None
+    automated_capped: int
+    priced: list[PricedLine]  # from Meta's statuses
+
+    @property
+    def automated_remaining(self) -> int | None:
+        cap = self.automated_monthly_cap
+        return None if cap is None else max(0, cap - self.automated_sent)
+
+
+def channel_usage(ctx: ServiceContext, channel_id: int, month: str | None, *, workspace_id: int | None) -> Usage:
+    """`month` is 'YYYY-MM' (default: the current month on the channel's clock)."""
+    channel = get_channel(ctx, channel_id, workspace_id=workspace_id)
+    zone = channel.policy.timezone
+    month = month_of(ctx.clock.now(), zone) if month is None else month.strip()
+    try:
+        start, end = month_bounds(month, zone)
+    except ValueError as exc:
+        raise ValidationError("month", str(exc), "invalid_month") from None
+    with ctx.db.read() as conn:
+        sent = usage_store.sent_counts(conn, channel.id, start, end)
+        priced = usage_store.priced_counts(conn, channel.id, start, end)
+        capped = usage_store.capped_count(conn, channel.id, start, end)
+    lines: dict[tuple[str | None, str | None], list[int]] = {}
+    for p in priced:
+        counts = lines.setdefault((p.category, p.pricing_type), [0, 0])
+        counts[0 if p.kind in AUTOMATED_KINDS else 1] += p.count
+    return Usage(
+        channel_id=channel.id,
+        month=month,
+        timezone=zone,
+        starts_at=start,
+        ends_at=end,
+        automated_sent=sum(n for kind, n in sent.items() if kind in AUTOMATED_KINDS),
+        human_sent=sum(n for kind, n in sent.items() if kind not in AUTOMATED_KINDS),
+        automated_monthly_cap=channel.policy.automated_monthly_cap,
+        automated_capped=capped,
+        priced=[
+            PricedLine(category, ptype, a, h)
+            for (category, ptype), (a, h) in sorted(lines.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or ""))
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class MetaWindow:
+    """What Meta said about a session beside our own 24-hour window: its free entry point window and
+    the referral the customer came with."""
+
+    free_window: FreeWindow | None
+    referral: Referral | None
+
+
+def session_meta_window(ctx: ServiceContext, session_id: int) -> MetaWindow:
+    """For a session the caller has already found in its workspace."""
+    with ctx.db.read() as conn:
+        return MetaWindow(pricing_store.free_window(conn, session_id), pricing_store.referral_of(conn, session_id))

@@ -1,0 +1,119 @@
+"""Meta's pricing facts per outbound message and the first referral per session (docs/rules.md R17)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from wasession.domain.pricing import FREE_ENTRY_POINT, PRICING_FIELDS, REFERRAL_CONVERSION, MessagePricing
+from wasession.store.schema import message_pricing, session_referrals
+
+
+@dataclass(frozen=True)
+class StoredPricing:
+    pricing: MessagePricing
+    status_order: int
+
+
+@dataclass(frozen=True)
+class FreeWindow:
+    """The latest free entry point window Meta reported on one of a session's messages."""
+
+    conversation_id: str | None
+    origin_type: str | None
+    pricing_type: str | None
+    expires_at: datetime | None
+    first_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class Referral:
+    wamid: str
+    referral: Mapping[str, Any]
+    received_at: datetime
+
+
+_FREE = (message_pricing.c.pricing_type == FREE_ENTRY_POINT) | (message_pricing.c.origin_type == REFERRAL_CONVERSION)
+
+
+def get(conn: Connection, message_id: int) -> StoredPricing | None:
+    row = conn.execute(select(message_pricing).where(message_pricing.c.message_id == message_id)).mappings().first()
+    if row is None:
+        return None
+    return StoredPricing(MessagePricing(**{name: row[name] for name in PRICING_FIELDS}), row["status_order"])
+
+
+def save(
+    conn: Connection,
+    *,
+    message_id: int,
+    channel_id: int,
+    session_id: int,
+    pricing: MessagePricing,
+    status_order: int,
+    exists: bool,
+    now: datetime,
+) -> None:
+    values = {name: getattr(pricing, name) for name in PRICING_FIELDS}
+    values.update(status_order=status_order, updated_at=now)
+    if exists:
+        conn.execute(update(message_pricing).where(message_pricing.c.message_id == message_id).values(**values))
+    else:
+        conn.execute(
+            insert(message_pricing).values(
+                message_id=message_id, channel_id=channel_id, session_id=session_id, **values
+            )
+        )
+
+
+def free_window_seen(conn: Connection, session_id: int, conversation_id: str | None, except_message: int) -> bool:
+    """Whether another message of the session already reported this free entry point window."""
+    query = select(message_pricing.c.message_id).where(
+        message_pricing.c.session_id == session_id, message_pricing.c.message_id != except_message, _FREE
+    )
+    if conversation_id is not None:
+        query = query.where(message_pricing.c.conversation_id == conversation_id)
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def free_window(conn: Connection, session_id: int) -> FreeWindow | None:
+    rows = (
+        conn.execute(
+            select(message_pricing)
+            .where(message_pricing.c.session_id == session_id, _FREE)
+            .order_by(message_pricing.c.message_id)
+        )
+        .mappings()
+        .all()
+    )
+    if not rows:
+        return None
+    latest = rows[-1]
+    same = [r for r in rows if r["conversation_id"] == latest["conversation_id"]]
+    expiries = [r["expires_at"] for r in same if r["expires_at"] is not None]
+    return FreeWindow(
+        conversation_id=latest["conversation_id"],
+        origin_type=next((r["origin_type"] for r in reversed(same) if r["origin_type"]), None),
+        pricing_type=next((r["pricing_type"] for r in reversed(same) if r["pricing_type"]), None),
+        expires_at=max(expiries) if expiries else None,
+        first_seen_at=min(r["updated_at"] for r in same),
+    )
+
+
+def add_referral(conn: Connection, session_id: int, wamid: str, referral: Mapping[str, Any], now: datetime) -> bool:
+    """Keep `referral` unless the session already has one (the first wins); whether it was kept."""
+    if referral_of(conn, session_id) is not None:
+        return False
+    conn.execute(
+        insert(session_referrals).values(session_id=session_id, wamid=wamid, referral=dict(referral), received_at=now)
+    )
+    return True
+
+
+def referral_of(conn: Connection, session_id: int) -> Referral | None:
+    row = conn.execute(select(session_referrals).where(session_referrals.c.session_id == session_id)).mappings().first()
+    return Referral(row["wamid"], dict(row["referral"]), row["received_at"]) if row else None

@@ -1,0 +1,76 @@
+"""A channel's outbound messages counted over an interval: our own record and what Meta priced (R17)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Connection, and_, func, select
+
+from wasession.domain.events import EventType
+from wasession.domain.lifecycle import Direction, MessageStatus
+from wasession.domain.pricing import AUTOMATED_KINDS, MONTHLY_CAP
+from wasession.store.schema import events, message_pricing, messages
+
+# Sends that did not reach Meta: never sent (skipped) or refused (failed). Everything else counts for
+# the cap, in flight included, so a burst queued before any answer cannot overshoot it.
+NOT_SENT = (MessageStatus.SKIPPED, MessageStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class PricedCount:
+    kind: str
+    category: str | None
+    pricing_type: str | None
+    count: int
+
+
+def _outbound(channel_id: int, start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(
+        messages.c.channel_id == channel_id,
+        messages.c.direction == Direction.OUT,
+        messages.c.sent_at >= start,
+        messages.c.sent_at < end,
+    )
+
+
+def automated_count(conn: Connection, channel_id: int, start: datetime, end: datetime) -> int:
+    """Automated sends of the channel created in [start, end) that went, or are going, to Meta."""
+    query = select(func.count()).where(
+        _outbound(channel_id, start, end),
+        messages.c.kind.in_(sorted(AUTOMATED_KINDS)),
+        messages.c.status.not_in(NOT_SENT),
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def sent_counts(conn: Connection, channel_id: int, start: datetime, end: datetime) -> dict[str, int]:
+    """Outbound messages by kind, as we recorded them (not skipped or failed)."""
+    query = (
+        select(messages.c.kind, func.count())
+        .where(_outbound(channel_id, start, end), messages.c.status.not_in(NOT_SENT))
+        .group_by(messages.c.kind)
+    )
+    return {kind: int(n) for kind, n in conn.execute(query)}
+
+
+def priced_counts(conn: Connection, channel_id: int, start: datetime, end: datetime) -> list[PricedCount]:
+    """Outbound messages by kind and by the category and type Meta's statuses gave them."""
+    query = (
+        select(messages.c.kind, message_pricing.c.category, message_pricing.c.pricing_type, func.count())
+        .select_from(messages.join(message_pricing, message_pricing.c.message_id == messages.c.id))
+        .where(_outbound(channel_id, start, end))
+        .group_by(messages.c.kind, message_pricing.c.category, message_pricing.c.pricing_type)
+    )
+    return [PricedCount(kind, category, ptype, int(n)) for kind, category, ptype, n in conn.execute(query)]
+
+
+def capped_count(conn: Connection, channel_id: int, start: datetime, end: datetime) -> int:
+    """Automated sends the monthly cap skipped in [start, end), from their timeline events."""
+    query = select(events.c.data).where(
+        events.c.channel_id == channel_id,
+        events.c.type.in_([EventType.REMINDER_SKIPPED]),
+        events.c.at >= start,
+        events.c.at < end,
+    )
+    return sum(1 for (data,) in conn.execute(query) if isinstance(data, dict) and data.get("reason") == MONTHLY_CAP)

@@ -1,0 +1,51 @@
+"""R17 on the dashboard: the usage panel and the session page's free window and referral."""
+
+from __future__ import annotations
+
+import re
+
+from tests.web.conftest import Browser, customer_writes
+from wasession.sandbox.bodies import new_wamid, text_message_body
+from wasession.store.channels import Channel
+from wasession.testing import Simulator
+
+ANA = "15550001111"
+
+
+def test_usage_panel_counts_the_month_and_names_a_bad_month(sim: Simulator, sandbox: Channel, browser: Browser) -> None:
+    sim.update_policy(sandbox, automated_monthly_cap=5)
+    assert customer_writes(browser, sandbox).status_code == 303
+    sim.advance("1h10s")  # the reminder went out and Meta's statuses came back
+    page = browser.get(f"/dashboard/channels/{sandbox.id}/usage")
+    assert page.status_code == 200
+    assert "Usage in 2026-01" in page.text
+    assert re.search(r'id="usage-automated">1\s+of 5 allowed', page.text)
+    assert "free_customer_service" in page.text and f'href="/dashboard/channels/{sandbox.id}/usage"' in page.text
+    february = browser.get(f"/dashboard/channels/{sandbox.id}/usage", month="2026-02")
+    assert re.search(r'id="usage-automated">0\s', february.text)
+    bad = browser.get(f"/dashboard/channels/{sandbox.id}/usage", month="2026-99")
+    assert bad.status_code == 422 and "month must be YYYY-MM" in bad.text
+    assert browser.get("/dashboard/channels/999/usage").status_code == 404
+
+
+def test_session_page_shows_the_free_window_meta_reported_and_the_referral(
+    sim: Simulator, sandbox: Channel, browser: Browser
+) -> None:
+    sim.entry_point(sandbox, ANA)
+    body = text_message_body(
+        phone_number_id=sandbox.phone_number_id, wa_id=ANA, name="Ana", text="hi", timestamp=sim.now, wamid=new_wamid()
+    )
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["referral"] = {
+        "source_type": "ad",
+        "source_id": "AD7",
+        "headline": "Winter <sale>",
+    }
+    sim.post_webhook(body).raise_for_status()
+    session = sim.session(sandbox, wa_id=ANA)
+    page = browser.get(f"/dashboard/sessions/{session.id}")
+    assert 'id="referral"' in page.text and "Winter &lt;sale&gt;" in page.text
+    assert 'id="free-window"' not in page.text
+    sim.advance("1h10s")
+    page = browser.get(f"/dashboard/sessions/{session.id}")
+    assert 'id="free-window"' in page.text and "referral_conversion" in page.text
+    assert "free until Thu 08 Jan 16:00" in page.text
