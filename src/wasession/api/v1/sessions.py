@@ -47,8 +47,14 @@ def router(runtime: Runtime) -> APIRouter:
         channel_id: QueryId = None,
         contact_id: QueryId = None,
         closing_within: str | None = Query(None, description="window closes within, e.g. 1h or PT30M"),
+        search: str | None = Query(None, description="part of the contact's name, WhatsApp id or phone"),
+        sort: str = Query(
+            "last_customer",
+            description="last_customer (newest first), window (open windows closing soonest first), "
+            "last_message (newest first) or closure (closure tick soonest first)",
+        ),
         limit: int = Query(50, description="1 to 200"),
-        cursor: str | None = Query(None, description="next_cursor of the previous page", max_length=500),
+        cursor: str | None = Query(None, description="next_cursor or prev_cursor of a page", max_length=500),
     ) -> SessionPageOut:
         within: timedelta | None = None
         if closing_within is not None:
@@ -66,10 +72,18 @@ def router(runtime: Runtime) -> APIRouter:
             channel_id=channel_id,
             contact_id=contact_id,
             closing_within=within,
+            search=search,
+            sort=sort,
             limit=limit,
             cursor=cursor,
         )
-        return SessionPageOut(items=[session_out(s) for s in page.items], next_cursor=page.next_cursor)
+        return SessionPageOut(
+            items=[session_out(s) for s in page.items],
+            next_cursor=page.next_cursor,
+            prev_cursor=page.prev_cursor,
+            total=page.total,
+            start=page.start,
+        )
 
     @r.get("/sessions/{session_id}", response_model=SessionDetailOut, responses=errors(404))
     def get_session(session_id: PathId, ws: int = Depends(workspace)) -> SessionDetailOut:
