@@ -110,11 +110,22 @@ def router(runtime: Runtime) -> APIRouter:
         return session_out(queries.session_summary(ctx, session_id, workspace_id=ws))
 
     @r.post(
+        "/sessions/{session_id}/reopen",
+        response_model=SessionOut,
+        responses=errors(404, 409),
+        summary="Reopen a closed session by hand (event session_reopened, by agent)",
+    )
+    def reopen_session(session_id: PathId, ws: int = Depends(workspace)) -> SessionOut:
+        agents.reopen(ctx, session_id, workspace_id=ws)
+        return session_out(queries.session_summary(ctx, session_id, workspace_id=ws))
+
+    @r.post(
         "/sessions/{session_id}/messages",
         status_code=202,
         response_model=MessageQueued,
         responses=errors(404, 409),
-        summary="Send a free-form text; 409 window_closed (with closed_at) outside the 24-hour window (R13)",
+        summary="Send a free-form text; 409 window_closed (closed_at = when the window closed) outside the "
+        "24-hour window (R13); reopens a closed session whose window is still open",
     )
     def send_text(session_id: PathId, body: TextIn, ws: int = Depends(workspace)) -> MessageQueued:
         message_id = agents.send_text(ctx, session_id, body.body, workspace_id=ws)
