@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from wasession.domain.clock import parse_instant
+from wasession.domain.events import EventType
 from wasession.domain.lifecycle import Awaiting, CloseReason, ReminderState, SessionStatus
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import NotFoundError, ValidationError
@@ -225,3 +226,29 @@ def session_detail(ctx: ServiceContext, session_id: int, *, workspace_id: int) -
         transcript = message_store.transcript(conn, session_id)
         timeline = event_store.for_session(conn, session_id)
     return SessionDetail(_summary(row, now), transcript, timeline)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What happened in a workspace after an event id: for live pages to know what to redraw."""
+
+    last_id: int
+    sessions: list[int]  # sessions with any new event, in order of their first one
+    customer: list[int]  # of those, the ones a customer wrote to
+
+
+MAX_CHANGES = 1000
+
+
+def last_change(ctx: ServiceContext, *, workspace_id: int) -> int:
+    with ctx.db.read() as conn:
+        return query_store.last_event_id(conn, workspace_id)
+
+
+def changes_since(ctx: ServiceContext, after_id: int, *, workspace_id: int) -> Changes:
+    """The workspace's sessions touched after event `after_id` (another workspace's never show)."""
+    with ctx.db.read() as conn:
+        rows = query_store.events_after(conn, workspace_id, after_id, MAX_CHANGES)
+    touched = list(dict.fromkeys(session for _, session, _ in rows if session is not None))
+    wrote = list(dict.fromkeys(s for _, s, kind in rows if s is not None and kind == EventType.CUSTOMER_MESSAGE))
+    return Changes(rows[-1][0] if rows else after_id, touched, wrote)

@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from wasession.domain.lifecycle import Awaiting, SessionStatus
 from wasession.store.contacts import Contact
 from wasession.store.db import Connection
-from wasession.store.schema import channels, contacts, messages, sessions
+from wasession.store.schema import channels, contacts, events, messages, sessions
 from wasession.store.sessions import SessionRow, session_from_values
 
 _CONTACT_PREFIX = "contact__"
@@ -240,3 +240,18 @@ def last_messages(conn: Connection, session_ids: list[int]) -> dict[int, tuple[s
 def one(conn: Connection, workspace_id: int, session_id: int) -> SessionListRow | None:
     row = conn.execute(_base_query(workspace_id).where(sessions.c.id == session_id)).first()
     return _list_row(row) if row else None
+
+
+def last_event_id(conn: Connection, workspace_id: int) -> int:
+    return int(conn.execute(select(func.max(events.c.id)).where(events.c.workspace_id == workspace_id)).scalar() or 0)
+
+
+def events_after(conn: Connection, workspace_id: int, after_id: int, limit: int) -> list[tuple[int, int | None, str]]:
+    """(id, session id, type) of the workspace's events after `after_id`, oldest first."""
+    query = (
+        select(events.c.id, events.c.session_id, events.c.type)
+        .where(events.c.workspace_id == workspace_id, events.c.id > after_id)
+        .order_by(events.c.id)
+        .limit(limit)
+    )
+    return [(r.id, r.session_id, r.type) for r in conn.execute(query)]
