@@ -37,7 +37,13 @@ def test_list_filters_and_cursor_pages(world: World) -> None:
     assert len(first["items"]) == 2 and first["next_cursor"]
     second = world.a.get("/sessions", params={"limit": 2, "cursor": first["next_cursor"]}).json()
     assert [s["contact_name"] for s in second["items"]] == ["Ana Silva"] and second["next_cursor"] is None
-    assert world.b.get("/sessions").json() == {"items": [], "next_cursor": None}
+    assert world.b.get("/sessions").json() == {
+        "items": [],
+        "next_cursor": None,
+        "prev_cursor": None,
+        "total": 0,
+        "start": 0,
+    }
 
 
 def test_list_errors(world: World) -> None:

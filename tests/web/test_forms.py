@@ -226,11 +226,12 @@ def test_reply_inside_the_window_then_refused_with_the_reason_after_it(
     sim.advance("24h")
     page = browser.get(f"/dashboard/sessions/{sid}").text
     assert 'name="body" rows="3" disabled' in page
-    assert "the 24-hour customer service window closed at Tue 06 Jan 15:00:00 UTC" in page
+    # in the channel's zone (the settings above left it at Europe/Lisbon), named
+    assert "the 24-hour customer service window closed at Tue 06 Jan 15:00:00 WET" in page
     assert 'id="template-form"' in page
     refused = browser.post(f"/dashboard/sessions/{sid}/reply", {"body": "Too late?"})
     assert refused.status_code == 409
-    assert "Not sent: the 24-hour customer service window closed at Tue 06 Jan 15:00 UTC." in refused.text
+    assert "Not sent: the 24-hour customer service window closed at Tue 06 Jan 15:00 WET." in refused.text
     assert "Too late?" not in [m.body for m in sim.transcript(sid)]
 
     template = browser.post(
@@ -246,13 +247,16 @@ def test_reply_inside_the_window_then_refused_with_the_reason_after_it(
 def test_close_button_closes_the_session(sim: Simulator, sandbox: Channel, browser: Browser) -> None:
     customer_writes(browser, sandbox)
     sid = _session_id(sim, sandbox)
-    response = browser.post(f"/dashboard/sessions/{sid}/close", {})
+    unconfirmed = browser.post(f"/dashboard/sessions/{sid}/close", {})
+    assert unconfirmed.status_code == 200 and 'id="confirm-close"' in unconfirmed.text
+    assert sim.session(sandbox, wa_id=WA_ID).status == "active"  # asked, not closed
+    response = browser.post(f"/dashboard/sessions/{sid}/close", {"confirm": "yes"})
     assert response.status_code == 303
     session = sim.session(sandbox, wa_id=WA_ID)
     assert session.status == "closed" and session.close_reason == "agent"
     page = browser.get(response.headers["location"]).text
-    assert "Session closed." in page and 'id="close-session"' not in page
-    again = browser.post(f"/dashboard/sessions/{sid}/close", {})
+    assert "Session closed." in page and 'id="close-session"' not in page and 'id="reopen-session"' in page
+    again = browser.post(f"/dashboard/sessions/{sid}/close", {"confirm": "yes"})
     assert again.status_code == 409 and "already closed" in again.text
 
 

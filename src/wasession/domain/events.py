@@ -19,6 +19,7 @@ class EventType(StrEnum):
     # -- a session's life (R1, R5, R9, R12, R13) ------------------------------------------------------
     SESSION_OPENED = "session_opened"
     SESSION_CLOSED = "session_closed"
+    SESSION_REOPENED = "session_reopened"
     WINDOW_CLOSED = "window_closed"
 
     # -- what the customer sent (R2–R5) ---------------------------------------------------------------

@@ -8,6 +8,7 @@ and the Simulator use it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -87,6 +88,8 @@ class Runtime:
         self._engine: Engine | None = None
         self.fake: FakeCloudApi | None = None
         self.owner = f"{os.uname().nodename}:{os.getpid()}"  # names this process in wake-ups and claims
+        # Called (from any thread) after a write in this process; they must return at once.
+        self.change_listeners: list[Callable[[], None]] = []
 
     def _load_key(self, settings: Settings) -> str:
         folder = settings.data_dir()
@@ -202,6 +205,12 @@ class Runtime:
     def wake_local(self) -> None:
         if self._engine is not None:
             self._engine.wake_local()
+        self._changed()
+
+    def _changed(self) -> None:
+        """Tell the listeners (the dashboard's live pages) that something may have been written."""
+        for listener in self.change_listeners:
+            listener()
 
     def wake_after_ingest(self, result: IngestResult) -> None:
         """After webhooks were applied: see Engine.wake_after_ingest. On PostgreSQL the other
@@ -212,6 +221,7 @@ class Runtime:
             due_soon = result.due_at is not None and (result.due_at - self.clock.now()).total_seconds() <= DUE_MAX_SLEEP
         if due_soon and self.db.is_postgres:
             notify.publish(self.db, self.owner)
+        self._changed()
 
     def stop(self) -> None:
         if self._engine is not None:

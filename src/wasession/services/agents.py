@@ -1,5 +1,5 @@
 """What agents do to a session: reply inside the window (R13), send an approved template at any
-time, and close it by hand."""
+time, close it by hand and reopen it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from datetime import datetime
 from wasession.domain import transitions
 from wasession.domain.events import EventType
 from wasession.domain.lifecycle import CloseReason, Direction, MessageStatus
+from wasession.domain.reopen import ReopenedBy
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
+from wasession.lifecycle.reopen import blocking_session, reopen_session
 from wasession.services.errors import ConflictError, NotFoundError, ValidationError, WindowClosedError
 from wasession.store import channels as channel_store
 from wasession.store import messages as message_store
@@ -61,7 +63,10 @@ def _queue(conn: Connection, session: SessionRow, channel: Channel, now: datetim
 
 
 def send_text(ctx: ServiceContext, session_id: int, body: str, *, workspace_id: int | None = None) -> int:
-    """Queue an agent's free-form message; returns the message id. The sender delivers it."""
+    """Queue an agent's free-form message; returns the message id. The sender delivers it.
+
+    Inside WhatsApp's window a closed session is reopened first (the agent is answering the
+    customer); outside it the refusal carries the window's close time, T + 24 h."""
     if not body.strip():
         raise ValidationError("body", "body may not be empty", code="required")
     if len(body) > MAX_TEXT:
@@ -69,8 +74,11 @@ def send_text(ctx: ServiceContext, session_id: int, body: str, *, workspace_id: 
     now = ctx.clock.now()
     with ctx.db.write() as conn:
         session, channel = _agent_session(conn, session_id, workspace_id)
-        if not session.window_open(now):
-            raise WindowClosedError(session.window_closes_at if session.active else (session.closed_at or now))
+        if now >= session.window_closes_at:
+            raise WindowClosedError(session.window_closes_at)
+        if not session.active:
+            _reopen(conn, session, channel, now)
+            session = _agent_session(conn, session_id, workspace_id)[0]
         message_id = _queue(conn, session, channel, now, "agent", type="text", body=body)
         session_ops.record(conn, channel, session.id, EventType.AGENT_MESSAGE, now, message_id=message_id)
     ctx.wake()
@@ -167,3 +175,25 @@ def close_session(ctx: ServiceContext, session_id: int, *, workspace_id: int | N
             raise ConflictError(f"session {session_id} is already closed", code="already_closed")
         change = transitions.closed(session_ops.state_of(session), now=now, reason=CloseReason.AGENT)
         session_ops.apply(conn, channel, session.id, change)
+
+
+def _reopen(conn: Connection, session: SessionRow, channel: Channel, now: datetime) -> None:
+    other = blocking_session(conn, session)
+    if other is not None:
+        raise ConflictError(
+            f"session {session.id} cannot reopen: the contact's session {other.id} is open on this channel",
+            code="newer_session_open",
+        )
+    reopen_session(conn, channel, session, now=now, by=ReopenedBy.AGENT)
+
+
+def reopen(ctx: ServiceContext, session_id: int, *, workspace_id: int | None = None) -> None:
+    """Make a closed session active again by hand (event `session_reopened`, by agent). 409 when it
+    is already active or when the contact has a newer session open on the channel."""
+    now = ctx.clock.now()
+    with ctx.db.write() as conn:
+        session, channel = _agent_session(conn, session_id, workspace_id)
+        if session.active:
+            raise ConflictError(f"session {session_id} is already active", code="already_active")
+        _reopen(conn, session, channel, now)
+    ctx.wake()

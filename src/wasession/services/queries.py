@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from wasession.domain.clock import parse_instant
+from wasession.domain.events import EventType
 from wasession.domain.lifecycle import Awaiting, CloseReason, ReminderState, SessionStatus
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.contacts import wa_id_filter
@@ -22,9 +23,11 @@ from wasession.store import messages as message_store
 from wasession.store import queries as query_store
 from wasession.store.events import Event
 from wasession.store.messages import MessageRow
-from wasession.store.queries import SessionFilter, SessionListRow
+from wasession.store.queries import SORTS, Key, SessionFilter, SessionListRow
 
 MAX_PAGE = 200
+MAX_SEARCH = 100
+PREVIEW = 80  # characters of the last message shown in a list
 STATUSES = tuple(SessionStatus)
 AWAITING = tuple(Awaiting)
 
@@ -53,12 +56,16 @@ class SessionSummary:
     reminder_state: ReminderState
     reminder_due_at: datetime | None
     reminder_reason: str | None
+    last_message_preview: str | None = None  # filled in lists only
 
 
 @dataclass(frozen=True)
 class SessionPage:
     items: list[SessionSummary]
     next_cursor: str | None
+    prev_cursor: str | None = None
+    total: int = 0  # every session matching the filters
+    start: int = 0  # the position of the first item in the whole list, from 1 (0 when empty)
 
 
 @dataclass(frozen=True)
@@ -96,24 +103,43 @@ def _summary(row: SessionListRow, now: datetime) -> SessionSummary:
     )
 
 
-def encode_cursor(last_customer_at: datetime, session_id: int) -> str:
-    raw = json.dumps({"t": last_customer_at.isoformat(), "id": session_id}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+def encode_cursor(sort: str, key: Key, forward: bool) -> str:
+    index, value, session_id = key
+    raw = {"s": sort, "g": index, "t": value.isoformat(), "id": session_id, "d": "n" if forward else "p"}
+    return base64.urlsafe_b64encode(json.dumps(raw, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def decode_cursor(cursor: str, sort: str) -> tuple[Key, bool]:
+    """The key a page starts after (forward) or ends before, and the direction."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
         instant = parse_instant(str(data["t"]))
-        session_id = data["id"]
-        if not isinstance(session_id, int) or isinstance(session_id, bool):
-            raise TypeError("id")
-        return instant, session_id
+        session_id, index = data["id"], data.get("g", 0)
+        for number in (session_id, index):
+            if not isinstance(number, int) or isinstance(number, bool):
+                raise TypeError("id")
+        if not 0 <= index <= 1 or data.get("d", "n") not in ("n", "p"):
+            raise ValueError("segment")
+        cursor_sort = data.get("s", "last_customer")
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError, AttributeError) as exc:
         raise ValidationError(
             "cursor", "cursor is not one this API returned; pass next_cursor unchanged", code="invalid_cursor"
         ) from exc
+    if cursor_sort != sort:
+        raise ValidationError(
+            "cursor", f"cursor belongs to the sort {cursor_sort!r}; pass the same sort with it", code="invalid_cursor"
+        )
+    return (index, instant, session_id), data.get("d", "n") == "n"
+
+
+def _preview(message: tuple[str, str, str | None] | None) -> str | None:
+    if message is None:
+        return None
+    direction, kind, body = message
+    text = " ".join((body or f"[{kind}]").split())
+    text = text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
+    return text if direction == "in" else f"You: {text}"
 
 
 def list_sessions(
@@ -127,23 +153,33 @@ def list_sessions(
     channel_id: int | None = None,
     contact_id: int | None = None,
     closing_within: timedelta | None = None,
+    search: str | None = None,
+    sort: str = "last_customer",
     limit: int = 50,
     wa_id: str | None = None,
     cursor: str | None = None,
 ) -> SessionPage:
-    """Sessions newest customer activity first (last_customer_at desc, id desc), one page at a time.
+    """One page of sessions in the order of `sort` (see `wasession.store.queries.segments`), with
+    cursors both ways, the count of all matching sessions and the page's position among them.
 
     `eligible` and `window_open` are only ever true for active sessions. `closing_within` keeps the
-    active sessions whose window closes after now and no later than now + closing_within.
+    active sessions whose window closes after now and no later than now + closing_within. `search`
+    matches part of the contact's name, WhatsApp id or phone, in any case.
     """
     if status is not None and status not in STATUSES:
         raise ValidationError("status", f"status must be one of {', '.join(STATUSES)}; got {status!r}")
     if awaiting is not None and awaiting not in AWAITING:
         raise ValidationError("awaiting", f"awaiting must be one of {', '.join(AWAITING)}; got {awaiting!r}")
+    if sort not in SORTS:
+        raise ValidationError("sort", f"sort must be one of {', '.join(SORTS)}; got {sort!r}")
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationError("limit", f"limit must be from 1 to {MAX_PAGE}; got {limit}", code="out_of_range")
     if closing_within is not None and closing_within <= timedelta(0):
         raise ValidationError("closing_within", "closing_within must be a positive duration", code="out_of_range")
+    search = (search or "").strip() or None
+    if search is not None and len(search) > MAX_SEARCH:
+        raise ValidationError("search", f"search must be at most {MAX_SEARCH} characters", code="too_long")
+    key, forward = decode_cursor(cursor, sort) if cursor is not None else (None, True)
     now = ctx.clock.now()
     query = SessionFilter(
         status=SessionStatus(status) if status is not None else None,
@@ -154,16 +190,25 @@ def list_sessions(
         contact_id=contact_id,
         wa_id=wa_id_filter(wa_id),
         closing_within=closing_within,
-        before=decode_cursor(cursor) if cursor is not None else None,
+        search=search,
     )
     with ctx.db.read() as conn:
-        rows = query_store.list_page(conn, workspace_id, query, now=now, limit=limit + 1)
-    items = [_summary(r, now) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor(last.last_customer_at, last.id)
-    return SessionPage(items, next_cursor)
+        rows = query_store.list_page(
+            conn, workspace_id, query, now=now, limit=limit + 1, sort=sort, key=key, forward=forward
+        )
+        more = len(rows) > limit  # another page beyond this one, in the direction read
+        rows = rows[:limit] if forward else rows[-limit:]
+        total = query_store.count(conn, workspace_id, query, now=now)
+        first = query_store.key_of(*rows[0], sort, now) if rows else None
+        before = query_store.count(conn, workspace_id, query, now=now, sort=sort, before=first) if first else 0
+        previews = query_store.last_messages(conn, [r.session.id for _, r in rows])
+    items = [replace(_summary(r, now), last_message_preview=_preview(previews.get(r.session.id))) for _, r in rows]
+    next_cursor = prev_cursor = None
+    if rows and (more if forward else key is not None):
+        next_cursor = encode_cursor(sort, query_store.key_of(*rows[-1], sort, now), True)
+    if first is not None and (before > 0):
+        prev_cursor = encode_cursor(sort, first, False)
+    return SessionPage(items, next_cursor, prev_cursor, total, before + 1 if rows else 0)
 
 
 def session_summary(ctx: ServiceContext, session_id: int, *, workspace_id: int) -> SessionSummary:
@@ -184,3 +229,29 @@ def session_detail(ctx: ServiceContext, session_id: int, *, workspace_id: int) -
         transcript = message_store.transcript(conn, session_id)
         timeline = event_store.for_session(conn, session_id)
     return SessionDetail(_summary(row, now), transcript, timeline)
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What happened in a workspace after an event id: for live pages to know what to redraw."""
+
+    last_id: int
+    sessions: list[int]  # sessions with any new event, in order of their first one
+    customer: list[int]  # of those, the ones a customer wrote to
+
+
+MAX_CHANGES = 1000
+
+
+def last_change(ctx: ServiceContext, *, workspace_id: int) -> int:
+    with ctx.db.read() as conn:
+        return query_store.last_event_id(conn, workspace_id)
+
+
+def changes_since(ctx: ServiceContext, after_id: int, *, workspace_id: int) -> Changes:
+    """The workspace's sessions touched after event `after_id` (another workspace's never show)."""
+    with ctx.db.read() as conn:
+        rows = query_store.events_after(conn, workspace_id, after_id, MAX_CHANGES)
+    touched = list(dict.fromkeys(session for _, session, _ in rows if session is not None))
+    wrote = list(dict.fromkeys(s for _, s, kind in rows if s is not None and kind == EventType.CUSTOMER_MESSAGE))
+    return Changes(rows[-1][0] if rows else after_id, touched, wrote)

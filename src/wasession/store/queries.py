@@ -1,23 +1,26 @@
 """The read model behind session lists and details: sessions joined with their channel's name and
-their contact, scoped to one workspace, filtered and paged by a keyset on (last_customer_at, id).
+their contact, scoped to one workspace, filtered, searched, sorted and paged by a keyset.
 
-Filters that depend on the time compare stored instants with the given now inside SQL, so a page
-costs one indexed query however many sessions the workspace has.
+A sort is a list of segments, each one keyset order on (column, id) under a condition: "window
+closing soonest" lists the chats whose window is still open first, then the rest, so each segment
+stays a plain indexed range and a page costs one or two queries however many sessions match.
+Filters that depend on the time compare stored instants with the given now inside SQL.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Column, Select, and_, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from wasession.domain.lifecycle import Awaiting, SessionStatus
 from wasession.store.contacts import Contact
 from wasession.store.db import Connection
-from wasession.store.schema import channels, contacts, sessions
+from wasession.store.schema import channels, contacts, events, messages, sessions
 from wasession.store.sessions import SessionRow, session_from_values
 
 _CONTACT_PREFIX = "contact__"
@@ -45,7 +48,7 @@ class SessionFilter:
     contact_id: int | None = None
     wa_id: str | None = None  # the contact's WhatsApp id (phone number digits)
     closing_within: timedelta | None = None
-    before: tuple[datetime, int] | None = None  # keyset: strictly after this (last_customer_at, id) in list order
+    search: str | None = None  # part of the contact's name, wa_id or phone, any case
 
 
 def _base_query(workspace_id: int) -> Select[Any]:
@@ -87,30 +90,171 @@ def _conditions(f: SessionFilter, now: datetime) -> list[ColumnElement[bool]]:
         conditions.append(
             and_(active, sessions.c.window_closes_at > now, sessions.c.window_closes_at <= now + f.closing_within)
         )
-    if f.before is not None:
-        after_t, after_id = f.before
+    if f.search:
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", f.search) + "%"
         conditions.append(
             or_(
-                sessions.c.last_customer_at < after_t,
-                and_(sessions.c.last_customer_at == after_t, sessions.c.id < after_id),
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for column in (
+                        contacts.c.profile_name,
+                        contacts.c.first_name,
+                        contacts.c.last_name,
+                        contacts.c.wa_id,
+                        contacts.c.phone,
+                    )
+                )
             )
         )
     return conditions
 
 
+@dataclass(frozen=True)
+class Segment:
+    """Sessions matching `where`, in (column, id) order, ascending unless `descending`."""
+
+    where: ColumnElement[bool]
+    column: Column[Any]
+    descending: bool
+
+
+# Where a page starts or ends: (segment index, the column's value, session id).
+Key = tuple[int, datetime, int]
+
+SORTS = ("window", "last_message", "closure", "last_customer")
+
+
+def segments(sort: str, now: datetime) -> list[Segment]:
+    """The order of a sort. `window`: open windows closing soonest, then the others (closed windows,
+    most recently closed first); `last_message`/`last_customer`: newest first; `closure`: the
+    closure tick soonest first."""
+    if sort == "window":
+        is_open = and_(sessions.c.status == SessionStatus.ACTIVE, sessions.c.window_closes_at > now)
+        return [
+            Segment(is_open, sessions.c.window_closes_at, False),
+            Segment(~is_open, sessions.c.window_closes_at, True),
+        ]
+    if sort == "last_message":
+        return [Segment(true(), sessions.c.last_message_at, True)]
+    if sort == "closure":
+        return [Segment(true(), sessions.c.closes_at, False)]
+    if sort == "last_customer":
+        return [Segment(true(), sessions.c.last_customer_at, True)]
+    raise ValueError(sort)
+
+
+def _beyond(segment: Segment, value: datetime, session_id: int, forward: bool) -> ColumnElement[bool]:
+    """Rows of `segment` strictly after (forward) or before the key in list order."""
+    smaller = segment.descending == forward  # the rows wanted hold smaller values
+    column, ident = segment.column, sessions.c.id
+    if smaller:
+        return or_(column < value, and_(column == value, ident < session_id))
+    return or_(column > value, and_(column == value, ident > session_id))
+
+
+def _ordered(segment: Segment, forward: bool) -> list[Any]:
+    descending = segment.descending == forward
+    return [segment.column.desc(), sessions.c.id.desc()] if descending else [segment.column.asc(), sessions.c.id.asc()]
+
+
 def list_page(
-    conn: Connection, workspace_id: int, f: SessionFilter, *, now: datetime, limit: int
-) -> list[SessionListRow]:
-    """Up to `limit` matching sessions, newest customer activity first (last_customer_at desc, id desc)."""
-    query = (
-        _base_query(workspace_id)
-        .where(*_conditions(f, now))
-        .order_by(sessions.c.last_customer_at.desc(), sessions.c.id.desc())
-        .limit(limit)
+    conn: Connection,
+    workspace_id: int,
+    f: SessionFilter,
+    *,
+    now: datetime,
+    limit: int,
+    sort: str = "last_customer",
+    key: Key | None = None,
+    forward: bool = True,
+) -> list[tuple[int, SessionListRow]]:
+    """Up to `limit` matching sessions with their segment index, in list order, strictly after `key`
+    (forward) or strictly before it (backward; still returned in list order)."""
+    order = segments(sort, now)
+    indexes = list(range(len(order)) if forward else range(len(order) - 1, -1, -1))
+    if key is not None:
+        indexes = [i for i in indexes if (i >= key[0] if forward else i <= key[0])]
+    found: list[tuple[int, SessionListRow]] = []
+    base = _conditions(f, now)
+    for index in indexes:
+        if len(found) >= limit:
+            break
+        segment = order[index]
+        where = [*base, segment.where]
+        if key is not None and index == key[0]:
+            where.append(_beyond(segment, key[1], key[2], forward))
+        query = _base_query(workspace_id).where(*where).order_by(*_ordered(segment, forward)).limit(limit - len(found))
+        found.extend((index, _list_row(r)) for r in conn.execute(query))
+    return found if forward else found[::-1]
+
+
+def count(
+    conn: Connection,
+    workspace_id: int,
+    f: SessionFilter,
+    *,
+    now: datetime,
+    sort: str = "last_customer",
+    before: Key | None = None,
+) -> int:
+    """How many sessions match; with `before`, how many of them come before that key in list order."""
+    where = _conditions(f, now)
+    if before is not None:
+        order = segments(sort, now)
+        segment = order[before[0]]
+        where.append(
+            or_(
+                *(s.where for s in order[: before[0]]),
+                and_(segment.where, _beyond(segment, before[1], before[2], False)),
+            )
+        )
+    joined = sessions.join(channels, channels.c.id == sessions.c.channel_id)
+    if f.search:
+        joined = joined.join(contacts, contacts.c.id == sessions.c.contact_id)
+    query = select(func.count()).select_from(joined).where(channels.c.workspace_id == workspace_id, *where)
+    return int(conn.execute(query).scalar_one())
+
+
+def key_of(index: int, row: SessionListRow, sort: str, now: datetime) -> Key:
+    return index, getattr(row.session, segments(sort, now)[index].column.name), row.session.id
+
+
+def last_messages(conn: Connection, session_ids: list[int]) -> dict[int, tuple[str, str, str | None]]:
+    """Each session's newest message as (direction, type, body), for a preview line."""
+    if not session_ids:
+        return {}
+    inner = messages.alias("newest")
+    newest = (
+        select(inner.c.id)
+        .where(inner.c.session_id == sessions.c.id)
+        .order_by(inner.c.sent_at.desc(), inner.c.id.desc())
+        .limit(1)
+        .correlate(sessions)
+        .scalar_subquery()
     )
-    return [_list_row(r) for r in conn.execute(query)]
+    query = (
+        select(messages.c.session_id, messages.c.direction, messages.c.type, messages.c.body)
+        .select_from(sessions.join(messages, messages.c.id == newest))
+        .where(sessions.c.id.in_(session_ids))
+    )
+    return {r.session_id: (r.direction, r.type, r.body) for r in conn.execute(query)}
 
 
 def one(conn: Connection, workspace_id: int, session_id: int) -> SessionListRow | None:
     row = conn.execute(_base_query(workspace_id).where(sessions.c.id == session_id)).first()
     return _list_row(row) if row else None
+
+
+def last_event_id(conn: Connection, workspace_id: int) -> int:
+    return int(conn.execute(select(func.max(events.c.id)).where(events.c.workspace_id == workspace_id)).scalar() or 0)
+
+
+def events_after(conn: Connection, workspace_id: int, after_id: int, limit: int) -> list[tuple[int, int | None, str]]:
+    """(id, session id, type) of the workspace's events after `after_id`, oldest first."""
+    query = (
+        select(events.c.id, events.c.session_id, events.c.type)
+        .where(events.c.workspace_id == workspace_id, events.c.id > after_id)
+        .order_by(events.c.id)
+        .limit(limit)
+    )
+    return [(r.id, r.session_id, r.type) for r in conn.execute(query)]

@@ -1,8 +1,12 @@
-"""Active chats (live countdowns, eligibility, who is awaited) and the session page (transcript,
-timeline, reply inside the window, template outside it, close)."""
+"""The chat list as a work queue (search, filters, urgent-first sort, pages both ways, active and
+closed views) and the session page (transcript, timeline, reply inside the window, template outside
+it, close after a confirmation, reopen, the contact's other sessions)."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -13,11 +17,80 @@ from wasession.services import agents, queries, usage
 from wasession.services.errors import ConflictError, WindowClosedError
 from wasession.services.users import LoginSession
 from wasession.web.auth import Auth, Form
-from wasession.web.render import page
+from wasession.web.render import page, short_in
 
-PAGE_SIZE = 100
+PAGE_SIZE = 50
+HISTORY_SIZE = 20
 CLOSING_SOON = timedelta(hours=1)
 TEMPLATE_LANGUAGES = ("en", "en_US", "en_GB", "es", "pt_BR", "fr", "de", "it")
+VIEWS = {"active": "Active chats", "closed": "Closed chats"}
+SORTS = {"window": "Window closing soonest", "last_message": "Last message", "closure": "Closure soonest"}
+CLOSED_SORTS = {"last_message": "Last message", "last_customer": "Last customer message"}
+# Each filter: its query-string name, the choices offered, and what each choice asks the list for.
+# A new one (snoozed, held) is one more entry here and a keyword of queries.list_sessions.
+FILTERS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
+    "awaiting": {
+        "agent": ("Awaiting agent", {"awaiting": "agent"}),
+        "customer": ("Awaiting customer", {"awaiting": "customer"}),
+    },
+    "state": {
+        "eligible": ("Past the timeout (eligible)", {"eligible": True}),
+        "window_open": ("Window open", {"window_open": True}),
+        "window_closed": ("Window closed", {"window_open": False}),
+    },
+    "closing": {
+        "1h": ("Window closes within 1 h", {"closing_within": timedelta(hours=1)}),
+        "4h": ("Window closes within 4 h", {"closing_within": timedelta(hours=4)}),
+    },
+}
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What the chat list's query string asks for, checked: unknown choices fall back to "any"."""
+
+    view: str
+    sort: str
+    search: str
+    channel: int | None
+    chosen: Mapping[str, str]
+    cursor: str | None
+
+    @staticmethod
+    def read(params: Mapping[str, str]) -> "ListQuery":
+        view = params.get("view", "active")
+        view = view if view in VIEWS else "active"
+        sorts = SORTS if view == "active" else CLOSED_SORTS
+        sort = params.get("sort", "")
+        sort = sort if sort in sorts else next(iter(sorts))
+        channel = params.get("channel", "")
+        chosen = {name: params[name] for name, choices in FILTERS.items() if params.get(name) in choices}
+        return ListQuery(
+            view,
+            sort,
+            params.get("q", "").strip()[: queries.MAX_SEARCH],
+            int(channel) if channel.isdigit() else None,
+            chosen,
+            params.get("cursor") or None,
+        )
+
+    def filters(self) -> dict[str, Any]:
+        asked: dict[str, Any] = {}
+        for name, choice in self.chosen.items():
+            asked.update(FILTERS[name][choice][1])
+        return asked
+
+    def link(self, **changes: str | None) -> str:
+        """This list's URL with some parameters changed (None drops one); a new search starts at page 1."""
+        values: dict[str, str | None] = {
+            "view": self.view if self.view != "active" else None,
+            "q": self.search or None,
+            "channel": str(self.channel) if self.channel else None,
+            "sort": self.sort,
+            **dict(self.chosen),
+        }
+        values.update(changes)
+        return "/dashboard/chats?" + urlencode({k: v for k, v in values.items() if v})
 
 
 def _session_url(session_id: int, notice: str | None = None) -> str:
@@ -28,6 +101,7 @@ NOTICES = {
     "sent": "Reply queued; it goes out within a second.",
     "template": "Template queued.",
     "closed": "Session closed.",
+    "reopened": "Session reopened.",
 }
 
 
@@ -36,28 +110,38 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     ctx = runtime.ctx
 
     @r.get("/dashboard/chats", include_in_schema=False)
-    def active_chats(
-        request: Request,
-        login: Annotated[LoginSession, Depends(auth.login)],
-        channel: int | None = None,
-        cursor: str | None = None,
-    ) -> Response:
-        result = queries.list_sessions(
-            ctx,
-            workspace_id=login.workspace_id,
-            status="active",
-            channel_id=channel,
-            limit=PAGE_SIZE,
-            cursor=cursor or None,
-        )
+    def chat_list(request: Request, login: Annotated[LoginSession, Depends(auth.login)]) -> Response:
+        asked = ListQuery.read(request.query_params)
+        try:
+            result = queries.list_sessions(
+                ctx,
+                workspace_id=login.workspace_id,
+                status=asked.view,
+                channel_id=asked.channel,
+                search=asked.search or None,
+                sort=asked.sort,
+                limit=PAGE_SIZE,
+                cursor=asked.cursor,
+                **asked.filters(),
+            )
+            error = None
+        except ValidationError as exc:  # a stale cursor (another sort): start again from the top
+            result = queries.list_sessions(
+                ctx, workspace_id=login.workspace_id, status=asked.view, sort=asked.sort, limit=PAGE_SIZE
+            )
+            error = exc.message
         return page(
             runtime,
             request,
             "chats.html",
             login,
+            result=result,
             sessions=result.items,
-            next_cursor=result.next_cursor,
-            channel_filter=channel,
+            asked=asked,
+            views=VIEWS,
+            sorts=SORTS if asked.view == "active" else CLOSED_SORTS,
+            filters=FILTERS,
+            error=error,
             closing_soon=CLOSING_SOON,
         )
 
@@ -70,22 +154,32 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         draft: str = "",
         status_code: int = 200,
         notice: str | None = None,
+        template: str = "session.html",
     ) -> Response:
         detail = queries.session_detail(ctx, session_id, workspace_id=login.workspace_id)
+        history = queries.list_sessions(
+            ctx,
+            workspace_id=login.workspace_id,
+            contact_id=detail.summary.contact_id,
+            sort="last_customer",
+            limit=HISTORY_SIZE,
+        )
         return page(
             runtime,
             request,
-            "session.html",
+            template,
             login,
             status_code=status_code,
             s=detail.summary,
             transcript=detail.transcript,
             timeline=detail.timeline,
+            history=[h for h in history.items if h.id != session_id],
             error=error,
             draft=draft,
             notice=NOTICES.get(notice or ""),
             languages=TEMPLATE_LANGUAGES,
             meta=usage.session_meta_window(ctx, session_id),
+            session_channel=detail.summary.channel_id,
         )
 
     @r.get("/dashboard/sessions/{session_id}", include_in_schema=False)
@@ -103,10 +197,13 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         try:
             agents.send_text(ctx, session_id, body, workspace_id=form.login.workspace_id)
         except WindowClosedError as exc:
-            message = f"Not sent: the 24-hour customer service window closed at {exc.closed_at:%a %d %b %H:%M UTC}."
+            summary = queries.session_summary(ctx, session_id, workspace_id=form.login.workspace_id)
+            when = short_in(runtime, request, form.login, exc.closed_at, summary.channel_id)
+            message = f"Not sent: the 24-hour customer service window closed at {when}."
             return session_page(request, form.login, session_id, error=message, draft=body, status_code=409)
-        except ValidationError as exc:
-            return session_page(request, form.login, session_id, error=exc.message, draft=body, status_code=422)
+        except (ValidationError, ConflictError) as exc:
+            code = 409 if isinstance(exc, ConflictError) else 422
+            return session_page(request, form.login, session_id, error=exc.message, draft=body, status_code=code)
         return RedirectResponse(_session_url(session_id, "sent"), status_code=303)
 
     @r.post("/dashboard/sessions/{session_id}/template", include_in_schema=False)
@@ -125,12 +222,28 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             return session_page(request, form.login, session_id, error=exc.message, status_code=422)
         return RedirectResponse(_session_url(session_id, "template"), status_code=303)
 
+    @r.get("/dashboard/sessions/{session_id}/close", include_in_schema=False)
+    def confirm_close(
+        request: Request, session_id: int, login: Annotated[LoginSession, Depends(auth.login)]
+    ) -> Response:
+        return session_page(request, login, session_id, template="close_confirm.html")
+
     @r.post("/dashboard/sessions/{session_id}/close", include_in_schema=False)
     def close(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+        if form.get("confirm") != "yes":  # the confirmation step is the server's, not only a script's
+            return session_page(request, form.login, session_id, template="close_confirm.html")
         try:
             agents.close_session(ctx, session_id, workspace_id=form.login.workspace_id)
         except ConflictError as exc:
             return session_page(request, form.login, session_id, error=exc.message, status_code=409)
         return RedirectResponse(_session_url(session_id, "closed"), status_code=303)
+
+    @r.post("/dashboard/sessions/{session_id}/reopen", include_in_schema=False)
+    def reopen(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+        try:
+            agents.reopen(ctx, session_id, workspace_id=form.login.workspace_id)
+        except ConflictError as exc:
+            return session_page(request, form.login, session_id, error=exc.message, status_code=409)
+        return RedirectResponse(_session_url(session_id, "reopened"), status_code=303)
 
     return r

@@ -3,10 +3,12 @@ the workspace's channels (for the navigation)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
@@ -15,16 +17,30 @@ from wasession.runtime import Runtime
 from wasession.services import channels as channel_service
 from wasession.services.channels import Channel
 from wasession.services.users import LoginSession
+from wasession.web import zones
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
-def _when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%a %d %b %H:%M:%S UTC") if value else "—"
+def _zone(context: Context, zone: tzinfo | None) -> tzinfo:
+    """The zone asked for, else the page's `tz` (a session page sets its channel's), else UTC."""
+    return zone or context.get("tz") or UTC
 
 
-def _short(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%a %d %b %H:%M") if value else "—"
+def formatted(value: datetime, zone: tzinfo, *, seconds: bool = False) -> str:
+    """A time in `zone` with the zone named: "Mon 05 Jan 18:00 WET"."""
+    shape = "%a %d %b %H:%M:%S" if seconds else "%a %d %b %H:%M"
+    return f"{value.astimezone(zone).strftime(shape)} {zones.label(value, zone)}"
+
+
+@pass_context
+def _when(context: Context, value: datetime | None, zone: tzinfo | None = None) -> str:
+    return formatted(value, _zone(context, zone), seconds=True) if value else "—"
+
+
+@pass_context
+def _short(context: Context, value: datetime | None, zone: tzinfo | None = None) -> str:
+    return formatted(value, _zone(context, zone)) if value else "—"
 
 
 def _iso(value: datetime | None) -> str:
@@ -59,11 +75,24 @@ def workspace_channels(runtime: Runtime, workspace_id: int) -> list[Channel]:
 def page(
     runtime: Runtime, request: Request, name: str, login: LoginSession | None, status_code: int = 200, **values: Any
 ) -> HTMLResponse:
+    channels = workspace_channels(runtime, login.workspace_id) if login else []
+    chosen = zones.chosen_zone(request.cookies.get(zones.COOKIE))
+    zone = zones.resolver(channels, chosen)
     context: dict[str, Any] = {
         "now": runtime.clock.now(),
         "login": login,
         "csrf_token": login.csrf_token if login else values.pop("csrf_token", ""),
-        "channels": workspace_channels(runtime, login.workspace_id) if login else [],
+        "channels": channels,
+        "zone": zone,  # channel id -> the zone its times are shown in
+        "zone_choice": getattr(chosen, "key", zones.CHANNEL),
+        # The zone of times not tied to a row: a session page's channel's, else the chosen one or UTC.
+        "tz": zone(values.get("session_channel")),
         **values,
     }
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def short_in(runtime: Runtime, request: Request, login: LoginSession, value: datetime, channel_id: int) -> str:
+    """A time as a page would show it for `channel_id`, for messages composed outside a template."""
+    chosen = zones.chosen_zone(request.cookies.get(zones.COOKIE))
+    return formatted(value, zones.resolver(workspace_channels(runtime, login.workspace_id), chosen)(channel_id))

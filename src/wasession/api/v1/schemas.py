@@ -142,11 +142,15 @@ class SessionOut(BaseModel):
     reminder_state: str
     reminder_due_at: datetime | None
     reminder_reason: str | None
+    last_message_preview: str | None = None  # in lists: the newest message, shortened
 
 
 class SessionPageOut(BaseModel):
     items: list[SessionOut]
     next_cursor: str | None
+    prev_cursor: str | None = None
+    total: int = 0  # sessions matching the filters, on every page
+    start: int = 0  # position of the first item among them, from 1 (0 when empty)
 
 
 class MessageOut(BaseModel):

@@ -49,8 +49,14 @@ def router(runtime: Runtime) -> APIRouter:
         channel_id: QueryId = None,
         contact_id: QueryId = None,
         closing_within: str | None = Query(None, description="window closes within, e.g. 1h or PT30M"),
+        search: str | None = Query(None, description="part of the contact's name, WhatsApp id or phone"),
+        sort: str = Query(
+            "last_customer",
+            description="last_customer (newest first), window (open windows closing soonest first), "
+            "last_message (newest first) or closure (closure tick soonest first)",
+        ),
         limit: int = Query(50, description="1 to 200"),
-        cursor: str | None = Query(None, description="next_cursor of the previous page", max_length=500),
+        cursor: str | None = Query(None, description="next_cursor or prev_cursor of a page", max_length=500),
         wa_id: str | None = Query(None, description="the contact's WhatsApp number, e.g. 15551234567", max_length=40),
     ) -> SessionPageOut:
         within: timedelta | None = None
@@ -69,11 +75,19 @@ def router(runtime: Runtime) -> APIRouter:
             channel_id=channel_id,
             contact_id=contact_id,
             closing_within=within,
+            search=search,
+            sort=sort,
             limit=limit,
             cursor=cursor,
             wa_id=wa_id,
         )
-        return SessionPageOut(items=[session_out(s) for s in page.items], next_cursor=page.next_cursor)
+        return SessionPageOut(
+            items=[session_out(s) for s in page.items],
+            next_cursor=page.next_cursor,
+            prev_cursor=page.prev_cursor,
+            total=page.total,
+            start=page.start,
+        )
 
     @r.get("/sessions/{session_id}", response_model=SessionDetailOut, responses=errors(404))
     def get_session(session_id: PathId, ws: int = Depends(workspace)) -> SessionDetailOut:
@@ -116,11 +130,22 @@ def router(runtime: Runtime) -> APIRouter:
         return session_out(queries.session_summary(ctx, session_id, workspace_id=ws))
 
     @r.post(
+        "/sessions/{session_id}/reopen",
+        response_model=SessionOut,
+        responses=errors(404, 409),
+        summary="Reopen a closed session by hand (event session_reopened, by agent)",
+    )
+    def reopen_session(session_id: PathId, ws: int = Depends(workspace)) -> SessionOut:
+        agents.reopen(ctx, session_id, workspace_id=ws)
+        return session_out(queries.session_summary(ctx, session_id, workspace_id=ws))
+
+    @r.post(
         "/sessions/{session_id}/messages",
         status_code=202,
         response_model=MessageQueued,
         responses=errors(404, 409),
-        summary="Send a free-form text; 409 window_closed (with closed_at) outside the 24-hour window (R13)",
+        summary="Send a free-form text; 409 window_closed (closed_at = when the window closed) outside the "
+        "24-hour window (R13); reopens a closed session whose window is still open",
     )
     def send_text(session_id: PathId, body: TextIn, ws: int = Depends(workspace)) -> MessageQueued:
         message_id = agents.send_text(ctx, session_id, body.body, workspace_id=ws)

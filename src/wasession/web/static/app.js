@@ -1,4 +1,5 @@
-// wasession dashboard: live countdowns, merge-field buttons and the reminder preview. No build step.
+// wasession dashboard: live countdowns, live lists and sessions, merge-field buttons and the reminder
+// preview. No build step.
 (function () {
   "use strict";
   var HOUR = 3600 * 1000;
@@ -67,9 +68,72 @@
     });
   }
 
+  // Live pages: the server's event stream names the sessions that changed; the page fetches itself
+  // again and swaps only its [data-live-part] elements (a reply being typed stays as it is).
+  function redraw() {
+    return fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (html === null) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        document.querySelectorAll("[data-live-part]").forEach(function (old) {
+          var next = old.id && fresh.getElementById(old.id);
+          if (next) old.replaceWith(document.importNode(next, true));
+        });
+        tick();
+      });
+  }
+
+  function notify(count) {
+    if (!("Notification" in window) || Notification.permission !== "granted" || !document.hidden) return;
+    new Notification("wasession", { body: count === 1 ? "A customer wrote." : count + " customers wrote." });
+  }
+
+  function setUpLive() {
+    var url = document.body.getAttribute("data-live");
+    if (!url || !window.EventSource) return;
+    var mine = document.body.getAttribute("data-session");
+    var onList = !!document.getElementById("chat-list");
+    if (!mine && !onList) return;
+    var status = document.getElementById("live-status");
+    var source = new EventSource(url);
+    var pending = null;
+    source.addEventListener("ready", function () { if (status) status.textContent = "Live"; });
+    source.addEventListener("change", function (e) {
+      var data = JSON.parse(e.data);
+      if (data.customer.length) notify(data.customer.length);
+      if (mine && data.sessions.indexOf(Number(mine)) < 0) return;
+      clearTimeout(pending);
+      pending = setTimeout(redraw, 100);
+    });
+    source.addEventListener("logout", function () { source.close(); location.reload(); });
+    source.onerror = function () { if (status) status.textContent = "Reconnecting…"; };
+  }
+
+  function setUpPreferences() {
+    var zone = document.getElementById("zone-choice");
+    var browserZone = window.Intl && Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && browserZone && !zone.querySelector('option[value="' + browserZone + '"]')) {
+      var option = document.createElement("option");
+      option.value = browserZone;
+      option.textContent = "my browser's zone (" + browserZone + ")";
+      zone.appendChild(option);
+    }
+    var toggle = document.getElementById("notify-toggle");
+    if (toggle && "Notification" in window && Notification.permission === "default") {
+      toggle.hidden = false;
+      // Permission is asked on this click only, never when a page loads.
+      toggle.addEventListener("click", function () {
+        Notification.requestPermission().then(function () { toggle.hidden = true; });
+      });
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     tick();
     setInterval(tick, 1000);
     setUpPreview();
+    setUpLive();
+    setUpPreferences();
   });
 })();
