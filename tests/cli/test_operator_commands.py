@@ -65,6 +65,8 @@ def test_channels_add_into_a_workspace_with_key_value_settings(home: Path) -> No
         "reminder_after_hours=20",
     )
     assert "in workspace 'acme'" in added.output
+    assert cli("channels", "list").output.rstrip().endswith("Support  [acme]")
+    assert json.loads(cli("channels", "list", "--json").output)[0]["workspace"] == "acme"
     shown = cli("policy", "show", "Support")
     assert '"reminder_after_hours": 20' in shown.output and '"reminder_enabled": true' in shown.output
     missing = cli(
