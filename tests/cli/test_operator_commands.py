@@ -149,6 +149,9 @@ def test_users_add_with_a_role_list_reset_password_and_delete(runtime: Runtime) 
 
 
 def test_sandbox_message_goes_to_the_port_in_wasession_port(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    lost = cli("sandbox", "message", "Hi", ok=False)
+    assert lost.exit_code == 1
+    assert f"there is no sandbox channel in {runtime.settings.safe_database_url()}" in lost.output
     ensure_sandbox_channel(runtime.ctx)
     with serve(answer_ok) as receiver:
         monkeypatch.setenv("WASESSION_PORT", str(receiver.port))
