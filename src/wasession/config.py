@@ -22,7 +22,6 @@ ENV_PREFIX = "WASESSION_"
 # user (the platform's user data folder, or WASESSION_HOME), never the working directory, so every
 # command finds the server's database wherever it is run from.
 APP = "wasession"
-HOME_VARIABLE = "WASESSION_HOME"
 
 
 def user_data_dir(environ: dict[str, str] | os._Environ[str] | None = None) -> Path:
@@ -153,6 +152,10 @@ class Settings(BaseSettings):
         files), or None. A key already there, or a key given in WASESSION_SECRET_KEY, is used as is."""
         folder = self.data_dir()
         if self.secret_key or (folder / KEY_FILE_NAME).exists():
+            return None
+        if self.home is None and self.uses_default_database():
+            # The platform's data folder may sit in a home directory kept in git (dotfiles); the user
+            # chose no folder, so there is nothing better to offer than the platform's own.
             return None
         return git_work_tree(folder)
 

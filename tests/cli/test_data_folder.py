@@ -88,3 +88,27 @@ def test_the_global_options_work_after_the_subcommand_as_well(tmp_path: Path) ->
     assert after.returncode == before.returncode == 0, after.stderr + before.stderr
     assert after.stdout == before.stdout
     assert f"database:    {url}" in after.stdout and f"data folder: {tmp_path / 'h'}" in after.stdout
+
+
+def test_a_data_folder_that_cannot_be_created_is_one_line_naming_wasession_home(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    refused = _run(tmp_path, _env(tmp_path, WASESSION_HOME=str(blocker / "home")), "channels", "list")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: WASESSION_HOME: cannot create "), refused.stderr
+    assert "set WASESSION_HOME to a folder this user may write to" in lines[0]
+
+
+def test_wasession_home_inside_a_git_work_tree_is_refused_too(tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    (clone / ".git").mkdir(parents=True)
+    refused = _run(tmp_path, _env(tmp_path, WASESSION_HOME=str(clone / "data")), "channels", "list")
+    assert refused.returncode == 2 and f"inside the git work tree {clone}" in refused.stderr, refused.stderr
+
+
+def test_the_platform_data_folder_is_used_even_in_a_home_kept_in_git(tmp_path: Path) -> None:
+    (tmp_path / "user" / ".git").mkdir(parents=True)  # dotfiles: the whole home is a work tree
+    listed = _run(tmp_path, _env(tmp_path), "channels", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert (tmp_path / "user" / ".local" / "share" / "wasession" / "wasession.key").exists()

@@ -65,6 +65,8 @@ def test_channels_add_into_a_workspace_with_key_value_settings(home: Path) -> No
         "reminder_after_hours=20",
     )
     assert "in workspace 'acme'" in added.output
+    assert cli("channels", "list").output.rstrip().endswith("Support  [acme]")
+    assert json.loads(cli("channels", "list", "--json").output)[0]["workspace"] == "acme"
     shown = cli("policy", "show", "Support")
     assert '"reminder_after_hours": 20' in shown.output and '"reminder_enabled": true' in shown.output
     missing = cli(
@@ -147,6 +149,9 @@ def test_users_add_with_a_role_list_reset_password_and_delete(runtime: Runtime) 
 
 
 def test_sandbox_message_goes_to_the_port_in_wasession_port(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    lost = cli("sandbox", "message", "Hi", ok=False)
+    assert lost.exit_code == 1
+    assert f"there is no sandbox channel in {runtime.settings.safe_database_url()}" in lost.output
     ensure_sandbox_channel(runtime.ctx)
     with serve(answer_ok) as receiver:
         monkeypatch.setenv("WASESSION_PORT", str(receiver.port))

@@ -22,14 +22,17 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
 
 def test_the_banner_names_the_urls_the_data_folder_the_sandbox_command_and_the_missing_admin(tmp_path: Path) -> None:
     env = _env(tmp_path, WASESSION_LOG_FORMAT="text")
-    with serving(tmp_path, env=env) as url:
+    database = f"sqlite:///{tmp_path / 'db' / 'own.sqlite3'}"
+    with serving(tmp_path, "--database-url", database, env=env) as url:  # a global option after `serve`
         pass
     log = (tmp_path / "serve.log").read_text()
     home = tmp_path / "home"
-    assert f"  Dashboard:    {url}/dashboard" in log, log
+    assert f"wasession is starting; sqlite database: {database}" in log, log
+    assert f"  Dashboard:    {url}/dashboard" in log
     assert f"  Webhook URL:  {url}/webhooks/whatsapp" in log
     assert f"  Data folder:  {home}" in log
-    command = f"{sys.executable} -m wasession --home {home}"  # the tests run serve as `python -m wasession`
+    # The tests run serve as `python -m wasession`; the commands carry what they need to find its database.
+    command = f"{sys.executable} -m wasession --home {home} --database-url {database}"
     assert f"create an admin with  {command} users add --username admin" in log
     assert f"    {command} sandbox message --url {url} 'Hello!'" in log
     assert "setup plugin" not in log and "Context impl" not in log, "alembic's start-up chatter reached the log"

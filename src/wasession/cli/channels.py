@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from wasession.cli.shared import CHANNEL_HELP, channel_ref, pairs, runtime_for, user_errors, workspace_id_named
+from wasession.cli.shared import (
+    CHANNEL_HELP,
+    channel_ref,
+    emit,
+    pairs,
+    runtime_for,
+    user_errors,
+    workspace_id_named,
+)
 from wasession.runtime.reads import all_channels
+from wasession.services.channels import Channel
 
 
 @click.group()
@@ -101,31 +108,34 @@ def channels_add(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def channels_list(ctx: click.Context, as_json: bool) -> None:
-    """List every channel with its id and phone number id."""
+    """List every channel with its id, phone number id and workspace."""
+    from wasession.services import workspaces as workspace_service
+
     with runtime_for(ctx) as runtime:
         rows = all_channels(runtime.ctx)
-    if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": c.id,
-                        "name": c.name,
-                        "phone_number_id": c.phone_number_id,
-                        "sandbox": c.sandbox,
-                        "policy": c.policy.to_public(),
-                    }
-                    for c in rows
-                ],
-                indent=2,
-            )
-        )
-        return
-    if not rows:
-        click.echo("no channels yet: `wasession channels add` (or `wasession serve` creates a sandbox)")
-    for c in rows:
+        names = {w.id: w.name for w in workspace_service.list_workspaces(runtime.ctx)}
+
+    def line(c: Channel) -> str:
         kind = " (sandbox)" if c.sandbox else ""
-        click.echo(f"{c.id:>4}  {c.phone_number_id:<18} {c.name}{kind}")
+        workspace = names.get(c.workspace_id, str(c.workspace_id))
+        return f"{c.id:>4}  {c.phone_number_id:<18} {c.name}{kind}" + (
+            "" if workspace == "default" else f"  [{workspace}]"
+        )
+
+    emit(
+        rows,
+        as_json,
+        empty="no channels yet: `wasession channels add` (or `wasession serve` creates a sandbox)",
+        line=line,
+        row=lambda c: {
+            "id": c.id,
+            "name": c.name,
+            "phone_number_id": c.phone_number_id,
+            "workspace": names.get(c.workspace_id, str(c.workspace_id)),
+            "sandbox": c.sandbox,
+            "policy": c.policy.to_public(),
+        },
+    )
 
 
 @channels.command("edit", epilog=CHANNEL_HELP)

@@ -38,7 +38,10 @@ def sandbox_message(ctx: click.Context, text: str, url: str | None, port: int | 
     with runtime_for(ctx) as runtime:
         channel = sandbox_channel(runtime.ctx)
         if channel is None:
-            raise click.ClickException("there is no sandbox channel; start `wasession serve` once to create it")
+            raise click.ClickException(
+                f"there is no sandbox channel in {runtime.settings.safe_database_url()}; start `wasession serve` "
+                "once to create it, or give this command the server's --home or --database-url"
+            )
         at = _server_now(base) or runtime.clock.now()
         raw, headers = customer_message_webhook(runtime.ctx, channel, wa_id=wa_id, name=name, text=text, at=at)
     try:

@@ -68,8 +68,12 @@ class Runtime:
         except probe.DatabaseProblem as exc:
             raise StartupError(DATABASE_URL, exc.problem, exc.fix) from exc
         except OSError as exc:
+            # With no database URL given, the folder came from WASESSION_HOME (or the user data folder).
+            home = settings.uses_default_database()
             raise StartupError(
-                DATABASE_URL, f"cannot create {probe.safe_url(url)} or its folder: {exc.strerror or exc}", FIX_FOLDER
+                "WASESSION_HOME" if home else DATABASE_URL,
+                f"cannot create {probe.safe_url(url)} or its folder: {exc.strerror or exc}",
+                FIX_HOME if home else FIX_FOLDER,
             ) from exc
         self.key_created = False
         self.key_file: Path | None = None
@@ -235,3 +239,4 @@ def new_secret_key() -> str:
 
 
 FIX_FOLDER = "check the folder in the URL exists or can be created, and this user may write to it"
+FIX_HOME = "set WASESSION_HOME to a folder this user may write to (or set WASESSION_DATABASE_URL)"
