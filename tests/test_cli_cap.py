@@ -4,18 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
+from tests.test_cli import db_env as db_env  # the CLI tests' temporary database and key
 from wasession.cli import main
-
-
-@pytest.fixture
-def db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("WASESSION_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
-    monkeypatch.delenv("WASESSION_SECRET_KEY", raising=False)
-    return tmp_path
 
 
 def test_policy_set_takes_the_cap_and_null_clears_it(db_env: Path) -> None:
