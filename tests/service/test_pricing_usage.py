@@ -41,7 +41,7 @@ def test_usage_counts_by_the_channels_calendar_month_not_utcs(month_end: Simulat
     assert sim.usage(ch, "2026-03").automated_sent == 0
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026-1", "26-01", "January", "2026-00", ""])
+@pytest.mark.parametrize("bad", ["2026-13", "2026-1", "26-01", "January", "2026-00", "", "²⁰²⁶-01", "1969-12"])
 def test_a_bad_month_names_the_field(sim: Simulator, bad: str) -> None:
     ch = sim.add_channel()
     with pytest.raises(ValidationError) as caught:

@@ -49,3 +49,19 @@ def test_session_page_shows_the_free_window_meta_reported_and_the_referral(
     page = browser.get(f"/dashboard/sessions/{session.id}")
     assert 'id="free-window"' in page.text and "referral_conversion" in page.text
     assert "free until Thu 08 Jan 16:00" in page.text
+
+
+def test_the_settings_form_sets_clears_and_refuses_the_cap(sim: Simulator, sandbox: Channel, browser: Browser) -> None:
+    from tests.web.test_forms import GOOD_SETTINGS
+
+    url = f"/dashboard/channels/{sandbox.id}/settings"
+    assert browser.post(url, {**GOOD_SETTINGS, "automated_monthly_cap": "40"}).status_code == 303
+    assert sim.channel(sandbox).policy.automated_monthly_cap == 40
+    assert 'id="automated_monthly_cap"' in browser.get(url).text and 'value="40"' in browser.get(url).text
+    assert browser.post(url, GOOD_SETTINGS).status_code == 303  # a form without the field keeps it
+    assert sim.channel(sandbox).policy.automated_monthly_cap == 40
+    refused = browser.post(url, {**GOOD_SETTINGS, "automated_monthly_cap": "-2", "company_name": "Other"})
+    assert refused.status_code == 422 and 'id="error-automated_monthly_cap"' in refused.text
+    assert sim.channel(sandbox).policy.company_name == "Acme"  # nothing changed
+    assert browser.post(url, {**GOOD_SETTINGS, "automated_monthly_cap": ""}).status_code == 303
+    assert sim.channel(sandbox).policy.automated_monthly_cap is None

@@ -108,7 +108,7 @@ def month_of(moment: datetime, timezone: str) -> str:
 
 def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
     """The instants [start, end) of calendar month 'YYYY-MM' in `timezone`; ValueError if malformed."""
-    if len(month) != 7 or month[4] != "-" or not (month[:4].isdigit() and month[5:].isdigit()):
+    if len(month) != 7 or not month.isascii() or month[4] != "-" or not (month[:4].isdigit() and month[5:].isdigit()):
         raise ValueError(f"month must be YYYY-MM, like 2026-03; got {month!r}")
     year, number = int(month[:4]), int(month[5:])
     if not 1 <= number <= 12 or year < 1970 or year > 9998:

@@ -26,18 +26,18 @@ def record_status(conn: Connection, channel: Channel, message: MessageRow, statu
     if new.empty:
         return
     stored = pricing_store.get(conn, message.id)
-    order = status_order(status.status)
+    order, stored_order = status_order(status.status), (stored.status_order if stored else 0)
     before = stored.pricing if stored else MessagePricing()
-    merged = merge(before, stored.status_order if stored else 0, new, order)
-    if stored is not None and merged == before and order <= stored.status_order:
-        return
+    merged = merge(before, stored_order, new, order)
+    if stored is not None and merged == before and order <= stored_order:
+        return  # a duplicate, or an older status with nothing new
     pricing_store.save(
         conn,
         message_id=message.id,
         channel_id=channel.id,
         session_id=message.session_id,
         pricing=merged,
-        status_order=max(order, stored.status_order if stored else 0),
+        status_order=max(order, stored_order),
         exists=stored is not None,
         now=now,
     )

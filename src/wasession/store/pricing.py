@@ -27,7 +27,6 @@ class FreeWindow:
     origin_type: str | None
     pricing_type: str | None
     expires_at: datetime | None
-    first_seen_at: datetime
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,6 @@ def free_window(conn: Connection, session_id: int) -> FreeWindow | None:
         origin_type=next((r["origin_type"] for r in reversed(same) if r["origin_type"]), None),
         pricing_type=next((r["pricing_type"] for r in reversed(same) if r["pricing_type"]), None),
         expires_at=max(expiries) if expiries else None,
-        first_seen_at=min(r["updated_at"] for r in same),
     )
 
 

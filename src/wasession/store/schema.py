@@ -19,6 +19,7 @@ from sqlalchemy import (
     text,
 )
 
+from wasession.domain.pricing import AUTOMATED_KINDS
 from wasession.store.db import UTCDateTime
 
 metadata = MetaData(
@@ -29,6 +30,9 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+# Literal, not bound: SQLite uses a partial index only for a query whose WHERE repeats its predicate.
+AUTOMATED_SQL = "kind IN ({})".format(", ".join(f"'{kind}'" for kind in sorted(AUTOMATED_KINDS)))
 
 # SQLite maps BigInteger to a column that is not a rowid alias, so autoincrement ids stay Integer there.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -219,6 +223,14 @@ messages = Table(
     Index("ix_messages_session", "session_id", "sent_at"),
     Index("ix_messages_outbox", "status", "next_attempt_at"),
     Index("ix_messages_channel_outbox", "channel_id", "status", "next_attempt_at"),
+    # The monthly cap counts a channel's automated sends (R17); partial, so other messages pay nothing.
+    Index(
+        "ix_messages_automated",
+        "channel_id",
+        "sent_at",
+        sqlite_where=text(AUTOMATED_SQL),
+        postgresql_where=text(AUTOMATED_SQL),
+    ),
 )
 
 events = Table(

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, func, select, text
 
 from wasession.domain.events import EventType
 from wasession.domain.lifecycle import Direction, MessageStatus
-from wasession.domain.pricing import AUTOMATED_KINDS, MONTHLY_CAP
-from wasession.store.schema import events, message_pricing, messages
+from wasession.domain.pricing import MONTHLY_CAP
+from wasession.store.schema import AUTOMATED_SQL, events, message_pricing, messages
 
 # Sends that did not reach Meta: never sent (skipped) or refused (failed). Everything else counts for
 # the cap, in flight included, so a burst queued before any answer cannot overshoot it.
@@ -38,7 +38,7 @@ def automated_count(conn: Connection, channel_id: int, start: datetime, end: dat
     """Automated sends of the channel created in [start, end) that went, or are going, to Meta."""
     query = select(func.count()).where(
         _outbound(channel_id, start, end),
-        messages.c.kind.in_(sorted(AUTOMATED_KINDS)),
+        text(AUTOMATED_SQL),  # the partial index's own predicate (store/schema.py)
         messages.c.status.not_in(NOT_SENT),
     )
     return int(conn.execute(query).scalar_one())

@@ -48,6 +48,7 @@ def form_values(policy: Policy) -> dict[str, Any]:
         "check_unit": check_unit,
         "closure_check_anchor": policy.closure_check_anchor.strftime("%H:%M"),
         "timezone": policy.timezone,
+        "automated_monthly_cap": "" if policy.automated_monthly_cap is None else str(policy.automated_monthly_cap),
     }
 
 
@@ -64,6 +65,8 @@ def submitted_values(form: Form) -> dict[str, Any]:
         "check_unit": form.get("check_unit", "h"),
         "closure_check_anchor": form.get("closure_check_anchor").strip(),
         "timezone": form.get("timezone").strip(),
+        # Absent (a form without the field) keeps the stored cap; blank means no cap (R17).
+        "automated_monthly_cap": form.values.get("automated_monthly_cap"),
     }
 
 
@@ -84,6 +87,11 @@ def policy_changes(values: dict[str, Any]) -> dict[str, object]:
         else _duration_text(values["check_amount"], values["check_unit"]),
         "closure_check_anchor": values["closure_check_anchor"],
         "timezone": values["timezone"],
+        **(
+            {}
+            if values["automated_monthly_cap"] is None
+            else {"automated_monthly_cap": values["automated_monthly_cap"]}
+        ),
     }
 
 

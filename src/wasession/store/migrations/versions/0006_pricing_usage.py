@@ -1,4 +1,5 @@
-"""pricing and usage: Meta's pricing and conversation facts per outbound message, referrals per session
+"""pricing and usage: Meta's pricing and conversation facts per outbound message, referrals per session,
+and a partial index of automated sends for the monthly cap
 
 Revision ID: 0006_pricing_usage
 Revises: 0004_webhook_log_outcome
@@ -20,7 +21,17 @@ depends_on = None
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
+_AUTOMATED = "kind IN ('closing', 'reminder')"
+
+
 def upgrade() -> None:
+    op.create_index(
+        "ix_messages_automated",
+        "messages",
+        ["channel_id", "sent_at"],
+        sqlite_where=sa.text(_AUTOMATED),
+        postgresql_where=sa.text(_AUTOMATED),
+    )
     op.create_table(
         "message_pricing",
         sa.Column("message_id", _Id, nullable=False),
@@ -62,6 +73,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_automated", table_name="messages")
     op.drop_table("session_referrals")
     op.drop_index("ix_message_pricing_channel", table_name="message_pricing")
     op.drop_index("ix_message_pricing_session", table_name="message_pricing")
