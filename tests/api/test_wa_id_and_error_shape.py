@@ -33,8 +33,10 @@ def test_sessions_and_contacts_are_found_by_wa_id(api: tuple[Simulator, httpx.Cl
     sim.customer_message(ch, wa_id="15550001111", name="Ana Silva", text="hi")
     sim.customer_message(ch, wa_id="15550002222", name="Bo Chen", text="hello")
     for given in ("15550002222", "+1 555-000-2222"):
-        sessions = client.get("/sessions", params={"wa_id": given}).json()["items"]
+        page = client.get("/sessions", params={"wa_id": given}).json()
+        sessions = page["items"]
         assert [s["contact_wa_id"] for s in sessions] == ["15550002222"], sessions
+        assert page["total"] == 1  # counted with the same filter as the page
         contacts = client.get("/contacts", params={"wa_id": given}).json()["items"]
         assert [c["wa_id"] for c in contacts] == ["15550002222"]
     assert client.get("/sessions", params={"wa_id": "15559999999"}).json()["items"] == []

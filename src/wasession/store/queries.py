@@ -209,7 +209,7 @@ def count(
             )
         )
     joined = sessions.join(channels, channels.c.id == sessions.c.channel_id)
-    if f.search:
+    if f.search or f.wa_id is not None:  # both filter on the contact's columns
         joined = joined.join(contacts, contacts.c.id == sessions.c.contact_id)
     query = select(func.count()).select_from(joined).where(channels.c.workspace_id == workspace_id, *where)
     return int(conn.execute(query).scalar_one())
