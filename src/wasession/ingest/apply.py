@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wasession.domain.events import EventType, other_webhook_event
 from wasession.domain.lifecycle import Awaiting, Direction, MessageKind, MessageStatus, ReminderState, SessionStatus
@@ -25,6 +25,9 @@ from wasession.store.channels import Channel, ChannelCache
 from wasession.store.db import Connection
 from wasession.store.messages import FINAL_STATUSES, STATUS_RANK
 from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate, WebhookBatch
+
+if TYPE_CHECKING:
+    from wasession.ingest.batch import BodyToApply
 
 Update = InboundMessage | StatusUpdate | OtherUpdate
 
@@ -99,6 +102,15 @@ class Applier:
                 if channel is not None:
                     self._record_other(conn, channel, update, now)
 
+    def apply_many(self, conn: Connection, bodies: Sequence[BodyToApply], channels: dict[str, Channel | None]) -> None:
+        """Apply a batch of logged bodies inside the caller's transaction, set-based, filling each
+        body's `result` as `apply` would: the same state and events as applying them one by one in
+        the order given, each with its own `received_at` as now (R3's clamp uses the logged arrival)."""
+        # Imported here: the batch path builds on this module's helpers.
+        from wasession.ingest.batch_apply import BatchApply
+
+        BatchApply(self, conn, channels).run(bodies)
+
     def _apply_message(
         self, conn: Connection, channel: Channel, msg: InboundMessage, now: datetime, result: IngestResult
     ) -> None:
@@ -122,7 +134,7 @@ class Applier:
             now=now,
         )
         if msg.type == "system":  # a changed number or user id
-            self._rekey(conn, channel, contact, msg, now)
+            self.rekey(conn, channel, contact, msg, now)
         result.messages += 1
         ts = effective_timestamp(msg.timestamp, now)
         active = session_store.active_for(conn, channel.id, contact.id)
@@ -206,22 +218,28 @@ class Applier:
         ts: datetime,
         now: datetime,
     ) -> None:
-        message_store.insert_message(
-            conn,
-            session_id=session_id,
-            channel_id=channel.id,
-            direction=Direction.IN,
-            kind=MessageKind.CUSTOMER,
-            wamid=msg.wamid,
-            type=msg.type,
-            body=msg.text,
-            payload=dict(msg.raw),
-            sent_at=ts,
-            created_at=now,
-            status=MessageStatus.RECEIVED,
-        )
+        message_store.insert_message(conn, **self.inbound_row(channel, session_id, msg, ts, now))
 
-    def _rekey(
+    @staticmethod
+    def inbound_row(
+        channel: Channel, session_id: int, msg: InboundMessage, ts: datetime, now: datetime
+    ) -> dict[str, Any]:
+        """The transcript row of a customer's message."""
+        return {
+            "session_id": session_id,
+            "channel_id": channel.id,
+            "direction": Direction.IN,
+            "kind": MessageKind.CUSTOMER,
+            "wamid": msg.wamid,
+            "type": msg.type,
+            "body": msg.text,
+            "payload": dict(msg.raw),
+            "sent_at": ts,
+            "created_at": now,
+            "status": MessageStatus.RECEIVED,
+        }
+
+    def rekey(
         self,
         conn: Connection,
         channel: Channel,

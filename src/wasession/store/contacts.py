@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,14 @@ _FIND = {
     (False, True): select(contacts).where(contacts.c.workspace_id == bindparam("b_ws"), _BY_USER_ID),
     (True, True): select(contacts).where(contacts.c.workspace_id == bindparam("b_ws"), or_(_BY_WA_ID, _BY_USER_ID)),
 }
+_FIND_MANY = select(contacts).where(
+    contacts.c.workspace_id == bindparam("b_ws"),
+    or_(
+        contacts.c.wa_id.in_(bindparam("b_wa_ids", expanding=True)),
+        contacts.c.user_id.in_(bindparam("b_user_ids", expanding=True)),
+    ),
+)
+IDS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -104,34 +113,11 @@ def upsert_seen(
     now: datetime,
 ) -> Contact:
     """The contact a webhook names, created on first sight, with newly learned identifiers filled in."""
+    seen = Seen(wa_id, user_id, parent_user_id, profile_name, username)
     existing = find(conn, workspace_id, wa_id=wa_id, user_id=user_id)
     if existing is None:
-        new_id = conn.execute(
-            insert(contacts).values(
-                workspace_id=workspace_id,
-                wa_id=wa_id,
-                user_id=user_id,
-                parent_user_id=parent_user_id,
-                profile_name=profile_name,
-                username=username,
-                created_at=now,
-                updated_at=now,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        found = get(conn, int(new_id))
-        assert found is not None
-        return found
-    changes: dict[str, Any] = {}
-    if wa_id and existing.wa_id is None:
-        changes["wa_id"] = wa_id
-    if user_id and existing.user_id != user_id and (existing.user_id is None or existing.wa_id == wa_id):
-        changes["user_id"] = user_id
-    if parent_user_id and existing.parent_user_id != parent_user_id:
-        changes["parent_user_id"] = parent_user_id
-    if profile_name and existing.profile_name != profile_name:
-        changes["profile_name"] = profile_name
-    if username and existing.username != username:
-        changes["username"] = username
+        return insert_seen(conn, workspace_id, seen, now)
+    changes = seen_changes(existing, seen)
     if not changes:
         return existing
     changes["updated_at"] = now
@@ -139,6 +125,66 @@ def upsert_seen(
     updated = get(conn, existing.id)
     assert updated is not None
     return updated
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a webhook tells of its sender."""
+
+    wa_id: str | None
+    user_id: str | None
+    parent_user_id: str | None
+    profile_name: str | None
+    username: str | None
+
+
+def insert_seen(conn: Connection, workspace_id: int, seen: Seen, now: datetime) -> Contact:
+    """A contact seen for the first time; returned without reading it back."""
+    values: dict[str, Any] = {
+        "workspace_id": workspace_id,
+        "wa_id": seen.wa_id,
+        "user_id": seen.user_id,
+        "parent_user_id": seen.parent_user_id,
+        "profile_name": seen.profile_name,
+        "username": seen.username,
+        "created_at": now,
+        "updated_at": now,
+    }
+    new_id = conn.execute(insert(contacts).values(**values)).inserted_primary_key[0]  # type: ignore[index]
+    return Contact(id=int(new_id), first_name=None, last_name=None, email=None, phone=None, **values)
+
+
+def seen_changes(existing: Contact, seen: Seen) -> dict[str, Any]:
+    """The columns a webhook from `seen` fills in or corrects on `existing` (without `updated_at`)."""
+    changes: dict[str, Any] = {}
+    if seen.wa_id and existing.wa_id is None:
+        changes["wa_id"] = seen.wa_id
+    if seen.user_id and existing.user_id != seen.user_id and (existing.user_id is None or existing.wa_id == seen.wa_id):
+        changes["user_id"] = seen.user_id
+    if seen.parent_user_id and existing.parent_user_id != seen.parent_user_id:
+        changes["parent_user_id"] = seen.parent_user_id
+    if seen.profile_name and existing.profile_name != seen.profile_name:
+        changes["profile_name"] = seen.profile_name
+    if seen.username and existing.username != seen.username:
+        changes["username"] = seen.username
+    return changes
+
+
+def find_many(
+    conn: Connection, workspace_id: int, *, wa_ids: Collection[str], user_ids: Collection[str]
+) -> list[Contact]:
+    """The workspace's contacts with any of these wa_ids or user_ids, one query per `IDS_PER_QUERY` of each."""
+    wa, users = sorted(set(wa_ids)), sorted(set(user_ids))
+    found: dict[int, Contact] = {}
+    for i in range(0, max(len(wa), len(users)), IDS_PER_QUERY):
+        params = {
+            "b_ws": workspace_id,
+            "b_wa_ids": wa[i : i + IDS_PER_QUERY],
+            "b_user_ids": users[i : i + IDS_PER_QUERY],
+        }
+        for row in conn.execute(_FIND_MANY, params).mappings():
+            found[row["id"]] = _contact(row)
+    return list(found.values())
 
 
 def update_fields(conn: Connection, contact_id: int, now: datetime, **changes: Any) -> None:

@@ -38,6 +38,15 @@ _UPDATE = update(sessions).where(sessions.c.id == bindparam("b_session_id"))
 _UPDATE_IDS = update(sessions).where(sessions.c.id.in_(bindparam("b_session_ids", expanding=True)))
 _GET = select(sessions).where(sessions.c.id == bindparam("b_session_id"))
 _GET_FOR_UPDATE = _GET.with_for_update()
+_GET_MANY = select(sessions).where(sessions.c.id.in_(bindparam("b_session_ids", expanding=True))).with_for_update()
+_ACTIVE_FOR_CONTACTS = (
+    select(sessions)
+    .where(
+        sessions.c.contact_id.in_(bindparam("b_contact_ids", expanding=True)),
+        sessions.c.status == literal_column(f"'{SessionStatus.ACTIVE}'"),
+    )
+    .with_for_update()
+)
 _CLAIM_DUE = (
     select(sessions)
     .where(sessions.c.due_at <= bindparam("b_now"))
@@ -143,6 +152,24 @@ def get(conn: Connection, session_id: int, *, for_update: bool = False) -> Sessi
 def active_for(conn: Connection, channel_id: int, contact_id: int) -> SessionRow | None:
     row = conn.execute(_ACTIVE_FOR, {"b_channel_id": channel_id, "b_contact_id": contact_id}).mappings().first()
     return _session(row) if row else None
+
+
+def get_many(conn: Connection, session_ids: Iterable[int]) -> list[SessionRow]:
+    """The listed sessions, locked for this transaction, one query per `IDS_PER_UPDATE` ids."""
+    ids = sorted(set(session_ids))
+    found: list[SessionRow] = []
+    for i in range(0, len(ids), IDS_PER_UPDATE):
+        found += _sessions(conn.execute(_GET_MANY, {"b_session_ids": ids[i : i + IDS_PER_UPDATE]}))
+    return found
+
+
+def active_for_contacts(conn: Connection, contact_ids: Iterable[int]) -> list[SessionRow]:
+    """The active sessions of the listed contacts, in every channel, locked for this transaction."""
+    ids = sorted(set(contact_ids))
+    found: list[SessionRow] = []
+    for i in range(0, len(ids), IDS_PER_UPDATE):
+        found += _sessions(conn.execute(_ACTIVE_FOR_CONTACTS, {"b_contact_ids": ids[i : i + IDS_PER_UPDATE]}))
+    return found
 
 
 def latest_for(conn: Connection, channel_id: int, contact_id: int) -> SessionRow | None:
