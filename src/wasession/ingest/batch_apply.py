@@ -82,6 +82,7 @@ class BatchApply:
         self.contacts: dict[int, _Contacts] = {}
         self.known: dict[tuple[int, str], MessageState] = {}
         self.new_messages: list[dict[str, Any]] = []
+        self.contact_updates: dict[int, dict[str, Any]] = {}
         self.message_updates: dict[int, MessageUpdate] = {}
         # Every status that named one of our messages, in order: the place for per-status facts
         # (pricing, conversation) to be stored set-based with the batch.
@@ -225,8 +226,9 @@ class BatchApply:
         changes = contact_store.seen_changes(existing, seen)
         if not changes:
             return existing
-        contact_store.update_fields(self.conn, existing.id, now, **changes)
-        contact = replace(existing, updated_at=now, **changes)
+        changes["updated_at"] = now
+        self.contact_updates.setdefault(existing.id, {}).update(changes)
+        contact = replace(existing, **changes)
         index.keep(contact, old=existing)
         return contact
 
@@ -332,8 +334,10 @@ class BatchApply:
 
     def flush(self) -> None:
         """Write what is gathered: messages, their status changes, sessions and events."""
+        contact_store.update_many(self.conn, self.contact_updates.items())
         message_store.insert_messages(self.conn, self.new_messages)
         message_store.update_messages(self.conn, self.message_updates.items())
         self.sessions.flush(self.conn)
         self.new_messages = []
         self.message_updates = {}
+        self.contact_updates = {}

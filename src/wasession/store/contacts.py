@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +13,8 @@ from wasession.store.schema import contacts
 
 # Built once: ingest looks a contact up for every message, and building costs more than executing (issue 6).
 _GET = select(contacts).where(contacts.c.id == bindparam("b_id"))
+_UPDATE = update(contacts).where(contacts.c.id == bindparam("b_id"))
+_INSERT = insert(contacts)
 _BY_WA_ID = contacts.c.wa_id == bindparam("b_wa_id")
 _BY_USER_ID = contacts.c.user_id == bindparam("b_user_id")
 _FIND = {
@@ -150,7 +152,7 @@ def insert_seen(conn: Connection, workspace_id: int, seen: Seen, now: datetime) 
         "created_at": now,
         "updated_at": now,
     }
-    new_id = conn.execute(insert(contacts).values(**values)).inserted_primary_key[0]  # type: ignore[index]
+    new_id = conn.execute(_INSERT, values).inserted_primary_key[0]  # type: ignore[index]
     return Contact(id=int(new_id), first_name=None, last_name=None, email=None, phone=None, **values)
 
 
@@ -189,6 +191,16 @@ def find_many(
 
 def update_fields(conn: Connection, contact_id: int, now: datetime, **changes: Any) -> None:
     conn.execute(update(contacts).where(contacts.c.id == contact_id).values(updated_at=now, **changes))
+
+
+def update_many(conn: Connection, updates: Iterable[tuple[int, dict[str, Any]]]) -> None:
+    """Each (contact id, values) as `update_fields` writes it (values include `updated_at`), one
+    executemany per set of columns; each contact id at most once."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for contact_id, values in updates:
+        by_columns.setdefault(tuple(values), []).append({"b_id": contact_id, **values})
+    for params in by_columns.values():
+        conn.execute(_UPDATE, params)
 
 
 def page_in_workspace(conn: Connection, workspace_id: int, *, after_id: int | None, limit: int) -> list[Contact]:

@@ -120,18 +120,24 @@ _CLOSE_REASON = _NAMES.index("close_reason")
 _AWAITING = _NAMES.index("awaiting")
 _REMINDER_STATE = _NAMES.index("reminder_state")
 _DUE_KIND = _NAMES.index("due_kind")
+_STATUSES = {str(m.value): m for m in SessionStatus}
+_CLOSE_REASONS = {str(m.value): m for m in CloseReason}
+_AWAITINGS = {str(m.value): m for m in Awaiting}
+_REMINDER_STATES = {str(m.value): m for m in ReminderState}
+_DUE_KINDS = {str(m.value): m for m in DueKind}
 
 
 def session_from_values(r: Sequence[Any]) -> SessionRow:
     """A `select(sessions)` row as a SessionRow, its states as the lifecycle's enums."""
     values = list(r)
-    values[_STATUS] = SessionStatus(values[_STATUS])
+    # Dict lookups, not Enum(value) calls: the engine and ingest convert thousands of rows a batch.
+    values[_STATUS] = _STATUSES[values[_STATUS]]
     if values[_CLOSE_REASON] is not None:
-        values[_CLOSE_REASON] = CloseReason(values[_CLOSE_REASON])
-    values[_AWAITING] = Awaiting(values[_AWAITING])
-    values[_REMINDER_STATE] = ReminderState(values[_REMINDER_STATE])
+        values[_CLOSE_REASON] = _CLOSE_REASONS[values[_CLOSE_REASON]]
+    values[_AWAITING] = _AWAITINGS[values[_AWAITING]]
+    values[_REMINDER_STATE] = _REMINDER_STATES[values[_REMINDER_STATE]]
     if values[_DUE_KIND] is not None:
-        values[_DUE_KIND] = DueKind(values[_DUE_KIND])
+        values[_DUE_KIND] = _DUE_KINDS[values[_DUE_KIND]]
     return SessionRow(*values)
 
 
