@@ -17,24 +17,29 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from tests.conftest import fresh_postgres_url
 from wasession.ingest.apply import Applier, Update, updates_in_order
 from wasession.ingest.batch import BodyToApply
 from wasession.ingest.credentials import TRUSTED, Verdict
 from wasession.ingest.result import IngestResult
 from wasession.sandbox.bodies import new_wamid, status_body, text_message_body
+from wasession.store import migrate
 from wasession.store.channels import ChannelCache
 from wasession.store.db import Database, connect
-from wasession.store.schema import contacts, events, messages, sessions
+from wasession.store.schema import contacts, events, messages, metadata, sessions
 from wasession.testing import Simulator
 from wasession.whatsapp.payload import WebhookBatch, parse_webhook
 
 TABLES = (contacts, sessions, messages, events)
-TRIALS = 25
+CASES = [pytest.param("sqlite", t, id=f"sqlite-{t}") for t in range(25)] + [
+    pytest.param("postgresql", t, id=f"postgresql-{t}", marks=pytest.mark.postgres) for t in range(8)
+]
 
 
 @dataclass
 class Seed:
-    path: Path
+    backend: str
+    url: str  # sqlite:///file or a PostgreSQL URL whose search_path is the seed's schema
     now: datetime
     pnids: list[str]
     wa_ids: list[str]
@@ -45,11 +50,19 @@ class Seed:
 
 
 @pytest.fixture(scope="module")
-def seed() -> Iterator[Seed]:
+def seed(request: pytest.FixtureRequest) -> Iterator[Seed]:
     """A database with active and closed sessions on two channels, reminders sent (no statuses yet)."""
-    tmp = Path(tempfile.mkdtemp(prefix="apply-many-"))
-    path = tmp / "seed.sqlite3"
-    with Simulator(start="2026-01-05T09:00:00Z", database_url=f"sqlite:///{path}", status_delays=None) as sim:
+    backend = request.param
+    if backend == "sqlite":
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='apply-many-')) / 'seed.sqlite3'}"
+        yield from _seeded(backend, url)
+    else:
+        for url in fresh_postgres_url():
+            yield from _seeded(backend, url)
+
+
+def _seeded(backend: str, url: str) -> Iterator[Seed]:
+    with Simulator(start="2026-01-05T09:00:00Z", database_url=url, status_delays=None) as sim:
         ch1 = sim.add_channel(reminder_enabled=True, reminder_after_hours=1, session_timeout="4h")
         ch2 = sim.add_channel(reminder_enabled=True, reminder_after_hours=2, session_timeout="24h")
         wa_ids = [f"4477000000{i:02d}" for i in range(10)]
@@ -74,7 +87,8 @@ def seed() -> Iterator[Seed]:
         assert len(outbound) >= 8, outbound
         now = sim.now
     yield Seed(
-        path,
+        backend,
+        url,
         now,
         [ch1.phone_number_id, ch2.phone_number_id],
         wa_ids,
@@ -86,13 +100,41 @@ def seed() -> Iterator[Seed]:
 
 
 def copy_of(seed: Seed, name: str) -> Database:
-    target = seed.path.with_name(f"{name}.sqlite3")
-    target.unlink(missing_ok=True)
-    src, dst = sqlite3.connect(seed.path), sqlite3.connect(target)
-    src.backup(dst)
-    src.close()
-    dst.close()
-    return connect(f"sqlite:///{target}")
+    """A new database holding the seed's rows (a file copy on SQLite, a migrated schema on PostgreSQL)."""
+    if seed.backend == "sqlite":
+        source = Path(seed.url.removeprefix("sqlite:///"))
+        target = source.with_name(f"{name}.sqlite3")
+        target.unlink(missing_ok=True)
+        src, dst = sqlite3.connect(source), sqlite3.connect(target)
+        src.backup(dst)
+        src.close()
+        dst.close()
+        return connect(f"sqlite:///{target}")
+    base, _, options = seed.url.partition("?options=-csearch_path%3D")
+    schema = f"{options}_{name}"
+    db = connect(f"{base}?options=-csearch_path%3D{schema}")
+    with db.write() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    migrate.upgrade(db)
+    with db.write() as conn:
+        for table in metadata.sorted_tables:
+            conn.exec_driver_sql(f'INSERT INTO "{schema}".{table.name} SELECT * FROM "{options}".{table.name}')
+            if "id" in table.c:
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('\"{schema}\".{table.name}', 'id'), "
+                    f'(SELECT coalesce(max(id), 0) + 1 FROM "{schema}".{table.name}), false)'
+                )
+    return db
+
+
+def discard(db: Database) -> None:
+    """Dispose of a copy (and drop its schema on PostgreSQL)."""
+    if db.is_postgres:
+        with db.write() as conn:
+            schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    db.dispose()
 
 
 class Bodies:
@@ -217,26 +259,26 @@ def batched(db: Database, bodies: list[BodyToApply], size: int) -> None:
             applier.apply_many(conn, bodies[i : i + size], {})
 
 
-@pytest.mark.parametrize("trial", range(TRIALS))
+@pytest.mark.parametrize(("seed", "trial"), CASES, indirect=["seed"])
 def test_a_batch_ends_as_its_bodies_applied_one_by_one(seed: Seed, trial: int) -> None:
     rng = random.Random(trial)
     bodies = make_bodies(seed, rng, rng.choice([5, 20, 60]))
     sequential, set_based = fresh(bodies), fresh(bodies)
-    db_a, db_b = copy_of(seed, f"a{trial}"), copy_of(seed, f"b{trial}")
+    db_a, db_b, original = copy_of(seed, f"a{trial}"), copy_of(seed, f"b{trial}"), copy_of(seed, f"o{trial}")
     try:
         one_by_one(db_a, sequential)
         batched(db_b, set_based, rng.choice([1, 7, len(bodies)]))
-        before = dump(copy_of(seed, "before"))
-        after_a, after_b = dump(db_a), dump(db_b)
+        before, after_a, after_b = dump(original), dump(db_a), dump(db_b)
         assert after_a != before, "the trial changed nothing: it tests nothing"
         for table in after_a:
             assert after_b[table] == after_a[table], table
         assert results(set_based) == results(sequential)
     finally:
-        db_a.dispose()
-        db_b.dispose()
+        for db in (db_a, db_b, original):
+            discard(db)
 
 
+@pytest.mark.parametrize("seed", ["sqlite"], indirect=True)
 def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
     """Set-based: one read each for wamids, contacts and sessions and one write per table, not ~10
     statements per message (returning customers on active sessions, and statuses of our sends)."""
@@ -276,4 +318,4 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
         assert sum(b.result.messages for b in bodies) == 100
         assert len(statements) <= 16, statements
     finally:
-        db.dispose()
+        discard(db)
