@@ -286,8 +286,8 @@ class BatchApply:
                 error_detail=(error.details or error.message) if error else None,
             )
             self._status_event(channel, message, MessageStatus.FAILED, status.timestamp, code)
-            session = self.sessions.get(self.conn, message.session_id)
-            if message.kind == MessageKind.REMINDER and session is not None:
+            session = self.sessions.get(self.conn, message.session_id) if message.kind == MessageKind.REMINDER else None
+            if session is not None:
                 result.scheduled(now)
                 change = reminder_send_outcome(
                     state_of(session),

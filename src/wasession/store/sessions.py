@@ -38,13 +38,21 @@ _UPDATE = update(sessions).where(sessions.c.id == bindparam("b_session_id"))
 _UPDATE_IDS = update(sessions).where(sessions.c.id.in_(bindparam("b_session_ids", expanding=True)))
 _GET = select(sessions).where(sessions.c.id == bindparam("b_session_id"))
 _GET_FOR_UPDATE = _GET.with_for_update()
-_GET_MANY = select(sessions).where(sessions.c.id.in_(bindparam("b_session_ids", expanding=True))).with_for_update()
+# Locked in id order: two batches on PostgreSQL locking the same sessions in one statement queue
+# behind each other instead of deadlocking (a later statement of a batch may still lock out of order).
+_GET_MANY = (
+    select(sessions)
+    .where(sessions.c.id.in_(bindparam("b_session_ids", expanding=True)))
+    .order_by(sessions.c.id)
+    .with_for_update()
+)
 _ACTIVE_FOR_CONTACTS = (
     select(sessions)
     .where(
         sessions.c.contact_id.in_(bindparam("b_contact_ids", expanding=True)),
         sessions.c.status == literal_column(f"'{SessionStatus.ACTIVE}'"),
     )
+    .order_by(sessions.c.id)
     .with_for_update()
 )
 _CLAIM_DUE = (
