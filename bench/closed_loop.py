@@ -196,13 +196,7 @@ def run(args: argparse.Namespace, database_url: str, db_file: Path | None) -> bo
     try:
         seed(database_url, fake_base, count, args.limit)
         env = {**os.environ, "WASESSION_DATABASE_URL": database_url, "WASESSION_SENDER_CONCURRENCY": "32"}
-        server = subprocess.Popen(
-            [_util.WASESSION, "serve", "--no-sandbox", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        print(f"server pid {server.pid} (profile it with: py-spy record -p {server.pid})", flush=True)
+        server = _util.start_serve(env, port)
         _util.wait_for_url(f"http://127.0.0.1:{port}/readyz", timeout=60)
         started = time.monotonic()
         seconds = count / args.limit + DELAYS[1] + 1

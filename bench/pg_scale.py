@@ -32,14 +32,7 @@ def start_servers(url: str, n: int) -> tuple[list[subprocess.Popen[bytes]], list
     servers, ports = [], []
     for _ in range(n):
         port = _util.free_port()
-        servers.append(
-            subprocess.Popen(
-                [_util.WASESSION, "serve", "--no-sandbox", "--port", str(port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+        servers.append(_util.start_serve(env, port))
         ports.append(port)
     for port in ports:
         _util.wait_for_url(f"http://127.0.0.1:{port}/readyz", timeout=60)

@@ -19,7 +19,7 @@ from wasession.domain.events import EventType, other_webhook_event
 from wasession.domain.lifecycle import Direction, MessageKind, MessageStatus
 from wasession.domain.schedule import effective_timestamp
 from wasession.domain.transitions import SendOutcome, customer_wrote, opened, reminder_send_outcome, reminder_status
-from wasession.ingest.apply import Applier, customer_event, status_event
+from wasession.ingest.apply import Applier, customer_event, signed_for, status_change, status_event
 from wasession.ingest.batch import BodyToApply
 from wasession.ingest.result import IngestResult
 from wasession.lifecycle.batch_sessions import BatchSessions
@@ -30,7 +30,7 @@ from wasession.store import messages as message_store
 from wasession.store.channels import Channel
 from wasession.store.contacts import Contact, Seen
 from wasession.store.db import Connection
-from wasession.store.messages import FINAL_STATUSES, STATUS_RANK, MessageState, MessageUpdate
+from wasession.store.messages import MessageState, MessageUpdate
 from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate
 
 
@@ -111,14 +111,9 @@ class BatchApply:
         result, verdict = body.result, body.verdict
         routed: list[_Routed] = []
         for update in body.updates:
-            pnid = update.phone_number_id
-            if pnid and not verdict.allows(pnid):
-                if pnid in verdict.unroutable:
-                    result.unroutable.append(pnid)
-                    result.others += isinstance(update, OtherUpdate)
-                else:
-                    result.refused.append(pnid)
+            if not signed_for(verdict, update, result):
                 continue
+            pnid = update.phone_number_id
             if isinstance(update, OtherUpdate):
                 result.others += 1
             channel = self._channel(pnid, result) if pnid else None
@@ -268,54 +263,36 @@ class BatchApply:
             return  # statuses describe what we sent (R15)
         self.statuses.append((message.id, status))
         tracked = self.known.get((channel.id, status.wamid), message)
-        current = tracked.status
-        if current in (MessageStatus.UNKNOWN, MessageStatus.SENDING):
-            current = MessageStatus.ACCEPTED  # the status proves Meta took it
-        elif current in FINAL_STATUSES or current == MessageStatus.READ:
-            return  # failed is final and read is the last step (R15)
-        new = status.status
-        if new == MessageStatus.FAILED:
-            error = status.errors[0] if status.errors else None
-            code = error.code if error else None
-            self._update_message(
-                tracked,
-                status=MessageStatus.FAILED,
-                status_at=status.timestamp,
-                error_code=code,
-                error_title=error.title if error else None,
-                error_detail=(error.details or error.message) if error else None,
-            )
-            self._status_event(channel, message, MessageStatus.FAILED, status.timestamp, code)
-            session = self.sessions.get(self.conn, message.session_id) if message.kind == MessageKind.REMINDER else None
-            if session is not None:
-                result.scheduled(now)
-                change = reminder_send_outcome(
-                    state_of(session),
-                    silence_t=message.silence_t,
-                    outcome=SendOutcome.FAILED,
-                    policy=channel.policy,
-                    now=now,
-                    at=status.timestamp,
-                    error_code=code,
-                )
-                self.sessions.change(self.conn, channel, session, change)
+        values = status_change(tracked.status, status)
+        if values is None:
             return
-        if STATUS_RANK.get(new, -1) <= STATUS_RANK.get(current, -1):
-            return  # duplicates and regressions change nothing
-        self._update_message(tracked, status=new, status_at=status.timestamp)
-        self._status_event(channel, message, new, status.timestamp, None)
-        if message.kind == MessageKind.REMINDER:
-            session = self.sessions.get(self.conn, message.session_id)
-            if session is not None:
-                change = reminder_status(state_of(session), silence_t=message.silence_t, status=MessageStatus(new))
-                if not change.empty:
-                    self.sessions.change(self.conn, channel, session, change)
-                    result.scheduled(now)
-
-    def _update_message(self, message: MessageState, **values: Any) -> None:
-        """Only the last values per message reach the database: the highest status of the batch (R15)."""
-        message.status = values["status"]
-        self.message_updates.setdefault(message.id, {}).update(values)  # type: ignore[typeddict-item]
+        # Only the last values per message reach the database: the highest status of the batch.
+        tracked.status = values["status"]
+        self.message_updates.setdefault(message.id, {}).update(values)
+        new = values["status"]
+        self._status_event(channel, message, new, status.timestamp, values.get("error_code"))
+        if message.kind != MessageKind.REMINDER:
+            return
+        session = self.sessions.get(self.conn, message.session_id)
+        if session is None:
+            return
+        if new == MessageStatus.FAILED:
+            result.scheduled(now)
+            change = reminder_send_outcome(
+                state_of(session),
+                silence_t=message.silence_t,
+                outcome=SendOutcome.FAILED,
+                policy=channel.policy,
+                now=now,
+                at=status.timestamp,
+                error_code=values.get("error_code"),
+            )
+            self.sessions.change(self.conn, channel, session, change)
+            return
+        change = reminder_status(state_of(session), silence_t=message.silence_t, status=MessageStatus(new))
+        if not change.empty:
+            self.sessions.change(self.conn, channel, session, change)
+            result.scheduled(now)
 
     def _status_event(
         self, channel: Channel, message: MessageState, status: str, at: datetime, code: int | None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, literal_column, select, update
 from typing_extensions import Unpack
 
 from wasession.domain.lifecycle import Awaiting, CloseReason, DueKind, ReminderState, SessionStatus
@@ -170,19 +170,19 @@ def active_for(conn: Connection, channel_id: int, contact_id: int) -> SessionRow
 
 def get_many(conn: Connection, session_ids: Iterable[int]) -> list[SessionRow]:
     """The listed sessions, locked for this transaction, one query per `IDS_PER_UPDATE` ids."""
-    ids = sorted(set(session_ids))
-    found: list[SessionRow] = []
-    for i in range(0, len(ids), IDS_PER_UPDATE):
-        found += _sessions(conn.execute(_GET_MANY, {"b_session_ids": ids[i : i + IDS_PER_UPDATE]}))
-    return found
+    return _in_chunks(conn, _GET_MANY, "b_session_ids", session_ids)
 
 
 def active_for_contacts(conn: Connection, contact_ids: Iterable[int]) -> list[SessionRow]:
     """The active sessions of the listed contacts, in every channel, locked for this transaction."""
-    ids = sorted(set(contact_ids))
+    return _in_chunks(conn, _ACTIVE_FOR_CONTACTS, "b_contact_ids", contact_ids)
+
+
+def _in_chunks(conn: Connection, query: Select[Any], name: str, ids: Iterable[int]) -> list[SessionRow]:
+    wanted = sorted(set(ids))
     found: list[SessionRow] = []
-    for i in range(0, len(ids), IDS_PER_UPDATE):
-        found += _sessions(conn.execute(_ACTIVE_FOR_CONTACTS, {"b_contact_ids": ids[i : i + IDS_PER_UPDATE]}))
+    for i in range(0, len(wanted), IDS_PER_UPDATE):
+        found += _sessions(conn.execute(query, {name: wanted[i : i + IDS_PER_UPDATE]}))
     return found
 
 
