@@ -5,6 +5,7 @@ only, failures, unknown wamids, callback data), several contacts and channels.""
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import tempfile
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import fresh_postgres_url
+from tests.conftest import fresh_postgres_url, load_fixture
 from wasession.ingest.apply import Applier, Update, updates_in_order
 from wasession.ingest.batch import BodyToApply
 from wasession.ingest.credentials import TRUSTED, Verdict
@@ -165,7 +166,13 @@ class Bodies:
         )
         message = body["entry"][0]["changes"][0]["value"]["messages"][0]
         kind = rng.random()
-        if kind < 0.1:
+        if kind < 0.05:
+            # A changed number (R1): the contact is re-keyed, unless another contact has the new one.
+            message["type"] = "system"
+            del message["text"]
+            new = rng.choice([*self.seed.wa_ids, f"4478{rng.randrange(10**8):08d}"])
+            message["system"] = {"body": "changed", "wa_id": new, "type": "user_changed_number"}
+        elif kind < 0.1:
             message["type"] = "reaction"  # does not open a window (R2)
             del message["text"]
             message["reaction"] = {"message_id": rng.choice(self.sent_inbound)[1], "emoji": "+"}
@@ -204,15 +211,23 @@ class Bodies:
             errors=errors,
         )
 
+    def other(self) -> dict[str, Any]:
+        """An update that is neither a message nor a status: for a channel's number, or account-wide."""
+        if self.rng.random() < 0.5:
+            return load_fixture("account_update.json")["account_deleted"]
+        body = json.dumps(load_fixture("user_marketing_preferences.json")["signup"])
+        return json.loads(body.replace("106540352242922", self.rng.choice(self.seed.pnids)))
+
+    def part(self, at: datetime) -> dict[str, Any]:
+        roll = self.rng.random()
+        return self.status(at) if roll < 0.55 else self.other() if roll < 0.6 else self.customer(at)
+
     def body(self, at: datetime) -> tuple[list[Update], Verdict]:
-        parts = [
-            parse_webhook(self.status(at) if self.rng.random() < 0.6 else self.customer(at))
-            for _ in range(self.rng.randint(1, 4))
-        ]
+        parts = [parse_webhook(self.part(at)) for _ in range(self.rng.randint(1, 4))]
         batch = WebhookBatch(
             messages=tuple(m for p in parts for m in p.messages),
             statuses=tuple(s for p in parts for s in p.statuses),
-            others=(),
+            others=tuple(o for p in parts for o in p.others),
         )
         verdict = TRUSTED
         if self.rng.random() < 0.1:
