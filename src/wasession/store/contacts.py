@@ -22,13 +22,14 @@ _FIND = {
     (False, True): select(contacts).where(contacts.c.workspace_id == bindparam("b_ws"), _BY_USER_ID),
     (True, True): select(contacts).where(contacts.c.workspace_id == bindparam("b_ws"), or_(_BY_WA_ID, _BY_USER_ID)),
 }
-_FIND_MANY = select(contacts).where(
-    contacts.c.workspace_id == bindparam("b_ws"),
-    or_(
-        contacts.c.wa_id.in_(bindparam("b_wa_ids", expanding=True)),
-        contacts.c.user_id.in_(bindparam("b_user_ids", expanding=True)),
-    ),
-)
+# One statement per key, not an OR of both: each then probes its unique (workspace_id, key) index
+# instead of reading every contact of the workspace.
+_FIND_MANY = {
+    key: select(contacts).where(
+        contacts.c.workspace_id == bindparam("b_ws"), contacts.c[key].in_(bindparam("b_keys", expanding=True))
+    )
+    for key in ("wa_id", "user_id")
+}
 IDS_PER_QUERY = 500
 
 
@@ -175,17 +176,14 @@ def seen_changes(existing: Contact, seen: Seen) -> dict[str, Any]:
 def find_many(
     conn: Connection, workspace_id: int, *, wa_ids: Collection[str], user_ids: Collection[str]
 ) -> list[Contact]:
-    """The workspace's contacts with any of these wa_ids or user_ids, one query per `IDS_PER_QUERY` of each."""
-    wa, users = sorted(set(wa_ids)), sorted(set(user_ids))
+    """The workspace's contacts with any of these wa_ids or user_ids: one query per key and
+    `IDS_PER_QUERY` values (none for a key without values)."""
     found: dict[int, Contact] = {}
-    for i in range(0, max(len(wa), len(users)), IDS_PER_QUERY):
-        params = {
-            "b_ws": workspace_id,
-            "b_wa_ids": wa[i : i + IDS_PER_QUERY],
-            "b_user_ids": users[i : i + IDS_PER_QUERY],
-        }
-        for row in conn.execute(_FIND_MANY, params).mappings():
-            found[row["id"]] = _contact(row)
+    for key, values in (("wa_id", sorted(set(wa_ids))), ("user_id", sorted(set(user_ids)))):
+        for i in range(0, len(values), IDS_PER_QUERY):
+            params = {"b_ws": workspace_id, "b_keys": values[i : i + IDS_PER_QUERY]}
+            for row in conn.execute(_FIND_MANY[key], params).mappings():
+                found[row["id"]] = _contact(row)
     return list(found.values())
 
 

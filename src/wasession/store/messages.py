@@ -29,7 +29,10 @@ _STATE_COLUMNS = (
     messages.c.status,
     messages.c.silence_t,
 )
-_STATES_BY_WAMIDS = select(*_STATE_COLUMNS).where(messages.c.wamid.in_(bindparam("b_wamids", expanding=True)))
+# Channel first: the unique index on (channel_id, wamid) serves it.
+_STATES_BY_WAMIDS = select(*_STATE_COLUMNS).where(
+    messages.c.channel_id == bindparam("b_channel_id"), messages.c.wamid.in_(bindparam("b_wamids", expanding=True))
+)
 # Values per IN (…) list: well below SQLite's and PostgreSQL's limits on bound parameters.
 WAMIDS_PER_QUERY = 500
 
@@ -144,16 +147,18 @@ def transcript(conn: Connection, session_id: int) -> list[MessageRow]:
 
 
 def states_by_wamid(conn: Connection, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], MessageState]:
-    """The messages named by (channel id, wamid), one query per `WAMIDS_PER_QUERY` wamids."""
-    wanted = set(keys)
-    wamids = sorted({wamid for _, wamid in wanted})
+    """The messages named by (channel id, wamid): one query per channel and `WAMIDS_PER_QUERY` wamids."""
+    by_channel: dict[int, list[str]] = {}
+    for channel_id, wamid in set(keys):
+        by_channel.setdefault(channel_id, []).append(wamid)
     found: dict[tuple[int, str], MessageState] = {}
-    for i in range(0, len(wamids), WAMIDS_PER_QUERY):
-        for row in conn.execute(_STATES_BY_WAMIDS, {"b_wamids": wamids[i : i + WAMIDS_PER_QUERY]}):
-            state = MessageState(*row)
-            key = (state.channel_id, state.wamid or "")
-            if key in wanted:
-                found[key] = state
+    for channel_id, wamids in by_channel.items():
+        wamids.sort()
+        for i in range(0, len(wamids), WAMIDS_PER_QUERY):
+            params = {"b_channel_id": channel_id, "b_wamids": wamids[i : i + WAMIDS_PER_QUERY]}
+            for row in conn.execute(_STATES_BY_WAMIDS, params):
+                state = MessageState(*row)
+                found[(channel_id, state.wamid or "")] = state
     return found
 
 
