@@ -295,8 +295,9 @@ def test_a_batch_ends_as_its_bodies_applied_one_by_one(seed: Seed, trial: int) -
 
 @pytest.mark.parametrize("seed", ["sqlite"], indirect=True)
 def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
-    """Set-based: one read each for wamids, contacts and sessions and one write per table, not ~10
-    statements per message (returning customers on active sessions, and statuses of our sends)."""
+    """Set-based: one read each for wamids, contacts and sessions, each through an index, and one
+    write per table, not ~10 statements per message (returning customers on active sessions, and
+    statuses of our sends)."""
     from sqlalchemy import event
 
     rng = random.Random(7)
@@ -321,15 +322,25 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
         updates = updates_in_order(parse_webhook(raw))
         bodies.append(BodyToApply(log_id, updates, TRUSTED, at, IngestResult(log_id=log_id)))
     db = copy_of(seed, "count")
-    statements: list[str] = []
+    statements: list[tuple[str, Any]] = []
 
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
+    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
 
     try:
         with db.write() as conn:
             event.listen(conn, "before_cursor_execute", count)
             Applier(ChannelCache()).apply_many(conn, bodies, {})
+            event.remove(conn, "before_cursor_execute", count)
+            # Each read probes an index: none reads a whole table of messages, contacts or sessions.
+            for statement, parameters in statements:
+                if statement.lstrip().upper().startswith("SELECT"):
+                    plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+                    scans = [row[-1] for row in plan if row[-1].startswith("SCAN")]
+                    assert not [s for s in scans if any(t in s for t in ("messages", "contacts", "sessions"))], (
+                        statement,
+                        scans,
+                    )
         assert sum(b.result.messages for b in bodies) == 100
         assert len(statements) <= 16, statements
     finally:
