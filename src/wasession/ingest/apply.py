@@ -140,7 +140,7 @@ class Applier:
 
         An `IntegrityError` (another process created the same contact or session meanwhile, on
         PostgreSQL) leaves the transaction to be rolled back and the batch to be applied again, as
-        with `apply`; nothing of the batch is written before its end but new contacts and sessions."""
+        with `apply`."""
         # Imported here: the batch path builds on this module's helpers.
         from wasession.ingest.batch_apply import BatchApply
 
