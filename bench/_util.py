@@ -6,6 +6,7 @@ import argparse
 import os
 import platform
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -105,6 +106,18 @@ def postgres_url(server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """`wasession serve --no-sandbox` on `port` with `env`, its output discarded; prints its pid."""
+    server = subprocess.Popen(
+        [WASESSION, "serve", "--no-sandbox", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    print(f"server pid {server.pid} (profile it with: py-spy record -p {server.pid})", flush=True)
+    return server
 
 
 def fmt_ms(seconds: float) -> str:

@@ -215,13 +215,7 @@ def main() -> int:
             env=env, check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
         port = _util.free_port()
-        server = subprocess.Popen(
-            [_util.WASESSION, "serve", "--no-sandbox", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        print(f"server pid {server.pid} (profile it with: py-spy record -p {server.pid})", flush=True)
+        server = _util.start_serve(env, port)
         try:
             _util.wait_for_url(f"http://127.0.0.1:{port}/readyz", timeout=60)
             reqs = Requests(f"127.0.0.1:{port}", contacts)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wasession.domain.events import EventType, other_webhook_event
 from wasession.domain.lifecycle import Awaiting, Direction, MessageKind, MessageStatus, ReminderState, SessionStatus
@@ -26,6 +26,9 @@ from wasession.store.channels import Channel, ChannelCache
 from wasession.store.db import Connection
 from wasession.store.messages import FINAL_STATUSES, STATUS_RANK
 from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate, WebhookBatch
+
+if TYPE_CHECKING:
+    from wasession.ingest.batch import BodyToApply
 
 Update = InboundMessage | StatusUpdate | OtherUpdate
 
@@ -46,6 +49,42 @@ def customer_event(message_type: str) -> EventType:
 
 def status_event(kind: str, status: str) -> EventType:
     return EventType.for_status(kind, status)
+
+
+def signed_for(verdict: Verdict, update: Update, result: IngestResult) -> bool:
+    """Whether the body's signature vouches for the number `update` addresses; if not, it is
+    counted as unroutable (no channel has the number) or refused (its channel's secret did not sign)."""
+    pnid = update.phone_number_id
+    if not pnid or verdict.allows(pnid):
+        return True
+    if pnid in verdict.unroutable:
+        result.unroutable.append(pnid)
+        result.others += isinstance(update, OtherUpdate)
+    else:
+        result.refused.append(pnid)  # nothing of it is kept
+    return False
+
+
+def status_change(current: str, status: StatusUpdate) -> message_store.MessageUpdate | None:
+    """What a status does to the row of the message it names (R15): the values to write, or None
+    when it changes nothing. Failed keeps Meta's error; statuses only move forward."""
+    if current in (MessageStatus.UNKNOWN, MessageStatus.SENDING):
+        current = MessageStatus.ACCEPTED  # the status proves Meta took it
+    elif current in FINAL_STATUSES or current == MessageStatus.READ:
+        return None  # failed is final and read is the last step
+    new = status.status
+    if new == MessageStatus.FAILED:
+        error = status.errors[0] if status.errors else None
+        return {
+            "status": MessageStatus.FAILED,
+            "status_at": status.timestamp,
+            "error_code": error.code if error else None,
+            "error_title": error.title if error else None,
+            "error_detail": (error.details or error.message) if error else None,
+        }
+    if STATUS_RANK.get(new, -1) <= STATUS_RANK.get(current, -1):
+        return None  # duplicates and regressions (a late `sent` after `read`) change nothing
+    return {"status": new, "status_at": status.timestamp}
 
 
 def updates_in_order(batch: WebhookBatch) -> list[Update]:
@@ -79,12 +118,7 @@ class Applier:
 
         for update in updates:
             pnid = update.phone_number_id
-            if pnid and not verdict.allows(pnid):
-                if pnid in verdict.unroutable:
-                    result.unroutable.append(pnid)
-                    result.others += isinstance(update, OtherUpdate)
-                else:
-                    result.refused.append(pnid)  # not signed by its channel's secret: nothing of it is kept
+            if not signed_for(verdict, update, result):
                 continue
             if isinstance(update, InboundMessage):
                 channel = channel_for(update.phone_number_id)
@@ -99,6 +133,19 @@ class Applier:
                 channel = channel_for(pnid) if pnid else None
                 if channel is not None:
                     self._record_other(conn, channel, update, now)
+
+    def apply_many(self, conn: Connection, bodies: Sequence[BodyToApply], channels: dict[str, Channel | None]) -> None:
+        """Apply a batch of logged bodies inside the caller's transaction, set-based, filling each
+        body's `result` as `apply` would: the same state and events as applying them one by one in
+        the order given, each with its own `received_at` as now (R3's clamp uses the logged arrival).
+
+        An `IntegrityError` (another process created the same contact or session meanwhile, on
+        PostgreSQL) leaves the transaction to be rolled back and the batch to be applied again, as
+        with `apply`."""
+        # Imported here: the batch path builds on this module's helpers.
+        from wasession.ingest.batch_apply import BatchApply
+
+        BatchApply(self, conn, channels).run(bodies)
 
     def _apply_message(
         self, conn: Connection, channel: Channel, msg: InboundMessage, now: datetime, result: IngestResult
@@ -123,7 +170,7 @@ class Applier:
             now=now,
         )
         if msg.type == "system":  # a changed number or user id
-            self._rekey(conn, channel, contact, msg, now)
+            self.rekey(conn, channel, contact, msg, now)
         result.messages += 1
         ts = effective_timestamp(msg.timestamp, now)
         active = session_store.active_for(conn, channel.id, contact.id)
@@ -207,23 +254,29 @@ class Applier:
         ts: datetime,
         now: datetime,
     ) -> None:
-        message_store.insert_message(
-            conn,
-            session_id=session_id,
-            channel_id=channel.id,
-            direction=Direction.IN,
-            kind=MessageKind.CUSTOMER,
-            wamid=msg.wamid,
-            type=msg.type,
-            body=msg.text,
-            payload=dict(msg.raw),
-            sent_at=ts,
-            created_at=now,
-            status=MessageStatus.RECEIVED,
-        )
+        message_store.insert_message(conn, **self.inbound_row(channel, session_id, msg, ts, now))
         pricing_facts.record_referral(conn, session_id, msg, now)
 
-    def _rekey(
+    @staticmethod
+    def inbound_row(
+        channel: Channel, session_id: int, msg: InboundMessage, ts: datetime, now: datetime
+    ) -> dict[str, Any]:
+        """The transcript row of a customer's message."""
+        return {
+            "session_id": session_id,
+            "channel_id": channel.id,
+            "direction": Direction.IN,
+            "kind": MessageKind.CUSTOMER,
+            "wamid": msg.wamid,
+            "type": msg.type,
+            "body": msg.text,
+            "payload": dict(msg.raw),
+            "sent_at": ts,
+            "created_at": now,
+            "status": MessageStatus.RECEIVED,
+        }
+
+    def rekey(
         self,
         conn: Connection,
         channel: Channel,
@@ -261,53 +314,30 @@ class Applier:
         if message.direction != Direction.OUT:
             return  # statuses describe what we sent (R15); one naming a customer's message changes nothing
         pricing_facts.record_status(conn, channel, message, status, now)  # before R15's early returns (R17)
-        current = message.status
-        if current in (MessageStatus.UNKNOWN, MessageStatus.SENDING):
-            current = MessageStatus.ACCEPTED  # the status proves Meta took it
-        elif current in FINAL_STATUSES or current == MessageStatus.READ:
-            return  # failed is final and read is the last step (R15)
-        new = status.status
-        if new == MessageStatus.FAILED:
-            error = status.errors[0] if status.errors else None
-            message_store.update_message(
-                conn,
-                message.id,
-                status=MessageStatus.FAILED,
-                status_at=status.timestamp,
-                error_code=error.code if error else None,
-                error_title=error.title if error else None,
-                error_detail=(error.details or error.message) if error else None,
-            )
-            code = error.code if error else None
-            self._status_event(conn, channel, message, MessageStatus.FAILED, status.timestamp, code)
-            session = session_store.get(conn, message.session_id)
-            if message.kind == MessageKind.REMINDER and session is not None:
-                result.scheduled(now)
-                session_ops.reminder_failed(
-                    conn,
-                    channel,
-                    session,
-                    message.silence_t,
-                    error.code if error else None,
-                    status.timestamp,
-                    now,
-                )
+        values = status_change(message.status, status)
+        if values is None:
             return
-        if STATUS_RANK.get(new, -1) <= STATUS_RANK.get(current, -1):
-            return  # duplicates and regressions (a late `sent` after `read`) change nothing
-        message_store.update_message(conn, message.id, status=new, status_at=status.timestamp)
-        self._status_event(conn, channel, message, new, status.timestamp, None)
-        if message.kind == MessageKind.REMINDER:
-            session = session_store.get(conn, message.session_id)
-            rank = REMINDER_DELIVERY_RANK
-            if (
-                session is not None
-                and message.silence_t == session.last_customer_at
-                and session.reminder_state in rank
-                and rank.get(new, -1) > rank[session.reminder_state]
-            ):
-                session_store.update_session(conn, session.id, reminder_state=ReminderState(new))
-                result.scheduled(now)
+        message_store.update_message(conn, message.id, **values)
+        new = values["status"]
+        self._status_event(conn, channel, message, new, status.timestamp, values.get("error_code"))
+        if message.kind != MessageKind.REMINDER:
+            return
+        session = session_store.get(conn, message.session_id)
+        if session is None:
+            return
+        if new == MessageStatus.FAILED:
+            result.scheduled(now)
+            code = values.get("error_code")
+            session_ops.reminder_failed(conn, channel, session, message.silence_t, code, status.timestamp, now)
+            return
+        rank = REMINDER_DELIVERY_RANK
+        if (
+            message.silence_t == session.last_customer_at
+            and session.reminder_state in rank
+            and rank.get(new, -1) > rank[session.reminder_state]
+        ):
+            session_store.update_session(conn, session.id, reminder_state=ReminderState(new))
+            result.scheduled(now)
 
     def _status_event(
         self,

@@ -15,11 +15,13 @@ from wasession.observability import usage_metrics
 from wasession.store import pricing as pricing_store
 from wasession.store.channels import Channel
 from wasession.store.db import Connection
-from wasession.store.messages import MessageRow
+from wasession.store.messages import MessageRow, MessageState
 from wasession.whatsapp.payload import InboundMessage, StatusUpdate
 
 
-def record_status(conn: Connection, channel: Channel, message: MessageRow, status: StatusUpdate, now: datetime) -> None:
+def record_status(
+    conn: Connection, channel: Channel, message: MessageRow | MessageState, status: StatusUpdate, now: datetime
+) -> None:
     """Merge the status's pricing and conversation into the message's; a status carrying none, a
     duplicate, or an older one arriving late, loses nothing already known."""
     new = status.pricing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,8 @@ from wasession.store.schema import contacts
 
 # Built once: ingest looks a contact up for every message, and building costs more than executing (issue 6).
 _GET = select(contacts).where(contacts.c.id == bindparam("b_id"))
+_UPDATE = update(contacts).where(contacts.c.id == bindparam("b_id"))
+_INSERT = insert(contacts)
 _BY_WA_ID = contacts.c.wa_id == bindparam("b_wa_id")
 _BY_USER_ID = contacts.c.user_id == bindparam("b_user_id")
 _FIND = {
@@ -19,6 +22,15 @@ _FIND = {
     (False, True): select(contacts).where(contacts.c.workspace_id == bindparam("b_ws"), _BY_USER_ID),
     (True, True): select(contacts).where(contacts.c.workspace_id == bindparam("b_ws"), or_(_BY_WA_ID, _BY_USER_ID)),
 }
+# One statement per key, not an OR of both: each then probes its unique (workspace_id, key) index
+# instead of reading every contact of the workspace.
+_FIND_MANY = {
+    key: select(contacts).where(
+        contacts.c.workspace_id == bindparam("b_ws"), contacts.c[key].in_(bindparam("b_keys", expanding=True))
+    )
+    for key in ("wa_id", "user_id")
+}
+IDS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -104,34 +116,11 @@ def upsert_seen(
     now: datetime,
 ) -> Contact:
     """The contact a webhook names, created on first sight, with newly learned identifiers filled in."""
+    seen = Seen(wa_id, user_id, parent_user_id, profile_name, username)
     existing = find(conn, workspace_id, wa_id=wa_id, user_id=user_id)
     if existing is None:
-        new_id = conn.execute(
-            insert(contacts).values(
-                workspace_id=workspace_id,
-                wa_id=wa_id,
-                user_id=user_id,
-                parent_user_id=parent_user_id,
-                profile_name=profile_name,
-                username=username,
-                created_at=now,
-                updated_at=now,
-            )
-        ).inserted_primary_key[0]  # type: ignore[index]
-        found = get(conn, int(new_id))
-        assert found is not None
-        return found
-    changes: dict[str, Any] = {}
-    if wa_id and existing.wa_id is None:
-        changes["wa_id"] = wa_id
-    if user_id and existing.user_id != user_id and (existing.user_id is None or existing.wa_id == wa_id):
-        changes["user_id"] = user_id
-    if parent_user_id and existing.parent_user_id != parent_user_id:
-        changes["parent_user_id"] = parent_user_id
-    if profile_name and existing.profile_name != profile_name:
-        changes["profile_name"] = profile_name
-    if username and existing.username != username:
-        changes["username"] = username
+        return insert_seen(conn, workspace_id, seen, now)
+    changes = seen_changes(existing, seen)
     if not changes:
         return existing
     changes["updated_at"] = now
@@ -141,8 +130,75 @@ def upsert_seen(
     return updated
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What a webhook tells of its sender."""
+
+    wa_id: str | None
+    user_id: str | None
+    parent_user_id: str | None
+    profile_name: str | None
+    username: str | None
+
+
+def insert_seen(conn: Connection, workspace_id: int, seen: Seen, now: datetime) -> Contact:
+    """A contact seen for the first time; returned without reading it back."""
+    values: dict[str, Any] = {
+        "workspace_id": workspace_id,
+        "wa_id": seen.wa_id,
+        "user_id": seen.user_id,
+        "parent_user_id": seen.parent_user_id,
+        "profile_name": seen.profile_name,
+        "username": seen.username,
+        "created_at": now,
+        "updated_at": now,
+    }
+    new_id = conn.execute(_INSERT, values).inserted_primary_key[0]  # type: ignore[index]
+    return Contact(id=int(new_id), first_name=None, last_name=None, email=None, phone=None, **values)
+
+
+def seen_changes(existing: Contact, seen: Seen) -> dict[str, Any]:
+    """The columns a webhook from `seen` fills in or corrects on `existing` (without `updated_at`)."""
+    changes: dict[str, Any] = {}
+    if seen.wa_id and existing.wa_id is None:
+        changes["wa_id"] = seen.wa_id
+    if seen.user_id and existing.user_id != seen.user_id and (existing.user_id is None or existing.wa_id == seen.wa_id):
+        changes["user_id"] = seen.user_id
+    if seen.parent_user_id and existing.parent_user_id != seen.parent_user_id:
+        changes["parent_user_id"] = seen.parent_user_id
+    if seen.profile_name and existing.profile_name != seen.profile_name:
+        changes["profile_name"] = seen.profile_name
+    if seen.username and existing.username != seen.username:
+        changes["username"] = seen.username
+    return changes
+
+
+def find_many(
+    conn: Connection, workspace_id: int, *, wa_ids: Collection[str], user_ids: Collection[str]
+) -> list[Contact]:
+    """The workspace's contacts with any of these wa_ids or user_ids: one query per key and
+    `IDS_PER_QUERY` values (none for a key without values)."""
+    found: dict[int, Contact] = {}
+    for key, values in (("wa_id", sorted(set(wa_ids))), ("user_id", sorted(set(user_ids)))):
+        for i in range(0, len(values), IDS_PER_QUERY):
+            params = {"b_ws": workspace_id, "b_keys": values[i : i + IDS_PER_QUERY]}
+            for row in conn.execute(_FIND_MANY[key], params).mappings():
+                found[row["id"]] = _contact(row)
+    return list(found.values())
+
+
 def update_fields(conn: Connection, contact_id: int, now: datetime, **changes: Any) -> None:
     conn.execute(update(contacts).where(contacts.c.id == contact_id).values(updated_at=now, **changes))
+
+
+def update_many(conn: Connection, updates: Iterable[tuple[int, dict[str, Any]]]) -> None:
+    """Each (contact id, values) as `update_fields` writes it (values include `updated_at`), one
+    executemany per set of columns; each contact id at most once."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for contact_id, values in updates:
+        by_columns.setdefault(tuple(values), []).append({"b_id": contact_id, **values})
+    for params in by_columns.values():
+        conn.execute(_UPDATE, params)
 
 
 def page_in_workspace(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
@@ -17,6 +18,23 @@ _WAMID_EXISTS = select(messages.c.id).where(
     messages.c.channel_id == bindparam("b_channel_id"), messages.c.wamid == bindparam("b_wamid")
 )
 _INSERT = insert(messages)
+_UPDATE = update(messages).where(messages.c.id == bindparam("b_message_id"))
+_STATE_COLUMNS = (
+    messages.c.id,
+    messages.c.session_id,
+    messages.c.channel_id,
+    messages.c.direction,
+    messages.c.kind,
+    messages.c.wamid,
+    messages.c.status,
+    messages.c.silence_t,
+)
+# Channel first: the unique index on (channel_id, wamid) serves it.
+_STATES_BY_WAMIDS = select(*_STATE_COLUMNS).where(
+    messages.c.channel_id == bindparam("b_channel_id"), messages.c.wamid.in_(bindparam("b_wamids", expanding=True))
+)
+# Values per IN (…) list: well below SQLite's and PostgreSQL's limits on bound parameters.
+WAMIDS_PER_QUERY = 500
 
 # Delivery states only move forward (R15); failed, unknown and skipped are final.
 # `accepted` is Meta's 200 to the send call: taken, not yet sent.
@@ -70,6 +88,26 @@ class MessageUpdate(TypedDict, total=False):
     next_attempt_at: datetime | None
 
 
+@dataclass(slots=True)
+class MessageState:
+    """What applying a status reads of a message, kept current in memory while a batch is applied."""
+
+    id: int
+    session_id: int
+    channel_id: int
+    direction: str
+    kind: str
+    wamid: str | None
+    status: str
+    silence_t: datetime | None
+
+    @classmethod
+    def of(cls, row: MessageRow) -> MessageState:
+        return cls(
+            row.id, row.session_id, row.channel_id, row.direction, row.kind, row.wamid, row.status, row.silence_t
+        )
+
+
 def message_from(row: Any) -> MessageRow:
     return MessageRow(**dict(row))
 
@@ -106,3 +144,37 @@ def transcript(conn: Connection, session_id: int) -> list[MessageRow]:
         select(messages).where(messages.c.session_id == session_id).order_by(messages.c.sent_at, messages.c.id)
     ).mappings()
     return [message_from(r) for r in rows]
+
+
+def states_by_wamid(conn: Connection, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], MessageState]:
+    """The messages named by (channel id, wamid): one query per channel and `WAMIDS_PER_QUERY` wamids."""
+    by_channel: dict[int, list[str]] = {}
+    for channel_id, wamid in set(keys):
+        by_channel.setdefault(channel_id, []).append(wamid)
+    found: dict[tuple[int, str], MessageState] = {}
+    for channel_id, wamids in by_channel.items():
+        wamids.sort()
+        for i in range(0, len(wamids), WAMIDS_PER_QUERY):
+            params = {"b_channel_id": channel_id, "b_wamids": wamids[i : i + WAMIDS_PER_QUERY]}
+            for row in conn.execute(_STATES_BY_WAMIDS, params):
+                state = MessageState(*row)
+                found[(channel_id, state.wamid or "")] = state
+    return found
+
+
+def insert_messages(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """New rows in one executemany INSERT; their ids ascend in the order given. Every row must
+    name the same columns."""
+    if rows:
+        conn.execute(_INSERT, list(rows))
+
+
+def update_messages(conn: Connection, updates: Iterable[tuple[int, MessageUpdate]]) -> None:
+    """Each (message id, values) as `update_message` would write it, one executemany per set of columns.
+
+    Each message id at most once."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for message_id, values in updates:
+        by_columns.setdefault(tuple(values), []).append({"b_message_id": message_id, **values})
+    for params in by_columns.values():
+        conn.execute(_UPDATE, params)

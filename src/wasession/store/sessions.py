@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, literal_column, select, update
 from typing_extensions import Unpack
 
 from wasession.domain.lifecycle import Awaiting, CloseReason, DueKind, ReminderState, SessionStatus
@@ -38,6 +38,23 @@ _UPDATE = update(sessions).where(sessions.c.id == bindparam("b_session_id"))
 _UPDATE_IDS = update(sessions).where(sessions.c.id.in_(bindparam("b_session_ids", expanding=True)))
 _GET = select(sessions).where(sessions.c.id == bindparam("b_session_id"))
 _GET_FOR_UPDATE = _GET.with_for_update()
+# Locked in id order: two batches on PostgreSQL locking the same sessions in one statement queue
+# behind each other instead of deadlocking (a later statement of a batch may still lock out of order).
+_GET_MANY = (
+    select(sessions)
+    .where(sessions.c.id.in_(bindparam("b_session_ids", expanding=True)))
+    .order_by(sessions.c.id)
+    .with_for_update()
+)
+_ACTIVE_FOR_CONTACTS = (
+    select(sessions)
+    .where(
+        sessions.c.contact_id.in_(bindparam("b_contact_ids", expanding=True)),
+        sessions.c.status == literal_column(f"'{SessionStatus.ACTIVE}'"),
+    )
+    .order_by(sessions.c.id)
+    .with_for_update()
+)
 _CLAIM_DUE = (
     select(sessions)
     .where(sessions.c.due_at <= bindparam("b_now"))
@@ -111,18 +128,24 @@ _CLOSE_REASON = _NAMES.index("close_reason")
 _AWAITING = _NAMES.index("awaiting")
 _REMINDER_STATE = _NAMES.index("reminder_state")
 _DUE_KIND = _NAMES.index("due_kind")
+_STATUSES = {str(m.value): m for m in SessionStatus}
+_CLOSE_REASONS = {str(m.value): m for m in CloseReason}
+_AWAITINGS = {str(m.value): m for m in Awaiting}
+_REMINDER_STATES = {str(m.value): m for m in ReminderState}
+_DUE_KINDS = {str(m.value): m for m in DueKind}
 
 
 def session_from_values(r: Sequence[Any]) -> SessionRow:
     """A `select(sessions)` row as a SessionRow, its states as the lifecycle's enums."""
     values = list(r)
-    values[_STATUS] = SessionStatus(values[_STATUS])
+    # Dict lookups, not Enum(value) calls: the engine and ingest convert thousands of rows a batch.
+    values[_STATUS] = _STATUSES[values[_STATUS]]
     if values[_CLOSE_REASON] is not None:
-        values[_CLOSE_REASON] = CloseReason(values[_CLOSE_REASON])
-    values[_AWAITING] = Awaiting(values[_AWAITING])
-    values[_REMINDER_STATE] = ReminderState(values[_REMINDER_STATE])
+        values[_CLOSE_REASON] = _CLOSE_REASONS[values[_CLOSE_REASON]]
+    values[_AWAITING] = _AWAITINGS[values[_AWAITING]]
+    values[_REMINDER_STATE] = _REMINDER_STATES[values[_REMINDER_STATE]]
     if values[_DUE_KIND] is not None:
-        values[_DUE_KIND] = DueKind(values[_DUE_KIND])
+        values[_DUE_KIND] = _DUE_KINDS[values[_DUE_KIND]]
     return SessionRow(*values)
 
 
@@ -143,6 +166,24 @@ def get(conn: Connection, session_id: int, *, for_update: bool = False) -> Sessi
 def active_for(conn: Connection, channel_id: int, contact_id: int) -> SessionRow | None:
     row = conn.execute(_ACTIVE_FOR, {"b_channel_id": channel_id, "b_contact_id": contact_id}).mappings().first()
     return _session(row) if row else None
+
+
+def get_many(conn: Connection, session_ids: Iterable[int]) -> list[SessionRow]:
+    """The listed sessions, locked for this transaction, one query per `IDS_PER_UPDATE` ids."""
+    return _in_chunks(conn, _GET_MANY, "b_session_ids", session_ids)
+
+
+def active_for_contacts(conn: Connection, contact_ids: Iterable[int]) -> list[SessionRow]:
+    """The active sessions of the listed contacts, in every channel, locked for this transaction."""
+    return _in_chunks(conn, _ACTIVE_FOR_CONTACTS, "b_contact_ids", contact_ids)
+
+
+def _in_chunks(conn: Connection, query: Select[Any], name: str, ids: Iterable[int]) -> list[SessionRow]:
+    wanted = sorted(set(ids))
+    found: list[SessionRow] = []
+    for i in range(0, len(wanted), IDS_PER_UPDATE):
+        found += _sessions(conn.execute(query, {name: wanted[i : i + IDS_PER_UPDATE]}))
+    return found
 
 
 def latest_for(conn: Connection, channel_id: int, contact_id: int) -> SessionRow | None:

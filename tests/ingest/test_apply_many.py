@@ -1,0 +1,347 @@
+"""`Applier.apply_many` (issue 12b): a batch applied set-based ends exactly as its bodies applied one
+by one in log-id order — same rows, same events in the same order, same results — on random batches
+of customer messages, duplicates, late and out-of-order messages, statuses of our sends (forward
+only, failures, unknown wamids, callback data), several contacts and channels."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.conftest import fresh_postgres_url, load_fixture
+from wasession.ingest.apply import Applier, Update, updates_in_order
+from wasession.ingest.batch import BodyToApply
+from wasession.ingest.credentials import TRUSTED, Verdict
+from wasession.ingest.result import IngestResult
+from wasession.sandbox.bodies import new_wamid, status_body, text_message_body
+from wasession.store import migrate
+from wasession.store.channels import ChannelCache
+from wasession.store.db import Database, connect
+from wasession.store.schema import contacts, events, messages, metadata, sessions
+from wasession.testing import Simulator
+from wasession.whatsapp.payload import WebhookBatch, parse_webhook
+
+TABLES = (contacts, sessions, messages, events)
+CASES = [pytest.param("sqlite", t, id=f"sqlite-{t}") for t in range(25)] + [
+    pytest.param("postgresql", t, id=f"postgresql-{t}", marks=pytest.mark.postgres) for t in range(8)
+]
+
+
+@dataclass
+class Seed:
+    backend: str
+    url: str  # sqlite:///file or a PostgreSQL URL whose search_path is the seed's schema
+    now: datetime
+    pnids: list[str]
+    wa_ids: list[str]
+    outbound: list[tuple[str, str]]  # (phone_number_id, wamid)
+    inbound: list[tuple[str, str]]
+    callback: tuple[str, str]  # (phone_number_id, callback data) of a send whose wamid was lost
+    workspace_channels: dict[str, set[str]]
+
+
+@pytest.fixture(scope="module")
+def seed(request: pytest.FixtureRequest) -> Iterator[Seed]:
+    """A database with active and closed sessions on two channels, reminders sent (no statuses yet)."""
+    backend = request.param
+    if backend == "sqlite":
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='apply-many-')) / 'seed.sqlite3'}"
+        yield from _seeded(backend, url)
+    else:
+        for url in fresh_postgres_url():
+            yield from _seeded(backend, url)
+
+
+def _seeded(backend: str, url: str) -> Iterator[Seed]:
+    with Simulator(start="2026-01-05T09:00:00Z", database_url=url, status_delays=None) as sim:
+        ch1 = sim.add_channel(reminder_enabled=True, reminder_after_hours=1, session_timeout="4h")
+        ch2 = sim.add_channel(reminder_enabled=True, reminder_after_hours=2, session_timeout="24h")
+        wa_ids = [f"4477000000{i:02d}" for i in range(10)]
+        for i in range(7):
+            sim.customer_message(ch1, wa_id=wa_ids[i], name=f"Customer {i}")
+        for i in range(3):
+            sim.customer_message(ch2, wa_id=wa_ids[i], name=f"Customer {i}")
+        sim.advance("3h")
+        for i in range(3, 6):
+            sim.customer_message(ch1, wa_id=wa_ids[i], name=f"Customer {i}")
+        sim.advance("90m")
+        with sim.runtime.db.write() as conn:
+            rows = conn.execute(select(messages.c.id, messages.c.channel_id, messages.c.wamid, messages.c.direction))
+            found = [(r.id, r.channel_id, r.wamid, r.direction) for r in rows]
+            by_channel = {ch1.id: ch1.phone_number_id, ch2.id: ch2.phone_number_id}
+            outbound = [(by_channel[c], w) for _, c, w, d in found if d == "out" and w]
+            inbound = [(by_channel[c], w) for _, c, w, d in found if d == "in"]
+            lost_id, lost_channel = next((i, c) for i, c, w, d in found if d == "out" and w)
+            lost = conn.execute(select(messages.c.callback_data).where(messages.c.id == lost_id)).scalar_one()
+            conn.execute(update(messages).where(messages.c.id == lost_id).values(wamid=None, status="unknown"))
+        outbound = [o for o in outbound if o[1] is not None]
+        assert len(outbound) >= 8, outbound
+        now = sim.now
+    yield Seed(
+        backend,
+        url,
+        now,
+        [ch1.phone_number_id, ch2.phone_number_id],
+        wa_ids,
+        outbound,
+        inbound,
+        (by_channel[lost_channel], lost),
+        {"default": {ch1.phone_number_id, ch2.phone_number_id}},
+    )
+
+
+def copy_of(seed: Seed, name: str) -> Database:
+    """A new database holding the seed's rows (a file copy on SQLite, a migrated schema on PostgreSQL)."""
+    if seed.backend == "sqlite":
+        source = Path(seed.url.removeprefix("sqlite:///"))
+        target = source.with_name(f"{name}.sqlite3")
+        target.unlink(missing_ok=True)
+        src, dst = sqlite3.connect(source), sqlite3.connect(target)
+        src.backup(dst)
+        src.close()
+        dst.close()
+        return connect(f"sqlite:///{target}")
+    base, _, options = seed.url.partition("?options=-csearch_path%3D")
+    schema = f"{options}_{name}"
+    db = connect(f"{base}?options=-csearch_path%3D{schema}")
+    with db.write() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    migrate.upgrade(db)
+    with db.write() as conn:
+        for table in metadata.sorted_tables:
+            conn.exec_driver_sql(f'INSERT INTO "{schema}".{table.name} SELECT * FROM "{options}".{table.name}')
+            if "id" in table.c:
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('\"{schema}\".{table.name}', 'id'), "
+                    f'(SELECT coalesce(max(id), 0) + 1 FROM "{schema}".{table.name}), false)'
+                )
+    return db
+
+
+def discard(db: Database) -> None:
+    """Dispose of a copy (and drop its schema on PostgreSQL)."""
+    if db.is_postgres:
+        with db.write() as conn:
+            schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    db.dispose()
+
+
+class Bodies:
+    """Random bodies over the seed's contacts, channels and sends."""
+
+    def __init__(self, seed: Seed, rng: random.Random) -> None:
+        self.seed, self.rng = seed, rng
+        self.sent_inbound: list[tuple[str, str]] = list(seed.inbound)
+
+    def customer(self, at: datetime) -> dict[str, Any]:
+        rng = self.rng
+        pnid = rng.choice(self.seed.pnids)
+        wa_id = rng.choice(self.seed.wa_ids)
+        if rng.random() < 0.15 and self.sent_inbound:
+            pnid, wamid = rng.choice(self.sent_inbound)  # a retry (R4)
+        else:
+            wamid = new_wamid(wa_id)
+            self.sent_inbound.append((pnid, wamid))
+        # Mostly now, sometimes late (older than T: R5), sometimes before a closed session ended.
+        written = at - timedelta(seconds=rng.choice([0, 0, 0, 5, 600, 3 * 3600, 5 * 3600]))
+        body = text_message_body(
+            phone_number_id=pnid,
+            wa_id=wa_id,
+            name=rng.choice(["A", "B", None]),
+            text="hi",
+            timestamp=written,
+            wamid=wamid,
+        )
+        message = body["entry"][0]["changes"][0]["value"]["messages"][0]
+        kind = rng.random()
+        if kind < 0.05:
+            # A changed number (R1): the contact is re-keyed, unless another contact has the new one.
+            message["type"] = "system"
+            del message["text"]
+            new = rng.choice([*self.seed.wa_ids, f"4478{rng.randrange(10**8):08d}"])
+            message["system"] = {"body": "changed", "wa_id": new, "type": "user_changed_number"}
+        elif kind < 0.1:
+            message["type"] = "reaction"  # does not open a window (R2)
+            del message["text"]
+            message["reaction"] = {"message_id": rng.choice(self.sent_inbound)[1], "emoji": "+"}
+        elif kind < 0.15:
+            message["group_id"] = "120363000000000001"
+        return body
+
+    def status(self, at: datetime) -> dict[str, Any]:
+        rng = self.rng
+        choice = rng.random()
+        callback = None
+        if choice < 0.7:
+            pnid, wamid = rng.choice(self.seed.outbound)
+        elif choice < 0.8:
+            pnid, callback = self.seed.callback
+            wamid = "wamid.learned-" + callback
+        elif choice < 0.9:
+            pnid, wamid = rng.choice(self.sent_inbound)  # names a customer's message: changes nothing
+        elif choice < 0.95:
+            pnid, wamid = rng.choice(self.seed.pnids), new_wamid()  # unknown
+        else:
+            pnid, wamid = "999000000000999", new_wamid()  # no channel has this number
+        state = rng.choice(["sent", "delivered", "read", "read", "played", "failed"])
+        errors = []
+        if state == "failed":
+            code = rng.choice([131047, 131026])
+            errors = [{"code": code, "title": "Failed", "message": "m", "error_data": {"details": "d"}}]
+        written = at - timedelta(seconds=rng.choice([0, 1, 30]))
+        return status_body(
+            phone_number_id=pnid,
+            wamid=wamid,
+            status=state,
+            timestamp=written,
+            recipient_id="447700000000",
+            callback_data=callback,
+            errors=errors,
+        )
+
+    def other(self) -> dict[str, Any]:
+        """An update that is neither a message nor a status: for a channel's number, or account-wide."""
+        if self.rng.random() < 0.5:
+            return load_fixture("account_update.json")["account_deleted"]
+        body = json.dumps(load_fixture("user_marketing_preferences.json")["signup"])
+        return json.loads(body.replace("106540352242922", self.rng.choice(self.seed.pnids)))
+
+    def part(self, at: datetime) -> dict[str, Any]:
+        roll = self.rng.random()
+        return self.status(at) if roll < 0.55 else self.other() if roll < 0.6 else self.customer(at)
+
+    def body(self, at: datetime) -> tuple[list[Update], Verdict]:
+        parts = [parse_webhook(self.part(at)) for _ in range(self.rng.randint(1, 4))]
+        batch = WebhookBatch(
+            messages=tuple(m for p in parts for m in p.messages),
+            statuses=tuple(s for p in parts for s in p.statuses),
+            others=tuple(o for p in parts for o in p.others),
+        )
+        verdict = TRUSTED
+        if self.rng.random() < 0.1:
+            pnid1, pnid2 = self.seed.pnids
+            verdict = Verdict(verified=frozenset({pnid1}), refused=frozenset({pnid2}))
+        return updates_in_order(batch), verdict
+
+
+def make_bodies(seed: Seed, rng: random.Random, n: int) -> list[BodyToApply]:
+    gen = Bodies(seed, rng)
+    at = seed.now
+    bodies = []
+    for log_id in range(1, n + 1):
+        at += timedelta(milliseconds=rng.choice([0, 10, 500, 5000]))
+        updates, verdict = gen.body(at)
+        bodies.append(BodyToApply(log_id, updates, verdict, at, IngestResult(log_id=log_id)))
+    return bodies
+
+
+def fresh(bodies: list[BodyToApply]) -> list[BodyToApply]:
+    return [BodyToApply(b.log_id, b.updates, b.verdict, b.received_at, IngestResult(log_id=b.log_id)) for b in bodies]
+
+
+def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    with db.read() as conn:
+        return {t.name: [tuple(r) for r in conn.execute(select(t).order_by(t.c.id))] for t in TABLES}
+
+
+def results(bodies: list[BodyToApply]) -> list[tuple[Any, ...]]:
+    return [(b.result.to_outcome(), b.result.due_at, b.result.customers) for b in bodies]
+
+
+def one_by_one(db: Database, bodies: list[BodyToApply]) -> None:
+    applier = Applier(ChannelCache())
+    for b in bodies:
+        with db.write() as conn:
+            applier.apply(conn, b.updates, b.verdict, b.received_at, b.result, {})
+
+
+def batched(db: Database, bodies: list[BodyToApply], size: int) -> None:
+    applier = Applier(ChannelCache())
+    for i in range(0, len(bodies), size):
+        with db.write() as conn:
+            applier.apply_many(conn, bodies[i : i + size], {})
+
+
+@pytest.mark.parametrize(("seed", "trial"), CASES, indirect=["seed"])
+def test_a_batch_ends_as_its_bodies_applied_one_by_one(seed: Seed, trial: int) -> None:
+    rng = random.Random(trial)
+    bodies = make_bodies(seed, rng, rng.choice([5, 20, 60]))
+    sequential, set_based = fresh(bodies), fresh(bodies)
+    db_a, db_b, original = copy_of(seed, f"a{trial}"), copy_of(seed, f"b{trial}"), copy_of(seed, f"o{trial}")
+    try:
+        one_by_one(db_a, sequential)
+        batched(db_b, set_based, rng.choice([1, 7, len(bodies)]))
+        before, after_a, after_b = dump(original), dump(db_a), dump(db_b)
+        assert after_a != before, "the trial changed nothing: it tests nothing"
+        for table in after_a:
+            assert after_b[table] == after_a[table], table
+        assert results(set_based) == results(sequential)
+    finally:
+        for db in (db_a, db_b, original):
+            discard(db)
+
+
+@pytest.mark.parametrize("seed", ["sqlite"], indirect=True)
+def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
+    """Set-based: one read each for wamids, contacts and sessions, each through an index, and one
+    write per table, not ~10 statements per message (returning customers on active sessions, and
+    statuses of our sends)."""
+    from sqlalchemy import event
+
+    rng = random.Random(7)
+    ch2 = seed.pnids[1]
+    at = seed.now
+    bodies = []
+    for log_id in range(1, 201):
+        at += timedelta(milliseconds=10)
+        if log_id % 2:
+            raw = text_message_body(
+                phone_number_id=ch2, wa_id=rng.choice(seed.wa_ids[:3]), name=None, text="again", timestamp=at
+            )
+        else:
+            pnid, wamid = rng.choice([o for o in seed.outbound if o[0] == ch2])
+            raw = status_body(
+                phone_number_id=pnid,
+                wamid=wamid,
+                status=rng.choice(["sent", "delivered", "read"]),
+                timestamp=at,
+                recipient_id="1",
+            )
+        updates = updates_in_order(parse_webhook(raw))
+        bodies.append(BodyToApply(log_id, updates, TRUSTED, at, IngestResult(log_id=log_id)))
+    db = copy_of(seed, "count")
+    statements: list[tuple[str, Any]] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    try:
+        with db.write() as conn:
+            event.listen(conn, "before_cursor_execute", count)
+            Applier(ChannelCache()).apply_many(conn, bodies, {})
+            event.remove(conn, "before_cursor_execute", count)
+            # Each read probes an index: none reads a whole table of messages, contacts or sessions.
+            for statement, parameters in statements:
+                if statement.lstrip().upper().startswith("SELECT"):
+                    plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+                    scans = [row[-1] for row in plan if row[-1].startswith("SCAN")]
+                    assert not [s for s in scans if any(t in s for t in ("messages", "contacts", "sessions"))], (
+                        statement,
+                        scans,
+                    )
+        assert sum(b.result.messages for b in bodies) == 100
+        assert len(statements) <= 16, statements
+    finally:
+        discard(db)
