@@ -37,7 +37,7 @@ from wasession.whatsapp.signature import SIGNATURE_HEADER, sign, signature_match
 
 log = logging.getLogger(__name__)
 
-HORIZON = timedelta(seconds=5)
+HORIZON = timedelta(seconds=30)
 FIRST_RETRY = timedelta(seconds=10)
 MAX_RETRY = timedelta(hours=1)
 # Longer than one call can take at its deadline; each recorded body extends it. A process that died
