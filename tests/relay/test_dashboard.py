@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
-from tests.browser.conftest import PASSWORD, Dashboard, chromium  # noqa: F401 (the chromium fixture)
+from tests.browser.conftest import Dashboard, chromium, dash  # noqa: F401 (fixtures)
 from tests.relay.conftest import Scripted
 from tests.security.servers import serve
-from wasession.testing import Simulator
-from wasession.testing.harness import add_admin, add_sandbox_channel, served
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def dash(chromium: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashboard]:  # noqa: F811
+@pytest.fixture(autouse=True)
+def local_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the browser fixture builds its Simulator: the relay may call receivers on 127.0.0.1."""
     monkeypatch.setenv("WASESSION_OUTBOUND_ALLOW", "127.0.0.1")
-    with Simulator(start="2026-01-05T15:00:00Z") as sim:
-        sandbox = add_sandbox_channel(sim)
-        add_admin(sim, "admin", PASSWORD)
-        with served(sim) as url:
-            context = chromium.new_context(viewport={"width": 1280, "height": 900})
-            try:
-                yield Dashboard(sim, sandbox, url, context.new_page())
-            finally:
-                context.close()
 
 
-def test_add_a_target_see_its_deliveries_pause_and_remove_it(dash: Dashboard) -> None:
+def test_add_a_target_see_its_deliveries_pause_and_remove_it(dash: Dashboard) -> None:  # noqa: F811 (the imported fixture)
     crm = Scripted([500])
     with serve(crm) as receiver:
         dash.login()
