@@ -63,3 +63,15 @@ def test_metrics_show_attempts_and_lag(relay_sim: Simulator) -> None:
     assert 'wasession_relay_attempts_total{outcome="failed"}' in page
     fid = t.created.json()["id"]
     assert f'wasession_relay_lag{{target="{fid}"}} 1.0' in page
+
+
+def test_a_channel_has_at_most_twenty_targets(relay_sim: Simulator) -> None:
+    sim = relay_sim
+    ch = sim.add_channel()
+    api = api_of(sim)
+    path = f"/channels/{ch.id}/forwards"
+    for n in range(20):
+        assert api.call("POST", path, json={"url": f"https://crm{n}.example.com/hook"}).status_code == 201
+    refused = api.call("POST", path, json={"url": "https://one-more.example.com/hook"})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "quota_exceeded"
+    assert len(api.call("GET", path).json()) == 20
