@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.security.servers import Receiver
+from tests.security.servers import Receiver, serve
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.services import apikeys, channels
 from wasession.store.channels import Channel
@@ -81,3 +82,34 @@ class Api:
 def api_of(sim: Simulator) -> Api:
     ws = channels.default_workspace(sim.runtime.ctx)
     return Api(sim, apikeys.create_key(sim.runtime.ctx, workspace_id=ws, name="relay").secret)
+
+
+@dataclass
+class OneTarget:
+    """A channel with one forward target added through the API, served by a real receiver."""
+
+    sim: Simulator
+    channel: Channel
+    api: Api
+    crm: Scripted
+    receiver: Receiver
+    created: Any  # the API's answer to the POST
+
+    @property
+    def path(self) -> str:
+        return f"/channels/{self.channel.id}/forwards/{self.created.json()['id']}"
+
+    def post(self, text: str) -> tuple[Sent, int]:
+        sent = customer_body(self.sim, self.channel, text)
+        return sent, post(self.sim, sent)
+
+
+@contextmanager
+def one_target(sim: Simulator, statuses: list[int] | None = None, **target: Any) -> Iterator[OneTarget]:
+    channel = sim.add_channel()
+    api = api_of(sim)
+    crm = Scripted(statuses)
+    with serve(crm) as receiver:
+        created = api.call("POST", f"/channels/{channel.id}/forwards", json={"url": receiver.url, **target})
+        assert created.status_code == 201, created.text
+        yield OneTarget(sim, channel, api, crm, receiver, created)

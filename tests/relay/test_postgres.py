@@ -3,13 +3,11 @@ time delivers a target (two relays over one database give each body once)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.conftest import fresh_postgres_url
 from tests.relay.conftest import Scripted, api_of, customer_body, post
 from tests.security.servers import serve
+from tests.security.test_event_delivery import pg_sim  # noqa: F401 (the fixture)
 from wasession.engine.relay import HORIZON, Relay
 from wasession.store import webhook_log
 from wasession.store.db import connect
@@ -18,15 +16,7 @@ from wasession.testing import Simulator
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def pg_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Simulator, str]]:
-    monkeypatch.setenv("WASESSION_OUTBOUND_ALLOW", "127.0.0.1")
-    for url in fresh_postgres_url():
-        with Simulator(start="2026-01-05T15:00:00Z", database_url=url) as sim:
-            yield sim, url
-
-
-def test_a_body_committed_late_with_a_smaller_id_is_delivered_in_its_place(pg_sim: tuple[Simulator, str]) -> None:
+def test_a_body_committed_late_with_a_smaller_id_is_delivered_in_its_place(pg_sim: tuple[Simulator, str]) -> None:  # noqa: F811 (the imported fixture)
     sim, url = pg_sim
     ch = sim.add_channel()
     api = api_of(sim)
@@ -49,7 +39,7 @@ def test_a_body_committed_late_with_a_smaller_id_is_delivered_in_its_place(pg_si
     assert crm.taken == [(late.raw, late.signature), (early.raw, early.signature)]
 
 
-def test_two_processes_deliver_each_body_to_a_target_once(pg_sim: tuple[Simulator, str]) -> None:
+def test_two_processes_deliver_each_body_to_a_target_once(pg_sim: tuple[Simulator, str]) -> None:  # noqa: F811 (the imported fixture)
     sim, _ = pg_sim
     ch = sim.add_channel()
     api = api_of(sim)

@@ -10,6 +10,7 @@ import pytest
 
 from tests.web.conftest import PASSWORD, Browser, customer_writes
 from tests.web.test_forms import GOOD_SETTINGS
+from wasession.services import forwards as forward_service
 from wasession.services import users as user_service
 from wasession.store.channels import Channel
 from wasession.testing import Simulator
@@ -73,3 +74,14 @@ def test_an_admin_keeps_the_settings(sim: Simulator, sandbox: Channel, url: str)
     assert f"/dashboard/channels/{sandbox.id}/settings" in admin.get("/dashboard/chats").text
     assert admin.post(f"/dashboard/channels/{sandbox.id}/settings", GOOD_SETTINGS).status_code == 303
     assert sim.channel(sandbox).policy.reminder_after_hours == 20
+
+
+def test_an_agent_is_refused_the_relay_and_usage_pages_and_adds_no_target(
+    sim: Simulator, sandbox: Channel, agent: HttpBrowser
+) -> None:
+    for path in ("forwards", "usage"):
+        page = agent.get(f"/dashboard/channels/{sandbox.id}/{path}")
+        assert page.status_code == 403 and "Only an admin" in page.text, path
+    added = agent.post(f"/dashboard/channels/{sandbox.id}/forwards", {"url": "https://crm.example/hook"})
+    assert added.status_code == 403
+    assert forward_service.list_forwards(sim.runtime.ctx, sandbox.id, workspace_id=sandbox.workspace_id) == []

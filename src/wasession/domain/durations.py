@@ -111,3 +111,9 @@ def format_duration(value: timedelta) -> str:
     if not date and not time:
         return "PT0S"
     return "P" + date + ("T" + time if time else "")
+
+
+def doubling(attempts: int, first: timedelta, most: timedelta) -> timedelta:
+    """The wait after the `attempts`-th failure: `first`, then twice as long each time, at most `most`."""
+    doublings = min(max(0, attempts - 1), 16)  # bounded so the multiplication never overflows
+    return min(first * (1 << doublings), most)

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from wasession.domain.durations import doubling
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolver
 from wasession.outbound.http import DEADLINE_SECONDS, MAX_ANSWER_BYTES, TIMEOUT, OutboundResult, guarded_post
@@ -66,8 +67,7 @@ def encode(payload: Any) -> bytes:
 
 def retry_delay(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt: 30 s, 1 min, 2 min … at most an hour."""
-    doublings = min(max(0, attempts - 1), 16)  # bounded so the multiplication never overflows
-    return min(FIRST_RETRY * (1 << doublings), MAX_RETRY)
+    return doubling(attempts, FIRST_RETRY, MAX_RETRY)
 
 
 @dataclass

@@ -20,11 +20,13 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from wasession.domain.durations import doubling
 from wasession.domain.relay import kinds_for
 from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
@@ -37,7 +39,7 @@ from wasession.whatsapp.signature import SIGNATURE_HEADER, sign, signature_match
 
 log = logging.getLogger(__name__)
 
-HORIZON = timedelta(seconds=5)
+HORIZON = timedelta(seconds=30)
 FIRST_RETRY = timedelta(seconds=10)
 MAX_RETRY = timedelta(hours=1)
 # Longer than one call can take at its deadline; each recorded body extends it. A process that died
@@ -67,26 +69,25 @@ def _alive(owner: str) -> bool:
 
 def retry_delay(attempts: int) -> timedelta:
     """After the `attempts`-th failure of a body: 10 s, 20 s, 40 s … at most an hour, until 7 days."""
-    doublings = min(max(0, attempts - 1), 16)
-    return min(FIRST_RETRY * (1 << doublings), MAX_RETRY)
+    return doubling(attempts, FIRST_RETRY, MAX_RETRY)
 
 
-@dataclass
 class RelayReport:
-    queued: int = 0  # targets handed to the pool and not finished when the step returned
-    delivered: int = 0
-    failed: int = 0
-    given_up: int = 0
-    skipped: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    """What one step did, counted by outcome (delivered, failed, given_up, skipped) from the pool's
+    threads; `queued`: targets handed to the pool and not finished when the step returned."""
+
+    def __init__(self) -> None:
+        self.queued = 0
+        self.outcomes: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
     @property
     def total(self) -> int:
-        return self.queued + self.delivered + self.failed + self.given_up + self.skipped
+        return self.queued + sum(self.outcomes.values())
 
-    def count(self, outcome: str, n: int = 1) -> None:
+    def count(self, outcome: str) -> None:
         with self._lock:
-            setattr(self, outcome, getattr(self, outcome) + n)
+            self.outcomes[outcome] += 1
 
 
 @dataclass(frozen=True)

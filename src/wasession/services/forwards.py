@@ -15,13 +15,15 @@ from wasession.domain.relay import FIELDS
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy
 from wasession.services import channels as channel_service
-from wasession.services.errors import NotFoundError, ValidationError
+from wasession.services.errors import ConflictError, NotFoundError, ValidationError
 from wasession.services.event_webhooks import clean_description, clean_secret, clean_url
 from wasession.store import forwards as store
 from wasession.store.forwards import Attempt as Attempt  # re-exported for the faces
 from wasession.store.forwards import Target as Target
 
 MASK = "********"
+# Each target costs a lease, a cursor walk and a pool slot per body: a tenant cannot add thousands.
+MAX_PER_CHANNEL = 20
 
 
 def clean_fields(fields: Iterable[str] | None) -> list[str]:
@@ -55,6 +57,11 @@ def create_forward(
     channel = channel_service.get_channel(ctx, channel_id, workspace_id=workspace_id)
     values = (clean_url(url, policy or AddressPolicy()), _own_secret(secret), clean_fields(fields))
     with ctx.db.write() as conn:
+        if len(store.targets_of_channel(conn, channel.id)) >= MAX_PER_CHANNEL:
+            raise ConflictError(
+                f"channel {channel.id} has {MAX_PER_CHANNEL} forward targets, the most it may have; remove one first",
+                "quota_exceeded",
+            )
         target_id = store.insert_target(
             conn,
             ctx.box,

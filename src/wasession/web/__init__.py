@@ -16,11 +16,11 @@ STATIC_FILES = frozenset({"app.js", "style.css"})
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
-    from wasession.web import auth, chats, live, preferences, sandbox, settings, usage
+    from wasession.web import auth, chats, forwards, live, preferences, sandbox, settings, usage
 
     guard = auth.Auth(runtime)
     auth.install_handlers(app)
-    for module in (auth, chats, live, preferences, settings, sandbox, usage):
+    for module in (auth, chats, live, preferences, settings, sandbox, usage, forwards):
         app.include_router(module.routes(runtime, guard))
 
     @app.get("/dashboard/static/{name}", include_in_schema=False)

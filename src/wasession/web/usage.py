@@ -22,7 +22,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     def usage_page(
         request: Request,
         channel_id: int,
-        login: Annotated[LoginSession, Depends(auth.login)],
+        login: Annotated[LoginSession, Depends(auth.admin)],
         month: str | None = None,
     ) -> Response:
         channel = channel_service.get_channel(ctx, channel_id, workspace_id=login.workspace_id)
