@@ -60,6 +60,7 @@ def test_a_new_customer_message_appears_in_the_open_list_and_session_page_withou
     post_signed_webhook(dash, dash.sandbox, "15550002222", "Bruno Costa", "Where is my parcel?")
     expect(chats.locator("tr.chat", has_text="Bruno Costa")).to_contain_text("Where is my parcel?", timeout=LIVE)
     expect(chats.locator("#chat-count")).to_have_text("1–2 of 2")
+    expect(chats.locator("tr.chat", has_text="Bruno Costa").locator(".unread-flag")).to_have_text("New")
 
     post_signed_webhook(dash, dash.sandbox, "15550001111", "Ana Silva", "Are you still there?")
     expect(session.locator("#transcript")).to_contain_text("Are you still there?", timeout=LIVE)

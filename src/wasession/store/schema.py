@@ -189,6 +189,7 @@ sessions = Table(
     ),
     Index("ix_sessions_channel_status", "channel_id", "status", "last_customer_at"),
     Index("ix_sessions_contact", "contact_id"),
+    Index("ix_sessions_status_window", "status", "window_closes_at", "id"),  # the chat list's default order
 )
 
 messages = Table(
@@ -254,4 +255,15 @@ webhook_log = Table(
     Column("failed", Boolean, nullable=False, server_default=text("false")),
     Index("ix_webhook_log_unprocessed", "processed_at", "id"),
     Index("ix_webhook_log_unroutable", "unroutable", "id"),
+)
+
+# When each dashboard user last opened each chat: a chat is unread for them while its last customer
+# message is newer (or they never opened it).
+chat_reads = Table(
+    "chat_reads",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("session_id", Id, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("read_at", UTCDateTime, nullable=False),
+    Index("ix_chat_reads_session", "session_id"),
 )
