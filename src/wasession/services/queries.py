@@ -197,7 +197,9 @@ def list_sessions(
         rows = rows[:limit] if forward else rows[-limit:]
         total = query_store.count(conn, workspace_id, query, now=now)
         first = query_store.key_of(*rows[0], sort, now) if rows else None
-        before = query_store.count(conn, workspace_id, query, now=now, sort=sort, before=first) if first else 0
+        before = 0  # the first page (no cursor) starts the list
+        if first is not None and key is not None:
+            before = query_store.count(conn, workspace_id, query, now=now, sort=sort, before=first)
         previews = query_store.last_messages(conn, [r.session.id for _, r in rows])
     items = [replace(_summary(r, now), last_message_preview=_preview(previews.get(r.session.id))) for _, r in rows]
     next_cursor = prev_cursor = None
