@@ -1,9 +1,10 @@
 """Screenshots of the dashboard for the README, from a seeded sandbox in Debian's chromium.
 
-    .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--images docs/images]
 
 Seeds a Simulator (manual clock, fake Cloud API) with a few chats in different states, serves its
-dashboard on a free localhost port and photographs the active-chat list and the settings page.
+dashboard on a free localhost port and photographs the active-chat list and the settings page
+(--out), and the chat list, a session page and the list on a 390 px phone (--images).
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def seed(sim: Simulator) -> Channel:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--images", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args()
+    args.images.mkdir(parents=True, exist_ok=True)
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
         return 1
@@ -77,6 +80,14 @@ def main() -> int:
             page.wait_for_url("**/dashboard/chats")
             page.locator("tr.chat").first.wait_for()
             page.screenshot(path=args.out / "active-chats.png", full_page=True)
+            page.screenshot(path=args.images / "chat-list.png")
+            page.get_by_role("link", name="Carla Mendes").click()
+            page.locator("#transcript").wait_for()
+            page.screenshot(path=args.images / "session.png")
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+            phone.context.add_cookies(page.context.cookies())
+            phone.goto(url + "/dashboard/chats")
+            phone.screenshot(path=args.images / "chat-list-phone.png")
 
             page.goto(f"{url}/dashboard/channels/{support.id}/settings")
             page.get_by_role("button", name="Save").click()
@@ -85,6 +96,8 @@ def main() -> int:
             browser.close()
     for name in ("active-chats.png", "settings.png"):
         print(args.out / name)
+    for name in ("chat-list.png", "session.png", "chat-list-phone.png"):
+        print(args.images / name)
     return 0
 
 

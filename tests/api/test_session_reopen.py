@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.api.conftest import World, error
+from wasession.store.channels import Channel
 
 ANA = "15550001111"
 
@@ -38,12 +39,18 @@ def test_reopen_after_the_closure_tick_waits_for_the_next_tick(world: World) -> 
     assert sim.session(ch, wa_id=ANA).status == "active"
 
 
+def _closed_by_hand(world: World, timeout: str) -> tuple[Channel, int]:
+    """Ana writes at 15:00 on a channel with this timeout, and an agent closes her session at once."""
+    ch = world.sim.add_channel(session_timeout=timeout)
+    world.sim.customer_message(ch, wa_id=ANA, name="Ana Silva")
+    sid = world.sim.session(ch, wa_id=ANA).id
+    assert world.a.post(f"/sessions/{sid}/close").status_code == 200
+    return ch, sid
+
+
 def test_a_reply_inside_the_window_reopens_and_outside_it_names_the_window_close(world: World) -> None:
     sim = world.sim
-    ch = sim.add_channel(session_timeout="48h")
-    sim.customer_message(ch, wa_id=ANA, name="Ana Silva")
-    sid = sim.session(ch, wa_id=ANA).id
-    world.a.post(f"/sessions/{sid}/close")
+    ch, sid = _closed_by_hand(world, "48h")
     sim.advance("2h")
     assert world.a.post(f"/sessions/{sid}/messages", json={"body": "One more thing"}).status_code == 202
     s = sim.session(ch, wa_id=ANA)
@@ -58,10 +65,7 @@ def test_a_reply_inside_the_window_reopens_and_outside_it_names_the_window_close
 
 def test_reopen_refuses_when_a_newer_session_is_open_and_other_workspaces(world: World) -> None:
     sim = world.sim
-    ch = sim.add_channel(session_timeout="2h")
-    sim.customer_message(ch, wa_id=ANA, name="Ana Silva")
-    first = sim.session(ch, wa_id=ANA).id
-    world.a.post(f"/sessions/{first}/close")
+    ch, first = _closed_by_hand(world, "2h")
     sim.advance("1m")
     sim.customer_message(ch, wa_id=ANA, name="Ana Silva")  # opens a new session
     assert sim.session(ch, wa_id=ANA).id != first

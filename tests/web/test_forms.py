@@ -178,7 +178,7 @@ def test_eligible_sessions_show_the_tick_that_will_close_them(
     chats = browser.get("/dashboard/chats").text
     assert "Eligible for closure" in chats
     assert "closed by the tick at Wed 07 Jan 00:00:00 UTC" in chats
-    assert 'class="chat closing-soon eligible"' in chats  # 30 minutes of window left
+    assert 'class="chat closing-soon eligible unread"' in chats  # 30 minutes of window left; never opened
 
 
 def test_the_chat_list_filters_by_channel(sim: Simulator, sandbox: Channel, browser: Browser) -> None:

@@ -200,7 +200,9 @@ def list_sessions(
         rows = rows[:limit] if forward else rows[-limit:]
         total = query_store.count(conn, workspace_id, query, now=now)
         first = query_store.key_of(*rows[0], sort, now) if rows else None
-        before = query_store.count(conn, workspace_id, query, now=now, sort=sort, before=first) if first else 0
+        before = 0  # the first page (no cursor) starts the list
+        if first is not None and key is not None:
+            before = query_store.count(conn, workspace_id, query, now=now, sort=sort, before=first)
         previews = query_store.last_messages(conn, [r.session.id for _, r in rows])
     items = [replace(_summary(r, now), last_message_preview=_preview(previews.get(r.session.id))) for _, r in rows]
     next_cursor = prev_cursor = None
@@ -255,3 +257,19 @@ def changes_since(ctx: ServiceContext, after_id: int, *, workspace_id: int) -> C
     touched = list(dict.fromkeys(session for _, session, _ in rows if session is not None))
     wrote = list(dict.fromkeys(s for _, s, kind in rows if s is not None and kind == EventType.CUSTOMER_MESSAGE))
     return Changes(rows[-1][0] if rows else after_id, touched, wrote)
+
+
+def mark_read(ctx: ServiceContext, user_id: int, session_id: int, *, workspace_id: int) -> None:
+    """The dashboard user opened this chat now: it is read for them until the customer writes again."""
+    with ctx.db.write() as conn:
+        if query_store.one(conn, workspace_id, session_id) is None:
+            raise NotFoundError("session", session_id)
+        query_store.mark_read(conn, user_id, session_id, ctx.clock.now())
+
+
+def unread(ctx: ServiceContext, user_id: int, items: list[SessionSummary]) -> set[int]:
+    """Of these sessions, the ones with a customer message the user has not seen (never opened, or
+    opened before the last customer message)."""
+    with ctx.db.read() as conn:
+        seen = query_store.read_times(conn, user_id, [s.id for s in items])
+    return {s.id for s in items if s.id not in seen or seen[s.id] < s.last_customer_at}

@@ -193,6 +193,7 @@ sessions = Table(
     ),
     Index("ix_sessions_channel_status", "channel_id", "status", "last_customer_at"),
     Index("ix_sessions_contact", "contact_id"),
+    Index("ix_sessions_status_window", "status", "window_closes_at", "id"),  # the chat list's default order
 )
 
 messages = Table(
@@ -336,4 +337,15 @@ session_referrals = Table(
     Column("wamid", String(255), nullable=False),
     Column("referral", JSON, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
+)
+
+# When each dashboard user last opened each chat: a chat is unread for them while its last customer
+# message is newer (or they never opened it).
+chat_reads = Table(
+    "chat_reads",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("session_id", Id, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("read_at", UTCDateTime, nullable=False),
+    Index("ix_chat_reads_session", "session_id"),
 )

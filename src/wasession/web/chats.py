@@ -137,6 +137,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             login,
             result=result,
             sessions=result.items,
+            unread=queries.unread(ctx, login.user_id, result.items),
             asked=asked,
             views=VIEWS,
             sorts=SORTS if asked.view == "active" else CLOSED_SORTS,
@@ -189,6 +190,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         login: Annotated[LoginSession, Depends(auth.login)],
         notice: str | None = None,
     ) -> Response:
+        queries.mark_read(ctx, login.user_id, session_id, workspace_id=login.workspace_id)
         return session_page(request, login, session_id, notice=notice)
 
     @r.post("/dashboard/sessions/{session_id}/reply", include_in_schema=False)

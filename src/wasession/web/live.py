@@ -9,8 +9,6 @@ change listeners: ingest, agents, the engine); writes by other processes are fou
 or expiry), checked on every look.
 """
 
-from __future__ import annotations
-
 import asyncio
 import contextlib
 import json

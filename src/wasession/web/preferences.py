@@ -1,7 +1,5 @@
 """The agent's per-browser choices: the zone the dashboard shows times in (see `web.zones`)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
