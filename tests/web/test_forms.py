@@ -226,7 +226,7 @@ def test_reply_inside_the_window_then_refused_with_the_reason_after_it(
     sim.advance("24h")
     page = browser.get(f"/dashboard/sessions/{sid}").text
     assert 'name="body" rows="3" disabled' in page
-    assert "the 24-hour customer service window closed at Tue 06 Jan 15:00:00 UTC" in page
+    assert "the 24-hour customer service window closed at Tue 06 Jan 15:00 (Europe/Lisbon)" in page
     assert 'id="template-form"' in page
     refused = browser.post(f"/dashboard/sessions/{sid}/reply", {"body": "Too late?"})
     assert refused.status_code == 409

@@ -57,6 +57,7 @@ class EventType(StrEnum):
     MESSAGE_DELIVERED = "message_delivered"
     MESSAGE_READ = "message_read"
     MESSAGE_PLAYED = "message_played"
+    MESSAGE_RESENT = "message_resent"
 
     # -- the channel (R11 and administration) ---------------------------------------------------------
     CHANNEL_CREATED = "channel_created"

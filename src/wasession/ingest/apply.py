@@ -17,6 +17,8 @@ from wasession.domain.schedule import effective_timestamp
 from wasession.ingest.credentials import Verdict
 from wasession.ingest.result import IngestResult
 from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle.send_failures import send_failed
+from wasession.observability import metrics
 from wasession.store import contacts as contact_store
 from wasession.store import inbound as inbound_store
 from wasession.store import messages as message_store
@@ -277,6 +279,8 @@ class Applier:
             )
             code = error.code if error else None
             self._status_event(conn, channel, message, MessageStatus.FAILED, status.timestamp, code)
+            send_failed(conn, channel, message, code, error.title if error else None, error.details if error else None)
+            metrics.send_outcome(message.kind, "failed")
             session = session_store.get(conn, message.session_id)
             if message.kind == MessageKind.REMINDER and session is not None:
                 result.scheduled(now)

@@ -12,6 +12,7 @@ from datetime import datetime
 from wasession.domain.events import EventType
 from wasession.domain.lifecycle import MessageKind, MessageStatus, ReminderState
 from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle.send_failures import send_failed
 from wasession.observability import metrics
 from wasession.outbox.jobs import Attempt, Deferred, Job, SendReport, message_event
 from wasession.outbox.limits import RecipientPacer
@@ -59,7 +60,8 @@ def record_attempts(
         outbox_store.mark_reminders_sent(conn, [(m.session_id, m.silence_t) for m in reminders])
         report.accepted += len(accepted)
         for job, _ in accepted:
-            metrics.send_outcome(job.message.kind, "sent")
+            # Meta took it, nothing more: a `failed` status may follow, and is counted as failed then.
+            metrics.send_outcome(job.message.kind, "accepted")
     for job, attempt in zip(jobs, attempts, strict=True):
         if isinstance(attempt, Deferred):
             pacer.release(job.pacer_key, job.paced_at)
@@ -165,6 +167,7 @@ def _record_failed(
         message_id=message.id,
         error_code=outcome.code,
     )
+    send_failed(conn, channel, message, outcome.code, outcome.title, outcome.detail)
     if message.kind == MessageKind.REMINDER:
         session_ops.reminder_failed(conn, channel, session, message.silence_t, outcome.code, now, now)
 

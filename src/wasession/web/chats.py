@@ -10,10 +10,12 @@ from fastapi.responses import RedirectResponse, Response
 from wasession.domain.errors import ValidationError
 from wasession.runtime import Runtime
 from wasession.services import agents, queries
+from wasession.services import resend as resend_service
 from wasession.services.errors import ConflictError, WindowClosedError
 from wasession.services.users import LoginSession
+from wasession.web import timeline as reading
 from wasession.web.auth import Auth, Form
-from wasession.web.render import page
+from wasession.web.render import page, workspace_channels
 
 PAGE_SIZE = 100
 CLOSING_SOON = timedelta(hours=1)
@@ -25,7 +27,8 @@ def _session_url(session_id: int, notice: str | None = None) -> str:
 
 
 NOTICES = {
-    "sent": "Reply queued; it goes out within a second.",
+    "sent": "Reply queued.",
+    "resent": "Message queued again.",
     "template": "Template queued.",
     "closed": "Session closed.",
 }
@@ -72,6 +75,8 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         notice: str | None = None,
     ) -> Response:
         detail = queries.session_detail(ctx, session_id, workspace_id=login.workspace_id)
+        zone = reading.zone_of(_channel_zone(runtime, login.workspace_id, detail.summary.channel_id))
+        resent = resend_service.resent_ids(detail.timeline)
         return page(
             runtime,
             request,
@@ -79,8 +84,10 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             login,
             status_code=status_code,
             s=detail.summary,
-            transcript=detail.transcript,
-            timeline=detail.timeline,
+            transcript=reading.bubbles(detail.transcript, resent, zone),
+            timeline=reading.lines(detail.timeline, zone),
+            zone=zone,
+            local=reading.local_time,
             error=error,
             draft=draft,
             notice=NOTICES.get(notice or ""),
@@ -124,6 +131,21 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             return session_page(request, form.login, session_id, error=exc.message, status_code=422)
         return RedirectResponse(_session_url(session_id, "template"), status_code=303)
 
+    @r.post("/dashboard/messages/{message_id}/resend", include_in_schema=False)
+    def resend(request: Request, message_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+        given = form.get("session_id")
+        session_id = int(given) if given.isdigit() else 0  # only where to go back to; the page checks access
+        try:
+            resend_service.resend(
+                ctx, message_id, workspace_id=form.login.workspace_id, maybe_sent=form.get("maybe_sent") == "yes"
+            )
+        except WindowClosedError as exc:
+            message = f"Not resent: the 24-hour customer service window closed at {exc.closed_at:%a %d %b %H:%M UTC}."
+            return session_page(request, form.login, session_id, error=message, status_code=409)
+        except ConflictError as exc:
+            return session_page(request, form.login, session_id, error=exc.message, status_code=409)
+        return RedirectResponse(_session_url(session_id, "resent"), status_code=303)
+
     @r.post("/dashboard/sessions/{session_id}/close", include_in_schema=False)
     def close(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
         try:
@@ -133,3 +155,8 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         return RedirectResponse(_session_url(session_id, "closed"), status_code=303)
 
     return r
+
+
+def _channel_zone(runtime: Runtime, workspace_id: int, channel_id: int) -> str | None:
+    channel = next((c for c in workspace_channels(runtime, workspace_id) if c.id == channel_id), None)
+    return channel.policy.timezone if channel is not None else None
