@@ -20,6 +20,7 @@ class EventType(StrEnum):
     SESSION_OPENED = "session_opened"
     SESSION_CLOSED = "session_closed"
     WINDOW_CLOSED = "window_closed"
+    SESSION_REPLANNED = "session_replanned"
 
     # -- what the customer sent (R2–R5) ---------------------------------------------------------------
     CUSTOMER_MESSAGE = "customer_message"

@@ -92,6 +92,7 @@ SENTENCES: dict[str, str] = {
     "message_failed": "Reply failed",
     "message_resent": "Agent resent a failed message",
     "policy_changed": "Session policy changed",
+    "session_replanned": "A settings change moved this chat's times",
     "contact_rekeyed": "Customer changed number",
 }
 REASONS: dict[str, str] = {
@@ -171,6 +172,8 @@ def _sentence(e: Event, zone: tzinfo) -> str:
         return f"{text}: {MAYBE_SENT}"
     if t == "agent_template" and d.get("name"):
         return f"{text}: {d['name']} ({d.get('language', '')})"
+    if t == "session_replanned":
+        return _replanned(text, d, zone)
     reason = d.get("reason")
     if isinstance(reason, str):
         text += f" ({REASONS.get(reason, reason.replace('_', ' '))})"
@@ -179,6 +182,18 @@ def _sentence(e: Event, zone: tzinfo) -> str:
     elif d.get("closes_at"):
         text += f"; closes {local_time(_instant(d['closes_at']), zone)}"
     return text
+
+
+def _replanned(text: str, d: Mapping[str, Any], zone: tzinfo) -> str:
+    if d.get("closes_now"):
+        return f"{text}: it closes now"
+    parts = []
+    if d.get("closes_at") != d.get("closes_at_before"):
+        parts.append(f"closes {local_time(_instant(d.get('closes_at')), zone)}")
+    if d.get("reminder_due_at") != d.get("reminder_due_before"):
+        due = _instant(d.get("reminder_due_at"))
+        parts.append(f"reminder {local_time(due, zone)}" if due else "no reminder")
+    return f"{text}: {', '.join(parts)}" if parts else text
 
 
 def _tone(t: str) -> str:
@@ -198,6 +213,8 @@ def _seconds(value: float) -> str:
 
 
 def _instant(value: object) -> datetime | None:
+    if value is None:
+        return None
     if isinstance(value, datetime):
         return value
     try:

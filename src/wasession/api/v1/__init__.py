@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from wasession.api.v1 import apikeys, auth, channels, contacts, event_webhooks, messages, sessions
+from wasession.api.v1 import apikeys, auth, channels, contacts, event_webhooks, messages, policy_preview, sessions
 from wasession.runtime import Runtime
 
 PREFIX = "/api/v1"
@@ -13,6 +13,6 @@ PREFIX = "/api/v1"
 def mount(app: FastAPI, runtime: Runtime) -> None:
     auth.install(app)
     api = APIRouter(prefix=PREFIX)
-    for module in (apikeys, channels, sessions, contacts, event_webhooks, messages):
+    for module in (apikeys, channels, policy_preview, sessions, contacts, event_webhooks, messages):
         api.include_router(module.router(runtime))
     app.include_router(api)
