@@ -42,6 +42,7 @@ def resend(ctx: ServiceContext, message_id: int, *, workspace_id: int | None = N
             str(tpl.get("language", "")),
             tpl.get("parameters") or (),
             workspace_id=workspace_id,
+            rendered=None if (message.body or "").startswith("[template ") else message.body,
         )
     else:
         new_id = agents.send_text(ctx, message.session_id, message.body or "", workspace_id=workspace_id)

@@ -11,8 +11,10 @@ from wasession.domain.errors import ValidationError
 from wasession.runtime import Runtime
 from wasession.services import agents, queries
 from wasession.services import resend as resend_service
-from wasession.services.errors import ConflictError, WindowClosedError
+from wasession.services import templates as templates_service
+from wasession.services.errors import ConflictError, UpstreamError, WindowClosedError
 from wasession.services.users import LoginSession
+from wasession.web import template_picker as picker
 from wasession.web import timeline as reading
 from wasession.web.auth import Auth, Form
 from wasession.web.render import page, workspace_channels
@@ -30,6 +32,7 @@ NOTICES = {
     "sent": "Reply queued.",
     "resent": "Message queued again.",
     "template": "Template queued.",
+    "templates": "Templates fetched from Meta.",
     "closed": "Session closed.",
 }
 
@@ -73,6 +76,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         draft: str = "",
         status_code: int = 200,
         notice: str | None = None,
+        template_draft: picker.TemplateDraft | None = None,
     ) -> Response:
         detail = queries.session_detail(ctx, session_id, workspace_id=login.workspace_id)
         zone = reading.zone_of(_channel_zone(runtime, login.workspace_id, detail.summary.channel_id))
@@ -92,6 +96,9 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             draft=draft,
             notice=NOTICES.get(notice or ""),
             languages=TEMPLATE_LANGUAGES,
+            catalog=templates_service.catalog(ctx, detail.summary.channel_id, workspace_id=login.workspace_id),
+            template_draft=template_draft or picker.TemplateDraft(),
+            notice_key=notice or "",
         )
 
     @r.get("/dashboard/sessions/{session_id}", include_in_schema=False)
@@ -117,19 +124,33 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
 
     @r.post("/dashboard/sessions/{session_id}/template", include_in_schema=False)
     def template(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
-        parameters = [line.strip() for line in form.get("parameters").splitlines() if line.strip()]
+        chosen = picker.draft_from(form)
         try:
-            agents.send_template(
+            templates_service.send(
                 ctx,
                 session_id,
-                form.get("name").strip(),
-                form.get("language").strip(),
-                parameters,
+                chosen.name,
+                chosen.language,
+                chosen.parameters,
                 workspace_id=form.login.workspace_id,
             )
         except ValidationError as exc:
-            return session_page(request, form.login, session_id, error=exc.message, status_code=422)
+            return session_page(
+                request, form.login, session_id, error=exc.message, status_code=422, template_draft=chosen
+            )
         return RedirectResponse(_session_url(session_id, "template"), status_code=303)
+
+    @r.post("/dashboard/sessions/{session_id}/templates/refresh", include_in_schema=False)
+    def refresh_templates(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+        summary = queries.session_summary(ctx, session_id, workspace_id=form.login.workspace_id)
+        waba_id = form.get("waba_id").strip() or None
+        try:
+            templates_service.refresh(
+                ctx, runtime.client_for, summary.channel_id, waba_id=waba_id, workspace_id=form.login.workspace_id
+            )
+        except (ValidationError, UpstreamError) as exc:
+            return session_page(request, form.login, session_id, error=exc.message, status_code=422)
+        return RedirectResponse(_session_url(session_id, "templates"), status_code=303)
 
     @r.post("/dashboard/messages/{message_id}/resend", include_in_schema=False)
     def resend(request: Request, message_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:

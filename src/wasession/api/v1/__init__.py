@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from wasession.api.v1 import apikeys, auth, channels, contacts, event_webhooks, messages, policy_preview, sessions
+from wasession.api.v1 import (
+    apikeys,
+    auth,
+    channels,
+    contacts,
+    event_webhooks,
+    messages,
+    policy_preview,
+    sessions,
+    templates,
+)
 from wasession.runtime import Runtime
 
 PREFIX = "/api/v1"
@@ -13,6 +23,6 @@ PREFIX = "/api/v1"
 def mount(app: FastAPI, runtime: Runtime) -> None:
     auth.install(app)
     api = APIRouter(prefix=PREFIX)
-    for module in (apikeys, channels, policy_preview, sessions, contacts, event_webhooks, messages):
+    for module in (apikeys, channels, policy_preview, sessions, contacts, event_webhooks, messages, templates):
         api.include_router(module.router(runtime))
     app.include_router(api)
