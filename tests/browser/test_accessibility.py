@@ -40,5 +40,15 @@ def test_no_serious_violations_on_the_dashboard_pages(dash: Dashboard) -> None:
     page = dash.open(f"/dashboard/sessions/{sid}")
     assert page.get_by_role("button", name="Resend").count() == 1
     assert serious(page) == []
+    sim.advance("25h")  # the window closed: the template picker, fed from Meta's list
+    page = dash.open(f"/dashboard/sessions/{sid}")
+    page.get_by_label("WhatsApp Business Account id").fill("100000000000001")
+    page.get_by_role("button", name="Fetch approved templates").click()
+    page.get_by_label("Template", exact=True).select_option("order_update|pt_BR")
+    assert serious(page) == []
     page = dash.open(f"/dashboard/channels/{dash.sandbox.id}/settings")
     assert serious(page) == []
+    page.locator("#timeout_amount").fill("0")
+    page.locator("#save").click()
+    assert page.locator("#errors").count() == 1
+    assert serious(page) == []  # with the error summary and the invalid field

@@ -9,9 +9,8 @@ from urllib.parse import urlsplit
 
 from wasession.config import GRAPH_VERSION
 from wasession.domain import transitions
-from wasession.domain.errors import ValidationErrors
 from wasession.domain.events import EventType
-from wasession.domain.policy import Policy, policy_errors, validate_policy
+from wasession.domain.policy import Policy, validate_policy
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
 from wasession.services import policy_impact
@@ -168,10 +167,7 @@ def save_policy(
     every session exactly as they were.
     """
     channel = get_channel(ctx, channel_id, workspace_id=workspace_id)
-    problems = policy_errors(changes, channel.policy)
-    if problems:
-        raise ValidationErrors(problems)
-    policy = validate_policy(changes, channel.policy)
+    policy = policy_impact.checked_policy(changes, channel.policy)
     now = ctx.clock.now()
     with ctx.db.write() as conn:
         channel_store.save_policy(conn, channel_id, policy, now)

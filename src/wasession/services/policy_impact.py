@@ -118,6 +118,14 @@ def impact(sessions: Iterable[session_store.SessionRow], policy: Policy, now: da
     return PolicyImpact(active, tuple(moves))
 
 
+def checked_policy(changes: Mapping[str, object], base: Policy) -> Policy:
+    """`base` with `changes`, or every bad setting raised at once (the save and its dry run alike)."""
+    problems = policy_errors(changes, base)
+    if problems:
+        raise ValidationErrors(problems)
+    return validate_policy(changes, base)
+
+
 def preview_policy(
     ctx: ServiceContext, channel_id: int, changes: Mapping[str, object], *, workspace_id: int | None = None
 ) -> PolicyImpact:
@@ -128,8 +136,5 @@ def preview_policy(
         channel = channel_store.get(conn, channel_id)
         if channel is None or (workspace_id is not None and channel.workspace_id != workspace_id):
             raise NotFoundError("channel", channel_id)
-        problems = policy_errors(changes, channel.policy)
-        if problems:
-            raise ValidationErrors(problems)
-        policy = validate_policy(changes, channel.policy)
+        policy = checked_policy(changes, channel.policy)
         return impact(session_store.active_in_channel(conn, channel_id), policy, now)

@@ -15,7 +15,8 @@ from datetime import datetime
 from wasession.domain.errors import ValidationErrors
 from wasession.lifecycle.context import ServiceContext
 from wasession.services import agents
-from wasession.services.errors import NotFoundError, UpstreamError, ValidationError
+from wasession.services.channels import get_channel
+from wasession.services.errors import UpstreamError, ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import sessions as session_store
 from wasession.store import templates as template_store
@@ -46,14 +47,6 @@ class Catalog:
     templates: list[Offered]
 
 
-def _channel(ctx: ServiceContext, channel_id: int, workspace_id: int | None) -> Channel:
-    with ctx.db.read() as conn:
-        channel = channel_store.get(conn, channel_id)
-    if channel is None or (workspace_id is not None and channel.workspace_id != workspace_id):
-        raise NotFoundError("channel", channel_id)
-    return channel
-
-
 def refresh(
     ctx: ServiceContext,
     client_for: Callable[[Channel], CloudClient],
@@ -63,7 +56,7 @@ def refresh(
     workspace_id: int | None = None,
 ) -> Catalog:
     """Fetch the account's approved templates into the cache; `waba_id` sets (or changes) the account."""
-    channel = _channel(ctx, channel_id, workspace_id)
+    channel = get_channel(ctx, channel_id, workspace_id=workspace_id)
     if waba_id is not None:
         waba_id = waba_id.strip()
         if not WABA_ID.fullmatch(waba_id):
@@ -91,7 +84,7 @@ def refresh(
 
 
 def catalog(ctx: ServiceContext, channel_id: int, *, workspace_id: int | None = None) -> Catalog:
-    _channel(ctx, channel_id, workspace_id)
+    get_channel(ctx, channel_id, workspace_id=workspace_id)
     with ctx.db.read() as conn:
         source = template_store.source(conn, channel_id)
         cached = template_store.for_channel(conn, channel_id)
