@@ -127,6 +127,7 @@ def _record_problem(conn: Connection, job: Job, error: Exception, now: datetime,
             status=MessageStatus.PENDING,
             status_at=now,
             error_code=outcome.code,
+            error_title=outcome.title or None,
             next_attempt_at=outcome.at,
         )
         session_ops.record(

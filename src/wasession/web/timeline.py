@@ -251,7 +251,7 @@ def _bubble(m: MessageRow, resent: bool, zone: tzinfo) -> Bubble:
     elif m.status == MessageStatus.SKIPPED:
         problem = f"Not sent: {REASONS.get(m.error_detail or '', (m.error_detail or 'skipped').replace('_', ' '))}."
     elif m.status == MessageStatus.PENDING and m.attempts and m.next_attempt_at is not None:
-        problem = in_words(m.error_code, m.error_title or "RequestNotSentError", m.error_detail)
+        problem = in_words(m.error_code, m.error_title, m.error_detail)
         retry_at = local_time(m.next_attempt_at, zone, seconds=True)
     if resent or m.kind not in (MessageKind.AGENT, MessageKind.TEMPLATE):
         resend = None
