@@ -6,6 +6,7 @@ one by one, reading the session fresh since a failed reminder re-plans it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -29,6 +30,7 @@ from wasession.store.sessions import SessionRow
 from wasession.whatsapp.client import SendResult
 
 STUCK_DETAIL = "process stopped while sending"
+log = logging.getLogger("wasession.send")
 
 
 def record_attempts(
@@ -194,6 +196,7 @@ def record_unknown(
     now: datetime,
 ) -> None:
     session_ops.record(conn, channel, session_id, message_event(kind, "unknown"), now, message_id=message_id)
+    log.warning("send outcome unknown (never retried): channel=%s message=%s kind=%s", channel.name, message_id, kind)
     if kind == MessageKind.REMINDER:
         session = session_store.get(conn, session_id)
         if session is not None and silence_t == session.last_customer_at:
