@@ -228,3 +228,22 @@ def test_every_command_s_help_works_through_python_m_wasession(tmp_path: Path) -
         lines = [line.strip() for line in text.splitlines()]
         assert lines[0].startswith(f"Usage: python -m wasession {path}"), text
         assert lines[2], f"{path} --help has no description:\n{text}"
+
+
+def test_policy_set_prints_every_bad_field_and_exits_2(db_env: Path) -> None:
+    runner = CliRunner()
+    args = ["--name", "Support", "--phone-number-id", "123456", "--access-token", "t", "--app-secret", "s"]
+    added = runner.invoke(main, ["channels", "add", *args, "--verify-token", "v", "--set", "reminder_after_hours=20"])
+    assert added.exit_code == 0, added.output
+    bad = runner.invoke(
+        main, ["policy", "set", "1", "reminder_after_hours=24", "session_timeout=0m", "timezone=Nowhere/Land"]
+    )
+    assert bad.exit_code == 2, bad.output
+    lines = [line for line in bad.output.splitlines() if line.startswith("error: ")]
+    assert sorted(line.split(":")[1].strip() for line in lines) == [
+        "reminder_after_hours",
+        "session_timeout",
+        "timezone",
+    ]
+    assert "Traceback" not in bad.output and "Settings saved" not in bad.output
+    assert '"reminder_after_hours": 20' in runner.invoke(main, ["policy", "show", "1"]).output

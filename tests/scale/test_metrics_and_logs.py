@@ -58,7 +58,7 @@ def test_metrics_expose_closure_lag_and_counters() -> None:
     assert delta("wasession_closure_lag_seconds_count") == 1
     assert delta("wasession_closure_lag_seconds_bucket", le="0.01") == 1  # closed at the exact second
     assert delta("wasession_reminders_total", outcome="queued") == 3  # Ana, Bo, and Bo again at 17:00
-    assert delta("wasession_reminders_total", outcome="sent") == 3
+    assert delta("wasession_reminders_total", outcome="accepted") == 3
     assert delta("wasession_webhooks_received_total") >= 5
     assert delta("wasession_webhooks_rejected_total", reason="signature_missing") == 1
     assert delta("wasession_webhooks_rejected_total", reason="signature_invalid") == 1

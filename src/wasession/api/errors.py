@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from wasession.domain.errors import ValidationError
+from wasession.domain.errors import ValidationError, ValidationErrors
 from wasession.services.errors import ConflictError, DataError, NotFoundError, UpstreamError, WindowClosedError
 
 
@@ -61,6 +61,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ValidationError)
     async def _validation(_: Request, exc: ValidationError) -> JSONResponse:
+        if isinstance(exc, ValidationErrors):  # every bad field at once, each in the one shape
+            every = [{"code": e.code, "message": e.message, "field": e.field} for e in exc.errors]
+            return JSONResponse(error_body(exc.code, exc.message, exc.field, errors=every), status_code=422)
         return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=422)
 
     @app.exception_handler(NotFoundError)

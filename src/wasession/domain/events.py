@@ -21,6 +21,7 @@ class EventType(StrEnum):
     SESSION_CLOSED = "session_closed"
     SESSION_REOPENED = "session_reopened"
     WINDOW_CLOSED = "window_closed"
+    SESSION_REPLANNED = "session_replanned"
 
     # -- what the customer sent (R2–R5) ---------------------------------------------------------------
     CUSTOMER_MESSAGE = "customer_message"
@@ -58,6 +59,7 @@ class EventType(StrEnum):
     MESSAGE_DELIVERED = "message_delivered"
     MESSAGE_READ = "message_read"
     MESSAGE_PLAYED = "message_played"
+    MESSAGE_RESENT = "message_resent"
 
     # -- the channel (R11 and administration) ---------------------------------------------------------
     CHANNEL_CREATED = "channel_created"

@@ -18,13 +18,15 @@ from wasession.ingest import pricing as pricing_facts
 from wasession.ingest.credentials import Verdict
 from wasession.ingest.result import IngestResult
 from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle.send_failures import send_failed
+from wasession.observability import metrics
 from wasession.store import contacts as contact_store
 from wasession.store import inbound as inbound_store
 from wasession.store import messages as message_store
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel, ChannelCache
 from wasession.store.db import Connection
-from wasession.store.messages import FINAL_STATUSES, STATUS_RANK
+from wasession.store.messages import FINAL_STATUSES, STATUS_RANK, MessageRow, MessageState
 from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate, WebhookBatch
 
 if TYPE_CHECKING:
@@ -85,6 +87,15 @@ def status_change(current: str, status: StatusUpdate) -> message_store.MessageUp
     if STATUS_RANK.get(new, -1) <= STATUS_RANK.get(current, -1):
         return None  # duplicates and regressions (a late `sent` after `read`) change nothing
     return {"status": new, "status_at": status.timestamp}
+
+
+def failed_status(
+    conn: Connection, channel: Channel, message: MessageRow | MessageState, values: message_store.MessageUpdate
+) -> None:
+    """What a `failed` status changes beyond the message's row, on either apply path: the operator's
+    log line, the agent awaited again, the send counted as failed (it was counted accepted before)."""
+    send_failed(conn, channel, message, values.get("error_code"), values.get("error_title"), values.get("error_detail"))
+    metrics.send_outcome(message.kind, "failed")
 
 
 def updates_in_order(batch: WebhookBatch) -> list[Update]:
@@ -320,6 +331,8 @@ class Applier:
         message_store.update_message(conn, message.id, **values)
         new = values["status"]
         self._status_event(conn, channel, message, new, status.timestamp, values.get("error_code"))
+        if new == MessageStatus.FAILED:
+            failed_status(conn, channel, message, values)
         if message.kind != MessageKind.REMINDER:
             return
         session = session_store.get(conn, message.session_id)

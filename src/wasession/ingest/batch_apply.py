@@ -20,7 +20,7 @@ from wasession.domain.lifecycle import Direction, MessageKind, MessageStatus
 from wasession.domain.schedule import effective_timestamp
 from wasession.domain.transitions import SendOutcome, customer_wrote, opened, reminder_send_outcome, reminder_status
 from wasession.ingest import pricing as pricing_facts
-from wasession.ingest.apply import Applier, customer_event, signed_for, status_change, status_event
+from wasession.ingest.apply import Applier, customer_event, failed_status, signed_for, status_change, status_event
 from wasession.ingest.batch import BodyToApply
 from wasession.ingest.result import IngestResult
 from wasession.lifecycle.batch_sessions import BatchSessions
@@ -274,6 +274,11 @@ class BatchApply:
         self.message_updates.setdefault(message.id, {}).update(values)
         new = values["status"]
         self._status_event(channel, message, new, status.timestamp, values.get("error_code"))
+        if new == MessageStatus.FAILED:
+            # Rare: it reads the session and its other sends as stored, so what is gathered goes first.
+            self.flush()
+            failed_status(self.conn, channel, message, values)
+            self.sessions.refresh(self.conn, message.session_id)
         if message.kind != MessageKind.REMINDER:
             return
         session = self.sessions.get(self.conn, message.session_id)

@@ -100,6 +100,12 @@ class BatchSessions:
     def flush(self, conn: Connection) -> None:
         self.writes.flush(conn)
 
+    def refresh(self, conn: Connection, session_id: int) -> None:
+        """Read a session again after a write that bypassed the batch (after a flush only)."""
+        row = session_store.get(conn, session_id)
+        if row is not None:
+            self._keep(row)
+
     def _keep(self, row: SessionRow) -> None:
         self._by_id[row.id] = row
         key = (row.channel_id, row.contact_id)

@@ -25,7 +25,7 @@ SESSIONS_ACTIVE = Gauge("wasession_sessions_active", "Active sessions")
 SESSIONS_ELIGIBLE = Gauge("wasession_sessions_eligible", "Active sessions already eligible for closure")
 OUTBOX_DEPTH = Gauge("wasession_outbox_depth", "Outbound messages waiting to be sent")
 REMINDERS = Counter(
-    "wasession_reminders", "Reminders, by outcome (queued, sent, skipped, failed, unknown)", ["outcome"]
+    "wasession_reminders", "Reminders, by outcome (queued, accepted, skipped, failed, unknown)", ["outcome"]
 )
 SENDS = Counter("wasession_sends", "Outbound messages by kind and outcome", ["kind", "outcome"])
 CLOSURES = Counter("wasession_closures", "Sessions closed by the engine, by reason", ["reason"])

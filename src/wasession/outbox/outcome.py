@@ -7,7 +7,7 @@ ADR 0002 holds the retry policy; the at-most-once rule is that anything that may
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from wasession.whatsapp.client import SendResult
@@ -33,6 +33,7 @@ class Retry:
     at: datetime
     delay_seconds: float
     code: int | None
+    title: str = field(default="", compare=False)  # what went wrong, shown beside the next attempt's time
 
 
 @dataclass(frozen=True)
@@ -85,5 +86,5 @@ def classify(
             delay = pair_backoff_delay(attempt)
         else:
             delay = backoff_delay(attempt, rng=rng)
-        return Retry(now + timedelta(seconds=delay), delay, code)
+        return Retry(now + timedelta(seconds=delay), delay, code, title)
     return Failed(code, title, (error.details or error.message) if error else str(result))

@@ -6,12 +6,14 @@ one by one, reading the session fresh since a failed reminder re-plans it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
 from wasession.domain.events import EventType
 from wasession.domain.lifecycle import MessageKind, MessageStatus, ReminderState
 from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle.send_failures import send_failed
 from wasession.observability import metrics
 from wasession.outbox.jobs import Attempt, Deferred, Job, SendReport, message_event
 from wasession.outbox.limits import RecipientPacer
@@ -28,6 +30,7 @@ from wasession.store.sessions import SessionRow
 from wasession.whatsapp.client import SendResult
 
 STUCK_DETAIL = "process stopped while sending"
+log = logging.getLogger("wasession.send")
 
 
 def record_attempts(
@@ -59,7 +62,8 @@ def record_attempts(
         outbox_store.mark_reminders_sent(conn, [(m.session_id, m.silence_t) for m in reminders])
         report.accepted += len(accepted)
         for job, _ in accepted:
-            metrics.send_outcome(job.message.kind, "sent")
+            # Meta took it, nothing more: a `failed` status may follow, and is counted as failed then.
+            metrics.send_outcome(job.message.kind, "accepted")
     for job, attempt in zip(jobs, attempts, strict=True):
         if isinstance(attempt, Deferred):
             pacer.release(job.pacer_key, job.paced_at)
@@ -125,6 +129,7 @@ def _record_problem(conn: Connection, job: Job, error: Exception, now: datetime,
             status=MessageStatus.PENDING,
             status_at=now,
             error_code=outcome.code,
+            error_title=outcome.title or None,
             next_attempt_at=outcome.at,
         )
         session_ops.record(
@@ -165,6 +170,7 @@ def _record_failed(
         message_id=message.id,
         error_code=outcome.code,
     )
+    send_failed(conn, channel, message, outcome.code, outcome.title, outcome.detail)
     if message.kind == MessageKind.REMINDER:
         session_ops.reminder_failed(conn, channel, session, message.silence_t, outcome.code, now, now)
 
@@ -190,6 +196,7 @@ def record_unknown(
     now: datetime,
 ) -> None:
     session_ops.record(conn, channel, session_id, message_event(kind, "unknown"), now, message_id=message_id)
+    log.warning("send outcome unknown (never retried): channel=%s message=%s kind=%s", channel.name, message_id, kind)
     if kind == MessageKind.REMINDER:
         session = session_store.get(conn, session_id)
         if session is not None and silence_t == session.last_customer_at:

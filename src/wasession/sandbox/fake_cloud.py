@@ -107,6 +107,43 @@ DETAILS: dict[int, str] = {
 }
 
 
+TEMPLATE_PAGE = 2
+# The sandbox account's templates, in Graph's shape; one is not approved, so it is never offered.
+SAMPLE_TEMPLATES: tuple[dict[str, Any], ...] = (
+    {
+        "name": "order_update",
+        "language": "pt_BR",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "components": [{"type": "BODY", "text": "Olá {{1}}, o seu pedido {{2}} saiu para entrega."}],
+    },
+    {
+        "name": "order_update",
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "UTILITY",
+        "components": [{"type": "BODY", "text": "Hi {{1}}, your order {{2}} is on its way."}],
+    },
+    {
+        "name": "follow_up",
+        "language": "en_US",
+        "status": "APPROVED",
+        "category": "MARKETING",
+        "components": [
+            {"type": "HEADER", "format": "TEXT", "text": "Still there?"},
+            {"type": "BODY", "text": "Hi {{1}}, can we help with anything else?"},
+        ],
+    },
+    {
+        "name": "spring_sale",
+        "language": "en_US",
+        "status": "REJECTED",
+        "category": "MARKETING",
+        "components": [{"type": "BODY", "text": "Sale!"}],
+    },
+)
+
+
 class _Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -200,11 +237,14 @@ class FakeCloudApi:
         self._entry_points: dict[tuple[str, str], timedelta] = {}  # armed, opened by the next reply
         self._free_windows: dict[tuple[str, str], tuple[str, datetime]] = {}  # conversation id, expiry
         self._pricing_overrides: dict[tuple[str, str], dict[str, Any]] = {}
+        self._templates: list[dict[str, Any]] = [dict(t) for t in SAMPLE_TEMPLATES]
+        self._templates_error: int | None = None
         self._sequence = itertools.count()
         self.app = Starlette(
             routes=[
                 Route("/{version}/{phone_number_id}/messages", self._messages_endpoint, methods=["POST"]),
                 Route("/{version}/{phone_number_id:int}", self._number_endpoint, methods=["GET"]),
+                Route("/{version}/{waba_id}/message_templates", self._templates_endpoint, methods=["GET"]),
                 Route("/{path:path}", self._unknown_endpoint, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             ]
         )
@@ -259,6 +299,16 @@ class FakeCloudApi:
                 self._pricing_overrides.pop(key, None)
             else:
                 self._pricing_overrides[key] = dict(pricing)
+
+    def set_templates(self, templates: list[dict[str, Any]]) -> None:
+        """What `GET /{waba-id}/message_templates` lists from now on, in Graph's shape."""
+        with self._lock:
+            self._templates = [dict(t) for t in templates]
+
+    def fail_templates(self, code: int | None) -> None:
+        """The template list answers Meta's error `code` (190: a refused token) until called with None."""
+        with self._lock:
+            self._templates_error = code
 
     def set_latency(self, seconds: float) -> None:
         with self._lock:
@@ -338,6 +388,32 @@ class FakeCloudApi:
                 "verified_name": number.verified_name,
             }
         )
+
+    async def _templates_endpoint(self, request: Request) -> Response:
+        """`GET /{version}/{waba-id}/message_templates`: every template (any status, as Meta lists them),
+        two to a page so clients must follow `paging.next`, to a token of one of the fake's numbers."""
+        token = _bearer(request.headers.get("authorization"))
+        with self._lock:
+            known = token is not None and any(
+                hmac.compare_digest(token.encode(), n.access_token.encode()) for n in self._numbers.values()
+            )
+            templates = list(self._templates)
+            code = self._templates_error
+        if code is not None:
+            injected = _error(code, TITLES.get(code, "Error"), details=DETAILS.get(code) or None)
+            return JSONResponse({"error": injected}, status_code=401 if code == 190 else 400)
+        if not known:
+            return JSONResponse(
+                {"error": _error(190, "Invalid OAuth access token.", details=None, with_code_prefix=False)},
+                status_code=401,
+            )
+        after = int(request.query_params.get("after", "0") or 0)
+        page = templates[after : after + TEMPLATE_PAGE]
+        body: dict[str, Any] = {"data": page}
+        if after + TEMPLATE_PAGE < len(templates):
+            nxt = request.url.include_query_params(after=after + TEMPLATE_PAGE)
+            body["paging"] = {"cursors": {"after": str(after + TEMPLATE_PAGE)}, "next": str(nxt)}
+        return JSONResponse(body)
 
     def _authorized(self, phone_number_id: str, authorization: str | None, verb: str) -> FakeNumber:
         """The number, if the bearer token may act for it; Meta's 401/190 or 400/100 otherwise."""

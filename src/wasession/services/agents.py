@@ -93,8 +93,10 @@ def send_template(
     parameters: Sequence[str] | Mapping[str, str] = (),
     *,
     workspace_id: int | None = None,
+    rendered: str | None = None,
 ) -> int:
-    """Queue an approved template to the session's contact; returns the message id.
+    """Queue an approved template to the session's contact; returns the message id. `rendered` is
+    its text with the parameters filled in, when the template is known (services.templates).
 
     Allowed at any time, inside or outside the window and on a closed session too, as long as the
     session (and so its contact) exists: templates are how a business reaches a user after the
@@ -111,7 +113,7 @@ def send_template(
             now,
             "template",
             type="template",
-            body=f"[template {payload['name']} ({payload['language']})]",
+            body=rendered or f"[template {payload['name']} ({payload['language']})]",
             payload=payload,
         )
         session_ops.record(

@@ -13,6 +13,7 @@ from wasession.domain.events import EventType
 from wasession.domain.policy import Policy, validate_policy
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
+from wasession.services import policy_impact
 from wasession.services.errors import ConflictError, NotFoundError, UpstreamError, ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import sessions as session_store
@@ -166,7 +167,7 @@ def save_policy(
     every session exactly as they were.
     """
     channel = get_channel(ctx, channel_id, workspace_id=workspace_id)
-    policy = validate_policy(changes, channel.policy)
+    policy = policy_impact.checked_policy(changes, channel.policy)
     now = ctx.clock.now()
     with ctx.db.write() as conn:
         channel_store.save_policy(conn, channel_id, policy, now)
@@ -177,7 +178,9 @@ def save_policy(
                 break
             writes = session_ops.SessionWrites()
             for session in batch:
-                change = transitions.policy_changed(session_ops.state_of(session), policy=policy, now=now)
+                state = session_ops.state_of(session)
+                change = transitions.policy_changed(state, policy=policy, now=now)
+                change = policy_impact.noted(change, policy_impact.move_of(session.id, state, change, now), now)
                 writes.apply(conn, channel, session.id, change)
             writes.flush(conn)
             after_id = batch[-1].id

@@ -178,3 +178,21 @@ def update_messages(conn: Connection, updates: Iterable[tuple[int, MessageUpdate
         by_columns.setdefault(tuple(values), []).append({"b_message_id": message_id, **values})
     for params in by_columns.values():
         conn.execute(_UPDATE, params)
+
+
+def agent_send_standing(conn: Connection, session_id: int, since: datetime, excluding: int) -> bool:
+    """Whether an agent reply or template sent at or after `since` (other than `excluding`) may still
+    have reached the customer: anything but failed or skipped."""
+    found = conn.execute(
+        select(messages.c.id)
+        .where(
+            messages.c.session_id == session_id,
+            messages.c.direction == "out",
+            messages.c.kind.in_(("agent", "template")),
+            messages.c.sent_at >= since,
+            messages.c.id != excluding,
+            messages.c.status.not_in((MessageStatus.FAILED, MessageStatus.SKIPPED)),
+        )
+        .limit(1)
+    ).first()
+    return found is not None

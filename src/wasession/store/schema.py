@@ -349,3 +349,25 @@ chat_reads = Table(
     Column("read_at", UTCDateTime, nullable=False),
     Index("ix_chat_reads_session", "session_id"),
 )
+
+# Issue 15: the approved templates of a channel's WhatsApp Business Account, fetched from Graph on demand.
+template_sources = Table(
+    "template_sources",
+    metadata,
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True),
+    Column("waba_id", String(64), nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=True),
+)
+
+message_templates = Table(
+    "message_templates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("language", String(16), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    UniqueConstraint("channel_id", "name", "language"),
+)

@@ -14,10 +14,14 @@ from fastapi.responses import RedirectResponse, Response
 from wasession.domain.errors import ValidationError
 from wasession.runtime import Runtime
 from wasession.services import agents, queries, usage
-from wasession.services.errors import ConflictError, WindowClosedError
+from wasession.services import resend as resend_service
+from wasession.services import templates as templates_service
+from wasession.services.errors import ConflictError, UpstreamError, WindowClosedError
 from wasession.services.users import LoginSession
+from wasession.web import template_picker as picker
+from wasession.web import timeline as reading
 from wasession.web.auth import Auth, Form
-from wasession.web.render import page, short_in
+from wasession.web.render import page, short_in, zone_in
 
 PAGE_SIZE = 50
 HISTORY_SIZE = 20
@@ -98,8 +102,10 @@ def _session_url(session_id: int, notice: str | None = None) -> str:
 
 
 NOTICES = {
-    "sent": "Reply queued; it goes out within a second.",
+    "sent": "Reply queued.",
+    "resent": "Message queued again.",
     "template": "Template queued.",
+    "templates": "Templates fetched from Meta.",
     "closed": "Session closed.",
     "reopened": "Session reopened.",
 }
@@ -156,6 +162,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         status_code: int = 200,
         notice: str | None = None,
         template: str = "session.html",
+        template_draft: picker.TemplateDraft | None = None,
     ) -> Response:
         detail = queries.session_detail(ctx, session_id, workspace_id=login.workspace_id)
         history = queries.list_sessions(
@@ -165,6 +172,8 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             sort="last_customer",
             limit=HISTORY_SIZE,
         )
+        zone = zone_in(runtime, request, login, detail.summary.channel_id)
+        resent = resend_service.resent_ids(detail.timeline)
         return page(
             runtime,
             request,
@@ -172,15 +181,20 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             login,
             status_code=status_code,
             s=detail.summary,
-            transcript=detail.transcript,
-            timeline=detail.timeline,
+            transcript=reading.bubbles(detail.transcript, resent, zone),
+            timeline=reading.lines(detail.timeline, zone),
             history=[h for h in history.items if h.id != session_id],
+            zone=zone,
+            local=reading.local_time,
             error=error,
             draft=draft,
             notice=NOTICES.get(notice or ""),
             languages=TEMPLATE_LANGUAGES,
             meta=usage.session_meta_window(ctx, session_id),
             session_channel=detail.summary.channel_id,
+            catalog=templates_service.catalog(ctx, detail.summary.channel_id, workspace_id=login.workspace_id),
+            template_draft=template_draft or picker.TemplateDraft(),
+            notice_key=notice or "",
         )
 
     @r.get("/dashboard/sessions/{session_id}", include_in_schema=False)
@@ -210,18 +224,20 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
 
     @r.post("/dashboard/sessions/{session_id}/template", include_in_schema=False)
     def template(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
-        parameters = [line.strip() for line in form.get("parameters").splitlines() if line.strip()]
+        chosen = picker.draft_from(form)
         try:
-            agents.send_template(
+            templates_service.send(
                 ctx,
                 session_id,
-                form.get("name").strip(),
-                form.get("language").strip(),
-                parameters,
+                chosen.name,
+                chosen.language,
+                chosen.parameters,
                 workspace_id=form.login.workspace_id,
             )
         except ValidationError as exc:
-            return session_page(request, form.login, session_id, error=exc.message, status_code=422)
+            return session_page(
+                request, form.login, session_id, error=exc.message, status_code=422, template_draft=chosen
+            )
         return RedirectResponse(_session_url(session_id, "template"), status_code=303)
 
     @r.get("/dashboard/sessions/{session_id}/close", include_in_schema=False)
@@ -229,6 +245,33 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         request: Request, session_id: int, login: Annotated[LoginSession, Depends(auth.login)]
     ) -> Response:
         return session_page(request, login, session_id, template="close_confirm.html")
+
+    @r.post("/dashboard/sessions/{session_id}/templates/refresh", include_in_schema=False)
+    def refresh_templates(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+        summary = queries.session_summary(ctx, session_id, workspace_id=form.login.workspace_id)
+        waba_id = form.get("waba_id").strip() or None
+        try:
+            templates_service.refresh(
+                ctx, runtime.client_for, summary.channel_id, waba_id=waba_id, workspace_id=form.login.workspace_id
+            )
+        except (ValidationError, UpstreamError) as exc:
+            return session_page(request, form.login, session_id, error=exc.message, status_code=422)
+        return RedirectResponse(_session_url(session_id, "templates"), status_code=303)
+
+    @r.post("/dashboard/messages/{message_id}/resend", include_in_schema=False)
+    def resend(request: Request, message_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+        given = form.get("session_id")
+        session_id = int(given) if given.isdigit() else 0  # only where to go back to; the page checks access
+        try:
+            resend_service.resend(
+                ctx, message_id, workspace_id=form.login.workspace_id, maybe_sent=form.get("maybe_sent") == "yes"
+            )
+        except WindowClosedError as exc:
+            message = f"Not resent: the 24-hour customer service window closed at {exc.closed_at:%a %d %b %H:%M UTC}."
+            return session_page(request, form.login, session_id, error=message, status_code=409)
+        except ConflictError as exc:
+            return session_page(request, form.login, session_id, error=exc.message, status_code=409)
+        return RedirectResponse(_session_url(session_id, "resent"), status_code=303)
 
     @r.post("/dashboard/sessions/{session_id}/close", include_in_schema=False)
     def close(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
@@ -249,3 +292,5 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         return RedirectResponse(_session_url(session_id, "reopened"), status_code=303)
 
     return r
+
+

@@ -92,7 +92,12 @@ def page(
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
 
 
+def zone_in(runtime: Runtime, request: Request, login: LoginSession, channel_id: int) -> tzinfo:
+    """The zone a page shows `channel_id`'s times in: the agent's choice, else the channel's."""
+    chosen = zones.chosen_zone(request.cookies.get(zones.COOKIE))
+    return zones.resolver(workspace_channels(runtime, login.workspace_id), chosen)(channel_id)
+
+
 def short_in(runtime: Runtime, request: Request, login: LoginSession, value: datetime, channel_id: int) -> str:
     """A time as a page would show it for `channel_id`, for messages composed outside a template."""
-    chosen = zones.chosen_zone(request.cookies.get(zones.COOKIE))
-    return formatted(value, zones.resolver(workspace_channels(runtime, login.workspace_id), chosen)(channel_id))
+    return formatted(value, zone_in(runtime, request, login, channel_id))

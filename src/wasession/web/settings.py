@@ -13,6 +13,7 @@ from wasession.domain.policy import Policy, policy_errors
 from wasession.domain.template import MERGE_FIELDS, render_template, sample_values
 from wasession.runtime import Runtime
 from wasession.services import channels as channel_service
+from wasession.services import policy_impact
 from wasession.services.channels import SETTINGS_SAVED
 from wasession.services.users import LoginSession
 from wasession.web.auth import Auth, Form
@@ -113,6 +114,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         values: dict[str, Any] | None = None,
         errors: dict[str, str] | None = None,
         saved: bool = False,
+        impact: list[str] | None = None,
     ) -> Response:
         channel = channel_service.get_channel(runtime.ctx, channel_id, workspace_id=login.workspace_id)
         shown = values or form_values(channel.policy)
@@ -127,6 +129,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             values=shown,
             errors=errors or {},
             saved=saved,
+            impact=impact or [],
             saved_message=SETTINGS_SAVED,
             preview_text=text,
             preview_error=preview_error,
@@ -148,6 +151,13 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         values = submitted_values(form)
         changes = policy_changes(values)
         errors = policy_errors(changes, channel.policy)
+        if not errors and form.get("confirm") != "yes":
+            # The dry run of this very save: what it moves is shown, and saved only once confirmed.
+            moves = policy_impact.preview_policy(
+                runtime.ctx, channel_id, changes, workspace_id=form.login.workspace_id
+            ).sentences()
+            if moves:
+                return settings_page(request, form.login, channel_id, values, impact=moves)
         if not errors:
             try:
                 channel_service.save_policy(runtime.ctx, channel_id, changes, workspace_id=form.login.workspace_id)

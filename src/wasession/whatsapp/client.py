@@ -27,6 +27,9 @@ from wasession.whatsapp.errors import (
     RetryAdvice,
     error_from_response,
 )
+from wasession.whatsapp.templates import MAX_PAGES as MAX_TEMPLATE_PAGES
+from wasession.whatsapp.templates import Template
+from wasession.whatsapp.templates import parse_page as parse_template_page
 from wasession.whatsapp.transport import BadUrl, HttpxTransport, MaybeSent, NotSent, RawResponse, Transport
 
 DEFAULT_GRAPH_VERSION = "v25.0"
@@ -106,16 +109,7 @@ class CloudClient:
         """`GET /{version}/{phone-number-id}` with the channel's own token: the number exists and the token
         may act for it. Raises `CloudApiError` (an `AuthError` for a bad token) or `RequestNotSentError`."""
         url = f"{self._base}/{self._version}/{phone_number_id}?fields=display_phone_number,verified_name"
-        try:
-            response = self._http.get(url, {"Authorization": f"Bearer {access_token}"})
-        except BadUrl as exc:
-            raise CloudApiError(None, None, retry=RetryAdvice.NEVER, description=f"unusable URL ({exc})") from exc
-        except (NotSent, MaybeSent) as exc:  # a read: nothing to be unsure about, just not answered
-            raise RequestNotSentError(None, None, description=f"could not reach the Cloud API ({exc})") from exc
-        try:
-            data: Any = json.loads(response.body)
-        except (ValueError, RecursionError):
-            data = None
+        response, data = self._get(url, access_token)
         if not 200 <= response.status < 300 or not isinstance(data, Mapping) or data.get("id") != phone_number_id:
             raise error_from_response(response.status, data if data is not None else response.body)
         return PhoneNumberInfo(
@@ -123,6 +117,39 @@ class CloudClient:
             display_phone_number=_opt_str(data.get("display_phone_number")),
             verified_name=_opt_str(data.get("verified_name")),
         )
+
+    def message_templates(self, waba_id: str, access_token: str) -> list[Template]:
+        """The account's APPROVED templates, every page. Raises like `phone_number`."""
+        url: str | None = (
+            f"{self._base}/{self._version}/{waba_id}/message_templates"
+            "?fields=name,language,status,category,components&limit=100"
+        )
+        found: list[Template] = []
+        for _ in range(MAX_TEMPLATE_PAGES):
+            if url is None:
+                break
+            # Only follow `next` within the same Graph origin: it carries the channel's token.
+            if not url.startswith(self._base + "/"):
+                break
+            response, data = self._get(url, access_token)
+            if not 200 <= response.status < 300 or not isinstance(data, Mapping):
+                raise error_from_response(response.status, data if data is not None else response.body)
+            page, url = parse_template_page(data)
+            found.extend(page)
+        return found
+
+    def _get(self, url: str, access_token: str) -> tuple[RawResponse, Any]:
+        """A Graph read and its decoded JSON (None when unreadable)."""
+        try:
+            response = self._http.get(url, {"Authorization": f"Bearer {access_token}"})
+        except BadUrl as exc:
+            raise CloudApiError(None, None, retry=RetryAdvice.NEVER, description=f"unusable URL ({exc})") from exc
+        except (NotSent, MaybeSent) as exc:  # a read: nothing to be unsure about, just not answered
+            raise RequestNotSentError(None, None, description=f"could not reach the Cloud API ({exc})") from exc
+        try:
+            return response, json.loads(response.body)
+        except (ValueError, RecursionError):
+            return response, None
 
     def _post(self, phone_number_id: str, access_token: str, payload: dict[str, Any]) -> SendResult:
         headers = {"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"}

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from wasession.api.v1 import apikeys, auth, channels, contacts, event_webhooks, forwards, sessions, usage
+from wasession.api.v1 import (
+    apikeys,
+    auth,
+    channels,
+    contacts,
+    event_webhooks,
+    forwards,
+    messages,
+    policy_preview,
+    sessions,
+    templates,
+    usage,
+)
 from wasession.runtime import Runtime
 
 PREFIX = "/api/v1"
@@ -13,6 +25,6 @@ PREFIX = "/api/v1"
 def mount(app: FastAPI, runtime: Runtime) -> None:
     auth.install(app)
     api = APIRouter(prefix=PREFIX)
-    for module in (apikeys, channels, sessions, contacts, event_webhooks, forwards, usage):
+    for module in (apikeys, channels, policy_preview, sessions, contacts, event_webhooks, messages, templates, forwards, usage):
         api.include_router(module.router(runtime))
     app.include_router(api)

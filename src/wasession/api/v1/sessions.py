@@ -25,7 +25,7 @@ from wasession.api.v1.schemas import (
 )
 from wasession.domain.durations import parse_duration
 from wasession.runtime import Runtime
-from wasession.services import agents, queries, usage
+from wasession.services import agents, queries, templates, usage
 from wasession.services.errors import ValidationError
 from wasession.services.queries import SessionSummary
 
@@ -159,7 +159,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Send an approved template message (allowed outside the window)",
     )
     def send_template(session_id: PathId, body: TemplateIn, ws: int = Depends(workspace)) -> MessageQueued:
-        message_id = agents.send_template(ctx, session_id, body.name, body.language, body.parameters, workspace_id=ws)
+        message_id = templates.send(ctx, session_id, body.name, body.language, body.parameters, workspace_id=ws)
         return MessageQueued(message_id=message_id, status="pending")
 
     return r

@@ -1,0 +1,54 @@
+"""axe-core (bundled by axe-playwright-python, MPL-2.0) run in chromium against the served pages:
+no `serious` or `critical` violation on login, the chat list, a session page and the settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import Dashboard
+
+axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="axe-playwright-python is missing")
+
+pytestmark = pytest.mark.browser
+BLOCKING = ("serious", "critical")
+
+
+def serious(page: Any) -> list[str]:
+    results = axe_module.Axe().run(page).response
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results["violations"]
+        if v["impact"] in BLOCKING
+    ]
+
+
+def test_no_serious_violations_on_the_dashboard_pages(dash: Dashboard) -> None:
+    sim = dash.sim
+    sim.customer_message(dash.sandbox, wa_id="15550001111", name="Ana Silva", text="Where is my order?")
+    sid = sim.session(dash.sandbox, wa_id="15550001111").id
+    sim.fake.fail_next(131026)
+    page = dash.open("/dashboard/login")
+    assert serious(page) == []
+    page = dash.login()
+    assert serious(page) == []
+    page = dash.open(f"/dashboard/sessions/{sid}")
+    page.locator("#reply-body").fill("It ships today")
+    page.get_by_role("button", name="Send", exact=True).click()
+    sim.advance("2s")  # the reply fails: the page shows the reason and a resend button
+    page = dash.open(f"/dashboard/sessions/{sid}")
+    assert page.get_by_role("button", name="Resend").count() == 1
+    assert serious(page) == []
+    sim.advance("25h")  # the window closed: the template picker, fed from Meta's list
+    page = dash.open(f"/dashboard/sessions/{sid}")
+    page.get_by_label("WhatsApp Business Account id").fill("100000000000001")
+    page.get_by_role("button", name="Fetch approved templates").click()
+    page.get_by_label("Template", exact=True).select_option("order_update|pt_BR")
+    assert serious(page) == []
+    page = dash.open(f"/dashboard/channels/{dash.sandbox.id}/settings")
+    assert serious(page) == []
+    page.locator("#timeout_amount").fill("0")
+    page.locator("#save").click()
+    assert page.locator("#errors").count() == 1
+    assert serious(page) == []  # with the error summary and the invalid field
