@@ -85,4 +85,4 @@ def test_the_timeline_reads_as_sentences_with_ticks_and_hidden_ids(dash: Dashboa
     expect(wamid).not_to_be_visible()
     lines.nth(2).locator("details.ids summary").click()
     expect(wamid).to_be_visible()
-    expect(lines.nth(0)).to_contain_text("Mon 05 Jan 12:00:00 (America/Sao_Paulo)")  # 15:00 UTC
+    expect(lines.nth(0)).to_contain_text("Mon 05 Jan 12:00:00 America/Sao_Paulo")  # 15:00 UTC
