@@ -84,8 +84,17 @@ def test_channels_and_policy_commands(db_env: Path) -> None:
     bad = runner.invoke(main, ["policy", "set", "1", "reminder_after_hours=24"])
     assert bad.exit_code != 0 and "reminder_after_hours" in bad.output
     assert '"reminder_after_hours": 20' in runner.invoke(main, ["policy", "show", "1"]).output
-    ok = runner.invoke(main, ["policy", "set", "1", "session_timeout=1h30m"])
-    assert ok.exit_code == 0 and "Settings saved successfully" in ok.output and '"PT1H30M"' in ok.output
+    ok = runner.invoke(main, ["policy", "set", "1", "session_timeout=20h30m"])
+    assert ok.exit_code == 0 and "Settings saved successfully" in ok.output and '"PT20H30M"' in ok.output
+    clash = runner.invoke(main, ["policy", "set", "1", "session_timeout=1h30m"])  # the 20 h reminder could never go
+    assert clash.exit_code != 0 and "could never go out" in clash.output
+    ladder = runner.invoke(
+        main, ["policy", "set", "1", 'reminder_steps=[{"after": "1h"}, {"before_window_closes": "4h"}]']
+    )
+    assert ladder.exit_code == 0, ladder.output
+    assert '"before_window_closes": "PT4H"' in ladder.output and '"reminder_after_hours": 1' in ladder.output
+    hours = runner.invoke(main, ["policy", "set", "1", 'business_hours={"mon-fri": ["09:00-18:00"]}'])
+    assert hours.exit_code == 0 and '"fri": [' in hours.output
     garbage = runner.invoke(main, ["policy", "set", "1", "no-equals-sign"])
     assert garbage.exit_code != 0 and "KEY=VALUE" in garbage.output
     missing = runner.invoke(main, ["policy", "show", "99"])

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 # Outbound message kinds as the messages table stores them; agent and template sends share the
 # `message_` prefix, reminders have their own.
-_MESSAGE_KINDS = frozenset({"agent", "template", "reminder"})
+_MESSAGE_KINDS = frozenset({"agent", "template", "reminder", "closing"})
 
 
 class EventType(StrEnum):
@@ -20,6 +20,12 @@ class EventType(StrEnum):
     SESSION_OPENED = "session_opened"
     SESSION_CLOSED = "session_closed"
     WINDOW_CLOSED = "window_closed"
+    # -- policy v2 (issue 13): snooze, reopen and the closing message ------------------------------
+    SESSION_SNOOZED = "session_snoozed"
+    SESSION_WOKE = "session_woke"
+    SESSION_REOPENED = "session_reopened"
+    CLOSING_MESSAGE_QUEUED = "closing_message_queued"
+    CLOSING_MESSAGE_SKIPPED = "closing_message_skipped"
 
     # -- what the customer sent (R2–R5) ---------------------------------------------------------------
     CUSTOMER_MESSAGE = "customer_message"

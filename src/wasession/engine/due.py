@@ -15,6 +15,7 @@ from datetime import datetime
 
 from wasession.domain import transitions
 from wasession.domain.lifecycle import CloseReason, DueKind, ReminderState
+from wasession.domain.plan import is_held, is_snoozed
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
 from wasession.lifecycle.writes import reminder_callback_data as reminder_callback_data  # where tests look for it
@@ -82,8 +83,24 @@ class DueWorker:
         result: DueResult,
     ) -> None:
         state = session_ops.state_of(session)
-        if now >= session.closes_at:
-            writes.apply(conn, channel, session.id, transitions.closed(state, now=now, reason=CloseReason.TIMEOUT))
+        if session.due_kind == DueKind.WAKE and session.snoozed_until is not None and session.snoozed_until <= now:
+            writes.apply(
+                conn, channel, session.id, transitions.woke(state, policy=channel.policy, now=now, early=False)
+            )
+            result.replanned += 1
+            return
+        closable = not is_held(channel.policy, session.awaiting) and not is_snoozed(session.snoozed_until, now)
+
+        def merge_values() -> dict[str, str]:
+            contact = contact_store.get(conn, session.contact_id)
+            assert contact is not None
+            return contact.merge_values()
+
+        if closable and now >= session.closes_at:
+            change = transitions.closed(
+                state, now=now, reason=CloseReason.TIMEOUT, policy=channel.policy, merge_values=merge_values
+            )
+            writes.apply(conn, channel, session.id, change)
             metrics.session_closed(CloseReason.TIMEOUT, session.eligible_at, session.closes_at, now)
             result.closed += 1
             return
@@ -93,12 +110,6 @@ class DueWorker:
             and session.reminder_due_at is not None
             and session.reminder_due_at <= now
         ):
-
-            def merge_values() -> dict[str, str]:
-                contact = contact_store.get(conn, session.contact_id)
-                assert contact is not None
-                return contact.merge_values()
-
             change = transitions.reminder_due(state, policy=channel.policy, now=now, merge_values=merge_values)
             writes.apply(conn, channel, session.id, change)
             if change.reminder is None:

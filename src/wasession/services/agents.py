@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from wasession.domain import transitions
+from wasession.domain.closing import TEMPLATE_LANGUAGE, TEMPLATE_NAME
 from wasession.domain.events import EventType
 from wasession.domain.lifecycle import CloseReason, Direction, MessageStatus
 from wasession.lifecycle import writes as session_ops
@@ -21,9 +22,6 @@ from wasession.store.db import Connection
 from wasession.store.sessions import SessionRow
 
 MAX_TEXT = 4096
-TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
-# Meta's template languages: "en", "en_US", "pt_BR", "zh_Hant", "fil", …
-TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")
 PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_PARAMETERS = 100
 MAX_PARAMETER_TEXT = 1024
@@ -35,7 +33,7 @@ def callback_data(kind: str, session_id: int, message_id: int) -> str:
     return f"wasession:{kind}:{session_id}:{message_id}"
 
 
-def _agent_session(conn: Connection, session_id: int, workspace_id: int | None) -> tuple[SessionRow, Channel]:
+def agent_session(conn: Connection, session_id: int, workspace_id: int | None) -> tuple[SessionRow, Channel]:
     session = session_store.get(conn, session_id, for_update=True)
     channel = channel_store.get(conn, session.channel_id) if session else None
     if session is None or channel is None or (workspace_id is not None and channel.workspace_id != workspace_id):
@@ -56,7 +54,9 @@ def _queue(conn: Connection, session: SessionRow, channel: Channel, now: datetim
         **values,
     )
     message_store.update_message(conn, message_id, callback_data=callback_data(kind, session.id, message_id))
-    session_ops.apply(conn, channel, session.id, transitions.agent_wrote(session_ops.state_of(session), now))
+    session_ops.apply(
+        conn, channel, session.id, transitions.agent_wrote(session_ops.state_of(session), now, channel.policy)
+    )
     return message_id
 
 
@@ -68,7 +68,7 @@ def send_text(ctx: ServiceContext, session_id: int, body: str, *, workspace_id: 
         raise ValidationError("body", f"body must be at most {MAX_TEXT} characters; got {len(body)}", code="too_long")
     now = ctx.clock.now()
     with ctx.db.write() as conn:
-        session, channel = _agent_session(conn, session_id, workspace_id)
+        session, channel = agent_session(conn, session_id, workspace_id)
         if not session.window_open(now):
             raise WindowClosedError(session.window_closes_at if session.active else (session.closed_at or now))
         message_id = _queue(conn, session, channel, now, "agent", type="text", body=body)
@@ -95,7 +95,7 @@ def send_template(
     payload = validate_template(name, language, parameters)
     now = ctx.clock.now()
     with ctx.db.write() as conn:
-        session, channel = _agent_session(conn, session_id, workspace_id)
+        session, channel = agent_session(conn, session_id, workspace_id)
         message_id = _queue(
             conn,
             session,
@@ -162,7 +162,7 @@ def validate_template(name: object, language: object, parameters: object) -> dic
 def close_session(ctx: ServiceContext, session_id: int, *, workspace_id: int | None = None) -> None:
     now = ctx.clock.now()
     with ctx.db.write() as conn:
-        session, channel = _agent_session(conn, session_id, workspace_id)
+        session, channel = agent_session(conn, session_id, workspace_id)
         if not session.active:
             raise ConflictError(f"session {session_id} is already closed", code="already_closed")
         change = transitions.closed(session_ops.state_of(session), now=now, reason=CloseReason.AGENT)

@@ -52,6 +52,8 @@ class SessionSummary:
     reminder_state: ReminderState
     reminder_due_at: datetime | None
     reminder_reason: str | None
+    reminder_step: int = 1
+    snoozed_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ def _summary(row: SessionListRow, now: datetime) -> SessionSummary:
         reminder_state=session.reminder_state,
         reminder_due_at=session.reminder_due_at,
         reminder_reason=session.reminder_reason,
+        reminder_step=session.reminder_step,
+        snoozed_until=session.snoozed_until,
     )
 
 

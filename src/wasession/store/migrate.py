@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions; tests/store/test_migrations.py checks it against Alembic.
-HEAD = "0004_webhook_log_outcome"
+HEAD = "0007_policy_v2"
 
 
 def _config() -> Config:

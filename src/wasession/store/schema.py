@@ -178,6 +178,9 @@ sessions = Table(
     Column("due_kind", String(16), nullable=True),  # remind | close
     Column("claimed_until", UTCDateTime, nullable=True),
     Column("claimed_by", String(64), nullable=True),
+    # Policy v2 (issue 13): the ladder step reminder_state is about, and when a snooze ends.
+    Column("reminder_step", Integer, nullable=False, server_default=text("1")),
+    Column("snoozed_until", UTCDateTime, nullable=True),
     Index("ix_sessions_due_at", "due_at"),
     Index(
         "uq_sessions_one_active",

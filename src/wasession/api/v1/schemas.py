@@ -142,6 +142,8 @@ class SessionOut(BaseModel):
     reminder_state: str
     reminder_due_at: datetime | None
     reminder_reason: str | None
+    reminder_step: int = 1  # the ladder step reminder_state and reminder_due_at are about
+    snoozed_until: datetime | None = None  # set while snoozed (in the future) and after a wake
 
 
 class SessionPageOut(BaseModel):
@@ -275,3 +277,9 @@ class DeliveryOut(BaseModel):
 class DeliveryPage(BaseModel):
     items: list[DeliveryOut]
     next_cursor: str | None
+
+
+class SnoozeIn(Strict):
+    """`until`: an ISO 8601 instant with its offset, or a duration from now such as 2h."""
+
+    until: str = Field(max_length=100)
