@@ -195,6 +195,8 @@ MAX_REOPEN_WITHIN = timedelta(days=7)
 
 
 def reopen_within(value: object) -> timedelta:
+    if value in (0, "0"):
+        return timedelta(0)  # "off", as people type it
     try:
         parsed = _duration("reopen_within", value)
     except ValidationError:

@@ -12,7 +12,7 @@ from wasession.runtime import Runtime
 from wasession.services.errors import NotFoundError
 
 STATIC = Path(__file__).parent / "static"
-STATIC_FILES = frozenset({"app.js", "style.css"})
+STATIC_FILES = frozenset({"app.js", "style.css", "policy_v2.js"})
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
