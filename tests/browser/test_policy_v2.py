@@ -64,3 +64,33 @@ def test_the_ladder_editor_adds_removes_previews_and_saves_steps(dash: Dashboard
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#error-reminder_steps")).to_contain_text("step 2 (30 minutes after the customer's message)")
     assert dash.sim.channel(dash.sandbox).policy == policy
+
+
+def test_snooze_from_the_session_page_shows_in_active_chats_with_the_next_step(dash: Dashboard) -> None:
+    dash.login()
+    page = dash.open(f"/dashboard/channels/{dash.sandbox.id}/sandbox")
+    page.get_by_label("Message").fill("Is my order ready?")
+    page.get_by_role("button", name="Send as customer").click()
+    expect(page.locator(".transcript .bubble.in")).to_contain_text("Is my order ready?")
+
+    page = dash.open("/dashboard/chats")
+    row = page.locator("tr.chat", has_text="Ana Silva")
+    expect(row.locator("[data-flag=next-step]")).to_contain_text("step 1 at Mon 05 Jan 16:00")
+    row.get_by_role("link", name="Ana Silva").click()
+    page.get_by_label("Snooze for").select_option("4h")
+    page.get_by_role("button", name="Snooze").click()
+    expect(page.get_by_role("status")).to_have_text("Snoozed: no reminder and no automatic closure until then.")
+    expect(page.locator("[data-flag=snoozed]")).to_be_visible()
+
+    page = dash.open("/dashboard/chats")
+    expect(page.locator("tr.chat", has_text="Ana Silva").locator("[data-flag=snoozed]")).to_have_text("Snoozed")
+    dash.sim.advance("3h")  # past the 1 h reminder and the 2 h closure: neither happens while snoozed
+    assert not [m for m in dash.sim.outbox(dash.sandbox) if "Following up" in (m.body or "")]
+    assert [s.status for s in dash.sim.active_sessions(dash.sandbox)] == ["active"]
+    page = dash.open("/dashboard/chats")
+    page.locator("tr.chat", has_text="Ana Silva").get_by_role("link", name="Ana Silva").click()
+    page.get_by_role("button", name="Wake now").click()
+    expect(page.get_by_role("status")).to_have_text("Awake: the timeout counts again from now.")
+    expect(page.locator("[data-flag=snoozed]")).to_have_count(0)
+    (awake,) = dash.sim.active_sessions(dash.sandbox)
+    assert awake.snoozed_until is None and awake.closes_at == dash.sim.now + timedelta(hours=2)

@@ -16,11 +16,11 @@ STATIC_FILES = frozenset({"app.js", "style.css", "policy_v2.js"})
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
-    from wasession.web import auth, chats, sandbox, settings
+    from wasession.web import auth, chats, sandbox, settings, snooze
 
     guard = auth.Auth(runtime)
     auth.install_handlers(app)
-    for module in (auth, chats, settings, sandbox):
+    for module in (auth, chats, settings, sandbox, snooze):
         app.include_router(module.routes(runtime, guard))
 
     @app.get("/dashboard/static/{name}", include_in_schema=False)

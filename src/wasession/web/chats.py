@@ -28,6 +28,9 @@ NOTICES = {
     "sent": "Reply queued; it goes out within a second.",
     "template": "Template queued.",
     "closed": "Session closed.",
+    "snoozed": "Snoozed: no reminder and no automatic closure until then.",
+    "not_snoozed": "Not snoozed: only an active session can be snoozed, for up to 30 days.",
+    "woke": "Awake: the timeout counts again from now.",
 }
 
 

@@ -144,6 +144,8 @@ class SessionOut(BaseModel):
     reminder_reason: str | None
     reminder_step: int = 1  # the ladder step reminder_state and reminder_due_at are about
     snoozed_until: datetime | None = None  # set while snoozed (in the future) and after a wake
+    snoozed: bool = False  # snoozed_until is ahead: no reminder and no automatic closure until then
+    held: bool = False  # hold_while_awaiting_agent keeps it open until an agent replies
 
 
 class SessionPageOut(BaseModel):
