@@ -47,6 +47,13 @@ def test_demo_prints_a_timeline_a_person_can_follow() -> None:
         "session closed (timeout)",
         "settings saved: session_timeout=PT6H, reminder_after_hours=4",
         "Hi Ana! Still there? Acme is happy to help.",
+        # policy v2 (issue 13): a three-step ladder, a snooze and the closing message
+        "Dana Reis      reminder step 3 due: queued for sending",
+        "Last reminder: the quote is valid until tomorrow.",
+        "agent snoozed the session until Mon 13:20",
+        "Eva Lima       reminder step 1 skipped (snoozed)",
+        "Thanks Dana, we are closing this chat. Write any time!",
+        "Eva Lima       closing message queued (template)",
     ):
         assert expected in out, f"{expected!r} missing from the demo:\n{out}"
 
