@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from wasession.services.agents import close_session
+from wasession.services.channels import Channel
 from wasession.testing import Simulator
 
 ANA = "15550001111"
@@ -91,15 +92,19 @@ def test_after_downtime_only_the_latest_overdue_step_goes_out_the_others_are_sup
     assert len(sim.outbox(ch)) == 1
 
 
-def test_a_step_outside_business_hours_moves_to_the_next_opening_across_the_weekend(any_sim: Simulator) -> None:
-    sim = any_sim
-    ch = sim.add_channel(
+def _office_hours_in_new_york(sim: Simulator) -> Channel:
+    return sim.add_channel(
         session_timeout="48h",
         reminder_enabled=True,
         reminder_steps=[{"after": "1h"}],
         timezone="America/New_York",
         business_hours={"mon-fri": ["09:00-17:00"]},
     )
+
+
+def test_a_step_outside_business_hours_moves_to_the_next_opening_across_the_weekend(any_sim: Simulator) -> None:
+    sim = any_sim
+    ch = _office_hours_in_new_york(sim)
     sim.run_until("2026-01-11T15:00:00Z")  # Sunday 10:00 in New York
     sim.customer_message(ch, wa_id=ANA, name="Ana")
     # Sunday 11:00 is closed: the step waits for Monday 09:00 New York (14:00 UTC), 1 h before the window closes.
@@ -112,13 +117,7 @@ def test_a_step_outside_business_hours_moves_to_the_next_opening_across_the_week
 
 def test_a_step_outside_business_hours_is_skipped_when_the_next_opening_is_too_late(any_sim: Simulator) -> None:
     sim = any_sim
-    ch = sim.add_channel(
-        session_timeout="48h",
-        reminder_enabled=True,
-        reminder_steps=[{"after": "1h"}],
-        timezone="America/New_York",
-        business_hours={"mon-fri": ["09:00-17:00"]},
-    )
+    ch = _office_hours_in_new_york(sim)
     sim.run_until("2026-01-09T21:30:00Z")  # Friday 16:30 in New York; Monday 09:00 is past the window
     sim.customer_message(ch, wa_id=ANA, name="Ana")
     sim.advance("3d")

@@ -261,14 +261,9 @@ def _customer_event(p: Plan, at: datetime, wamid: str, message_type: str) -> Eve
     return EventNote(EventType.CUSTOMER_MESSAGE, at, data)
 
 
-def customer_wrote(
-    state: SessionState, *, at: datetime, policy: Policy, now: datetime, wamid: str, message_type: str
-) -> Change:
-    """A window-opening message at T' on an active session: a new silence if T' > T (R3), else a late
-    message that keeps its place in the transcript and moves nothing (R5)."""
-    if at <= state.last_customer_at:
-        return Change(events=(EventNote(EventType.CUSTOMER_MESSAGE, at, {"wamid": wamid, "late": True}),))
-    p, values = replanned(
+def _new_silence(state: SessionState, policy: Policy, now: datetime, at: datetime) -> tuple[Plan, SessionFields]:
+    """A window-opening customer message at `at` > T: T moves, the ladder restarts, the agent is awaited."""
+    return replanned(
         state,
         policy,
         now,
@@ -279,6 +274,16 @@ def customer_wrote(
         awaiting=Awaiting.AGENT,
         reminder_reason=None,
     )
+
+
+def customer_wrote(
+    state: SessionState, *, at: datetime, policy: Policy, now: datetime, wamid: str, message_type: str
+) -> Change:
+    """A window-opening message at T' on an active session: a new silence if T' > T (R3), else a late
+    message that keeps its place in the transcript and moves nothing (R5)."""
+    if at <= state.last_customer_at:
+        return Change(events=(EventNote(EventType.CUSTOMER_MESSAGE, at, {"wamid": wamid, "late": True}),))
+    p, values = _new_silence(state, policy, now, at)
     return Change(values, (_customer_event(p, at, wamid, message_type),), plan=p)
 
 
@@ -307,17 +312,7 @@ def reopened(
 ) -> Change:
     """The customer wrote at `at`, soon enough after a timeout closure: the session is active again with
     its transcript, and a new silence begins (instead of a new session, R12)."""
-    p, values = replanned(
-        state,
-        policy,
-        now,
-        reminder_state=NEW_SILENCE,
-        last_customer_at=at,
-        last_message_at=max(at, state.last_message_at),
-        window_closed_early_at=None,
-        awaiting=Awaiting.AGENT,
-        reminder_reason=None,
-    )
+    p, values = _new_silence(state, policy, now, at)
     values["status"] = SessionStatus.ACTIVE
     values["closed_at"] = None
     values["close_reason"] = None

@@ -10,19 +10,11 @@ from typing import Any
 from wasession.domain.business_hours import BusinessHours
 from wasession.domain.durations import format_duration
 from wasession.domain.ladder import MAX_STEPS, one_step
-from wasession.domain.policy import Policy
+from wasession.domain.policy import POLICY_FIELDS, Policy
 from wasession.web.auth import Form
 
-FIELDS = (
-    "reminder_steps",
-    "reminder_only_when_awaiting_customer",
-    "closing_message",
-    "closing_template",
-    "timeout_from",
-    "hold_while_awaiting_agent",
-    "business_hours",
-    "reopen_within",
-)
+# The settings this part of the form edits: those policy v2 added, after the original eight.
+FIELDS = POLICY_FIELDS[POLICY_FIELDS.index("reminder_steps") :]
 STEP_KINDS = (("after", "after the customer's message"), ("before_window_closes", "before the window closes"))
 STEP_UNITS = (("m", "minutes"), ("h", "hours"))
 
