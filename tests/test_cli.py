@@ -47,6 +47,13 @@ def test_demo_prints_a_timeline_a_person_can_follow() -> None:
         "session closed (timeout)",
         "settings saved: session_timeout=PT6H, reminder_after_hours=4",
         "Hi Ana! Still there? Acme is happy to help.",
+        # policy v2 (issue 13): a three-step ladder, a snooze and the closing message
+        "Dana Reis      reminder step 3 due: queued for sending",
+        "Last reminder: the quote is valid until tomorrow.",
+        "agent snoozed the session until Mon 13:20",
+        "Eva Lima       reminder step 1 skipped (snoozed)",
+        "Thanks Dana, we are closing this chat. Write any time!",
+        "Eva Lima       closing message queued (template)",
     ):
         assert expected in out, f"{expected!r} missing from the demo:\n{out}"
 
@@ -84,8 +91,17 @@ def test_channels_and_policy_commands(db_env: Path) -> None:
     bad = runner.invoke(main, ["policy", "set", "1", "reminder_after_hours=24"])
     assert bad.exit_code != 0 and "reminder_after_hours" in bad.output
     assert '"reminder_after_hours": 20' in runner.invoke(main, ["policy", "show", "1"]).output
-    ok = runner.invoke(main, ["policy", "set", "1", "session_timeout=1h30m"])
-    assert ok.exit_code == 0 and "Settings saved successfully" in ok.output and '"PT1H30M"' in ok.output
+    ok = runner.invoke(main, ["policy", "set", "1", "session_timeout=20h30m"])
+    assert ok.exit_code == 0 and "Settings saved successfully" in ok.output and '"PT20H30M"' in ok.output
+    clash = runner.invoke(main, ["policy", "set", "1", "session_timeout=1h30m"])  # the 20 h reminder could never go
+    assert clash.exit_code != 0 and "could never go out" in clash.output
+    ladder = runner.invoke(
+        main, ["policy", "set", "1", 'reminder_steps=[{"after": "1h"}, {"before_window_closes": "4h"}]']
+    )
+    assert ladder.exit_code == 0, ladder.output
+    assert '"before_window_closes": "PT4H"' in ladder.output and '"reminder_after_hours": 1' in ladder.output
+    hours = runner.invoke(main, ["policy", "set", "1", 'business_hours={"mon-fri": ["09:00-18:00"]}'])
+    assert hours.exit_code == 0 and '"fri": [' in hours.output
     garbage = runner.invoke(main, ["policy", "set", "1", "no-equals-sign"])
     assert garbage.exit_code != 0 and "KEY=VALUE" in garbage.output
     missing = runner.invoke(main, ["policy", "show", "99"])

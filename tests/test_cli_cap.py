@@ -1,4 +1,4 @@
-"""R17 from the command line: `wasession policy set` takes and refuses automated_monthly_cap."""
+"""R23 from the command line: `wasession policy set` takes and refuses automated_monthly_cap."""
 
 from __future__ import annotations
 

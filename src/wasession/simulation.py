@@ -29,11 +29,14 @@ with warnings.catch_warnings():
 from wasession.config import Settings
 from wasession.domain.clock import ManualClock, parse_instant
 from wasession.domain.durations import parse_duration
+from wasession.domain.plan import is_held, is_snoozed
 from wasession.runtime import reads
 from wasession.runtime.core import new_secret_key
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber
+from wasession.services import agents
 from wasession.services import channels as channel_service
+from wasession.services import snooze as snooze_service
 from wasession.services import usage as usage_service
 from wasession.services.channels import Channel, NewChannel
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
@@ -68,6 +71,9 @@ class SessionView:
     reminder_due_at: datetime | None
     reminder_reason: str | None
     awaiting: str
+    reminder_step: int = 1  # the ladder step reminder_state and reminder_due_at are about
+    snoozed_until: datetime | None = None  # the snooze's end while snoozed (None otherwise)
+    held: bool = False  # hold_while_awaiting_agent keeps it open until an agent replies
 
 
 @dataclass(frozen=True)
@@ -243,6 +249,26 @@ class Simulator:
         response: httpx.Response = self.client.post("/webhooks/whatsapp", content=raw, headers=sent_headers)
         return response
 
+    # -- the agent's side ------------------------------------------------------------------------------
+
+    def agent_message(
+        self, channel: Channel | int, *, wa_id: str | None = None, user_id: str | None = None, text: str = "hi"
+    ) -> int:
+        """A human agent's free-form reply to the contact's latest session, through the service function
+        the API's POST /sessions/{id}/messages calls; returns the message id."""
+        return agents.send_text(self.runtime.ctx, self.session(channel, wa_id=wa_id, user_id=user_id).id, text)
+
+    def snooze(
+        self, channel: Channel | int, *, wa_id: str | None = None, user_id: str | None = None, until: datetime | str
+    ) -> datetime:
+        """Snooze the contact's latest session until `until` (an instant, or a duration such as "2h")."""
+        session = self.session(channel, wa_id=wa_id, user_id=user_id)
+        return snooze_service.snooze(self.runtime.ctx, session.id, until)
+
+    def wake(self, channel: Channel | int, *, wa_id: str | None = None, user_id: str | None = None) -> None:
+        """End the contact's session's snooze now (the API's DELETE /sessions/{id}/snooze)."""
+        snooze_service.wake(self.runtime.ctx, self.session(channel, wa_id=wa_id, user_id=user_id).id)
+
     # -- time ------------------------------------------------------------------------------------------
 
     def advance(self, by: str | timedelta | int | float) -> None:
@@ -345,22 +371,23 @@ class Simulator:
         return reads.message_count(self.runtime.ctx, direction=direction)
 
     def usage(self, channel: Channel | int, month: str | None = None) -> usage_service.Usage:
-        """The channel's usage in calendar month 'YYYY-MM' of its time zone (default: this month), R17."""
+        """The channel's usage in calendar month 'YYYY-MM' of its time zone (default: this month), R23."""
         return usage_service.channel_usage(self.runtime.ctx, _id(channel), month, workspace_id=None)
 
     def meta_window(self, session: SessionView | int) -> usage_service.MetaWindow:
-        """The free entry point window Meta reported for the session and its referral (R17)."""
+        """The free entry point window Meta reported for the session and its referral (R23)."""
         return usage_service.session_meta_window(self.runtime.ctx, _session_id(session))
 
     def entry_point(self, channel: Channel | int, wa_id: str, *, hours: int = 72) -> None:
         """The customer comes from a Click-to-WhatsApp ad: the fake opens a free entry point window at
-        the business's next reply and prices sends inside it as Meta does (R17)."""
+        the business's next reply and prices sends inside it as Meta does (R23)."""
         self.fake.entry_point(self.channel(channel).phone_number_id, wa_id, window=timedelta(hours=hours))
 
     def contact_name(self, session: SessionView | int) -> str:
         return reads.contact_name(self.runtime.ctx, _session_id(session))
 
     def _view(self, row: reads.SessionRow) -> SessionView:
+        policy = self.channel(row.channel_id).policy
         return SessionView(
             id=row.id,
             status=row.status,
@@ -376,6 +403,9 @@ class Simulator:
             reminder_due_at=row.reminder_due_at,
             reminder_reason=row.reminder_reason,
             awaiting=row.awaiting,
+            reminder_step=row.reminder_step,
+            snoozed_until=row.snoozed_until if is_snoozed(row.snoozed_until, self.now) else None,
+            held=row.active and is_held(policy, row.awaiting),
         )
 
 

@@ -100,3 +100,28 @@ def test_policy_get_and_put_with_field_errors(world: World) -> None:
     got = world.a.get(f"/channels/{cid}/policy").json()["policy"]
     assert got["reminder_after_hours"] == 20 and got["session_timeout"] == "PT6H"
     error(world.a.get("/channels/424242/policy"), 404)
+
+
+def test_policy_v2_settings_through_the_api(world: World) -> None:
+    cid = create(world)["id"]
+    ladder = [{"after": "1h", "template": "Hi {contact_firstname}"}, {"before_window_closes": "30m"}]
+    saved = world.a.put(
+        f"/channels/{cid}/policy",
+        json={"reminder_enabled": True, "reminder_steps": ladder, "business_hours": {"mon-fri": ["09:00-18:00"]}},
+    )
+    assert saved.status_code == 200, saved.text
+    policy = saved.json()["policy"]
+    assert policy["reminder_steps"] == [
+        {"after": "PT1H", "template": "Hi {contact_firstname}"},
+        {"before_window_closes": "PT30M"},
+    ]
+    assert policy["reminder_after_hours"] == 1 and policy["business_hours"]["fri"] == ["09:00-18:00"]
+    body = error(
+        world.a.put(f"/channels/{cid}/policy", json={"reminder_steps": [{"after": "2h"}, {"after": "1h"}]}),
+        422,
+        field="reminder_steps",
+    )
+    assert "step 2" in body["error"]["message"]
+    clash = error(world.a.put(f"/channels/{cid}/policy", json={"session_timeout": "1h"}), 422, "clash")
+    assert "could never go out" in clash["error"]["message"]
+    assert world.a.get(f"/channels/{cid}/policy").json()["policy"] == policy  # nothing changed

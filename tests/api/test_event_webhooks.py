@@ -136,3 +136,25 @@ def test_webhook_crud_errors_and_other_workspaces(world: World) -> None:
     assert b.get(f"/event-webhooks/{b_hook['id']}/deliveries").json()["items"] == []
     assert world.a.delete(f"/event-webhooks/{hid}").status_code == 204
     error(world.a.get(f"/event-webhooks/{hid}"), 404)
+
+
+def test_policy_v2_events_reach_event_webhooks_with_the_ladder_step(world: World) -> None:
+    add_hook(world)
+    sim = world.sim
+    ch = sim.add_channel(
+        session_timeout="3h",
+        reminder_enabled=True,
+        reminder_steps=[{"after": "1h"}, {"after": "2h"}],
+        closing_message="Bye {contact_firstname}",
+    )
+    sim.customer_message(ch, wa_id=ANA, name="Ana")
+    sim.advance("1h")
+    sim.snooze(ch, wa_id=ANA, until="90m")  # step 2 (at 2 h) passes while snoozed
+    sim.advance("6h")
+    payloads = [json.loads(r.body) for r in world.receiver.received]
+    by_type = {p["type"]: p["data"] for p in payloads}
+    assert by_type["reminder_queued"]["step"] == 1
+    assert by_type["session_snoozed"]["until"] == "2026-01-05T17:30:00+00:00"
+    assert by_type["session_woke"]["early"] is False
+    assert by_type["reminder_skipped"] == {"reason": "snoozed", "step": 2}
+    assert by_type["closing_message_queued"]["type"] == "text"

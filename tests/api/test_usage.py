@@ -1,4 +1,4 @@
-"""R17 through the API: a channel's usage per month, and a session's free window and referral."""
+"""R23 through the API: a channel's usage per month, and a session's free window and referral."""
 
 from __future__ import annotations
 

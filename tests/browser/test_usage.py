@@ -1,4 +1,4 @@
-"""R17 in a real browser: the cap set in settings, the usage page, the free window on a session page."""
+"""R23 in a real browser: the cap set in settings, the usage page, the free window on a session page."""
 
 from __future__ import annotations
 

@@ -203,5 +203,5 @@ def test_each_queued_reminder_event_names_its_own_message(sim: Simulator) -> Non
         for session_id in ids:
             queued = [e for e in event_store.for_session(conn, session_id) if e.type == "reminder_queued"]
             assert len(queued) == 1
-            assert list(queued[0].data) == ["message_id", "due_at"]
+            assert list(queued[0].data) == ["message_id", "due_at", "step"]
             assert queued[0].data["message_id"] == reminders[session_id]

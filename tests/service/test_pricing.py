@@ -1,4 +1,4 @@
-"""R17: Meta's pricing and conversation facts per outbound message, free entry point windows, referrals."""
+"""R23: Meta's pricing and conversation facts per outbound message, free entry point windows, referrals."""
 
 from __future__ import annotations
 

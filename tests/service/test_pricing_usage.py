@@ -1,4 +1,4 @@
-"""R17: usage per calendar month of the channel's time zone, and the automated monthly cap."""
+"""R23: usage per calendar month of the channel's time zone, and the automated monthly cap."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from wasession.services.agents import close_session
 from wasession.testing import Simulator
 
 ANA = "15550001111"
@@ -55,8 +56,13 @@ def test_no_reminder_when_the_customer_wrote_again_and_a_new_one_after_a_new_sil
 
 
 def test_reminder_is_never_sent_after_closure(sim: Simulator) -> None:
-    ch = sim.add_channel(reminder_enabled=True, reminder_after_hours=5, session_timeout="2h")
+    # A reminder due at or after the timeout is refused outright: the session would close first.
+    with pytest.raises(ValueError, match="could never go out"):
+        sim.add_channel(reminder_enabled=True, reminder_after_hours=5, session_timeout="2h")
+    ch = sim.add_channel(reminder_enabled=True, reminder_after_hours=5, session_timeout="6h")
     sim.customer_message(ch, wa_id=ANA, name="Ana")
+    sim.advance("1h")
+    close_session(sim.runtime.ctx, sim.session(ch, wa_id=ANA).id)  # closed by hand before the reminder
     sim.advance("1d")
     assert sim.outbox(ch) == []
     s = sim.session(ch, wa_id=ANA)

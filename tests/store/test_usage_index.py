@@ -1,4 +1,4 @@
-"""R17: the monthly cap's count reads the partial index of automated sends, on both databases."""
+"""R23: the monthly cap's count reads the partial index of automated sends, on both databases."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ GOOD_SETTINGS = {
     "reminder_after_hours": "20",
     "reminder_template": "Hi {contact_firstname}, {company_name} here. Still there?",
     "company_name": "Acme",
-    "timeout_amount": "6",
+    "timeout_amount": "21",  # after the 20 h reminder: a reminder at or after the timeout is refused
     "timeout_unit": "h",
     "check_mode": "interval",
     "check_amount": "12",
@@ -87,7 +87,7 @@ def test_saving_good_settings_says_so_and_stores_them(sim: Simulator, sandbox: C
     assert SETTINGS_SAVED in page.text
     policy = sim.channel(sandbox).policy
     assert policy.reminder_after_hours == 20
-    assert policy.session_timeout == timedelta(hours=6)
+    assert policy.session_timeout == timedelta(hours=21)
     assert policy.closure_check == timedelta(hours=12)
     assert policy.closure_check_anchor.strftime("%H:%M") == "03:00"
     assert policy.timezone == "Europe/Lisbon" and policy.company_name == "Acme"
@@ -121,7 +121,7 @@ def test_bad_settings_show_every_field_error_and_change_nothing(
         "closure_check_anchor",
         "timezone",
     ]
-    assert "reminder_after_hours must be a whole number of hours from 1 to 23; got 24" in response.text
+    assert "reminder_after_hours must be a whole number of hours from 1 to 23; it was &#39;24&#39;" in response.text
     # The form keeps what was typed, so the admin fixes only the mistakes.
     assert 'value="Mars/Olympus"' in response.text and "Hi {first_name}" in response.text
     assert sim.channel(sandbox).policy == before

@@ -1,4 +1,4 @@
-"""R17 on the dashboard: the usage panel and the session page's free window and referral."""
+"""R23 on the dashboard: the usage panel and the session page's free window and referral."""
 
 from __future__ import annotations
 

@@ -21,16 +21,21 @@ DESCRIPTIONS: dict[str, Callable[[dict[str, object]], str]] = {
         + (f", reminder at {_hm(d.get('reminder_due_at'))}" if d.get("reminder_due_at") else "")
     ),
     "agent_message": lambda d: "agent replied",
-    "message_accepted": lambda d: "agent reply accepted by WhatsApp",
-    "message_sent": lambda d: "agent reply sent",
-    "message_delivered": lambda d: "agent reply delivered",
-    "message_read": lambda d: "agent reply read",
-    "reminder_queued": lambda d: "reminder due: queued for sending",
+    "message_accepted": lambda d: "message accepted by WhatsApp",
+    "message_sent": lambda d: "message sent",
+    "message_delivered": lambda d: "message delivered",
+    "message_read": lambda d: "message read",
+    "reminder_queued": lambda d: f"reminder step {d.get('step', 1)} due: queued for sending",
     "reminder_accepted": lambda d: "reminder accepted by WhatsApp",
     "reminder_sent": lambda d: "reminder sent",
     "reminder_delivered": lambda d: "reminder delivered",
     "reminder_read": lambda d: "reminder read",
-    "reminder_skipped": lambda d: f"reminder skipped ({d.get('reason')})",
+    "reminder_skipped": lambda d: f"reminder step {d.get('step', 1)} skipped ({d.get('reason')})",
+    "session_snoozed": lambda d: f"agent snoozed the session until {_hm(d.get('until'))}",
+    "session_woke": lambda d: "snooze over: the timeout counts again from now",
+    "closing_message_queued": lambda d: f"closing message queued ({d.get('type')})",
+    "closing_message_skipped": lambda d: f"closing message skipped ({d.get('reason')})",
+    "session_reopened": lambda d: "customer wrote soon after the closure: session reopened",
     "reminder_cancelled": lambda d: f"reminder cancelled ({d.get('reason')})",
     "reminder_failed": lambda d: f"reminder failed (error {d.get('error_code')})",
     "session_closed": lambda d: f"session closed ({d.get('reason')})",
@@ -67,12 +72,33 @@ def run_demo(start: str, echo: Callable[[str], None]) -> None:
         night = sim.add_channel(
             name="Acme Night Desk", session_timeout="2h", closure_check="12h", closure_check_anchor="03:00"
         )
+        sales = sim.add_channel(
+            name="Acme Sales",
+            session_timeout="20h",
+            reminder_enabled=True,
+            reminder_steps=[
+                {"after": "1h", "template": "Hi {contact_firstname|there}, any questions about the quote?"},
+                {"after": "4h", "template": "Just checking in, {contact_firstname|there}."},
+                {"before_window_closes": "6h", "template": "Last reminder: the quote is valid until tomorrow."},
+            ],
+            closing_message="Thanks {contact_firstname|there}, we are closing this chat. Write any time!",
+            closing_template={"name": "chat_closed", "language": "en_US"},
+        )
         echo(f"wasession demo: a day on a virtual clock starting {sim.now:%Y-%m-%d %H:%M} UTC")
         echo("  channel 'Acme Support': reminder 3 h after the customer's last message, close after 6 h (exact)")
-        echo("  channel 'Acme Night Desk': close after 2 h, checked every 12 h at 03:00/15:00\n")
+        echo("  channel 'Acme Night Desk': close after 2 h, checked every 12 h at 03:00/15:00")
+        echo(
+            "  channel 'Acme Sales': reminders 1 h and 4 h after the customer's last message and 6 h before the"
+            " window closes, close after 20 h with a closing message (a template once the window is over)\n"
+        )
+        sim.customer_message(sales, wa_id="15550004444", name="Dana Reis", text="Can you send me a quote?")
+        sim.advance("10m")
+        sim.customer_message(sales, wa_id="15550005555", name="Eva Lima", text="I'll think about it.")
+        sim.advance("10m")
+        sim.snooze(sales, wa_id="15550005555", until="4h")  # Eva said she would think: no nudges for 4 h
 
         sim.customer_message(ch, wa_id="15550001111", name="Ana Silva", text="Hi, is my order ready?")
-        sim.advance("5m")
+        sim.advance("5m")  # 09:25
         ana = sim.session(ch, wa_id="15550001111")
         agents.send_text(sim.runtime.ctx, ana.id, "Hi Ana, let me check that for you.")
         sim.advance("85m")
@@ -86,7 +112,7 @@ def run_demo(start: str, echo: Callable[[str], None]) -> None:
 
         names: dict[int, str] = {}
         rows = [e for e in sim.admin_events(ch) if e.type == "policy_changed"]
-        for channel in (ch, night):
+        for channel in (ch, night, sales):
             for s in sessions_in(sim.runtime.ctx, channel.id):
                 names[s.id] = sim.contact_name(s.id)
                 rows.extend(sim.timeline(s.id))
@@ -97,7 +123,7 @@ def run_demo(start: str, echo: Callable[[str], None]) -> None:
             who = names.get(e.session_id, "") if e.session_id else "(admin)"
             echo(f"{e.at:%a %H:%M:%S}  {who:<14} {text}")
         echo("")
-        for m in sim.outbox(ch) + sim.outbox(night):
+        for m in sim.outbox(ch) + sim.outbox(night) + sim.outbox(sales):
             echo(f"sent to +{(m.to or '').lstrip('+')} at {m.sent_at:%H:%M:%S}: {m.body}")
         echo(f"\nend of the day at {sim.now:%Y-%m-%d %H:%M}: {len(sim.active_sessions(ch))} active sessions left")
 

@@ -32,10 +32,10 @@ _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60}
 
 def duration_error(field: str, value: object, hint: str = "") -> ValidationError:
     """The standard refusal, for callers that screen values before parse_duration sees them."""
+    said = "it was empty" if value is None or not str(value).strip() else f"'{value}' is not a duration"
     return ValidationError(
         field,
-        f"{field}: '{value}' is not a duration; use ISO 8601 like PT24H or P1D, "
-        f"or a short form like 90s, 30m, 24h, 1d, 1h30m{hint}",
+        f"{field}: {said}; use ISO 8601 like PT24H or P1D, or a short form like 90s, 30m, 24h, 1d, 1h30m{hint}",
         code="invalid_duration",
     )
 

@@ -12,7 +12,7 @@ from enum import StrEnum
 
 # Outbound message kinds as the messages table stores them; agent and template sends share the
 # `message_` prefix, reminders have their own.
-_MESSAGE_KINDS = frozenset({"agent", "template", "reminder"})
+_MESSAGE_KINDS = frozenset({"agent", "template", "reminder", "closing"})
 
 
 class EventType(StrEnum):
@@ -22,6 +22,11 @@ class EventType(StrEnum):
     SESSION_REOPENED = "session_reopened"
     WINDOW_CLOSED = "window_closed"
     SESSION_REPLANNED = "session_replanned"
+    # -- policy v2 (issue 13): snooze, reopen and the closing message ------------------------------
+    SESSION_SNOOZED = "session_snoozed"
+    SESSION_WOKE = "session_woke"
+    CLOSING_MESSAGE_QUEUED = "closing_message_queued"
+    CLOSING_MESSAGE_SKIPPED = "closing_message_skipped"
 
     # -- what the customer sent (R2–R5) ---------------------------------------------------------------
     CUSTOMER_MESSAGE = "customer_message"
@@ -70,7 +75,7 @@ class EventType(StrEnum):
     CHANNEL_RESUMED = "channel_resumed"
     POLICY_CHANGED = "policy_changed"
 
-    # -- Meta's own word on windows (R17) -------------------------------------------------------------
+    # -- Meta's own word on windows (R23) -------------------------------------------------------------
     FREE_WINDOW_OPENED = "free_window_opened"
 
     # -- webhook updates that are not a customer message or a status of ours -------------------------

@@ -33,6 +33,7 @@ class Awaiting(StrEnum):
 class DueKind(StrEnum):
     REMIND = "remind"
     CLOSE = "close"
+    WAKE = "wake"  # a snooze ends
 
 
 class ReminderState(StrEnum):
@@ -62,6 +63,7 @@ class MessageKind(StrEnum):
     AGENT = "agent"
     TEMPLATE = "template"
     REMINDER = "reminder"
+    CLOSING = "closing"  # the closing message or template of a timeout closure (issue 13): automated
 
 
 class MessageStatus(StrEnum):
@@ -88,12 +90,14 @@ def reminder_skip_reason(
     last_customer_at: datetime,
     silence_started_at: datetime,
     window_closes_at: datetime,
+    awaiting: Awaiting | None = None,
     automated_this_month: int | None = None,
 ) -> str | None:
     """R6 at the moment a reminder would go out, for the due worker (queueing) and the sender (sending)
     alike: None to send, else the reason it is skipped. `window_closes_at` is the session's stored close,
     which a 131047 failure may have moved before T + 24 h. `automated_this_month`, given where an automated
-    send is queued, is the channel's count for the cap (R17); None skips that check."""
+    send is queued, is the channel's count for the cap (R23); None skips that check. Each further
+    condition is one more clause."""
     check = check_reminder(
         now=now,
         policy=policy,
@@ -102,16 +106,32 @@ def reminder_skip_reason(
         silence_started_at=silence_started_at,
         reminder_already_handled=False,
     )
-    if check.send and window_closes_at - now < REMINDER_MIN_SPARE:
+    if not check.send:
+        return check.reason
+    if window_closes_at - now < REMINDER_MIN_SPARE:
         return "window_closed"  # closed early by a 131047 failure
-    if check.send and automated_this_month is not None:
+    if policy.reminder_only_when_awaiting_customer and awaiting is not None and awaiting != Awaiting.CUSTOMER:
+        return "awaiting_agent"  # the customer waits for us; "still there?" would be rude
+    if not policy.business_hours.is_open(now, policy.timezone):
+        return "outside_business_hours"
+    if automated_this_month is not None:
         return monthly_cap_reason(policy.automated_monthly_cap, automated_this_month)
-    return check.reason
+    return None
 
 
-def render_reminder(policy: Policy, merge_values: dict[str, str]) -> tuple[str, str | None]:
-    """R7: the reminder's text for these contact values, and why it cannot be sent (None if it can)."""
-    text = render_template(policy.reminder_template, {**merge_values, "company_name": policy.company_name})
+def render_closing(policy: Policy, merge_values: dict[str, str]) -> tuple[str, str | None]:
+    """The closing message's text for these contact values, and why it cannot be sent (None if it can)."""
+    text = render_template(policy.closing_message, {**merge_values, "company_name": policy.company_name})
+    if not text.strip():
+        return text, "rendered_empty"
+    if len(text) > MAX_TEXT_LENGTH:
+        return text, "rendered_too_long"
+    return text, None
+
+
+def render_reminder(policy: Policy, merge_values: dict[str, str], step: int = 1) -> tuple[str, str | None]:
+    """R7: ladder step `step`'s text for these contact values, and why it cannot be sent (None if it can)."""
+    text = render_template(policy.step_template(step), {**merge_values, "company_name": policy.company_name})
     if not text.strip():
         return text, "rendered_empty"
     if len(text) > MAX_TEXT_LENGTH:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from wasession.domain.lifecycle import DueKind, ReminderState
+from wasession.domain.lifecycle import Awaiting, DueKind, ReminderState
 from wasession.domain.policy import Policy
-from wasession.domain.schedule import closes_at, eligible_at, reminder_due_at, window_closes_at
+from wasession.domain.schedule import closes_after, step_due_at, timeout_eligible_at, window_closes_at
 
 # A reminder in one of these states has been dealt with for this silence (at most once, R6).
 HANDLED_REMINDER_STATES: frozenset[ReminderState] = frozenset(
@@ -35,8 +35,18 @@ class Plan:
     closes_at: datetime
     reminder_state: ReminderState
     reminder_due_at: datetime | None
-    due_at: datetime
-    due_kind: DueKind
+    due_at: datetime | None  # None: nothing is due (a held session with no step ahead)
+    due_kind: DueKind | None
+    reminder_step: int = 1  # the ladder step reminder_state and reminder_due_at are about
+
+
+def is_held(policy: Policy, awaiting: Awaiting) -> bool:
+    """`hold_while_awaiting_agent`: the customer's latest message has no human agent reply yet."""
+    return policy.hold_while_awaiting_agent and awaiting == Awaiting.AGENT
+
+
+def is_snoozed(snoozed_until: datetime | None, now: datetime) -> bool:
+    return snoozed_until is not None and snoozed_until > now
 
 
 def plan(
@@ -47,31 +57,51 @@ def plan(
     now: datetime,
     window_closed_early_at: datetime | None = None,
     policy_changed: bool = False,
+    reminder_step: int = 1,
+    last_message_at: datetime | None = None,
+    awaiting: Awaiting = Awaiting.AGENT,
+    snoozed_until: datetime | None = None,
 ) -> Plan:
     """Recompute a session's schedule.
 
-    reminder_state NEW_SILENCE means the customer just wrote: a reminder is planned if enabled, even
-    when its due time is already past (a late webhook), because R6 decides at sending time. On a
-    policy change (R11) a reminder whose due time has passed becomes "missed" instead of being sent,
-    and turning reminders off cancels a pending one.
+    reminder_state NEW_SILENCE means the customer just wrote: the ladder restarts at step 1, planned
+    even when its due time is already past (a late webhook), because R6 decides at sending time. On a
+    policy change (R11) the first step of the new ladder still ahead becomes pending (steps already
+    handled are never sent again); none ahead makes it "missed", and turning reminders off cancels a
+    pending one. While snoozed only the wake is due; a held session is never due to close.
     """
     window = window_closes_at(last_customer_at)
     if window_closed_early_at is not None:
         window = min(window, window_closed_early_at)
-    eligible = eligible_at(last_customer_at, policy)
-    closing = closes_at(last_customer_at, policy)
-    due_reminder = reminder_due_at(last_customer_at, policy)
+    eligible = timeout_eligible_at(
+        last_customer_at, policy, last_message_at=last_message_at or last_customer_at, snoozed_until=snoozed_until
+    )
+    closing = closes_after(eligible, policy)
+    ladder = policy.ladder
 
-    state = ReminderState(reminder_state)
+    def due(step: int) -> datetime:
+        return step_due_at(last_customer_at, policy, step, window=window, closing=closing)
+
+    state, step = ReminderState(reminder_state), reminder_step
     if state is NEW_SILENCE:
-        state = ReminderState.PENDING if due_reminder is not None else ReminderState.NONE
+        state, step = (ReminderState.PENDING if ladder else ReminderState.NONE), 1
     elif state not in HANDLED_REMINDER_STATES and policy_changed:
-        if due_reminder is None:
+        ahead = [n for n in range(max(step, 1), len(ladder) + 1) if due(n) >= now]
+        if ahead:
+            state, step = ReminderState.PENDING, ahead[0]
+        elif not ladder:
             state = ReminderState.CANCELLED if state is ReminderState.PENDING else state
         else:
-            state = ReminderState.PENDING if due_reminder >= now else ReminderState.MISSED
+            state = ReminderState.MISSED
+    pending = state is ReminderState.PENDING and 0 < step <= len(ladder)
+    due_reminder = due(step) if pending else None
 
-    pending = state is ReminderState.PENDING
-    if pending and due_reminder is not None and due_reminder < closing:
-        return Plan(window, eligible, closing, state, due_reminder, due_reminder, DueKind.REMIND)
-    return Plan(window, eligible, closing, state, due_reminder if pending else None, closing, DueKind.CLOSE)
+    if is_snoozed(snoozed_until, now):
+        assert snoozed_until is not None
+        return Plan(window, eligible, closing, state, due_reminder, snoozed_until, DueKind.WAKE, step)
+    held = is_held(policy, awaiting)
+    if due_reminder is not None and (due_reminder < closing or held):
+        return Plan(window, eligible, closing, state, due_reminder, due_reminder, DueKind.REMIND, step)
+    if held:
+        return Plan(window, eligible, closing, state, due_reminder, None, None, step)
+    return Plan(window, eligible, closing, state, due_reminder, closing, DueKind.CLOSE, step)

@@ -12,14 +12,18 @@ from dataclasses import dataclass, fields, replace
 from datetime import time, timedelta
 
 from wasession.domain import policy_fields as parse
+from wasession.domain.business_hours import ALWAYS_OPEN, BusinessHours, parse_business_hours
+from wasession.domain.closing import TemplateRef, parse_closing_template
 from wasession.domain.durations import format_duration
 from wasession.domain.errors import ValidationError
+from wasession.domain.ladder import ReminderStep, one_step, parse_steps
 from wasession.domain.policy_fields import (
     MAX_CHECK_INTERVAL,
     MAX_TIMEOUT,
     MIN_CHECK_INTERVAL,
     MIN_TIMEOUT,
 )
+from wasession.domain.wording import duration_words
 
 __all__ = [
     "DEFAULT_TEMPLATE",
@@ -48,7 +52,29 @@ class Policy:
     reminder_template: str = DEFAULT_TEMPLATE
     company_name: str = ""
     timezone: str = "UTC"
-    automated_monthly_cap: int | None = None  # R17: None means no cap
+    automated_monthly_cap: int | None = None  # R23: None means no cap
+    # Policy v2 (issue 13). reminder_steps () is the one-step ladder at reminder_after_hours.
+    reminder_steps: tuple[ReminderStep, ...] = ()
+    reminder_only_when_awaiting_customer: bool = False
+    closing_message: str = ""
+    closing_template: TemplateRef | None = None
+    timeout_from: str = "customer"
+    hold_while_awaiting_agent: bool = False
+    business_hours: BusinessHours = ALWAYS_OPEN
+    reopen_within: timedelta = timedelta(0)
+
+    @property
+    def ladder(self) -> tuple[ReminderStep, ...]:
+        """The reminder steps in force (none while reminders are off)."""
+        if not self.reminder_enabled:
+            return ()
+        return self.reminder_steps or one_step(self.reminder_after_hours)
+
+    def step_template(self, step: int) -> str:
+        """The text of step `step` (1-based): its own, else reminder_template."""
+        steps = self.reminder_steps or one_step(self.reminder_after_hours)
+        own = steps[step - 1].template if 0 < step <= len(steps) else None
+        return own if own is not None else self.reminder_template
 
     def to_public(self) -> dict[str, object]:
         return {
@@ -61,6 +87,14 @@ class Policy:
             "company_name": self.company_name,
             "timezone": self.timezone,
             "automated_monthly_cap": self.automated_monthly_cap,
+            "reminder_steps": [s.to_public() for s in self.reminder_steps or one_step(self.reminder_after_hours)],
+            "reminder_only_when_awaiting_customer": self.reminder_only_when_awaiting_customer,
+            "closing_message": self.closing_message,
+            "closing_template": self.closing_template.to_public() if self.closing_template else None,
+            "timeout_from": self.timeout_from,
+            "hold_while_awaiting_agent": self.hold_while_awaiting_agent,
+            "business_hours": self.business_hours.to_public(),
+            "reopen_within": format_duration(self.reopen_within),
         }
 
 
@@ -75,9 +109,17 @@ _PARSERS: dict[str, Callable[[object], object]] = {
     "reminder_template": parse.reminder_template,
     "company_name": parse.company_name,
     "timezone": parse.timezone,
+    "reminder_steps": parse_steps,
+    "reminder_only_when_awaiting_customer": parse.reminder_only_when_awaiting_customer,
+    "closing_message": parse.closing_message,
+    "closing_template": parse_closing_template,
+    "timeout_from": parse.timeout_from,
+    "hold_while_awaiting_agent": parse.hold_while_awaiting_agent,
+    "business_hours": parse_business_hours,
+    "reopen_within": parse.reopen_within,
     "automated_monthly_cap": parse.automated_monthly_cap,
 }
-_NULLABLE = frozenset({"closure_check", "automated_monthly_cap"})
+_NULLABLE = frozenset({"closure_check", "closing_template", "business_hours", "automated_monthly_cap"})
 
 
 def _parse_all(changes: Mapping[str, object], base: Policy | None) -> tuple[dict[str, object], list[ValidationError]]:
@@ -89,6 +131,8 @@ def _parse_all(changes: Mapping[str, object], base: Policy | None) -> tuple[dict
         if key not in _PARSERS
     ]
     values: dict[str, object] = {}
+    if "reminder_after_hours" in changes and "reminder_steps" not in changes:
+        merged["reminder_steps"] = ()  # a new reminder_after_hours replaces the ladder with its one step
     # Unchanged base values are checked too, so a Policy built by hand cannot smuggle in a bad value.
     for name in POLICY_FIELDS:
         raw = changes.get(name, merged[name])
@@ -99,16 +143,61 @@ def _parse_all(changes: Mapping[str, object], base: Policy | None) -> tuple[dict
             values[name] = _PARSERS[name](raw)
         except ValidationError as error:
             errors.append(error)
+    errors.extend(_clashes(values))
+    _one_reading(values)
     template = values.get("reminder_template")
     if values.get("reminder_enabled") is True and isinstance(template, str) and not template.strip():
         errors.append(
             ValidationError(
                 "reminder_template",
-                f"reminder_template must not be empty while reminder_enabled is on; got {template!r}",
+                "reminder_template must not be empty while reminder_enabled is on; it was empty",
                 "required",
             )
         )
     return values, errors
+
+
+def _one_reading(values: dict[str, object]) -> None:
+    """reminder_steps wins over reminder_after_hours, and both read consistently: a ladder that is one
+    whole-hour step is stored as that reminder_after_hours, and any other ladder shows its first step's
+    hour there."""
+    steps = values.get("reminder_steps")
+    if not isinstance(steps, tuple) or not steps:
+        return
+    first = steps[0]
+    hours = int(first.offset.total_seconds() // 3600)
+    if len(steps) == 1 and first.template is None and first.after == timedelta(hours=hours) and 1 <= hours <= 23:
+        values["reminder_steps"] = ()
+    values["reminder_after_hours"] = min(max(hours, 1), 23)
+
+
+def _clashes(values: Mapping[str, object]) -> list[ValidationError]:
+    """Combinations that cannot work, refused with the clash named."""
+    steps = values.get("reminder_steps")
+    hours = values.get("reminder_after_hours")
+    timeout = values.get("session_timeout")
+    if values.get("reminder_enabled") is not True or not isinstance(timeout, timedelta):
+        return []
+    if steps == () and isinstance(hours, int):
+        steps = one_step(hours)
+        field = "reminder_after_hours"
+    else:
+        field = "reminder_steps"
+    if not isinstance(steps, tuple):
+        return []
+    for n, step in enumerate(steps, start=1):
+        if step.offset >= timeout:
+            what = f"step {n} of reminder_steps" if field == "reminder_steps" else "the reminder"
+            return [
+                ValidationError(
+                    field,
+                    f"{field}: {what} falls due {duration_words(step.offset)} after the customer's message, at or "
+                    f"after the session_timeout of {duration_words(timeout)}: the session would close first and the "
+                    "reminder could never go out",
+                    "clash",
+                )
+            ]
+    return []
 
 
 def _order(error: ValidationError) -> int:
@@ -129,7 +218,8 @@ def validate_policy(changes: Mapping[str, object], base: Policy | None = None) -
 
 
 def policy_to_storage(p: Policy) -> dict[str, object]:
-    return p.to_public()
+    # The ladder is stored only when set, so a policy that names none keeps following reminder_after_hours.
+    return {**p.to_public(), "reminder_steps": [s.to_public() for s in p.reminder_steps]}
 
 
 def policy_from_storage(d: Mapping[str, object]) -> Policy:

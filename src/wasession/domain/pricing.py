@@ -1,4 +1,4 @@
-"""What Meta says a message cost and which window it fell in, and the automated-send cap (docs/rules.md R17).
+"""What Meta says a message cost and which window it fell in, and the automated-send cap (docs/rules.md R23).
 
 Meta's status webhooks carry a `pricing` object (on `sent` and one of `delivered`/`read`) and, inside a
 free entry point window, a `conversation` object (its expiry only on `sent`). They arrive duplicated

@@ -59,17 +59,50 @@ def closes_at(last_customer_at: datetime, policy: Policy) -> datetime:
     one that becomes eligible exactly on a tick waits for the next. That is what R9's worked example
     needs: ticks at 03:00 and 15:00, eligible Tuesday 15:00, closed at the 03:00 Wednesday tick.
     """
-    eligible = eligible_at(last_customer_at, policy)
+    return closes_after(eligible_at(last_customer_at, policy), policy)
+
+
+def closes_after(eligible: datetime, policy: Policy) -> datetime:
+    """`closes_at` for a session eligible at `eligible` (however its timeout was counted)."""
     if policy.closure_check is None:
         return eligible
     interval, anchor = policy.closure_check, policy.closure_check_anchor
     return next_tick(eligible + _RESOLUTION, interval, anchor, policy.timezone)
 
 
+def timeout_eligible_at(
+    last_customer_at: datetime, policy: Policy, *, last_message_at: datetime, snoozed_until: datetime | None
+) -> datetime:
+    """R9 as policy v2 counts it: from T, or from the later of T and the last human agent message
+    (`timeout_from: last_message`; `last_message_at` never moves for automated sends); a snooze ending
+    after T restarts the count at its end (eligible at the later of both)."""
+    start = max(last_customer_at, last_message_at) if policy.timeout_from == "last_message" else last_customer_at
+    eligible = start + policy.session_timeout
+    if snoozed_until is not None and snoozed_until > last_customer_at:
+        eligible = max(eligible, snoozed_until + policy.session_timeout)
+    return eligible
+
+
 def reminder_due_at(last_customer_at: datetime, policy: Policy) -> datetime | None:
-    if not policy.reminder_enabled:
-        return None
-    return last_customer_at + timedelta(hours=policy.reminder_after_hours)
+    """The first step's due time (None when reminders are off)."""
+    ladder = policy.ladder
+    return last_customer_at + ladder[0].offset if ladder else None
+
+
+def step_due_at(
+    last_customer_at: datetime, policy: Policy, step: int, *, window: datetime, closing: datetime
+) -> datetime:
+    """When ladder step `step` (1-based) goes out: T + its offset, or, when that is outside business
+    hours, the next opening if it still lands at least 5 minutes before the window closes and before
+    the closure. Otherwise its own time, where the gate skips it (`outside_business_hours`)."""
+    due = last_customer_at + policy.ladder[step - 1].offset
+    hours = policy.business_hours
+    if hours.always_open or hours.is_open(due, policy.timezone):
+        return due
+    opening = hours.next_opening(due, policy.timezone)
+    if opening is not None and opening <= window - REMINDER_MIN_SPARE and opening < closing:
+        return opening
+    return due
 
 
 def effective_timestamp(message_ts: datetime, arrival: datetime) -> datetime:

@@ -17,6 +17,7 @@ from wasession.domain import transitions
 from wasession.domain.lifecycle import CloseReason, DueKind, ReminderState
 from wasession.domain.pricing import MONTHLY_CAP
 from wasession.engine.monthly_cap import AutomatedCounts
+from wasession.domain.plan import is_held, is_snoozed
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
 from wasession.lifecycle.writes import reminder_callback_data as reminder_callback_data  # where tests look for it
@@ -86,8 +87,33 @@ class DueWorker:
         automated: AutomatedCounts,
     ) -> None:
         state = session_ops.state_of(session)
-        if now >= session.closes_at:
-            writes.apply(conn, channel, session.id, transitions.closed(state, now=now, reason=CloseReason.TIMEOUT))
+        if session.due_kind == DueKind.WAKE and session.snoozed_until is not None and session.snoozed_until <= now:
+            writes.apply(
+                conn, channel, session.id, transitions.woke(state, policy=channel.policy, now=now, early=False)
+            )
+            result.replanned += 1
+            return
+        closable = not is_held(channel.policy, session.awaiting) and not is_snoozed(session.snoozed_until, now)
+
+        def merge_values() -> dict[str, str]:
+            contact = contact_store.get(conn, session.contact_id)
+            assert contact is not None
+            return contact.merge_values()
+
+        if closable and now >= session.closes_at:
+            change = transitions.closed(
+                state,
+                now=now,
+                reason=CloseReason.TIMEOUT,
+                policy=channel.policy,
+                merge_values=merge_values,
+                automated_this_month=automated.for_channel(conn, channel, now),
+            )
+            writes.apply(conn, channel, session.id, change)
+            if change.closing is not None:
+                automated.queued(channel.id)
+            elif any(n.data.get("reason") == MONTHLY_CAP for n in change.events):
+                usage_metrics.capped("closing")
             metrics.session_closed(CloseReason.TIMEOUT, session.eligible_at, session.closes_at, now)
             result.closed += 1
             return
@@ -97,12 +123,6 @@ class DueWorker:
             and session.reminder_due_at is not None
             and session.reminder_due_at <= now
         ):
-
-            def merge_values() -> dict[str, str]:
-                contact = contact_store.get(conn, session.contact_id)
-                assert contact is not None
-                return contact.merge_values()
-
             change = transitions.reminder_due(
                 state,
                 policy=channel.policy,

@@ -1,4 +1,4 @@
-"""The automated-send cap's count, read once per channel per claimed batch (docs/rules.md R17)."""
+"""The automated-send cap's count, read once per channel per claimed batch (docs/rules.md R23)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from wasession.domain import transitions
 from wasession.domain.events import EventType, other_webhook_event
 from wasession.domain.lifecycle import Awaiting, Direction, MessageKind, MessageStatus, ReminderState, SessionStatus
 from wasession.domain.plan import NEW_SILENCE, Plan, plan
@@ -27,6 +28,7 @@ from wasession.store import sessions as session_store
 from wasession.store.channels import Channel, ChannelCache
 from wasession.store.db import Connection
 from wasession.store.messages import FINAL_STATUSES, STATUS_RANK, MessageRow, MessageState
+from wasession.store.sessions import SessionRow
 from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate, WebhookBatch
 
 if TYPE_CHECKING:
@@ -206,6 +208,8 @@ class Applier:
                 self._store_inbound(conn, channel, latest.id, msg, ts, now)
                 session_ops.record(conn, channel, latest.id, EventType.CUSTOMER_MESSAGE, ts, wamid=msg.wamid, late=True)
                 return
+            if latest is not None and self._reopen(conn, channel, latest, msg, ts, now, result):
+                return
             result.scheduled(self._open(conn, channel, contact.id, msg, ts, now))
             result.opened += 1
             return
@@ -229,6 +233,32 @@ class Applier:
         else:
             # R5: older than T, kept in its place in the transcript; T does not move back.
             session_ops.record(conn, channel, active.id, EventType.CUSTOMER_MESSAGE, ts, wamid=msg.wamid, late=True)
+
+    def _reopen(
+        self,
+        conn: Connection,
+        channel: Channel,
+        latest: SessionRow,
+        msg: InboundMessage,
+        ts: datetime,
+        now: datetime,
+        result: IngestResult,
+    ) -> bool:
+        """`reopen_within` (issue 13): reopen the session a timeout closed moments ago, if it did."""
+        state = session_ops.state_of(latest)
+        policy = channel.policy
+        if not transitions.reopens(
+            state, close_reason=latest.close_reason, closed_at=latest.closed_at, at=ts, policy=policy
+        ):
+            return False
+        assert latest.closed_at is not None
+        self._store_inbound(conn, channel, latest.id, msg, ts, now)
+        change = transitions.reopened_by_customer(
+            state, at=ts, closed_at=latest.closed_at, policy=policy, now=now, wamid=msg.wamid, message_type=msg.type
+        )
+        session_ops.apply(conn, channel, latest.id, change)
+        result.scheduled(change.plan.due_at if change.plan else None)
+        return True
 
     def _open(
         self,
@@ -324,7 +354,7 @@ class Applier:
             message_store.update_message(conn, message.id, wamid=status.wamid)
         if message.direction != Direction.OUT:
             return  # statuses describe what we sent (R15); one naming a customer's message changes nothing
-        pricing_facts.record_status(conn, channel, message, status, now)  # before R15's early returns (R17)
+        pricing_facts.record_status(conn, channel, message, status, now)  # before R15's early returns (R23)
         values = status_change(message.status, status)
         if values is None:
             return

@@ -18,7 +18,15 @@ from typing import Any
 from wasession.domain.events import EventType, other_webhook_event
 from wasession.domain.lifecycle import Direction, MessageKind, MessageStatus
 from wasession.domain.schedule import effective_timestamp
-from wasession.domain.transitions import SendOutcome, customer_wrote, opened, reminder_send_outcome, reminder_status
+from wasession.domain.transitions import (
+    SendOutcome,
+    customer_wrote,
+    opened,
+    reminder_send_outcome,
+    reminder_status,
+    reopened_by_customer,
+    reopens,
+)
 from wasession.ingest import pricing as pricing_facts
 from wasession.ingest.apply import Applier, customer_event, failed_status, signed_for, status_change, status_event
 from wasession.ingest.batch import BodyToApply
@@ -32,6 +40,7 @@ from wasession.store.channels import Channel
 from wasession.store.contacts import Contact, Seen
 from wasession.store.db import Connection
 from wasession.store.messages import MessageState, MessageUpdate
+from wasession.store.sessions import SessionRow
 from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate
 
 
@@ -187,6 +196,8 @@ class BatchApply:
                 self._store_inbound(channel, latest.id, msg, ts, now)  # late, for that transcript (R5)
                 self._record(channel, latest.id, EventType.CUSTOMER_MESSAGE, ts, wamid=msg.wamid, late=True)
                 return
+            if latest is not None and self._reopen(channel, latest, msg, ts, now, result):
+                return
             change = opened(at=ts, policy=channel.policy, now=now, wamid=msg.wamid, message_type=msg.type)
             session = self.sessions.open(self.conn, channel, contact.id, change)
             self._store_inbound(channel, session.id, msg, ts, now)
@@ -202,6 +213,29 @@ class BatchApply:
         if change.plan is not None:
             result.scheduled(change.plan.due_at)
         self.sessions.change(self.conn, channel, active, change)
+
+    def _reopen(
+        self, channel: Channel, latest: SessionRow, msg: InboundMessage, ts: datetime, now: datetime, result: IngestResult
+    ) -> bool:
+        """`reopen_within`: the session a timeout closed moments ago takes the message, as one by one."""
+        state = state_of(latest)
+        if latest.closed_at is None or not reopens(
+            state, close_reason=latest.close_reason, closed_at=latest.closed_at, at=ts, policy=channel.policy
+        ):
+            return False
+        self._store_inbound(channel, latest.id, msg, ts, now)
+        change = reopened_by_customer(
+            state,
+            at=ts,
+            closed_at=latest.closed_at,
+            policy=channel.policy,
+            now=now,
+            wamid=msg.wamid,
+            message_type=msg.type,
+        )
+        self.sessions.change(self.conn, channel, latest, change)
+        result.scheduled(change.plan.due_at if change.plan else None)
+        return True
 
     def _contact_seen(self, channel: Channel, msg: InboundMessage, now: datetime) -> Contact:
         info = msg.contact
@@ -264,7 +298,7 @@ class BatchApply:
         if message.direction != Direction.OUT:
             return  # statuses describe what we sent (R15)
         self.statuses.append((message.id, status))
-        pricing_facts.record_status(self.conn, channel, message, status, now)  # before R15's early returns (R17)
+        pricing_facts.record_status(self.conn, channel, message, status, now)  # before R15's early returns (R23)
         tracked = self.known.get((channel.id, status.wamid), message)
         values = status_change(tracked.status, status)
         if values is None:

@@ -1,4 +1,4 @@
-"""What a status webhook says about price and window, and a customer's referral, kept (docs/rules.md R17).
+"""What a status webhook says about price and window, and a customer's referral, kept (docs/rules.md R23).
 
 Two calls for the applier, one per status and one per stored customer message, so the batched apply
 path can make the same calls.

@@ -17,6 +17,7 @@ from wasession.domain.transitions import (
     Change,
     EventNote,
     PlanFields,
+    QueueClosing,
     ReplanExtra,
     SendOutcome,
     SessionState,
@@ -52,6 +53,8 @@ def state_of(session: SessionRow) -> SessionState:
         reminder_state=ReminderState(session.reminder_state),
         reminder_due_at=session.reminder_due_at,
         awaiting=session.awaiting,
+        reminder_step=session.reminder_step,
+        snoozed_until=session.snoozed_until,
     )
 
 
@@ -119,6 +122,8 @@ class SessionWrites:
                 silence_t=change.reminder.silence_t,
                 callback_data=reminder_callback_data(session_id),
             )
+        if change.closing is not None:
+            message_id = _queue_closing(conn, channel, session_id, change.closing)
         self._gather(channel, session_id, change, message_id)
         return message_id
 
@@ -170,6 +175,30 @@ class SessionWrites:
         events.add_many(conn, self._events)
         self._updates = {}
         self._events = []
+
+
+def closing_callback_data(session_id: int) -> str:
+    return f"wasession:closing:{session_id}"
+
+
+def _queue_closing(conn: Connection, channel: Channel, session_id: int, closing: QueueClosing) -> int:
+    """The closing message in the outbox: sent after the session closed, so the sender checks no window
+    for it beyond Meta's own (a template is allowed at any time)."""
+    template = dict(closing.template) if closing.template is not None else None
+    return message_store.insert_message(
+        conn,
+        session_id=session_id,
+        channel_id=channel.id,
+        direction=Direction.OUT,
+        kind=MessageKind.CLOSING,
+        type="template" if template is not None else "text",
+        body=closing.text if template is None else f"[template {template['name']} ({template['language']})]",
+        payload=template,
+        sent_at=closing.at,
+        created_at=closing.at,
+        status=MessageStatus.PENDING,
+        callback_data=closing_callback_data(session_id),
+    )
 
 
 def _data(note: EventNote, message_id: int | None) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Prometheus counters of what Meta priced and what the monthly cap held back (docs/rules.md R17)."""
+"""Prometheus counters of what Meta priced and what the monthly cap held back (docs/rules.md R23)."""
 
 from __future__ import annotations
 

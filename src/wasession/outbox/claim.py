@@ -109,4 +109,5 @@ def skip_reason(message: MessageRow, session: SessionRow, policy: Policy, now: d
         last_customer_at=session.last_customer_at,
         silence_started_at=message.silence_t,
         window_closes_at=session.window_closes_at,
+        awaiting=session.awaiting,
     )

@@ -182,7 +182,12 @@ def record_skip(
     session_ops.record(
         conn, channel, session.id, message_event(message.kind, "skipped"), now, reason=reason, message_id=message.id
     )
-    if message.kind == MessageKind.REMINDER and message.silence_t == session.last_customer_at and session.active:
+    if (
+        message.kind == MessageKind.REMINDER
+        and message.silence_t == session.last_customer_at
+        and session.active
+        and session.reminder_state != ReminderState.PENDING  # the ladder's next step is not this one
+    ):
         session_store.update_session(conn, session.id, reminder_state=ReminderState.SKIPPED, reminder_reason=reason)
 
 
@@ -199,7 +204,8 @@ def record_unknown(
     log.warning("send outcome unknown (never retried): channel=%s message=%s kind=%s", channel.name, message_id, kind)
     if kind == MessageKind.REMINDER:
         session = session_store.get(conn, session_id)
-        if session is not None and silence_t == session.last_customer_at:
+        pending_next = session is not None and session.reminder_state == ReminderState.PENDING
+        if session is not None and silence_t == session.last_customer_at and not pending_next:
             session_store.update_session(conn, session_id, reminder_state=ReminderState.UNKNOWN)
 
 

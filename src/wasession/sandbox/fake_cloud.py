@@ -9,7 +9,7 @@ What it reproduces of the Cloud API (docs/decisions/0005-cloud-api-fidelity.md):
 - throughput (130429) and pair (131056) rate limits, on the injected clock;
 - signed status webhooks (`sent` at once, then `delivered` and `read`) queued on the clock, for
   the caller to deliver when the clock reaches them, with `pricing` on `sent` and `delivered` and,
-  inside a free entry point window (`entry_point`), a `conversation` object (docs/rules.md R17).
+  inside a free entry point window (`entry_point`), a `conversation` object (docs/rules.md R23).
 
 Time only ever comes from the injected clock, so a test can run a day in milliseconds.
 """

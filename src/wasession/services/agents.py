@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from wasession.domain import transitions
+from wasession.domain.closing import TEMPLATE_LANGUAGE, TEMPLATE_NAME
 from wasession.domain.events import EventType
 from wasession.domain.lifecycle import CloseReason, Direction, MessageStatus
 from wasession.domain.reopen import ReopenedBy
@@ -23,9 +24,6 @@ from wasession.store.db import Connection
 from wasession.store.sessions import SessionRow
 
 MAX_TEXT = 4096
-TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
-# Meta's template languages: "en", "en_US", "pt_BR", "zh_Hant", "fil", …
-TEMPLATE_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z]{2,4})?")
 PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_PARAMETERS = 100
 MAX_PARAMETER_TEXT = 1024
@@ -37,7 +35,7 @@ def callback_data(kind: str, session_id: int, message_id: int) -> str:
     return f"wasession:{kind}:{session_id}:{message_id}"
 
 
-def _agent_session(conn: Connection, session_id: int, workspace_id: int | None) -> tuple[SessionRow, Channel]:
+def agent_session(conn: Connection, session_id: int, workspace_id: int | None) -> tuple[SessionRow, Channel]:
     session = session_store.get(conn, session_id, for_update=True)
     channel = channel_store.get(conn, session.channel_id) if session else None
     if session is None or channel is None or (workspace_id is not None and channel.workspace_id != workspace_id):
@@ -58,7 +56,9 @@ def _queue(conn: Connection, session: SessionRow, channel: Channel, now: datetim
         **values,
     )
     message_store.update_message(conn, message_id, callback_data=callback_data(kind, session.id, message_id))
-    session_ops.apply(conn, channel, session.id, transitions.agent_wrote(session_ops.state_of(session), now))
+    session_ops.apply(
+        conn, channel, session.id, transitions.agent_wrote(session_ops.state_of(session), now, channel.policy)
+    )
     return message_id
 
 
@@ -73,12 +73,12 @@ def send_text(ctx: ServiceContext, session_id: int, body: str, *, workspace_id: 
         raise ValidationError("body", f"body must be at most {MAX_TEXT} characters; got {len(body)}", code="too_long")
     now = ctx.clock.now()
     with ctx.db.write() as conn:
-        session, channel = _agent_session(conn, session_id, workspace_id)
+        session, channel = agent_session(conn, session_id, workspace_id)
         if now >= session.window_closes_at:
             raise WindowClosedError(session.window_closes_at)
         if not session.active:
             _reopen(conn, session, channel, now)
-            session = _agent_session(conn, session_id, workspace_id)[0]
+            session = agent_session(conn, session_id, workspace_id)[0]
         message_id = _queue(conn, session, channel, now, "agent", type="text", body=body)
         session_ops.record(conn, channel, session.id, EventType.AGENT_MESSAGE, now, message_id=message_id)
     ctx.wake()
@@ -105,7 +105,7 @@ def send_template(
     payload = validate_template(name, language, parameters)
     now = ctx.clock.now()
     with ctx.db.write() as conn:
-        session, channel = _agent_session(conn, session_id, workspace_id)
+        session, channel = agent_session(conn, session_id, workspace_id)
         message_id = _queue(
             conn,
             session,
@@ -172,7 +172,7 @@ def validate_template(name: object, language: object, parameters: object) -> dic
 def close_session(ctx: ServiceContext, session_id: int, *, workspace_id: int | None = None) -> None:
     now = ctx.clock.now()
     with ctx.db.write() as conn:
-        session, channel = _agent_session(conn, session_id, workspace_id)
+        session, channel = agent_session(conn, session_id, workspace_id)
         if not session.active:
             raise ConflictError(f"session {session_id} is already closed", code="already_closed")
         change = transitions.closed(session_ops.state_of(session), now=now, reason=CloseReason.AGENT)
@@ -194,7 +194,7 @@ def reopen(ctx: ServiceContext, session_id: int, *, workspace_id: int | None = N
     is already active or when the contact has a newer session open on the channel."""
     now = ctx.clock.now()
     with ctx.db.write() as conn:
-        session, channel = _agent_session(conn, session_id, workspace_id)
+        session, channel = agent_session(conn, session_id, workspace_id)
         if session.active:
             raise ConflictError(f"session {session_id} is already active", code="already_active")
         _reopen(conn, session, channel, now)

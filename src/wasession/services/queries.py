@@ -15,12 +15,16 @@ from datetime import datetime, timedelta
 from wasession.domain.clock import parse_instant
 from wasession.domain.events import EventType
 from wasession.domain.lifecycle import Awaiting, CloseReason, ReminderState, SessionStatus
+from wasession.domain.plan import is_held, is_snoozed
+from wasession.domain.policy import Policy
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.contacts import wa_id_filter
 from wasession.services.errors import NotFoundError, ValidationError
+from wasession.store import channels as channel_store
 from wasession.store import events as event_store
 from wasession.store import messages as message_store
 from wasession.store import queries as query_store
+from wasession.store.db import Connection
 from wasession.store.events import Event
 from wasession.store.messages import MessageRow
 from wasession.store.queries import SORTS, Key, SessionFilter, SessionListRow
@@ -57,6 +61,10 @@ class SessionSummary:
     reminder_due_at: datetime | None
     reminder_reason: str | None
     last_message_preview: str | None = None  # filled in lists only
+    reminder_step: int = 1
+    snoozed_until: datetime | None = None
+    snoozed: bool = False  # snoozed_until is ahead: no reminder and no automatic closure until then
+    held: bool = False  # hold_while_awaiting_agent keeps it open until an agent replies
 
 
 @dataclass(frozen=True)
@@ -75,8 +83,20 @@ class SessionDetail:
     timeline: list[Event]
 
 
-def _summary(row: SessionListRow, now: datetime) -> SessionSummary:
+def _policies(conn: Connection, rows: list[SessionListRow]) -> dict[int, Policy]:
+    """The policies of the channels of `rows`, for what a session shows that depends on it (held)."""
+    found: dict[int, Policy] = {}
+    for row in rows:
+        channel_id = row.session.channel_id
+        if channel_id not in found:
+            channel = channel_store.get(conn, channel_id)
+            found[channel_id] = channel.policy if channel is not None else Policy()
+    return found
+
+
+def _summary(row: SessionListRow, now: datetime, policies: dict[int, Policy] | None = None) -> SessionSummary:
     session, contact = row.session, row.contact
+    policy = (policies or {}).get(session.channel_id, Policy())
     return SessionSummary(
         id=session.id,
         channel_id=session.channel_id,
@@ -100,6 +120,10 @@ def _summary(row: SessionListRow, now: datetime) -> SessionSummary:
         reminder_state=session.reminder_state,
         reminder_due_at=session.reminder_due_at,
         reminder_reason=session.reminder_reason,
+        reminder_step=session.reminder_step,
+        snoozed_until=session.snoozed_until,
+        snoozed=session.active and is_snoozed(session.snoozed_until, now),
+        held=session.active and is_held(policy, session.awaiting),
     )
 
 
@@ -204,7 +228,8 @@ def list_sessions(
         if first is not None and key is not None:
             before = query_store.count(conn, workspace_id, query, now=now, sort=sort, before=first)
         previews = query_store.last_messages(conn, [r.session.id for _, r in rows])
-    items = [replace(_summary(r, now), last_message_preview=_preview(previews.get(r.session.id))) for _, r in rows]
+        policies = _policies(conn, [r for _, r in rows])
+    items = [replace(_summary(r, now, policies), last_message_preview=_preview(previews.get(r.session.id))) for _, r in rows]
     next_cursor = prev_cursor = None
     if rows and (more if forward else key is not None):
         next_cursor = encode_cursor(sort, query_store.key_of(*rows[-1], sort, now), True)
@@ -216,9 +241,10 @@ def list_sessions(
 def session_summary(ctx: ServiceContext, session_id: int, *, workspace_id: int) -> SessionSummary:
     with ctx.db.read() as conn:
         row = query_store.one(conn, workspace_id, session_id)
+        policies = _policies(conn, [row]) if row is not None else {}
     if row is None:
         raise NotFoundError("session", session_id)
-    return _summary(row, ctx.clock.now())
+    return _summary(row, ctx.clock.now(), policies)
 
 
 def session_detail(ctx: ServiceContext, session_id: int, *, workspace_id: int) -> SessionDetail:
@@ -230,7 +256,8 @@ def session_detail(ctx: ServiceContext, session_id: int, *, workspace_id: int) -
             raise NotFoundError("session", session_id)
         transcript = message_store.transcript(conn, session_id)
         timeline = event_store.for_session(conn, session_id)
-    return SessionDetail(_summary(row, now), transcript, timeline)
+        policies = _policies(conn, [row])
+    return SessionDetail(_summary(row, now, policies), transcript, timeline)
 
 
 @dataclass(frozen=True)

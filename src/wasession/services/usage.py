@@ -1,4 +1,4 @@
-"""A channel's usage in one calendar month of its time zone (docs/rules.md R17): one function for the
+"""A channel's usage in one calendar month of its time zone (docs/rules.md R23): one function for the
 API, the dashboard and the Simulator."""
 
 from __future__ import annotations

@@ -65,7 +65,12 @@ _ACCEPTED = (
 # Only while the session is still in the silence the reminder was for (R6).
 _REMINDER_SENT = (
     update(sessions)
-    .where(sessions.c.id == bindparam("sid"), sessions.c.last_customer_at == bindparam("t"))
+    .where(
+        sessions.c.id == bindparam("sid"),
+        sessions.c.last_customer_at == bindparam("t"),
+        # A ladder that moved on to its next step keeps that step pending (issue 13).
+        sessions.c.reminder_state != ReminderState.PENDING.value,
+    )
     .values(reminder_state=ReminderState.SENT.value)
 )
 

@@ -1,4 +1,4 @@
-"""Meta's pricing facts per outbound message and the first referral per session (docs/rules.md R17)."""
+"""Meta's pricing facts per outbound message and the first referral per session (docs/rules.md R23)."""
 
 from __future__ import annotations
 

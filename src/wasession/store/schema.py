@@ -182,6 +182,9 @@ sessions = Table(
     Column("due_kind", String(16), nullable=True),  # remind | close
     Column("claimed_until", UTCDateTime, nullable=True),
     Column("claimed_by", String(64), nullable=True),
+    # Policy v2 (issue 13): the ladder step reminder_state is about, and when a snooze ends.
+    Column("reminder_step", Integer, nullable=False, server_default=text("1")),
+    Column("snoozed_until", UTCDateTime, nullable=True),
     Index("ix_sessions_due_at", "due_at"),
     Index(
         "uq_sessions_one_active",
@@ -224,7 +227,7 @@ messages = Table(
     Index("ix_messages_session", "session_id", "sent_at"),
     Index("ix_messages_outbox", "status", "next_attempt_at"),
     Index("ix_messages_channel_outbox", "channel_id", "status", "next_attempt_at"),
-    # The monthly cap counts a channel's automated sends (R17); partial, so other messages pay nothing.
+    # The monthly cap counts a channel's automated sends (R23); partial, so other messages pay nothing.
     Index(
         "ix_messages_automated",
         "channel_id",
@@ -309,7 +312,7 @@ relay_deliveries = Table(
 )
 
 # What Meta's status webhooks said an outbound message cost and which conversation it fell in
-# (docs/rules.md R17), merged across its statuses by domain/pricing.py.
+# (docs/rules.md R23), merged across its statuses by domain/pricing.py.
 message_pricing = Table(
     "message_pricing",
     metadata,

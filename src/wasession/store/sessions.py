@@ -90,6 +90,8 @@ class SessionRow:
     due_kind: DueKind | None
     claimed_until: datetime | None
     claimed_by: str | None
+    reminder_step: int
+    snoozed_until: datetime | None
 
     @property
     def active(self) -> bool:

@@ -1,4 +1,4 @@
-"""A channel's outbound messages counted over an interval: our own record and what Meta priced (R17)."""
+"""A channel's outbound messages counted over an interval: our own record and what Meta priced (R23)."""
 
 from __future__ import annotations
 

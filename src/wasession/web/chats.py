@@ -108,6 +108,9 @@ NOTICES = {
     "templates": "Templates fetched from Meta.",
     "closed": "Session closed.",
     "reopened": "Session reopened.",
+    "snoozed": "Snoozed: no reminder and no automatic closure until then.",
+    "not_snoozed": "Not snoozed: only an active session can be snoozed, for up to 30 days.",
+    "woke": "Awake: the timeout counts again from now.",
 }
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from wasession.domain.errors import ValidationError
+from wasession.domain.ladder import MAX_STEPS
 from wasession.domain.policy import Policy, policy_errors
 from wasession.domain.template import MERGE_FIELDS, render_template, sample_values
 from wasession.runtime import Runtime
@@ -16,6 +17,7 @@ from wasession.services import channels as channel_service
 from wasession.services import policy_impact
 from wasession.services.channels import SETTINGS_SAVED
 from wasession.services.users import LoginSession
+from wasession.web import policy_v2
 from wasession.web.auth import Auth, Form
 from wasession.web.render import page
 
@@ -66,7 +68,7 @@ def submitted_values(form: Form) -> dict[str, Any]:
         "check_unit": form.get("check_unit", "h"),
         "closure_check_anchor": form.get("closure_check_anchor").strip(),
         "timezone": form.get("timezone").strip(),
-        # Absent (a form without the field) keeps the stored cap; blank means no cap (R17).
+        # Absent (a form without the field) keeps the stored cap; blank means no cap (R23).
         "automated_monthly_cap": form.values.get("automated_monthly_cap"),
     }
 
@@ -118,6 +120,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     ) -> Response:
         channel = channel_service.get_channel(runtime.ctx, channel_id, workspace_id=login.workspace_id)
         shown = values or form_values(channel.policy)
+        v2 = values.get("v2") if values else policy_v2.form_values(channel.policy)
         text, preview_error = preview(shown["reminder_template"], shown["company_name"])
         return page(
             runtime,
@@ -137,6 +140,11 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             timeout_units=TIMEOUT_UNITS,
             interval_units=INTERVAL_UNITS,
             timezones=TIMEZONES,
+            v2=v2,
+            v2_fields=policy_v2.FIELDS,
+            step_kinds=policy_v2.STEP_KINDS,
+            step_units=policy_v2.STEP_UNITS,
+            max_steps=MAX_STEPS,
         )
 
     @r.get("/dashboard/channels/{channel_id}/settings", include_in_schema=False)
@@ -149,7 +157,8 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     def save(request: Request, channel_id: int, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
         channel = channel_service.get_channel(runtime.ctx, channel_id, workspace_id=form.login.workspace_id)
         values = submitted_values(form)
-        changes = policy_changes(values)
+        values["v2"] = policy_v2.submitted_values(form)
+        changes = {**policy_changes(values), **policy_v2.policy_changes(values["v2"], channel.policy)}
         errors = policy_errors(changes, channel.policy)
         if not errors and form.get("confirm") != "yes":
             # The dry run of this very save: what it moves is shown, and saved only once confirmed.

@@ -1,4 +1,4 @@
-"""A channel's usage page: what Meta priced this month, automated against human, and the cap (R17)."""
+"""A channel's usage page: what Meta priced this month, automated against human, and the cap (R23)."""
 
 from typing import Annotated
 

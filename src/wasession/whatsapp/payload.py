@@ -75,7 +75,7 @@ class StatusUpdate:
     biz_opaque_callback_data: str | None
     errors: tuple[CloudError, ...]
     raw: Mapping[str, Any]
-    pricing: MessagePricing = NO_PRICING  # its `pricing` and `conversation` objects (docs/rules.md R17)
+    pricing: MessagePricing = NO_PRICING  # its `pricing` and `conversation` objects (docs/rules.md R23)
 
 
 @dataclass(frozen=True)

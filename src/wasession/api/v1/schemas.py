@@ -143,6 +143,10 @@ class SessionOut(BaseModel):
     reminder_due_at: datetime | None
     reminder_reason: str | None
     last_message_preview: str | None = None  # in lists: the newest message, shortened
+    reminder_step: int = 1  # the ladder step reminder_state and reminder_due_at are about
+    snoozed_until: datetime | None = None  # set while snoozed (in the future) and after a wake
+    snoozed: bool = False  # snoozed_until is ahead: no reminder and no automatic closure until then
+    held: bool = False  # hold_while_awaiting_agent keeps it open until an agent replies
 
 
 class SessionPageOut(BaseModel):
@@ -178,7 +182,7 @@ class EventOut(BaseModel):
 
 
 class FreeWindowOut(BaseModel):
-    """The free entry point window Meta's statuses reported (R17), beside our 24-hour window."""
+    """The free entry point window Meta's statuses reported (R23), beside our 24-hour window."""
 
     conversation_id: str | None
     origin_type: str | None
@@ -297,3 +301,9 @@ class DeliveryOut(BaseModel):
 class DeliveryPage(BaseModel):
     items: list[DeliveryOut]
     next_cursor: str | None
+
+
+class SnoozeIn(Strict):
+    """`until`: an ISO 8601 instant with its offset, or a duration from now such as 2h."""
+
+    until: str = Field(max_length=100)

@@ -19,13 +19,14 @@ from wasession.api.v1.schemas import (
     SessionDetailOut,
     SessionOut,
     SessionPageOut,
+    SnoozeIn,
     TemplateIn,
     TextIn,
     errors,
 )
 from wasession.domain.durations import parse_duration
 from wasession.runtime import Runtime
-from wasession.services import agents, queries, templates, usage
+from wasession.services import agents, queries, snooze, templates, usage
 from wasession.services.errors import ValidationError
 from wasession.services.queries import SessionSummary
 
@@ -161,5 +162,25 @@ def router(runtime: Runtime) -> APIRouter:
     def send_template(session_id: PathId, body: TemplateIn, ws: int = Depends(workspace)) -> MessageQueued:
         message_id = templates.send(ctx, session_id, body.name, body.language, body.parameters, workspace_id=ws)
         return MessageQueued(message_id=message_id, status="pending")
+
+    @r.post(
+        "/sessions/{session_id}/snooze",
+        response_model=SessionOut,
+        responses=errors(404, 409),
+        summary="Snooze until a time: no reminder and no automatic closure before then (issue 13)",
+    )
+    def snooze_session(session_id: PathId, body: SnoozeIn, ws: int = Depends(workspace)) -> SessionOut:
+        snooze.snooze(ctx, session_id, body.until, workspace_id=ws)
+        return session_out(queries.session_summary(ctx, session_id, workspace_id=ws))
+
+    @r.delete(
+        "/sessions/{session_id}/snooze",
+        response_model=SessionOut,
+        responses=errors(404),
+        summary="Wake a snoozed session now; the timeout counts again from now",
+    )
+    def wake_session(session_id: PathId, ws: int = Depends(workspace)) -> SessionOut:
+        snooze.wake(ctx, session_id, workspace_id=ws)
+        return session_out(queries.session_summary(ctx, session_id, workspace_id=ws))
 
     return r

@@ -1,4 +1,4 @@
-"""A channel's usage per calendar month (docs/rules.md R17), workspace-scoped like the channel routes."""
+"""A channel's usage per calendar month (docs/rules.md R23), workspace-scoped like the channel routes."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ newest bodies must never hand their ids to new ones (a target past them would sk
 PostgreSQL sequences never go back.
 
 Revision ID: 0009_relay_targets
-Revises: 0006_pricing_usage
+Revises: 0007_policy_v2
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from wasession.store.db import UTCDateTime
 
 revision = "0009_relay_targets"
-down_revision = "0006_pricing_usage"
+down_revision = "0007_policy_v2"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,33 @@
+"""The session page's snooze and wake buttons (issue 13, R20): the same service functions as the API's
+POST and DELETE /api/v1/sessions/{id}/snooze."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import RedirectResponse, Response
+
+from wasession.domain.errors import ValidationError
+from wasession.runtime import Runtime
+from wasession.services import snooze
+from wasession.services.errors import ConflictError
+from wasession.web.auth import Auth, Form
+
+
+def routes(runtime: Runtime, auth: Auth) -> APIRouter:
+    r = APIRouter()
+    ctx = runtime.ctx
+
+    @r.post("/dashboard/sessions/{session_id}/snooze", include_in_schema=False)
+    def snooze_session(session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+        try:
+            snooze.snooze(ctx, session_id, form.get("until"), workspace_id=form.login.workspace_id)
+        except (ValidationError, ConflictError):
+            return RedirectResponse(f"/dashboard/sessions/{session_id}?notice=not_snoozed", status_code=303)
+        return RedirectResponse(f"/dashboard/sessions/{session_id}?notice=snoozed", status_code=303)
+
+    @r.post("/dashboard/sessions/{session_id}/wake", include_in_schema=False)
+    def wake_session(session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+        snooze.wake(ctx, session_id, workspace_id=form.login.workspace_id)
+        return RedirectResponse(f"/dashboard/sessions/{session_id}?notice=woke", status_code=303)
+
+    return r
