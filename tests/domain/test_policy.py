@@ -384,7 +384,11 @@ def test_timezone_must_be_text() -> None:
 
 @pytest.mark.parametrize(
     "field",
-    [f for f in POLICY_FIELDS if f not in ("closure_check", "closing_template", "business_hours", "automated_monthly_cap")],
+    [
+        f
+        for f in POLICY_FIELDS
+        if f not in ("closure_check", "closing_template", "business_hours", "automated_monthly_cap")
+    ],
 )
 def test_null_is_required_except_for_closure_check(field: str) -> None:
     error = refusal({field: None})

@@ -29,8 +29,8 @@ from wasession.domain.lifecycle import (
     render_reminder,
 )
 from wasession.domain.plan import NEW_SILENCE, Plan, plan
-from wasession.domain.pricing import monthly_cap_reason
 from wasession.domain.policy import Policy
+from wasession.domain.pricing import monthly_cap_reason
 from wasession.domain.schedule import REMINDER_MIN_SPARE, step_due_at
 
 # Meta's error for a message outside the customer service window: the window closed early (R15).

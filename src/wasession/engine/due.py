@@ -15,9 +15,9 @@ from datetime import datetime
 
 from wasession.domain import transitions
 from wasession.domain.lifecycle import CloseReason, DueKind, ReminderState
+from wasession.domain.plan import is_held, is_snoozed
 from wasession.domain.pricing import MONTHLY_CAP
 from wasession.engine.monthly_cap import AutomatedCounts
-from wasession.domain.plan import is_held, is_snoozed
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
 from wasession.lifecycle.writes import reminder_callback_data as reminder_callback_data  # where tests look for it

@@ -215,7 +215,13 @@ class BatchApply:
         self.sessions.change(self.conn, channel, active, change)
 
     def _reopen(
-        self, channel: Channel, latest: SessionRow, msg: InboundMessage, ts: datetime, now: datetime, result: IngestResult
+        self,
+        channel: Channel,
+        latest: SessionRow,
+        msg: InboundMessage,
+        ts: datetime,
+        now: datetime,
+        result: IngestResult,
     ) -> bool:
         """`reopen_within`: the session a timeout closed moments ago takes the message, as one by one."""
         state = state_of(latest)

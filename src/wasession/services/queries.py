@@ -229,7 +229,9 @@ def list_sessions(
             before = query_store.count(conn, workspace_id, query, now=now, sort=sort, before=first)
         previews = query_store.last_messages(conn, [r.session.id for _, r in rows])
         policies = _policies(conn, [r for _, r in rows])
-    items = [replace(_summary(r, now, policies), last_message_preview=_preview(previews.get(r.session.id))) for _, r in rows]
+    items = [
+        replace(_summary(r, now, policies), last_message_preview=_preview(previews.get(r.session.id))) for _, r in rows
+    ]
     next_cursor = prev_cursor = None
     if rows and (more if forward else key is not None):
         next_cursor = encode_cursor(sort, query_store.key_of(*rows[-1], sort, now), True)

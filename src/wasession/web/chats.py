@@ -295,5 +295,3 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         return RedirectResponse(_session_url(session_id, "reopened"), status_code=303)
 
     return r
-
-

@@ -25,6 +25,17 @@ PREFIX = "/api/v1"
 def mount(app: FastAPI, runtime: Runtime) -> None:
     auth.install(app)
     api = APIRouter(prefix=PREFIX)
-    for module in (apikeys, channels, policy_preview, sessions, contacts, event_webhooks, messages, templates, forwards, usage):
+    for module in (
+        apikeys,
+        channels,
+        policy_preview,
+        sessions,
+        contacts,
+        event_webhooks,
+        messages,
+        templates,
+        forwards,
+        usage,
+    ):
         api.include_router(module.router(runtime))
     app.include_router(api)
