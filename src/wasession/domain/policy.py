@@ -52,7 +52,6 @@ class Policy:
     reminder_template: str = DEFAULT_TEMPLATE
     company_name: str = ""
     timezone: str = "UTC"
-    automated_monthly_cap: int | None = None  # R23: None means no cap
     # Policy v2 (issue 13). reminder_steps () is the one-step ladder at reminder_after_hours.
     reminder_steps: tuple[ReminderStep, ...] = ()
     reminder_only_when_awaiting_customer: bool = False
@@ -62,6 +61,7 @@ class Policy:
     hold_while_awaiting_agent: bool = False
     business_hours: BusinessHours = ALWAYS_OPEN
     reopen_within: timedelta = timedelta(0)
+    automated_monthly_cap: int | None = None  # R23: None means no cap
 
     @property
     def ladder(self) -> tuple[ReminderStep, ...]:
