@@ -81,12 +81,15 @@ class GroupCommit:
         self.groups = 0  # for tests and profiles: transactions written
         self.largest = 0
 
-    def submit(self, raw: bytes, signature: str | None) -> Future[IngestResult]:
-        """Queue a body for the next group (waiting while `max_waiting` bodies are queued: call it
-        from a worker thread, not the event loop). The future resolves after the commit."""
+    def submit(self, raw: bytes, signature: str | None, *, wait: bool = True) -> Future[IngestResult] | None:
+        """Queue a body for the next group; the future resolves after the commit. While
+        `max_waiting` bodies are queued it waits for room (call it from a worker thread then), or
+        with `wait=False` returns None at once."""
         future: Future[IngestResult] = Future()
         with self._lock:
             while len(self._waiting) >= self._max_waiting:
+                if not wait:
+                    return None
                 self._room.wait()
             self._waiting.append((raw, signature, future))
             if self._thread is None:

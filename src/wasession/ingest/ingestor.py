@@ -54,7 +54,13 @@ class Ingestor:
         """Append a body the endpoint has checked to the webhook log, together with the other bodies
         waiting (group commit). The future resolves once it is committed, with its log id (`replay`:
         the same bytes were stored before, nothing new). Blocks while the writer is far behind."""
-        return self._group.submit(raw, signature)
+        future = self._group.submit(raw, signature)
+        assert future is not None
+        return future
+
+    def submit_nowait(self, raw: bytes, signature: str | None) -> Future[IngestResult] | None:
+        """`submit` from the event loop: None instead of waiting when the writer is far behind."""
+        return self._group.submit(raw, signature, wait=False)
 
     def ingest(self, raw: bytes, signature: str | None = None) -> IngestResult:
         """Log a body and apply everything waiting, in this thread; its result. Without `signature`
