@@ -265,3 +265,17 @@ def test_two_appliers_on_postgresql_never_apply_one_row_twice(any_sim: Simulator
     assert not set(seen[0]) & set(seen[1])
     assert len(seen[0]) + len(seen[1]) == n
     assert count(sim, sessions) == n and count(sim, messages) == n
+
+
+def test_wait_applied_returns_once_another_thread_applied_the_body(quiet: Simulator) -> None:
+    sim = quiet
+    ch = sim.add_channel()
+    logged = ack(sim, body(sim, ch, "4911"))
+    assert logged.log_id is not None
+    queue = sim.runtime.ingestor.queue
+    assert not queue.wait_applied(logged.log_id, timeout=0.1)
+    applier = threading.Thread(target=sim.runtime.ingestor.drain)
+    applier.start()
+    assert queue.wait_applied(logged.log_id, timeout=WAIT)
+    applier.join(WAIT)
+    assert count(sim, sessions) == 1

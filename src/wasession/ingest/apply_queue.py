@@ -57,6 +57,7 @@ class ApplyQueue:
         self._batch_size = batch_size
         self.backlog_limit = backlog_limit
         self._lock = threading.Lock()  # one batch at a time in this process
+        self._done = threading.Condition()  # notified after each batch this process applied
         self._depth_at = 0.0
         self.depth = 0
         self.over_limit = False
@@ -95,12 +96,28 @@ class ApplyQueue:
             if results:
                 self.batches += 1
                 self._after(results)
+                with self._done:
+                    self._done.notify_all()
             if sliced is not None:
                 while not sliced.step(self._ingestor):
                     pass
                 metrics.webhooks_applied([(self._ingestor.ctx.clock.now() - sliced.received_at).total_seconds()])
                 results.append(sliced.result)
             return results
+
+    def wait_applied(self, log_id: int, timeout: float = 5.0) -> bool:
+        """Wait (at most `timeout` seconds) until the logged body `log_id` is applied, by this
+        process or another; whether it is. For a face that shows the state a webhook leads to."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._ingestor.ctx.db.read() as conn:
+                if webhook_log.is_processed(conn, log_id):
+                    return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._done:  # woken by a batch here; another process's is seen on the next look
+                self._done.wait(min(remaining, 0.05))
 
     # -- one batch -----------------------------------------------------------------------------------
 
