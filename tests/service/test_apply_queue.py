@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import threading
 from datetime import timedelta
@@ -18,13 +17,13 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
+from tests.service.test_ingest_group_commit import body
 from wasession.ingest import IngestResult
 from wasession.ingest.apply import Applier
 from wasession.ingest.apply_queue import ApplyQueue
 from wasession.observability import metrics
 from wasession.runtime import Runtime
-from wasession.sandbox.bodies import new_wamid, text_message_body
-from wasession.store.channels import Channel
+from wasession.sandbox.bodies import new_wamid
 from wasession.store.schema import messages, sessions, webhook_log
 from wasession.testing import Simulator
 
@@ -35,21 +34,6 @@ WAIT = 30.0  # seconds; only a bound for a broken implementation
 def quiet(any_sim: Simulator) -> Simulator:
     any_sim.apply_on_ack = False
     return any_sim
-
-
-def body(
-    sim: Simulator, ch: Channel, wa_id: str, *, text: str = "hi", at: Any = None, wamid: str | None = None
-) -> bytes:
-    return json.dumps(
-        text_message_body(
-            phone_number_id=ch.phone_number_id,
-            wa_id=wa_id,
-            name="Customer",
-            text=text,
-            timestamp=at or sim.now,
-            wamid=wamid or new_wamid(wa_id),
-        )
-    ).encode()
 
 
 def signed(sim: Simulator, raw: bytes) -> str:
@@ -124,19 +108,28 @@ def test_duplicates_and_out_of_order_bodies_follow_the_rules(quiet: Simulator) -
     assert count(sim, messages, messages.c.direction == "in") == 2
 
 
+def raising_on(monkeypatch: pytest.MonkeyPatch, text: str, exc: Exception) -> list[int]:
+    """Applying a message with this text writes it, then raises `exc` (undone with its savepoint);
+    the list counts the tries."""
+    real = Applier._apply_message
+    tries = [0]
+
+    def apply_message(self: Applier, conn: Any, channel: Any, msg: Any, *args: Any) -> None:
+        real(self, conn, channel, msg, *args)
+        if msg.text == text:
+            tries[0] += 1
+            raise exc
+
+    monkeypatch.setattr(Applier, "_apply_message", apply_message)
+    return tries
+
+
 def test_a_failing_body_is_marked_and_does_not_block_the_queue(
     quiet: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sim = quiet
     ch = sim.add_channel()
-    real = Applier._apply_message
-
-    def apply_message(self: Applier, conn: Any, channel: Any, msg: Any, *args: Any) -> None:
-        if msg.text == "boom":
-            raise RuntimeError("apply failed")
-        real(self, conn, channel, msg, *args)
-
-    monkeypatch.setattr(Applier, "_apply_message", apply_message)
+    raising_on(monkeypatch, "boom", RuntimeError("apply failed"))
     logged = [ack(sim, body(sim, ch, f"49{n:02d}", text="boom" if n == 2 else "hi")) for n in range(4)]
     applied = sim.runtime.ingestor.drain()
     assert applied[logged[2].log_id].error == "RuntimeError: apply failed"
@@ -152,16 +145,7 @@ def test_a_body_that_keeps_conflicting_is_marked_and_the_others_applied(
 ) -> None:
     sim = quiet
     ch = sim.add_channel()
-    real = Applier._apply_message
-    tries = [0]
-
-    def apply_message(self: Applier, conn: Any, channel: Any, msg: Any, *args: Any) -> None:
-        real(self, conn, channel, msg, *args)  # its writes are undone with the savepoint
-        if msg.text == "conflict":
-            tries[0] += 1
-            raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed"))
-
-    monkeypatch.setattr(Applier, "_apply_message", apply_message)
+    tries = raising_on(monkeypatch, "conflict", IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")))
     logged = [ack(sim, body(sim, ch, f"49{n:02d}", text="conflict" if n == 1 else "hi")) for n in range(3)]
     applied = sim.runtime.ingestor.drain()
     assert tries[0] == 1 + 3  # once in the optimistic batch; then retried like a race, and given up

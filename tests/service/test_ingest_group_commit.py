@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,14 +30,16 @@ from wasession.whatsapp.signature import SIGNATURE_HEADER
 WAIT = 30.0  # seconds; only a bound for a broken implementation, never reached when it works
 
 
-def body(sim: Simulator, ch: Channel, wa_id: str, text: str = "hi", wamid: str | None = None) -> bytes:
+def body(
+    sim: Simulator, ch: Channel, wa_id: str, text: str = "hi", wamid: str | None = None, at: datetime | None = None
+) -> bytes:
     return json.dumps(
         text_message_body(
             phone_number_id=ch.phone_number_id,
             wa_id=wa_id,
             name="Customer",
             text=text,
-            timestamp=sim.now,
+            timestamp=at or sim.now,
             wamid=wamid or new_wamid(wa_id),
         )
     ).encode()
