@@ -128,6 +128,11 @@ class Simulator:
         self._graph = TestClient(self.fake.app, base_url="http://graph.fake")
         self.runtime = Runtime(settings, clock=self.clock, http=self._graph)
         self.runtime.attach_fake(self.fake)
+        # A 200 means logged (issue 12); in the Simulator the writer applies what it logged before
+        # answering, so whoever posts a webhook (over ASGI or a served port) reads its effect at once.
+        # False: applied only by `drain` (tests of the apply queue's own timing).
+        self.apply_on_ack = True
+        self.runtime.ingestor.on_logged = self._after_ack
         self.runtime.migrate()
         self.app = create_app(self.runtime)
         self.client = TestClient(self.app, base_url="http://wasession.test")
@@ -247,6 +252,7 @@ class Simulator:
             sent_headers[SIGNATURE_HEADER] = _sign(self.app_secret, raw)
         sent_headers.update(headers or {})
         response: httpx.Response = self.client.post("/webhooks/whatsapp", content=raw, headers=sent_headers)
+        self.drain()
         return response
 
     # -- the agent's side ------------------------------------------------------------------------------
@@ -268,6 +274,15 @@ class Simulator:
     def wake(self, channel: Channel | int, *, wa_id: str | None = None, user_id: str | None = None) -> None:
         """End the contact's session's snooze now (the API's DELETE /sessions/{id}/snooze)."""
         snooze_service.wake(self.runtime.ctx, self.session(channel, wa_id=wa_id, user_id=user_id).id)
+
+    def _after_ack(self) -> None:
+        if self.apply_on_ack:
+            self.drain()
+
+    def drain(self) -> None:
+        """Apply every logged webhook body now: a 200 means the body is logged, and the Simulator's
+        callers read the state it leads to (issue 12: the apply queue)."""
+        self.runtime.ingestor.drain()
 
     # -- time ------------------------------------------------------------------------------------------
 
@@ -313,6 +328,7 @@ class Simulator:
                 raw, headers = self.fake.signed(hook)
                 self.client.post("/webhooks/whatsapp", content=raw, headers=headers).raise_for_status()
                 did += 1
+            self.drain()
             if not did:
                 return
         raise RuntimeError("the simulator did not settle at one instant")  # pragma: no cover

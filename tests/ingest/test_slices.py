@@ -4,7 +4,6 @@ are answered without waiting for it, and the body still ends stored and applied 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from wasession.engine.runner import Loop
 from wasession.ingest import slices
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.store.schema import messages, webhook_log
@@ -49,25 +49,33 @@ def inbound(sim: Simulator) -> int:
         return int(conn.execute(select(func.count()).select_from(messages)).scalar() or 0)
 
 
+def processed(sim: Simulator, log_id: int) -> bool:
+    with sim.runtime.db.read() as conn:
+        query = select(webhook_log.c.processed_at).where(webhook_log.c.id == log_id)
+        return conn.execute(query).scalar() is not None
+
+
 def test_small_webhooks_are_answered_quickly_while_a_large_body_is_applied(sim: Simulator) -> None:
+    """Over a real port, with the apply queue run by an engine loop as in `serve` (a 200 means logged)."""
     ch = sim.add_channel()
     big = json.dumps(batch(ch.phone_number_id, sim, LARGE, "4477")).encode()
     assert len(big) > 2_000_000
+    sim.apply_on_ack = False
+    queue = sim.runtime.ingestor.queue
+    loop = Loop("apply", queue.run, lambda: None, sim.clock, max_sleep=0.05)
+    sim.runtime.ingestor.on_logged = loop.wake
+    loop.start()
     latencies: list[float] = []
-    big_done: list[httpx.Response] = []
-    with served(sim) as base, httpx.Client(base_url=base, timeout=600) as client:
-
-        def post_big() -> None:
+    try:
+        with served(sim) as base, httpx.Client(base_url=base, timeout=600) as client:
             headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(sim.app_secret, big)}
-            big_done.append(client.post("/webhooks/whatsapp", content=big, headers=headers))
-
-        thread = threading.Thread(target=post_big)
-        thread.start()
-        with httpx.Client(base_url=base, timeout=30) as small_client:
+            big_done = client.post("/webhooks/whatsapp", content=big, headers=headers)
+            assert big_done.status_code == 200  # logged, not applied: answered before its slices run
+            big_id = big_done.json()["id"]
             n = 0
             while inbound(sim) == 0:  # the big body's first slice is in (a real server: real time)
                 time.sleep(0.02)
-            while thread.is_alive():
+            while not processed(sim, big_id):
                 n += 1
                 raw = json.dumps(
                     text_message_body(
@@ -76,23 +84,24 @@ def test_small_webhooks_are_answered_quickly_while_a_large_body_is_applied(sim: 
                 ).encode()
                 headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(sim.app_secret, raw)}
                 started = time.perf_counter()
-                assert small_client.post("/webhooks/whatsapp", content=raw, headers=headers).status_code == 200
+                assert client.post("/webhooks/whatsapp", content=raw, headers=headers).status_code == 200
                 latencies.append(time.perf_counter() - started)
-        thread.join(600)
-    assert big_done and big_done[0].status_code == 200
+        deadline = time.monotonic() + 120
+        while queue.backlog().depth and time.monotonic() < deadline:  # the small ones, applied behind it
+            time.sleep(0.05)
+    finally:
+        loop.stop()
     assert len(latencies) >= 5, latencies  # they did run while the big body was being applied
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     p50 = latencies[len(latencies) // 2]
     print(f"\n{len(latencies)} small webhooks during a {len(big) / 1e6:.1f} MB, {LARGE}-message body: ", end="")
     print(f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
-    # The target is 250 ms on an idle machine; the bound here leaves room for a shared CI host
-    # (measured 278 ms with eight engineers' test runs on two cores). The whole body takes seconds.
+    # The ack waits for no apply; the bound leaves room for a shared CI host.
     assert p99 <= P99_BOUND
     assert inbound(sim) == LARGE + len(latencies)
     with sim.runtime.db.read() as conn:
-        query = select(webhook_log.c.outcome).where(webhook_log.c.id == big_done[0].json()["id"])
-        outcome = conn.execute(query).scalar()
+        outcome = conn.execute(select(webhook_log.c.outcome).where(webhook_log.c.id == big_id)).scalar()
     assert outcome["messages"] == LARGE and outcome["opened"] == LARGE
 
 

@@ -62,7 +62,10 @@ def test_metrics_expose_closure_lag_and_counters() -> None:
     assert delta("wasession_webhooks_received_total") >= 5
     assert delta("wasession_webhooks_rejected_total", reason="signature_missing") == 1
     assert delta("wasession_webhooks_rejected_total", reason="signature_invalid") == 1
-    assert delta("wasession_ingest_latency_seconds_count") >= 3
+    assert delta("wasession_webhook_ack_seconds_count") >= 3
+    assert delta("wasession_webhooks_applied_total") >= 3
+    assert delta("wasession_webhook_apply_lag_seconds_count") >= 3
+    assert _value(after, "wasession_webhook_apply_backlog") == 0
     assert delta("wasession_send_latency_seconds_count") == 3
     assert _value(after, "wasession_sessions_active") == 1  # Bo
     assert _value(after, "wasession_sessions_eligible") == 0
@@ -197,7 +200,12 @@ def test_readyz_needs_the_database_and_current_migrations(pg_url: str) -> None:
     finally:
         rt.stop()
     assert before.status_code == 503 and before.json()["checks"]["migrations"].startswith("pending")
-    assert after.status_code == 200 and after.json()["checks"] == {"database": "ok", "migrations": "current"}
+    assert after.status_code == 200 and after.json()["checks"] == {
+        "database": "ok",
+        "migrations": "current",
+        "apply_backlog": "ok",
+        "apply_backlog_depth": 0,
+    }
     unreachable = Runtime(
         Settings(database_url="postgresql://nobody@127.0.0.1:1/none", secret_key=SecretBox.generate_key())
     )

@@ -29,9 +29,18 @@ def router(runtime: Runtime) -> APIRouter:
             return False, checks
         current = runtime.schema_current()
         checks["migrations"] = "current" if current else "pending: run `wasession migrate`"
-        return current, checks
+        if not current:
+            return False, checks
+        backlog = runtime.ingestor.queue.backlog()
+        checks["apply_backlog"] = (
+            f"behind: {backlog.depth} webhook bodies wait to be applied, over the limit {backlog.limit}"
+            if backlog.over
+            else "ok"
+        )
+        checks["apply_backlog_depth"] = backlog.depth
+        return not backlog.over, checks
 
-    @r.get("/readyz", summary="Database reachable and migrations current")
+    @r.get("/readyz", summary="Database reachable, migrations current, webhook apply backlog under its limit")
     async def readyz() -> JSONResponse:
         ok, checks = await run_in_threadpool(_ready)
         return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503)

@@ -1,4 +1,8 @@
-"""One writer thread that stores and applies every verified body waiting, in one transaction."""
+"""The ack path's writer: one thread appending every verified body waiting, in one transaction.
+
+A 2xx means the raw body is durable (committed to the webhook log), not that it is applied: the
+apply queue (`apply_queue.py`) applies logged bodies right behind, in batches.
+"""
 
 from __future__ import annotations
 
@@ -6,193 +10,139 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING
+from datetime import datetime
 
-from wasession.ingest.credentials import SignatureRejected
 from wasession.ingest.result import IngestResult
-from wasession.ingest.slices import SlicedBody, prepare
-from wasession.observability import metrics
-from wasession.store.channels import Channel
-from wasession.store.db import IntegrityError
-
-if TYPE_CHECKING:
-    from wasession.ingest.ingestor import Ingestor
+from wasession.lifecycle.context import ServiceContext
+from wasession.store import webhook_log
+from wasession.store.db import Connection, IntegrityError
 
 log = logging.getLogger(__name__)
 
-MAX_GROUP = 200  # bodies per group-commit transaction
+MAX_GROUP = 500  # bodies per group-commit transaction
+# Bodies waiting in memory for the writer at most (up to 3 MB each, but most are a few hundred bytes):
+# beyond it a request waits for room instead of the queue growing; the backlog lives in the database.
+MAX_WAITING = 4000
+CONFLICT_RETRIES = 3
 
 _Waiting = tuple[bytes, str | None, Future[IngestResult]]
-_Outcome = IngestResult | SlicedBody | Exception
 
 
-class _Careful(Exception):
-    """A body of an optimistic group raised: roll back, write the group with savepoints."""
+def log_bodies(conn: Connection, bodies: Sequence[tuple[bytes, str | None]], now: datetime) -> list[IngestResult]:
+    """Append bodies not stored yet (a replay of stored bytes, or the same bytes twice in this
+    group, is answered with the stored row's id): one SELECT and one INSERT for the whole group."""
+    digests = [webhook_log.body_hash(raw) for raw, _ in bodies]
+    known = webhook_log.ids_of_hashes(conn, digests)
+    fresh: dict[str, tuple[bytes, str, str | None]] = {}
+    for (raw, signature), digest in zip(bodies, digests, strict=True):
+        if digest not in known:
+            fresh.setdefault(digest, (raw, digest, signature))
+    new_ids = dict(zip(fresh, webhook_log.append_many(conn, list(fresh.values()), now), strict=True))
+    results: list[IngestResult] = []
+    for digest in digests:
+        if digest in known:
+            results.append(IngestResult(log_id=known[digest], replay=True))
+        else:
+            results.append(IngestResult(log_id=new_ids[digest], replay=not fresh.pop(digest, None)))
+    return results
 
 
 class GroupCommit:
-    """One writer thread that stores and applies every verified body waiting, in one transaction.
+    """Appends the bodies of concurrent requests in one transaction, then resolves their futures.
 
-    SQLite has one writer; many request threads each taking the write lock for one body spend
-    most of their time handing the lock over (and sleeping in SQLite's busy handler). Here the
-    requests queue in memory, and the writer takes all that are waiting — each body in its own
-    savepoint (`Ingestor.ingest_in`), so one bad body never fails the others — commits once, and
-    only then resolves every request's future: a 2xx still means stored and applied. A body that
-    raises gets its exception, with nothing of it stored. If the group transaction itself fails
-    (a lost connection, a failed commit), nothing of it was stored, and each body is tried again
-    in a transaction of its own.
-
-    The batch is whatever arrived while the previous one was being written, so at a low rate
-    every body is written alone at once, and under load the batches grow with the queue.
-
-    A large body is only logged in the group; its slices (`SlicedBody`) then take turns with the
-    groups that arrive meanwhile, one slice between two groups, so small webhooks wait for at most
-    one slice instead of the whole body.
+    SQLite has one writer; request threads each taking the write lock for one INSERT spend most of
+    their time handing the lock over. Here requests queue in memory (at most `max_waiting`), the
+    writer takes all that wait (at most `max_batch`), commits once, wakes the apply queue, and only
+    then answers: a 2xx means the body is on disk. At a low rate every body is written alone at
+    once; under load the groups grow with the queue. On PostgreSQL each process has its own writer.
     """
 
-    def __init__(self, ingestor: Ingestor, *, max_batch: int = MAX_GROUP, idle_exit: float = 30.0) -> None:
-        self._ingestor = ingestor
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        on_commit: Callable[[], None],
+        *,
+        max_batch: int = MAX_GROUP,
+        max_waiting: int = MAX_WAITING,
+        idle_exit: float = 30.0,
+    ) -> None:
+        self._ctx = ctx
+        self._on_commit = on_commit
         self._max_batch = max_batch
+        self._max_waiting = max_waiting
         self._idle_exit = idle_exit  # the thread ends when idle this long and starts again on demand
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)  # the writer waits for bodies
+        self._room = threading.Condition(self._lock)  # submitters wait for room
         self._waiting: deque[_Waiting] = deque()
-        self._sliced: deque[SlicedBody] = deque()  # touched by the writer thread only
         self._thread: threading.Thread | None = None
         self.groups = 0  # for tests and profiles: transactions written
         self.largest = 0
 
-    def submit(self, raw: bytes, signature: str | None) -> Future[IngestResult]:
+    def submit(self, raw: bytes, signature: str | None, *, wait: bool = True) -> Future[IngestResult] | None:
+        """Queue a body for the next group; the future resolves after the commit. While
+        `max_waiting` bodies are queued it waits for room (call it from a worker thread then), or
+        with `wait=False` returns None at once."""
         future: Future[IngestResult] = Future()
-        with self._cond:
+        with self._lock:
+            while len(self._waiting) >= self._max_waiting:
+                if not wait:
+                    return None
+                self._room.wait()
             self._waiting.append((raw, signature, future))
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="wasession-ingest", daemon=True)
+                self._thread = threading.Thread(target=self._run, name="wasession-ack", daemon=True)
                 self._thread.start()
             else:
-                self._cond.notify()
+                self._ready.notify()
         return future
 
     def _take(self) -> list[_Waiting] | None:
-        """The next group; [] when none waits but slices do; None: time for the thread to end."""
-        with self._cond:
-            if not self._waiting and not self._sliced:
-                self._cond.wait(self._idle_exit)
+        with self._lock:
             if not self._waiting:
-                if self._sliced:
-                    return []
+                self._ready.wait(self._idle_exit)
+            if not self._waiting:
                 self._thread = None  # submit() starts a new one
                 return None
             n = min(len(self._waiting), self._max_batch)
-            return [self._waiting.popleft() for _ in range(n)]
+            group = [self._waiting.popleft() for _ in range(n)]
+            self._room.notify_all()
+            return group
 
     def _run(self) -> None:
         while True:
             group = self._take()
             if group is None:
                 return
-            if group:
-                try:
-                    self._write(group)
-                except BaseException as exc:  # never leave a request waiting forever
-                    log.exception("webhook group commit failed")
-                    for _, _, future in group:
-                        if not future.done():
-                            future.set_exception(exc)
-            if self._sliced:
-                self._step_slice()
-
-    def _step_slice(self) -> None:
-        sliced = self._sliced[0]
-        try:
-            finished = sliced.step(self._ingestor)
-        except BaseException as exc:
-            log.exception("webhook %s: applying a slice failed", sliced.log_id)
-            finished = True
-            if sliced.future is not None and not sliced.future.done():
-                sliced.future.set_exception(exc)
-        if finished:
-            self._sliced.popleft()
-            if sliced.future is not None and not sliced.future.done():
-                sliced.future.set_result(sliced.result)
-
-    def _write(self, group: list[_Waiting]) -> None:
-        started = time.perf_counter()
-        try:
             try:
-                # Optimistic: no savepoints (they cost about as much as a body's own statements).
-                outcomes = self._attempt(group, careful=False)
-            except _Careful:
-                # A body raised while applying: the group was rolled back; again, each body in a
-                # savepoint of its own, so that one keeps its raw log and fails alone.
-                outcomes = self._attempt(group, careful=True)
-        except Exception:
-            if len(group) == 1:
-                raise
-            log.exception("webhook group of %d could not be committed; writing each alone", len(group))
-            for raw, signature, future in group:
-                try:
-                    future.set_result(self._ingestor.ingest(raw, signature))
-                except Exception as exc:
+                results = self._write([(raw, signature) for raw, signature, _ in group])
+            except BaseException as exc:  # never leave a request waiting forever
+                log.exception("webhook group commit of %d failed", len(group))
+                for _, _, future in group:
                     future.set_exception(exc)
-            return
-        self.groups += 1
-        self.largest = max(self.largest, len(group))
-        elapsed = time.perf_counter() - started
-        # The engine is woken (a few Event.set calls) before the answers go out, so a client that
-        # has its 200 knows the loops have been told.
-        try:
-            self._ingestor.after_commit([o for o in outcomes if isinstance(o, IngestResult)])
-        except Exception:  # committed is committed: a failed wake-up must not turn the 200s into errors
-            log.exception("waking the engine after a webhook group failed")
-        for (_, _, future), outcome in zip(group, outcomes, strict=True):
-            if isinstance(outcome, SlicedBody):
-                outcome.future = future  # answered after its last slice
-                self._sliced.append(outcome)
-            elif isinstance(outcome, IngestResult):
-                metrics.INGEST_LATENCY.observe(elapsed)
-                future.set_result(outcome)
-            else:
-                future.set_exception(outcome)
+                continue
+            try:
+                self._on_commit()
+            except Exception:  # committed is committed: a failed wake-up must not turn the 200s into errors
+                log.exception("waking the apply queue after a webhook group failed")
+            for (_, _, future), result in zip(group, results, strict=True):
+                future.set_result(result)
 
-    def _attempt(self, group: list[_Waiting], *, careful: bool) -> list[_Outcome]:
-        ingestor = self._ingestor
-        outcomes: list[_Outcome] = []
-        with ingestor.ctx.db.write() as conn:
-            channels: dict[str, Channel | None] = {}
-            for raw, signature, _ in group:
-                prepared = prepare(raw)
-                # Judged again against the secrets stored now: one rotated a moment ago (by any
-                # process) no longer signs, though the request was checked before it queued.
-                try:
-                    verdict = ingestor.verdict(conn, prepared, signature)
-                except SignatureRejected as exc:
-                    outcomes.append(exc)
-                    continue
-                if prepared.large:
-                    replay = ingestor.replay_of(conn, raw)
-                    outcomes.append(replay or ingestor.log_for_slices(conn, prepared, signature, verdict))
-                    continue
-                if not careful:
-                    try:
-                        outcomes.append(
-                            ingestor.ingest_in(
-                                conn,
-                                raw,
-                                channels,
-                                careful=False,
-                                signature=signature,
-                                verdict=verdict,
-                                prepared=prepared,
-                            )
-                        )
-                    except Exception as exc:
-                        raise _Careful from exc
-                    continue
-                try:
-                    outcomes.append(
-                        ingestor.ingest_in(conn, raw, channels, signature=signature, verdict=verdict, prepared=prepared)
-                    )
-                except IntegrityError as exc:
-                    outcomes.append(exc)
-        return outcomes
+    def _write(self, bodies: list[tuple[bytes, str | None]]) -> list[IngestResult]:
+        started = time.perf_counter()
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                with self._ctx.db.write() as conn:
+                    results = log_bodies(conn, bodies, self._ctx.clock.now())
+                break
+            except IntegrityError:
+                # Another process stored one of these bytes at the same moment (PostgreSQL): the
+                # retry finds its row and answers with it.
+                if attempt == CONFLICT_RETRIES - 1:
+                    raise
+        self.groups += 1
+        self.largest = max(self.largest, len(bodies))
+        log.debug("logged %d webhook bodies in %.1f ms", len(bodies), (time.perf_counter() - started) * 1000)
+        return results

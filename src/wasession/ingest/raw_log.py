@@ -74,7 +74,7 @@ def reprocess_logged(
             with ctx.db.read() as conn:
                 stored = webhook_log.body_and_signature(conn, entry.id)
             if stored is not None:
-                yield ingestor.reprocess(entry.id, *stored)
+                yield ingestor.reprocess(entry.id, *stored, received_at=entry.received_at)
         if len(batch) < REPROCESS_BATCH:
             return
         after = batch[-1].id

@@ -60,7 +60,8 @@ def prepare(raw: bytes) -> Prepared:
 @dataclass
 class SlicedBody:
     """A logged body being applied slice by slice; `step` runs one slice in its own transaction
-    and, with the last, marks the log row. Slices are idempotent, so a re-run is harmless."""
+    and, with the last, marks the log row. Slices are idempotent, so a re-run is harmless. Applied
+    as if at `received_at` (its logged arrival: R3's clamp), like the apply queue's batches."""
 
     log_id: int
     updates: Sequence[Update]
@@ -86,7 +87,7 @@ class SlicedBody:
                     limit = min(self.position + SLICE, len(self.updates))
                     while end < limit and (end == self.position or time.perf_counter() - started < SLICE_SECONDS):
                         part = self.updates[end : min(end + STEP, limit)]
-                        ingestor.applier.apply(conn, part, self.verdict, ctx.clock.now(), piece, channels)
+                        ingestor.applier.apply(conn, part, self.verdict, self.received_at, piece, channels)
                         end += len(part)
                     last = end >= len(self.updates)
                     if last:

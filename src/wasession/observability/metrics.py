@@ -18,9 +18,19 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15)
 
 WEBHOOKS_RECEIVED = Counter("wasession_webhooks_received", "Webhook POSTs received")
 WEBHOOKS_REJECTED = Counter("wasession_webhooks_rejected", "Webhook POSTs refused, by reason", ["reason"])
-INGEST_LATENCY = Histogram(
-    "wasession_ingest_latency_seconds", "Storing and applying one verified webhook body", buckets=LATENCY_BUCKETS
+# Issue 12: a 2xx means the body is logged; applying it follows (the apply queue).
+WEBHOOK_ACK_LATENCY = Histogram(
+    "wasession_webhook_ack_seconds",
+    "From a webhook POST's arrival to its answer (the body committed to the webhook log)",
+    buckets=(0.001, 0.0025, *LATENCY_BUCKETS),
 )
+WEBHOOK_APPLY_LAG = Histogram(
+    "wasession_webhook_apply_lag_seconds",
+    "From a webhook body's logged arrival (received_at) to the commit that applied it",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+WEBHOOKS_APPLIED = Counter("wasession_webhooks_applied", "Logged webhook bodies applied")
+APPLY_BACKLOG = Gauge("wasession_webhook_apply_backlog", "Logged webhook bodies waiting to be applied")
 SESSIONS_ACTIVE = Gauge("wasession_sessions_active", "Active sessions")
 SESSIONS_ELIGIBLE = Gauge("wasession_sessions_eligible", "Active sessions already eligible for closure")
 OUTBOX_DEPTH = Gauge("wasession_outbox_depth", "Outbound messages waiting to be sent")
@@ -52,6 +62,13 @@ def webhook_answered(status: int) -> None:
         WEBHOOKS_REJECTED.labels(
             WEBHOOK_REASONS.get(status, "server_error" if status >= 500 else f"http_{status}")
         ).inc()
+
+
+def webhooks_applied(lags: list[float]) -> None:
+    """Bodies applied, with their apply lag in seconds each."""
+    WEBHOOKS_APPLIED.inc(len(lags))
+    for lag in lags:
+        WEBHOOK_APPLY_LAG.observe(max(0.0, lag))
 
 
 # Labelled children looked up once: the engine counts every closure and send, thousands a second.

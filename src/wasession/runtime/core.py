@@ -86,7 +86,12 @@ class Runtime:
                 SECRET_KEY, "not a valid key (32 url-safe base64-encoded bytes)", "generate one with `wasession keygen`"
             ) from exc
         self.ctx = ServiceContext(self.db, self.clock, self.box, wake=self.wake)
-        self.ingestor = Ingestor(self.ctx, wake=self.wake_after_ingest)
+        self.ingestor = Ingestor(
+            self.ctx,
+            wake=self.wake_after_ingest,
+            on_logged=self.wake_apply,
+            backlog_limit=settings.apply_backlog_limit,
+        )
         self._http = http
         self._sandbox_base_url = sandbox_base_url
         self._engine: Engine | None = None
@@ -215,6 +220,12 @@ class Runtime:
         """Tell the listeners (the dashboard's live pages) that something may have been written."""
         for listener in self.change_listeners:
             listener()
+
+    def wake_apply(self) -> None:
+        """After an ack commit: this process's apply loop applies the new bodies at once (another
+        process on PostgreSQL finds them on its next sweep, within APPLY_SWEEP)."""
+        if self._engine is not None:
+            self._engine.wake_apply()
 
     def wake_after_ingest(self, result: IngestResult) -> None:
         """After webhooks were applied: see Engine.wake_after_ingest. On PostgreSQL the other

@@ -37,6 +37,9 @@ RECOVER_EVERY = 60.0
 # The due loop's longest sleep: it re-reads the next due time at least this often, so a due time
 # further away than this needs no wake-up to be met.
 DUE_MAX_SLEEP = 1.0
+# The apply loop is woken after every ack commit of this process; this sweep is the safety net
+# (bodies logged by another process, a wake-up lost to a failed step).
+APPLY_SWEEP = 1.0
 
 LoopStep = Callable[[], object]
 NextAt = Callable[[], datetime | None]
@@ -68,6 +71,7 @@ class Engine:
         self.loops: list[Loop] = []
         self.owner = runtime.owner
         self.listener: notify.DueListener | None = None
+        self.apply_loop: Loop | None = None
 
     def client_for(self, channel: Channel | None) -> CloudClient:
         """The Graph client for `channel`'s origin and version; None: the operator's defaults."""
@@ -90,6 +94,10 @@ class Engine:
         for loop in self.loops:
             loop.wake()
 
+    def wake_apply(self) -> None:
+        if self.apply_loop is not None:
+            self.apply_loop.wake()
+
     def wake_after_ingest(self, result: IngestResult) -> bool:
         """Wake the event loop (webhooks recorded events), and the due loop only if they made
         something due before its next look anyway (a due time within DUE_MAX_SLEEP of clock time).
@@ -111,6 +119,8 @@ class Engine:
 
     def start(self) -> None:
         self.sender.recover_stuck()
+        queue = self.runtime.ingestor.queue  # issue 12: logged webhooks, applied behind the ack
+        self.apply_loop = self.add_loop("apply", queue.run, lambda: None, max_sleep=APPLY_SWEEP)
         self.add_loop("due", self.due.run_due, self.due.next_due_at, max_sleep=DUE_MAX_SLEEP)
         self.add_loop("sender", self.sender.run_pending, self.sender.next_attempt_at)
         self.event_dispatch.wait = False  # the loop hands webhooks to the pool; finished calls wake it
@@ -138,6 +148,7 @@ class Engine:
         for loop in self.loops:
             loop.stop()
         self.loops.clear()
+        self.apply_loop = None
         if self.listener is not None:
             self.listener.stop()
         self.sender.close()

@@ -9,12 +9,12 @@ only reader, and the `unroutable` and `failed` flags beside it are what the admi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
 from wasession.store.schema import webhook_log
 
@@ -176,3 +176,80 @@ def listed(
         .limit(limit)
     ).all()
     return [LoggedBody(int(r[0]), r[1], r[2], Outcome.from_json(r[3]) if r[3] is not None else None) for r in rows]
+
+
+# -- the ack path and the apply queue (issue 12) --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A logged body not applied yet, as the apply queue claims it."""
+
+    id: int
+    body: bytes
+    signature: str | None
+    received_at: datetime
+
+
+_APPEND_RETURNING = insert(webhook_log).returning(webhook_log.c.id, sort_by_parameter_order=True)
+
+
+def ids_of_hashes(conn: Connection, hashes: Iterable[str]) -> dict[str, int]:
+    """The stored rows holding bodies with these sha256s (replays), by hash."""
+    wanted = list(set(hashes))
+    if not wanted:
+        return {}
+    t = webhook_log
+    rows = conn.execute(select(t.c.body_sha256, t.c.id).where(t.c.body_sha256.in_(wanted)))
+    return {str(h): int(i) for h, i in rows}
+
+
+def append_many(conn: Connection, bodies: Sequence[tuple[bytes, str, str | None]], received_at: datetime) -> list[int]:
+    """Append (body, sha256, signature) rows not applied yet, in one statement; their ids in order."""
+    if not bodies:
+        return []
+    values = [
+        {"body": body, "body_sha256": digest, "signature": signature, "received_at": received_at}
+        for body, digest, signature in bodies
+    ]
+    return [int(r[0]) for r in conn.execute(_APPEND_RETURNING, values)]
+
+
+def claim_unprocessed(conn: Connection, limit: int, *, skip_locked: bool, after_id: int = 0) -> list[Pending]:
+    """The oldest bodies not applied yet (on PostgreSQL locked until the transaction ends, skipping
+    rows another process holds, so two appliers never take the same body)."""
+    t = webhook_log
+    query = (
+        select(t.c.id, t.c.body, t.c.signature, t.c.received_at)
+        .where(t.c.processed_at.is_(None), t.c.id > after_id)
+        .order_by(t.c.id)
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return [Pending(int(r[0]), bytes(r[1]), r[2], r[3]) for r in conn.execute(query)]
+
+
+def mark_many(conn: Connection, marks: Sequence[tuple[int, datetime, Outcome]]) -> None:
+    """`mark_processed` for many rows in one statement."""
+    if marks:
+        conn.execute(_MARK, [{"b_id": i, "processed_at": at, **_outcome_values(o)} for i, at, o in marks])
+
+
+def backlog(conn: Connection) -> int:
+    """How many logged bodies wait to be applied (read through ix_webhook_log_unprocessed)."""
+    t = webhook_log
+    return int(conn.execute(select(func.count()).select_from(t).where(t.c.processed_at.is_(None))).scalar() or 0)
+
+
+def oldest_unprocessed_at(conn: Connection) -> datetime | None:
+    t = webhook_log
+    found: datetime | None = conn.execute(
+        select(t.c.received_at).where(t.c.processed_at.is_(None)).order_by(t.c.id).limit(1)
+    ).scalar()
+    return found
+
+
+def is_processed(conn: Connection, log_id: int) -> bool:
+    t = webhook_log
+    return conn.execute(select(t.c.processed_at).where(t.c.id == log_id)).scalar() is not None

@@ -96,6 +96,8 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         if response.status_code >= 300:
             message = f"the webhook endpoint answered {response.status_code}: {response.text[:200]}"
             return await run_in_threadpool(panel, request, form.login, channel_id, error=message, form=values)
+        # A 200 means logged: the page it redirects to shows the message once it is applied.
+        await run_in_threadpool(runtime.ingestor.queue.wait_applied, int(response.json()["id"]))
         return RedirectResponse(f"/dashboard/channels/{channel_id}/sandbox", status_code=303)
 
     return r

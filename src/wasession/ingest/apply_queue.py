@@ -1,0 +1,220 @@
+"""Applying logged webhook bodies, oldest first, in batches right behind the ack.
+
+The backlog is the log rows without `processed_at`: nothing waits in memory, a crash loses
+nothing (the rows are applied after the restart), and applying is idempotent (a known wamid
+changes nothing, R4; statuses only move forward, R15), so a batch applied twice is harmless.
+Each body is judged again against the channel secrets stored now (a secret rotated since the ack
+no longer signs), and applied as if at its logged `received_at` (R3's clamp), so a late apply or a
+replay gives the same T as one applied at once. On PostgreSQL batches are claimed with
+`FOR UPDATE SKIP LOCKED`, so several processes share the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from wasession.ingest.batch import BodyToApply
+from wasession.ingest.credentials import TRUSTED
+from wasession.ingest.result import IngestResult
+from wasession.ingest.slices import CONFLICT_RETRIES, SlicedBody, prepare
+from wasession.observability import metrics
+from wasession.store import webhook_log
+from wasession.store.channels import Channel
+from wasession.store.db import Connection, IntegrityError
+from wasession.store.webhook_log import Pending
+
+if TYPE_CHECKING:
+    from wasession.ingest.ingestor import Ingestor
+
+log = logging.getLogger(__name__)
+
+APPLY_BATCH = 500  # bodies per apply transaction
+BATCHES_PER_STEP = 40  # a loop step ends after this many, so `stop` never waits long
+DEPTH_EVERY = 1.0  # seconds between two counts of the backlog
+
+
+@dataclass(frozen=True)
+class Backlog:
+    depth: int
+    limit: int
+
+    @property
+    def over(self) -> bool:
+        return self.depth > self.limit
+
+
+class _Careful(Exception):
+    """A body of an optimistic batch raised: roll back, apply the batch body by body."""
+
+
+class ApplyQueue:
+    def __init__(self, ingestor: Ingestor, *, batch_size: int = APPLY_BATCH, backlog_limit: int = 50_000) -> None:
+        self._ingestor = ingestor
+        self._batch_size = batch_size
+        self.backlog_limit = backlog_limit
+        self._lock = threading.Lock()  # one batch at a time in this process
+        self._done = threading.Condition()  # notified after each batch this process applied
+        self._depth_at = 0.0
+        self.depth = 0
+        self.over_limit = False
+        self.batches = 0  # for tests and profiles
+
+    # -- entry points --------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """The engine loop's step: apply batches until none is left (or BATCHES_PER_STEP)."""
+        done = 0
+        for _ in range(BATCHES_PER_STEP):
+            applied = self.apply_batch()
+            done += len(applied)
+            if len(applied) < self._batch_size:
+                break
+        self._refresh_depth(force=done == 0)
+        return done
+
+    def drain(self) -> dict[int, IngestResult]:
+        """Apply every logged body waiting, now, in the caller's thread (Simulator, tests, CLI)."""
+        results: dict[int, IngestResult] = {}
+        while True:
+            applied = self.apply_batch()
+            results.update((r.log_id, r) for r in applied if r.log_id is not None)
+            if not applied:
+                self._refresh_depth(force=True)
+                return results
+
+    def apply_batch(self) -> list[IngestResult]:
+        """Claim and apply the oldest waiting bodies in one transaction; [] when none waits."""
+        with self._lock:
+            try:
+                results, sliced = self._attempt(careful=False)
+            except _Careful:
+                results, sliced = self._attempt(careful=True)
+            if results:
+                self.batches += 1
+                self._after(results)
+                with self._done:
+                    self._done.notify_all()
+            if sliced is not None:
+                while not sliced.step(self._ingestor):
+                    pass
+                metrics.webhooks_applied([(self._ingestor.ctx.clock.now() - sliced.received_at).total_seconds()])
+                results.append(sliced.result)
+            return results
+
+    def wait_applied(self, log_id: int, timeout: float = 5.0) -> bool:
+        """Wait (at most `timeout` seconds) until the logged body `log_id` is applied, by this
+        process or another; whether it is. For a face that shows the state a webhook leads to."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._ingestor.ctx.db.read() as conn:
+                if webhook_log.is_processed(conn, log_id):
+                    return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._done:  # woken by a batch here; another process's is seen on the next look
+                self._done.wait(min(remaining, 0.05))
+
+    # -- one batch -----------------------------------------------------------------------------------
+
+    def _attempt(self, *, careful: bool) -> tuple[list[IngestResult], SlicedBody | None]:
+        ingestor = self._ingestor
+        ctx = ingestor.ctx
+        sliced: SlicedBody | None = None
+        with ctx.db.write() as conn:
+            rows = webhook_log.claim_unprocessed(conn, self._batch_size, skip_locked=ctx.db.is_postgres)
+            bodies: list[BodyToApply] = []
+            for row in rows:
+                body, large = self._judged(conn, row)
+                if large:
+                    # Applied in slices of their own transactions, after the bodies before it.
+                    if not bodies:
+                        sliced = SlicedBody(row.id, body.updates, body.verdict, row.received_at)
+                        sliced.result.error = body.result.error
+                    break
+                bodies.append(body)
+            channels: dict[str, Channel | None] = {}
+            if careful:
+                for body in bodies:
+                    self._apply_alone(conn, body, channels)
+            else:
+                try:
+                    ingestor.applier.apply_many(conn, bodies, channels)
+                except Exception as exc:
+                    raise _Careful from exc
+            now = ctx.clock.now()
+            webhook_log.mark_many(conn, [(b.log_id, now, b.result.to_outcome()) for b in bodies])
+        metrics.webhooks_applied([(now - b.received_at).total_seconds() for b in bodies])
+        return [b.result for b in bodies], sliced
+
+    def _judged(self, conn: Connection, row: Pending) -> tuple[BodyToApply, bool]:
+        prepared = prepare(row.body)
+        if row.signature is None:
+            verdict = TRUSTED  # logged by a caller that verified it (`Ingestor.ingest` without a signature)
+        else:
+            verdict = self._ingestor.credentials.verdict(conn, prepared.batch, row.signature, row.body)
+        result = IngestResult(log_id=row.id, error=prepared.error)
+        return BodyToApply(row.id, prepared.updates, verdict, row.received_at, result), prepared.large
+
+    def _apply_alone(self, conn: Connection, body: BodyToApply, channels: dict[str, Channel | None]) -> None:
+        """One body in a savepoint: an error undoes it alone and marks it; an integrity error (two
+        processes opening the same session at once) is retried against the other's rows."""
+        for attempt in range(CONFLICT_RETRIES):
+            body.result = IngestResult(log_id=body.log_id, error=body.result.error)
+            savepoint = conn.begin_nested()
+            try:
+                self._ingestor.applier.apply_many(conn, [body], channels)
+                savepoint.commit()
+                return
+            except IntegrityError as exc:
+                savepoint.rollback()
+                channels.clear()
+                if attempt == CONFLICT_RETRIES - 1:
+                    body.result.error = f"IntegrityError: {exc.orig}"
+            except Exception as exc:  # the body is kept for re-processing whatever went wrong
+                savepoint.rollback()
+                log.exception("webhook %s could not be applied", body.log_id)
+                body.result = IngestResult(log_id=body.log_id, error=f"{type(exc).__name__}: {exc}")
+                return
+
+    def _after(self, results: list[IngestResult]) -> None:
+        try:
+            self._ingestor.after_commit(results)
+        except Exception:  # committed is committed
+            log.exception("waking the engine after applying webhooks failed")
+
+    # -- backpressure --------------------------------------------------------------------------------
+
+    def backlog(self) -> Backlog:
+        """The backlog counted now (for /readyz); also updates the gauge and the log line."""
+        self._refresh_depth(force=True)
+        return Backlog(self.depth, self.backlog_limit)
+
+    def _refresh_depth(self, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self._depth_at < DEPTH_EVERY:
+            return
+        with self._ingestor.ctx.db.read() as conn:
+            self.observe_depth(webhook_log.backlog(conn))
+
+    def observe_depth(self, depth: int) -> bool:
+        """Record the backlog's depth; True while it is over the limit. Said once in the log each
+        time it passes the limit, and once when it is back under."""
+        self._depth_at = time.monotonic()
+        self.depth = depth
+        metrics.APPLY_BACKLOG.set(depth)
+        over = depth > self.backlog_limit
+        if over != self.over_limit:
+            self.over_limit = over
+            if over:
+                log.warning(
+                    "webhook apply backlog: %d bodies wait, over WASESSION_APPLY_BACKLOG_LIMIT=%d (/readyz: not ready)",
+                    depth,
+                    self.backlog_limit,
+                )
+            else:
+                log.warning("webhook apply backlog back under its limit: %d bodies wait", depth)
+        return over
