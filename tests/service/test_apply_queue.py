@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.service.test_ingest_group_commit import body
 from wasession.ingest import IngestResult
-from wasession.ingest.apply import Applier
+from wasession.ingest.batch_apply import BatchApply
 from wasession.ingest.apply_queue import ApplyQueue
 from wasession.observability import metrics
 from wasession.runtime import Runtime
@@ -111,16 +111,16 @@ def test_duplicates_and_out_of_order_bodies_follow_the_rules(quiet: Simulator) -
 def raising_on(monkeypatch: pytest.MonkeyPatch, text: str, exc: Exception) -> list[int]:
     """Applying a message with this text writes it, then raises `exc` (undone with its savepoint);
     the list counts the tries."""
-    real = Applier._apply_message
+    real = BatchApply._message
     tries = [0]
 
-    def apply_message(self: Applier, conn: Any, channel: Any, msg: Any, *args: Any) -> None:
-        real(self, conn, channel, msg, *args)
+    def apply_message(self: BatchApply, channel: Any, msg: Any, *args: Any) -> None:
+        real(self, channel, msg, *args)
         if msg.text == text:
             tries[0] += 1
             raise exc
 
-    monkeypatch.setattr(Applier, "_apply_message", apply_message)
+    monkeypatch.setattr(BatchApply, "_message", apply_message)
     return tries
 
 

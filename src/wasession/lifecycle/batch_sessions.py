@@ -26,6 +26,8 @@ _NEW_SESSION_DEFAULTS: dict[str, Any] = {
     "reminder_reason": None,
     "claimed_until": None,
     "claimed_by": None,
+    "reminder_step": 1,
+    "snoozed_until": None,
 }
 
 
