@@ -64,7 +64,7 @@ def seed(request: pytest.FixtureRequest) -> Iterator[Seed]:
 
 def _seeded(backend: str, url: str) -> Iterator[Seed]:
     with Simulator(start="2026-01-05T09:00:00Z", database_url=url, status_delays=None) as sim:
-        ch1 = sim.add_channel(reminder_enabled=True, reminder_after_hours=1, session_timeout="4h")
+        ch1 = sim.add_channel(reminder_enabled=True, reminder_after_hours=1, session_timeout="4h", reopen_within="1d")
         ch2 = sim.add_channel(reminder_enabled=True, reminder_after_hours=2, session_timeout="24h")
         wa_ids = [f"4477000000{i:02d}" for i in range(10)]
         for i in range(7):
