@@ -12,6 +12,7 @@ from wasession.testing import Simulator
 from wasession.testing.harness import served
 
 ANA = "15550001111"
+BO = "15550002222"
 
 
 def at(s: str) -> datetime:
@@ -43,6 +44,11 @@ def test_snooze_and_wake_over_http_on_a_real_port() -> None:
             assert outsider.post(f"/sessions/{sid}/snooze", json={"until": "2h"}).status_code == 404
             assert outsider.delete(f"/sessions/{sid}/snooze").status_code == 404
             assert api.get(f"/sessions/{sid}").json()["session"]["snoozed_until"] == "2026-01-05T18:00:00Z"
+            sim.customer_message(ch, wa_id=BO, name="Bo")  # not snoozed: the filter leaves Bo out
+            listed = api.get("/sessions", params={"snoozed": "true"}).json()
+            assert ([s["id"] for s in listed["items"]], listed["total"]) == ([sid], 1)
+            awake = api.get("/sessions", params={"snoozed": "false"}).json()["items"]
+            assert [s["contact_wa_id"] for s in awake] == [BO]
 
             sim.advance("1h")  # 16:00
             woke = api.delete(f"/sessions/{sid}/snooze")

@@ -182,13 +182,15 @@ def list_sessions(
     limit: int = 50,
     wa_id: str | None = None,
     cursor: str | None = None,
+    snoozed: bool | None = None,
 ) -> SessionPage:
     """One page of sessions in the order of `sort` (see `wasession.store.queries.segments`), with
     cursors both ways, the count of all matching sessions and the page's position among them.
 
     `eligible` and `window_open` are only ever true for active sessions. `closing_within` keeps the
     active sessions whose window closes after now and no later than now + closing_within. `search`
-    matches part of the contact's name, WhatsApp id or phone, in any case.
+    matches part of the contact's name, WhatsApp id or phone, in any case. `snoozed` keeps the
+    active sessions snoozed now (or, false, every other).
     """
     if status is not None and status not in STATUSES:
         raise ValidationError("status", f"status must be one of {', '.join(STATUSES)}; got {status!r}")
@@ -215,6 +217,7 @@ def list_sessions(
         wa_id=wa_id_filter(wa_id),
         closing_within=closing_within,
         search=search,
+        snoozed=snoozed,
     )
     with ctx.db.read() as conn:
         rows = query_store.list_page(

@@ -49,6 +49,7 @@ class SessionFilter:
     wa_id: str | None = None  # the contact's WhatsApp id (phone number digits)
     closing_within: timedelta | None = None
     search: str | None = None  # part of the contact's name, wa_id or phone, any case
+    snoozed: bool | None = None  # an active session whose snooze ends after now
 
 
 def _base_query(workspace_id: int) -> Select[Any]:
@@ -106,6 +107,9 @@ def _conditions(f: SessionFilter, now: datetime, case_folding: bool = False) -> 
         )
     if f.search:
         conditions.append(sessions.c.contact_id.in_(_matching_contacts(f.search, case_folding)))
+    if f.snoozed is not None:
+        is_snoozed = and_(active, sessions.c.snoozed_until.is_not(None), sessions.c.snoozed_until > now)
+        conditions.append(is_snoozed if f.snoozed else ~is_snoozed)
     return conditions
 
 

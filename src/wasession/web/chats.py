@@ -41,6 +41,7 @@ FILTERS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
         "eligible": ("Past the timeout (eligible)", {"eligible": True}),
         "window_open": ("Window open", {"window_open": True}),
         "window_closed": ("Window closed", {"window_open": False}),
+        "snoozed": ("Snoozed", {"snoozed": True}),
     },
     "closing": {
         "1h": ("Window closes within 1 h", {"closing_within": timedelta(hours=1)}),

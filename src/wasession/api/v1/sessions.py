@@ -59,6 +59,7 @@ def router(runtime: Runtime) -> APIRouter:
         limit: int = Query(50, description="1 to 200"),
         cursor: str | None = Query(None, description="next_cursor or prev_cursor of a page", max_length=500),
         wa_id: str | None = Query(None, description="the contact's WhatsApp number, e.g. 15551234567", max_length=40),
+        snoozed: bool | None = Query(None, description="snoozed now (an agent's snooze that has not ended)"),
     ) -> SessionPageOut:
         within: timedelta | None = None
         if closing_within is not None:
@@ -81,6 +82,7 @@ def router(runtime: Runtime) -> APIRouter:
             limit=limit,
             cursor=cursor,
             wa_id=wa_id,
+            snoozed=snoozed,
         )
         return SessionPageOut(
             items=[session_out(s) for s in page.items],
