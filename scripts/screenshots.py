@@ -36,7 +36,7 @@ def seed(sim: Simulator) -> Channel:
         closure_check_anchor="03:00",
         timezone="Europe/Lisbon",
         reminder_enabled=True,
-        reminder_after_hours=20,
+        reminder_after_hours=18,
         company_name="Acme",
         reminder_template="Hi {contact_firstname}! {company_name|We} here: is there anything else we can help with?",
     )
