@@ -26,6 +26,7 @@ _NEW_SESSION_DEFAULTS: dict[str, Any] = {
     "reminder_reason": None,
     "claimed_until": None,
     "claimed_by": None,
+    "snoozed_until": None,  # a session opens unsnoozed
 }
 
 
