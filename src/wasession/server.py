@@ -11,6 +11,7 @@ from starlette.types import ASGIApp
 import wasession
 from wasession.api import docs, errors, health, webhooks
 from wasession.api import metrics as metrics_api
+from wasession.api.ack import AckFront
 from wasession.api.headers import SecurityHeaders
 from wasession.api.ids import IdRange
 from wasession.api.keygate import KeyGate
@@ -65,4 +66,7 @@ def create_app(
     app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(runtime.settings))
     app.add_middleware(IdRange)
     app.add_middleware(SecurityHeaders)
+    # Outermost of all: POST /webhooks/whatsapp is answered before any of the above (api/ack.py
+    # does their part for it); every other request passes through untouched.
+    app.add_middleware(AckFront, runtime=runtime)
     return app

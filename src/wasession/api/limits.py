@@ -44,7 +44,7 @@ class BodyLimits:
         return self.by_route.get((method, path.rstrip("/") or "/"), self.default)
 
 
-def _human(size: int) -> str:
+def human_size(size: int) -> str:
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):g} MB"
     return f"{size / 1024:g} KiB"
@@ -69,7 +69,7 @@ class BodyLimit:
         limit = self.limits.limit(scope["method"], scope["path"])
         declared = declared_length(scope)
         if declared is not None and declared > limit:
-            await send_error(send, 413, "payload_too_large", f"this request's body is limited to {_human(limit)}")
+            await send_error(send, 413, "payload_too_large", f"this request's body is limited to {human_size(limit)}")
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.timeout
@@ -99,7 +99,9 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    return await refuse(413, "payload_too_large", f"this request's body is limited to {_human(limit)}")
+                    return await refuse(
+                        413, "payload_too_large", f"this request's body is limited to {human_size(limit)}"
+                    )
                 body_done = not message.get("more_body", False)
             return message
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,12 @@ log = logging.getLogger(__name__)
 APPLY_BATCH = 500  # bodies per apply transaction
 BATCHES_PER_STEP = 40  # a loop step ends after this many, so `stop` never waits long
 DEPTH_EVERY = 1.0  # seconds between two counts of the backlog
+# Under load the ack commits a few bodies at a time and wakes the apply loop after each group: applied
+# as they come, each few bodies cost an apply transaction (a claim, the re-judged secrets, the marks,
+# the wake-up of the engine's loops) and take SQLite's one writer from the ack that much more often.
+# A step that follows the previous one closer than this waits the rest of it first, so batches grow
+# with the load; at a low rate the previous step is long past and a body is applied at once.
+APPLY_LINGER = 0.02
 
 
 @dataclass(frozen=True)
@@ -52,9 +59,22 @@ class _Careful(Exception):
 
 
 class ApplyQueue:
-    def __init__(self, ingestor: Ingestor, *, batch_size: int = APPLY_BATCH, backlog_limit: int = 50_000) -> None:
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        *,
+        batch_size: int = APPLY_BATCH,
+        backlog_limit: int = 50_000,
+        linger: float = APPLY_LINGER,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._ingestor = ingestor
         self._batch_size = batch_size
+        self._linger = linger
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._last_step_at = float("-inf")  # when the engine's last step that applied something ended
         self.backlog_limit = backlog_limit
         self._lock = threading.Lock()  # one batch at a time in this process
         self._done = threading.Condition()  # notified after each batch this process applied
@@ -67,6 +87,9 @@ class ApplyQueue:
 
     def run(self) -> int:
         """The engine loop's step: apply batches until none is left (or BATCHES_PER_STEP)."""
+        wait = self._last_step_at + self._linger - self._monotonic()
+        if wait > 0:
+            self._sleep(wait)
         done = 0
         for _ in range(BATCHES_PER_STEP):
             applied = self.apply_batch()
@@ -74,6 +97,8 @@ class ApplyQueue:
             if len(applied) < self._batch_size:
                 break
         self._refresh_depth(force=done == 0)
+        if done:
+            self._last_step_at = self._monotonic()
         return done
 
     def drain(self) -> dict[int, IngestResult]:

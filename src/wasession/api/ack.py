@@ -1,0 +1,158 @@
+"""`POST /webhooks/whatsapp` served straight over ASGI, in front of the FastAPI app (issue 12).
+
+A webhook is the one request that arrives thousands of times a second, and the profile showed the
+framework (the middleware stack, routing, the Request and Response objects) costing more than the
+signature check and the group commit together. This wrapper answers that one route itself and hands
+every other request, unchanged, to the app behind it. It does here what the wrappers and the route
+did for it, with the same answers: the body limit by Content-Length and while streaming (413,
+`api/limits.py`), the body deadline (408), 401 without the signature header, 403 when no addressed
+channel's secret signs the body, the security headers (`api/headers.py`), the webhook counters and
+the ack latency (`observability/metrics.py`).
+
+A 200 (`{"status":"ok","id":N}`) means the raw body is committed to the webhook log; the apply queue
+applies it right behind (docs/api.md: the apply lag). The same bytes again answer the stored id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from wasession.api.answers import send_error
+from wasession.api.errors import error_body
+from wasession.api.headers import SECURITY_HEADERS
+from wasession.api.limits import WEBHOOK_ROUTE, BodyLimits, declared_length, human_size
+from wasession.ingest import IngestResult
+from wasession.observability import metrics
+from wasession.runtime import Runtime
+from wasession.whatsapp.signature import SIGNATURE_HEADER
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_INVALID = "the signature does not match the body under the app secret of any channel its changes address"
+_SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode()
+_SECURITY = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+_JSON_HEADERS = [(b"content-type", b"application/json"), *SECURITY_HEADERS]
+
+
+_Answer = Callable[[int, bytes], Awaitable[None]]
+_Refuse = Callable[[int, str, str], Awaitable[None]]
+
+
+class _Gone(Exception):
+    """The client went away before its body was complete."""
+
+
+class AckFront:
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.ingestor = runtime.ingestor
+        self.credentials = runtime.ingestor.credentials
+        limits = BodyLimits.from_settings(runtime.settings)
+        self.limit = limits.limit(*WEBHOOK_ROUTE)
+        self.timeout = limits.timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != WEBHOOK_ROUTE[1]:
+            await self.app(scope, receive, send)
+            return
+        status = 500  # counted as such if nothing is answered (the client went away)
+
+        async def answer(code: int, payload: bytes) -> None:
+            nonlocal status
+            status = code
+            headers = [(b"content-length", str(len(payload)).encode()), *_JSON_HEADERS]
+            await send({"type": "http.response.start", "status": code, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+
+        async def refuse(code: int, error: str, message: str) -> None:
+            nonlocal status
+            status = code
+            # Closes the connection, so the rest of an oversized or trickling body is never read.
+            await send_error(send, code, error, message, headers=_SECURITY)
+
+        try:
+            await self._receive(scope, receive, answer, refuse)
+        except _Gone:
+            log.debug("http: client went away during POST %s", scope["path"])
+        finally:
+            metrics.webhook_answered(status)
+
+    async def _receive(self, scope: Scope, receive: Receive, answer: _Answer, refuse: _Refuse) -> None:
+        started = time.perf_counter()
+        too_large = f"this request's body is limited to {human_size(self.limit)}"
+        declared = declared_length(scope)
+        if declared is not None and declared > self.limit:
+            await refuse(413, "payload_too_large", too_large)
+            return
+        try:
+            body = await self._body(receive)
+        except TimeoutError:
+            log.info("http: request body not complete after %gs; answered 408", self.timeout)
+            await refuse(408, "request_timeout", f"the body did not arrive within {self.timeout:g}s")
+            return
+        if body is None:
+            await refuse(413, "payload_too_large", too_large)
+            return
+        header = _signature(scope)
+        if not header:
+            await answer(401, _error("signature_missing", f"the {SIGNATURE_HEADER} header is required"))
+            return
+        # Checked before the body queues for the writer, so forgeries never hold it up; applying
+        # judges every change again against the secrets stored at that moment. A secret cached for
+        # a number the body names signs it: queued from the event loop (no thread hop, no parse),
+        # unless the writer is far behind.
+        queued = self.ingestor.submit_nowait(body, header) if self.credentials.signed_by_cached(body, header) else None
+        if queued is None:
+            queued = await run_in_threadpool(self._accept, body, header)
+        if queued is None:
+            await answer(403, _error("signature_invalid", SIGNATURE_INVALID))
+            return
+        result = await asyncio.wrap_future(queued)  # group commit: answered once committed
+        metrics.WEBHOOK_ACK_LATENCY.observe(time.perf_counter() - started)
+        assert result.log_id is not None  # the writer answers every body with its row
+        await answer(200, b'{"status":"ok","id":%d}' % result.log_id)
+
+    async def _body(self, receive: Receive) -> bytes | None:
+        """The whole body, None past the limit; TimeoutError when it is not complete in time."""
+        loop = asyncio.get_running_loop()
+        chunks: list[bytes] = []
+        size = 0
+        async with asyncio.timeout_at(loop.time() + self.timeout):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise _Gone()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > self.limit:
+                    return None
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _accept(self, body: bytes, header: str) -> Future[IngestResult] | None:
+        # In a worker thread: the full check parses the body and may read the addressed channels'
+        # secrets, and `submit` waits while the writer is far behind (bounded memory).
+        if not self.credentials.check(body, header).accepted:
+            return None
+        return self.ingestor.submit(body, header)
+
+
+def _signature(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == _SIGNATURE_KEY:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _error(code: str, message: str) -> bytes:
+    # As FastAPI's JSONResponse renders it, so the answers are byte for byte those of the route before.
+    return json.dumps(error_body(code, message), ensure_ascii=False, separators=(",", ":")).encode()
