@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import axe_playwright_python.sync_playwright as axe_module  # a [test] dependency: never skipped
 import pytest
 
 from tests.browser.conftest import Dashboard
-
-axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="axe-playwright-python is missing")
 
 pytestmark = pytest.mark.browser
 BLOCKING = ("serious", "critical")

@@ -119,7 +119,7 @@ def test_close_asks_first_then_the_closed_view_lists_it_and_reopen_brings_it_bac
     page.get_by_role("button", name="Reopen session").click()
     expect(page.get_by_role("status")).to_have_text("Session reopened.")
     assert sim.session(dash.sandbox, wa_id="15550001111").status == "active"
-    expect(page.locator(".timeline")).to_contain_text("session reopened")
+    expect(page.locator(".timeline")).to_contain_text("Session reopened by an agent")
 
 
 def test_a_returning_customer_s_earlier_sessions_are_on_the_session_page(dash: Dashboard) -> None:

@@ -188,7 +188,6 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             transcript=reading.bubbles(detail.transcript, resent, zone),
             timeline=reading.lines(detail.timeline, zone),
             history=[h for h in history.items if h.id != session_id],
-            zone=zone,
             local=reading.local_time,
             error=error,
             draft=draft,

@@ -94,6 +94,12 @@ SENTENCES: dict[str, str] = {
     "policy_changed": "Session policy changed",
     "session_replanned": "A settings change moved this chat's times",
     "contact_rekeyed": "Customer changed number",
+    "session_reopened": "Session reopened",
+    "session_snoozed": "Snoozed",
+    "session_woke": "Snooze ended",
+    "closing_message_queued": "Closing message queued",
+    "closing_message_skipped": "Closing message not sent",
+    "free_window_opened": "Meta opened a free entry point window",
 }
 REASONS: dict[str, str] = {
     "timeout": "after the timeout",
@@ -106,6 +112,10 @@ REASONS: dict[str, str] = {
     "not_active": "the session is closed",
     "session_closed": "the session closed first",
     "channel_paused": "the channel's sending is paused",
+    "monthly_cap": "the channel's monthly cap for automated sends is used up",
+    "outside_business_hours": "outside business hours",
+    "awaiting_agent": "the customer is waiting for an agent",
+    "superseded": "a later step went out instead",
 }
 
 
@@ -160,6 +170,10 @@ def _sentence(e: Event, zone: tzinfo) -> str:
         return f"{text}: {d['name']} ({d.get('language', '')})"
     if t == "session_replanned":
         return _replanned(text, d, zone)
+    if t == "session_reopened" and d.get("by"):
+        text += " by the customer" if d["by"] == "customer" else " by an agent"
+    if t == "session_snoozed" and d.get("until"):
+        return f"{text} until {local_time(_instant(d['until']), zone)}"
     reason = d.get("reason")
     if isinstance(reason, str):
         text += f" ({REASONS.get(reason, reason.replace('_', ' '))})"
