@@ -125,7 +125,9 @@ def test_shared_limiter_holds_the_limit_across_connections(pg_url: str) -> None:
         while time.monotonic() < end:
             now = datetime.now(UTC)
             if limiters[i % 2].take(7, 10, now) is None:
-                granted.append(time.monotonic())
+                # The instant the limiter judged, not when its answer came back: a slow round trip
+                # would otherwise squeeze two seconds' grants into one on this side.
+                granted.append(now.timestamp())
             else:
                 refused += 1
             i += 1
