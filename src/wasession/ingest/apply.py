@@ -100,6 +100,27 @@ def failed_status(
     metrics.send_outcome(message.kind, "failed")
 
 
+def customer_reopen(
+    channel: Channel, latest: SessionRow, msg: InboundMessage, ts: datetime, now: datetime
+) -> transitions.Change | None:
+    """`reopen_within` (issue 13), on either apply path: the change that reopens the session a timeout
+    closed moments ago with this customer message, or None when it does not reopen."""
+    state = session_ops.state_of(latest)
+    if latest.closed_at is None or not transitions.reopens(
+        state, close_reason=latest.close_reason, closed_at=latest.closed_at, at=ts, policy=channel.policy
+    ):
+        return None
+    return transitions.reopened_by_customer(
+        state,
+        at=ts,
+        closed_at=latest.closed_at,
+        policy=channel.policy,
+        now=now,
+        wamid=msg.wamid,
+        message_type=msg.type,
+    )
+
+
 def updates_in_order(batch: WebhookBatch) -> list[Update]:
     """Messages oldest first (so T only moves forward within a body), then statuses, then others:
     the order a body is applied in, and the order its slices follow."""
@@ -244,18 +265,10 @@ class Applier:
         now: datetime,
         result: IngestResult,
     ) -> bool:
-        """`reopen_within` (issue 13): reopen the session a timeout closed moments ago, if it did."""
-        state = session_ops.state_of(latest)
-        policy = channel.policy
-        if not transitions.reopens(
-            state, close_reason=latest.close_reason, closed_at=latest.closed_at, at=ts, policy=policy
-        ):
+        change = customer_reopen(channel, latest, msg, ts, now)
+        if change is None:
             return False
-        assert latest.closed_at is not None
         self._store_inbound(conn, channel, latest.id, msg, ts, now)
-        change = transitions.reopened_by_customer(
-            state, at=ts, closed_at=latest.closed_at, policy=policy, now=now, wamid=msg.wamid, message_type=msg.type
-        )
         session_ops.apply(conn, channel, latest.id, change)
         result.scheduled(change.plan.due_at if change.plan else None)
         return True

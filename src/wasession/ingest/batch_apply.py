@@ -24,11 +24,17 @@ from wasession.domain.transitions import (
     opened,
     reminder_send_outcome,
     reminder_status,
-    reopened_by_customer,
-    reopens,
 )
 from wasession.ingest import pricing as pricing_facts
-from wasession.ingest.apply import Applier, customer_event, failed_status, signed_for, status_change, status_event
+from wasession.ingest.apply import (
+    Applier,
+    customer_event,
+    customer_reopen,
+    failed_status,
+    signed_for,
+    status_change,
+    status_event,
+)
 from wasession.ingest.batch import BodyToApply
 from wasession.ingest.result import IngestResult
 from wasession.lifecycle.batch_sessions import BatchSessions
@@ -224,21 +230,10 @@ class BatchApply:
         result: IngestResult,
     ) -> bool:
         """`reopen_within`: the session a timeout closed moments ago takes the message, as one by one."""
-        state = state_of(latest)
-        if latest.closed_at is None or not reopens(
-            state, close_reason=latest.close_reason, closed_at=latest.closed_at, at=ts, policy=channel.policy
-        ):
+        change = customer_reopen(channel, latest, msg, ts, now)
+        if change is None:
             return False
         self._store_inbound(channel, latest.id, msg, ts, now)
-        change = reopened_by_customer(
-            state,
-            at=ts,
-            closed_at=latest.closed_at,
-            policy=channel.policy,
-            now=now,
-            wamid=msg.wamid,
-            message_type=msg.type,
-        )
         self.sessions.change(self.conn, channel, latest, change)
         result.scheduled(change.plan.due_at if change.plan else None)
         return True
