@@ -27,8 +27,12 @@ def create_app(
     sandbox_graph: ASGIApp | None = None,
     on_start: Callable[[], None] | None = None,
     on_stop: Callable[[], None] | None = None,
-) -> FastAPI:
-    """`on_start` runs once the server accepts connections (serve starts the engine there)."""
+) -> AckFront:
+    """`on_start` runs once the server accepts connections (serve starts the engine there).
+
+    The answer is the FastAPI app behind `AckFront` (its `app`), which answers POST /webhooks/whatsapp
+    before the framework sees it: FastAPI wraps even its outermost added middleware in its own
+    (error handling, body limits, telemetry), and those cost a webhook more than its ack does."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +70,6 @@ def create_app(
     app.add_middleware(BodyLimit, limits=BodyLimits.from_settings(runtime.settings))
     app.add_middleware(IdRange)
     app.add_middleware(SecurityHeaders)
-    # Outermost of all: POST /webhooks/whatsapp is answered before any of the above (api/ack.py
-    # does their part for it); every other request passes through untouched.
-    app.add_middleware(AckFront, runtime=runtime)
-    return app
+    # Outside the framework: POST /webhooks/whatsapp is answered before any of the above (api/ack.py
+    # does their part for it); every other request, and the lifespan, pass through untouched.
+    return AckFront(app, runtime)

@@ -153,8 +153,9 @@ class ApplyQueue:
         with ctx.db.write() as conn:
             rows = webhook_log.claim_unprocessed(conn, self._batch_size, skip_locked=ctx.db.is_postgres)
             bodies: list[BodyToApply] = []
+            secrets: dict[str, str | None] = {}
             for row in rows:
-                body, large = self._judged(conn, row)
+                body, large = self._judged(conn, row, secrets)
                 if large:
                     # Applied in slices of their own transactions, after the bodies before it.
                     if not bodies:
@@ -176,12 +177,12 @@ class ApplyQueue:
         metrics.webhooks_applied([(now - b.received_at).total_seconds() for b in bodies])
         return [b.result for b in bodies], sliced
 
-    def _judged(self, conn: Connection, row: Pending) -> tuple[BodyToApply, bool]:
+    def _judged(self, conn: Connection, row: Pending, secrets: dict[str, str | None]) -> tuple[BodyToApply, bool]:
         prepared = prepare(row.body)
         if row.signature is None:
             verdict = TRUSTED  # logged by a caller that verified it (`Ingestor.ingest` without a signature)
         else:
-            verdict = self._ingestor.credentials.verdict(conn, prepared.batch, row.signature, row.body)
+            verdict = self._ingestor.credentials.verdict(conn, prepared.batch, row.signature, row.body, secrets)
         result = IngestResult(log_id=row.id, error=prepared.error)
         return BodyToApply(row.id, prepared.updates, verdict, row.received_at, result), prepared.large
 

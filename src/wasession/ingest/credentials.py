@@ -139,8 +139,17 @@ class CredentialCache:
             return None
         return cached[1]
 
-    def verdict(self, conn: Connection, batch: WebhookBatch | None, signature: str | None, raw: bytes) -> Verdict:
-        """Judge each addressed phone_number_id against its own channel's secret, read in `conn`."""
+    def verdict(
+        self,
+        conn: Connection,
+        batch: WebhookBatch | None,
+        signature: str | None,
+        raw: bytes,
+        read: dict[str, str | None] | None = None,
+    ) -> Verdict:
+        """Judge each addressed phone_number_id against its own channel's secret, read in `conn`.
+        `read`: the secrets already read in this transaction, by number (the apply queue judges a
+        batch of bodies in one transaction, and reads each number's row once for all of them)."""
         if batch is None:
             return Verdict()  # unreadable: it addresses no channel that could vouch for it
         verified: set[str] = set()
@@ -148,7 +157,12 @@ class CredentialCache:
         unroutable: set[str] = set()
         matches: dict[str, bool] = {}  # one HMAC per distinct secret, however many numbers share it
         for pnid in addressed(batch):
-            secret = self.app_secret(conn, pnid)
+            if read is None:
+                secret = self.app_secret(conn, pnid)
+            elif pnid in read:
+                secret = read[pnid]
+            else:
+                secret = read[pnid] = self.app_secret(conn, pnid)
             if secret is None:
                 unroutable.add(pnid)
                 continue

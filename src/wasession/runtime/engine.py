@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -21,6 +22,8 @@ from wasession.engine.runner import Loop
 from wasession.ingest import IngestResult
 from wasession.outbound.addresses import AddressPolicy
 from wasession.outbox import Sender, limiter_for
+from wasession.store import event_webhooks as hook_store
+from wasession.store import forwards as forward_store
 from wasession.store import notify
 from wasession.store.channels import Channel
 from wasession.whatsapp.client import CloudClient
@@ -40,6 +43,9 @@ DUE_MAX_SLEEP = 1.0
 # The apply loop is woken after every ack commit of this process; this sweep is the safety net
 # (bodies logged by another process, a wake-up lost to a failed step).
 APPLY_SWEEP = 1.0
+
+# How long the engine trusts its last look at whether any event webhook or relay target exists.
+TARGETS_FRESH = 1.0
 
 LoopStep = Callable[[], object]
 NextAt = Callable[[], datetime | None]
@@ -72,6 +78,8 @@ class Engine:
         self.owner = runtime.owner
         self.listener: notify.DueListener | None = None
         self.apply_loop: Loop | None = None
+        self._targets_at = float("-inf")
+        self._targets = (True, True)  # (an event webhook is enabled, a relay target is unpaused)
 
     def client_for(self, channel: Channel | None) -> CloudClient:
         """The Graph client for `channel`'s origin and version; None: the operator's defaults."""
@@ -91,6 +99,7 @@ class Engine:
     # -- loops ---------------------------------------------------------------------------------------
 
     def wake_local(self) -> None:
+        self._targets_at = float("-inf")  # the write that woke them may have added a target
         for loop in self.loops:
             loop.wake()
 
@@ -99,16 +108,34 @@ class Engine:
             self.apply_loop.wake()
 
     def wake_after_ingest(self, result: IngestResult) -> bool:
-        """Wake the event loop (webhooks recorded events), and the due loop only if they made
-        something due before its next look anyway (a due time within DUE_MAX_SLEEP of clock time).
-        The sender is not woken: ingest queues no sends. Returns whether work is due that soon."""
+        """Wake the event loop and the relay when there is someone to tell (an enabled event webhook,
+        an unpaused relay target), and the due loop only if the webhooks made something due before
+        its next look anyway (a due time within DUE_MAX_SLEEP of clock time). The sender is not
+        woken: ingest queues no sends. Returns whether work is due that soon."""
         due_soon = (
             result.due_at is not None and (result.due_at - self.runtime.clock.now()).total_seconds() <= DUE_MAX_SLEEP
         )
+        events, relay = self._outbound_targets()
         for loop in self.loops:
-            if loop.name in ("events", "relay") or (due_soon and loop.name == "due"):
+            if (
+                (events and loop.name == "events")
+                or (relay and loop.name == "relay")
+                or (due_soon and loop.name == "due")
+            ):
                 loop.wake()
         return due_soon
+
+    def _outbound_targets(self) -> tuple[bool, bool]:
+        """Looked up at most every TARGETS_FRESH seconds: a wake per applied batch for loops with no
+        one to deliver to cost a sixth of `serve`'s time under a webhook flood. A target added here
+        wakes every loop anyway (`wake_local`); one added by another process is found by the loops'
+        own sweep within their longest sleep, as before."""
+        now = time.monotonic()
+        if now - self._targets_at >= TARGETS_FRESH:
+            with self.runtime.db.read() as conn:
+                self._targets = (hook_store.any_enabled(conn), forward_store.any_unpaused(conn))
+            self._targets_at = now
+        return self._targets
 
     def add_loop(
         self, name: str, step: LoopStep, next_at: NextAt, *, max_sleep: float = 1.0, wakeable: bool = True

@@ -113,6 +113,11 @@ def enabled_webhooks(conn: Connection) -> list[EventWebhook]:
     return [_webhook(r) for r in rows.mappings()]
 
 
+def any_enabled(conn: Connection) -> bool:
+    enabled = select(event_webhooks.c.id).where(event_webhooks.c.enabled.is_(True)).limit(1)
+    return conn.execute(enabled).first() is not None
+
+
 def secret_of(conn: Connection, box: SecretBox, webhook_id: int) -> str:
     token = conn.execute(select(event_webhooks.c.secret_enc).where(event_webhooks.c.id == webhook_id)).scalar_one()
     return box.decrypt(token)

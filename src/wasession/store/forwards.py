@@ -120,6 +120,10 @@ def insert_target(
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
+def any_unpaused(conn: Connection) -> bool:
+    return conn.execute(select(_T.c.id).where(_T.c.paused.is_(False)).limit(1)).first() is not None
+
+
 def get_target(conn: Connection, target_id: int) -> Target | None:
     row = conn.execute(_select().where(_T.c.id == target_id)).mappings().first()
     return _target(row) if row else None
