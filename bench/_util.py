@@ -114,7 +114,7 @@ def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
         [WASESSION, "serve", "--no-sandbox", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=None if os.environ.get("BENCH_SERVE_STDERR") else subprocess.DEVNULL,
     )
     print(f"server pid {server.pid} (profile it with: py-spy record -p {server.pid})", flush=True)
     return server

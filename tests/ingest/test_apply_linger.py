@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from wasession.ingest.apply_queue import APPLY_LINGER, ApplyQueue
+from wasession.ingest.apply_queue import ACK_BUSY, APPLY_LINGER, BUSY_BATCH, BUSY_LINGER, ApplyQueue
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.store.channels import Channel
 from wasession.testing import Simulator
@@ -61,3 +61,30 @@ def test_a_step_right_behind_one_that_applied_waits_the_rest_of_the_linger() -> 
         log(sim, ch, "491510000004")
         assert queue.run() == 1
         assert fake.slept == []
+
+
+def test_while_webhooks_arrive_batches_are_bounded_and_steps_wait_longer_on_sqlite() -> None:
+    with Simulator() as sim:
+        sim.apply_on_ack = False
+        ch = sim.add_channel()
+        fake = FakeTime()
+        queue = ApplyQueue(sim.runtime.ingestor, monotonic=fake.monotonic, sleep=fake.sleep)
+        waiting = BUSY_BATCH + BUSY_BATCH // 2
+        for i in range(waiting):
+            log(sim, ch, f"4915100{i:05d}")
+        queue.acked()  # the ack just committed: the write lock is taken in short turns
+        assert queue.run() == waiting
+        assert queue.batches == 2  # BUSY_BATCH, then the rest
+
+        fake.now += BUSY_LINGER / 5
+        log(sim, ch, "491519999999")
+        queue.acked()
+        assert queue.run() == 1
+        assert fake.slept == [pytest.approx(BUSY_LINGER * 4 / 5)]
+
+        fake.now += ACK_BUSY + 1.0  # no ack since: one batch takes everything waiting
+        for i in range(waiting):
+            log(sim, ch, f"4915200{i:05d}")
+        before = queue.batches
+        assert queue.run() == waiting
+        assert queue.batches == before + 1

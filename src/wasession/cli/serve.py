@@ -90,7 +90,10 @@ def serve(
     pump = WebhookPump(fake, runtime.clock, base + "/webhooks/whatsapp")
 
     def start() -> None:
-        engine = runtime.start_engine()
+        # An accelerated clock lives in this process only: the child would apply on real time.
+        engine = runtime.start_engine(
+            apply_process=config.apply_process and sandbox_speed is None, log_format=log_format
+        )
         if sandboxes:
             engine.add_loop("sandbox-webhooks", pump.step, fake.next_webhook_at).start()
 

@@ -42,6 +42,13 @@ DEPTH_EVERY = 1.0  # seconds between two counts of the backlog
 # A step that follows the previous one closer than this waits the rest of it first, so batches grow
 # with the load; at a low rate the previous step is long past and a body is applied at once.
 APPLY_LINGER = 0.02
+# SQLite, while webhooks arrive (one was logged within ACK_BUSY seconds): the ack and the apply
+# take turns at the one write lock, and each apply transaction costs a few milliseconds whatever its
+# size. Fewer, bounded batches keep the ack's wait short: a step waits BUSY_LINGER after the previous
+# one, and a batch takes at most BUSY_BATCH bodies.
+ACK_BUSY = 0.25
+BUSY_LINGER = 0.05
+BUSY_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,7 @@ class ApplyQueue:
         self._monotonic = monotonic
         self._sleep = sleep
         self._last_step_at = float("-inf")  # when the engine's last step that applied something ended
+        self._acked_at = float("-inf")  # when bodies were last logged (`acked`)
         self.backlog_limit = backlog_limit
         self._lock = threading.Lock()  # one batch at a time in this process
         self._done = threading.Condition()  # notified after each batch this process applied
@@ -87,14 +95,16 @@ class ApplyQueue:
 
     def run(self) -> int:
         """The engine loop's step: apply batches until none is left (or BATCHES_PER_STEP)."""
-        wait = self._last_step_at + self._linger - self._monotonic()
+        linger = BUSY_LINGER if self._ack_busy() else self._linger
+        wait = self._last_step_at + linger - self._monotonic()
         if wait > 0:
             self._sleep(wait)
         done = 0
         for _ in range(BATCHES_PER_STEP):
-            applied = self.apply_batch()
+            size = self._size()
+            applied = self.apply_batch(size)
             done += len(applied)
-            if len(applied) < self._batch_size:
+            if len(applied) < size:
                 break
         self._refresh_depth(force=done == 0)
         if done:
@@ -111,24 +121,44 @@ class ApplyQueue:
                 self._refresh_depth(force=True)
                 return results
 
-    def apply_batch(self) -> list[IngestResult]:
-        """Claim and apply the oldest waiting bodies in one transaction; [] when none waits."""
+    def acked(self) -> None:
+        """Bodies were just logged: the ack is busy, so SQLite's write lock is held in short turns."""
+        self._acked_at = self._monotonic()
+
+    def _ack_busy(self) -> bool:
+        return self._monotonic() - self._acked_at < ACK_BUSY and not self._ingestor.ctx.db.is_postgres
+
+    def _size(self) -> int:
+        """SQLite has one writer: while webhooks arrive a batch takes at most BUSY_BATCH bodies, so an
+        ack waiting behind it is answered soon; otherwise (and on PostgreSQL, which locks rows) as many
+        bodies as a batch takes."""
+        return min(self._batch_size, BUSY_BATCH) if self._ack_busy() else self._batch_size
+
+    def apply_batch(self, size: int | None = None) -> list[IngestResult]:
+        """Claim and apply the oldest waiting bodies (at most `size`) in one transaction; [] when none waits."""
+        size = size or self._batch_size
         with self._lock:
+            # Parsed and judged before the write transaction, so it holds SQLite's lock only to apply.
+            judged = self._judge_waiting(size)
             try:
-                results, sliced = self._attempt(careful=False)
+                results, sliced = self._attempt(size, judged, careful=False)
             except _Careful:
-                results, sliced = self._attempt(careful=True)
+                results, sliced = self._attempt(size, judged, careful=True)
             if results:
                 self.batches += 1
                 self._after(results)
-                with self._done:
-                    self._done.notify_all()
+                self.notify_applied()
             if sliced is not None:
                 while not sliced.step(self._ingestor):
                     pass
                 metrics.webhooks_applied([(self._ingestor.ctx.clock.now() - sliced.received_at).total_seconds()])
                 results.append(sliced.result)
             return results
+
+    def notify_applied(self) -> None:
+        """A batch was applied, here or by this process's apply process: wake `wait_applied`."""
+        with self._done:
+            self._done.notify_all()
 
     def wait_applied(self, log_id: int, timeout: float = 5.0) -> bool:
         """Wait (at most `timeout` seconds) until the logged body `log_id` is applied, by this
@@ -146,22 +176,34 @@ class ApplyQueue:
 
     # -- one batch -----------------------------------------------------------------------------------
 
-    def _attempt(self, *, careful: bool) -> tuple[list[IngestResult], SlicedBody | None]:
+    def _judge_waiting(self, size: int) -> dict[int, tuple[BodyToApply, bool]]:
+        """The oldest waiting bodies parsed and judged, by log id, read without locking anything."""
+        with self._ingestor.ctx.db.read() as conn:
+            rows = webhook_log.claim_unprocessed(conn, size, skip_locked=False)
+            secrets: dict[str, str | None] = {}
+            return {row.id: self._judged(conn, row, secrets) for row in rows}
+
+    def _attempt(
+        self, size: int, judged: dict[int, tuple[BodyToApply, bool]], *, careful: bool
+    ) -> tuple[list[IngestResult], SlicedBody | None]:
         ingestor = self._ingestor
         ctx = ingestor.ctx
         sliced: SlicedBody | None = None
         with ctx.db.write() as conn:
-            rows = webhook_log.claim_unprocessed(conn, self._batch_size, skip_locked=ctx.db.is_postgres)
+            # The rows this transaction holds: on PostgreSQL another process may have taken some of
+            # those judged above (they are skipped) or applied them (they are gone).
+            rows = webhook_log.claim_unprocessed(conn, size, skip_locked=ctx.db.is_postgres)
             bodies: list[BodyToApply] = []
             secrets: dict[str, str | None] = {}
             for row in rows:
-                body, large = self._judged(conn, row, secrets)
+                body, large = judged.get(row.id) or self._judged(conn, row, secrets)
                 if large:
                     # Applied in slices of their own transactions, after the bodies before it.
                     if not bodies:
                         sliced = SlicedBody(row.id, body.updates, body.verdict, row.received_at)
                         sliced.result.error = body.result.error
                     break
+                body.result = IngestResult(log_id=body.log_id, error=body.result.error)  # a retry starts afresh
                 bodies.append(body)
             channels: dict[str, Channel | None] = {}
             if careful:
@@ -228,7 +270,7 @@ class ApplyQueue:
 
     def observe_depth(self, depth: int) -> bool:
         """Record the backlog's depth; True while it is over the limit. Said once in the log each
-        time it passes the limit, and once when it is back under."""
+        time it passes the limit, and once when it is back under (by the process that applies)."""
         self._depth_at = time.monotonic()
         self.depth = depth
         metrics.APPLY_BACKLOG.set(depth)

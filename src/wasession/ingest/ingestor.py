@@ -47,6 +47,8 @@ class Ingestor:
         self._wake = wake or (lambda _result: ctx.wake())
         # After an ack commit: wake whoever applies (the engine's apply loop).
         self.on_logged = on_logged or (lambda: None)
+        # Set in an apply process: what it applied is told by the process that serves (`tell` there).
+        self.report_to: Callable[[list[IngestResult]], None] | None = None
         self.queue = ApplyQueue(self, backlog_limit=backlog_limit)
         self._group = GroupCommit(ctx, lambda: self.on_logged())
 
@@ -82,6 +84,14 @@ class Ingestor:
         return self.queue.drain()
 
     def after_commit(self, results: list[IngestResult]) -> None:
+        """After applied bodies commit: tell whoever must know, here or in the serving process."""
+        if self.report_to is not None:
+            self.report_to(results)
+        else:
+            self.tell(results)
+
+    def tell(self, results: list[IngestResult]) -> None:
+        """The fake Cloud API of each customer who wrote, and the loops that have work now."""
         merged = IngestResult()
         if self.on_customer is not None:
             for r in results:

@@ -7,6 +7,7 @@ Prometheus sums them. The gauges are database-wide counts, refreshed when /metri
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import datetime
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -64,11 +65,17 @@ def webhook_answered(status: int) -> None:
         ).inc()
 
 
+# Told the lags of every batch applied here: the apply process passes them on to serve's /metrics.
+apply_lag_listeners: list[Callable[[list[float]], None]] = []
+
+
 def webhooks_applied(lags: list[float]) -> None:
     """Bodies applied, with their apply lag in seconds each."""
     WEBHOOKS_APPLIED.inc(len(lags))
     for lag in lags:
         WEBHOOK_APPLY_LAG.observe(max(0.0, lag))
+    for listener in apply_lag_listeners:
+        listener(lags)
 
 
 # Labelled children looked up once: the engine counts every closure and send, thousands a second.

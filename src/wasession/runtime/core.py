@@ -78,6 +78,7 @@ class Runtime:
         self.key_created = False
         self.key_file: Path | None = None
         key = self._load_key(settings)
+        self.secret_key = key  # handed to the apply process, which must decrypt the same secrets
         try:
             self.box = SecretBox(key)
         except SecretKeyError as exc:
@@ -191,8 +192,14 @@ class Runtime:
     ) -> Loop:
         return self.engine.add_loop(name, step, next_at, max_sleep=max_sleep, wakeable=wakeable)
 
-    def start_engine(self) -> Engine:
-        self.engine.start()
+    def start_engine(self, *, apply_process: bool = False, log_format: str | None = None) -> Engine:
+        """`apply_process`: logged webhooks are applied by a child process (`serve`), not a loop here."""
+        if apply_process:
+            from wasession.runtime.apply_process import ApplyProcess
+
+            self.engine.start(apply_process=ApplyProcess(self, log_format=log_format))
+        else:
+            self.engine.start()
         return self.engine
 
     def attach_fake(self, fake: FakeCloudApi) -> None:

@@ -30,6 +30,7 @@ from wasession.whatsapp.client import CloudClient
 from wasession.whatsapp.transport import HttpxTransport, PooledTransport, Transport
 
 if TYPE_CHECKING:
+    from wasession.runtime.apply_process import ApplyProcess
     from wasession.runtime.core import Runtime
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class Engine:
         self.owner = runtime.owner
         self.listener: notify.DueListener | None = None
         self.apply_loop: Loop | None = None
+        self.apply_process: ApplyProcess | None = None
         self._targets_at = float("-inf")
         self._targets = (True, True)  # (an event webhook is enabled, a relay target is unpaused)
 
@@ -104,7 +106,10 @@ class Engine:
             loop.wake()
 
     def wake_apply(self) -> None:
-        if self.apply_loop is not None:
+        if self.apply_process is not None:
+            self.apply_process.wake()
+        elif self.apply_loop is not None:
+            self.runtime.ingestor.queue.acked()
             self.apply_loop.wake()
 
     def wake_after_ingest(self, result: IngestResult) -> bool:
@@ -144,10 +149,15 @@ class Engine:
         self.loops.append(loop)
         return loop
 
-    def start(self) -> None:
+    def start(self, *, apply_process: ApplyProcess | None = None) -> None:
+        """`apply_process`: it applies the logged webhooks instead of a loop of this process."""
         self.sender.recover_stuck()
-        queue = self.runtime.ingestor.queue  # issue 12: logged webhooks, applied behind the ack
-        self.apply_loop = self.add_loop("apply", queue.run, lambda: None, max_sleep=APPLY_SWEEP)
+        if apply_process is not None:
+            self.apply_process = apply_process
+            apply_process.start()
+        else:  # issue 12: logged webhooks, applied behind the ack
+            queue = self.runtime.ingestor.queue
+            self.apply_loop = self.add_loop("apply", queue.run, lambda: None, max_sleep=APPLY_SWEEP)
         self.add_loop("due", self.due.run_due, self.due.next_due_at, max_sleep=DUE_MAX_SLEEP)
         self.add_loop("sender", self.sender.run_pending, self.sender.next_attempt_at)
         self.event_dispatch.wait = False  # the loop hands webhooks to the pool; finished calls wake it
@@ -172,6 +182,9 @@ class Engine:
         recorded) and claims nothing more; then connections close."""
         self.due.stopping.set()
         self.sender.stopping.set()
+        if self.apply_process is not None:
+            self.apply_process.stop()
+            self.apply_process = None
         for loop in self.loops:
             loop.stop()
         self.loops.clear()

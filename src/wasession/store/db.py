@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError as IntegrityError  # re-exported: a un
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.types import TypeDecorator
 
-from wasession.store.turns import FairRLock
+from wasession.store.turns import WRITER_LOCK_SUFFIX, FairRLock, WriterFile
 
 DEFAULT_SQLITE_FILE = "wasession.sqlite3"
 # SQLite's busy timeout (PRAGMA busy_timeout below); also how long a writer waits for this
@@ -65,6 +65,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
         return _sqlite_datetime
+
+
+def sqlite_text(value: datetime) -> str:
+    """An aware datetime as SQLite stores it (what UTCDateTime binds), for statements sent to the driver."""
+    text = _sqlite_text(value)
+    assert text is not None
+    return text
+
+
+def sqlite_driver(conn: Connection) -> Any | None:
+    """The sqlite3 connection under `conn` (its transaction included), None on another database:
+    for the few statements so hot that SQLAlchemy's per-row work costs more than they do."""
+    if conn.dialect.name != "sqlite":
+        return None
+    return conn.connection.driver_connection
 
 
 def _sqlite_text(value: datetime | None) -> str | None:
@@ -127,9 +142,10 @@ class Database:
     reader: Engine
     # SQLite: the threads of this process take turns for the one write lock here, in arrival order
     # and handed over the moment it is free, instead of in SQLite's busy handler, which sleeps up to
-    # 100 ms between tries and leaves the lock idle meanwhile (issue 6). Other processes still meet
-    # in the busy handler.
+    # 100 ms between tries and leaves the lock idle meanwhile (issue 6). Processes take turns the
+    # same way on a lock file beside the database (`serve` and its apply process write at once).
     _local_writer: FairRLock | None = field(default=None, repr=False)
+    _file_writer: WriterFile | None = field(default=None, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -153,9 +169,19 @@ class Database:
             return
         if not lock.acquire(timeout=SQLITE_BUSY_SECONDS):
             raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (by this process)"))
+        across = self._file_writer if lock.outermost else None  # re-entered: the outer block holds it
         try:
-            with self.writer.begin() as conn:
-                yield conn
+            if across is not None:
+                try:
+                    across.acquire(SQLITE_BUSY_SECONDS)
+                except TimeoutError as exc:
+                    raise OperationalError("BEGIN IMMEDIATE", None, Exception(f"database is locked: {exc}")) from exc
+            try:
+                with self.writer.begin() as conn:
+                    yield conn
+            finally:
+                if across is not None:
+                    across.release()
         finally:
             lock.release()
 
@@ -224,7 +250,10 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
             _create_private(Path(parsed.database))
         else:
             raise ValueError("in-memory SQLite is not supported: processes and threads must share one file")
-        return Database(url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False), FairRLock())
+        writer = WriterFile(Path(parsed.database + WRITER_LOCK_SUFFIX)) if parsed.database else None
+        return Database(
+            url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False), FairRLock(), writer
+        )
     if parsed.get_backend_name() == "postgresql":
         engine = _postgres_engine(url, pool_size)
         return Database(url, engine, engine)

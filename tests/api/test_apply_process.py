@@ -1,0 +1,199 @@
+"""`serve` applies webhooks in a child process (runtime/apply_process.py), on a real port: the child
+is started, applies what `serve` logs, counts at `serve`'s /metrics, is replaced when it dies, and
+never outlives its `serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.security.conftest import healthy, wait_until
+from wasession.sandbox.bodies import new_wamid, text_message_body
+from wasession.store.secrets import SecretBox
+from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
+
+BIN = Path(sys.executable).with_name("wasession")
+PHONE_NUMBER_ID = "106540352242933"
+APP_SECRET = "child-app-secret"
+CHILD = "wasession.runtime.apply_process"
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[bytes]
+    url: str
+    db: Path
+    log_file: Path
+
+    def post(self, text: str) -> int:
+        wa_id = "4915112345600"
+        body = json.dumps(
+            text_message_body(
+                phone_number_id=PHONE_NUMBER_ID,
+                wa_id=wa_id,
+                name="Ada",
+                text=text,
+                timestamp=datetime.now(UTC),
+                wamid=new_wamid(wa_id),
+            )
+        ).encode()
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(APP_SECRET, body)}
+        response = httpx.post(self.url + "/webhooks/whatsapp", content=body, headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+        return int(response.json()["id"])
+
+    def applied(self, log_id: int) -> bool:
+        with sqlite3.connect(self.db) as conn:
+            row = conn.execute("SELECT processed_at FROM webhook_log WHERE id = ?", (log_id,)).fetchone()
+        return row is not None and row[0] is not None
+
+    def children(self) -> list[int]:
+        # Listed under the thread that started each: a replacement is started by serve's reader thread.
+        found: list[int] = []
+        for task in Path(f"/proc/{self.proc.pid}/task").glob("*/children"):
+            try:
+                found.extend(int(pid) for pid in task.read_text().split())
+            except FileNotFoundError:
+                continue
+        return found
+
+    def child(self) -> int | None:
+        for pid in self.children():
+            try:
+                if CHILD in Path(f"/proc/{pid}/cmdline").read_bytes().decode().replace("\0", " "):
+                    return pid
+            except FileNotFoundError:
+                continue
+        return None
+
+    def metric(self, name: str) -> float:
+        text = httpx.get(self.url + "/metrics", timeout=10).text
+        values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")]
+        return values[0] if values else 0.0
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    yield from _serve(tmp_path, {})
+
+
+@pytest.fixture
+def served_in_one_process(tmp_path: Path) -> Iterator[Served]:
+    yield from _serve(tmp_path, {"WASESSION_APPLY_PROCESS": "false"})
+
+
+def _serve(d: Path, extra: dict[str, str]) -> Iterator[Served]:
+    db = d / "child.sqlite3"
+    env = {
+        **os.environ,
+        "WASESSION_HOME": str(d),
+        "WASESSION_DATABASE_URL": f"sqlite:///{db}",
+        "WASESSION_SECRET_KEY": SecretBox.generate_key(),
+        "WASESSION_LOG_FORMAT": "json",
+        "WASESSION_SENDER_CONCURRENCY": "2",
+        **extra,
+    }
+    subprocess.run(
+        [str(BIN), "channels", "add", "--name", "child", "--phone-number-id", PHONE_NUMBER_ID,
+         "--access-token", "child-token", "--app-secret", APP_SECRET, "--verify-token", "child-verify"],
+        env=env, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_file = d / "serve.log"
+    with open(log_file, "wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN), "serve", "--no-sandbox", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until("the server to answer /healthz", lambda: proc.poll() is None and healthy(url), 90)
+        yield Served(proc, url, db, log_file)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+
+
+def test_a_child_applies_what_serve_logs_and_serve_counts_it(served: Served) -> None:
+    wait_until("the apply process to start", lambda: served.child() is not None, 30)
+    before = served.metric("wasession_webhooks_applied_total")
+    log_id = served.post("applied next door")
+    wait_until("the body to be applied", lambda: served.applied(log_id), 30)
+    with sqlite3.connect(served.db) as conn:
+        texts = [r[0] for r in conn.execute("SELECT body FROM messages WHERE direction = 'in'")]
+    assert texts == ["applied next door"]
+    # The child's counters and apply lags reach serve's /metrics (serve itself applied nothing).
+    wait_until(
+        "the child's count at serve's /metrics",
+        lambda: served.metric("wasession_webhooks_applied_total") >= before + 1,
+        10,
+    )
+    assert served.metric("wasession_webhook_apply_lag_seconds_count") >= 1
+
+
+def test_a_killed_child_is_replaced_and_the_next_applies_what_waits(served: Served) -> None:
+    wait_until("the apply process to start", lambda: served.child() is not None, 30)
+    first = served.child()
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    wait_until("another apply process", lambda: served.child() not in (None, first), 30)
+    log_id = served.post("after the crash")
+    wait_until("the body to be applied", lambda: served.applied(log_id), 30)
+    lines = [json.loads(line) for line in served.log_file.read_text().splitlines() if line.startswith("{")]
+    assert any(
+        line["level"] == "error" and f"apply process {first} exited with code -9" in line["msg"] for line in lines
+    )
+
+
+def test_the_child_ends_with_its_serve_even_when_serve_is_killed(served: Served) -> None:
+    wait_until("the apply process to start", lambda: served.child() is not None, 30)
+    child = served.child()
+    assert child is not None
+    served.proc.kill()
+    served.proc.wait(10)
+    wait_until("the orphaned apply process to end", lambda: not alive(child), 30)
+
+
+def test_serve_stops_its_child_on_sigterm_and_exits_cleanly(served: Served) -> None:
+    wait_until("the apply process to start", lambda: served.child() is not None, 30)
+    child = served.child()
+    assert child is not None
+    served.proc.terminate()
+    # uvicorn ends with the signal it stopped on, once shutdown is complete (the child stopped in it).
+    assert served.proc.wait(30) in (0, -signal.SIGTERM)
+    assert not alive(child)
+    lines = [json.loads(line) for line in served.log_file.read_text().splitlines() if line.startswith("{")]
+    assert not [line for line in lines if line["level"] == "error"]
+    assert any("Application shutdown complete" in line["msg"] for line in lines)
+
+
+def test_with_the_setting_off_serve_applies_in_its_own_process(served_in_one_process: Served) -> None:
+    log_id = served_in_one_process.post("applied at home")
+    wait_until("the body to be applied", lambda: served_in_one_process.applied(log_id), 30)
+    assert served_in_one_process.child() is None

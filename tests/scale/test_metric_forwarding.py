@@ -1,0 +1,44 @@
+"""The apply process's counters reach serve's /metrics (observability/forwarding.py): what a process
+counted since the last report, added to another's counters."""
+
+from __future__ import annotations
+
+from wasession.observability import forwarding, metrics, usage_metrics
+
+
+def value(counter: object, **labels: str) -> float:
+    for family in counter.collect():  # type: ignore[attr-defined]
+        for sample in family.samples:
+            if sample.name.endswith("_total") and sample.labels == labels:
+                return float(sample.value)
+    return 0.0
+
+
+def test_what_a_counter_gained_since_the_last_take_is_added_elsewhere() -> None:
+    deltas = forwarding.CounterDeltas()
+    assert deltas.take() == []  # nothing counted since it started
+    metrics.send_outcome("reminder", "failed")
+    metrics.send_outcome("reminder", "failed")
+    usage_metrics.priced("service", "free_customer_service", automated=False)
+    metrics.WEBHOOKS_APPLIED.inc(3)
+    gained = deltas.take()
+    assert ("wasession_sends", {"kind": "reminder", "outcome": "failed"}, 2.0) in gained
+    assert ("wasession_webhooks_applied", {}, 3.0) in gained
+    assert any(name == "wasession_outbound_priced" and delta == 1.0 for name, _, delta in gained)
+    assert deltas.take() == []  # taken once
+
+    sends = value(metrics.SENDS, kind="reminder", outcome="failed")
+    applied = value(metrics.WEBHOOKS_APPLIED)
+    forwarding.add(gained)  # as serve adds its apply process's report
+    assert value(metrics.SENDS, kind="reminder", outcome="failed") == sends + 2
+    assert value(metrics.WEBHOOKS_APPLIED) == applied + 3
+
+
+def test_apply_lags_told_by_another_process_are_observed_without_counting_twice() -> None:
+    count = metrics.WEBHOOK_APPLY_LAG.collect()[0]
+    before = next(s.value for s in count.samples if s.name.endswith("_count"))
+    applied = value(metrics.WEBHOOKS_APPLIED)
+    forwarding.observe_apply_lags([0.01, 0.2, -0.001])
+    after = next(s.value for s in metrics.WEBHOOK_APPLY_LAG.collect()[0].samples if s.name.endswith("_count"))
+    assert after == before + 3
+    assert value(metrics.WEBHOOKS_APPLIED) == applied  # the count comes with the counters' deltas
