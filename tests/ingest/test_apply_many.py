@@ -27,11 +27,15 @@ from wasession.sandbox.bodies import new_wamid, status_body, text_message_body
 from wasession.store import migrate
 from wasession.store.channels import ChannelCache
 from wasession.store.db import Database, connect
-from wasession.store.schema import contacts, events, messages, metadata, sessions
+from wasession.store.schema import contacts, events, message_pricing, messages, metadata, sessions
 from wasession.testing import Simulator
 from wasession.whatsapp.payload import WebhookBatch, parse_webhook
 
-TABLES = (contacts, sessions, messages, events)
+TABLES = (contacts, sessions, messages, events, message_pricing)
+PRICED_REGULAR = {"billable": True, "pricing_model": "PMP", "type": "regular", "category": "utility"}
+PRICED_SERVICE = {"billable": False, "pricing_model": "PMP", "type": "free_customer_service", "category": "service"}
+PRICED_FREE_ENTRY = {"billable": False, "pricing_model": "PMP", "type": "free_entry_point", "category": "service"}
+FREE_CONVERSATION = {"id": "conv-free-1", "origin": {"type": "referral_conversion"}}
 CASES = [pytest.param("sqlite", t, id=f"sqlite-{t}") for t in range(25)] + [
     pytest.param("postgresql", t, id=f"postgresql-{t}", marks=pytest.mark.postgres) for t in range(8)
 ]
@@ -201,6 +205,10 @@ class Bodies:
             code = rng.choice([131047, 131026])
             errors = [{"code": code, "title": "Failed", "message": "m", "error_data": {"details": "d"}}]
         written = at - timedelta(seconds=rng.choice([0, 1, 30]))
+        # Meta's pricing on `sent` and `delivered`, sometimes in a free entry point window (R23): the
+        # batched path reads what is stored for a batch's sends once and keeps it current.
+        pricing = rng.choice([None, None, PRICED_REGULAR, PRICED_SERVICE, PRICED_FREE_ENTRY])
+        conversation = FREE_CONVERSATION if pricing is PRICED_FREE_ENTRY else None
         return status_body(
             phone_number_id=pnid,
             wamid=wamid,
@@ -209,6 +217,8 @@ class Bodies:
             recipient_id="447700000000",
             callback_data=callback,
             errors=errors,
+            pricing=pricing,
+            conversation=conversation,
         )
 
     def other(self) -> dict[str, Any]:
@@ -253,7 +263,7 @@ def fresh(bodies: list[BodyToApply]) -> list[BodyToApply]:
 
 def dump(db: Database) -> dict[str, list[tuple[Any, ...]]]:
     with db.read() as conn:
-        return {t.name: [tuple(r) for r in conn.execute(select(t).order_by(t.c.id))] for t in TABLES}
+        return {t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))] for t in TABLES}
 
 
 def results(bodies: list[BodyToApply]) -> list[tuple[Any, ...]]:

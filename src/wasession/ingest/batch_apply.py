@@ -42,10 +42,12 @@ from wasession.lifecycle.writes import SessionWrites, state_of
 from wasession.store import contacts as contact_store
 from wasession.store import inbound as inbound_store
 from wasession.store import messages as message_store
+from wasession.store import pricing as pricing_store
 from wasession.store.channels import Channel
 from wasession.store.contacts import Contact, Seen
 from wasession.store.db import Connection
 from wasession.store.messages import MessageState, MessageUpdate
+from wasession.store.pricing import StoredPricing
 from wasession.store.sessions import SessionRow
 from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate
 
@@ -97,6 +99,7 @@ class BatchApply:
         self.sessions = BatchSessions(SessionWrites())
         self.contacts: dict[int, _Contacts] = {}
         self.known: dict[tuple[int, str], MessageState] = {}
+        self.pricing: dict[int, StoredPricing | None] = {}
         self.new_messages: list[dict[str, Any]] = []
         self.contact_updates: dict[int, dict[str, Any]] = {}
         self.message_updates: dict[int, MessageUpdate] = {}
@@ -161,6 +164,9 @@ class BatchApply:
                 if r.update.user_id:
                     users.add(r.update.user_id)
         self.known = message_store.states_by_wamid(self.conn, wamids)
+        # What Meta priced so far for the sends the batch's statuses name (R23): one query, not one a status.
+        sends = [m.id for m in self.known.values() if m.direction == Direction.OUT]
+        self.pricing = pricing_store.get_many(self.conn, sends)
         for workspace_id, (wa, users) in names.items():
             self.contacts[workspace_id] = _Contacts(
                 contact_store.find_many(self.conn, workspace_id, wa_ids=wa, user_ids=users)
@@ -299,7 +305,8 @@ class BatchApply:
         if message.direction != Direction.OUT:
             return  # statuses describe what we sent (R15)
         self.statuses.append((message.id, status))
-        pricing_facts.record_status(self.conn, channel, message, status, now)  # before R15's early returns (R23)
+        # Before R15's early returns (R23).
+        pricing_facts.record_status(self.conn, channel, message, status, now, self.pricing, self._record)
         tracked = self.known.get((channel.id, status.wamid), message)
         values = status_change(tracked.status, status)
         if values is None:

@@ -6,7 +6,10 @@ path can make the same calls.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from wasession.domain.events import EventType
 from wasession.domain.pricing import AUTOMATED_KINDS, MessagePricing, merge, status_order
@@ -16,18 +19,30 @@ from wasession.store import pricing as pricing_store
 from wasession.store.channels import Channel
 from wasession.store.db import Connection
 from wasession.store.messages import MessageRow, MessageState
+from wasession.store.pricing import StoredPricing
 from wasession.whatsapp.payload import InboundMessage, StatusUpdate
+
+Record = Callable[..., Any]  # (channel, session_id, event type, at, **data): an event in this transaction
 
 
 def record_status(
-    conn: Connection, channel: Channel, message: MessageRow | MessageState, status: StatusUpdate, now: datetime
+    conn: Connection,
+    channel: Channel,
+    message: MessageRow | MessageState,
+    status: StatusUpdate,
+    now: datetime,
+    known: dict[int, StoredPricing | None] | None = None,
+    record: Record | None = None,
 ) -> None:
     """Merge the status's pricing and conversation into the message's; a status carrying none, a
-    duplicate, or an older one arriving late, loses nothing already known."""
+    duplicate, or an older one arriving late, loses nothing already known. The batched apply path
+    passes `known`, what is stored for the batch's sends (read in one query, kept current here), and
+    `record`, which adds an event where its other events go, so the event ids come in the same order
+    as when the statuses are applied one by one."""
     new = status.pricing
     if new.empty:
         return
-    stored = pricing_store.get(conn, message.id)
+    stored = known[message.id] if known is not None and message.id in known else pricing_store.get(conn, message.id)
     order, stored_order = status_order(status.status), (stored.status_order if stored else 0)
     before = stored.pricing if stored else MessagePricing()
     merged = merge(before, stored_order, new, order)
@@ -43,6 +58,8 @@ def record_status(
         exists=stored is not None,
         now=now,
     )
+    if known is not None:
+        known[message.id] = StoredPricing(merged, max(order, stored_order))
     if before.category is None and merged.category is not None:
         usage_metrics.priced(merged.category, merged.pricing_type, message.kind in AUTOMATED_KINDS)
     if (
@@ -50,8 +67,7 @@ def record_status(
         and not before.free_entry_point
         and not pricing_store.free_window_seen(conn, message.session_id, merged.conversation_id, message.id)
     ):
-        session_ops.record(
-            conn,
+        (record or functools.partial(session_ops.record, conn))(
             channel,
             message.session_id,
             EventType.FREE_WINDOW_OPENED,

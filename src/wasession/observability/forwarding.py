@@ -8,6 +8,8 @@ send wherever it was applied. Histogram observations travel as their values (the
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter
 
 from wasession.observability import metrics, usage_metrics
@@ -17,6 +19,7 @@ Key = tuple[str, tuple[tuple[str, str], ...]]
 Delta = tuple[str, dict[str, str], float]
 
 
+@functools.cache
 def _counters() -> dict[str, Counter]:
     found: dict[str, Counter] = {}
     for module in (metrics, usage_metrics):
@@ -56,9 +59,8 @@ class CounterDeltas:
 def add(deltas: list[Delta]) -> None:
     """Add another process's counter gains to this process's counters (unknown names are ignored:
     the two processes run the same code, so that is a bug to see in tests, not to crash on)."""
-    counters = _counters()
     for name, labels, delta in deltas:
-        counter = counters.get(name)
+        counter = _counters().get(name)
         if counter is None or delta <= 0:
             continue
         (counter.labels(**labels) if labels else counter).inc(delta)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,11 +39,23 @@ class Referral:
 _FREE = (message_pricing.c.pricing_type == FREE_ENTRY_POINT) | (message_pricing.c.origin_type == REFERRAL_CONVERSION)
 
 
+def _stored(row: Any) -> StoredPricing:
+    return StoredPricing(MessagePricing(**{name: row[name] for name in PRICING_FIELDS}), row["status_order"])
+
+
 def get(conn: Connection, message_id: int) -> StoredPricing | None:
     row = conn.execute(select(message_pricing).where(message_pricing.c.message_id == message_id)).mappings().first()
-    if row is None:
-        return None
-    return StoredPricing(MessagePricing(**{name: row[name] for name in PRICING_FIELDS}), row["status_order"])
+    return None if row is None else _stored(row)
+
+
+def get_many(conn: Connection, message_ids: Sequence[int]) -> dict[int, StoredPricing | None]:
+    """`get` for each of these messages in one query (None: nothing stored yet)."""
+    found: dict[int, StoredPricing | None] = dict.fromkeys(message_ids)
+    if message_ids:
+        query = select(message_pricing).where(message_pricing.c.message_id.in_(sorted(set(message_ids))))
+        for row in conn.execute(query).mappings():
+            found[int(row["message_id"])] = _stored(row)
+    return found
 
 
 def save(
