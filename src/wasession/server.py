@@ -72,4 +72,6 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     # Outside the framework: POST /webhooks/whatsapp is answered before any of the above (api/ack.py
     # does their part for it); every other request, and the lifespan, pass through untouched.
-    return AckFront(app, runtime)
+    front = AckFront(app, runtime)
+    app.state.front = front  # what a route posting a webhook to this server itself must call (web/sandbox.py)
+    return front

@@ -22,6 +22,7 @@ from wasession.engine.runner import Loop
 from wasession.ingest import GroupCommit, IngestResult, group_commit
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.services import channels as channel_service
+from wasession.services import event_webhooks, forwards
 from wasession.store.channels import Channel
 from wasession.store.schema import messages, sessions, webhook_log
 from wasession.testing import Simulator
@@ -274,7 +275,7 @@ def idle_loops(sim: Simulator) -> dict[str, Loop]:
     """Loops registered with the runtime but not started, so their wake-ups can be read."""
     runtime = sim.runtime
     nothing: Callable[[], None] = lambda: None  # noqa: E731
-    for name in ("due", "sender", "events"):
+    for name in ("due", "sender", "events", "relay"):
         runtime.add_loop(name, nothing, lambda: None)
     return {loop.name: loop for loop in runtime.loops}
 
@@ -290,13 +291,23 @@ def test_a_webhook_wakes_the_event_loop_and_the_due_loop_only_for_work_due_soon(
     ch = sim.add_channel(session_timeout="24h")
     loops = idle_loops(sim)
     sim.customer_message(ch, wa_id="4911")
+    assert woken(loops) == set()  # no event webhook, no forward target: no one to tell; due times hours away
+    event_webhooks.create_webhook(
+        sim.runtime.ctx, workspace_id=ch.workspace_id, url="https://hooks.example.com/in", secret="s" * 24
+    )
+    assert woken(loops) == {"due", "sender", "events", "relay"}  # a new subscriber: every loop looks
+    sim.customer_message(ch, wa_id="4912")
     assert woken(loops) == {"events"}  # its due times are hours away; ingest queues no sends
     sim.runtime.wake_after_ingest(IngestResult(messages=1, due_at=sim.now + timedelta(seconds=1)))
     assert woken(loops) == {"events", "due"}
     sim.runtime.wake_after_ingest(IngestResult(messages=1, due_at=sim.now + timedelta(seconds=2)))
     assert woken(loops) == {"events"}
+    forwards.create_forward(sim.runtime.ctx, ch.id, workspace_id=ch.workspace_id, url="https://relay.example.com/in")
+    woken(loops)
+    sim.customer_message(ch, wa_id="4913")
+    assert woken(loops) == {"events", "relay"}
     sim.runtime.wake()  # other services still wake every loop
-    assert woken(loops) == {"events", "due", "sender"}
+    assert woken(loops) == {"events", "due", "sender", "relay"}
 
 
 def test_a_late_message_that_makes_a_session_due_at_once_wakes_the_due_loop(sim: Simulator) -> None:

@@ -75,6 +75,7 @@ def create_webhook(
             now=ctx.clock.now(),
         )
         created = hook_store.get_webhook(conn, webhook_id)
+    ctx.wake()  # the engine wakes the event loop after webhooks only while a webhook is enabled
     assert created is not None
     return created
 
@@ -115,6 +116,8 @@ def update_webhook(
     with ctx.db.write() as conn:
         hook_store.update_webhook(conn, ctx.box, webhook_id, secret=new_secret, **values)
         updated = hook_store.get_webhook(conn, webhook_id)
+    if enabled:
+        ctx.wake()
     assert updated is not None
     return updated
 

@@ -74,6 +74,7 @@ def create_forward(
             now=ctx.clock.now(),
         )
         created = store.get_target(conn, target_id)
+    ctx.wake()  # this process's relay looks at once (the engine wakes it after webhooks only while a target exists)
     assert created is not None
     return created
 
@@ -121,6 +122,8 @@ def update_forward(
     with ctx.db.write() as conn:
         store.update_target(conn, ctx.box, target_id, secret=new_secret, **values)
         updated = store.get_target(conn, target_id)
+    if paused is False:
+        ctx.wake()  # resumed: delivered from its cursor at once
     assert updated is not None
     return updated
 
