@@ -4,31 +4,25 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from tests.security.conftest import healthy, read_response, wait_until
+from tests.api.served import VERIFY_TOKEN, serve_with_channel, text_message
+from tests.security.conftest import read_response
 from tests.security.test_http_body_limits import request_head, status_of, stream_until_answered
 from wasession.api.ack import SIGNATURE_INVALID, AckFront
 from wasession.api.errors import error_body
 from wasession.api.headers import SECURITY_HEADERS
-from wasession.sandbox.bodies import new_wamid, text_message_body
-from wasession.store.secrets import SecretBox
 from wasession.testing import Simulator
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
-BIN = Path(sys.executable).with_name("wasession")
 PHONE_NUMBER_ID = "106540352242922"
 APP_SECRET = "front-app-secret"
 PATH = "/webhooks/whatsapp"
@@ -48,57 +42,14 @@ class Front:
 
 
 def message(text: str, phone_number_id: str = PHONE_NUMBER_ID) -> bytes:
-    wa_id = "4915112345678"
-    payload = text_message_body(
-        phone_number_id=phone_number_id,
-        wa_id=wa_id,
-        name="Ada",
-        text=text,
-        timestamp=datetime.now(UTC),
-        wamid=new_wamid(wa_id),
-    )
-    return json.dumps(payload).encode()
+    return text_message(text, phone_number_id)
 
 
 @pytest.fixture(scope="module")
 def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
-    d = tmp_path_factory.mktemp("front")
-    env = {
-        **os.environ,
-        "WASESSION_HOME": str(d),
-        "WASESSION_DATABASE_URL": f"sqlite:///{d / 'front.sqlite3'}",
-        "WASESSION_SECRET_KEY": SecretBox.generate_key(),
-        "WASESSION_BODY_TIMEOUT": "1",
-        "WASESSION_LOG_FORMAT": "json",
-        "WASESSION_SENDER_CONCURRENCY": "2",
-    }
-    subprocess.run(
-        [str(BIN), "channels", "add", "--name", "front", "--phone-number-id", PHONE_NUMBER_ID,
-         "--access-token", "front-token", "--app-secret", APP_SECRET, "--verify-token", "front-verify"],
-        env=env, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log_file = d / "serve.log"
-    with open(log_file, "wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN), "serve", "--no-sandbox", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until("the server to answer /healthz", lambda: proc.poll() is None and healthy(url), 90)
-        yield Front(url, port, log_file)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    env = {"WASESSION_BODY_TIMEOUT": "1"}
+    with serve_with_channel(tmp_path_factory.mktemp("front"), PHONE_NUMBER_ID, APP_SECRET, env) as served:
+        yield Front(served.url, served.port, served.log_file)
 
 
 def assert_security_headers(response: httpx.Response) -> None:
@@ -191,7 +142,7 @@ def test_the_ack_latency_and_the_refusals_are_counted(front: Front) -> None:
 def test_other_routes_still_pass_through_the_app(front: Front) -> None:
     handshake = httpx.get(
         front.url + PATH,
-        params={"hub.mode": "subscribe", "hub.verify_token": "front-verify", "hub.challenge": "42"},
+        params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"},
         timeout=10,
     )
     assert handshake.status_code == 200 and handshake.text == "42"

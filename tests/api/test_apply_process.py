@@ -7,24 +7,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.security.conftest import healthy, wait_until
-from wasession.sandbox.bodies import new_wamid, text_message_body
-from wasession.store.secrets import SecretBox
+from tests.api.served import serve_with_channel, text_message
+from tests.security.conftest import wait_until
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
-BIN = Path(sys.executable).with_name("wasession")
 PHONE_NUMBER_ID = "106540352242933"
 APP_SECRET = "child-app-secret"
 CHILD = "wasession.runtime.apply_process"
@@ -38,17 +33,7 @@ class Served:
     log_file: Path
 
     def post(self, text: str) -> int:
-        wa_id = "4915112345600"
-        body = json.dumps(
-            text_message_body(
-                phone_number_id=PHONE_NUMBER_ID,
-                wa_id=wa_id,
-                name="Ada",
-                text=text,
-                timestamp=datetime.now(UTC),
-                wamid=new_wamid(wa_id),
-            )
-        ).encode()
+        body = text_message(text, PHONE_NUMBER_ID, wa_id="4915112345600")
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(APP_SECRET, body)}
         response = httpx.post(self.url + "/webhooks/whatsapp", content=body, headers=headers, timeout=10)
         assert response.status_code == 200, response.text
@@ -94,50 +79,14 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    yield from _serve(tmp_path, {})
+    with serve_with_channel(tmp_path, PHONE_NUMBER_ID, APP_SECRET, {}) as s:
+        yield Served(s.proc, s.url, s.db, s.log_file)
 
 
 @pytest.fixture
 def served_in_one_process(tmp_path: Path) -> Iterator[Served]:
-    yield from _serve(tmp_path, {"WASESSION_APPLY_PROCESS": "false"})
-
-
-def _serve(d: Path, extra: dict[str, str]) -> Iterator[Served]:
-    db = d / "child.sqlite3"
-    env = {
-        **os.environ,
-        "WASESSION_HOME": str(d),
-        "WASESSION_DATABASE_URL": f"sqlite:///{db}",
-        "WASESSION_SECRET_KEY": SecretBox.generate_key(),
-        "WASESSION_LOG_FORMAT": "json",
-        "WASESSION_SENDER_CONCURRENCY": "2",
-        **extra,
-    }
-    subprocess.run(
-        [str(BIN), "channels", "add", "--name", "child", "--phone-number-id", PHONE_NUMBER_ID,
-         "--access-token", "child-token", "--app-secret", APP_SECRET, "--verify-token", "child-verify"],
-        env=env, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log_file = d / "serve.log"
-    with open(log_file, "wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN), "serve", "--no-sandbox", "--port", str(port)], env=env, stdout=out, stderr=out
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until("the server to answer /healthz", lambda: proc.poll() is None and healthy(url), 90)
-        yield Served(proc, url, db, log_file)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+    with serve_with_channel(tmp_path, PHONE_NUMBER_ID, APP_SECRET, {"WASESSION_APPLY_PROCESS": "false"}) as s:
+        yield Served(s.proc, s.url, s.db, s.log_file)
 
 
 def test_a_child_applies_what_serve_logs_and_serve_counts_it(served: Served) -> None:
