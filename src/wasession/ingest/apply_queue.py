@@ -5,9 +5,9 @@ nothing (the rows are applied after the restart), and applying is idempotent (a 
 changes nothing, R4; statuses only move forward, R15), so a batch applied twice is harmless.
 Each body is judged again against the channel secrets stored when it is applied (a secret rotated
 since the ack no longer signs; read, with the parse, just before the batch's write transaction, so
-that transaction holds SQLite's one write lock only to apply), and applied as if at its logged `received_at` (R3's clamp), so a late apply or a
-replay gives the same T as one applied at once. On PostgreSQL batches are claimed with
-`FOR UPDATE SKIP LOCKED`, so several processes share the work.
+that transaction holds SQLite's one write lock only to apply), and applied as if at its logged
+`received_at` (R3's clamp), so a late apply or a replay gives the same T as one applied at once.
+On PostgreSQL batches are claimed with `FOR UPDATE SKIP LOCKED`, so several processes share the work.
 """
 
 from __future__ import annotations
