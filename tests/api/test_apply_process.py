@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,16 @@ def test_a_child_applies_what_serve_logs_and_serve_counts_it(served: Served) -> 
         10,
     )
     assert served.metric("wasession_webhook_apply_lag_seconds_count") >= 1
+
+
+def test_serve_reports_the_backlog_the_child_counts_once_it_is_drained(served: Served) -> None:
+    wait_until("the apply process to start", lambda: served.child() is not None, 30)
+    with ThreadPoolExecutor(16) as pool:
+        ids = list(pool.map(lambda i: served.post(f"flood {i}"), range(300)))
+    wait_until("every body to be applied", lambda: all(served.applied(i) for i in ids), 60)
+    # The child counts the backlog after its last batch was reported; that count reaches serve too.
+    wait_until("serve's backlog gauge back at 0", lambda: served.metric("wasession_webhook_apply_backlog") == 0, 10)
+    assert served.metric("wasession_webhooks_applied_total") >= len(ids)
 
 
 def test_a_killed_child_is_replaced_and_the_next_applies_what_waits(served: Served) -> None:

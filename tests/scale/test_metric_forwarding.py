@@ -3,6 +3,10 @@ counted since the last report, added to another's counters."""
 
 from __future__ import annotations
 
+import json
+import socket
+from types import SimpleNamespace
+
 from wasession.observability import forwarding, metrics, usage_metrics
 
 
@@ -42,3 +46,21 @@ def test_apply_lags_told_by_another_process_are_observed_without_counting_twice(
     after = next(s.value for s in metrics.WEBHOOK_APPLY_LAG.collect()[0].samples if s.name.endswith("_count"))
     assert after == before + 3
     assert value(metrics.WEBHOOKS_APPLIED) == applied  # the count comes with the counters' deltas
+
+
+def test_the_apply_process_reports_a_backlog_counted_after_its_last_batch() -> None:
+    from wasession.ingest import IngestResult
+    from wasession.runtime.apply_process import _Reporter
+
+    queue = SimpleNamespace(depth=5)
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(5)  # a report not sent fails the read instead of hanging
+    with ours, theirs, theirs.makefile("rb") as lines:
+        reporter = _Reporter(ours, SimpleNamespace(ingestor=SimpleNamespace(queue=queue)))  # type: ignore[arg-type]
+        reporter.report([IngestResult(messages=1)])
+        assert json.loads(lines.readline())["depth"] == 5
+        reporter.flush()  # nothing new since: no line
+        queue.depth = 0  # the step counted the backlog again after the batch was reported
+        reporter.flush()
+        told = json.loads(lines.readline())
+        assert told["depth"] == 0 and told["messages"] == 0

@@ -58,15 +58,10 @@ class ApplyProcess:
     def __init__(self, runtime: Runtime, *, log_format: str | None) -> None:
         self.runtime = runtime
         self.log_format = log_format
-        self.starts = 0  # for tests: children started
         self._stopping = threading.Event()
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def start(self) -> None:
         self._spawn()
@@ -88,7 +83,6 @@ class ApplyProcess:
         hello = {"settings": settings, "log_format": self.log_format, "parent": os.getpid()}
         ours.sendall(json.dumps(hello).encode() + b"\n")
         self._sock = ours
-        self.starts += 1
 
     def wake(self) -> None:
         """Bodies were logged: the child applies them now. Never blocks (called after each ack commit)."""
@@ -125,14 +119,13 @@ class ApplyProcess:
             messages=report["messages"],
             statuses=report["statuses"],
             due_at=_instant(report["due_at"]),
-            customers=[(pnid, user, _at(at)) for pnid, user, at in report["customers"]],
+            customers=[(pnid, user, datetime.fromisoformat(at)) for pnid, user, at in report["customers"]],
         )
-        forwarding.add([(name, labels, delta) for name, labels, delta in report["counters"]])
+        forwarding.add(report["counters"])
         forwarding.observe_apply_lags(report["lags"])
         queue = self.runtime.ingestor.queue
-        if report["depth"] is not None:
-            queue.depth = report["depth"]
-            metrics.APPLY_BACKLOG.set(report["depth"])
+        queue.depth = report["depth"]
+        metrics.APPLY_BACKLOG.set(report["depth"])
         self.runtime.ingestor.tell([result])
         queue.notify_applied()
 
@@ -158,10 +151,6 @@ def _instant(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-def _at(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
 # -- the child ----------------------------------------------------------------------------------------
 
 
@@ -174,6 +163,7 @@ class _Reporter:
         self._lock = threading.Lock()
         self._lags: list[float] = []
         self._counters = forwarding.CounterDeltas()
+        self._told_depth: int | None = None  # the backlog depth the last report carried
 
     def lags(self, lags: list[float]) -> None:
         with self._lock:
@@ -186,15 +176,17 @@ class _Reporter:
         self._send(merged)
 
     def flush(self) -> None:
-        """What a step left untold (a large body's last lag, the backlog's new depth)."""
+        """What a step left untold (a large body's last lag, the backlog's new depth: the step counts
+        it after its last batch was reported, so serve's gauge would otherwise keep the old one)."""
         with self._lock:
-            pending = bool(self._lags)
+            pending = bool(self._lags) or self._runtime.ingestor.queue.depth != self._told_depth
         if pending:
             self._send(IngestResult())
 
     def _send(self, merged: IngestResult) -> None:
         with self._lock:
             lags, self._lags = self._lags, []
+            self._told_depth = self._runtime.ingestor.queue.depth
             report = {
                 "opened": merged.opened,
                 "messages": merged.messages,
@@ -203,7 +195,7 @@ class _Reporter:
                 "customers": [(pnid, user, at.isoformat()) for pnid, user, at in merged.customers],
                 "counters": self._counters.take(),
                 "lags": lags,
-                "depth": self._runtime.ingestor.queue.depth,
+                "depth": self._told_depth,
             }
             self._sock.sendall(json.dumps(report).encode() + b"\n")
 
