@@ -229,8 +229,9 @@ class Runtime:
             listener()
 
     def wake_apply(self) -> None:
-        """After an ack commit: this process's apply loop applies the new bodies at once (another
-        process on PostgreSQL finds them on its next sweep, within APPLY_SWEEP)."""
+        """After an ack commit: this process's apply loop, or its apply process (`serve`), applies the
+        new bodies at once (another process on PostgreSQL finds them on its next sweep, within
+        APPLY_SWEEP)."""
         if self._engine is not None:
             self._engine.wake_apply()
 
