@@ -1,8 +1,11 @@
-"""Applying logged webhook bodies, oldest first, in batches right behind the ack.
+"""Applying logged webhook bodies in batches right behind the ack: customer messages first, then
+bodies holding only statuses of our own sends, each oldest first (docs/decisions/0006).
 
 The backlog is the log rows without `processed_at`: nothing waits in memory, a crash loses
 nothing (the rows are applied after the restart), and applying is idempotent (a known wamid
-changes nothing, R4; statuses only move forward, R15), so a batch applied twice is harmless.
+changes nothing, R4; statuses only move forward, R15), so a batch applied twice is harmless. On
+SQLite the log is a file of its own and a batch is marked in a second, short transaction on it
+(`webhook_log.applying`); a crash between the two re-applies the batch, which changes nothing.
 Each body is judged again against the channel secrets stored when it is applied (a secret rotated
 since the ack no longer signs; read, with the parse, just before the batch's write transaction, so
 that transaction holds SQLite's one write lock only to apply), and applied as if at its logged
@@ -26,7 +29,7 @@ from wasession.ingest.slices import CONFLICT_RETRIES, SlicedBody, prepare
 from wasession.observability import metrics
 from wasession.store import webhook_log
 from wasession.store.channels import Channel
-from wasession.store.db import Connection, IntegrityError
+from wasession.store.db import Connection, IntegrityError, savepoint
 from wasession.store.webhook_log import Pending
 
 if TYPE_CHECKING:
@@ -190,10 +193,11 @@ class ApplyQueue:
         ingestor = self._ingestor
         ctx = ingestor.ctx
         sliced: SlicedBody | None = None
-        with ctx.db.write() as conn:
-            # The rows this transaction holds: on PostgreSQL another process may have taken some of
+        with webhook_log.applying(ctx.db) as batch:
+            conn = batch.conn
+            # The rows this transaction applies: on PostgreSQL another process may have taken some of
             # those judged above (they are skipped) or applied them (they are gone).
-            rows = webhook_log.claim_unprocessed(conn, size, skip_locked=ctx.db.is_postgres)
+            rows = batch.claim(size)
             bodies: list[BodyToApply] = []
             secrets: dict[str, str | None] = {}
             for row in rows:
@@ -216,7 +220,8 @@ class ApplyQueue:
                 except Exception as exc:
                     raise _Careful from exc
             now = ctx.clock.now()
-            webhook_log.mark_many(conn, [(b.log_id, now, b.result.to_outcome()) for b in bodies])
+            for b in bodies:
+                batch.mark(b.log_id, now, b.result.to_outcome())
         metrics.webhooks_applied([(now - b.received_at).total_seconds() for b in bodies])
         return [b.result for b in bodies], sliced
 
@@ -234,18 +239,15 @@ class ApplyQueue:
         processes opening the same session at once) is retried against the other's rows."""
         for attempt in range(CONFLICT_RETRIES):
             body.result = IngestResult(log_id=body.log_id, error=body.result.error)
-            savepoint = conn.begin_nested()
             try:
-                self._ingestor.applier.apply_many(conn, [body], channels)
-                savepoint.commit()
+                with savepoint(conn):
+                    self._ingestor.applier.apply_many(conn, [body], channels)
                 return
             except IntegrityError as exc:
-                savepoint.rollback()
                 channels.clear()
                 if attempt == CONFLICT_RETRIES - 1:
                     body.result.error = f"IntegrityError: {exc.orig}"
             except Exception as exc:  # the body is kept for re-processing whatever went wrong
-                savepoint.rollback()
                 log.exception("webhook %s could not be applied", body.log_id)
                 body.result = IngestResult(log_id=body.log_id, error=f"{type(exc).__name__}: {exc}")
                 return
