@@ -7,6 +7,7 @@ apply queue (`apply_queue.py`) applies logged bodies right behind, in batches.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -28,16 +29,17 @@ MAX_WAITING = 4000
 CONFLICT_RETRIES = 3
 
 _Waiting = tuple[bytes, str | None, int, Future[IngestResult]]
-_STATUSES_KEY = b'"statuses"'
-_MESSAGES_KEY = b'"messages"'
+# Keys, not values: every change also says `"field": "messages"`. Inside a JSON string a quote is
+# escaped, so these bytes are a key wherever they appear.
+_STATUSES_KEY = re.compile(rb'"statuses"\s*:')
+_MESSAGES_KEY = re.compile(rb'"messages"\s*:')
 
 
 def body_kind(raw: bytes) -> int:
     """What a body carries, told from its bytes without parsing them: statuses only, or something
-    a customer sent (or anything else). A status-only body never holds the bytes `"messages"`; the
-    rare customer text that is exactly the word "messages" makes a status body look like a
-    customer's, which only moves it ahead. The kind orders the apply, never what it does."""
-    if _STATUSES_KEY in raw and _MESSAGES_KEY not in raw:
+    a customer sent (or anything else). A body with a `messages` key anywhere counts as a
+    customer's, which only moves it ahead: the kind orders the apply, never what it does."""
+    if _STATUSES_KEY.search(raw) and not _MESSAGES_KEY.search(raw):
         return webhook_log.KIND_STATUSES
     return webhook_log.KIND_CUSTOMER
 
