@@ -40,6 +40,7 @@ import _seed
 import _util
 
 from wasession.sandbox.bodies import new_wamid, text_message_body
+from wasession.store.db import log_file_path
 
 _serial = count()
 
@@ -99,6 +100,19 @@ class Connection:
         return status, body
 
 
+async def reconnect(port: int, timeout: float = 120.0) -> Connection:
+    """A new connection, waiting while the server restarts (B1-kill)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            return Connection(reader, writer)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
 async def connect(port: int, n: int) -> list[Connection]:
     conns = []
     for _ in range(n):
@@ -110,6 +124,7 @@ async def connect(port: int, n: int) -> list[Connection]:
 class Tally:
     def __init__(self) -> None:
         self.ok = 0
+        self.ids: list[int] = []  # the webhook log ids the 200s answered
         self.errors: dict[int, int] = {}
         self.latencies: list[float] = []
         self.done_at: list[float] = []
@@ -162,13 +177,21 @@ async def fixed_rate(port: int, requests: list[bytes], rate: float, connections:
     async def one(i: int, request: bytes) -> None:
         conn = await pool.get()
         try:
-            status = await conn.post(request)
+            status, body = await conn.exchange(request)
         except asyncio.CancelledError:
             conn.writer.close()  # mid-request: this connection cannot be reused
             raise
+        except (ConnectionError, asyncio.IncompleteReadError):  # the server died (B1-kill): no answer
+            conn.writer.close()
+            pool.put_nowait(await reconnect(port))
+            done = time.monotonic()
+            tally.add(0, done - (start + i / rate), done - start)
+            return
         pool.put_nowait(conn)
         done = time.monotonic()
         tally.add(status, done - (start + i / rate), done - start)
+        if status == 200:
+            tally.ids.append(int(json.loads(body)["id"]))
 
     tasks = []
     for i, request in enumerate(requests):
@@ -195,12 +218,13 @@ def stored_messages(db_file: Path) -> int:
 
 
 def last_log_id(db_file: Path) -> int:
-    with sqlite3.connect(db_file) as conn:
+    with sqlite3.connect(log_file_path(db_file)) as conn:
         return int(conn.execute("SELECT coalesce(max(id), 0) FROM webhook_log").fetchone()[0])
 
 
 def backlog(db_file: Path) -> int:
-    with sqlite3.connect(db_file) as conn:
+    """Bodies logged and not applied yet: the webhook log is a file of its own beside the database."""
+    with sqlite3.connect(log_file_path(db_file)) as conn:
         return int(conn.execute("SELECT count(*) FROM webhook_log WHERE processed_at IS NULL").fetchone()[0])
 
 
@@ -215,7 +239,7 @@ def wait_applied(db_file: Path, timeout: float) -> float:
 
 
 def apply_lags(db_file: Path, after_id: int) -> list[float]:
-    with sqlite3.connect(db_file) as conn:
+    with sqlite3.connect(log_file_path(db_file)) as conn:
         rows = conn.execute(
             "SELECT (julianday(processed_at) - julianday(received_at)) * 86400.0 FROM webhook_log WHERE id > ?",
             (after_id,),
@@ -414,7 +438,7 @@ def run_kill(args: Any, quick: bool) -> int:
             drained = wait_applied(db_file, 600)
         finally:
             stop(server)
-        with sqlite3.connect(db_file) as conn:
+        with sqlite3.connect(log_file_path(db_file)) as conn:
             present = {
                 int(r[0]) for r in conn.execute("SELECT id FROM webhook_log WHERE processed_at IS NOT NULL").fetchall()
             }

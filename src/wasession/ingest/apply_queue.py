@@ -46,10 +46,11 @@ DEPTH_EVERY = 1.0  # seconds between two counts of the backlog
 # A step that follows the previous one closer than this waits the rest of it first, so batches grow
 # with the load; at a low rate the previous step is long past and a body is applied at once.
 APPLY_LINGER = 0.02
-# SQLite, while webhooks arrive (one was logged within ACK_BUSY seconds): the ack and the apply
-# take turns at the one write lock, and each apply transaction costs a few milliseconds whatever its
-# size. Fewer, bounded batches keep the ack's wait short: a step waits BUSY_LINGER after the previous
-# one, and a batch takes at most BUSY_BATCH bodies.
+# SQLite, while webhooks arrive (one was logged within ACK_BUSY seconds): the ack has a writer of its
+# own (the log file), but each apply transaction still costs a few milliseconds whatever its size
+# (the claim, the re-judged secrets, the mark on the log file), so a step waits BUSY_LINGER after the
+# previous one; and a batch takes at most BUSY_BATCH bodies, so a customer message logged behind a
+# backlog of statuses waits for one bounded batch before the next claim puts it first (decision 0006).
 ACK_BUSY = 0.25
 BUSY_LINGER = 0.05
 BUSY_BATCH = 100
@@ -126,16 +127,16 @@ class ApplyQueue:
                 return results
 
     def acked(self) -> None:
-        """Bodies were just logged: the ack is busy, so SQLite's write lock is held in short turns."""
+        """Bodies were just logged: webhooks arrive, so batches are bounded (`_size`)."""
         self._acked_at = self._monotonic()
 
     def _ack_busy(self) -> bool:
         return self._monotonic() - self._acked_at < ACK_BUSY and not self._ingestor.ctx.db.is_postgres
 
     def _size(self) -> int:
-        """SQLite has one writer: while webhooks arrive a batch takes at most BUSY_BATCH bodies, so an
-        ack waiting behind it is answered soon; otherwise (and on PostgreSQL, which locks rows) as many
-        bodies as a batch takes."""
+        """SQLite: while webhooks arrive a batch takes at most BUSY_BATCH bodies, so a customer body
+        logged behind it is claimed soon; otherwise (and on PostgreSQL, where several processes apply)
+        as many bodies as a batch takes."""
         return min(self._batch_size, BUSY_BATCH) if self._ack_busy() else self._batch_size
 
     def apply_batch(self, size: int | None = None) -> list[IngestResult]:
