@@ -225,7 +225,7 @@ def test_retention_prunes_old_bodies_only(sim: Simulator) -> None:
     assert sim.runtime.prune_webhooks() == 0  # the engine's periodic step, default 30 days
     with sim.runtime.db.read() as conn:
         assert conn.execute(select(func.count()).select_from(webhook_log)).scalar() == 1
-    with sim.runtime.db.write() as conn:  # the CLI runs on the real clock: 31 days before today
+    with sim.runtime.db.log.write() as conn:  # the CLI runs on the real clock: 31 days before today
         conn.execute(update(webhook_log).values(received_at=datetime.now(UTC) - timedelta(days=31)))
     env = {
         "WASESSION_DATABASE_URL": sim.runtime.settings.database_url,
