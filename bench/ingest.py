@@ -13,8 +13,10 @@ then the time until every body is applied); a sustained fixed-rate phase (the ap
 bodies); then B1-floor (`bench/floor_receiver.py`: the minimal durable-ack receiver) driven by the
 same burst, and the burst/floor ratio. `--kill`: B1-kill instead — SIGKILL `serve` in the middle of
 a burst, restart it, count acknowledged bodies lost and wait for the backlog to drain.
-Targets: burst ack >= 5,000/s and all applied within 60 s after; sustained >= 2,500/s with apply lag
-p99 <= 1 s; at 1,000/s ack p50 <= 5 ms, p99 <= 25 ms; burst >= 0.35 x floor; B1-kill: 0 lost.
+Targets (issue 21): burst >= 0.35 x floor, every acknowledged body applied within 10 s after; at
+1,000/s ack p50 <= 5 ms, p99 <= 25 ms; B1-kill: 0 lost. Printed beside them, not judged: issue 12's
+absolute rates (burst >= 5,000/s; sustained >= 2,500/s with apply lag p99 <= 1 s), which depend on
+the machine where a ratio to the floor measured in the same run does not.
 """
 
 from __future__ import annotations
@@ -372,20 +374,10 @@ def run_b1(args: Any, quick: bool) -> int:
         print("B1: ERROR: every signed unique message must be answered 200 and applied once")
         return 1
     print(
-        "targets: burst >= 5,000/s, applied within 60 s; sustained >= 2,500/s with apply lag p99 <= 1 s; "
-        "at 1,000/s ack p50 <= 5 ms, p99 <= 25 ms; burst >= 0.35 x floor"
+        "targets: burst >= 0.35 x floor, all applied within 10 s after; at 1,000/s ack p50 <= 5 ms, p99 <= 25 ms "
+        "(not judged: burst >= 5,000/s; sustained >= 2,500/s with apply lag p99 <= 1 s)"
     )
-    met = (
-        burst_rate >= 5_000
-        and drained <= 60
-        and sustained_rate >= 2_500
-        and sus_rate >= 0.97 * sustained_rate
-        and lag_p99 <= 1.0
-        and rate >= 1_000
-        and p50 <= 0.005
-        and p99 <= 0.025
-        and ratio >= 0.35
-    )
+    met = ratio >= 0.35 and drained <= 10 and rate >= 1_000 and p50 <= 0.005 and p99 <= 0.025
     return _util.verdict("B1", met, quick)
 
 
