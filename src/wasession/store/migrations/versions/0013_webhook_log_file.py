@@ -88,6 +88,19 @@ def _copy(source: sa.Connection, target: sa.Connection) -> None:
         after = int(rows[-1][0])
 
 
+def _move(main: sa.Connection, *, to_log: bool) -> None:
+    """Copy every row and the AUTOINCREMENT mark between the main database and the log file; the
+    log file's side commits here, the main database's with the migration."""
+    engine = _log_engine()
+    try:
+        with engine.begin() as log:
+            source, target = (main, log) if to_log else (log, main)
+            _copy(source, target)
+            _set_sequence(target, _sequence(source))
+    finally:
+        engine.dispose()
+
+
 def upgrade() -> None:
     main = op.get_bind()
     if main.dialect.name != "sqlite":
@@ -95,13 +108,7 @@ def upgrade() -> None:
         op.drop_index("ix_webhook_log_unprocessed", table_name="webhook_log")
         op.create_index("ix_webhook_log_unprocessed", "webhook_log", ["processed_at", "kind", "id"])
         return
-    engine = _log_engine()
-    try:
-        with engine.begin() as log:
-            _copy(main, log)
-            _set_sequence(log, _sequence(main))
-    finally:
-        engine.dispose()
+    _move(main, to_log=True)
     op.drop_index("ix_webhook_log_unprocessed", table_name="webhook_log")
     op.drop_index("ix_webhook_log_unroutable", table_name="webhook_log")
     op.drop_table("webhook_log")
@@ -131,12 +138,6 @@ def downgrade() -> None:
     )
     op.create_index("ix_webhook_log_unprocessed", "webhook_log", ["processed_at", "id"])
     op.create_index("ix_webhook_log_unroutable", "webhook_log", ["unroutable", "id"])
-    engine = _log_engine()
-    try:
-        with engine.begin() as log:
-            _copy(log, main)
-            _set_sequence(main, _sequence(log))
-    finally:
-        engine.dispose()
+    _move(main, to_log=False)
     # The log file keeps its rows: deleting them before this transaction commits could lose them.
     # Remove `<name>-webhooks.sqlite3` by hand once the downgraded database is checked.
