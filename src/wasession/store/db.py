@@ -240,8 +240,12 @@ def connect(url: str, *, pool_size: int = 10) -> Database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         log = _sqlite_database(parsed.set(database=str(log_file_path(parsed.database))).render_as_string(False))
         # Created here, not by a migration: the file is new on every fresh install and after an
-        # upgrade from 0012 (migration 0013 moves the old rows into it).
-        webhook_log.create(log.writer, checkfirst=True)
+        # upgrade from 0012 (migration 0013 moves the old rows into it). Looked for with a read
+        # first, so a process starting beside a busy ack does not queue for the log's write lock.
+        with log.read() as conn:
+            exists = conn.exec_driver_sql(f"SELECT 1 FROM sqlite_master WHERE name = '{webhook_log.name}'").first()
+        if exists is None:
+            webhook_log.create(log.writer, checkfirst=True)
         return _sqlite_database(url, attach=log_file_path(parsed.database), log=log)
     if parsed.get_backend_name() == "postgresql":
         engine = _postgres_engine(url, pool_size)
