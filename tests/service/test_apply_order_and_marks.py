@@ -4,6 +4,9 @@ crash between the apply's commit and the log's mark re-applies the batch with no
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,12 +16,13 @@ from sqlalchemy import select
 
 from tests.service.test_apply_queue import ack, count
 from tests.service.test_ingest_group_commit import body
+from wasession.ingest import IngestResult
 from wasession.ingest.group_commit import body_kind
 from wasession.sandbox.bodies import status_body
 from wasession.store import webhook_log
 from wasession.store.schema import metadata, sessions
 from wasession.store.schema import webhook_log as log_table
-from wasession.testing import Simulator
+from wasession.testing import MessageView, Simulator
 
 DATA = Path(__file__).parent.parent / "data" / "whatsapp-webhooks"
 
@@ -86,11 +90,8 @@ def _state(sim: Simulator) -> dict[str, list[Any]]:
         }
 
 
-def test_a_crash_between_the_apply_commit_and_the_mark_reapplies_with_no_second_effect(
-    sqlite_sim: Simulator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sim = sqlite_sim
-    assert sim.runtime.db.log_apart  # SQLite: two files, two transactions
+def _batch(sim: Simulator) -> tuple[list[IngestResult], MessageView]:
+    """A reminder sent; then logged, not applied: its statuses and two customers' messages."""
     ch = sim.add_channel(reminder_enabled=True, reminder_after_hours=1, session_timeout="48h")
     ack(sim, body(sim, ch, "4911", "first"))
     sim.drain()
@@ -103,6 +104,15 @@ def test_a_crash_between_the_apply_commit_and_the_mark_reapplies_with_no_second_
         ack(sim, body(sim, ch, "4922", "a new customer")),
         ack(sim, statuses(sim, ch.phone_number_id, reminder.wamid, "read")),
     ]
+    return batch, reminder
+
+
+def test_a_crash_between_the_apply_commit_and_the_mark_reapplies_with_no_second_effect(
+    sqlite_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = sqlite_sim
+    assert sim.runtime.db.log_apart  # SQLite: two files, two transactions
+    batch, reminder = _batch(sim)
 
     def crash(*_: Any) -> None:
         raise _Crash()
@@ -120,3 +130,45 @@ def test_a_crash_between_the_apply_commit_and_the_mark_reapplies_with_no_second_
     assert _state(sim) == applied_once  # no second message, session, event or status change
     assert sim.runtime.ingestor.queue.backlog().depth == 0
     assert sum(r.duplicates for r in applied.values()) == 2  # R4: the two customer messages were known
+
+
+# A process that applies what waits and is SIGKILLed right after the apply commits, before the mark.
+KILLED_BEFORE_THE_MARK = """
+import os, signal, sys
+from wasession.config import Settings
+from wasession.domain.clock import ManualClock
+from wasession.runtime import Runtime
+from wasession.store import webhook_log
+
+runtime = Runtime(Settings(database_url=sys.argv[1], secret_key=sys.argv[2]), clock=ManualClock(sys.argv[3]))
+webhook_log.mark_applied = lambda *_: os.kill(os.getpid(), signal.SIGKILL)
+runtime.ingestor.drain()
+"""
+
+
+def test_a_process_killed_between_the_apply_commit_and_the_mark_loses_nothing_and_doubles_nothing(
+    sqlite_sim: Simulator,
+) -> None:
+    sim = sqlite_sim
+    batch, reminder = _batch(sim)
+    settings = sim.runtime.settings
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            KILLED_BEFORE_THE_MARK,
+            settings.database_url,
+            settings.secret_key or "",
+            sim.now.isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    applied_once = _state(sim)
+    assert sim.message(reminder.id).status == "read" and count(sim, sessions) == 2  # committed before the kill
+    assert sim.runtime.ingestor.queue.backlog().depth == len(batch)  # and not marked
+    assert set(sim.runtime.ingestor.drain()) == {r.log_id for r in batch}  # the restart applies them again
+    assert _state(sim) == applied_once
+    assert sim.runtime.ingestor.queue.backlog().depth == 0
