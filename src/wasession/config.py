@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic import ValidationError as SettingsInvalid
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from wasession.store.db import default_url, normalize_url
+from wasession.store.db import default_url, log_file_path, normalize_url
 from wasession.store.probe import safe_url, sqlite_file
 from wasession.store.secrets import KEY_FILE_NAME
 
@@ -146,6 +146,12 @@ class Settings(BaseSettings):
 
     def safe_database_url(self) -> str:
         return safe_url(self.normalized_database_url())
+
+    def webhook_log_file(self) -> Path | None:
+        """On SQLite, the webhook log's own file beside the database (a backup copies both); None
+        on PostgreSQL, where the log is a table of the database."""
+        path = sqlite_file(self.normalized_database_url())
+        return log_file_path(path.resolve()) if path is not None else None
 
     def key_file(self) -> Path | None:
         """The key file this process reads or creates; None when WASESSION_SECRET_KEY holds the key."""
