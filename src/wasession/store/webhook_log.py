@@ -315,14 +315,6 @@ def backlog(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(t).where(t.c.processed_at.is_(None))).scalar() or 0)
 
 
-def oldest_unprocessed_at(conn: Connection) -> datetime | None:
-    t = webhook_log
-    found: datetime | None = conn.execute(
-        select(t.c.received_at).where(t.c.processed_at.is_(None)).order_by(t.c.id).limit(1)
-    ).scalar()
-    return found
-
-
 def is_processed(conn: Connection, log_id: int) -> bool:
     t = webhook_log
     return conn.execute(select(t.c.processed_at).where(t.c.id == log_id)).scalar() is not None
