@@ -6,7 +6,8 @@ Three processes: the fake Cloud API under uvicorn, its status webhooks posted by
 `WebhookPump` (the code path `serve --sandbox` uses) over CONNECTIONS keep-alive connections;
 `wasession serve --no-sandbox` on a fresh SQLite file (or PostgreSQL with --postgres) whose one
 channel sends to the fake; and this process, which seeds N customers who wrote just over an hour
-ago (so N reminders fall due when serve starts) and runs the customer client, open loop at
+ago (so N reminders fall due when serve starts) and, once one warm-up message is applied (serve's
+apply process starts after serve is ready), runs the customer client, open loop at
 --customer-rate, latency counted from each request's scheduled time.
 
 Targets: sends >= 950/s; every status applied (each reminder ends `read`, no logged body left
@@ -210,6 +211,19 @@ def applied_ids(db_file: Path | None, database_url: str) -> set[int]:
     }
 
 
+def warm_up(port: int, database_url: str, db_file: Path | None) -> None:
+    """One customer message, waited for until applied: serve's apply process starts after serve is
+    ready, and its start-up is not what the apply lag should measure."""
+    request = customer_requests(f"127.0.0.1:{port}", 1)[0]
+    head, body = request.split(b"\r\n\r\n", 1)
+    headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:])
+    answer = httpx.post(f"http://127.0.0.1:{port}/webhooks/whatsapp", content=body, headers=headers, timeout=30)
+    log_id = int(answer.json()["id"])
+    deadline = time.monotonic() + 60
+    while log_id not in applied_ids(db_file, database_url) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def children(pid: int) -> list[int]:
     """The processes whose parent is `pid` (serve's apply process)."""
     found = []
@@ -262,6 +276,7 @@ def run(args: argparse.Namespace, database_url: str, db_file: Path | None) -> bo
         env = {**os.environ, "WASESSION_DATABASE_URL": database_url, "WASESSION_SENDER_CONCURRENCY": "32"}
         server = _util.start_serve(env, port)
         _util.wait_for_url(f"http://127.0.0.1:{port}/readyz", timeout=60)
+        warm_up(port, database_url, db_file)
         killer = Killer(args.kill, env, port, server) if args.kill else None
         started = time.monotonic()
         seconds = count / args.limit + DELAYS[1] + 1
