@@ -112,9 +112,9 @@ def test_a_large_body_is_applied_in_slices_and_its_replay_changes_nothing(
     transactions = [0]
     real = slices.SlicedBody.step
 
-    def counted(self: slices.SlicedBody, ingestor: Any) -> bool:
+    def counted(self: slices.SlicedBody, *parts: Any) -> bool:
         transactions[0] += 1
-        return real(self, ingestor)
+        return real(self, *parts)
 
     monkeypatch.setattr(slices.SlicedBody, "step", counted)
     body = batch(ch.phone_number_id, sim, 3 * slices.SLICE + 1, "4488")

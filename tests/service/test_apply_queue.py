@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.service.test_ingest_group_commit import body
 from wasession.ingest import IngestResult
+from wasession.ingest.apply import BatchApply
 from wasession.ingest.apply_queue import ApplyQueue
-from wasession.ingest.batch_apply import BatchApply
 from wasession.observability import metrics
 from wasession.runtime import Runtime
 from wasession.sandbox.bodies import new_wamid

@@ -1,6 +1,6 @@
-"""`Applier.apply_many` (issue 12b): a batch applied set-based ends exactly as its bodies applied one
-by one in log-id order — same rows, same events in the same order, same results — on random batches
-of customer messages, duplicates, late and out-of-order messages, statuses of our sends (forward
+"""The one apply path (`Applier.apply`, issues 12b and 21): a batch ends exactly as its bodies
+applied one batch each, in log-id order — same rows, same events in the same order, same results —
+on random batches of customer messages, duplicates, late and out-of-order messages, statuses of our sends (forward
 only, failures, unknown wamids, callback data), several contacts and channels."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import fresh_postgres_url, load_fixture
-from wasession.ingest.apply import Applier, Update, updates_in_order
-from wasession.ingest.batch import BodyToApply
+from wasession.ingest.apply import Applier
+from wasession.ingest.batch import BodyToApply, Update, updates_in_order
 from wasession.ingest.credentials import TRUSTED, Verdict
 from wasession.ingest.result import IngestResult
 from wasession.sandbox.bodies import new_wamid, status_body, text_message_body
@@ -270,34 +270,36 @@ def results(bodies: list[BodyToApply]) -> list[tuple[Any, ...]]:
     return [(b.result.to_outcome(), b.result.due_at, b.result.customers) for b in bodies]
 
 
-def one_by_one(db: Database, bodies: list[BodyToApply]) -> None:
+def batched(db: Database, bodies: list[BodyToApply], cuts: list[int]) -> None:
+    """Apply `bodies` in batches that end at each of `cuts` (and at the end), one transaction each."""
     applier = Applier(ChannelCache())
-    for b in bodies:
+    starts = [0, *cuts]
+    for start, end in zip(starts, [*cuts, len(bodies)], strict=True):
         with db.write() as conn:
-            applier.apply(conn, b.updates, b.verdict, b.received_at, b.result, {})
+            applier.apply(conn, bodies[start:end], {})
 
 
-def batched(db: Database, bodies: list[BodyToApply], size: int) -> None:
-    applier = Applier(ChannelCache())
-    for i in range(0, len(bodies), size):
-        with db.write() as conn:
-            applier.apply_many(conn, bodies[i : i + size], {})
+def random_cuts(rng: random.Random, count: int) -> list[int]:
+    """Random batch boundaries: sometimes one batch of everything, else batches of random sizes."""
+    if rng.random() < 0.2:
+        return []
+    return sorted(rng.sample(range(1, count), rng.randint(1, max(1, count // 4))))
 
 
 @pytest.mark.parametrize(("seed", "trial"), CASES, indirect=["seed"])
-def test_a_batch_ends_as_its_bodies_applied_one_by_one(seed: Seed, trial: int) -> None:
+def test_a_batch_ends_as_its_bodies_applied_one_batch_each(seed: Seed, trial: int) -> None:
     rng = random.Random(trial)
     bodies = make_bodies(seed, rng, rng.choice([5, 20, 60]))
-    sequential, set_based = fresh(bodies), fresh(bodies)
+    alone, together = fresh(bodies), fresh(bodies)
     db_a, db_b, original = copy_of(seed, f"a{trial}"), copy_of(seed, f"b{trial}"), copy_of(seed, f"o{trial}")
     try:
-        one_by_one(db_a, sequential)
-        batched(db_b, set_based, rng.choice([1, 7, len(bodies)]))
+        batched(db_a, alone, list(range(1, len(bodies))))  # one batch each
+        batched(db_b, together, random_cuts(rng, len(bodies)))
         before, after_a, after_b = dump(original), dump(db_a), dump(db_b)
         assert after_a != before, "the trial changed nothing: it tests nothing"
         for table in after_a:
             assert after_b[table] == after_a[table], table
-        assert results(set_based) == results(sequential)
+        assert results(together) == results(alone)
     finally:
         for db in (db_a, db_b, original):
             discard(db)
@@ -340,7 +342,7 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
     try:
         with db.write() as conn:
             event.listen(conn, "before_cursor_execute", count)
-            Applier(ChannelCache()).apply_many(conn, bodies, {})
+            Applier(ChannelCache()).apply(conn, bodies, {})
             event.remove(conn, "before_cursor_execute", count)
             # Each read probes an index: none reads a whole table of messages, contacts or sessions.
             for statement, parameters in statements:
