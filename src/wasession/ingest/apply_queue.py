@@ -141,7 +141,13 @@ class ApplyQueue:
         with self._lock:
             # Parsed and judged before the write transaction, so it holds SQLite's lock only to apply.
             judged = self._judge_waiting(size)
-            results, sliced = self._attempt(size, judged)
+            try:
+                results, sliced = self._attempt(size, judged, together=True)
+            except Exception:
+                # A body of the batch raised and the transaction rolled back (no savepoint costs the
+                # batches that succeed): apply the bodies one at a time, each in a savepoint, so the
+                # bad one is marked with its error and the others are applied.
+                results, sliced = self._attempt(size, judged, together=False)
             if results:
                 self.batches += 1
                 self._after(results)
@@ -182,7 +188,7 @@ class ApplyQueue:
             return {row.id: self._judged(conn, row, secrets) for row in rows}
 
     def _attempt(
-        self, size: int, judged: dict[int, tuple[BodyToApply, bool]]
+        self, size: int, judged: dict[int, tuple[BodyToApply, bool]], *, together: bool
     ) -> tuple[list[IngestResult], SlicedBody | None]:
         ctx = self._ctx
         sliced: SlicedBody | None = None
@@ -203,7 +209,9 @@ class ApplyQueue:
                 body.result = IngestResult(log_id=body.log_id, error=body.result.error)  # a retry starts afresh
                 bodies.append(body)
             channels: dict[str, Channel | None] = {}
-            if not self._apply_together(conn, bodies, channels):
+            if together:
+                self._applier.apply(conn, bodies, channels)
+            else:
                 for body in bodies:
                     self._apply_alone(conn, body, channels)
             now = ctx.clock.now()
@@ -219,19 +227,6 @@ class ApplyQueue:
             verdict = self._credentials.verdict(conn, prepared.batch, row.signature, row.body, secrets)
         result = IngestResult(log_id=row.id, error=prepared.error)
         return BodyToApply(row.id, prepared.updates, verdict, row.received_at, result), prepared.large
-
-    def _apply_together(self, conn: Connection, bodies: list[BodyToApply], channels: dict[str, Channel | None]) -> bool:
-        """The whole batch in a savepoint; False, with nothing of it kept, when a body raised (the
-        caller then applies the bodies one at a time, so one bad body cannot hold back the rest)."""
-        savepoint = conn.begin_nested()
-        try:
-            self._applier.apply(conn, bodies, channels)
-        except Exception:
-            savepoint.rollback()
-            channels.clear()
-            return False
-        savepoint.commit()
-        return True
 
     def _apply_alone(self, conn: Connection, body: BodyToApply, channels: dict[str, Channel | None]) -> None:
         """One body in a savepoint: an error undoes it alone and marks it; an integrity error (two
