@@ -43,7 +43,7 @@ from wasession.store.channels import Channel, ChannelCache
 from wasession.store.contacts import Contact, Seen
 from wasession.store.db import Connection
 from wasession.store.messages import FINAL_STATUSES, STATUS_RANK, MessageRow, MessageState, MessageUpdate
-from wasession.store.pricing import StoredPricing
+from wasession.store.pricing import PricingSaves, StoredPricing
 from wasession.store.sessions import SessionRow
 from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate
 
@@ -140,6 +140,18 @@ def inbound_row(channel: Channel, session_id: int, msg: InboundMessage, ts: date
     }
 
 
+def _seen(msg: InboundMessage) -> Seen:
+    """What a customer message says about its sender's contact."""
+    info = msg.contact
+    return Seen(
+        msg.wa_id,
+        msg.user_id,
+        info.parent_user_id if info else None,
+        info.profile_name if info else None,
+        info.username if info else None,
+    )
+
+
 class Applier:
     """The apply path's entry: it keeps the channel cache across batches."""
 
@@ -183,6 +195,11 @@ class _Contacts:
     def ids(self) -> set[int]:
         return {c.id for c in self._by_wa.values()} | {c.id for c in self._by_user.values()}
 
+    def copy(self) -> _Contacts:
+        other = _Contacts(())
+        other._by_wa, other._by_user = dict(self._by_wa), dict(self._by_user)
+        return other
+
     def keep(self, contact: Contact, old: Contact | None = None) -> None:
         if old is not None:
             if old.wa_id and self._by_wa.get(old.wa_id) is old:
@@ -206,6 +223,7 @@ class BatchApply:
         self.contacts: dict[int, _Contacts] = {}
         self.known: dict[tuple[int, str], MessageState] = {}
         self.pricing: dict[int, StoredPricing | None] = {}
+        self.pricing_saves = PricingSaves()
         self.new_messages: list[dict[str, Any]] = []
         self.contact_updates: dict[int, dict[str, Any]] = {}
         self.message_updates: dict[int, MessageUpdate] = {}
@@ -277,9 +295,67 @@ class BatchApply:
             self.contacts[workspace_id] = _Contacts(
                 contact_store.find_many(self.conn, workspace_id, wa_ids=wa, user_ids=users)
             )
+        self._insert_new_contacts(routed)
         self.sessions.load_active(self.conn, [i for index in self.contacts.values() for i in index.ids()])
         reminders = [m for m in self.known.values() if m.direction == Direction.OUT and m.kind == MessageKind.REMINDER]
         self.sessions.load(self.conn, [m.session_id for m in reminders])
+
+    def _insert_new_contacts(self, routed: Sequence[_Routed]) -> None:
+        """The batch's new contacts in one statement, before anything else is decided: the messages
+        are walked as `_message` will walk them, finding contacts as `_contact_seen` will (on a
+        scratch copy of the index), so the same contacts are created with the same values and ids,
+        in the same order, as one at a time. The walk stops where a later contact could depend on
+        what happens in between (a changed number, a wamid seen twice in the batch); from there
+        on `_contact_seen` inserts the few left one at a time."""
+        scratch: dict[int, _Contacts] = {}
+        planned: list[tuple[int, Seen, datetime]] = []
+        wamids: set[tuple[int, str]] = set()
+        for r in routed:
+            update, channel = r.update, r.channel
+            if channel is None or isinstance(update, OtherUpdate):
+                continue
+            key = (channel.id, update.wamid)
+            if key in wamids:
+                break
+            wamids.add(key)
+            if isinstance(update, StatusUpdate) or update.group_id is not None or key in self.known:
+                continue
+            if update.type == "system":
+                break
+            index = scratch.get(channel.workspace_id)
+            if index is None:
+                index = scratch[channel.workspace_id] = self.contacts.setdefault(
+                    channel.workspace_id, _Contacts(())
+                ).copy()
+            seen = _seen(update)
+            existing = index.find(update.wa_id, update.user_id)
+            if existing is None:
+                placeholder = Contact(
+                    id=-1 - len(planned),
+                    first_name=None,
+                    last_name=None,
+                    email=None,
+                    phone=None,
+                    workspace_id=channel.workspace_id,
+                    wa_id=seen.wa_id,
+                    user_id=seen.user_id,
+                    parent_user_id=seen.parent_user_id,
+                    profile_name=seen.profile_name,
+                    username=seen.username,
+                    created_at=r.body.received_at,
+                    updated_at=r.body.received_at,
+                )
+                planned.append((channel.workspace_id, seen, r.body.received_at))
+                index.keep(placeholder)
+                continue
+            changes = contact_store.seen_changes(existing, seen)
+            if changes:
+                index.keep(replace(existing, **changes), old=existing)
+        if not planned:
+            return
+        for contact in contact_store.insert_many_seen(self.conn, planned):
+            self.contacts.setdefault(contact.workspace_id, _Contacts(())).keep(contact)
+            self.sessions.new_contact(contact.id)
 
     # -- customer messages (R1–R5) ---------------------------------------------------------------------
 
@@ -351,14 +427,7 @@ class BatchApply:
         return True
 
     def _contact_seen(self, channel: Channel, msg: InboundMessage, now: datetime) -> Contact:
-        info = msg.contact
-        seen = Seen(
-            msg.wa_id,
-            msg.user_id,
-            info.parent_user_id if info else None,
-            info.profile_name if info else None,
-            info.username if info else None,
-        )
+        seen = _seen(msg)
         index = self.contacts.setdefault(channel.workspace_id, _Contacts(()))
         existing = index.find(msg.wa_id, msg.user_id)
         if existing is None:
@@ -426,7 +495,9 @@ class BatchApply:
             return  # statuses describe what we sent (R15)
         self.statuses.append((message.id, status))
         # Before R15's early returns (R23).
-        pricing_facts.record_status(self.conn, channel, message, status, now, self.pricing, self._record)
+        pricing_facts.record_status(
+            self.conn, channel, message, status, now, self.pricing, self.pricing_saves, self._record
+        )
         tracked = self.known.get((channel.id, status.wamid), message)
         values = status_change(tracked.status, status)
         if values is None:
@@ -484,6 +555,7 @@ class BatchApply:
         contact_store.update_many(self.conn, self.contact_updates.items())
         message_store.insert_messages(self.conn, self.new_messages)
         message_store.update_messages(self.conn, self.message_updates.items())
+        self.pricing_saves.flush(self.conn)
         self.sessions.flush(self.conn)
         self.new_messages = []
         self.message_updates = {}
