@@ -357,3 +357,47 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
         assert len(statements) <= 16, statements
     finally:
         discard(db)
+
+
+@pytest.mark.parametrize("seed", ["sqlite"], indirect=True)
+def test_a_batchs_new_contacts_and_pricing_are_written_in_one_statement_each(seed: Seed) -> None:
+    """Forty first messages from new customers create forty contacts in one INSERT; priced statuses
+    of our sends are saved in one INSERT (issue 21)."""
+    from sqlalchemy import event
+
+    ch2 = seed.pnids[1]
+    at = seed.now
+    bodies = []
+    for log_id in range(1, 41):
+        at += timedelta(milliseconds=10)
+        raw = text_message_body(
+            phone_number_id=ch2, wa_id=f"4479{log_id:08d}", name=f"New {log_id}", text="hi", timestamp=at
+        )
+        bodies.append(
+            BodyToApply(log_id, updates_in_order(parse_webhook(raw)), TRUSTED, at, IngestResult(log_id=log_id))
+        )
+    for log_id, (pnid, wamid) in enumerate([o for o in seed.outbound if o[0] == ch2][:5], start=41):
+        at += timedelta(milliseconds=10)
+        raw = status_body(phone_number_id=pnid, wamid=wamid, status="delivered", timestamp=at, recipient_id="1")
+        payload = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
+        payload["entry"][0]["changes"][0]["value"]["statuses"][0]["pricing"] = PRICED_REGULAR
+        updates = updates_in_order(parse_webhook(json.dumps(payload).encode()))
+        bodies.append(BodyToApply(log_id, updates, TRUSTED, at, IngestResult(log_id=log_id)))
+    db = copy_of(seed, "new-contacts")
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()).upper())
+
+    try:
+        with db.write() as conn:
+            event.listen(conn, "before_cursor_execute", count)
+            Applier(ChannelCache()).apply(conn, bodies, {})
+            event.remove(conn, "before_cursor_execute", count)
+        assert sum(b.result.opened for b in bodies) == 40
+        assert len([s for s in statements if s.startswith("INSERT INTO CONTACTS")]) == 1, statements
+        assert len([s for s in statements if s.startswith("INSERT INTO MESSAGE_PRICING")]) == 1, statements
+        with db.read() as conn:
+            assert conn.execute(select(message_pricing.c.message_id)).all(), "no pricing was saved"
+    finally:
+        discard(db)

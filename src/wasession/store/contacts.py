@@ -167,10 +167,20 @@ def insert_many_seen(conn: Connection, rows: Sequence[tuple[int, Seen, datetime]
     if len(rows) <= 1:
         return [insert_seen(conn, workspace_id, seen, now) for workspace_id, seen, now in rows]
     values: list[dict[str, Any]] = [_seen_values(workspace_id, seen, now) for workspace_id, seen, now in rows]
-    ids = conn.execute(_INSERT.returning(contacts.c.id, sort_by_parameter_order=True), values).scalars().all()
+    # Matched back by their names (two new contacts never share one): asking for the rows in the
+    # order given would make SQLAlchemy send one INSERT per row on SQLite.
+    query = _INSERT.returning(contacts.c.id, contacts.c.workspace_id, contacts.c.wa_id, contacts.c.user_id)
+    ids = {(ws, wa, user): int(i) for i, ws, wa, user in conn.execute(query, values)}
     return [
-        Contact(id=int(i), first_name=None, last_name=None, email=None, phone=None, **v)
-        for i, v in zip(ids, values, strict=True)
+        Contact(
+            id=ids[(v["workspace_id"], v["wa_id"], v["user_id"])],
+            first_name=None,
+            last_name=None,
+            email=None,
+            phone=None,
+            **v,
+        )
+        for v in values
     ]
 
 
