@@ -330,20 +330,8 @@ class BatchApply:
             seen = _seen(update)
             existing = index.find(update.wa_id, update.user_id)
             if existing is None:
-                placeholder = Contact(
-                    id=-1 - len(planned),
-                    first_name=None,
-                    last_name=None,
-                    email=None,
-                    phone=None,
-                    workspace_id=channel.workspace_id,
-                    wa_id=seen.wa_id,
-                    user_id=seen.user_id,
-                    parent_user_id=seen.parent_user_id,
-                    profile_name=seen.profile_name,
-                    username=seen.username,
-                    created_at=r.body.received_at,
-                    updated_at=r.body.received_at,
+                placeholder = contact_store.seen_contact(
+                    -1 - len(planned), channel.workspace_id, seen, r.body.received_at
                 )
                 planned.append((channel.workspace_id, seen, r.body.received_at))
                 index.keep(placeholder)

@@ -203,7 +203,7 @@ def reminder_failed(
 ) -> None:
     """A reminder of the current silence failed; 131047 means Meta considers the window over (R15).
 
-    Ingest and the sender call this until they adopt `reminder_send_outcome` + `apply`."""
+    The sender calls this; ingest decides the same with `reminder_send_outcome` in its batch."""
     change = reminder_send_outcome(
         state_of(session),
         silence_t=silence_t,

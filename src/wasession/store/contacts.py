@@ -158,7 +158,16 @@ def insert_seen(conn: Connection, workspace_id: int, seen: Seen, now: datetime) 
     """A contact seen for the first time; returned without reading it back."""
     values = _seen_values(workspace_id, seen, now)
     new_id = conn.execute(_INSERT, values).inserted_primary_key[0]  # type: ignore[index]
-    return Contact(id=int(new_id), first_name=None, last_name=None, email=None, phone=None, **values)
+    return _new_contact(int(new_id), values)
+
+
+def seen_contact(contact_id: int, workspace_id: int, seen: Seen, now: datetime) -> Contact:
+    """The contact `insert_seen` would return, under an id of the caller's (not stored)."""
+    return _new_contact(contact_id, _seen_values(workspace_id, seen, now))
+
+
+def _new_contact(contact_id: int, values: dict[str, Any]) -> Contact:
+    return Contact(id=contact_id, first_name=None, last_name=None, email=None, phone=None, **values)
 
 
 def insert_many_seen(conn: Connection, rows: Sequence[tuple[int, Seen, datetime]]) -> list[Contact]:
@@ -171,17 +180,7 @@ def insert_many_seen(conn: Connection, rows: Sequence[tuple[int, Seen, datetime]
     # order given would make SQLAlchemy send one INSERT per row on SQLite.
     query = _INSERT.returning(contacts.c.id, contacts.c.workspace_id, contacts.c.wa_id, contacts.c.user_id)
     ids = {(ws, wa, user): int(i) for i, ws, wa, user in conn.execute(query, values)}
-    return [
-        Contact(
-            id=ids[(v["workspace_id"], v["wa_id"], v["user_id"])],
-            first_name=None,
-            last_name=None,
-            email=None,
-            phone=None,
-            **v,
-        )
-        for v in values
-    ]
+    return [_new_contact(ids[(v["workspace_id"], v["wa_id"], v["user_id"])], v) for v in values]
 
 
 def seen_changes(existing: Contact, seen: Seen) -> dict[str, Any]:
