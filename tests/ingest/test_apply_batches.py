@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.conftest import fresh_postgres_url, load_fixture
 from wasession.ingest.apply import Applier
@@ -360,9 +360,9 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
 
 
 @pytest.mark.parametrize("seed", ["sqlite"], indirect=True)
-def test_a_batchs_new_contacts_and_pricing_are_written_in_one_statement_each(seed: Seed) -> None:
-    """Forty first messages from new customers create forty contacts in one INSERT; priced statuses
-    of our sends are saved in one INSERT (issue 21)."""
+def test_a_batchs_new_contacts_sessions_and_pricing_are_written_in_one_statement_each(seed: Seed) -> None:
+    """Forty first messages from new customers create forty contacts in one INSERT and open forty
+    sessions in another; priced statuses of our sends are saved in one INSERT (issue 21)."""
     from sqlalchemy import event
 
     ch2 = seed.pnids[1]
@@ -384,6 +384,8 @@ def test_a_batchs_new_contacts_and_pricing_are_written_in_one_statement_each(see
         updates = updates_in_order(parse_webhook(json.dumps(payload).encode()))
         bodies.append(BodyToApply(log_id, updates, TRUSTED, at, IngestResult(log_id=log_id)))
     db = copy_of(seed, "new-contacts")
+    with db.read() as conn:
+        seed_sessions = conn.execute(select(func.max(sessions.c.id))).scalar_one()
     statements: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -396,8 +398,11 @@ def test_a_batchs_new_contacts_and_pricing_are_written_in_one_statement_each(see
             event.remove(conn, "before_cursor_execute", count)
         assert sum(b.result.opened for b in bodies) == 40
         assert len([s for s in statements if s.startswith("INSERT INTO CONTACTS")]) == 1, statements
+        assert len([s for s in statements if s.startswith("INSERT INTO SESSIONS")]) == 1, statements
         assert len([s for s in statements if s.startswith("INSERT INTO MESSAGE_PRICING")]) == 1, statements
         with db.read() as conn:
             assert conn.execute(select(message_pricing.c.message_id)).all(), "no pricing was saved"
+            opened = conn.execute(select(sessions.c.contact_id).where(sessions.c.id > seed_sessions)).scalars().all()
+            assert len(opened) == 40
     finally:
         discard(db)

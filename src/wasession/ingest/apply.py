@@ -458,6 +458,9 @@ class BatchApply:
     def _store_inbound(
         self, channel: Channel, session_id: int, msg: InboundMessage, ts: datetime, now: datetime
     ) -> None:
+        if msg.referral is not None and session_id < 0:
+            self.flush()  # rare (an ad or Page button): the referral names its session by stored id
+            session_id = self.sessions.stored_ids[session_id]
         row = inbound_row(channel, session_id, msg, ts, now)
         self.new_messages.append(row)
         pricing_facts.record_referral(self.conn, session_id, msg, now)
@@ -539,8 +542,12 @@ class BatchApply:
         self.sessions.writes.record(channel, session_id, event_type, at, **data)
 
     def flush(self) -> None:
-        """Write what is gathered: messages, their status changes, sessions and events."""
+        """Write what is gathered: new sessions, messages, their status changes, session updates and events."""
         contact_store.update_many(self.conn, self.contact_updates.items())
+        ids = self.sessions.insert_opened(self.conn)
+        if ids:
+            for row in self.new_messages:
+                row["session_id"] = ids.get(row["session_id"], row["session_id"])
         message_store.insert_messages(self.conn, self.new_messages)
         message_store.update_messages(self.conn, self.message_updates.items())
         self.pricing_saves.flush(self.conn)

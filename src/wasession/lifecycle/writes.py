@@ -133,6 +133,19 @@ class SessionWrites:
     def close(self, channel: Channel, session: SessionRow, now: datetime, reason: CloseReason) -> None:
         self._gather(channel, session.id, closed(state_of(session), now=now, reason=reason), None)
 
+    def rename_sessions(self, ids: dict[int, int], *, inserted: bool) -> None:
+        """Sessions gathered under a stand-in id (the batch that opened them inserts them together)
+        now have their stored ids: their events name those. `inserted`: the rows were inserted with
+        every change gathered for them, so those updates are dropped."""
+        for old, new in ids.items():
+            values = self._updates.pop(old, None)
+            if values is not None and not inserted:
+                self._updates[new] = values
+        for event in self._events:
+            session_id = event["session_id"]
+            if session_id is not None and session_id in ids:
+                event["session_id"] = ids[session_id]
+
     def flush(self, conn: Connection) -> None:
         alike: dict[tuple[tuple[str, Any], ...], list[int]] = {}
         for session_id, values in self._updates.items():
