@@ -27,7 +27,7 @@ from wasession.sandbox.bodies import new_wamid, status_body, text_message_body
 from wasession.store import migrate
 from wasession.store.channels import ChannelCache
 from wasession.store.db import Database, connect
-from wasession.store.schema import contacts, events, message_pricing, messages, metadata, sessions
+from wasession.store.schema import contacts, events, message_pricing, messages, metadata, session_referrals, sessions
 from wasession.testing import Simulator
 from wasession.whatsapp.payload import WebhookBatch, parse_webhook
 
@@ -406,3 +406,36 @@ def test_a_batchs_new_contacts_sessions_and_pricing_are_written_in_one_statement
             assert len(opened) == 40
     finally:
         discard(db)
+
+
+@pytest.mark.parametrize("seed", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_referral_on_a_session_the_batch_opens_and_later_messages_end_as_one_batch_each(seed: Seed) -> None:
+    """A new customer's first message comes from an ad (its referral names the session by id, so the
+    batch writes the new session at once) and they write twice more in the same batch: the same rows
+    and events as each body in a batch of its own."""
+    ch2 = seed.pnids[1]
+    referral = load_fixture("message.json")["referral"]["entry"][0]["changes"][0]["value"]["messages"][0]["referral"]
+    at = seed.now
+    bodies = []
+    for log_id in range(1, 4):
+        at += timedelta(seconds=1)
+        raw = text_message_body(phone_number_id=ch2, wa_id="447900000001", name="Ad", text=f"m{log_id}", timestamp=at)
+        if log_id == 1:
+            raw["entry"][0]["changes"][0]["value"]["messages"][0]["referral"] = referral
+        updates = updates_in_order(parse_webhook(json.dumps(raw).encode()))
+        bodies.append(BodyToApply(log_id, updates, TRUSTED, at, IngestResult(log_id=log_id)))
+    alone, together = fresh(bodies), fresh(bodies)
+    db_a, db_b = copy_of(seed, "ref-a"), copy_of(seed, "ref-b")
+    try:
+        batched(db_a, alone, [1, 2])
+        batched(db_b, together, [])
+        after_a, after_b = dump(db_a), dump(db_b)
+        for table in after_a:
+            assert after_b[table] == after_a[table], table
+        assert results(together) == results(alone)
+        assert sum(b.result.opened for b in together) == 1 and sum(b.result.messages for b in together) == 3
+        with db_b.read() as conn:
+            assert conn.execute(select(func.count()).select_from(session_referrals)).scalar_one() >= 1
+    finally:
+        for db in (db_a, db_b):
+            discard(db)

@@ -460,7 +460,7 @@ class BatchApply:
     ) -> None:
         if msg.referral is not None and session_id < 0:
             self.flush()  # rare (an ad or Page button): the referral names its session by stored id
-            session_id = self.sessions.stored_ids[session_id]
+        session_id = self.sessions.current_id(session_id)
         row = inbound_row(channel, session_id, msg, ts, now)
         self.new_messages.append(row)
         pricing_facts.record_referral(self.conn, session_id, msg, now)
@@ -539,6 +539,8 @@ class BatchApply:
     def _record(
         self, channel: Channel, session_id: int | None, event_type: EventType, at: datetime, /, **data: Any
     ) -> None:
+        if session_id is not None:
+            session_id = self.sessions.current_id(session_id)
         self.sessions.writes.record(channel, session_id, event_type, at, **data)
 
     def flush(self) -> None:

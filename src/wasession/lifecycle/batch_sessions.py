@@ -99,11 +99,17 @@ class BatchSessions:
         """Gather `change` of `session` for the flush, and keep the row as it will be written."""
         if change.empty:
             return
+        if session.id in self.stored_ids:  # a row read before its session was inserted mid-batch
+            session = self._by_id[self.stored_ids[session.id]]
         if session.id < 0:
             assert change.reminder is None and change.closing is None, "a message names its session by id"
         self.writes.apply(conn, channel, session.id, change)
         if change.fields:
             self._keep(replace(self._by_id.get(session.id, session), **change.fields))
+
+    def current_id(self, session_id: int) -> int:
+        """The id to write for `session_id`: its stored id once a session opened by the batch is inserted."""
+        return self.stored_ids.get(session_id, session_id)
 
     def insert_opened(self, conn: Connection) -> dict[int, int]:
         """Insert the sessions opened since the last flush, as they are now (every change gathered
