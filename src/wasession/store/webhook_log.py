@@ -97,7 +97,7 @@ _BY_HASH = select(webhook_log.c.id).where(webhook_log.c.body_sha256 == bindparam
 
 
 def append(conn: Connection, body: bytes, received_at: datetime, signature: str | None) -> int:
-    """Append a body not applied yet (`mark_processed` records what applying it did)."""
+    """Append a body not applied yet (`mark_applied` records what applying it did)."""
     values = {"body": body, "received_at": received_at, "signature": signature, "body_sha256": body_hash(body)}
     result = conn.execute(_APPEND, values)
     return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -117,10 +117,6 @@ def append_processed(
     }
     result = conn.execute(_APPEND, values)
     return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-
-def mark_processed(conn: Connection, log_id: int, at: datetime, outcome: Outcome) -> None:
-    conn.execute(_MARK, {"b_id": log_id, "processed_at": at, **_outcome_values(outcome)})
 
 
 def remove(conn: Connection, log_id: int) -> None:
