@@ -240,3 +240,38 @@ def test_an_unknown_number_signed_by_a_held_secret_is_kept_counted_and_listed(se
         time.sleep(0.2)  # the apply process works on its own pace
     assert [r["phone_number_ids"] for r in rows] == [[UNKNOWN]]
     assert rows[0]["id"] == response.json()["id"]
+
+
+def test_a_logged_body_that_fails_to_apply_is_recorded_and_the_queue_moves_on(served: Served) -> None:
+    """A body the ack keeps may still fail to apply (here a lone surrogate no database can store):
+    it is caught on its own row, recorded as an error, and the bodies around it are applied."""
+
+    def customer_body(wa_id: str, text: str) -> bytes:
+        raw = body(PNID_A, text).replace(b"4915550001111", wa_id.encode())
+        return raw
+
+    def sessions() -> int:
+        page = served.api("GET", "/sessions", served.key_a, params={"limit": 50})
+        assert page.status_code == 200, page.text
+        return len(page.json()["items"])
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 60
+        while sessions() < count:
+            assert time.monotonic() < deadline, f"fewer than {count} sessions after 60 s"
+            time.sleep(0.2)  # the apply process works at its own pace
+
+    poison = customer_body("4915550000002", "POISON").replace(b'"POISON"', b'"\\ud800"')
+    ids = []
+    for raw in (customer_body("4915550000001", "good"), poison, customer_body("4915550000003", "good")):
+        response = served.post(raw, sign(SECRET_A, raw))
+        assert response.status_code == 200, response.text  # valid JSON, signed: kept
+        ids.append(response.json()["id"])
+    wait_for(2)
+    again = run_cli(served.folder, "webhooks", "reprocess", "--errors-only", env=served.env)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert f"{ids[1]}: error: UnicodeEncodeError" in again.stderr
+    assert "reprocessed 1 webhook bodies, 1 with errors" in again.stdout
+    later = customer_body("4915550000004", "after the poison")
+    assert served.post(later, sign(SECRET_A, later)).status_code == 200
+    wait_for(3)
