@@ -132,6 +132,9 @@ class AckGate:
             self._record_unrouted(decision)
         return decision
 
+    def close(self) -> None:
+        self._version.close()
+
     # -- the check -----------------------------------------------------------------------------------
 
     def _decide(self, raw: bytes, signature: str, secrets: _Secrets) -> Decision:

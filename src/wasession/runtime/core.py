@@ -251,6 +251,7 @@ class Runtime:
     def stop(self) -> None:
         if self._engine is not None:
             self._engine.stop()
+        self.ingestor.gate.close()
         self.db.dispose()
 
 

@@ -45,6 +45,8 @@ class VersionReader:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[sqlite3.Connection] = []
         self._path: str | None = None
         if db.is_sqlite:
             database = make_url(db.url).database
@@ -63,5 +65,15 @@ class VersionReader:
         if raw is None:
             raw = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             self._local.conn = raw
+            with self._lock:
+                self._opened.append(raw)
         row = raw.execute("SELECT version FROM secrets_version WHERE id = 1").fetchone()
         return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        """Close every connection opened (with the database's own, when the runtime stops)."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for raw in opened:
+            raw.close()
+        self._local = threading.local()
