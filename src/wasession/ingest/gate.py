@@ -28,8 +28,6 @@ then (`credentials.py`).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import re
 import threading
@@ -44,6 +42,7 @@ from wasession.store import secrets_version, unrouted
 from wasession.store.secrets_version import VersionReader
 from wasession.whatsapp.bounded_json import JsonRefused, loads_bounded
 from wasession.whatsapp.payload import PayloadError, WebhookBatch, parse_webhook
+from wasession.whatsapp.signature import signature_matches
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,6 @@ UNROUTED_WRITE_EVERY = 10.0
 
 _PHONE_NUMBER_ID = re.compile(rb'"phone_number_id"\s*:\s*"([^"\\]{0,64})"')
 _ENTRY_ID = re.compile(rb'"id"\s*:\s*"([0-9]{1,32})"')
-_PREFIX = "sha256="
 
 SIGNATURE_INVALID = "the signature does not match the body under the app secret of any channel its changes address"
 
@@ -175,19 +173,14 @@ class AckGate:
 
     def _signer(self, raw: bytes, signature: str, named: list[str], secrets: _Secrets) -> str | None:
         """The secret whose HMAC of `raw` is `signature`: one HMAC per distinct secret at most."""
-        value = signature.strip()
-        if not value.startswith(_PREFIX):
-            return None
-        given = value[len(_PREFIX) :].encode("utf-8", "replace")
         tried: set[str] = set()
 
         def signs(secret: str) -> bool:
-            if not secret or secret in tried:
+            if secret in tried:
                 return False
             tried.add(secret)
             self.hmacs += 1
-            digest = hmac.new(secret.encode("utf-8"), raw, hashlib.sha256).hexdigest().encode("ascii")
-            return hmac.compare_digest(digest, given)
+            return signature_matches(secret, raw, signature)
 
         unknown = not named
         for number in named:
@@ -198,11 +191,17 @@ class AckGate:
                 return held
         if not unknown:
             return None  # every number named has a channel, and none of their secrets signs
-        accounts: dict[bytes, None] = dict.fromkeys(m.group(1) for m in _ENTRY_ID.finditer(raw))
-        for account in list(accounts)[: self.max_numbers * 4]:
+        accounts: set[bytes] = set()
+        for match in _ENTRY_ID.finditer(raw):  # ids of all kinds; only a recorded business account's counts
+            account = match.group(1)
+            if account in accounts:
+                continue
+            accounts.add(account)
             for secret in secrets.by_account.get(account.decode("ascii"), ()):
                 if signs(secret):
                     return secret
+            if len(accounts) >= self.max_numbers * 4:
+                break
         if len(secrets.owners) <= self.unrouted_secrets:
             for secret in secrets.owners:
                 if signs(secret):
