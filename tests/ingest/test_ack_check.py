@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.conftest import DATA
+from wasession.ingest.credentials import addressed, has_account_level_changes
 from wasession.ingest.gate import INLINE_BYTES, AckGate
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.services import channels as channel_service
 from wasession.store import templates as template_store
 from wasession.testing import Simulator
+from wasession.whatsapp.payload import numbers_named, parse_webhook
 from wasession.whatsapp.signature import sign
 
 
@@ -69,9 +72,14 @@ def test_what_the_full_check_would_refuse_is_refused_before_it_is_logged() -> No
         )
         decision = gate.judge(deep, sign(sim.app_secret, deep))
         assert (decision.status, decision.code) == (400, "invalid_body")
-        assert "deeper than 32" in decision.message
+        assert "more than 50000 objects and arrays" in decision.message  # counted before any parse
         shallow_but_deep = body_for(sim, mine.phone_number_id).replace(b'"hi"', b"[" * 40 + b"]" * 40)
-        assert gate.judge(shallow_but_deep, sign(sim.app_secret, shallow_but_deep)).status == 400
+        decision = gate.judge(shallow_but_deep, sign(sim.app_secret, shallow_but_deep))
+        assert decision.status == 400 and "deeper than 32 levels" in decision.message
+        many = body_for(sim, mine.phone_number_id).replace(b'"hi"', b"[" + b",".join([b"[]"] * 60_000) + b"]")
+        assert gate.judge(many, sign(sim.app_secret, many)).status == 400
+        in_text = body_for(sim, mine.phone_number_id).replace(b'"hi"', json.dumps("[[[" * 40 + '"{').encode())
+        assert gate.judge(in_text, sign(sim.app_secret, in_text)).accepted  # brackets in a string are text
         fine = body_for(sim, mine.phone_number_id)
         assert gate.judge(fine, sign(sim.app_secret, fine)).accepted
         arabic = body_for(sim, "١٢٣٤٥٦")
@@ -130,3 +138,27 @@ def test_an_unknown_number_is_found_through_the_business_account_or_the_few_secr
 def gate_of(sim: Simulator) -> AckGate:
     gate: AckGate = sim.runtime.ingestor.gate
     return gate
+
+
+def test_the_ack_reads_the_numbers_parse_webhook_addresses() -> None:
+    """`numbers_named` (the ack's light walk) and `parse_webhook` (the apply's) agree on every
+    fixture body and on malformed envelopes, entries and changes."""
+    bodies: list[Any] = []
+    for path in sorted((DATA / "whatsapp-webhooks").glob("*.json")):
+        loaded = json.loads(path.read_text())
+        bodies.extend(loaded.values() if isinstance(loaded, dict) and "object" not in loaded else [loaded])
+    odd_changes: list[Any] = [
+        "x",
+        {"field": 1, "value": {}},
+        {"field": "messages", "value": []},
+        {"field": "account_update", "value": {"event": "X"}},
+        {"field": "messages", "value": {"metadata": {"phone_number_id": "123"}, "messages": "nope"}},
+        {"field": "messages", "value": {"metadata": {}, "messages": [{"id": "w"}]}},
+    ]
+    for change in odd_changes:
+        bodies.append({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]})
+    bodies.append({"object": "whatsapp_business_account", "entry": ["x", {"changes": "y"}]})
+    assert len(bodies) > 20
+    for body in bodies:
+        batch = parse_webhook(body)
+        assert numbers_named(body) == (addressed(batch), has_account_level_changes(batch)), body

@@ -34,14 +34,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from wasession.ingest.credentials import addressed, has_account_level_changes
 from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
 from wasession.store import channels as channel_store
 from wasession.store import secrets_version, unrouted
 from wasession.store.secrets_version import VersionReader
 from wasession.whatsapp.bounded_json import JsonRefused, loads_bounded
-from wasession.whatsapp.payload import PayloadError, WebhookBatch, parse_webhook
+from wasession.whatsapp.payload import PayloadError, numbers_named
 from wasession.whatsapp.signature import signature_matches
 
 log = logging.getLogger(__name__)
@@ -147,10 +146,10 @@ class AckGate:
         signer = self._signer(raw, signature, list(named), secrets)
         if signer is None:
             return _FORGED
-        batch = _parse(raw)
-        if isinstance(batch, str):
-            return Decision(400, "invalid_body", f"the body is signed but is not a webhook: {batch}")
-        numbers = addressed(batch)
+        try:
+            numbers, numberless = numbers_named(loads_bounded(raw))
+        except (JsonRefused, PayloadError) as exc:
+            return Decision(400, "invalid_body", f"the body is signed but is not a webhook: {exc}")
         if len(numbers) > self.max_numbers:
             return self._too_many()
         verified = False
@@ -165,7 +164,7 @@ class AckGate:
                 verified = True
             else:
                 return _FORGED  # another channel's change: its own secret must sign it
-        if not verified and not lost and not has_account_level_changes(batch):
+        if not verified and not lost and not numberless:
             return _FORGED  # nothing in it the signature vouches for
         if lost:
             return Decision(200, unrouted=tuple(lost), owners=secrets.owners.get(signer, frozenset()))
@@ -285,11 +284,3 @@ def _bad_number(number: str) -> Decision:
     return Decision(
         422, "invalid_phone_number_id", f"phone_number_id must be ASCII digits, as Meta sends it; got {number[:64]!r}"
     )
-
-
-def _parse(raw: bytes) -> WebhookBatch | str:
-    """The body as a webhook, or why it is not one."""
-    try:
-        return parse_webhook(loads_bounded(raw))
-    except (JsonRefused, PayloadError) as exc:
-        return str(exc)
