@@ -205,10 +205,18 @@ def test_a_rotated_app_secret_stops_verifying_at_the_next_body_in_serve(served: 
         served.logged_id(SECRET_A)  # the serving process holds the secret in memory
     rotated = run_cli(served.folder, "channels", "rotate", PNID_A, "--app-secret", "rotated-secret", env=served.env)
     assert rotated.returncode == 0, rotated.stderr
-    raw = body(PNID_A, "signed with the old secret")
+    raw = body(PNID_A, "signed with the old secret").replace(b"4915550001111", b"4915550009999")
     response = served.post(raw, sign(SECRET_A, raw))
     assert response.status_code == 403, response.text
     assert served.post(raw, sign("rotated-secret", raw)).status_code == 200
+    # The apply process judges it again against the stored secret: the new one applies at once too.
+    deadline = time.monotonic() + 60
+    while True:
+        page = served.api("GET", "/sessions", served.key_a, params={"limit": 50})
+        if len(page.json()["items"]) == 2:
+            break
+        assert time.monotonic() < deadline, "the body signed with the new secret was never applied"
+        time.sleep(0.2)  # the apply process works at its own pace
 
 
 def test_an_unknown_number_signed_by_a_held_secret_is_kept_counted_and_listed(served: Served) -> None:
