@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_import_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_webhook_bytes: int = Field(default=3 * 1024 * 1024, ge=1024)
+    # Issue 25/26 (docs/security.md, ingest/gate.py): distinct phone_number_ids one webhook body may
+    # name (Meta's own name one), and how many distinct app secrets (one per Meta app) a body naming
+    # only numbers no channel has is tried against.
+    webhook_max_numbers: int = Field(default=10, ge=1, le=1000)
+    webhook_unrouted_secrets: int = Field(default=8, ge=0, le=1000)
     header_timeout: float = Field(default=10.0, gt=0, le=600)
     body_timeout: float = Field(default=30.0, gt=0, le=3600)
     keepalive_timeout: int = Field(default=5, ge=1, le=600)

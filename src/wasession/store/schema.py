@@ -380,3 +380,24 @@ message_templates = Table(
     Column("body", Text, nullable=False),
     UniqueConstraint("channel_id", "name", "language"),
 )
+
+# Issue 25: bumped in the transaction of every change to which app secret vouches for which number
+# (a channel added, rotated, renumbered or deleted; a business account id recorded), so the ack of
+# every process sees a rotation at its very next body by reading one row.
+secrets_version = Table(
+    "secrets_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# Issue 26: numbers Meta sends webhooks for that no channel has, by the workspace whose app secret signed them.
+unrouted_numbers = Table(
+    "unrouted_numbers",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("phone_number_id", String(64), primary_key=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("bodies", BigInteger, nullable=False),
+)
