@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from wasession.ingest.group_commit import log_bodies
+from wasession.ingest.group_commit import body_kind, log_bodies
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.services import apikeys, channels, workspaces
 from wasession.services.errors import ConflictError
@@ -153,12 +153,12 @@ def test_a_logged_mixed_body_is_applied_only_where_its_own_channel_signs(tenants
         )
     )
     ingestor = sim.runtime.ingestor
-    with sim.runtime.db.write() as conn:
-        log_id = log_bodies(conn, [(raw, headers[SIGNATURE_HEADER])], NOW)[0].log_id
+    with sim.runtime.db.log.write() as conn:
+        log_id = log_bodies(conn, [(raw, headers[SIGNATURE_HEADER], body_kind(raw))], NOW)[0].log_id
     ingestor.drain()
     after = snapshot(sim)
     assert after["messages"] == [*before["messages"], "to my own number"]
-    with sim.runtime.db.read() as conn:
+    with sim.runtime.db.log.read() as conn:
         outcome = conn.execute(select(webhook_log.c.outcome).where(webhook_log.c.id == log_id)).scalar()
     assert outcome["refused"] == [victim.phone_number_id] and outcome["messages"] == 1
 
