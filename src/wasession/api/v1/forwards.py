@@ -67,7 +67,7 @@ class AttemptOut(BaseModel):
     log_id: int
     attempt: int
     at: datetime
-    outcome: str = Field(description="delivered, failed or given_up")
+    outcome: str = Field(description="delivered, failed, given_up or skipped (not forwarded: `error` says why)")
     status_code: int | None
     error: str | None
     duration_ms: int
