@@ -42,9 +42,9 @@ class Tenant:
     phone: str
     secret: str
 
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.key}"}
-        return httpx.request(method, self.url + "/api/v1" + path, headers=headers, timeout=30, **kwargs)
+    def call(self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
+        headers = {**(headers or {}), "Authorization": f"Bearer {self.key}"}
+        return httpx.request(method, self.url + "/api/v1" + path, headers=headers, timeout=120, **kwargs)
 
     def add_forward(self, url: str) -> int:
         made = self.call("POST", f"/channels/{self.channel_id}/forwards", json={"url": url})
