@@ -79,8 +79,18 @@ def set_up(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
         ("migrate",),
         ("workspaces", "create", "b"),
         ("channels", "add", "--name", "A", "--phone-number-id", PHONES["a"], "--app-secret", SECRETS["a"]),
-        ("channels", "add", "--workspace", "b", "--name", "B", "--phone-number-id", PHONES["b"])
-        + ("--app-secret", SECRETS["b"]),
+        (
+            "channels",
+            "add",
+            "--workspace",
+            "b",
+            "--name",
+            "B",
+            "--phone-number-id",
+            PHONES["b"],
+            "--app-secret",
+            SECRETS["b"],
+        ),
     ):
         done = run_cli(tmp_path, *args, env=env)
         assert done.returncode == 0, done.stderr

@@ -73,8 +73,11 @@ def test_a_body_nobody_can_parse_costs_one_record_and_no_other_tenant_waits(
         target_a = a.add_forward(receiver_a.url)
         b.add_forward(receiver_b.url)
         poison = (
-            b'{"phone_number_id":"' + PHONES["a"].encode() + b'","object":"whatsapp_business_account","entry":'
-        ) + b"[" * 50_000 + b"]" * 50_000 + b"}"
+            (b'{"phone_number_id":"' + PHONES["a"].encode() + b'","object":"whatsapp_business_account","entry":')
+            + b"[" * 50_000
+            + b"]" * 50_000
+            + b"}"
+        )
         poison_id = log_directly(env["WASESSION_DATABASE_URL"], poison, sign(SECRETS["a"], poison))
         raw, signature = b.body("after the poison")
         b.post_webhook(raw, signature)
@@ -157,16 +160,22 @@ def test_one_workspace_slow_receivers_leave_another_its_forwards_and_events(
         assert cli.returncode != 0 and "WASESSION_MAX_FORWARDS_PER_WORKSPACE" in cli.stderr, cli.stderr
         b.add_forward(receiver_b.url)
         assert add_event_webhook(b.call, events_b.url).status_code == 201
+
+        def b_latency(text: str) -> tuple[float, float]:
+            """Seconds from B's webhook to its forward and to its first event."""
+            forwards, events = len(crm_b.taken), len(b_events)
+            sent_at = time.monotonic()
+            b.post_webhook(*b.body(text))
+            forward = wait_for("B's forward", lambda: len(crm_b.taken) > forwards, 60, tmp_path)
+            wait_for("B's event", lambda: len(b_events) > events, 60, tmp_path)
+            return forward, b_events[events] - sent_at
+
+        unattacked = b_latency("before the flood")
         for n in range(20):
             a.post_webhook(*a.body(f"flood {n}"))
         wait_for("A's receivers busy", lambda: slow_receiver_count(slow) >= 4, 20, tmp_path)
-        sent_at = time.monotonic()
-        raw, signature = b.body("B is not kept waiting")
-        b.post_webhook(raw, signature)
-        forward = wait_for("B's forward", lambda: len(crm_b.taken) >= 1, 60, tmp_path)
-        wait_for("B's event", lambda: bool(b_events), 60, tmp_path)
-        event = b_events[0] - sent_at
-    # Unattacked both take well under a second here; edca2c2 took 97 s and 7-41 s. A bound that a loaded
-    # test machine keeps, well under one slow answer cycle of A's receivers (5 s).
-    assert forward < 4.0, forward
-    assert event < 4.0, event
+        attacked = b_latency("during the flood")
+    # edca2c2: 97 s and 7-41 s. The bound leaves room for a loaded test machine but not for one slow answer
+    # cycle of A's receivers per B's delivery; bench/tenant_fairness.py measures the ratio itself.
+    assert attacked[0] <= 2 * unattacked[0] + 2.0, (unattacked, attacked)
+    assert attacked[1] <= 2 * unattacked[1] + 2.0, (unattacked, attacked)
