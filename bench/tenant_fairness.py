@@ -150,6 +150,8 @@ def b_latencies(b: Tenant, forwards: Recorder, events: Recorder, count: int) -> 
         to_forward.append(forwards.arrivals[f] - sent)
         to_event.append(events.arrivals[e] - sent)
         time.sleep(0.2)  # the event may come with company (opened + received); let them land
+    if os.environ.get("BENCH_VERBOSE"):
+        print("  forwards", [round(x, 3) for x in to_forward], "events", [round(x, 3) for x in to_event])
     return median(to_forward), median(to_event)
 
 

@@ -194,24 +194,27 @@ class EventDispatcher:
         with self.ctx.db.read() as conn:
             webhooks = hook_store.webhooks_due(conn, now, DUE_LIMIT)
         for webhook_id, workspace_id in round_robin(webhooks, lambda w: w[1]):
-            if not self._pool.has_room(workspace_id):
-                self._waiting_for_room = True
-                continue
             with self._running_lock:
                 if webhook_id in self._running:
                     continue
                 self._running.add(webhook_id)
+            if not self._pool.take(workspace_id):  # counted from the claim, before the step is submitted
+                self._release(webhook_id)
+                self._waiting_for_room = True
+                continue
             try:
                 with self.ctx.db.write() as conn:
                     deliveries = hook_store.claim_for_webhook(conn, webhook_id, now, PER_WEBHOOK)
                     attempts = [self._lease(conn, d, now) for d in deliveries]
             except BaseException:
                 self._release(webhook_id)
+                self._pool.give_back(workspace_id)
                 raise
             if attempts:
                 claimed.append((webhook_id, workspace_id, attempts))
             else:
                 self._release(webhook_id)
+                self._pool.give_back(workspace_id)
         return claimed
 
     def _release(self, webhook_id: int) -> None:

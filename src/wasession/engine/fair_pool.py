@@ -48,21 +48,26 @@ class FairPool:
         self._held: Counter[int] = Counter()
         self._lock = threading.Lock()
 
-    def has_room(self, workspace_id: int) -> bool:
-        """Whether a step of this workspace would start now (checked before leasing its work)."""
+    def take(self, workspace_id: int) -> bool:
+        """A thread for a step of this workspace, counted from now (before its work is leased): False when
+        the workspace holds its share or the pool is full. Hand it to `submit`, or back with `give_back`."""
         with self._lock:
-            return self._held[workspace_id] < self.per_workspace and sum(self._held.values()) < self.size
+            if self._held[workspace_id] >= self.per_workspace or sum(self._held.values()) >= self.size:
+                return False
+            self._held[workspace_id] += 1
+            return True
+
+    def give_back(self, workspace_id: int) -> None:
+        """A thread taken and not used (the work was gone or leased elsewhere)."""
+        self._done(workspace_id)
 
     def held(self, workspace_id: int) -> int:
         with self._lock:
             return self._held[workspace_id]
 
     def submit(self, workspace_id: int, step: Callable[[], None], then: Callable[[], None]) -> Future[None]:
-        """Run `step` on the pool, counted against its workspace until it returns; `then` runs after its
-        thread is counted free (a wake-up of the loop that may now submit more). Only the one loop
-        thread submits, so a `has_room` answer stays true until this call."""
-        with self._lock:
-            self._held[workspace_id] += 1
+        """Run `step` on a thread `take` gave, counted against its workspace until it returns; `then`
+        runs after the thread is counted free (a wake-up of the loop that may now submit more)."""
         try:
             return self._pool.submit(self._run, workspace_id, step, then)
         except BaseException:

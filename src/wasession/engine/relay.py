@@ -175,12 +175,18 @@ class Relay:
         futures: list[Future[None]] = []
         self._waiting_for_room = False
         for target_id, workspace_id in round_robin(due_targets, lambda t: t[1]):
-            if not self._pool.has_room(workspace_id):
+            if not self._pool.take(workspace_id):
                 self._waiting_for_room = True
                 continue
-            job = self._lease(target_id, now)
-            if job is not None:
-                futures.append(self._pool.submit(workspace_id, partial(self._deliver, job, report), self._then))
+            try:
+                job = self._lease(target_id, now)
+            except BaseException:
+                self._pool.give_back(workspace_id)
+                raise
+            if job is None:
+                self._pool.give_back(workspace_id)
+                continue
+            futures.append(self._pool.submit(workspace_id, partial(self._deliver, job, report), self._then))
         if self.wait:
             for future in futures:
                 future.result()
