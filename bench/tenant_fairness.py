@@ -321,11 +321,7 @@ def main() -> int:
             if "idle" in parts:
                 results["idle sockets"] = idle_sockets(a, port, args.quick)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            _util.stop_serve(server)
     for name, ok in results.items():
         print(f"  {name}: {'met' if ok else 'MISSED'}")
     return _util.verdict("Tenant fairness", all(results.values()), args.quick)

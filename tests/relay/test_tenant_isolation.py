@@ -8,6 +8,7 @@ forward took 97 s), and a rotation dropped the waiting bodies with no delivery r
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -179,3 +180,69 @@ def test_one_workspace_slow_receivers_leave_another_its_forwards_and_events(
     # cycle of A's receivers per B's delivery; bench/tenant_fairness.py measures the ratio itself.
     assert attacked[0] <= 2 * unattacked[0] + 2.0, (unattacked, attacked)
     assert attacked[1] <= 2 * unattacked[1] + 2.0, (unattacked, attacked)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+LARGE = 10  # bodies of 2.9 MB: edca2c2 read 50 whole bodies at a time per target
+
+
+def test_eight_targets_replaying_large_bodies_hold_a_few_bodies_each_and_give_the_memory_back(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    sink = Scripted()
+    with serve(sink) as receiver, two_tenants(tmp_path, env) as tenants:
+        a = tenants["a"]
+        ids = []
+        for n in range(LARGE):
+            raw, _ = a.body(f"large {n}")
+            data = json.loads(raw)
+            data["entry"][0]["changes"][0]["value"]["padding"] = "x" * 2_900_000
+            raw = json.dumps(data, separators=(",", ":")).encode()
+            answer = httpx.post(
+                a.url + "/webhooks/whatsapp",
+                content=raw,
+                headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(SECRETS["a"], raw)},
+                timeout=60,
+            )
+            assert answer.status_code == 200, answer.text
+            ids.append(int(answer.json()["id"]))
+        wait_for("the bodies applied", lambda: processed(env["WASESSION_DATABASE_URL"], LARGE), 120, tmp_path)
+        pid = serve_pid(a.url)
+        before = rss_mb(pid)
+        targets = [a.add_forward(f"{receiver.url}?m={n}") for n in range(8)]
+        peak = before
+
+        def replayed() -> bool:
+            nonlocal peak
+            peak = max(peak, rss_mb(pid))
+            return len(sink.taken) >= LARGE * len(targets)
+
+        for target in targets:
+            moved = a.call("POST", f"/channels/{a.channel_id}/forwards/{target}/replay", json={"from_log_id": ids[0]})
+            assert moved.status_code == 200, moved.text
+        wait_for("the replays", replayed, 300, tmp_path)
+        after = rss_mb(pid)
+    # edca2c2 read all ten (29 MB) per target at once and parsed them: several hundred MB at the peak.
+    assert peak - before < 200, (before, peak, after)
+    assert after - before < 50, (before, peak, after)
+
+
+def serve_pid(url: str) -> int:
+    """The pid of the `serve` listening on `url`'s port (the apply process is its child, not counted)."""
+    port = url.rsplit(":", 1)[1]
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in cmdline and port.encode() in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no serve process on port {port}")
