@@ -148,7 +148,7 @@ class EventDispatcher:
             self.http.close()
 
     def next_attempt_at(self) -> datetime | None:
-        if self._waiting_for_room:  # a finished webhook wakes the loop (on_done); do not spin meanwhile
+        if self._waiting_for_room and not self.wait:  # a finished webhook wakes the loop (on_done): no spin
             return None
         return self._next_due()
 

@@ -178,7 +178,7 @@ class Relay:
         self._pool.shutdown()
 
     def next_attempt_at(self) -> datetime | None:
-        if self._waiting_for_room:  # a finished target wakes the loop (on_done); do not spin meanwhile
+        if self._waiting_for_room and not self.wait:  # a finished target wakes the loop (on_done): no spin
             return None
         with self.ctx.db.read() as conn:
             return store.next_due(conn, self.ctx.clock.now())
