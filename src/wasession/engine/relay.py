@@ -74,6 +74,7 @@ def _trim_heap() -> None:
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
 
+
 HORIZON = timedelta(seconds=30)
 FIRST_RETRY = timedelta(seconds=10)
 MAX_RETRY = timedelta(hours=1)
