@@ -1,6 +1,7 @@
 """Issue 25, finding 5, through a real `serve` on SQLite: a 10,000-row contacts import no longer holds the
 one writer while Meta waits. On edca2c2 the import was one transaction and webhooks waited 2.5-3.2 s for
-their 200; now it writes in transactions of TRANSACTION_SECONDS and an ack waits at most one of them."""
+their 200; now it writes in transactions of TRANSACTION_SECONDS and an ack waits at most one of them
+(the bound below leaves room for a loaded machine)."""
 
 from __future__ import annotations
 
@@ -39,4 +40,4 @@ def test_webhooks_are_answered_promptly_while_a_large_import_runs(tmp_path: Path
     assert answer[0].status_code == 200, answer[0].text
     assert answer[0].json()["created"] == ROWS
     assert len(waits) >= 3, waits  # the import took long enough to be measured against
-    assert max(waits) < 1.5, sorted(waits)[-5:]
+    assert max(waits) < 2.0, sorted(waits)[-5:]  # edca2c2: 2.5-3.2 s idle, 11 s on the loaded test machine
