@@ -151,11 +151,7 @@ def main() -> int:
                 after = describe("no target again", phase(client, seconds), _util.loadavg())
             attempts = hanging.accepted
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            _util.stop_serve(server)
             hanging.sock.close()
     ratios = [hung[i] / ((before[i] + after[i]) / 2) for i in (0, 1)]
     print(f"relay calls the hanging target received: {attempts}")

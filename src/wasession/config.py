@@ -128,6 +128,11 @@ class Settings(BaseSettings):
 
     # Channels one workspace may hold; WASESSION_MAX_CHANNELS_PER_WORKSPACE.
     max_channels_per_workspace: int = Field(default=100, ge=1)
+    # Issue 25, fair sharing of outbound delivery (docs/security.md): forward targets and event webhooks
+    # one workspace may have, and the threads of each delivery pool (8) its receivers may hold at once.
+    max_forwards_per_workspace: int = Field(default=50, ge=1, le=100_000)
+    max_event_webhooks_per_workspace: int = Field(default=20, ge=1, le=100_000)
+    delivery_threads_per_workspace: int = Field(default=4, ge=1, le=8)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

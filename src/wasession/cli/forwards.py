@@ -72,6 +72,7 @@ def forwards_add(
             fields=list(fields) or None,
             description=description,
             policy=AddressPolicy.parse(runtime.settings.outbound_allow),
+            max_per_workspace=runtime.settings.max_forwards_per_workspace,
         )
 
     created = _with_service(ctx, add)

@@ -123,7 +123,7 @@ def set_gauges(*, active: int, eligible: int, outbox: int) -> None:
 # The webhook relay (issue 16).
 RELAY_ATTEMPTS = Counter(
     "wasession_relay_attempts",
-    "Relay deliveries to forward targets, by outcome (delivered, failed, given_up)",
+    "Relay deliveries to forward targets, by outcome (delivered, failed, given_up, skipped: refused or unreadable)",
     ["outcome"],
 )
 RELAY_LAG = Gauge("wasession_relay_lag", "Webhook log ids stored after a forward target's cursor", ["target"])

@@ -82,8 +82,11 @@ class Workers:
         self._clients_lock = threading.Lock()
         self.rate_limiter = limiter_for(ctx.db, ctx.clock)
         # Outbound event webhooks, to public addresses and what the operator allows (docs/security.md).
-        self.event_dispatch = EventDispatcher(ctx, policy=AddressPolicy.parse(settings.outbound_allow))
-        self.relay = Relay(ctx, owner=owner, policy=self.event_dispatch.policy)  # issue 16
+        share = settings.delivery_threads_per_workspace  # issue 25: no workspace holds a whole pool
+        self.event_dispatch = EventDispatcher(
+            ctx, policy=AddressPolicy.parse(settings.outbound_allow), per_workspace=share
+        )
+        self.relay = Relay(ctx, owner=owner, policy=self.event_dispatch.policy, per_workspace=share)
         self.sender = Sender(ctx, self.client_for, concurrency=settings.sender_concurrency, limiter=self.rate_limiter)
         self.loops: list[Loop] = []
         self.owner = owner

@@ -18,7 +18,6 @@ from wasession.services import agents
 from wasession.services.channels import get_channel
 from wasession.services.errors import UpstreamError, ValidationError
 from wasession.store import channels as channel_store
-from wasession.store import sessions as session_store
 from wasession.store import templates as template_store
 from wasession.store.channels import Channel
 from wasession.store.templates import CachedTemplate
@@ -108,8 +107,10 @@ def send(
     """Queue a template; when it is one of the channel's cached templates, its parameters are checked
     against the template's placeholders (every missing one named) and the transcript gets the text."""
     with ctx.db.read() as conn:
-        session = session_store.get(conn, session_id)
-        cached = template_store.one(conn, session.channel_id, name, language) if session else None
+        # Another workspace's session is not found before anything about the template is said: a 422
+        # naming a parameter told another tenant its template names and parameter counts (issue 25).
+        session = agents.agent_session(conn, session_id, workspace_id)[0]
+        cached = template_store.one(conn, session.channel_id, name, language)
     rendered = None
     if cached is not None:
         offered = _offered(cached)
