@@ -26,7 +26,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
@@ -46,6 +46,10 @@ DEFAULT_PAIR_BURST = 45
 REENGAGEMENT_FAILURE_DELAY = timedelta(seconds=1)
 # Meta's pricing docs: a reply to a customer who came from an ad or a Page button opens 72 free hours.
 FREE_ENTRY_POINT_WINDOW = timedelta(hours=72)
+# Meta's calendar (docs/rules.md R23): service replies and utility templates inside the customer service
+# window were free from 2024-11-01 and are billed per message from 2026-10-01 (00:00 UTC, when Meta's
+# pricing changes take effect); the free entry point window stays free.
+SERVICE_BILLED_FROM = datetime(2026, 10, 1, tzinfo=UTC)
 MAX_TEXT_LENGTH = 4096
 MAX_CALLBACK_DATA_LENGTH = 512
 ERROR_HREF = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
@@ -558,7 +562,7 @@ class FakeCloudApi:
             self._free_windows[key] = (secrets.token_hex(16), now + armed)
         free = self._free_windows.get(key)
         conversation = None
-        pricing = _pricing(send.type, window_open)
+        pricing = _pricing(self._category(send), window_open, now)
         if free is not None and now < free[1]:
             pricing = {
                 "billable": False,
@@ -572,6 +576,17 @@ class FakeCloudApi:
                 "expiration_timestamp": str(int(free[1].timestamp())),
             }
         return self._pricing_overrides.get(key, pricing), conversation
+
+    def _category(self, send: _Send) -> str:
+        """`service` for a free-form message; a template's category as its listing says (lower case, as
+        statuses write it), `utility` for a template the fake does not list."""
+        if send.type != "template" or send.template is None:
+            return "service"
+        name, language = send.template.get("name"), send.template.get("language", {}).get("code")
+        listed = [t for t in self._templates if t.get("name") == name]
+        exact = [t for t in listed if t.get("language") == language] or listed
+        category = exact[0].get("category") if exact else None
+        return category.lower() if isinstance(category, str) and category else "utility"
 
 
 # -- request parsing --------------------------------------------------------------------------------
@@ -683,10 +698,12 @@ def _error(
     return error
 
 
-def _pricing(kind: str, window_open: bool) -> dict[str, Any]:
-    # Service messages are free; a utility template is free inside an open window, billed outside.
-    category = "utility" if kind == "template" else "service"
-    billable = kind == "template" and not window_open
+def _pricing(category: str, window_open: bool, now: datetime) -> dict[str, Any]:
+    """Before SERVICE_BILLED_FROM a service reply, or a utility template inside the open window, is free
+    (`free_customer_service`); from then on, like every other template and any template outside the
+    window, it is billed (`regular`) in the category it was sent in."""
+    free = category in ("service", "utility") and window_open and now < SERVICE_BILLED_FROM
+    billable = not free
     return {
         "billable": billable,
         "pricing_model": "PMP",

@@ -1,0 +1,29 @@
+"""A Simulator per database (SQLite and, when reachable, PostgreSQL) with an API key, for the money rules
+of 2026 (docs/rules.md R23): Meta's calendar, rate cards, the budget and marketing opt-outs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from wasession.services import apikeys, channels
+from wasession.testing import Simulator
+
+
+@dataclass
+class Money:
+    sim: Simulator
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def money(database_url: str) -> Iterator[Money]:
+    with Simulator(start="2026-09-01T09:00:00Z", database_url=database_url) as sim:
+        workspace = channels.default_workspace(sim.runtime.ctx)
+        yield Money(sim, apikeys.create_key(sim.runtime.ctx, workspace_id=workspace, name="money").secret)
