@@ -2,7 +2,9 @@
 
 What it reproduces of the Cloud API (docs/decisions/0005-cloud-api-fidelity.md):
 - `POST /{version}/{phone-number-id}/messages` with bearer-token auth and Meta's exact success and
-  error JSON (401/190 for a bad token, 400/100 for an unknown number or a malformed body);
+  error JSON (401/190 for a bad token, 400/100 for an unknown number or a malformed body); every
+  example send request of Meta's OpenAPI specification is accepted (tests/data/meta-openapi), the
+  read receipt and typing indicator (`status: "read"`) included;
 - the 24-hour window as Meta enforces it: a free-form message to a user who has not written in
   24 hours is *accepted* (200 with a wamid) and fails later, in a `failed` status webhook with
   131047; templates always go through;
@@ -37,7 +39,7 @@ from starlette.routing import Route
 from wasession.sandbox.bodies import DEFAULT_DISPLAY_PHONE_NUMBER, new_wamid, status_body
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
-__all__ = ["AcceptedMessage", "FakeCloudApi", "FakeNumber", "PendingWebhook"]
+__all__ = ["AcceptedMessage", "FakeCloudApi", "FakeNumber", "PendingWebhook", "ReadReceipt"]
 
 WINDOW = timedelta(hours=24)
 THROUGHPUT_WINDOW = timedelta(seconds=1)
@@ -177,6 +179,14 @@ class AcceptedMessage:
 
 
 @dataclass(frozen=True)
+class ReadReceipt:
+    phone_number_id: str
+    message_id: str
+    typing: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
 class PendingWebhook:
     due_at: datetime
     phone_number_id: str
@@ -231,6 +241,7 @@ class FakeCloudApi:
         self._lock = threading.Lock()
         self._numbers: dict[str, FakeNumber] = {}
         self._accepted: list[AcceptedMessage] = []
+        self._receipts: list[ReadReceipt] = []
         self._inbound: dict[tuple[str, str], datetime] = {}
         self._failures: deque[_Injected] = deque()
         self._latency = 0.0
@@ -329,6 +340,11 @@ class FakeCloudApi:
     def accepted(self, phone_number_id: str | None = None) -> list[AcceptedMessage]:
         with self._lock:
             return [m for m in self._accepted if phone_number_id in (None, m.phone_number_id)]
+
+    def receipts(self, phone_number_id: str | None = None) -> list[ReadReceipt]:
+        """The read receipts and typing indicators the business sent, oldest first."""
+        with self._lock:
+            return [r for r in self._receipts if phone_number_id in (None, r.phone_number_id)]
 
     def last_inbound_at(self, phone_number_id: str, user: str) -> datetime | None:
         with self._lock:
@@ -460,7 +476,10 @@ class FakeCloudApi:
         if self.graph_version is not None and version != self.graph_version:
             raise _Refused(400, _error(100, "Invalid parameter", details=f"Unsupported Graph API version {version}"))
         number = self._authorized(phone_number_id, authorization, "post")
-        send = _parse_send(raw)
+        data = _json_object(raw)
+        if "status" in data:
+            return self._mark_read(number, data)
+        send = _parse_send(data)
         if self._failures:
             injected = self._failures.popleft()
             raise _Refused(
@@ -469,6 +488,23 @@ class FakeCloudApi:
         now = self.clock.now()
         self._check_limits(phone_number_id, send.user, now)
         return self._accept(number, send, now)
+
+    def _mark_read(self, number: FakeNumber, data: Mapping[str, Any]) -> dict[str, Any]:
+        """`{"status": "read", "message_id": …}` marks a customer's message read (blue ticks); with
+        `typing_indicator: {"type": "text"}` it also shows "typing…" (Meta's read-receipt and typing
+        indicator call, answered `{"success": true}`)."""
+        if data.get("messaging_product") != "whatsapp":
+            raise _invalid("The parameter messaging_product is required and must be 'whatsapp'.")
+        if data.get("status") != "read":
+            raise _invalid("Param status must be 'read'.")
+        message_id = data.get("message_id")
+        if not isinstance(message_id, str) or not message_id.strip():
+            raise _invalid("The parameter message_id is required.")
+        typing = data.get("typing_indicator")
+        if typing is not None and not (isinstance(typing, dict) and typing.get("type") == "text"):
+            raise _invalid("Param typing_indicator must be {'type': 'text'}.")
+        self._receipts.append(ReadReceipt(number.phone_number_id, message_id, typing is not None, self.clock.now()))
+        return {"success": True}
 
     def _check_limits(self, phone_number_id: str, user: str, now: datetime) -> None:
         limit = self._rate_limits.get(phone_number_id)
@@ -592,13 +628,17 @@ class FakeCloudApi:
 # -- request parsing --------------------------------------------------------------------------------
 
 
-def _parse_send(raw: bytes) -> _Send:
+def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
         raise _invalid("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise _invalid("The request body must be a JSON object.")
+    return data
+
+
+def _parse_send(data: dict[str, Any]) -> _Send:
     if data.get("messaging_product") != "whatsapp":
         raise _invalid("The parameter messaging_product is required and must be 'whatsapp'.")
     recipient_type = data.get("recipient_type", "individual")
@@ -614,7 +654,7 @@ def _parse_send(raw: bytes) -> _Send:
         raise _invalid("The parameter to is required.")
     # Meta uses `to` when both are given.
     user = _phone_digits(to) if isinstance(to, str) else str(recipient).strip()
-    kind = data.get("type", "text")
+    kind = data.get("type", _implied_type(data))
     if not isinstance(kind, str) or kind not in SEND_TYPES:
         raise _invalid(f"Param type must be one of {{{', '.join(sorted(SEND_TYPES))}}}.")
     callback = data.get("biz_opaque_callback_data")
@@ -638,6 +678,10 @@ def _parse_send(raw: bytes) -> _Send:
         body = text["body"]
     elif kind == "template":
         template = _valid_template(data.get("template"))
+    elif kind == "contacts":
+        contacts = data.get("contacts")
+        if not isinstance(contacts, list) or not contacts or not all(isinstance(c, dict) for c in contacts):
+            raise _invalid("The parameter contacts is required and must be a list of contact objects.")
     elif not isinstance(data.get(kind), dict):
         raise _invalid(f"The parameter {kind} is required.")
     return _Send(
@@ -650,6 +694,13 @@ def _parse_send(raw: bytes) -> _Send:
         callback_data=callback,
         payload=data,
     )
+
+
+def _implied_type(data: Mapping[str, Any]) -> str:
+    """`type` may be left out (Meta's own "Send Reply to List Message" example does): Meta then reads it
+    from the one message object the body carries, `text` when it carries none."""
+    present = [kind for kind in SEND_TYPES if kind in data]
+    return present[0] if len(present) == 1 else "text"
 
 
 def _valid_template(template: Any) -> dict[str, Any]:
