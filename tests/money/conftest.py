@@ -16,6 +16,8 @@ from wasession.testing import Simulator
 class Money:
     sim: Simulator
     key: str
+    database_url: str
+    workspace_id: int
 
     @property
     def headers(self) -> dict[str, str]:
@@ -26,4 +28,5 @@ class Money:
 def money(database_url: str) -> Iterator[Money]:
     with Simulator(start="2026-09-01T09:00:00Z", database_url=database_url) as sim:
         workspace = channels.default_workspace(sim.runtime.ctx)
-        yield Money(sim, apikeys.create_key(sim.runtime.ctx, workspace_id=workspace, name="money").secret)
+        key = apikeys.create_key(sim.runtime.ctx, workspace_id=workspace, name="money").secret
+        yield Money(sim, key, database_url, workspace)

@@ -68,6 +68,12 @@ class MessagePricing:
         return all(getattr(self, f.name) is None for f in fields(self))
 
     @property
+    def charged(self) -> bool:
+        """What Meta said is billed: `type: regular`, or the deprecated `billable: true` when no status
+        gave a type (store/usage.py::billable says the same in SQL)."""
+        return self.pricing_type == "regular" or (self.pricing_type is None and self.billable is True)
+
+    @property
     def free_entry_point(self) -> bool:
         return self.pricing_type == FREE_ENTRY_POINT or self.origin_type == REFERRAL_CONVERSION
 

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from wasession.domain.pricing import AUTOMATED_KINDS, month_bounds, month_of
+from wasession.domain.rates import Estimate, Money, RateCard, estimate
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.channels import get_channel
 from wasession.services.errors import ValidationError
 from wasession.store import pricing as pricing_store
+from wasession.store import rates as rate_store
 from wasession.store import usage as usage_store
 from wasession.store.pricing import FreeWindow, Referral
 
@@ -23,10 +25,18 @@ class PricedLine:
     type: str | None
     automated: int
     human: int
+    # By the workspace's rate card, from the messages of this line Meta said were billable; None
+    # without a card. `cost.unknown_market` counts recipients known only by a BSUID.
+    cost: Estimate | None = None
+    currency: str | None = None
 
     @property
     def total(self) -> int:
         return self.automated + self.human
+
+    @property
+    def estimated_cost(self) -> Money | None:
+        return None if self.cost is None or self.currency is None else Money(self.cost.amount, self.currency)
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,13 @@ class Usage:
     automated_monthly_cap: int | None
     automated_capped: int
     priced: list[PricedLine]  # from Meta's statuses
+    currency: str | None = None  # the rate card's; None without one
+    cost: Estimate | None = None
+    automated_cost: Estimate | None = None
+
+    @property
+    def estimated_cost(self) -> Money | None:
+        return None if self.cost is None or self.currency is None else Money(self.cost.amount, self.currency)
 
     @property
     def automated_remaining(self) -> int | None:
@@ -61,10 +78,13 @@ def channel_usage(ctx: ServiceContext, channel_id: int, month: str | None, *, wo
         sent = usage_store.sent_counts(conn, channel.id, start, end)
         priced = usage_store.priced_counts(conn, channel.id, start, end)
         capped = usage_store.capped_count(conn, channel.id, start, end)
+        card = rate_store.get(conn, channel.workspace_id)
+        billed = usage_store.billed_counts(conn, channel.id, start, end) if card is not None else []
     lines: dict[tuple[str | None, str | None], list[int]] = {}
     for p in priced:
         counts = lines.setdefault((p.category, p.pricing_type), [0, 0])
         counts[0 if p.kind in AUTOMATED_KINDS else 1] += p.count
+    costs, total, automated = _costs(card, billed)
     return Usage(
         channel_id=channel.id,
         month=month,
@@ -76,10 +96,38 @@ def channel_usage(ctx: ServiceContext, channel_id: int, month: str | None, *, wo
         automated_monthly_cap=channel.policy.automated_monthly_cap,
         automated_capped=capped,
         priced=[
-            PricedLine(category, ptype, a, h)
+            PricedLine(
+                category,
+                ptype,
+                a,
+                h,
+                None if card is None else costs.get((category, ptype), Estimate()),
+                None if card is None else card.currency,
+            )
             for (category, ptype), (a, h) in sorted(lines.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or ""))
         ],
+        currency=None if card is None else card.currency,
+        cost=None if card is None else total,
+        automated_cost=None if card is None else automated,
     )
+
+
+def _costs(
+    card: RateCard | None, billed: list[usage_store.BilledCount]
+) -> tuple[dict[tuple[str | None, str | None], Estimate], Estimate, Estimate]:
+    """Per (category, type) line, in total, and of automated sends alone."""
+    per_line: dict[tuple[str | None, str | None], Estimate] = {}
+    total = automated = Estimate()
+    if card is None:
+        return per_line, total, automated
+    for b in billed:
+        cost = estimate(card, b.number_prefix, b.category, b.count)
+        key = (b.category, b.pricing_type)
+        per_line[key] = per_line.get(key, Estimate()).plus(cost)
+        total = total.plus(cost)
+        if b.kind in AUTOMATED_KINDS:
+            automated = automated.plus(cost)
+    return per_line, total, automated
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from wasession.api.v1 import (
     forwards,
     messages,
     policy_preview,
+    rates,
     sessions,
     templates,
     usage,
@@ -36,6 +37,7 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         templates,
         forwards,
         usage,
+        rates,
     ):
         api.include_router(module.router(runtime))
     app.include_router(api)
