@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 # The values Meta documents today; anything else is logged once and stored as sent.
@@ -42,6 +43,7 @@ REFERRAL_CONVERSION = "referral_conversion"
 # monthly cap limits and what usage calls "automated". Everything else an agent (or the API) sent.
 AUTOMATED_KINDS = frozenset({"reminder", "closing"})
 MONTHLY_CAP = "monthly_cap"
+MONTHLY_BUDGET = "monthly_budget"
 
 # Order of the statuses that may carry pricing; a fact from a higher one wins over a lower one's.
 _STATUS_ORDER = {"sent": 1, "delivered": 2, "read": 3, "played": 3}
@@ -137,6 +139,15 @@ def monthly_cap_reason(cap: int | None, automated_this_month: int) -> str | None
     if cap is not None and automated_this_month >= cap:
         return MONTHLY_CAP
     return None
+
+
+def monthly_budget_reason(budget: Decimal | None, spent: Decimal, cost: Decimal | None) -> str | None:
+    """`monthly_budget` when a send estimated at `cost` would take the month's automated spending past
+    `budget`. A send the rate card cannot price (no card, a BSUID-only recipient, a market without a
+    rate) is not held back: the budget only stops what it can see."""
+    if budget is None or cost is None:
+        return None
+    return MONTHLY_BUDGET if spent + cost > budget else None
 
 
 def unix_expiry(value: object) -> datetime | None:

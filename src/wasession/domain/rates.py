@@ -338,3 +338,20 @@ def estimate(card: RateCard, number: str | None, category: str | None, count: in
     if price is None:
         return Estimate(no_rate=count)
     return Estimate(amount=price * count, priced=count)
+
+
+AUTOMATED_SEND_CATEGORY = "service"  # reminders and closing messages are free-form replies in the window
+
+
+def spent(card: RateCard, sends: Iterable[tuple[str | None, bool | None, str | None, int]]) -> Decimal:
+    """What a month's automated sends cost so far, for the budget: (category, charged, number, count),
+    `charged` as Meta's statuses said, or None while no status priced the send yet, which is then
+    estimated as a service message so a burst queued before any status cannot overshoot the budget."""
+    total = Decimal(0)
+    for category, charged, number, count in sends:
+        if charged is False:
+            continue
+        price = card.price(number, category if charged else AUTOMATED_SEND_CATEGORY)
+        if price is not None:
+            total += price * count
+    return total

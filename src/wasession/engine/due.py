@@ -108,6 +108,7 @@ class DueWorker:
                 policy=channel.policy,
                 merge_values=merge_values,
                 automated_this_month=automated.for_channel(conn, channel, now),
+                over_budget=automated.over_budget(conn, channel, session.id, now),
             )
             writes.apply(conn, channel, session.id, change)
             if change.closing is not None:
@@ -129,6 +130,7 @@ class DueWorker:
                 now=now,
                 merge_values=merge_values,
                 automated_this_month=automated.for_channel(conn, channel, now),
+                over_budget=automated.over_budget(conn, channel, session.id, now),
             )
             writes.apply(conn, channel, session.id, change)
             if change.reminder is None:

@@ -4,16 +4,19 @@ API, the dashboard and the Simulator."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 
-from wasession.domain.pricing import AUTOMATED_KINDS, month_bounds, month_of
-from wasession.domain.rates import Estimate, Money, RateCard, estimate
+from wasession.domain.policy import Policy
+from wasession.domain.pricing import AUTOMATED_KINDS, MONTHLY_BUDGET, current_month_bounds, month_bounds, month_of
+from wasession.domain.rates import AUTOMATED_SEND_CATEGORY, Estimate, Money, RateCard, estimate
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.channels import get_channel
 from wasession.services.errors import ValidationError
 from wasession.store import pricing as pricing_store
 from wasession.store import rates as rate_store
 from wasession.store import usage as usage_store
+from wasession.store.channels import Channel
 from wasession.store.pricing import FreeWindow, Referral
 
 
@@ -51,6 +54,8 @@ class Usage:
     automated_monthly_cap: int | None
     automated_capped: int
     priced: list[PricedLine]  # from Meta's statuses
+    automated_monthly_budget: Decimal | None = None  # in the rate card's currency
+    automated_over_budget: int = 0  # automated sends skipped with reason monthly_budget
     currency: str | None = None  # the rate card's; None without one
     cost: Estimate | None = None
     automated_cost: Estimate | None = None
@@ -78,6 +83,7 @@ def channel_usage(ctx: ServiceContext, channel_id: int, month: str | None, *, wo
         sent = usage_store.sent_counts(conn, channel.id, start, end)
         priced = usage_store.priced_counts(conn, channel.id, start, end)
         capped = usage_store.capped_count(conn, channel.id, start, end)
+        skipped = usage_store.skipped_counts(conn, channel.id, start, end)
         card = rate_store.get(conn, channel.workspace_id)
         billed = usage_store.billed_counts(conn, channel.id, start, end) if card is not None else []
     lines: dict[tuple[str | None, str | None], list[int]] = {}
@@ -106,6 +112,8 @@ def channel_usage(ctx: ServiceContext, channel_id: int, month: str | None, *, wo
             )
             for (category, ptype), (a, h) in sorted(lines.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or ""))
         ],
+        automated_monthly_budget=channel.policy.automated_monthly_budget,
+        automated_over_budget=skipped.get(MONTHLY_BUDGET, 0),
         currency=None if card is None else card.currency,
         cost=None if card is None else total,
         automated_cost=None if card is None else automated,
@@ -143,3 +151,44 @@ def session_meta_window(ctx: ServiceContext, session_id: int) -> MetaWindow:
     """For a session the caller has already found in its workspace."""
     with ctx.db.read() as conn:
         return MetaWindow(pricing_store.free_window(conn, session_id), pricing_store.referral_of(conn, session_id))
+
+
+@dataclass(frozen=True)
+class LadderCost:
+    """What a policy's automated sends would have cost last month, at most: every chat opened then
+    getting every reminder step and the closing message, each at the service rate of its market."""
+
+    month: str
+    chats: int
+    sends_each: int
+    cost: Estimate
+    currency: str
+
+    def sentence(self) -> str:
+        money = Money(self.cost.amount, self.currency)
+        said = (
+            f"≈ {money} at last month's volume ({self.chats} chats × {self.sends_each} automated sends each, at most)"
+        )
+        if self.cost.unknown_market:
+            said += f"; {self.cost.unknown_market} chats with customers known only by a username are not priced"
+        return said
+
+
+def ladder_cost(ctx: ServiceContext, channel: Channel, policy: Policy) -> LadderCost | None:
+    """None without a rate card or without automated sends in `policy`."""
+    sends_each = len(policy.ladder) + (1 if policy.closing_message.strip() or policy.closing_template else 0)
+    zone = policy.timezone
+    this_month_start, _ = current_month_bounds(ctx.clock.now(), zone)
+    last_month = month_of(this_month_start - timedelta(days=1), zone)
+    start, end = month_bounds(last_month, zone)
+    with ctx.db.read() as conn:
+        card = rate_store.get(conn, channel.workspace_id)
+        if card is None or sends_each == 0:
+            return None
+        opened = usage_store.chats_opened(conn, channel.id, start, end)
+    cost = Estimate()
+    for prefix, chats in opened.items():
+        cost = cost.plus(estimate(card, prefix, AUTOMATED_SEND_CATEGORY, chats * sends_each))
+    unknown = opened.get(None, 0)
+    cost = Estimate(cost.amount, cost.priced, unknown, cost.no_rate)
+    return LadderCost(last_month, sum(opened.values()), sends_each, cost, card.currency)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from wasession.api.v1.auth import workspace_dependency
 from wasession.api.v1.schemas import PathId, errors
-from wasession.domain.rates import Estimate, Money
+from wasession.domain.rates import Estimate, Money, format_amount
 from wasession.runtime import Runtime
 from wasession.services import usage as usage_service
 from wasession.services.usage import Usage
@@ -50,6 +50,8 @@ class UsageOut(BaseModel):
     automated_monthly_cap: int | None
     automated_remaining: int | None
     automated_capped: int
+    automated_monthly_budget: str | None = None  # a decimal, in the rate card's currency
+    automated_over_budget: int = 0  # automated sends skipped with reason monthly_budget
     priced: list[PricedLineOut]
     estimated_cost: MoneyOut | None = None  # None: the workspace has no rate card
     cost: CostOut | None = None
@@ -83,6 +85,10 @@ def usage_out(u: Usage) -> UsageOut:
         automated_monthly_cap=u.automated_monthly_cap,
         automated_remaining=u.automated_remaining,
         automated_capped=u.automated_capped,
+        automated_monthly_budget=None
+        if u.automated_monthly_budget is None
+        else format_amount(u.automated_monthly_budget),
+        automated_over_budget=u.automated_over_budget,
         priced=[
             PricedLineOut(
                 category=p.category,
