@@ -150,6 +150,25 @@ def monthly_budget_reason(budget: Decimal | None, spent: Decimal, cost: Decimal 
     return MONTHLY_BUDGET if spent + cost > budget else None
 
 
+MARKETING_OPT_OUT = "marketing_opt_out"
+MARKETING_DEFERRED = "marketing_deferred"
+
+
+def marketing_skip_reason(
+    category: str | None, opted_out: bool, deferred_until: datetime | None, now: datetime
+) -> str | None:
+    """R24: an automated send of a marketing template to a contact who stopped marketing messages is
+    skipped until they resume; one while Meta's per-user marketing limit (131049) holds is skipped until
+    24 h have passed. Other categories, and free-form messages, are never held back here."""
+    if category is None or category.lower() != "marketing":
+        return None
+    if opted_out:
+        return MARKETING_OPT_OUT
+    if deferred_until is not None and now < deferred_until:
+        return MARKETING_DEFERRED
+    return None
+
+
 def unix_expiry(value: object) -> datetime | None:
     """Meta's `expiration_timestamp` (unix seconds as a string) as an instant, or None if unreadable."""
     if isinstance(value, bool):

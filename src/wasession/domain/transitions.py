@@ -523,6 +523,7 @@ def closing_message(
     merge_values: Callable[[], Mapping[str, str]],
     automated_this_month: int | None = None,
     over_budget: bool = False,
+    template_blocked: str | None = None,
 ) -> tuple[QueueClosing | None, EventNote | None]:
     """What a timeout closure sends (issue 13): `closing_message` while the window has at least 5 minutes
     left, else `closing_template`; neither possible is recorded skipped with the reason. Nothing when
@@ -542,6 +543,8 @@ def closing_message(
             note = EventNote(EventType.CLOSING_MESSAGE_QUEUED, now, {"type": "text"}, names_message=True)
             return QueueClosing(now, text=text), note
         reason = refused
+    if policy.closing_template is not None and template_blocked is not None:
+        return None, EventNote(EventType.CLOSING_MESSAGE_SKIPPED, now, {"reason": template_blocked})  # R24
     if policy.closing_template is not None:
         template = {**policy.closing_template.to_public(), "parameters": []}
         data = {"type": "template", "name": policy.closing_template.name}
@@ -559,6 +562,7 @@ def closed(
     merge_values: Callable[[], Mapping[str, str]] | None = None,
     automated_this_month: int | None = None,
     over_budget: bool = False,
+    template_blocked: str | None = None,
 ) -> Change:
     """The session closes, by timeout (R9) or by an agent (R13): nothing is due any more and a pending
     reminder is cancelled. A timeout closure given the policy sends its closing message, if any
@@ -593,6 +597,7 @@ def closed(
             merge_values=merge_values,
             automated_this_month=automated_this_month,
             over_budget=over_budget,
+            template_blocked=template_blocked,
         )
         if note is not None:
             events.append(note)

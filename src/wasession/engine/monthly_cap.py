@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from wasession.domain.pricing import current_month_bounds, monthly_budget_reason
+from wasession.domain.pricing import current_month_bounds, marketing_skip_reason, monthly_budget_reason
 from wasession.domain.rates import AUTOMATED_SEND_CATEGORY, RateCard, spent
+from wasession.store import marketing as marketing_store
 from wasession.store import rates as rate_store
+from wasession.store import templates as template_store
 from wasession.store import usage as usage_store
 from wasession.store.channels import Channel
 from wasession.store.db import Connection
@@ -64,3 +66,19 @@ class AutomatedCounts:
         known = self._spent.get(channel_id)
         if known is not None:
             self._spent[channel_id] = (known[0], known[1] + self._pending.pop(channel_id, Decimal(0)))
+
+
+def closing_template_blocked(conn: Connection, channel: Channel, contact_id: int, now: datetime) -> str | None:
+    """R24 for the one automated template send, the closing template: its category comes from the
+    channel's fetched templates; None when there is no closing template or nothing holds it back."""
+    ref = channel.policy.closing_template
+    if ref is None:
+        return None
+    listed = [t for t in template_store.for_channel(conn, channel.id) if t.name == ref.name]
+    match = [t for t in listed if t.language == ref.language] or listed
+    if not match:
+        return None
+    state = marketing_store.get(conn, contact_id)
+    if state is None:
+        return None
+    return marketing_skip_reason(match[0].category, state.opted_out_at is not None, state.deferred_until, now)

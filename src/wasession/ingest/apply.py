@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from wasession.domain import transitions
@@ -18,6 +19,7 @@ from wasession.domain.schedule import effective_timestamp
 from wasession.ingest import pricing as pricing_facts
 from wasession.ingest.credentials import Verdict
 from wasession.ingest.result import IngestResult
+from wasession.lifecycle import marketing
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.send_failures import send_failed
 from wasession.observability import metrics
@@ -29,7 +31,7 @@ from wasession.store.channels import Channel, ChannelCache
 from wasession.store.db import Connection
 from wasession.store.messages import FINAL_STATUSES, STATUS_RANK, MessageRow, MessageState
 from wasession.store.sessions import SessionRow
-from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate, WebhookBatch
+from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate, WebhookBatch, marketing_preferences
 
 if TYPE_CHECKING:
     from wasession.ingest.batch import BodyToApply
@@ -96,7 +98,15 @@ def failed_status(
 ) -> None:
     """What a `failed` status changes beyond the message's row, on either apply path: the operator's
     log line, the agent awaited again, the send counted as failed (it was counted accepted before)."""
-    send_failed(conn, channel, message, values.get("error_code"), values.get("error_title"), values.get("error_detail"))
+    send_failed(
+        conn,
+        channel,
+        message,
+        values.get("error_code"),
+        values.get("error_title"),
+        values.get("error_detail"),
+        values.get("status_at"),
+    )
     metrics.send_outcome(message.kind, "failed")
 
 
@@ -410,6 +420,7 @@ class Applier:
         session_ops.record(conn, channel, message.session_id, status_event(message.kind, status), at, **data)
 
     def _record_other(self, conn: Connection, channel: Channel, other: OtherUpdate, now: datetime) -> None:
+        marketing.apply_preferences(conn, channel, marketing_preferences(other), partial(session_ops.record, conn))
         event_type, extra = other_webhook_event(other.kind)
         session_ops.record(conn, channel, None, event_type, now, field=other.field, **extra)
 

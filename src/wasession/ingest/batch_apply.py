@@ -37,6 +37,7 @@ from wasession.ingest.apply import (
 )
 from wasession.ingest.batch import BodyToApply
 from wasession.ingest.result import IngestResult
+from wasession.lifecycle import marketing
 from wasession.lifecycle.batch_sessions import BatchSessions
 from wasession.lifecycle.writes import SessionWrites, state_of
 from wasession.store import contacts as contact_store
@@ -49,7 +50,7 @@ from wasession.store.db import Connection
 from wasession.store.messages import MessageState, MessageUpdate
 from wasession.store.pricing import StoredPricing
 from wasession.store.sessions import SessionRow
-from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate
+from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate, marketing_preferences
 
 
 @dataclass(slots=True)
@@ -119,6 +120,8 @@ class BatchApply:
                 assert r.channel is not None
                 self._status(r.channel, r.update, now, r.body.result)
             elif r.channel is not None:
+                # R24: the one hook for a marketing stop/resume (lifecycle/marketing.py does the rest).
+                marketing.apply_preferences(self.conn, r.channel, marketing_preferences(r.update), self._record)
                 event_type, extra = other_webhook_event(r.update.kind)
                 self._record(r.channel, None, event_type, now, field=r.update.field, **extra)
         self.flush()
