@@ -58,6 +58,7 @@ def test_defaults() -> None:
         "reopen_within": "PT0S",
         "automated_monthly_cap": None,
         "automated_monthly_budget": None,
+        "read_receipts": False,
     }
     assert DEFAULT_TEMPLATE == (
         "Hi {contact_firstname}! Following up on our conversation. Still interested? Let me know!"
@@ -81,6 +82,7 @@ def test_defaults() -> None:
         "reopen_within",
         "automated_monthly_cap",
         "automated_monthly_budget",
+        "read_receipts",
     )
     assert (MIN_TIMEOUT, MAX_TIMEOUT, MIN_CHECK_INTERVAL, MAX_CHECK_INTERVAL) == (M, 90 * D, M, 24 * H)
 

@@ -65,6 +65,7 @@ class Policy:
     reopen_within: timedelta = timedelta(0)
     automated_monthly_cap: int | None = None  # R23: None means no cap
     automated_monthly_budget: Decimal | None = None  # R23: in the rate card's currency; None means none
+    read_receipts: bool = False  # issue 26: blue ticks and "typing…" on WhatsApp from the dashboard
 
     @property
     def ladder(self) -> tuple[ReminderStep, ...]:
@@ -93,6 +94,7 @@ class Policy:
             "automated_monthly_budget": (
                 None if self.automated_monthly_budget is None else format_amount(self.automated_monthly_budget)
             ),
+            "read_receipts": self.read_receipts,
             "reminder_steps": [s.to_public() for s in self.reminder_steps or one_step(self.reminder_after_hours)],
             "reminder_only_when_awaiting_customer": self.reminder_only_when_awaiting_customer,
             "closing_message": self.closing_message,
@@ -125,6 +127,7 @@ _PARSERS: dict[str, Callable[[object], object]] = {
     "reopen_within": parse.reopen_within,
     "automated_monthly_cap": parse.automated_monthly_cap,
     "automated_monthly_budget": parse.automated_monthly_budget,
+    "read_receipts": parse.read_receipts,
 }
 _NULLABLE = frozenset(
     {"closure_check", "closing_template", "business_hours", "automated_monthly_cap", "automated_monthly_budget"}

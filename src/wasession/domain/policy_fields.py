@@ -245,6 +245,10 @@ def timeout_from(value: object) -> str:
 
 reminder_only_when_awaiting_customer = boolean("reminder_only_when_awaiting_customer")
 hold_while_awaiting_agent = boolean("hold_while_awaiting_agent")
+# Issue 26: an agent opening a chat marks the customer's last message read on WhatsApp (blue ticks), and
+# typing in the reply box shows Meta's typing indicator. Off by default: customers then see when a human
+# has read them, which a business may not want.
+read_receipts = boolean("read_receipts")
 MAX_REOPEN_WITHIN = timedelta(days=7)
 
 
