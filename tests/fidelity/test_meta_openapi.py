@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from tests.conftest import DATA
 from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber
 from wasession.store.schema import webhook_log
 from wasession.testing import Simulator
+from wasession.testing.harness import served_app
 
 SPEC = DATA / "meta-openapi" / "business-messaging-api_v23.0.yaml"
 SEND_PATH = "/{Version}/{Phone-Number-ID}/messages"
@@ -145,3 +147,25 @@ def test_ingest_applies_every_documented_webhook(name: str) -> None:
         with sim.runtime.db.read() as conn:
             [row] = conn.execute(select(webhook_log.c.processed_at, webhook_log.c.failed, webhook_log.c.outcome)).all()
         assert row.processed_at is not None and row.failed is False, row.outcome
+
+
+def test_every_documented_send_over_a_real_port() -> None:
+    """The same examples through the fake served by uvicorn on a real localhost port, one after another
+    (the fake's pair limit allows 45 sends in 6 s: the clock moves a minute between them)."""
+    clock = _Clock()
+    fake = FakeCloudApi(clock)
+    fake.register(FakeNumber(PNID, TOKEN, "app-secret"))
+    fake.customer_wrote(PNID, USER, clock.moment)
+    refused = []
+    with served_app(fake.app) as url, httpx.Client(base_url=url) as http:
+        for name, example in sorted(_examples(SEND_PATH).items()):
+            clock.moment += timedelta(minutes=1)
+            answer = http.post(
+                f"/v23.0/{PNID}/messages",
+                json=_with_our_recipient(example),
+                headers={"Authorization": f"Bearer {TOKEN}"},
+            )
+            if answer.status_code != 200:
+                refused.append((name, answer.text))
+    assert refused == []
+    assert len(fake.accepted(PNID)) + len(fake.receipts(PNID)) == 50

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
 import pytest
 
 from wasession.services import apikeys, channels
@@ -22,6 +24,13 @@ class Money:
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
+
+    def usage(self, url: str, channel_id: int, month: str) -> dict[str, Any]:
+        """`GET /api/v1/channels/{id}/usage` on the served Simulator at `url`."""
+        answer = httpx.get(f"{url}/api/v1/channels/{channel_id}/usage", params={"month": month}, headers=self.headers)
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
 
 
 @pytest.fixture

@@ -31,9 +31,7 @@ def test_the_budget_skips_the_send_that_would_pass_it(money: Money) -> None:
         # A BSUID-only customer's send cannot be priced, so the budget cannot hold it back.
         sim.customer_message(ch, user_id=EVE, name="Eve")
         sim.advance("90m")
-        usage = httpx.get(
-            f"{url}/api/v1/channels/{ch.id}/usage", params={"month": "2026-11"}, headers=money.headers
-        ).json()
+        usage = money.usage(url, ch.id, "2026-11")
     assert len(sim.outbox(ch)) == 3
     carol = sim.session(ch, wa_id=CAROL)
     assert (carol.reminder_state, carol.reminder_reason) == ("skipped", "monthly_budget")

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from tests.money.conftest import Money
 from wasession.testing.harness import served
 
@@ -23,12 +21,8 @@ def test_a_reminder_in_september_is_free_and_one_in_november_is_billed(money: Mo
     assert [(p.category, p.type, p.automated) for p in september.priced] == [("service", "free_customer_service", 1)]
     assert [(p.category, p.type, p.automated) for p in november.priced] == [("service", "regular", 1)]
     with served(sim) as url:
-        over_http = httpx.get(
-            f"{url}/api/v1/channels/{ch.id}/usage", params={"month": "2026-11"}, headers=money.headers
-        ).json()
-        before = httpx.get(
-            f"{url}/api/v1/channels/{ch.id}/usage", params={"month": "2026-09"}, headers=money.headers
-        ).json()
+        over_http = money.usage(url, ch.id, "2026-11")
+        before = money.usage(url, ch.id, "2026-09")
     assert [(p["category"], p["type"], p["automated"]) for p in over_http["priced"]] == [("service", "regular", 1)]
     assert [(p["category"], p["type"]) for p in before["priced"]] == [("service", "free_customer_service")]
 

@@ -60,6 +60,8 @@ def test_meta_card_markets_become_calling_codes_and_the_longest_prefix_wins() ->
         (META_CARD.replace("North America,USD", "North America,EUR"), "line 4, column 2 (Currency)"),
         (META_CARD.replace("$0.0068,$0.0068", "$0.0068,-$0.0068"), "line 3, column 5 (Authentication)"),
         ("hello\n", "no header found"),
+        ("\r0", "no header found"),
+        ("calling_code,category,price,currency\n" + "9" * 200_000, "not CSV: field larger than field limit"),
     ],
 )
 def test_a_wrong_card_is_refused_naming_line_and_column(text: str, where: str) -> None:
@@ -90,12 +92,8 @@ def test_a_rate_card_turns_a_month_of_usage_into_money(money: Money) -> None:
         missing = httpx.get(f"{url}/api/v1/rates", headers=money.headers)
         put = httpx.put(f"{url}/api/v1/rates", content=META_CARD, headers={**money.headers, "Content-Type": "text/csv"})
         shown = httpx.get(f"{url}/api/v1/rates", headers=money.headers).json()
-        usage = httpx.get(
-            f"{url}/api/v1/channels/{channel_id}/usage", params={"month": "2026-11"}, headers=money.headers
-        ).json()
-        september = httpx.get(
-            f"{url}/api/v1/channels/{channel_id}/usage", params={"month": "2026-09"}, headers=money.headers
-        ).json()
+        usage = money.usage(url, channel_id, "2026-11")
+        september = money.usage(url, channel_id, "2026-09")
         anonymous = httpx.put(f"{url}/api/v1/rates", content=LONG_CARD)
     assert bad.status_code == 422 and "line 6, column 3" in bad.json()["error"]["message"]
     assert missing.status_code == 404  # the refused card changed nothing

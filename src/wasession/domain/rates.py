@@ -207,7 +207,10 @@ def parse_rate_card(text: str) -> RateCard:
     """Meta's downloaded rate card or the long form (see the module's docstring)."""
     if len(text) > 5_000_000:
         raise ValidationError(FIELD, "a rate card is at most 5 MB", "invalid_rate_card")
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    try:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")))
+    except csv.Error as exc:
+        raise ValidationError(FIELD, f"the rate card is not CSV: {exc}", "invalid_rate_card") from None
     if len(rows) > MAX_LINES:
         raise ValidationError(FIELD, f"a rate card has at most {MAX_LINES} lines", "invalid_rate_card")
     for index, row in enumerate(rows):

@@ -157,13 +157,7 @@ class CloudClient:
         payload: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": message_id}
         if typing:
             payload["typing_indicator"] = {"type": "text"}
-        response = self._send_raw(phone_number_id, access_token, payload)
-        try:
-            data: Any = json.loads(response.body)
-        except (ValueError, RecursionError):
-            data = None
-        if not 200 <= response.status < 300:
-            raise error_from_response(response.status, data if data is not None else response.body)
+        _accepted_json(self._send_raw(phone_number_id, access_token, payload))
 
     def _post(self, phone_number_id: str, access_token: str, payload: dict[str, Any]) -> SendResult:
         return _result(self._send_raw(phone_number_id, access_token, payload), phone_number_id)
@@ -221,13 +215,19 @@ def _template_parameters(params: Sequence[str] | Mapping[str, str]) -> list[dict
     return [{"type": "text", "text": str(v)} for v in params]
 
 
-def _result(response: RawResponse, phone_number_id: str) -> SendResult:
+def _accepted_json(response: RawResponse) -> Any:
+    """The answer's JSON (None if it is not JSON), or Meta's error raised for a non-2xx answer."""
     try:
         data: Any = json.loads(response.body)
     except (ValueError, RecursionError):
         data = None
     if not 200 <= response.status < 300:
         raise error_from_response(response.status, data if data is not None else response.body)
+    return data
+
+
+def _result(response: RawResponse, phone_number_id: str) -> SendResult:
+    data = _accepted_json(response)
     messages = data.get("messages") if isinstance(data, Mapping) else None
     first = messages[0] if isinstance(messages, list) and messages else None
     wamid = first.get("id") if isinstance(first, Mapping) else None
