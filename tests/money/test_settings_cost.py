@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 
+import httpx
+
 from tests.money.conftest import Money
 from tests.web.conftest import PASSWORD, Browser
 from wasession.services import rates as rates_service
-from wasession.testing.harness import add_admin, add_sandbox_channel
+from wasession.testing.harness import add_admin, add_sandbox_channel, served
 
 CARD = "calling_code,category,price,currency\n1,service,0.0100,USD\n"
 SETTINGS = {
@@ -54,6 +56,14 @@ def test_the_editor_shows_last_months_cost_before_saving_and_saves_the_budget(mo
     page = browser.get(path).text
     assert re.search(r'id="automated_monthly_budget"[^>]*value="12.50"', page)
     assert re.search(r'id="ladder-cost">This policy: ≈ 0.03 USD at last month', page)
+    with served(sim) as url:  # the API's dry run says the same
+        preview = httpx.post(
+            f"{url}/api/v1/channels/{channel.id}/policy/preview",
+            json={"reminder_steps": [{"after": "1h"}, {"after": "2h"}]},
+            headers=money.headers,
+        )
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["automated_cost_last_month"].startswith("≈ 0.06 USD at last month's volume (4 chats × 2")
     bad = browser.post(path, {**SETTINGS, "automated_monthly_budget": "-3", "confirm": "yes"})
     assert bad.status_code == 422 and 'id="error-automated_monthly_budget"' in bad.text
     assert str(sim.channel(channel).policy.automated_monthly_budget) == "12.50"

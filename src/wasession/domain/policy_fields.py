@@ -194,7 +194,7 @@ def automated_monthly_budget(value: object) -> Decimal | None:
     """R23: the most the automated sends of a calendar month may cost, in the rate card's currency."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
         return None
-    amount: Decimal | None = None
+    amount: Decimal | None = value if isinstance(value, Decimal) else None  # a stored policy re-validated
     if isinstance(value, int | float | str) and not isinstance(value, bool):
         try:
             amount = Decimal(str(value).strip())

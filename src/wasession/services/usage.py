@@ -3,6 +3,7 @@ API, the dashboard and the Simulator."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -11,6 +12,7 @@ from wasession.domain.policy import Policy
 from wasession.domain.pricing import AUTOMATED_KINDS, MONTHLY_BUDGET, current_month_bounds, month_bounds, month_of
 from wasession.domain.rates import AUTOMATED_SEND_CATEGORY, Estimate, Money, RateCard, estimate
 from wasession.lifecycle.context import ServiceContext
+from wasession.services import policy_impact
 from wasession.services.channels import get_channel
 from wasession.services.errors import ValidationError
 from wasession.store import pricing as pricing_store
@@ -192,3 +194,11 @@ def ladder_cost(ctx: ServiceContext, channel: Channel, policy: Policy) -> Ladder
     unknown = opened.get(None, 0)
     cost = Estimate(cost.amount, cost.priced, unknown, cost.no_rate)
     return LadderCost(last_month, sum(opened.values()), sends_each, cost, card.currency)
+
+
+def proposed_ladder_cost(
+    ctx: ServiceContext, channel_id: int, changes: Mapping[str, object], *, workspace_id: int | None
+) -> LadderCost | None:
+    """`ladder_cost` of the channel's policy with `changes` (bad settings raised, as the save's dry run)."""
+    channel = get_channel(ctx, channel_id, workspace_id=workspace_id)
+    return ladder_cost(ctx, channel, policy_impact.checked_policy(changes, channel.policy))
