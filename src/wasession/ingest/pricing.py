@@ -80,7 +80,7 @@ def record_status(
         )
 
 
-def _count_cost(conn: Connection, channel: Channel, message: MessageRow | MessageState, merged: MessagePricing) -> None:
+def _count_cost(conn: Connection, channel: Channel, message: MessageState, merged: MessagePricing) -> None:
     """Prometheus's estimated cost, counted once per message, when a status first says it is billable."""
     card = rate_store.get(conn, channel.workspace_id)
     if card is None:
