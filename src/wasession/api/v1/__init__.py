@@ -16,6 +16,7 @@ from wasession.api.v1 import (
     rates,
     sessions,
     templates,
+    unrouted,
     usage,
 )
 from wasession.runtime import Runtime
@@ -38,6 +39,7 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         forwards,
         usage,
         rates,
+        unrouted,
     ):
         api.include_router(module.router(runtime))
     app.include_router(api)
