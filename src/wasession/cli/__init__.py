@@ -12,6 +12,7 @@ from wasession.cli.keygen import keygen
 from wasession.cli.migrate import migrate
 from wasession.cli.paths import paths
 from wasession.cli.policy import policy
+from wasession.cli.rates import rates
 from wasession.cli.sandbox import sandbox
 from wasession.cli.serve import serve
 from wasession.cli.shared import GLOBAL_OPTIONS, Group, add_global_options
@@ -48,6 +49,7 @@ for command in (
     workspaces,
     apikeys,
     forwards,
+    rates,
 ):
     main.add_command(command)
     add_global_options(command)

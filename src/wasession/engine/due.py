@@ -17,7 +17,7 @@ from wasession.domain import transitions
 from wasession.domain.lifecycle import CloseReason, DueKind, ReminderState
 from wasession.domain.plan import is_held, is_snoozed
 from wasession.domain.pricing import MONTHLY_CAP
-from wasession.engine.monthly_cap import AutomatedCounts
+from wasession.engine.monthly_cap import AutomatedCounts, closing_template_blocked
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
 from wasession.lifecycle.writes import reminder_callback_data as reminder_callback_data  # where tests look for it
@@ -108,6 +108,8 @@ class DueWorker:
                 policy=channel.policy,
                 merge_values=merge_values,
                 automated_this_month=automated.for_channel(conn, channel, now),
+                over_budget=automated.over_budget(conn, channel, session.id, now),
+                template_blocked=closing_template_blocked(conn, channel, session.contact_id, now),
             )
             writes.apply(conn, channel, session.id, change)
             if change.closing is not None:
@@ -129,6 +131,7 @@ class DueWorker:
                 now=now,
                 merge_values=merge_values,
                 automated_this_month=automated.for_channel(conn, channel, now),
+                over_budget=automated.over_budget(conn, channel, session.id, now),
             )
             writes.apply(conn, channel, session.id, change)
             if change.reminder is None:

@@ -170,7 +170,7 @@ def _record_failed(
         message_id=message.id,
         error_code=outcome.code,
     )
-    send_failed(conn, channel, message, outcome.code, outcome.title, outcome.detail)
+    send_failed(conn, channel, message, outcome.code, outcome.title, outcome.detail, now)
     if message.kind == MessageKind.REMINDER:
         session_ops.reminder_failed(conn, channel, session, message.silence_t, outcome.code, now, now)
 

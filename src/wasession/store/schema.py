@@ -381,6 +381,27 @@ message_templates = Table(
     UniqueConstraint("channel_id", "name", "language"),
 )
 
+# Issue 26: a workspace's rate card (docs/rules.md R23), rows of (calling code, category, price as text).
+rate_cards = Table(
+    "rate_cards",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("rates", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Issue 26: a contact's marketing opt-out (user_preferences stop, error 131050) and 131049 deferral.
+contact_marketing = Table(
+    "contact_marketing",
+    metadata,
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("opted_out_at", UTCDateTime, nullable=True),
+    Column("opt_out_source", String(32), nullable=True),
+    Column("deferred_until", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 # Issue 25: bumped in the transaction of every change to which app secret vouches for which number
 # (a channel added, rotated, renumbered or deleted; a business account id recorded), so the ack of
 # every process sees a rotation at its very next body by reading one row.

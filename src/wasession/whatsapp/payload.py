@@ -88,6 +88,41 @@ class OtherUpdate:
 
 
 @dataclass(frozen=True)
+class MarketingPreference:
+    """One item of a `user_preferences` webhook (docs/rules.md R24): the user stopped or resumed
+    marketing messages from this business."""
+
+    wa_id: str | None
+    user_id: str | None
+    stop: bool  # `value` "stop"; False for "resume"
+    at: datetime
+
+
+MARKETING_CATEGORY = "marketing_messages"
+
+
+def marketing_preferences(update: OtherUpdate) -> list[MarketingPreference]:
+    """The marketing stops and resumes a `user_preferences` update carries; items of another category,
+    an unknown value or without a user are left out (they stay in the raw log)."""
+    if update.field != "user_preferences":
+        return []
+    items = update.raw.get("user_preferences")
+    found: list[MarketingPreference] = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping) or item.get("category") != MARKETING_CATEGORY:
+            continue
+        value, wa_id, user_id = item.get("value"), _str(item.get("wa_id")), _str(item.get("user_id"))
+        if value not in ("stop", "resume") or not (wa_id or user_id):
+            continue
+        try:
+            at = _timestamp(item.get("timestamp"))
+        except (_Malformed, ValueError, TypeError, OverflowError):
+            continue
+        found.append(MarketingPreference(wa_id, user_id, value == "stop", at))
+    return found
+
+
+@dataclass(frozen=True)
 class WebhookBatch:
     messages: tuple[InboundMessage, ...]
     statuses: tuple[StatusUpdate, ...]

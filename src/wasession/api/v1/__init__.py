@@ -13,6 +13,7 @@ from wasession.api.v1 import (
     forwards,
     messages,
     policy_preview,
+    rates,
     sessions,
     templates,
     unrouted,
@@ -37,6 +38,7 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         templates,
         forwards,
         usage,
+        rates,
         unrouted,
     ):
         api.include_router(module.router(runtime))
