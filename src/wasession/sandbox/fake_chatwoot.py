@@ -40,6 +40,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -88,12 +89,20 @@ class FakeConversation:
     snoozed_until: float | None = None
     custom_attributes: dict[str, Any] = field(default_factory=dict)
     messages: list[FakeMessage] = field(default_factory=list)
-    created_at: float = field(default_factory=time.time)
-    updated_at: float = field(default_factory=time.time)
+    created_at: float = 0.0
+    updated_at: float = 0.0
 
 
 class FakeChatwoot:
-    def __init__(self, *, account_id: int = 1, inbox_id: int = 1, phone_number: str = "+15550001111") -> None:
+    def __init__(
+        self,
+        *,
+        account_id: int = 1,
+        inbox_id: int = 1,
+        phone_number: str = "+15550001111",
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.now = now  # unix seconds: the Simulator's manual clock in tests, so timestamps stay fresh
         self.lock = threading.RLock()
         self.token = "cw-" + secrets.token_hex(12)
         self.user = {"id": 1, "name": "Agent Ada", "email": "ada@example.com", "type": "user"}
@@ -220,6 +229,7 @@ class FakeChatwoot:
             return existing
         display_id = len([c for c in self.conversations.values() if c.account_id == self.account_id]) + 1
         conv = FakeConversation(display_id, self.account_id, self.inbox_id, contact["id"], source_id)
+        conv.created_at = conv.updated_at = self.now()
         self.conversations[display_id] = conv
         self._emit("conversation_created", self._conversation_data(conv))
         return conv
@@ -241,7 +251,7 @@ class FakeChatwoot:
             message_type,
             private,
             sender,
-            time.time(),
+            self.now(),
             dict(content_attributes or {}),
             template_params,
         )
@@ -253,7 +263,7 @@ class FakeChatwoot:
         before = conv.status
         conv.status = status
         conv.snoozed_until = snoozed_until if status == "snoozed" else None
-        conv.updated_at = time.time()
+        conv.updated_at = self.now()
         data = self._conversation_data(conv)
         changed = [{"status": {"previous_value": before, "current_value": status}}]
         if before != status:
@@ -324,7 +334,7 @@ class FakeChatwoot:
                 url, secret, body = item
                 headers = {"Content-Type": "application/json", DELIVERY_HEADER: str(uuid.uuid4())}
                 if secret is not None:
-                    stamp = str(int(time.time()))
+                    stamp = str(int(self.now()))
                     headers |= {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(secret, stamp, body)}
                 try:
                     status = client.post(url, content=body, headers=headers).status_code
@@ -477,7 +487,7 @@ class FakeChatwoot:
             if not isinstance(values, dict):
                 return JSONResponse({"error": "param is missing or the value is empty: custom_attributes"}, 422)
             conv.custom_attributes = dict(values)  # Chatwoot replaces the whole hash
-            conv.updated_at = time.time()
+            conv.updated_at = self.now()
             self._emit("conversation_updated", self._conversation_data(conv))
             return JSONResponse({"custom_attributes": conv.custom_attributes})
 

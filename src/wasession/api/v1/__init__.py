@@ -8,6 +8,7 @@ from wasession.api.v1 import (
     apikeys,
     auth,
     channels,
+    chatwoot,
     contacts,
     event_webhooks,
     forwards,
@@ -36,6 +37,7 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         templates,
         forwards,
         usage,
+        chatwoot,
     ):
         api.include_router(module.router(runtime))
     app.include_router(api)
