@@ -17,10 +17,11 @@ STATIC_FILES = frozenset({"app.js", "style.css", "forms.js", "policy_v2.js"})
 
 def install(app: FastAPI, runtime: Runtime) -> None:
     from wasession.web import auth, chats, forwards, live, preferences, sandbox, settings, snooze, usage
+    from wasession.web import chatwoot as chatwoot_page  # issue 22
 
     guard = auth.Auth(runtime)
     auth.install_handlers(app)
-    for module in (auth, chats, live, preferences, settings, sandbox, usage, forwards, snooze):
+    for module in (auth, chats, live, preferences, settings, sandbox, usage, forwards, snooze, chatwoot_page):
         app.include_router(module.routes(runtime, guard))
 
     @app.get("/dashboard/static/{name}", include_in_schema=False)
