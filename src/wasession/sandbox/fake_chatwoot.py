@@ -126,6 +126,7 @@ class FakeChatwoot:
         self.fail_with: int | None = None
         self.hang_for = 0.0
         self.calls: list[tuple[str, str, Any]] = []  # (method, path, json body) of every API call
+        self.call_times: list[float] = []  # when each of `calls` arrived, on `now`
         self._ids = itertools.count(1)
         self._deliveries: queue.Queue[tuple[str, str | None, bytes] | None] = queue.Queue()
         self._pending = 0
@@ -354,6 +355,7 @@ class FakeChatwoot:
             body = json.loads(raw) if raw else {}
         with self.lock:
             self.calls.append((request.method, request.url.path, body))
+            self.call_times.append(self.now())
             hang, fail = self.hang_for, self.fail_with
         if hang:
             await asyncio.sleep(hang)  # a slow Chatwoot holds the connection, as Puma does when saturated
