@@ -167,3 +167,36 @@ def test_send_via_direct_sends_to_meta_and_adds_a_private_note(world_factory: An
     notes = [m.content for m in conv.messages if m.private]
     assert notes == ["wasession sent the reminder to WhatsApp: Still there, Ada?"]
     assert w.outgoing(conv) == []
+
+
+def test_an_agent_reply_in_chatwoot_counts_for_timeout_from_last_message(world_factory: Any) -> None:
+    w: World = world_factory(session_timeout="1h", timeout_from="last_message")
+    conv = w.customer("hello")
+    opened = w.sim.session(w.channel, wa_id=WA_ID)
+    w.sim.advance("40m")
+    w.fake.agent_reply(conv.id, "Let me check")
+    w.settle()
+    session = w.sim.session(w.channel, wa_id=WA_ID)
+    assert session.closes_at == opened.closes_at + timedelta(minutes=40)
+    assert session.last_customer_message_at == opened.last_customer_message_at
+    w.sim.run_until(opened.closes_at)
+    w.settle()
+    assert w.sim.session(w.channel, wa_id=WA_ID).status == "active"
+    w.sim.run_until(session.closes_at)
+    w.settle()
+    assert w.sim.session(w.channel, wa_id=WA_ID).close_reason == "timeout"
+    assert w.fake.conversations[conv.id].status == "resolved"
+
+
+def test_outside_the_window_the_closing_template_is_created_with_its_template_params(world_factory: Any) -> None:
+    w: World = world_factory(
+        session_timeout="25h", closing_message="Bye", closing_template={"name": "goodbye", "language": "en"}
+    )
+    conv = w.customer("hello")
+    session = w.sim.session(w.channel, wa_id=WA_ID)
+    w.sim.run_until(session.closes_at)
+    w.settle()
+    [made] = [m for m in conv.messages if m.message_type == "outgoing"]
+    assert made.template_params == {"name": "goodbye", "language": "en", "processed_params": {"body": {}}}
+    assert made.content == "[template goodbye]"
+    assert w.fake.conversations[conv.id].status == "resolved"

@@ -174,6 +174,9 @@ class ChatwootSync:
     def follow(self, connection: ChatwootConnection) -> int:
         """Turn the channel's new events into calls, and move the cursor past them, in one transaction."""
         now = self.ctx.clock.now()
+        with self.ctx.db.read() as conn:  # most rounds find nothing: no write lock taken for them
+            if not store.has_events_after(conn, connection.channel_id, connection.event_cursor):
+                return 0
         with self.ctx.db.write() as conn:
             found = store.get_connection(conn, connection.id)
             if found is None or found.paused:
