@@ -48,7 +48,9 @@ def test_agent_reply_reminder_closing_and_resolve_once(world_factory: Any) -> No
     assert w.outgoing(conv).count("Still there, Ada?") == 1
     assert w.sim.session(w.channel, wa_id=WA_ID).awaiting == "customer"  # our own echo is not an agent's
 
-    # The plan is on the conversation as custom attributes.
+    # The plan is on the conversation as custom attributes (refreshed a second after a change).
+    w.sim.advance("2s")
+    w.settle()
     attributes = w.fake.conversations[conv.id].custom_attributes
     assert attributes["wasession_closes_at"] == session.closes_at.isoformat()
     assert attributes["wasession_next_reminder_at"] is None  # sent

@@ -54,9 +54,12 @@ MAX_BACKOFF = 300.0
 # How long a resolve waits for the closing message before it resolves anyway (a paused channel's message
 # may wait for new credentials for days; Chatwoot should not show the conversation open meanwhile).
 CLOSING_WAIT = timedelta(seconds=60)
-WAIT_STEP = 0.2
+WAIT_STEP = 0.05  # a closing message takes one request to Chatwoot: the resolve looks again this soon
 STUCK_AFTER = timedelta(minutes=5)
 CONNECTIONS_FRESH = 1.0
+# Custom attributes are refreshed this long after the change that made them stale, so a burst of events on
+# a session (a message, its reminder replanned, a status) costs one call, not one per event.
+ATTRIBUTES_DELAY = timedelta(seconds=1)
 
 # Session events after which the conversation's custom attributes may be out of date.
 _PLAN_EVENTS = frozenset(
@@ -185,7 +188,8 @@ class ChatwootSync:
             for event in events:
                 for kind, message_id in calls_for(found, event):
                     assert event.session_id is not None
-                    store.add_call(conn, found.id, event.session_id, kind, now, message_id)
+                    later = now + ATTRIBUTES_DELAY if kind == "attributes" else None
+                    store.add_call(conn, found.id, event.session_id, kind, now, message_id, later)
             if events:
                 store.move_cursor(conn, found.id, events[-1].id)
         return len(events)

@@ -181,7 +181,7 @@ class Engine:
         # closure recorded by another loop waits to be resolved in Chatwoot.
         self.chatwoot.wait, self.chatwoot.on_done = False, self.wake_local
         self.chatwoot.recover_stuck()
-        self.add_loop("chatwoot", self.chatwoot.run_pending, self.chatwoot.next_attempt_at, max_sleep=0.25)
+        self.add_loop("chatwoot", self.chatwoot.run_pending, self.chatwoot.next_attempt_at, max_sleep=0.2)
         self.add_loop(
             "chatwoot-recover", self.chatwoot.recover_stuck, lambda: None, max_sleep=RECOVER_EVERY, wakeable=False
         )

@@ -101,10 +101,11 @@ class FakeChatwoot:
         inbox_id: int = 1,
         phone_number: str = "+15550001111",
         now: Callable[[], float] = time.time,
+        token: str | None = None,
     ) -> None:
         self.now = now  # unix seconds: the Simulator's manual clock in tests, so timestamps stay fresh
         self.lock = threading.RLock()
-        self.token = "cw-" + secrets.token_hex(12)
+        self.token = token or "cw-" + secrets.token_hex(12)
         self.user = {"id": 1, "name": "Agent Ada", "email": "ada@example.com", "type": "user"}
         self.accounts = {account_id: {"id": account_id, "name": "Acme"}}
         self.account_id = account_id
@@ -520,6 +521,14 @@ class FakeChatwoot:
         return Response(status_code=200)
 
 
+def main() -> None:
+    """`python -m wasession.sandbox.fake_chatwoot PORT TOKEN`: the fake in a process of its own (bench/)."""
+    import sys
+
+    with ServedFakeChatwoot(FakeChatwoot(token=sys.argv[2]), port=int(sys.argv[1])):
+        threading.Event().wait()
+
+
 class ServedFakeChatwoot:
     """The fake on a real 127.0.0.1 port, in a thread (tests and `bench/`)."""
 
@@ -552,3 +561,7 @@ class ServedFakeChatwoot:
         self._server.should_exit = True
         self._thread.join(10)
         self.fake.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -301,10 +301,16 @@ def _call(row: Any) -> Call:
 
 
 def add_call(
-    conn: Connection, connection_id: int, session_id: int, kind: str, now: datetime, message_id: int | None = None
+    conn: Connection,
+    connection_id: int,
+    session_id: int,
+    kind: str,
+    now: datetime,
+    message_id: int | None = None,
+    not_before: datetime | None = None,
 ) -> None:
-    """A call to make; an `attributes` call already pending for the session stands for this one too
-    (it reads the session when it is made)."""
+    """A call to make, from `not_before` (None: at once); an `attributes` call already pending for the
+    session stands for this one too (it reads the session when it is made)."""
     if kind == "attributes":
         pending = conn.execute(
             select(_K.c.id).where(_K.c.session_id == session_id, _K.c.kind == kind, _K.c.state == "pending").limit(1)
@@ -318,6 +324,7 @@ def add_call(
             kind=kind,
             message_id=message_id,
             state="pending",
+            next_attempt_at=not_before,
             created_at=now,
         )
     )
