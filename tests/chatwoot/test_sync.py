@@ -202,3 +202,25 @@ def test_outside_the_window_the_closing_template_is_created_with_its_template_pa
     assert made.template_params == {"name": "goodbye", "language": "en", "processed_params": {"body": {}}}
     assert made.content == "[template goodbye]"
     assert w.fake.conversations[conv.id].status == "resolved"
+
+
+def test_an_agent_reply_in_chatwoot_after_a_closure_reopens_inside_the_window_only(world_factory: Any) -> None:
+    w: World = world_factory(session_timeout="1h", timeout_from="last_message")  # the reply keeps it open
+    conv = w.customer("hello")
+    session = w.sim.session(w.channel, wa_id=WA_ID)
+    w.sim.run_until(session.closes_at + timedelta(minutes=5))
+    w.settle()
+    assert w.sim.session(w.channel, wa_id=WA_ID).status == "closed"
+    w.fake.agent_reply(conv.id, "Sorry for the wait")
+    w.settle()
+    reopened = w.sim.session(w.channel, wa_id=WA_ID)
+    assert reopened.id == session.id and reopened.status == "active" and reopened.awaiting == "customer"
+    assert "session_reopened" in event_types(w.sim, session.id)
+    w.sim.run_until(session.window_closes_at + timedelta(hours=1))
+    w.settle()
+    assert w.sim.session(w.channel, wa_id=WA_ID).status == "closed"
+    w.fake.agent_reply(conv.id, "Hello again?")
+    w.settle()
+    late = w.sim.session(w.channel, wa_id=WA_ID)
+    assert late.status == "closed"
+    assert [m.body for m in w.sim.transcript(late.id) if m.kind == "agent"][-1] == "Hello again?"

@@ -26,8 +26,10 @@ from wasession.domain import transitions
 from wasession.domain.events import EventType
 from wasession.domain.lifecycle import CloseReason, Direction, MessageKind, MessageStatus
 from wasession.domain.plan import is_snoozed
+from wasession.domain.reopen import ReopenedBy
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
+from wasession.lifecycle.reopen import reopen_session
 from wasession.outbound.addresses import AddressPolicy
 from wasession.services import channels as channel_service
 from wasession.services.errors import ConflictError, NotFoundError, ValidationError
@@ -341,6 +343,11 @@ def _agent_message(
             return {"result": "ignored", "reason": "no session for this contact"}
         if not store.first_sight(conn, connection.id, f"message:{update.message_id}", now):
             return {"result": "duplicate", "reason": "this message was already taken"}
+        closed_before = session.closed_at is not None and session.closed_at < at
+        if not session.active and closed_before and at < session.window_closes_at:
+            # As an agent's reply through the API does (R13): inside the window it reopens the session.
+            reopen_session(conn, channel, session, now=at, by=ReopenedBy.AGENT)
+            session = session_store.get(conn, session.id, for_update=True)
         message_id = message_store.insert_message(
             conn,
             session_id=session.id,
