@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -61,7 +62,7 @@ class World:
 
     def signed_headers(self, body: bytes, *, at: int | None = None, secret: str = SECRET) -> dict[str, str]:
         stamp = str(at if at is not None else int(self.sim.now.timestamp()))
-        return {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(secret, stamp, body), DELIVERY_HEADER: stamp + "x"}
+        return {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(secret, stamp, body), DELIVERY_HEADER: uuid4().hex}
 
     def outgoing(self, conv: FakeConversation) -> list[str]:
         return [m.content for m in conv.messages if m.message_type == "outgoing" and not m.private]

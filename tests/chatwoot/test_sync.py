@@ -224,3 +224,27 @@ def test_an_agent_reply_in_chatwoot_after_a_closure_reopens_inside_the_window_on
     late = w.sim.session(w.channel, wa_id=WA_ID)
     assert late.status == "closed"
     assert [m.body for m in w.sim.transcript(late.id) if m.kind == "agent"][-1] == "Hello again?"
+
+
+def test_another_inbox_a_paused_connection_and_an_unreachable_chatwoot(world_factory: Any) -> None:
+    w: World = world_factory(session_timeout="1h")
+    conv = w.customer("hello")
+    before = w.sim.session(w.channel, wa_id=WA_ID)
+
+    def status_change(**over: Any) -> dict[str, Any]:
+        payload = {"event": "conversation_status_changed", "id": conv.id, "status": "resolved", "inbox_id": 1}
+        payload["contact_inbox"] = {"source_id": WA_ID}
+        raw = json.dumps({**payload, **over}).encode()
+        answer = w.post_raw(raw, w.signed_headers(raw))
+        assert answer.status_code in (200, 503), answer.text
+        return dict(answer.json())
+
+    assert status_change(inbox_id=99)["reason"] == "another Chatwoot account or inbox"
+    w.api.post(f"/api/v1/chatwoot/{w.connection['id']}/pause").raise_for_status()
+    assert status_change()["reason"] == "the connection is paused"
+    w.api.post(f"/api/v1/chatwoot/{w.connection['id']}/resume").raise_for_status()
+    # A conversation wasession has never seen, while Chatwoot's API is down: 503, nothing changes.
+    w.fake.fail_with = 503
+    unknown = status_change(id=conv.id + 50, contact_inbox=None)
+    assert unknown["error"]["code"] == "chatwoot_unavailable"
+    assert w.sim.session(w.channel, wa_id=WA_ID) == before
