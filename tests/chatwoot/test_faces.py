@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 from sqlalchemy import update
 
 from tests.chatwoot.conftest import World, connect_body
@@ -86,3 +87,5 @@ def test_the_dashboard_shows_a_chatwoot_outage(world_factory: Any) -> None:
     page = browser.get("/dashboard/chatwoot").text
     assert f'id="chatwoot-{w.connection["id"]}-error"' in page and "Chatwoot answered 503" in page
     assert "pending" in page
+    metrics = httpx.get(w.base + "/metrics").text
+    assert 'wasession_chatwoot_calls_total{kind="attributes",outcome="retry"}' in metrics
