@@ -89,3 +89,18 @@ def test_the_dashboard_shows_a_chatwoot_outage(world_factory: Any) -> None:
     assert "pending" in page
     metrics = httpx.get(w.base + "/metrics").text
     assert 'wasession_chatwoot_calls_total{kind="attributes",outcome="retry"}' in metrics
+
+
+def test_resuming_retries_a_resolve_that_failed(world_factory: Any) -> None:
+    w: World = world_factory(session_timeout="1h")
+    conv = w.customer("hello")
+    w.fake.fail_with = 404  # e.g. a token that lost access to the inbox: a refusal, final
+    w.sim.advance("1h")
+    w.settle()
+    counts = w.api.get(f"/api/v1/chatwoot/{w.connection['id']}").json()["calls"]
+    assert counts.get("failed", 0) >= 1 and w.fake.conversations[conv.id].status == "open"
+    w.fake.fail_with = None
+    w.api.post(f"/api/v1/chatwoot/{w.connection['id']}/pause").raise_for_status()
+    w.api.post(f"/api/v1/chatwoot/{w.connection['id']}/resume").raise_for_status()
+    w.settle()
+    assert w.fake.conversations[conv.id].status == "resolved"

@@ -198,10 +198,13 @@ def connection_status(
 def set_paused(
     ctx: ServiceContext, connection_id: int, *, workspace_id: int | None, paused: bool
 ) -> ChatwootConnection:
-    """Paused, nothing goes either way; resuming takes up the events recorded meanwhile."""
+    """Paused, nothing goes either way; resuming takes up the events recorded meanwhile, and the resolves
+    and attribute updates that had failed (Chatwoot down past the retries, a refusal since fixed)."""
     get_connection(ctx, connection_id, workspace_id=workspace_id)
     with ctx.db.write() as conn:
         store.update_connection(conn, connection_id, paused=paused)
+        if not paused:
+            store.retry_failed(conn, connection_id)
         changed = store.get_connection(conn, connection_id)
     if not paused:
         ctx.wake()

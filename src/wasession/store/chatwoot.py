@@ -418,3 +418,14 @@ def pending_closing(conn: Connection, session_id: int) -> bool:
         .limit(1)
     ).first()
     return found is not None
+
+
+def retry_failed(conn: Connection, connection_id: int) -> int:
+    """Failed resolves and attribute updates due again from the start (both are safe to repeat); notes
+    whose outcome is unknown stay as they are."""
+    result = conn.execute(
+        update(_K)
+        .where(_K.c.connection_id == connection_id, _K.c.state == "failed", _K.c.kind.in_(("resolve", "attributes")))
+        .values(state="pending", attempts=0, next_attempt_at=None, done_at=None)
+    )
+    return int(result.rowcount)
