@@ -272,16 +272,7 @@ class ChatwootSync:
             return "done", None  # reopened meanwhile: nothing to resolve
         if closing and session.closed_at is not None and now - session.closed_at < CLOSING_WAIT:
             return "wait", "waiting for the closing message"
-        try:
-            conversation = self._conversation(connection, client, call.session_id)
-            if conversation is None:
-                return "retry", "Chatwoot has no conversation for this contact in the inbox (yet)"
-            client.toggle_status(conversation, "resolved")
-        except Refused as exc:
-            return "failed", str(exc)
-        except ChatwootError as exc:
-            return "retry", str(exc)
-        return "done", None
+        return self._repeatable(connection, client, call, lambda c: client.toggle_status(c, "resolved"))
 
     def _attributes(self, connection: ChatwootConnection, client: ChatwootClient, call: Call) -> tuple[str, str | None]:
         with self.ctx.db.read() as conn:
@@ -294,14 +285,23 @@ class ChatwootSync:
             closes_at=session.closes_at if session.active else None,
             next_reminder_at=reminder if session.active else None,
         )
+
+        def merge(conversation: int) -> None:
+            # Chatwoot replaces the whole hash: keep what agents or other integrations set.
+            current = client.conversation(conversation).get("custom_attributes") or {}
+            client.set_custom_attributes(conversation, {**(current if isinstance(current, dict) else {}), **ours})
+
+        return self._repeatable(connection, client, call, merge)
+
+    def _repeatable(
+        self, connection: ChatwootConnection, client: ChatwootClient, call: Call, act: Callable[[int], object]
+    ) -> tuple[str, str | None]:
+        """`act` on the session's conversation: a call safe to repeat, so any failure but a refusal retries."""
         try:
             conversation = self._conversation(connection, client, call.session_id)
             if conversation is None:
                 return "retry", "Chatwoot has no conversation for this contact in the inbox (yet)"
-            # Chatwoot replaces the whole hash: keep what agents or other integrations set.
-            current = client.conversation(conversation).get("custom_attributes") or {}
-            merged = {**(current if isinstance(current, dict) else {}), **ours}
-            client.set_custom_attributes(conversation, merged)
+            act(conversation)
         except Refused as exc:
             return "failed", str(exc)
         except ChatwootError as exc:
