@@ -104,3 +104,26 @@ def test_resuming_retries_a_resolve_that_failed(world_factory: Any) -> None:
     w.api.post(f"/api/v1/chatwoot/{w.connection['id']}/resume").raise_for_status()
     w.settle()
     assert w.fake.conversations[conv.id].status == "resolved"
+
+
+def test_two_processes_following_one_connection_add_its_calls_once(world_factory: Any) -> None:
+    from wasession.engine.chatwoot_sync import ChatwootSync
+    from wasession.store import chatwoot as store
+
+    w: World = world_factory(session_timeout="1h")
+    w.customer("hello")
+    ctx = w.sim.runtime.ctx
+    other = ChatwootSync(ctx, policy=AddressPolicy.parse("127.0.0.1"))
+    with ctx.db.read() as conn:
+        stale = store.get_connection(conn, w.connection["id"])
+    assert stale is not None
+    w.sim.advance("1h")  # closes the session: events after the stale cursor
+    with ctx.db.write() as conn:
+        assert not store.move_cursor(conn, stale.id, stale.event_cursor - 1, stale.event_cursor)
+    w.settle()  # this process follows and resolves
+    with ctx.db.read() as conn:
+        counts = store.call_counts(conn, stale.id)
+    assert other.follow(stale) == 0  # the events were taken already: nothing added twice
+    with ctx.db.read() as conn:
+        assert store.call_counts(conn, stale.id) == counts
+    other.close()

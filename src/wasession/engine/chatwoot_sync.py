@@ -105,6 +105,10 @@ def backoff(attempt: int) -> float:
     return float(min(MAX_BACKOFF, 2 ** max(0, attempt - 1)))
 
 
+class _Overtaken(Exception):
+    pass
+
+
 @dataclass
 class SyncReport:
     followed: int = 0
@@ -180,18 +184,21 @@ class ChatwootSync:
         with self.ctx.db.read() as conn:  # most rounds find nothing: no write lock taken for them
             if not store.has_events_after(conn, connection.channel_id, connection.event_cursor):
                 return 0
-        with self.ctx.db.write() as conn:
-            found = store.get_connection(conn, connection.id)
-            if found is None or found.paused:
-                return 0
-            events = store.events_after(conn, found.channel_id, found.event_cursor, EVENTS_PER_ROUND)
-            for event in events:
-                for kind, message_id in calls_for(found, event):
-                    assert event.session_id is not None
-                    later = now + ATTRIBUTES_DELAY if kind == "attributes" else None
-                    store.add_call(conn, found.id, event.session_id, kind, now, message_id, later)
-            if events:
-                store.move_cursor(conn, found.id, events[-1].id)
+        try:
+            with self.ctx.db.write() as conn:
+                found = store.get_connection(conn, connection.id)
+                if found is None or found.paused:
+                    return 0
+                events = store.events_after(conn, found.channel_id, found.event_cursor, EVENTS_PER_ROUND)
+                for event in events:
+                    for kind, message_id in calls_for(found, event):
+                        assert event.session_id is not None
+                        later = now + ATTRIBUTES_DELAY if kind == "attributes" else None
+                        store.add_call(conn, found.id, event.session_id, kind, now, message_id, later)
+                if events and not store.move_cursor(conn, found.id, found.event_cursor, events[-1].id):
+                    raise _Overtaken
+        except _Overtaken:
+            return 0  # another process took these events: the calls it added stand, ours are rolled back
         return len(events)
 
     def _start_due(self, connection: ChatwootConnection) -> int:

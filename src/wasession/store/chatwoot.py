@@ -269,8 +269,11 @@ def events_after(conn: Connection, channel_id: int, cursor: int, limit: int) -> 
     return [EventRow(r.id, r.session_id, r.type, dict(r.data or {})) for r in rows]
 
 
-def move_cursor(conn: Connection, connection_id: int, cursor: int) -> None:
-    conn.execute(update(_C).where(_C.c.id == connection_id).values(event_cursor=cursor))
+def move_cursor(conn: Connection, connection_id: int, old: int, new: int) -> bool:
+    """Move the cursor from `old` to `new`; False when another process moved it first (on PostgreSQL
+    `serve` and `worker` may follow the same connection): the caller rolls back what it added."""
+    result = conn.execute(update(_C).where(_C.c.id == connection_id, _C.c.event_cursor == old).values(event_cursor=new))
+    return bool(result.rowcount)
 
 
 def has_events_after(conn: Connection, channel_id: int, cursor: int) -> bool:
