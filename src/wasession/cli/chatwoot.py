@@ -43,7 +43,14 @@ def chatwoot() -> None:
     envvar="WASESSION_CHATWOOT_WEBHOOK_SECRET",
     help="The secret Chatwoot shows for the webhook (4.11.2+); without it unsigned webhooks are accepted.",
 )
-@click.option("--send-via", type=click.Choice(["chatwoot", "direct"]), default="chatwoot", show_default=True)
+@click.option(
+    "--send-via",
+    type=click.Choice(["chatwoot", "direct"]),
+    default="chatwoot",
+    show_default=True,
+    help="chatwoot: reminders and closing messages are created in the conversation and Chatwoot sends them; "
+    "direct: wasession sends them to WhatsApp and adds a private note.",
+)
 @click.option("--public-url", default="", help="This server's public base URL, to print the full webhook URL.")
 @click.pass_context
 def chatwoot_connect(
