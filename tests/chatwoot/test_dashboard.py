@@ -1,5 +1,5 @@
 """The Chatwoot page in chromium: a refused connect says why, a good one lists the connection, pause and
-remove it."""
+remove it; no serious axe-core violation."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.browser.conftest import Dashboard, chromium, dash  # noqa: F401 (fixtures)
+from tests.browser.test_accessibility import serious
 from wasession.sandbox.fake_chatwoot import ServedFakeChatwoot
 
 pytestmark = pytest.mark.browser
@@ -37,11 +38,13 @@ def test_connect_pause_and_remove_in_the_browser(dash: Dashboard, cw: ServedFake
     page.get_by_label("API access token").fill("not-the-token")
     page.get_by_role("button", name="Connect").click()
     assert "refused the API token" in page.locator("#chatwoot-error").inner_text()
+    assert serious(page) == []  # axe-core: with the error shown
     page.get_by_label("API access token").fill(cw.fake.token)
     page.get_by_label("Webhook secret").fill("a-webhook-secret-1")
     page.get_by_role("button", name="Connect").click()
     page.wait_for_url("**/dashboard/chatwoot?done=connected")
     item = page.locator("#chatwoot-1")
+    assert serious(page) == []
     assert cw.url in item.inner_text() and "webhooks signed" in item.inner_text()
     page.get_by_role("button", name="Pause Chatwoot connection 1").click()
     page.wait_for_url("**/dashboard/chatwoot?done=paused")
