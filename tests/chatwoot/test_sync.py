@@ -248,3 +248,26 @@ def test_another_inbox_a_paused_connection_and_an_unreachable_chatwoot(world_fac
     unknown = status_change(id=conv.id + 50, contact_inbox=None)
     assert unknown["error"]["code"] == "chatwoot_unavailable"
     assert w.sim.session(w.channel, wa_id=WA_ID) == before
+
+
+def test_a_reminder_sent_by_chatwoot_takes_its_wamid_and_follows_metas_statuses(world_factory: Any) -> None:
+    from wasession.sandbox.bodies import status_body
+
+    w: World = world_factory(**POLICY)
+    conv = w.customer("hello")
+    session = w.sim.session(w.channel, wa_id=WA_ID)
+    w.sim.run_until(session.opened_at + timedelta(minutes=30))
+    w.settle()
+    [sent] = [m for m in conv.messages if m.content == "Still there, Ada?"]
+    [reminder] = [m for m in w.sim.transcript(session.id) if m.kind == "reminder"]
+    assert sent.source_id is not None and reminder.wamid == sent.source_id
+    for status in ("sent", "delivered"):
+        body = status_body(
+            phone_number_id=w.channel.phone_number_id,
+            wamid=sent.source_id,
+            status=status,
+            timestamp=w.sim.now,
+            recipient_id=WA_ID,
+        )
+        w.sim.post_webhook(body).raise_for_status()
+    assert w.sim.session(w.channel, wa_id=WA_ID).reminder_state == "delivered"

@@ -88,7 +88,8 @@ def chatwoot_connect(
     )
     click.echo(f"1. In Chatwoot, Settings → Integrations → Webhooks, add: {public_url.rstrip('/')}{done.webhook_path}")
     click.echo(
-        "   with the events conversation_created, conversation_status_changed, conversation_updated, message_created"
+        "   with the events conversation_created, conversation_status_changed, conversation_updated, message_created,"
+        " message_updated"
     )
     click.echo(f"2. Pass Meta's webhooks on to Chatwoot: wasession forwards add {c.channel_id} {done.relay_target}")
     if not c.signed:

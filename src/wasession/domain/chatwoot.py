@@ -35,6 +35,11 @@ OWN_MARK = "wasession_message_id"
 ATTRIBUTES = ("wasession_window_closes_at", "wasession_closes_at", "wasession_next_reminder_at")
 
 
+def placeholder_wamid(connection_id: int, chatwoot_message_id: object) -> str:
+    """What a message created through Chatwoot holds as its wamid until Chatwoot reports the real one."""
+    return f"chatwoot:{connection_id}:{chatwoot_message_id}"
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """The `X-Chatwoot-Signature` Chatwoot sends for `body` at `timestamp` (unix seconds, as text)."""
     digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
@@ -63,6 +68,7 @@ class Kind(StrEnum):
     AGENT_MESSAGE = "agent_message"  # an agent's public outgoing message
     STATUS = "status"  # a conversation's status, from a status change or an update
     MAPPING = "mapping"  # nothing to do but learn which contact the conversation is
+    OWN_SENT = "own_sent"  # Chatwoot sent a message wasession created: its wamid, for Meta's statuses
     IGNORED = "ignored"
 
 
@@ -80,6 +86,7 @@ class Update:
     content: str = ""
     at: datetime | None = None  # when Chatwoot says it happened
     why_ignored: str = ""
+    wamid: str | None = None  # the message's own `source_id` once Chatwoot sent it to WhatsApp
 
 
 def _int(value: Any) -> int | None:
@@ -116,6 +123,22 @@ def chatwoot_update(payload: Any) -> Update:
     if not isinstance(payload, dict):
         return Update(Kind.IGNORED, "", None, None, None, None, why_ignored="not a JSON object")
     event = str(payload.get("event") or "")
+    attributes = payload.get("content_attributes")
+    if event == "message_updated" and isinstance(attributes, dict) and OWN_MARK in attributes:
+        raw_conv = payload.get("conversation")
+        conv: dict[str, Any] = raw_conv if isinstance(raw_conv, dict) else {}
+        wamid = payload.get("source_id")
+        inbox = payload.get("inbox")
+        return Update(
+            Kind.OWN_SENT,
+            event,
+            _account_id(payload, conv),
+            _int(inbox.get("id")) if isinstance(inbox, dict) else _int(conv.get("inbox_id")),
+            _int(conv.get("id")),
+            _source_id(conv),
+            message_id=_int(payload.get("id")),
+            wamid=wamid if isinstance(wamid, str) and wamid.startswith("wamid.") else None,
+        )
     if event == "message_created":
         raw = payload.get("conversation")
         conversation: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -130,7 +153,6 @@ def chatwoot_update(payload: Any) -> Update:
         }
         sender = payload.get("sender")
         sender_type = sender.get("type") if isinstance(sender, dict) else None
-        attributes = payload.get("content_attributes")
         why = ""
         if payload.get("message_type") not in ("outgoing", 1):
             why = "not an outgoing message"

@@ -388,7 +388,7 @@ class ChatwootSend(CloudClient):
         except Refused as exc:
             raise CloudApiError(None, exc.status, description=f"Chatwoot refused the message: {exc}") from exc
         metrics.chatwoot_call("message", "done")
-        return SendResult(f"chatwoot:{self.connection.id}:{made.get('id')}", to, recipient, None)
+        return SendResult(cw.placeholder_wamid(self.connection.id, made.get("id")), to, recipient, None)
 
     def send_text(
         self,

@@ -161,6 +161,7 @@ class FakeChatwoot:
             "conversation_status_changed",
             "conversation_updated",
             "message_created",
+            "message_updated",
         )
         with self.lock:
             self.webhooks.append({"url": url, "secret": secret, "subscriptions": events})
@@ -451,6 +452,10 @@ class FakeChatwoot:
                 template if isinstance(template, dict) else None,
             )
             self._emit_message(conv, msg)
+            if msg.message_type == "outgoing" and not msg.private:
+                # Chatwoot's WhatsApp channel sends it (a job) and stores Meta's wamid as `source_id`.
+                msg.source_id = "wamid.cw" + secrets.token_hex(12)
+                self._emit("message_updated", self._message_data(msg))
             answer = self._message_data(msg, nested=True)
         answer |= {"message_type": MESSAGE_TYPES[msg.message_type], "conversation_id": conv.id}
         return JSONResponse(answer)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 SEND_VIA = ("chatwoot", "direct")
 MAX_TOKEN = 200
 MAX_BODY = 1024 * 1024  # a message webhook carries the conversation; a megabyte is far beyond any
+OWN_SENT_POLLS, OWN_SENT_POLL_SECONDS = 20, 0.1
 
 
 class WebhookRefused(Exception):
@@ -299,6 +301,8 @@ def _apply(
             store.remember_conversation(conn, connection.id, update.conversation_id, source, update.status, now)
     if update.kind is cw.Kind.MAPPING:
         return {"result": "ignored", "reason": update.why_ignored or "mapping learnt"}
+    if update.kind is cw.Kind.OWN_SENT:
+        return _own_sent(ctx, connection, update)
     if source is None:
         try:
             source = conversations.source_for(
@@ -381,6 +385,24 @@ def _agent_message(
             )
     ctx.wake()
     return {"result": "applied", "session_id": session.id, "message_id": message_id}
+
+
+def _own_sent(ctx: ServiceContext, connection: ChatwootConnection, update: cw.Update) -> dict[str, Any]:
+    """Chatwoot sent our reminder or closing message to WhatsApp: the message takes its real wamid, so
+    Meta's statuses (which reach wasession itself) move it to delivered and read (R15)."""
+    if update.wamid is None or update.message_id is None:
+        return {"result": "ignored", "reason": "not sent to WhatsApp yet"}
+    placeholder = cw.placeholder_wamid(connection.id, update.message_id)
+    # Chatwoot may report the send before our sender has recorded Chatwoot's answer (its job can be that
+    # quick): give the sender a moment rather than lose the wamid.
+    for _ in range(OWN_SENT_POLLS):
+        with ctx.db.write() as conn:
+            ours = message_store.by_wamid(conn, connection.channel_id, placeholder)
+            if ours is not None:
+                message_store.update_message(conn, ours.id, wamid=update.wamid)
+                return {"result": "applied", "message_id": ours.id}
+        time.sleep(OWN_SENT_POLL_SECONDS)
+    return {"result": "ignored", "reason": "no message of ours has that Chatwoot id (or it has its wamid)"}
 
 
 def _status(
