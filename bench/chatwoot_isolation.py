@@ -22,10 +22,8 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _seed
 import _util
 
-from relay import describe
+from relay import Hanging, describe
 from relay import phase as ingest_phase  # webhooks to _seed.PHONE_NUMBER_ID, channel A here
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.sandbox.fake_chatwoot import FakeChatwoot, ServedFakeChatwoot
@@ -103,28 +101,6 @@ def reminder_lags(fake: FakeChatwoot, due: dict[str, float], wait: float) -> lis
                 lags[wa_id] = sent[0].created_at - when
         time.sleep(0.1)
     return list(lags.values())
-
-
-class Hanging:
-    """Accepts connections on `port` (A's Chatwoot's, reused), reads nothing, never answers."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(64)
-        self.accepted = 0
-        self.held: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            self.held.append(conn)
 
 
 def start_fake_a(port: int) -> subprocess.Popen[bytes]:
