@@ -130,6 +130,7 @@ class ChatwootSync:
         self.wait = True  # the Simulator waits for each round's calls; the engine's loop does not
         self.on_done: Callable[[], None] | None = None
         self._connections: tuple[float, dict[int, ChatwootConnection]] = (float("-inf"), {})
+        self._shown_error: dict[int, str | None] = {}  # the last error written per connection
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -258,7 +259,10 @@ class ChatwootSync:
                 store.retry_call(conn, call.id, now + timedelta(seconds=backoff(call.attempts + 1)), error or "")
             else:
                 store.finish_call(conn, call.id, "failed" if state == "retry" else state, now, error)
-            store.record_error(conn, connection.id, error if state != "done" else None, now)
+            shown = error if state != "done" else None
+            if self._shown_error.get(connection.id, "") != shown:  # one write per change, not per call
+                store.record_error(conn, connection.id, shown, now)
+                self._shown_error[connection.id] = shown
         metrics.chatwoot_call(call.kind, "retry" if state == "retry" else state)
 
     def _conversation(self, connection: ChatwootConnection, client: ChatwootClient, session_id: int) -> int | None:
