@@ -16,6 +16,7 @@ from wasession.api.v1 import (
     policy_preview,
     sessions,
     templates,
+    unrouted,
     usage,
 )
 from wasession.runtime import Runtime
@@ -37,6 +38,7 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         templates,
         forwards,
         usage,
+        unrouted,
         chatwoot,
     ):
         api.include_router(module.router(runtime))

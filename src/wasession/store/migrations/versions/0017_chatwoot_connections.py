@@ -1,7 +1,7 @@
 """chatwoot connections (issue 22): connections, the conversation map, what was seen, calls to make
 
 Revision ID: 0017_chatwoot_connections
-Revises: 0012_templates_failures
+Revises: 0014_unrouted_webhooks
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import wasession.store.db
 
 revision = "0017_chatwoot_connections"
-down_revision = "0012_templates_failures"
+down_revision = "0014_unrouted_webhooks"
 branch_labels = None
 depends_on = None
 
