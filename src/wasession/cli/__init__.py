@@ -6,6 +6,7 @@ import click
 
 from wasession.cli.apikeys import apikeys
 from wasession.cli.channels import channels
+from wasession.cli.chatwoot import chatwoot
 from wasession.cli.demo import demo
 from wasession.cli.forwards import forwards
 from wasession.cli.keygen import keygen
@@ -50,6 +51,7 @@ for command in (
     apikeys,
     forwards,
     rates,
+    chatwoot,
 ):
     main.add_command(command)
     add_global_options(command)

@@ -23,6 +23,7 @@ class SessionStatus(StrEnum):
 class CloseReason(StrEnum):
     TIMEOUT = "timeout"  # R9
     AGENT = "agent"  # R13: closed by hand
+    CLOSED_IN_CHATWOOT = "closed_in_chatwoot"  # issue 22: an agent resolved the conversation in Chatwoot
 
 
 class Awaiting(StrEnum):

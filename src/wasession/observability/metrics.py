@@ -138,3 +138,14 @@ def set_relay_lag(lags: list[tuple[int, int]]) -> None:
     RELAY_LAG.clear()  # deleted targets disappear
     for target_id, behind in lags:
         RELAY_LAG.labels(str(target_id)).set(behind)
+
+
+# -- Chatwoot connections (issue 22) ------------------------------------------------------------------
+
+CHATWOOT_CALLS = Counter(
+    "wasession_chatwoot_calls", "Calls to connected Chatwoots by kind and outcome", ["kind", "outcome"]
+)
+
+
+def chatwoot_call(kind: str, outcome: str) -> None:
+    CHATWOOT_CALLS.labels(kind=kind, outcome=outcome).inc()

@@ -15,6 +15,7 @@ import httpx
 
 from wasession.config import Settings, StartupError
 from wasession.domain.clock import Clock, SystemClock
+from wasession.engine.chatwoot_sync import ChatwootSync
 from wasession.engine.due import DueWorker
 from wasession.engine.event_dispatch import EventDispatcher
 from wasession.engine.relay import Relay
@@ -186,6 +187,10 @@ class Runtime:
     @property
     def relay(self) -> Relay:
         return self.workers.relay
+
+    @property
+    def chatwoot(self) -> ChatwootSync:
+        return self.workers.chatwoot
 
     @property
     def rate_limiter(self) -> SharedRateLimiter | None:

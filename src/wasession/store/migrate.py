@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions; tests/store/test_migrations.py checks it against Alembic.
-HEAD = "0016_rates_budget_optout"
+HEAD = "0017_chatwoot_connections"
 
 
 def _config() -> Config:

@@ -402,6 +402,69 @@ contact_marketing = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+# Chatwoot connections (issue 22): one Chatwoot account + WhatsApp inbox per channel.
+chatwoot_connections = Table(
+    "chatwoot_connections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("url", String(2000), nullable=False),
+    Column("account_id", Integer, nullable=False),
+    Column("inbox_id", Integer, nullable=False),
+    Column("inbox_phone", String(32), nullable=False, server_default=""),  # as Chatwoot's inbox has it
+    Column("api_token_enc", Text, nullable=False),  # Fernet, like the channel's credentials
+    Column("webhook_secret_enc", Text, nullable=True),  # NULL: Chatwoot's webhooks come unsigned
+    Column("send_via", String(16), nullable=False, server_default="chatwoot"),  # chatwoot | direct
+    Column("paused", Boolean, nullable=False, server_default=text("false")),
+    # The last events.id turned into calls to Chatwoot; later events of the channel are due in id order.
+    Column("event_cursor", BigInteger, nullable=False, server_default=text("0")),
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Which Chatwoot conversation is which contact: learnt from its webhooks, else looked up through its API.
+chatwoot_conversations = Table(
+    "chatwoot_conversations",
+    metadata,
+    Column("connection_id", Id, ForeignKey("chatwoot_connections.id", ondelete="CASCADE"), primary_key=True),
+    Column("conversation_id", Integer, primary_key=True),  # Chatwoot's display id
+    Column("source_id", String(128), nullable=False),  # the contact inbox's source id: wa_id or BSUID
+    Column("status", String(16), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_chatwoot_conversations_source", "connection_id", "source_id"),
+)
+
+# What was already taken from Chatwoot (an agent message by its id, a delivery by its X-Chatwoot-Delivery).
+chatwoot_seen = Table(
+    "chatwoot_seen",
+    metadata,
+    Column("connection_id", Id, ForeignKey("chatwoot_connections.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+# Calls to make to Chatwoot: resolve a conversation, keep its custom attributes current, add a note.
+chatwoot_calls = Table(
+    "chatwoot_calls",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connection_id", Id, ForeignKey("chatwoot_connections.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # resolve | attributes | note
+    Column("message_id", BigInteger, nullable=True),  # a note's message
+    # pending -> done | failed | unknown (a note that may have been added is never added again)
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    Index("ix_chatwoot_calls_due", "state", "next_attempt_at"),
+    Index("ix_chatwoot_calls_session", "session_id", "kind", "state"),
+)
+
 # Issue 25: bumped in the transaction of every change to which app secret vouches for which number
 # (a channel added, rotated, renumbered or deleted; a business account id recorded), so the ack of
 # every process sees a rotation at its very next body by reading one row.

@@ -16,11 +16,23 @@ STATIC_FILES = frozenset({"app.js", "style.css", "forms.js", "policy_v2.js", "re
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
-    from wasession.web import auth, chats, forwards, live, preferences, receipts, sandbox, settings, snooze, usage
+    from wasession.web import (
+        auth,
+        chats,
+        chatwoot,
+        forwards,
+        live,
+        preferences,
+        receipts,
+        sandbox,
+        settings,
+        snooze,
+        usage,
+    )
 
     guard = auth.Auth(runtime)
     auth.install_handlers(app)
-    for module in (auth, chats, live, preferences, settings, sandbox, usage, forwards, snooze, receipts):
+    for module in (auth, chats, live, preferences, settings, sandbox, usage, forwards, snooze, receipts, chatwoot):
         app.include_router(module.routes(runtime, guard))
 
     @app.get("/dashboard/static/{name}", include_in_schema=False)

@@ -8,6 +8,7 @@ from wasession.api.v1 import (
     apikeys,
     auth,
     channels,
+    chatwoot,
     contacts,
     event_webhooks,
     forwards,
@@ -40,6 +41,7 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         usage,
         rates,
         unrouted,
+        chatwoot,
     ):
         api.include_router(module.router(runtime))
     app.include_router(api)
