@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -373,4 +374,15 @@ message_templates = Table(
     Column("category", String(32), nullable=False),
     Column("body", Text, nullable=False),
     UniqueConstraint("channel_id", "name", "language"),
+)
+
+# Issue 23: each running `serve --sandbox-speed` keeps a row here, in real time, renewed every second:
+# while one is fresh, no process adds a real channel to the database (services/fast_clock.py).
+fast_clocks = Table(
+    "fast_clocks",
+    metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("speed", Float, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
 )
