@@ -79,13 +79,13 @@ def serve(
     ctx.find_root().obj.update(host=host, port=port, public_url=public_url)
     config = settings(ctx)
     base = config.base_url()
+    _refuse_busy_port(config.host, config.port)  # before anything is created: a key, a database
     clock = AcceleratedClock(sandbox_speed) if sandbox_speed is not None else None
     runtime = open_runtime(ctx, clock=clock, sandbox_base_url=base + SANDBOX_GRAPH_PATH)
     try:
         _refuse_beside_a_fast_server(runtime)
         if sandbox_speed is not None:
             _refuse_speed_with_real_channels(runtime)
-        _refuse_busy_port(config.host, config.port)
         if sandbox_speed is not None:
             fast_clock.beat(runtime.ctx, runtime.owner, sandbox_speed)
         retimed = fast_clock.retime_sandboxes(runtime.ctx)
