@@ -61,6 +61,12 @@ def test_serve_then_sandbox_message_delivers_the_reminder_and_closes_by_timeout(
     types = [e["type"] for e in detail["timeline"]]
     assert "reminder_delivered" in types or "reminder_read" in types, types
     assert types.index("reminder_queued") < types.index("session_closed"), types
+    # "Watch it ... in the log": serve's own lines for the reminder and the closure.
+    log = server_log(tmp_path)
+    sid = session["id"]
+    assert f"session {sid} on 'Sandbox': reminder step 1 queued for sending" in log, log
+    assert f"session {sid} on 'Sandbox': reminder message sent (accepted by WhatsApp)" in log, log
+    assert f"session {sid} on 'Sandbox': closed (timeout;" in log, log
 
 
 def test_sandbox_speed_is_refused_while_a_real_channel_exists(tmp_path: Path) -> None:

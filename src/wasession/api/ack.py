@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,11 +31,13 @@ from wasession.api.errors import error_body
 from wasession.api.headers import SECURITY_HEADERS
 from wasession.api.limits import WEBHOOK_ROUTE, BodyLimits, declared_length, human_size
 from wasession.ingest import IngestResult
-from wasession.observability import metrics
+from wasession.ingest.credentials import Verdict
+from wasession.observability import activity, metrics
 from wasession.runtime import Runtime
 from wasession.whatsapp.signature import SIGNATURE_HEADER
 
 log = logging.getLogger(__name__)
+REFUSALS = activity.Throttled()  # a flood of forgeries is one line a second, not one per request
 
 SIGNATURE_INVALID = "the signature does not match the body under the app secret of any channel its changes address"
 _SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode()
@@ -103,16 +106,20 @@ class AckFront:
             return
         header = _signature(scope)
         if not header:
+            REFUSALS.info("webhook-401", f"webhook refused (401): no {SIGNATURE_HEADER} header")
             await answer(401, _error("signature_missing", f"the {SIGNATURE_HEADER} header is required"))
             return
         # Checked before the body queues for the writer, so forgeries never hold it up; applying
         # judges every change again against the secrets stored at that moment. A secret cached for
         # a number the body names signs it: queued from the event loop (no thread hop, no parse),
         # unless the writer is far behind.
-        queued = self.ingestor.submit_nowait(body, header) if self.credentials.signed_by_cached(body, header) else None
+        queued: Future[IngestResult] | Refused | None = (
+            self.ingestor.submit_nowait(body, header) if self.credentials.signed_by_cached(body, header) else None
+        )
         if queued is None:
             queued = await run_in_threadpool(self._accept, body, header)
-        if queued is None:
+        if isinstance(queued, Refused):
+            REFUSALS.info(queued.check, f"webhook refused (403): {queued.why}")
             await answer(403, _error("signature_invalid", SIGNATURE_INVALID))
             return
         result = await asyncio.wrap_future(queued)  # group commit: answered once committed
@@ -138,12 +145,34 @@ class AckFront:
                 if not message.get("more_body", False):
                     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _accept(self, body: bytes, header: str) -> Future[IngestResult] | None:
+    def _accept(self, body: bytes, header: str) -> Future[IngestResult] | Refused:
+        """The queued body, or which check refused it (for the log; never a secret)."""
         # In a worker thread: the full check parses the body and may read the addressed channels'
         # secrets, and `submit` waits while the writer is far behind (bounded memory).
-        if not self.credentials.check(body, header).accepted:
-            return None
+        verdict = self.credentials.check(body, header)
+        if not verdict.accepted:
+            return refusal(verdict)
         return self.ingestor.submit(body, header)
+
+
+@dataclass(frozen=True)
+class Refused:
+    check: str  # which check failed: signature | number | body
+    why: str
+
+
+def refusal(verdict: Verdict) -> Refused:
+    """Which check a refused body failed, in words: what an operator needs to fix their setup."""
+    if verdict.refused:
+        numbers = ", ".join(sorted(verdict.refused))
+        return Refused(
+            "signature",
+            f"the {SIGNATURE_HEADER} signature does not match the app secret stored for phone_number_id {numbers} "
+            "(is the channel's app secret the one of the Meta app that sends these webhooks?)",
+        )
+    if verdict.unroutable:
+        return Refused("number", f"no channel has phone_number_id {', '.join(sorted(verdict.unroutable))[:200]}")
+    return Refused("body", "the body is not a WhatsApp webhook naming a phone_number_id")
 
 
 def _signature(scope: Scope) -> str | None:
