@@ -181,14 +181,6 @@ def _record_failed(
         error_code=outcome.code,
     )
     send_failed(conn, channel, message, outcome.code, outcome.title, outcome.detail)
-    activity.log.info(
-        "session %s on %r: %s message failed (WhatsApp error %s: %s)",
-        session.id,
-        channel.name,
-        message.kind,
-        outcome.code,
-        outcome.title or outcome.detail or "no detail",
-    )
     if message.kind == MessageKind.REMINDER:
         session_ops.reminder_failed(conn, channel, session, message.silence_t, outcome.code, now, now)
 
