@@ -227,8 +227,8 @@ def key_of(index: int, row: SessionListRow, sort: str, now: datetime) -> Key:
     return index, getattr(row.session, segments(sort, now)[index].column.name), row.session.id
 
 
-def last_messages(conn: Connection, session_ids: list[int]) -> dict[int, tuple[str, str, str | None]]:
-    """Each session's newest message as (direction, type, body), for a preview line."""
+def last_messages(conn: Connection, session_ids: list[int]) -> dict[int, tuple[str, str, str | None, str]]:
+    """Each session's newest message as (direction, type, body, status), for a preview line."""
     if not session_ids:
         return {}
     inner = messages.alias("newest")
@@ -241,11 +241,11 @@ def last_messages(conn: Connection, session_ids: list[int]) -> dict[int, tuple[s
         .scalar_subquery()
     )
     query = (
-        select(messages.c.session_id, messages.c.direction, messages.c.type, messages.c.body)
+        select(messages.c.session_id, messages.c.direction, messages.c.type, messages.c.body, messages.c.status)
         .select_from(sessions.join(messages, messages.c.id == newest))
         .where(sessions.c.id.in_(session_ids))
     )
-    return {r.session_id: (r.direction, r.type, r.body) for r in conn.execute(query)}
+    return {r.session_id: (r.direction, r.type, r.body, r.status) for r in conn.execute(query)}
 
 
 def one(conn: Connection, workspace_id: int, session_id: int) -> SessionListRow | None:
