@@ -224,6 +224,7 @@ messages = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", UTCDateTime, nullable=True),
     Column("silence_t", UTCDateTime, nullable=True),  # the T a reminder belongs to
+    Column("author", String(200), nullable=True),  # who wrote an agent message: the dashboard user (issue 23)
     UniqueConstraint("channel_id", "wamid"),
     Index("ix_messages_session", "session_id", "sent_at"),
     Index("ix_messages_outbox", "status", "next_attempt_at"),

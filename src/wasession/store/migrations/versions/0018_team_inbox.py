@@ -1,4 +1,5 @@
-"""fast clocks: a sped-up server's heartbeat, so other processes refuse a real channel while it runs
+"""fast clocks (a sped-up server's heartbeat, so other processes refuse a real channel while it runs)
+and who wrote each agent message
 
 Revision ID: 0018_team_inbox
 Revises: 0012_templates_failures
@@ -27,7 +28,10 @@ def upgrade() -> None:
         sa.Column("expires_at", wasession.store.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("owner", name=op.f("pk_fast_clocks")),
     )
+    op.add_column("messages", sa.Column("author", sa.String(length=200), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("author")
     op.drop_table("fast_clocks")
