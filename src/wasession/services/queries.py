@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from wasession.domain.clock import parse_instant
@@ -283,9 +283,12 @@ class Changes:
     last_id: int
     sessions: list[int]  # sessions with any new event, in order of their first one
     customer: list[int]  # of those, the ones a customer wrote to
+    # "Ana Silva: Is my order…" for the first few of `customer`: what a desktop notification says.
+    said: list[str] = field(default_factory=list)
 
 
 MAX_CHANGES = 1000
+NOTIFY_AT_MOST = 3
 
 
 def last_change(ctx: ServiceContext, *, workspace_id: int) -> int:
@@ -297,9 +300,22 @@ def changes_since(ctx: ServiceContext, after_id: int, *, workspace_id: int) -> C
     """The workspace's sessions touched after event `after_id` (another workspace's never show)."""
     with ctx.db.read() as conn:
         rows = query_store.events_after(conn, workspace_id, after_id, MAX_CHANGES)
-    touched = list(dict.fromkeys(session for _, session, _ in rows if session is not None))
-    wrote = list(dict.fromkeys(s for _, s, kind in rows if s is not None and kind == EventType.CUSTOMER_MESSAGE))
-    return Changes(rows[-1][0] if rows else after_id, touched, wrote)
+        touched = list(dict.fromkeys(session for _, session, _ in rows if session is not None))
+        wrote = list(dict.fromkeys(s for _, s, kind in rows if s is not None and kind == EventType.CUSTOMER_MESSAGE))
+        said = []
+        newest = query_store.last_messages(conn, wrote[:NOTIFY_AT_MOST])
+        for session_id in wrote[:NOTIFY_AT_MOST]:
+            row = query_store.one(conn, workspace_id, session_id)
+            if row is not None:
+                said.append(f"{row.contact.display_name()}: {_first_words(newest.get(session_id))}")
+    return Changes(rows[-1][0] if rows else after_id, touched, wrote, said)
+
+
+def _first_words(message: tuple[str, str, str | None, str] | None, limit: int = 60) -> str:
+    if message is None:
+        return "wrote"
+    text = " ".join((message[2] or f"[{message[1]}]").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def mark_read(ctx: ServiceContext, user_id: int, session_id: int, *, workspace_id: int) -> None:
