@@ -93,6 +93,16 @@
     new Notification(count === 1 ? "New message" : count + " new messages", { body: body });
   }
 
+  // Phones: the chat filters fold behind their summary unless one is in use (issue 23).
+  function foldFilters() {
+    var more = document.querySelector("details.more-filters");
+    if (!more || !window.matchMedia("(max-width: 700px)").matches) return;
+    var inUse = Array.prototype.some.call(more.querySelectorAll("select"), function (s) {
+      return s.name !== "sort" && s.value !== "";
+    });
+    if (!inUse) more.open = false;
+  }
+
   function setUpLive() {
     var url = document.body.getAttribute("data-live");
     if (!url || !window.EventSource) return;
@@ -138,6 +148,9 @@
     setInterval(tick, 1000);
     setUpPreview();
     setUpLive();
+    foldFilters();
+    var transcript = document.getElementById("transcript");
+    if (transcript) transcript.scrollTop = transcript.scrollHeight;  // the newest message, above the reply box
     setUpPreferences();
   });
 })();
