@@ -1,4 +1,4 @@
-"""`wasession serve`: the API, the webhook endpoint, the dashboard and the engine in one process."""
+"""`wasession serve`: the API, the webhook endpoint, the dashboard and the workers in one process."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def serve(
     sandbox_speed: float | None,
     log_format: str | None,
 ) -> None:
-    """Run the API, the webhook endpoint, the dashboard and the engine in one process."""
+    """Run the API, the webhook endpoint, the dashboard and the workers in one process."""
     import uvicorn
 
     from wasession.observability.logging import configure as configure_logging
@@ -103,13 +103,13 @@ def serve(
 
     def start() -> None:
         # An accelerated clock lives in this process only: the child would apply on real time.
-        engine = runtime.start_engine(
+        workers = runtime.start_workers(
             apply_process=config.apply_process and sandbox_speed is None, log_format=log_format
         )
         if sandboxes:
-            engine.add_loop("sandbox-webhooks", pump.step, fake.next_webhook_at).start()
+            workers.add_loop("sandbox-webhooks", pump.step, fake.next_webhook_at).start()
         if sandbox_speed is not None:
-            engine.add_loop("fast-clock", guard, lambda: None, max_sleep=fast_clock.BEAT_EVERY, wakeable=False).start()
+            workers.add_loop("fast-clock", guard, lambda: None, max_sleep=fast_clock.BEAT_EVERY, wakeable=False).start()
 
     stopped_for: list[str] = []
     stopping: list[uvicorn.Server] = []
@@ -143,7 +143,7 @@ def serve(
     for line in retimed:
         click.echo(f"  {line}")
     # log_config=None keeps the JSON/text handler set up above; uvicorn answers SIGTERM by finishing
-    # requests in flight, then the lifespan's on_stop stops the engine gracefully.
+    # requests in flight, then the lifespan's on_stop stops the workers gracefully.
     server = uvicorn.Server(
         uvicorn.Config(
             app,
