@@ -13,8 +13,10 @@ then the time until every body is applied); a sustained fixed-rate phase (the ap
 bodies); then B1-floor (`bench/floor_receiver.py`: the minimal durable-ack receiver) driven by the
 same burst, and the burst/floor ratio. `--kill`: B1-kill instead — SIGKILL `serve` in the middle of
 a burst, restart it, count acknowledged bodies lost and wait for the backlog to drain.
-Targets: burst ack >= 5,000/s and all applied within 60 s after; sustained >= 2,500/s with apply lag
-p99 <= 1 s; at 1,000/s ack p50 <= 5 ms, p99 <= 25 ms; burst >= 0.35 x floor; B1-kill: 0 lost.
+Targets (issue 21): burst >= 0.35 x floor, every acknowledged body applied within 10 s after; at
+1,000/s ack p50 <= 5 ms, p99 <= 25 ms; B1-kill: 0 lost. Printed beside them, not judged: issue 12's
+absolute rates (burst >= 5,000/s; sustained >= 2,500/s with apply lag p99 <= 1 s), which depend on
+the machine where a ratio to the floor measured in the same run does not.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import _seed
 import _util
 
 from wasession.sandbox.bodies import new_wamid, text_message_body
+from wasession.store.db import log_file_path
 
 _serial = count()
 
@@ -99,6 +102,19 @@ class Connection:
         return status, body
 
 
+async def reconnect(port: int, timeout: float = 120.0) -> Connection:
+    """A new connection, waiting while the server restarts (B1-kill)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            return Connection(reader, writer)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
 async def connect(port: int, n: int) -> list[Connection]:
     conns = []
     for _ in range(n):
@@ -110,6 +126,7 @@ async def connect(port: int, n: int) -> list[Connection]:
 class Tally:
     def __init__(self) -> None:
         self.ok = 0
+        self.ids: list[int] = []  # the webhook log ids the 200s answered
         self.errors: dict[int, int] = {}
         self.latencies: list[float] = []
         self.done_at: list[float] = []
@@ -162,13 +179,21 @@ async def fixed_rate(port: int, requests: list[bytes], rate: float, connections:
     async def one(i: int, request: bytes) -> None:
         conn = await pool.get()
         try:
-            status = await conn.post(request)
+            status, body = await conn.exchange(request)
         except asyncio.CancelledError:
             conn.writer.close()  # mid-request: this connection cannot be reused
             raise
+        except (ConnectionError, asyncio.IncompleteReadError):  # the server died (B1-kill): no answer
+            conn.writer.close()
+            pool.put_nowait(await reconnect(port))
+            done = time.monotonic()
+            tally.add(0, done - (start + i / rate), done - start)
+            return
         pool.put_nowait(conn)
         done = time.monotonic()
         tally.add(status, done - (start + i / rate), done - start)
+        if status == 200:
+            tally.ids.append(int(json.loads(body)["id"]))
 
     tasks = []
     for i, request in enumerate(requests):
@@ -195,12 +220,13 @@ def stored_messages(db_file: Path) -> int:
 
 
 def last_log_id(db_file: Path) -> int:
-    with sqlite3.connect(db_file) as conn:
+    with sqlite3.connect(log_file_path(db_file)) as conn:
         return int(conn.execute("SELECT coalesce(max(id), 0) FROM webhook_log").fetchone()[0])
 
 
 def backlog(db_file: Path) -> int:
-    with sqlite3.connect(db_file) as conn:
+    """Bodies logged and not applied yet: the webhook log is a file of its own beside the database."""
+    with sqlite3.connect(log_file_path(db_file)) as conn:
         return int(conn.execute("SELECT count(*) FROM webhook_log WHERE processed_at IS NULL").fetchone()[0])
 
 
@@ -215,7 +241,7 @@ def wait_applied(db_file: Path, timeout: float) -> float:
 
 
 def apply_lags(db_file: Path, after_id: int) -> list[float]:
-    with sqlite3.connect(db_file) as conn:
+    with sqlite3.connect(log_file_path(db_file)) as conn:
         rows = conn.execute(
             "SELECT (julianday(processed_at) - julianday(received_at)) * 86400.0 FROM webhook_log WHERE id > ?",
             (after_id,),
@@ -348,20 +374,10 @@ def run_b1(args: Any, quick: bool) -> int:
         print("B1: ERROR: every signed unique message must be answered 200 and applied once")
         return 1
     print(
-        "targets: burst >= 5,000/s, applied within 60 s; sustained >= 2,500/s with apply lag p99 <= 1 s; "
-        "at 1,000/s ack p50 <= 5 ms, p99 <= 25 ms; burst >= 0.35 x floor"
+        "targets: burst >= 0.35 x floor, all applied within 10 s after; at 1,000/s ack p50 <= 5 ms, p99 <= 25 ms "
+        "(not judged: burst >= 5,000/s; sustained >= 2,500/s with apply lag p99 <= 1 s)"
     )
-    met = (
-        burst_rate >= 5_000
-        and drained <= 60
-        and sustained_rate >= 2_500
-        and sus_rate >= 0.97 * sustained_rate
-        and lag_p99 <= 1.0
-        and rate >= 1_000
-        and p50 <= 0.005
-        and p99 <= 0.025
-        and ratio >= 0.35
-    )
+    met = ratio >= 0.35 and drained <= 10 and rate >= 1_000 and p50 <= 0.005 and p99 <= 0.025
     return _util.verdict("B1", met, quick)
 
 
@@ -414,7 +430,7 @@ def run_kill(args: Any, quick: bool) -> int:
             drained = wait_applied(db_file, 600)
         finally:
             stop(server)
-        with sqlite3.connect(db_file) as conn:
+        with sqlite3.connect(log_file_path(db_file)) as conn:
             present = {
                 int(r[0]) for r in conn.execute("SELECT id FROM webhook_log WHERE processed_at IS NOT NULL").fetchall()
             }

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic import ValidationError as SettingsInvalid
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from wasession.store.db import default_url, normalize_url
+from wasession.store.db import default_url, log_file_path, normalize_url
 from wasession.store.probe import safe_url, sqlite_file
 from wasession.store.secrets import KEY_FILE_NAME
 
@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_import_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_webhook_bytes: int = Field(default=3 * 1024 * 1024, ge=1024)
+    # Issue 25/26 (docs/security.md, ingest/gate.py): distinct phone_number_ids one webhook body may
+    # name (Meta's own name one), and how many distinct app secrets (one per Meta app) a body naming
+    # only numbers no channel has is tried against.
+    webhook_max_numbers: int = Field(default=10, ge=1, le=1000)
+    webhook_unrouted_secrets: int = Field(default=8, ge=0, le=1000)
     header_timeout: float = Field(default=10.0, gt=0, le=600)
     body_timeout: float = Field(default=30.0, gt=0, le=3600)
     keepalive_timeout: int = Field(default=5, ge=1, le=600)
@@ -146,6 +151,12 @@ class Settings(BaseSettings):
 
     def safe_database_url(self) -> str:
         return safe_url(self.normalized_database_url())
+
+    def webhook_log_file(self) -> Path | None:
+        """On SQLite, the webhook log's own file beside the database (a backup copies both); None
+        on PostgreSQL, where the log is a table of the database."""
+        path = sqlite_file(self.normalized_database_url())
+        return log_file_path(path.resolve()) if path is not None else None
 
     def key_file(self) -> Path | None:
         """The key file this process reads or creates; None when WASESSION_SECRET_KEY holds the key."""

@@ -19,6 +19,7 @@ import pytest
 
 from tests.api.served import serve_with_channel, text_message
 from tests.security.conftest import wait_until
+from wasession.store.db import log_file_path
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
 PHONE_NUMBER_ID = "106540352242933"
@@ -41,7 +42,7 @@ class Served:
         return int(response.json()["id"])
 
     def applied(self, log_id: int) -> bool:
-        with sqlite3.connect(self.db) as conn:
+        with sqlite3.connect(log_file_path(self.db)) as conn:  # the webhook log's own file
             row = conn.execute("SELECT processed_at FROM webhook_log WHERE id = ?", (log_id,)).fetchone()
         return row is not None and row[0] is not None
 

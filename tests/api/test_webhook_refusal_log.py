@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 
 from tests.api.served import VERIFY_TOKEN, serve_with_channel, text_message
+from wasession.ingest.gate import SIGNATURE_INVALID
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
 PHONE_NUMBER_ID = "106540352242933"
@@ -21,18 +22,12 @@ def test_refused_webhooks_say_which_check_failed_in_the_log(tmp_path: Path) -> N
         body = text_message("hi", PHONE_NUMBER_ID)
         assert httpx.post(hook, content=body, timeout=10).status_code == 401
         assert httpx.post(hook, content=body, headers={SIGNATURE_HEADER: sign(WRONG_SECRET, body)}).status_code == 403
-        other = text_message("hi", "999000999")
-        assert httpx.post(hook, content=other, headers={SIGNATURE_HEADER: sign(APP_SECRET, other)}).status_code == 403
         params = {"hub.mode": "subscribe", "hub.verify_token": WRONG_TOKEN, "hub.challenge": "42"}
         assert httpx.get(hook, params=params, timeout=10).status_code == 403
         assert httpx.get(hook, params={**params, "hub.verify_token": VERIFY_TOKEN}).text == "42"
     log = s.log_file.read_text()
     assert f"webhook refused (401): no {SIGNATURE_HEADER} header" in log, log
-    assert (
-        f"webhook refused (403): the {SIGNATURE_HEADER} signature does not match the app secret stored for "
-        f"phone_number_id {PHONE_NUMBER_ID}"
-    ) in log, log
-    assert "webhook refused (403): no channel has phone_number_id 999000999" in log, log
+    assert f"webhook refused (403): {SIGNATURE_INVALID}" in log, log
     assert "webhook verification refused (403): hub.verify_token matches no channel's verify token" in log, log
     for secret in (APP_SECRET, WRONG_SECRET, WRONG_TOKEN, VERIFY_TOKEN):
         assert secret not in log

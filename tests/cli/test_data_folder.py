@@ -42,10 +42,11 @@ def test_without_settings_the_database_and_key_go_to_the_user_data_folder_not_th
     assert listed.returncode == 0, listed.stderr
     assert _files(work) == set(), "a command created files in the folder it was run from"
     data = tmp_path / "user" / ".local" / "share" / "wasession"
-    assert {"wasession.sqlite3", "wasession.key"} <= _files(data)
+    assert {"wasession.sqlite3", "wasession-webhooks.sqlite3", "wasession.key"} <= _files(data)
     assert _files(tmp_path) - {f"user/.local/share/wasession/{n}" for n in _files(data)} == set()
     paths = _run(work, env, "paths")
     assert f"data folder: {data}" in paths.stdout, paths.stdout
+    assert f"webhook log: {data / 'wasession-webhooks.sqlite3'}" in paths.stdout  # a backup copies it too
     assert f"secret key:  {data / 'wasession.key'}" in paths.stdout
 
 

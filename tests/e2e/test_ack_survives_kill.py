@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from tests.e2e.processes import START_TIMEOUT, free_port, run_cli
 from wasession.runtime.core import new_secret_key
 from wasession.sandbox.bodies import new_wamid, text_message_body
+from wasession.store.db import connect
 from wasession.store.schema import messages, webhook_log
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
@@ -73,16 +74,17 @@ def start(folder: Path, env: dict[str, str], port: int) -> subprocess.Popen[byte
 
 
 def counts(url: str) -> tuple[int, int]:
-    """(inbound messages, logged bodies not applied yet), read straight from the database."""
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    """(inbound messages, logged bodies not applied yet), read straight from the database (on SQLite
+    its reader attaches the webhook log's own file)."""
+    db = connect(url)
     try:
-        with engine.connect() as conn:
+        with db.read() as conn:
             inbound = conn.execute(select(func.count()).select_from(messages)).scalar() or 0
             backlog = conn.execute(
                 select(func.count()).select_from(webhook_log).where(webhook_log.c.processed_at.is_(None))
             ).scalar()
     finally:
-        engine.dispose()
+        db.dispose()
     return int(inbound), int(backlog or 0)
 
 

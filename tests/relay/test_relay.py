@@ -107,7 +107,7 @@ def test_a_body_the_channel_did_not_sign_is_never_passed_on(relay_sim: Simulator
     sim = relay_sim
     with one_target(sim, secret=OWN_SECRET) as t:
         forged = customer_body(sim, t.channel, "forged")
-        with sim.runtime.db.write() as conn:
+        with sim.runtime.db.log.write() as conn:
             webhook_log.append(conn, forged.raw, sim.now, sign("not-the-app-secret", forged.raw))
         genuine, _ = t.post("genuine")
         sim.run_due()
@@ -188,7 +188,7 @@ def test_a_gap_in_the_log_ids_is_passed_only_after_the_horizon(relay_sim: Simula
         first, _ = t.post("first")
         sim.run_due()
         hole = customer_body(sim, t.channel, "rolled back")
-        with sim.runtime.db.write() as conn:  # an id taken and given back, as a rolled-back insert does
+        with sim.runtime.db.log.write() as conn:  # an id taken and given back, as a rolled-back insert does
             webhook_log.remove(conn, webhook_log.append(conn, hole.raw, sim.now, hole.signature))
         after, _ = t.post("after the gap")
         sim.run_due()

@@ -1,8 +1,11 @@
-"""Applying logged webhook bodies, oldest first, in batches right behind the ack.
+"""Applying logged webhook bodies in batches right behind the ack: customer messages first, then
+bodies holding only statuses of our own sends, each oldest first (docs/decisions/0006).
 
 The backlog is the log rows without `processed_at`: nothing waits in memory, a crash loses
 nothing (the rows are applied after the restart), and applying is idempotent (a known wamid
-changes nothing, R4; statuses only move forward, R15), so a batch applied twice is harmless.
+changes nothing, R4; statuses only move forward, R15), so a batch applied twice is harmless. On
+SQLite the log is a file of its own and a batch is marked in a second, short transaction on it
+(`webhook_log.applying`); a crash between the two re-applies the batch, which changes nothing.
 Each body is judged again against the channel secrets stored when it is applied (a secret rotated
 since the ack no longer signs; read, with the parse, just before the batch's write transaction, so
 that transaction holds SQLite's one write lock only to apply), and applied as if at its logged
@@ -27,7 +30,7 @@ from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
 from wasession.store import webhook_log
 from wasession.store.channels import Channel
-from wasession.store.db import Connection, IntegrityError
+from wasession.store.db import Connection, IntegrityError, savepoint
 from wasession.store.webhook_log import Pending
 
 log = logging.getLogger(__name__)
@@ -41,10 +44,11 @@ DEPTH_EVERY = 1.0  # seconds between two counts of the backlog
 # A step that follows the previous one closer than this waits the rest of it first, so batches grow
 # with the load; at a low rate the previous step is long past and a body is applied at once.
 APPLY_LINGER = 0.02
-# SQLite, while webhooks arrive (one was logged within ACK_BUSY seconds): the ack and the apply
-# take turns at the one write lock, and each apply transaction costs a few milliseconds whatever its
-# size. Fewer, bounded batches keep the ack's wait short: a step waits BUSY_LINGER after the previous
-# one, and a batch takes at most BUSY_BATCH bodies.
+# SQLite, while webhooks arrive (one was logged within ACK_BUSY seconds): the ack has a writer of its
+# own (the log file), but each apply transaction still costs a few milliseconds whatever its size
+# (the claim, the re-judged secrets, the mark on the log file), so a step waits BUSY_LINGER after the
+# previous one; and a batch takes at most BUSY_BATCH bodies, so a customer message logged behind a
+# backlog of statuses waits for one bounded batch before the next claim puts it first (decision 0006).
 ACK_BUSY = 0.25
 BUSY_LINGER = 0.05
 BUSY_BATCH = 100
@@ -123,16 +127,16 @@ class ApplyQueue:
                 return results
 
     def acked(self) -> None:
-        """Bodies were just logged: the ack is busy, so SQLite's write lock is held in short turns."""
+        """Bodies were just logged: webhooks arrive, so batches are bounded (`_size`)."""
         self._acked_at = self._monotonic()
 
     def _ack_busy(self) -> bool:
         return self._monotonic() - self._acked_at < ACK_BUSY and not self._ctx.db.is_postgres
 
     def _size(self) -> int:
-        """SQLite has one writer: while webhooks arrive a batch takes at most BUSY_BATCH bodies, so an
-        ack waiting behind it is answered soon; otherwise (and on PostgreSQL, which locks rows) as many
-        bodies as a batch takes."""
+        """SQLite: while webhooks arrive a batch takes at most BUSY_BATCH bodies, so a customer body
+        logged behind it is claimed soon; otherwise (and on PostgreSQL, where several processes apply)
+        as many bodies as a batch takes."""
         return min(self._batch_size, BUSY_BATCH) if self._ack_busy() else self._batch_size
 
     def apply_batch(self, size: int | None = None) -> list[IngestResult]:
@@ -192,10 +196,11 @@ class ApplyQueue:
     ) -> tuple[list[IngestResult], SlicedBody | None]:
         ctx = self._ctx
         sliced: SlicedBody | None = None
-        with ctx.db.write() as conn:
-            # The rows this transaction holds: on PostgreSQL another process may have taken some of
+        with webhook_log.applying(ctx.db) as batch:
+            conn = batch.conn
+            # The rows this transaction applies: on PostgreSQL another process may have taken some of
             # those judged above (they are skipped) or applied them (they are gone).
-            rows = webhook_log.claim_unprocessed(conn, size, skip_locked=ctx.db.is_postgres)
+            rows = batch.claim(size)
             bodies: list[BodyToApply] = []
             secrets: dict[str, str | None] = {}
             for row in rows:
@@ -215,7 +220,8 @@ class ApplyQueue:
                 for body in bodies:
                     self._apply_alone(conn, body, channels)
             now = ctx.clock.now()
-            webhook_log.mark_many(conn, [(b.log_id, now, b.result.to_outcome()) for b in bodies])
+            for b in bodies:
+                batch.mark(b.log_id, now, b.result.to_outcome())
         metrics.webhooks_applied([(now - b.received_at).total_seconds() for b in bodies])
         return [b.result for b in bodies], sliced
 
@@ -233,18 +239,15 @@ class ApplyQueue:
         processes opening the same session at once) is retried against the other's rows."""
         for attempt in range(CONFLICT_RETRIES):
             body.result = IngestResult(log_id=body.log_id, error=body.result.error)
-            savepoint = conn.begin_nested()
             try:
-                self._applier.apply(conn, [body], channels)
-                savepoint.commit()
+                with savepoint(conn):
+                    self._applier.apply(conn, [body], channels)
                 return
             except IntegrityError as exc:
-                savepoint.rollback()
                 channels.clear()
                 if attempt == CONFLICT_RETRIES - 1:
                     body.result.error = f"IntegrityError: {exc.orig}"
             except Exception as exc:  # the body is kept for re-processing whatever went wrong
-                savepoint.rollback()
                 log.exception("webhook %s could not be applied", body.log_id)
                 body.result = IngestResult(log_id=body.log_id, error=f"{type(exc).__name__}: {exc}")
                 return

@@ -7,6 +7,7 @@ apply queue (`apply_queue.py`) applies logged bodies right behind, in batches.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -27,18 +28,32 @@ MAX_GROUP = 500  # bodies per group-commit transaction
 MAX_WAITING = 4000
 CONFLICT_RETRIES = 3
 
-_Waiting = tuple[bytes, str | None, Future[IngestResult]]
+_Waiting = tuple[bytes, str | None, int, Future[IngestResult]]
+# Keys, not values: every change also says `"field": "messages"`. Inside a JSON string a quote is
+# escaped, so these bytes are a key wherever they appear.
+_STATUSES_KEY = re.compile(rb'"statuses"\s*:')
+_MESSAGES_KEY = re.compile(rb'"messages"\s*:')
 
 
-def log_bodies(conn: Connection, bodies: Sequence[tuple[bytes, str | None]], now: datetime) -> list[IngestResult]:
-    """Append bodies not stored yet (a replay of stored bytes, or the same bytes twice in this
-    group, is answered with the stored row's id): one SELECT and one INSERT for the whole group."""
-    digests = [webhook_log.body_hash(raw) for raw, _ in bodies]
+def body_kind(raw: bytes) -> int:
+    """What a body carries, told from its bytes without parsing them: statuses only, or something
+    a customer sent (or anything else). A body with a `messages` key anywhere counts as a
+    customer's, which only moves it ahead: the kind orders the apply, never what it does."""
+    if _STATUSES_KEY.search(raw) and not _MESSAGES_KEY.search(raw):
+        return webhook_log.KIND_STATUSES
+    return webhook_log.KIND_CUSTOMER
+
+
+def log_bodies(conn: Connection, bodies: Sequence[tuple[bytes, str | None, int]], now: datetime) -> list[IngestResult]:
+    """Append (body, signature, kind) not stored yet (a replay of stored bytes, or the same bytes
+    twice in this group, is answered with the stored row's id): one SELECT and one INSERT for the
+    whole group, on the webhook log (`Database.log`)."""
+    digests = [webhook_log.body_hash(raw) for raw, _, _ in bodies]
     known = webhook_log.ids_of_hashes(conn, digests)
-    fresh: dict[str, tuple[bytes, str, str | None]] = {}
-    for (raw, signature), digest in zip(bodies, digests, strict=True):
+    fresh: dict[str, tuple[bytes, str, str | None, int]] = {}
+    for (raw, signature, kind), digest in zip(bodies, digests, strict=True):
         if digest not in known:
-            fresh.setdefault(digest, (raw, digest, signature))
+            fresh.setdefault(digest, (raw, digest, signature, kind))
     new_ids = dict(zip(fresh, webhook_log.append_many(conn, list(fresh.values()), now), strict=True))
     results: list[IngestResult] = []
     for digest in digests:
@@ -81,17 +96,21 @@ class GroupCommit:
         self.groups = 0  # for tests and profiles: transactions written
         self.largest = 0
 
-    def submit(self, raw: bytes, signature: str | None, *, wait: bool = True) -> Future[IngestResult] | None:
+    def submit(
+        self, raw: bytes, signature: str | None, kind: int | None = None, *, wait: bool = True
+    ) -> Future[IngestResult] | None:
         """Queue a body for the next group; the future resolves after the commit. While
         `max_waiting` bodies are queued it waits for room (call it from a worker thread then), or
-        with `wait=False` returns None at once."""
+        with `wait=False` returns None at once. `kind`: `webhook_log.KIND_*`, told from the bytes
+        when not given."""
         future: Future[IngestResult] = Future()
+        kind = body_kind(raw) if kind is None else kind
         with self._lock:
             while len(self._waiting) >= self._max_waiting:
                 if not wait:
                     return None
                 self._room.wait()
-            self._waiting.append((raw, signature, future))
+            self._waiting.append((raw, signature, kind, future))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="wasession-ack", daemon=True)
                 self._thread.start()
@@ -117,24 +136,25 @@ class GroupCommit:
             if group is None:
                 return
             try:
-                results = self._write([(raw, signature) for raw, signature, _ in group])
+                results = self._write([(raw, signature, kind) for raw, signature, kind, _ in group])
             except BaseException as exc:  # never leave a request waiting forever
                 log.exception("webhook group commit of %d failed", len(group))
-                for _, _, future in group:
+                for *_, future in group:
                     future.set_exception(exc)
                 continue
             try:
                 self._on_commit()
             except Exception:  # committed is committed: a failed wake-up must not turn the 200s into errors
                 log.exception("waking the apply queue after a webhook group failed")
-            for (_, _, future), result in zip(group, results, strict=True):
+            for (*_, future), result in zip(group, results, strict=True):
                 future.set_result(result)
 
-    def _write(self, bodies: list[tuple[bytes, str | None]]) -> list[IngestResult]:
+    def _write(self, bodies: list[tuple[bytes, str | None, int]]) -> list[IngestResult]:
         started = time.perf_counter()
         for attempt in range(CONFLICT_RETRIES):
             try:
-                with self._ctx.db.write() as conn:
+                # The log's own writer: on SQLite a file apart, so an apply transaction never holds it.
+                with self._ctx.db.log.write() as conn:
                     results = log_bodies(conn, bodies, self._ctx.clock.now())
                 break
             except IntegrityError:

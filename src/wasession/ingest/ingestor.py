@@ -17,7 +17,8 @@ from datetime import datetime
 from wasession.ingest.apply import Applier
 from wasession.ingest.apply_queue import ApplyQueue
 from wasession.ingest.credentials import TRUSTED, CredentialCache, SignatureRejected
-from wasession.ingest.group_commit import GroupCommit, log_bodies
+from wasession.ingest.gate import DEFAULT_MAX_NUMBERS, DEFAULT_UNROUTED_SECRETS, AckGate
+from wasession.ingest.group_commit import GroupCommit, body_kind, log_bodies
 from wasession.ingest.result import IngestResult
 from wasession.ingest.slices import Report, SlicedBody, prepare
 from wasession.lifecycle.context import ServiceContext
@@ -36,11 +37,14 @@ class Ingestor:
         on_customer: Callable[[str, str, datetime], None] | None = None,
         on_logged: Callable[[], None] | None = None,
         backlog_limit: int = 50_000,
+        max_numbers: int = DEFAULT_MAX_NUMBERS,
+        unrouted_secrets: int = DEFAULT_UNROUTED_SECRETS,
     ) -> None:
         self.ctx = ctx
         # Told of every committed window-opening customer message, whichever path delivered it.
         self.on_customer = on_customer
         self.credentials = CredentialCache(ctx)
+        self.gate = AckGate(ctx, max_numbers=max_numbers, unrouted_secrets=unrouted_secrets)
         self.channels = ChannelCache()
         self.applier = Applier(self.channels)
         # After applying: which engine loops to wake depends on what the bodies changed.
@@ -55,29 +59,28 @@ class Ingestor:
         )
         self._group = GroupCommit(ctx, lambda: self.on_logged())
 
-    def submit(self, raw: bytes, signature: str | None = None) -> Future[IngestResult]:
+    def submit(self, raw: bytes, signature: str | None = None, kind: int | None = None) -> Future[IngestResult]:
         """Append a body the endpoint has checked to the webhook log, together with the other bodies
         waiting (group commit). The future resolves once it is committed, with its log id (`replay`:
-        the same bytes were stored before, nothing new). Blocks while the writer is far behind."""
-        future = self._group.submit(raw, signature)
+        the same bytes were stored before, nothing new). Blocks while the writer is far behind.
+        `kind`: what the body carries (`webhook_log.KIND_*`) if the caller parsed it, else told
+        from the bytes (`body_kind`)."""
+        future = self._group.submit(raw, signature, kind)
         assert future is not None
         return future
 
-    def submit_nowait(self, raw: bytes, signature: str | None) -> Future[IngestResult] | None:
+    def submit_nowait(self, raw: bytes, signature: str | None, kind: int | None = None) -> Future[IngestResult] | None:
         """`submit` from the event loop: None instead of waiting when the writer is far behind."""
-        return self._group.submit(raw, signature, wait=False)
+        return self._group.submit(raw, signature, kind, wait=False)
 
     def ingest(self, raw: bytes, signature: str | None = None) -> IngestResult:
         """Log a body and apply everything waiting, in this thread; its result. Without `signature`
-        the caller has verified the body; with it, a body no addressed channel's stored secret signs
-        raises `SignatureRejected`, and nothing is stored."""
-        with self.ctx.db.write() as conn:
-            if signature is not None:
-                prepared = prepare(raw)
-                verdict = self.credentials.verdict(conn, prepared.batch, signature, raw)
-                if not verdict.accepted:
-                    raise SignatureRejected()
-            logged = log_bodies(conn, [(raw, signature)], self.ctx.clock.now())[0]
+        the caller has verified the body; with it, a body the ack would refuse (`gate.py`) raises
+        `SignatureRejected`, and nothing is stored."""
+        if signature is not None and not self.gate.judge(raw, signature).accepted:
+            raise SignatureRejected()
+        with self.ctx.db.log.write() as conn:
+            logged = log_bodies(conn, [(raw, signature, body_kind(raw))], self.ctx.clock.now())[0]
         applied = self.drain()
         assert logged.log_id is not None
         return applied.get(logged.log_id, logged)
@@ -117,8 +120,7 @@ class Ingestor:
         sliced.result.error = prepared.error
         if not prepared.updates:
             sliced.updates = []
-            with self.ctx.db.write() as conn:
-                webhook_log.mark_processed(conn, log_id, self.ctx.clock.now(), sliced.result.to_outcome())
+            webhook_log.mark_applied(self.ctx.db, [(log_id, self.ctx.clock.now(), sliced.result.to_outcome())])
             return sliced.result
         while not sliced.step(self.ctx, self.applier, self.report):
             pass

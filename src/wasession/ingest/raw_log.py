@@ -26,8 +26,9 @@ def prune_webhook_log(ctx: ServiceContext, retention_days: int = DEFAULT_RETENTI
     keep_since = ctx.clock.now() - forwards.GIVE_UP_AFTER
     removed = 0
     while True:  # in slices, so a large backlog never holds one long write lock
-        with ctx.db.write() as conn:
+        with ctx.db.read() as conn:
             keep_after = forwards.oldest_needed(conn)
+        with ctx.db.log.write() as conn:
             count = webhook_log.delete_received_before(
                 conn, cutoff, PRUNE_BATCH, keep_after=keep_after, keep_since=keep_since
             )

@@ -82,7 +82,8 @@ class SlicedBody:
             piece = IngestResult(log_id=self.log_id)
             end = self.position
             try:
-                with ctx.db.write() as conn:
+                with webhook_log.applying(ctx.db) as batch:
+                    conn = batch.conn
                     started = time.perf_counter()
                     channels: dict[str, Channel | None] = {}
                     limit = min(self.position + SLICE, len(self.updates))
@@ -96,7 +97,7 @@ class SlicedBody:
                     if last:
                         total = copy.deepcopy(self.result)
                         total.add(piece)
-                        webhook_log.mark_processed(conn, self.log_id, ctx.clock.now(), total.to_outcome())
+                        batch.mark(self.log_id, ctx.clock.now(), total.to_outcome())
                 break
             except IntegrityError:
                 if attempt == CONFLICT_RETRIES - 1:
@@ -111,7 +112,6 @@ class SlicedBody:
 
     def _fail(self, ctx: ServiceContext, error: str) -> bool:
         self.result.error = error
-        with ctx.db.write() as conn:
-            webhook_log.mark_processed(conn, self.log_id, ctx.clock.now(), self.result.to_outcome())
+        webhook_log.mark_applied(ctx.db, [(self.log_id, ctx.clock.now(), self.result.to_outcome())])
         self.position = len(self.updates)
         return True

@@ -93,6 +93,8 @@ class Runtime:
             wake=self.wake_after_ingest,
             on_logged=self.wake_apply,
             backlog_limit=settings.apply_backlog_limit,
+            max_numbers=settings.webhook_max_numbers,
+            unrouted_secrets=settings.webhook_unrouted_secrets,
         )
         self._http = http
         self._sandbox_base_url = sandbox_base_url
@@ -257,6 +259,7 @@ class Runtime:
     def stop(self) -> None:
         if self._workers is not None:
             self._workers.stop()
+        self.ingestor.gate.close()
         self.db.dispose()
 
 

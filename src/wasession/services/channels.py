@@ -108,10 +108,11 @@ def _validate(new: NewChannel, policy: Mapping[str, object] | None) -> Policy:
     for field_name in ("name", "phone_number_id", "access_token", "app_secret", "verify_token"):
         if not str(getattr(new, field_name)).strip():
             raise ValidationError(field_name, f"{field_name} is required and may not be empty", code="required")
-    if not new.phone_number_id.isdigit():
+    if not (new.phone_number_id.isascii() and new.phone_number_id.isdigit()):  # str.isdigit takes ١٢٣ too
         raise ValidationError(
             "phone_number_id",
-            f"phone_number_id must be the numeric id Meta shows for the number; got {new.phone_number_id!r}",
+            "phone_number_id must be the numeric id Meta shows for the number, in ASCII digits; "
+            f"got {new.phone_number_id[:64]!r}",
         )
     if not 1 <= new.rate_limit_per_second <= 1000:
         raise ValidationError(

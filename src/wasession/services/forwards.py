@@ -56,6 +56,8 @@ def create_forward(
     """A new target; it is given the bodies accepted after this commits (replay reaches back)."""
     channel = channel_service.get_channel(ctx, channel_id, workspace_id=workspace_id)
     values = (clean_url(url, policy or AddressPolicy()), _own_secret(secret), clean_fields(fields))
+    with ctx.db.read() as conn:  # given what arrives from now on
+        newest = store.newest_log_id(conn)
     with ctx.db.write() as conn:
         if len(store.targets_of_channel(conn, channel.id)) >= MAX_PER_CHANNEL:
             raise ConflictError(
@@ -71,6 +73,7 @@ def create_forward(
             secret=values[1],
             fields=values[2],
             description=clean_description(description),
+            cursor=newest,
             now=ctx.clock.now(),
         )
         created = store.get_target(conn, target_id)
@@ -156,8 +159,12 @@ def replay(
     if from_log_id is not None and from_log_id < 1:
         raise ValidationError("from_log_id", f"from_log_id must be a webhook log id (1 or more); got {from_log_id}")
     get_forward(ctx, channel_id, target_id, workspace_id=workspace_id)
+    if from_log_id is not None:
+        cursor = from_log_id - 1
+    else:
+        with ctx.db.read() as conn:  # the log: on SQLite a file the main database's writer does not see
+            cursor = store.last_id_before(conn, since or ctx.clock.now())
     with ctx.db.write() as conn:
-        cursor = from_log_id - 1 if from_log_id is not None else store.last_id_before(conn, since or ctx.clock.now())
         store.move_cursor(conn, target_id, cursor)
         moved = store.get_target(conn, target_id)
     ctx.wake()

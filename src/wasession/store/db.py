@@ -4,6 +4,12 @@ SQLite allows one writer at a time. Write transactions start with BEGIN IMMEDIAT
 writers queue on the busy timeout instead of failing mid-transaction when a read lock would have
 to be upgraded; reads use a separate engine with ordinary deferred transactions so WAL readers
 never wait for writers.
+
+On SQLite the webhook log lives in a file of its own beside the database (`log_file_path`, issue
+21): SQLite's one writer is per file, so the ack's group commit never waits behind an apply
+transaction. `Database.log` is that file's `Database` (itself on PostgreSQL, where writers of
+different rows do not block each other). The main database's reader attaches the log file, so a
+read sees both (the relay, the admin listing, the backlog count); a write transaction sees one file.
 """
 
 from __future__ import annotations
@@ -12,66 +18,25 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection as Connection  # re-exported: the type other layers pass around
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError as DataError  # re-exported: a value the database cannot store
 from sqlalchemy.exc import IntegrityError as IntegrityError  # re-exported: a unique or foreign key clash
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.types import TypeDecorator
 
+from wasession.store.schema import webhook_log
 from wasession.store.turns import WRITER_LOCK_SUFFIX, FairRLock, WriterFile
+from wasession.store.types import UTCDateTime as UTCDateTime  # re-exported: the migrations import it here
+from wasession.store.types import sqlite_text as sqlite_text  # re-exported: for statements sent to the driver
 
 DEFAULT_SQLITE_FILE = "wasession.sqlite3"
 # SQLite's busy timeout (PRAGMA busy_timeout below); also how long a writer waits for this
 # process's own write lock before giving up the same way.
 SQLITE_BUSY_SECONDS = 30.0
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in Python, UTC in storage on every dialect."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given to the store; use aware UTC datetimes")
-        value = value.astimezone(UTC)
-        # SQLite compares datetimes as text, so every stored value must have one format.
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-
-    # SQLite: straight between aware datetimes and the stored text, in the same format SQLAlchemy's
-    # DATETIME writes, skipping its two-stage conversion; every claimed session carries nine of them.
-    def bind_processor(self, dialect: Any) -> Any:
-        if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
-        return _sqlite_text
-
-    def result_processor(self, dialect: Any, coltype: Any) -> Any:
-        if dialect.name != "sqlite":
-            return super().result_processor(dialect, coltype)
-        return _sqlite_datetime
-
-
-def sqlite_text(value: datetime) -> str:
-    """An aware datetime as SQLite stores it (what UTCDateTime binds), for statements sent to the driver."""
-    text = _sqlite_text(value)
-    assert text is not None
-    return text
 
 
 def sqlite_driver(conn: Connection) -> Any | None:
@@ -80,18 +45,6 @@ def sqlite_driver(conn: Connection) -> Any | None:
     if conn.dialect.name != "sqlite":
         return None
     return conn.connection.driver_connection
-
-
-def _sqlite_text(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r} given to the store; use aware UTC datetimes")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _sqlite_datetime(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def normalize_url(url: str) -> str:
@@ -108,7 +61,18 @@ def default_url(data_dir: str | os.PathLike[str] | None = None) -> str:
     return f"sqlite:///{(base / DEFAULT_SQLITE_FILE).resolve()}"
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+def log_file_path(database: str | os.PathLike[str]) -> Path:
+    """The SQLite file holding the webhook log beside `database`: `wasession.sqlite3` ->
+    `wasession-webhooks.sqlite3`. A backup copies both (docs/deploy.md)."""
+    path = Path(database)
+    return path.with_name(f"{path.stem}-webhooks{path.suffix}")
+
+
+# The schema name the main database's readers attach the log file under (unqualified names find it).
+LOG_SCHEMA = "webhooks"
+
+
+def _sqlite_engine(url: str, *, immediate: bool, attach: Path | None = None) -> Engine:
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
@@ -126,6 +90,8 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
+        if attach is not None:
+            cursor.execute(f"ATTACH DATABASE ? AS {LOG_SCHEMA}", (str(attach),))
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -146,6 +112,18 @@ class Database:
     # same way on a lock file beside the database (`serve` and its apply process write at once).
     _local_writer: FairRLock | None = field(default=None, repr=False)
     _file_writer: WriterFile | None = field(default=None, repr=False)
+    _log: Database | None = field(default=None, repr=False)
+
+    @property
+    def log(self) -> Database:
+        """Where the webhook log is written: its own file (and its own writer lock) on SQLite,
+        this database elsewhere."""
+        return self._log or self
+
+    @property
+    def log_apart(self) -> bool:
+        """The log is another file: what applies a body marks it in a second transaction."""
+        return self._log is not None
 
     @property
     def dialect(self) -> str:
@@ -194,6 +172,8 @@ class Database:
         self.writer.dispose()
         if self.reader is not self.writer:
             self.reader.dispose()
+        if self._log is not None:
+            self._log.dispose()
 
 
 # A claim is a transaction holding row locks; if its client hangs without dropping the connection
@@ -241,23 +221,44 @@ def _create_private(path: Path) -> None:
     os.chmod(path, 0o600)  # the umask could only have narrowed it further; make it exact
 
 
+def _sqlite_database(url: str, *, attach: Path | None = None, log: Database | None = None) -> Database:
+    path = make_url(url).database
+    assert path
+    _create_private(Path(path))
+    # Each file its own writer lock: the ack (log file) and the apply (main file) never take turns.
+    writer = WriterFile(Path(path + WRITER_LOCK_SUFFIX))
+    reader = _sqlite_engine(url, immediate=False, attach=attach)
+    return Database(url, _sqlite_engine(url, immediate=True), reader, FairRLock(), writer, log)
+
+
 def connect(url: str, *, pool_size: int = 10) -> Database:
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-            _create_private(Path(parsed.database))
-        else:
+        if not parsed.database or parsed.database == ":memory:":
             raise ValueError("in-memory SQLite is not supported: processes and threads must share one file")
-        writer = WriterFile(Path(parsed.database + WRITER_LOCK_SUFFIX)) if parsed.database else None
-        return Database(
-            url, _sqlite_engine(url, immediate=True), _sqlite_engine(url, immediate=False), FairRLock(), writer
-        )
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        log = _sqlite_database(parsed.set(database=str(log_file_path(parsed.database))).render_as_string(False))
+        # Created here, not by a migration: the file is new on every fresh install and after an
+        # upgrade from 0012 (migration 0013 moves the old rows into it). Looked for with a read
+        # first, so a process starting beside a busy ack does not queue for the log's write lock.
+        with log.read() as conn:
+            exists = conn.exec_driver_sql(f"SELECT 1 FROM sqlite_master WHERE name = '{webhook_log.name}'").first()
+        if exists is None:
+            webhook_log.create(log.writer, checkfirst=True)
+        return _sqlite_database(url, attach=log_file_path(parsed.database), log=log)
     if parsed.get_backend_name() == "postgresql":
         engine = _postgres_engine(url, pool_size)
         return Database(url, engine, engine)
     raise ValueError(f"database URL {parsed.render_as_string(hide_password=True)!r}: use sqlite:///… or postgresql://…")
+
+
+@contextmanager
+def savepoint(conn: Connection) -> Iterator[None]:
+    """A savepoint inside `conn`'s transaction: if the block raises, what it wrote is undone alone
+    (the exception goes on) and the transaction carries on without it."""
+    with conn.begin_nested():
+        yield
 
 
 def ping(db: Database) -> None:

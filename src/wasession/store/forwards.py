@@ -102,9 +102,11 @@ def insert_target(
     secret: str | None,
     fields: list[str],
     description: str,
+    cursor: int,
     now: datetime,
 ) -> int:
-    """A new target starts after the newest body stored: it is given what arrives from now on."""
+    """A new target starts after `cursor`, the newest body stored (`newest_log_id`, read before this
+    transaction: on SQLite the log is a file the main database's writer does not see)."""
     result = conn.execute(
         insert(_T).values(
             workspace_id=workspace_id,
@@ -113,7 +115,7 @@ def insert_target(
             secret_enc=box.encrypt(secret) if secret else None,
             fields=fields,
             description=description,
-            cursor=newest_log_id(conn),
+            cursor=cursor,
             created_at=now,
         )
     )

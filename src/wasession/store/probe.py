@@ -34,6 +34,12 @@ def backend_of(url: str) -> str:
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
         raise DatabaseProblem(f"{safe_url(url)!r} uses {backend!r}, which is not supported", FIX_URL)
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # serve, its apply process and the CLI must share one database: a memory one is each's own.
+        raise DatabaseProblem(
+            f"{safe_url(url)!r} is an in-memory SQLite database, which no other process or connection can see",
+            "use sqlite:///path/file.sqlite3",
+        )
     return backend
 
 

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 
 from wasession.domain.pricing import AUTOMATED_KINDS
-from wasession.store.db import UTCDateTime
+from wasession.store.types import UTCDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -256,6 +256,9 @@ events = Table(
     sqlite_autoincrement=True,
 )
 
+# On SQLite this table lives in a file of its own beside the database (store/db.py `log_file_path`,
+# migration 0013), so the ack never waits for the apply's write lock; on PostgreSQL it is a table here.
+# Nothing references it by foreign key: relay targets and deliveries hold its ids as plain numbers.
 webhook_log = Table(
     "webhook_log",
     metadata,
@@ -270,7 +273,10 @@ webhook_log = Table(
     Column("outcome", JSON, nullable=True),
     Column("unroutable", Boolean, nullable=False, server_default=text("false")),
     Column("failed", Boolean, nullable=False, server_default=text("false")),
-    Index("ix_webhook_log_unprocessed", "processed_at", "id"),
+    # What the body carries, told by the ack (store/webhook_log.py KIND_*): the apply claims customer
+    # messages ahead of bodies holding only statuses of our own sends (docs/decisions/0006).
+    Column("kind", Integer, nullable=False, server_default=text("0")),
+    Index("ix_webhook_log_unprocessed", "processed_at", "kind", "id"),
     Index("ix_webhook_log_unroutable", "unroutable", "id"),
     # Relay targets follow the log by id (store/forwards.py): an id must never be handed out twice.
     sqlite_autoincrement=True,
@@ -386,4 +392,25 @@ fast_clocks = Table(
     Column("speed", Float, nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Issue 25: bumped in the transaction of every change to which app secret vouches for which number
+# (a channel added, rotated, renumbered or deleted; a business account id recorded), so the ack of
+# every process sees a rotation at its very next body by reading one row.
+secrets_version = Table(
+    "secrets_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# Issue 26: numbers Meta sends webhooks for that no channel has, by the workspace whose app secret signed them.
+unrouted_numbers = Table(
+    "unrouted_numbers",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("phone_number_id", String(64), primary_key=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("bodies", BigInteger, nullable=False),
 )

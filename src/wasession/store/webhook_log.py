@@ -9,14 +9,15 @@ only reader, and the `unroutable` and `failed` flags beside it are what the admi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
-from wasession.store.db import sqlite_driver, sqlite_text
+from wasession.store.db import Database, sqlite_driver, sqlite_text
 from wasession.store.schema import webhook_log
 
 _COUNTS = ("messages", "opened", "duplicates", "statuses", "others", "groups")
@@ -96,7 +97,7 @@ _BY_HASH = select(webhook_log.c.id).where(webhook_log.c.body_sha256 == bindparam
 
 
 def append(conn: Connection, body: bytes, received_at: datetime, signature: str | None) -> int:
-    """Append a body not applied yet (`mark_processed` records what applying it did)."""
+    """Append a body not applied yet (`mark_applied` records what applying it did)."""
     values = {"body": body, "received_at": received_at, "signature": signature, "body_sha256": body_hash(body)}
     result = conn.execute(_APPEND, values)
     return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -116,10 +117,6 @@ def append_processed(
     }
     result = conn.execute(_APPEND, values)
     return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-
-def mark_processed(conn: Connection, log_id: int, at: datetime, outcome: Outcome) -> None:
-    conn.execute(_MARK, {"b_id": log_id, "processed_at": at, **_outcome_values(outcome)})
 
 
 def remove(conn: Connection, log_id: int) -> None:
@@ -179,7 +176,13 @@ def listed(
     return [LoggedBody(int(r[0]), r[1], r[2], Outcome.from_json(r[3]) if r[3] is not None else None) for r in rows]
 
 
-# -- the ack path and the apply queue (issue 12) --------------------------------------------------------
+# -- the ack path and the apply queue (issues 12 and 21) -----------------------------------------------
+
+# A body's `kind`, told by the ack: the apply claims customer bodies (messages, and anything else
+# that is not only statuses) ahead of bodies holding only statuses of our own sends, each in id order
+# (docs/decisions/0006). Only the order of applying depends on it, never what applying does.
+KIND_CUSTOMER = 0
+KIND_STATUSES = 1
 
 
 @dataclass(frozen=True)
@@ -210,8 +213,10 @@ def ids_of_hashes(conn: Connection, hashes: Iterable[str]) -> dict[str, int]:
     return {str(h): int(i) for h, i in rows}
 
 
-def append_many(conn: Connection, bodies: Sequence[tuple[bytes, str, str | None]], received_at: datetime) -> list[int]:
-    """Append (body, sha256, signature) rows not applied yet, in one statement; their ids in order."""
+def append_many(
+    conn: Connection, bodies: Sequence[tuple[bytes, str, str | None, int]], received_at: datetime
+) -> list[int]:
+    """Append (body, sha256, signature, kind) rows not applied yet, in one statement; their ids in order."""
     if not bodies:
         return []
     raw = sqlite_driver(conn)
@@ -221,26 +226,28 @@ def append_many(conn: Connection, bodies: Sequence[tuple[bytes, str, str | None]
         # write lock, so the rows take consecutive ids ending at the last one inserted.
         at = sqlite_text(received_at)
         raw.executemany(
-            "INSERT INTO webhook_log (body, body_sha256, signature, received_at) VALUES (?, ?, ?, ?)",
-            [(body, digest, signature, at) for body, digest, signature in bodies],
+            "INSERT INTO webhook_log (body, body_sha256, signature, kind, received_at) VALUES (?, ?, ?, ?, ?)",
+            [(body, digest, signature, kind, at) for body, digest, signature, kind in bodies],
         )
         last = int(raw.execute("SELECT last_insert_rowid()").fetchone()[0])
         return list(range(last - len(bodies) + 1, last + 1))
     values = [
-        {"body": body, "body_sha256": digest, "signature": signature, "received_at": received_at}
-        for body, digest, signature in bodies
+        {"body": body, "body_sha256": digest, "signature": signature, "kind": kind, "received_at": received_at}
+        for body, digest, signature, kind in bodies
     ]
     return [int(r[0]) for r in conn.execute(_APPEND_RETURNING, values)]
 
 
-def claim_unprocessed(conn: Connection, limit: int, *, skip_locked: bool, after_id: int = 0) -> list[Pending]:
-    """The oldest bodies not applied yet (on PostgreSQL locked until the transaction ends, skipping
-    rows another process holds, so two appliers never take the same body)."""
+def claim_unprocessed(conn: Connection, limit: int, *, skip_locked: bool) -> list[Pending]:
+    """The bodies to apply next: customer bodies first, then statuses only, each kind oldest first
+    (an index scan of ix_webhook_log_unprocessed). With `skip_locked` (PostgreSQL) they stay locked
+    until the transaction ends and rows another process holds are skipped, so two appliers never
+    take the same body."""
     t = webhook_log
     query = (
         select(t.c.id, t.c.body, t.c.signature, t.c.received_at)
-        .where(t.c.processed_at.is_(None), t.c.id > after_id)
-        .order_by(t.c.id)
+        .where(t.c.processed_at.is_(None))
+        .order_by(t.c.kind, t.c.id)
         .limit(limit)
     )
     if skip_locked:
@@ -254,18 +261,54 @@ def mark_many(conn: Connection, marks: Sequence[tuple[int, datetime, Outcome]]) 
         conn.execute(_MARK, [{"b_id": i, "processed_at": at, **_outcome_values(o)} for i, at, o in marks])
 
 
+class Applying:
+    """One apply transaction on the main database, and the log rows it applies.
+
+    Where the log is a table of the same database (PostgreSQL) the rows are claimed locked in that
+    transaction and marked in it. Where it is a file of its own (SQLite) they are read from the log
+    while this transaction holds the main database's write lock (so two appliers never apply the same
+    rows at once) and marked in a short transaction on the log file right after the commit: a crash
+    in between leaves them unmarked, and they are applied again after the restart, which changes
+    nothing (a known wamid is a duplicate, R4; a status never moves back, R15)."""
+
+    def __init__(self, db: Database, conn: Connection) -> None:
+        self._db = db
+        self.conn = conn
+        self.marks: list[tuple[int, datetime, Outcome]] = []
+
+    def claim(self, limit: int) -> list[Pending]:
+        if not self._db.log_apart:
+            return claim_unprocessed(self.conn, limit, skip_locked=self._db.is_postgres)
+        with self._db.read() as conn:
+            return claim_unprocessed(conn, limit, skip_locked=False)
+
+    def mark(self, log_id: int, at: datetime, outcome: Outcome) -> None:
+        self.marks.append((log_id, at, outcome))
+
+
+@contextmanager
+def applying(db: Database) -> Iterator[Applying]:
+    """A write transaction that applies logged bodies; those given to `Applying.mark` are marked
+    processed in it or, with the log in a file of its own, in a second one right after it commits."""
+    with db.write() as conn:
+        batch = Applying(db, conn)
+        yield batch
+        if not db.log_apart:
+            mark_many(conn, batch.marks)
+    if db.log_apart and batch.marks:
+        mark_applied(db, batch.marks)
+
+
+def mark_applied(db: Database, marks: Sequence[tuple[int, datetime, Outcome]]) -> None:
+    """Mark logged bodies processed in a transaction of their own on the log."""
+    with db.log.write() as conn:
+        mark_many(conn, marks)
+
+
 def backlog(conn: Connection) -> int:
     """How many logged bodies wait to be applied (read through ix_webhook_log_unprocessed)."""
     t = webhook_log
     return int(conn.execute(select(func.count()).select_from(t).where(t.c.processed_at.is_(None))).scalar() or 0)
-
-
-def oldest_unprocessed_at(conn: Connection) -> datetime | None:
-    t = webhook_log
-    found: datetime | None = conn.execute(
-        select(t.c.received_at).where(t.c.processed_at.is_(None)).order_by(t.c.id).limit(1)
-    ).scalar()
-    return found
 
 
 def is_processed(conn: Connection, log_id: int) -> bool:

@@ -16,6 +16,7 @@ from wasession.runtime import Runtime
 from wasession.services import channels as channel_service
 from wasession.services import policy_impact
 from wasession.services import templates as templates_service
+from wasession.services import unrouted as unrouted_service
 from wasession.services.channels import SETTINGS_SAVED
 from wasession.services.users import LoginSession
 from wasession.web import policy_v2
@@ -119,7 +120,8 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         saved: bool = False,
         impact: list[str] | None = None,
     ) -> Response:
-        channel = channel_service.get_channel(runtime.ctx, channel_id, workspace_id=login.workspace_id)
+        ctx = runtime.ctx
+        channel = channel_service.get_channel(ctx, channel_id, workspace_id=login.workspace_id)
         shown = values or form_values(channel.policy)
         v2 = values.get("v2") if values else policy_v2.form_values(channel.policy)
         text, preview_error = preview(shown["reminder_template"], shown["company_name"])
@@ -147,6 +149,9 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             step_units=policy_v2.STEP_UNITS,
             max_steps=MAX_STEPS,
             waba_id=templates_service.catalog(runtime.ctx, channel_id, workspace_id=login.workspace_id).waba_id,
+            unrouted=[
+                unrouted_service.notice(n) for n in unrouted_service.list_unrouted(runtime.ctx, login.workspace_id)
+            ],
         )
 
     @r.get("/dashboard/channels/{channel_id}/settings", include_in_schema=False)

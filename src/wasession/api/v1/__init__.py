@@ -15,6 +15,7 @@ from wasession.api.v1 import (
     policy_preview,
     sessions,
     templates,
+    unrouted,
     usage,
 )
 from wasession.runtime import Runtime
@@ -36,6 +37,7 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         templates,
         forwards,
         usage,
+        unrouted,
     ):
         api.include_router(module.router(runtime))
     app.include_router(api)

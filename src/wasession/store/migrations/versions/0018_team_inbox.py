@@ -2,7 +2,7 @@
 and who wrote each agent message
 
 Revision ID: 0018_team_inbox
-Revises: 0012_templates_failures
+Revises: 0014_unrouted_webhooks
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import wasession.store.db
 
 revision = "0018_team_inbox"
-down_revision = "0012_templates_failures"
+down_revision = "0014_unrouted_webhooks"
 branch_labels = None
 depends_on = None
 
