@@ -29,11 +29,12 @@ from wasession.api.answers import send_error
 from wasession.api.errors import error_body
 from wasession.api.headers import SECURITY_HEADERS
 from wasession.api.limits import WEBHOOK_ROUTE, BodyLimits, declared_length, human_size
-from wasession.observability import metrics
+from wasession.observability import activity, metrics
 from wasession.runtime import Runtime
 from wasession.whatsapp.signature import SIGNATURE_HEADER
 
 log = logging.getLogger(__name__)
+REFUSALS = activity.Throttled()  # a flood of forgeries is one line a second, not one per request
 
 _SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode()
 _SECURITY = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
@@ -101,6 +102,7 @@ class AckFront:
             return
         header = _signature(scope)
         if not header:
+            REFUSALS.info("webhook-401", f"webhook refused (401): no {SIGNATURE_HEADER} header")
             await answer(401, _error("signature_missing", f"the {SIGNATURE_HEADER} header is required"))
             return
         # Judged before the body queues for the writer, so forgeries never hold it up and nothing
@@ -109,6 +111,7 @@ class AckFront:
         if decision is None:
             decision = await run_in_threadpool(self.gate.judge, body, header)
         if not decision.accepted:
+            REFUSALS.info(decision.code, f"webhook refused ({decision.status}): {decision.message}")
             await answer(decision.status, _error(decision.code, decision.message))
             return
         queued = self.ingestor.submit_nowait(body, header)

@@ -65,7 +65,7 @@ class Runtime:
         _refuse_key_in_work_tree(settings)
         try:
             probe.backend_of(url)
-            probe.check_folder(url)
+            probe.check_folder(url, create=settings.uses_default_database())
             self.db: Database = connect(url, pool_size=settings.db_pool_size)
         except probe.DatabaseProblem as exc:
             raise StartupError(DATABASE_URL, exc.problem, exc.fix) from exc

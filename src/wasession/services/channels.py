@@ -13,7 +13,7 @@ from wasession.domain.events import EventType
 from wasession.domain.policy import Policy, validate_policy
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
-from wasession.services import policy_impact
+from wasession.services import fast_clock, policy_impact
 from wasession.services.errors import ConflictError, NotFoundError, UpstreamError, ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import sessions as session_store
@@ -62,6 +62,8 @@ def check_new_channel(
     ws = workspace_id if workspace_id is not None else default_workspace(ctx)
     with ctx.db.read() as conn:
         _check_claim(conn, new.phone_number_id, ws, max_channels)
+        if not new.sandbox:
+            fast_clock.refuse_real_channel(conn)
 
 
 def create_channel(
@@ -79,6 +81,8 @@ def create_channel(
     now = ctx.clock.now()
     with ctx.db.write() as conn:
         _check_claim(conn, new.phone_number_id, ws, max_channels)
+        if not new.sandbox:
+            fast_clock.refuse_real_channel(conn)
         channel_id = channel_store.insert_channel(
             conn,
             ctx.box,

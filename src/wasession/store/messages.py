@@ -72,6 +72,7 @@ class MessageRow:
     attempts: int
     next_attempt_at: datetime | None
     silence_t: datetime | None
+    author: str | None = None  # the dashboard user who wrote an agent message
 
 
 class MessageUpdate(TypedDict, total=False):

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -223,6 +224,7 @@ messages = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", UTCDateTime, nullable=True),
     Column("silence_t", UTCDateTime, nullable=True),  # the T a reminder belongs to
+    Column("author", String(200), nullable=True),  # who wrote an agent message: the dashboard user (issue 23)
     UniqueConstraint("channel_id", "wamid"),
     Index("ix_messages_session", "session_id", "sent_at"),
     Index("ix_messages_outbox", "status", "next_attempt_at"),
@@ -463,6 +465,17 @@ chatwoot_calls = Table(
     Column("done_at", UTCDateTime, nullable=True),
     Index("ix_chatwoot_calls_due", "state", "next_attempt_at"),
     Index("ix_chatwoot_calls_session", "session_id", "kind", "state"),
+)
+
+# Issue 23: each running `serve --sandbox-speed` keeps a row here, in real time, renewed every second:
+# while one is fresh, no process adds a real channel to the database (services/fast_clock.py).
+fast_clocks = Table(
+    "fast_clocks",
+    metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("speed", Float, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
 )
 
 # Issue 25: bumped in the transaction of every change to which app secret vouches for which number

@@ -214,7 +214,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     def reply(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
         body = form.get("body")
         try:
-            agents.send_text(ctx, session_id, body, workspace_id=form.login.workspace_id)
+            agents.send_text(ctx, session_id, body, workspace_id=form.login.workspace_id, author=form.login.username)
         except WindowClosedError as exc:
             summary = queries.session_summary(ctx, session_id, workspace_id=form.login.workspace_id)
             when = short_in(runtime, request, form.login, exc.closed_at, summary.channel_id)
