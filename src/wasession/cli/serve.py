@@ -68,9 +68,9 @@ def serve(
     from wasession.services.sandbox import ensure_sandbox_channel, register_sandbox
     from wasession.services.users import has_admin
 
-    configure_logging(log_format)
     ctx.find_root().obj.update(host=host, port=port, public_url=public_url)
     config = settings(ctx)
+    configure_logging(log_format or config.log_format, config.log_level)
     base = config.base_url()
     clock = AcceleratedClock(sandbox_speed) if sandbox_speed is not None else None
     runtime = open_runtime(ctx, clock=clock, sandbox_base_url=base + SANDBOX_GRAPH_PATH)

@@ -219,8 +219,9 @@ def main() -> None:
     sock = socket.socket(fileno=int(os.environ.pop(FD_VARIABLE)))
     with sock.makefile("rb") as first:
         hello = json.loads(first.readline())
-    configure_logging(hello["log_format"])
-    runtime = Runtime(Settings(**hello["settings"]))
+    settings = Settings(**hello["settings"])
+    configure_logging(hello["log_format"] or settings.log_format, settings.log_level)
+    runtime = Runtime(settings)
     reporter = _Reporter(sock, runtime)
     runtime.ingestor.report_to = reporter.report
     metrics.apply_lag_listeners.append(reporter.lags)
