@@ -17,8 +17,8 @@ import hmac
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from wasession.domain.durations import doubling
+from wasession.engine.outbound_pool import OutboundPool, Post
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolver
 from wasession.outbound.http import DEADLINE_SECONDS, MAX_ANSWER_BYTES, TIMEOUT, OutboundResult, guarded_post
@@ -53,7 +54,6 @@ PER_WEBHOOK = 20
 WEBHOOK_DISABLED = "webhook_disabled"
 
 # POST(url, body, headers) -> result; the default is the guarded network call, tests may pass another.
-Post = Callable[[str, bytes, Mapping[str, str]], OutboundResult]
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -97,7 +97,7 @@ class _Attempt:
         return f"_Attempt(delivery={self.delivery.id}, url={self.url!r})"
 
 
-class EventDispatcher:
+class EventDispatcher(OutboundPool):
     def __init__(
         self,
         ctx: ServiceContext,
@@ -113,27 +113,26 @@ class EventDispatcher:
         pool_size: int = POOL_SIZE,
         wait: bool = True,
     ) -> None:
-        self.ctx = ctx
+        super().__init__(
+            ctx,
+            thread_name="event-delivery",
+            policy=policy,
+            resolver=resolver,
+            post=post,
+            deadline=deadline,
+            pool_size=pool_size,
+            wait=wait,
+            on_done=ctx.wake,
+        )
         # An in-process receiver for the Simulator and tests (nothing leaves the process); when None,
         # deliveries go through the guarded network call, the only path to a real address.
         self.http = http
-        self.policy = policy or AddressPolicy()
-        self.resolver = resolver
-        self.deadline = deadline
         self.max_answer = max_answer
-        self._post = post
         self.batch_size = batch_size
         self.max_attempts = max_attempts
-        # wait=False (the serve loop): a step hands webhooks to the pool and returns; finished work wakes
-        # the loop through ctx.wake. wait=True (the Simulator, tests): a step returns when its calls are done.
-        self.wait = wait
-        self.on_done: Callable[[], None] = ctx.wake  # told when a webhook's calls finish (wait=False)
-        self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="event-delivery")
-        self._running: set[int] = set()  # webhooks this process is calling now
-        self._running_lock = threading.Lock()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        super().close()
         if self.http is not None:
             self.http.close()
 
@@ -177,10 +176,8 @@ class EventDispatcher:
         with self.ctx.db.read() as conn:
             webhook_ids = hook_store.webhooks_due(conn, now, self.batch_size)
         for webhook_id in webhook_ids:
-            with self._running_lock:
-                if webhook_id in self._running:
-                    continue
-                self._running.add(webhook_id)
+            if not self._take(webhook_id):
+                continue
             try:
                 with self.ctx.db.write() as conn:
                     deliveries = hook_store.claim_for_webhook(conn, webhook_id, now, PER_WEBHOOK)
@@ -193,10 +190,6 @@ class EventDispatcher:
             else:
                 self._release(webhook_id)
         return claimed
-
-    def _release(self, webhook_id: int) -> None:
-        with self._running_lock:
-            self._running.discard(webhook_id)
 
     def _deliver_in_order(self, webhook_id: int, attempts: list[_Attempt], report: DispatchReport) -> None:
         """One webhook's claimed deliveries, one after another; after a failure the rest are handed back

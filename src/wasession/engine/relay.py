@@ -21,13 +21,14 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from wasession.domain.durations import doubling
 from wasession.domain.relay import kinds_for
+from wasession.engine.outbound_pool import OutboundPool, Post
 from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
 from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolver
@@ -50,8 +51,6 @@ BATCH = 50  # log rows read at a time
 PER_STEP = 200  # bodies one target is given per step, so a backlog still returns its thread
 LOG_ID_HEADER = "X-Wasession-Log-Id"
 LAG_EVERY = 5.0
-
-Post = Callable[[str, bytes, Mapping[str, str]], OutboundResult]
 
 
 def _alive(owner: str) -> bool:
@@ -101,7 +100,7 @@ class _Job:
         return f"_Job(target={self.target.id})"
 
 
-class Relay:
+class Relay(OutboundPool):
     def __init__(
         self,
         ctx: ServiceContext,
@@ -114,24 +113,19 @@ class Relay:
         pool_size: int = POOL_SIZE,
         wait: bool = True,
     ) -> None:
-        self.ctx = ctx
+        super().__init__(
+            ctx,
+            thread_name="relay",
+            policy=policy,
+            resolver=resolver,
+            post=post,
+            deadline=deadline,
+            pool_size=pool_size,
+            wait=wait,
+        )
         self.owner = owner
-        self.policy = policy or AddressPolicy()
-        self.resolver = resolver
-        self.deadline = deadline
-        self._post = post
-        # wait=False (serve): a step hands targets to the pool and returns; on_done wakes the loop.
-        # wait=True (the Simulator, tests): a step returns when its calls are done.
-        self.wait = wait
-        self.on_done: Callable[[], None] = lambda: None
-        self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="relay")
-        self._running: set[int] = set()
-        self._running_lock = threading.Lock()
         self._lag_at = float("-inf")
         self._reclaimed = False
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
 
     def next_attempt_at(self) -> datetime | None:
         with self.ctx.db.read() as conn:
@@ -164,10 +158,8 @@ class Relay:
     # -- internals -----------------------------------------------------------------------------------------
 
     def _lease(self, target_id: int, now: datetime) -> _Job | None:
-        with self._running_lock:
-            if target_id in self._running:
-                return None
-            self._running.add(target_id)
+        if not self._take(target_id):
+            return None
         try:
             with self.ctx.db.write() as conn:
                 if not store.take_lease(conn, target_id, self.owner, now, now + LEASE):
@@ -197,10 +189,6 @@ class Relay:
                 for owner in dead:
                     store.release_leases_of(conn, owner)
             log.info("relay: freed the leases of %s, no longer running", ", ".join(dead))
-
-    def _release(self, target_id: int) -> None:
-        with self._running_lock:
-            self._running.discard(target_id)
 
     def _deliver(self, job: _Job, report: RelayReport) -> None:
         target_id = job.target.id
