@@ -1,8 +1,8 @@
-"""Apply cost per update: the one-by-one path (`Applier.apply`) against the set-based batch path
-(`Applier.apply_many`), CPU µs per update, on the same seeded SQLite database.
+"""Apply cost per update of the one apply path (`Applier.apply`): each body a batch of its own against
+batches of BATCH bodies, CPU µs per update, on the same seeded SQLite database.
 
 Bodies are parsed beforehand: this measures applying only (what the apply queue spends per logged
-body), each path committing every BATCH bodies. Workloads, one update per body as Meta sends them:
+body), both committing every BATCH bodies. Workloads, one update per body as Meta sends them:
 
 - `returning`: a customer of an active session writes again (a new silence, R3);
 - `new`: a first message from a new customer (contact and session created);
@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _seed
 import _util
 
-from wasession.ingest.apply import Applier, Update, updates_in_order
-from wasession.ingest.batch import BodyToApply
+from wasession.ingest.apply import Applier
+from wasession.ingest.batch import BodyToApply, Update, updates_in_order
 from wasession.ingest.credentials import TRUSTED
 from wasession.ingest.result import IngestResult
 from wasession.sandbox.bodies import new_wamid, status_body, text_message_body
@@ -97,13 +97,13 @@ def workloads(n: int, wa_ids: list[str], wamids: list[str]) -> dict[str, list[li
     }
 
 
-def one_by_one(conn: Connection, applier: Applier, bodies: list[BodyToApply]) -> None:
+def alone(conn: Connection, applier: Applier, bodies: list[BodyToApply]) -> None:
     for b in bodies:
-        applier.apply(conn, b.updates, b.verdict, b.received_at, b.result, {})
+        applier.apply(conn, [b], {})
 
 
-def set_based(conn: Connection, applier: Applier, bodies: list[BodyToApply]) -> None:
-    applier.apply_many(conn, bodies, {})
+def together(conn: Connection, applier: Applier, bodies: list[BodyToApply]) -> None:
+    applier.apply(conn, bodies, {})
 
 
 def measure(seed_file: Path, name: str, updates: list[list[Update]], path: Callable[..., None]) -> float:
@@ -133,10 +133,10 @@ def main() -> int:
     with _util.temp_dir() as directory:
         seed_file, wa_ids, wamids = seed(directory, n)
         for name, updates in workloads(n, wa_ids, wamids).items():
-            before = measure(seed_file, f"{name}-one", updates, one_by_one)
-            after = measure(seed_file, f"{name}-many", updates, set_based)
+            before = measure(seed_file, f"{name}-one", updates, alone)
+            after = measure(seed_file, f"{name}-many", updates, together)
             print(
-                f"{name:>10}: one by one {before:7.0f} µs/update   apply_many {after:7.0f} µs/update"
+                f"{name:>10}: batches of one {before:7.0f} µs/update   batches of {BATCH} {after:7.0f} µs/update"
                 f"   ({before / after:.1f}x)   load={_util.loadavg()}",
                 flush=True,
             )

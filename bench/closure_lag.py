@@ -1,6 +1,6 @@
 """B2: closure lag in exact mode with 1,000,000 active sessions, 10,000 falling due within a minute.
 
-The real engine runs: a Runtime on the system clock with its loops (`start_engine`, as `serve` and
+The real engine runs: a Runtime on the system clock with its loops (`start_workers`, as `serve` and
 `worker` do). The 10,000 sessions are inserted just before the engine starts, their closes_at
 evenly spread over one minute starting a few seconds later; the rest close hours away.
 
@@ -39,7 +39,7 @@ def run(url: str, active: int, due: int, over: timedelta) -> tuple[list[float], 
         first = datetime.now(UTC) + LEAD
         ids = _seed.seed_sessions(rt, channel, _seed.evenly(due, first, over))
         lo, hi = ids[0], ids[-1]
-        rt.start_engine()
+        rt.start_workers()
         _util.log(f"engine started; {due:,} sessions fall due from {first:%H:%M:%S} over {over.total_seconds():.0f} s")
         seen: dict[int, datetime] = {}
         deadline = time.monotonic() + (first - datetime.now(UTC) + over).total_seconds() + 60

@@ -5,7 +5,7 @@ N active sessions are stored (bulk seeding, bench/_seed.py) on an exact-mode cha
 sends the reminder 23 hours after the customer's last message, leaving one hour of window. Their
 reminders fall due spread over `--spread` seconds starting a few seconds from now (default: all
 within one minute, the hardest case of "due in the same hour"). Then the real engine runs as in
-`serve` or `worker` (`Runtime.start_engine` on the system clock: the due loop queues each reminder,
+`serve` or `worker` (`Runtime.start_workers` on the system clock: the due loop queues each reminder,
 the sender delivers it at the channel's 1,000/s limit) against the fake Cloud API over real HTTP in
 its own process, until the fake has accepted all N.
 
@@ -62,7 +62,7 @@ def run(count: int, spread: float, limit: int) -> int:
         due_of = {to: closes - offsets.window + offsets.reminder for to, closes in window_closes.items()}
 
         engine_started = datetime.now(UTC)
-        rt.start_engine()
+        rt.start_workers()
         deadline = time.monotonic() + count / limit * 3 + 300
         accepted = 0
         while time.monotonic() < deadline and accepted < count:

@@ -166,7 +166,7 @@ def test_serve_answers_health_and_runs_the_sandbox(served: str, tmp_path: Path) 
     assert "wrote 'Hello from the sandbox'" in said.stdout
 
 
-def test_an_admin_command_starts_no_thread_and_builds_no_engine(db_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_admin_command_starts_no_thread_and_builds_no_workers(db_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
     from concurrent.futures import ThreadPoolExecutor
 

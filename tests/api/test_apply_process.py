@@ -1,6 +1,6 @@
-"""`serve` applies webhooks in a child process (runtime/apply_process.py), on a real port: the child
-is started, applies what `serve` logs, counts at `serve`'s /metrics, is replaced when it dies, and
-never outlives its `serve`."""
+"""`serve` applies webhooks in a child process (runtime/apply_process.py, runtime/apply_child.py), on
+a real port: the child is started, applies what `serve` logs, counts at `serve`'s /metrics, is
+replaced when it dies, and never outlives its `serve`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
 PHONE_NUMBER_ID = "106540352242933"
 APP_SECRET = "child-app-secret"
-CHILD = "wasession.runtime.apply_process"
+CHILD = "wasession.runtime.apply_child"
 
 
 @dataclass

@@ -15,7 +15,6 @@ from tests.conftest import load_fixture
 from tests.fidelity.conftest import ANA
 from wasession import ingest
 from wasession.cli import main
-from wasession.ingest.apply import Applier
 from wasession.lifecycle.batch_sessions import BatchSessions
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.store.schema import contacts, events, messages, sessions, webhook_log
@@ -178,8 +177,7 @@ def test_a_body_whose_processing_failed_is_applied_on_reprocess_after_the_fix(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(Applier, "_open", broken)  # opening a session fails on both apply paths
-    monkeypatch.setattr(BatchSessions, "open", broken)
+    monkeypatch.setattr(BatchSessions, "open", broken)  # opening a session fails
     assert sim.customer_message(ch, wa_id=ANA, name="Ana").status_code == 200  # stored, not applied
     assert _counts(sim)["sessions"] == 0
     errored = ingest.logged_bodies(sim.runtime.ctx, errors_only=True)

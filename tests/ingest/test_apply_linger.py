@@ -5,6 +5,7 @@ body is applied at once. On a fake monotonic clock: nothing here sleeps."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,12 @@ class FakeTime:
         self.now += seconds
 
 
+def parts(sim: Simulator) -> tuple[Any, ...]:
+    """What an `ApplyQueue` is given: the Simulator's own, so the queue under test applies its webhooks."""
+    ingestor = sim.runtime.ingestor
+    return (ingestor.ctx, ingestor.credentials, ingestor.applier, ingestor.report)
+
+
 def log(sim: Simulator, ch: Channel, wa_id: str) -> None:
     """A body the endpoint would have acknowledged, logged and not applied."""
     body = text_message_body(
@@ -40,7 +47,7 @@ def test_a_step_right_behind_one_that_applied_waits_the_rest_of_the_linger() -> 
         sim.apply_on_ack = False  # applied only by the queue under test
         ch = sim.add_channel()
         fake = FakeTime()
-        queue = ApplyQueue(sim.runtime.ingestor, monotonic=fake.monotonic, sleep=fake.sleep)
+        queue = ApplyQueue(*parts(sim), monotonic=fake.monotonic, sleep=fake.sleep)
 
         log(sim, ch, "491510000001")
         assert queue.run() == 1
@@ -68,7 +75,7 @@ def test_while_webhooks_arrive_batches_are_bounded_and_steps_wait_longer_on_sqli
         sim.apply_on_ack = False
         ch = sim.add_channel()
         fake = FakeTime()
-        queue = ApplyQueue(sim.runtime.ingestor, monotonic=fake.monotonic, sleep=fake.sleep)
+        queue = ApplyQueue(*parts(sim), monotonic=fake.monotonic, sleep=fake.sleep)
         waiting = BUSY_BATCH + BUSY_BATCH // 2
         for i in range(waiting):
             log(sim, ch, f"4915100{i:05d}")

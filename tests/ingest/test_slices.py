@@ -105,16 +105,24 @@ def test_small_webhooks_are_answered_quickly_while_a_large_body_is_applied(sim: 
     assert outcome["messages"] == LARGE and outcome["opened"] == LARGE
 
 
+@pytest.fixture
+def any_sim(database_url: str) -> Iterator[Simulator]:
+    """The Simulator on SQLite and on PostgreSQL."""
+    with Simulator(start="2026-01-05T15:00:00Z", database_url=database_url) as s:
+        yield s
+
+
 def test_a_large_body_is_applied_in_slices_and_its_replay_changes_nothing(
-    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+    any_sim: Simulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    sim = any_sim
     ch = sim.add_channel()
     transactions = [0]
     real = slices.SlicedBody.step
 
-    def counted(self: slices.SlicedBody, ingestor: Any) -> bool:
+    def counted(self: slices.SlicedBody, *parts: Any) -> bool:
         transactions[0] += 1
-        return real(self, ingestor)
+        return real(self, *parts)
 
     monkeypatch.setattr(slices.SlicedBody, "step", counted)
     body = batch(ch.phone_number_id, sim, 3 * slices.SLICE + 1, "4488")

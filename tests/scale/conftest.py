@@ -26,7 +26,7 @@ from tests.conftest import fresh_postgres_url
 from wasession.config import Settings
 from wasession.domain.clock import SystemClock
 from wasession.domain.plan import NEW_SILENCE, plan
-from wasession.lifecycle.writes import plan_values
+from wasession.domain.transitions import plan_fields
 from wasession.runtime import Runtime
 from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber
 from wasession.services import channels as channel_service
@@ -214,7 +214,7 @@ def seed(
             due = due_from + span * i
             t = due - (remind_after if kind == "remind" else timeout)
             p = plan(last_customer_at=t, policy=policy, reminder_state=NEW_SILENCE, now=t)
-            values = plan_values(p)
+            values = plan_fields(p)
             if kind == "close":
                 values.update(reminder_state="skipped", reminder_due_at=None, due_at=p.closes_at, due_kind="close")
             assert values["due_at"] == due, (kind, values)

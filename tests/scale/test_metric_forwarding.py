@@ -50,13 +50,13 @@ def test_apply_lags_told_by_another_process_are_observed_without_counting_twice(
 
 def test_the_apply_process_reports_a_backlog_counted_after_its_last_batch() -> None:
     from wasession.ingest import IngestResult
-    from wasession.runtime.apply_process import _Reporter
+    from wasession.runtime.apply_child import _Reporter
 
     queue = SimpleNamespace(depth=5)
     ours, theirs = socket.socketpair()
     theirs.settimeout(5)  # a report not sent fails the read instead of hanging
     with ours, theirs, theirs.makefile("rb") as lines:
-        reporter = _Reporter(ours, SimpleNamespace(ingestor=SimpleNamespace(queue=queue)))  # type: ignore[arg-type]
+        reporter = _Reporter(ours, queue)  # type: ignore[arg-type]
         reporter.report([IngestResult(messages=1)])
         assert json.loads(lines.readline())["depth"] == 5
         reporter.flush()  # nothing new since: no line

@@ -55,7 +55,7 @@ def test_the_owner_adds_its_number_and_meta_fills_the_display_number(sim: Simula
 def test_graph_unreachable_answers_502_and_stores_nothing(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
     # A real connection refused on loopback: nothing listens on port 1.
     dead = CloudClient(PooledTransport(timeout=2.0, connect_timeout=1.0), base_url="http://127.0.0.1:1")
-    monkeypatch.setattr(sim.runtime.engine, "client_for", lambda _channel: dead)
+    monkeypatch.setattr(sim.runtime.workers, "client_for", lambda _channel: dead)
     response = _post(sim, phone_number_id=VICTIM_PNID, access_token=VICTIM_TOKEN)
     assert response.status_code == 502, response.text
     assert response.json()["error"]["code"] == "graph_unavailable"

@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from tests.service.test_ingest_group_commit import body
 from wasession.ingest import IngestResult
+from wasession.ingest.apply import BatchApply
 from wasession.ingest.apply_queue import ApplyQueue
-from wasession.ingest.batch_apply import BatchApply
 from wasession.observability import metrics
 from wasession.runtime import Runtime
 from wasession.sandbox.bodies import new_wamid
@@ -225,7 +225,8 @@ def test_two_appliers_on_postgresql_never_apply_one_row_twice(any_sim: Simulator
         ack(sim, body(sim, ch, f"49{i:04d}"))
     other = Runtime(sim.runtime.settings, clock=sim.clock)  # a second process's applier, same database
     try:
-        queues = [sim.runtime.ingestor.queue, ApplyQueue(other.ingestor, batch_size=50)]
+        o = other.ingestor
+        queues = [sim.runtime.ingestor.queue, ApplyQueue(o.ctx, o.credentials, o.applier, o.report, batch_size=50)]
         sim.runtime.ingestor.queue._batch_size = 50
         seen: list[list[int]] = [[], []]
         go = threading.Barrier(2)

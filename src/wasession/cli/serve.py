@@ -1,4 +1,4 @@
-"""`wasession serve`: the API, the webhook endpoint, the dashboard and the engine in one process."""
+"""`wasession serve`: the API, the webhook endpoint, the dashboard and the workers in one process."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def serve(
     sandbox_speed: float | None,
     log_format: str | None,
 ) -> None:
-    """Run the API, the webhook endpoint, the dashboard and the engine in one process."""
+    """Run the API, the webhook endpoint, the dashboard and the workers in one process."""
     import uvicorn
 
     from wasession.observability.logging import configure as configure_logging
@@ -91,11 +91,11 @@ def serve(
 
     def start() -> None:
         # An accelerated clock lives in this process only: the child would apply on real time.
-        engine = runtime.start_engine(
+        workers = runtime.start_workers(
             apply_process=config.apply_process and sandbox_speed is None, log_format=log_format
         )
         if sandboxes:
-            engine.add_loop("sandbox-webhooks", pump.step, fake.next_webhook_at).start()
+            workers.add_loop("sandbox-webhooks", pump.step, fake.next_webhook_at).start()
 
     app = create_app(runtime, sandbox_graph=fake.app if sandboxes else None, on_start=start, on_stop=runtime.stop)
     for line in banner(config, describe_database(runtime.ctx), sandboxes=sandboxes, has_admin=has_admin(runtime.ctx)):
@@ -103,7 +103,7 @@ def serve(
     if sandbox_speed is not None:
         click.echo(f"  Clock running {sandbox_speed:g} times faster than real time ({SPEED_OPTION})")
     # log_config=None keeps the JSON/text handler set up above; uvicorn answers SIGTERM by finishing
-    # requests in flight, then the lifespan's on_stop stops the engine gracefully.
+    # requests in flight, then the lifespan's on_stop stops the workers gracefully.
     uvicorn.run(
         app,
         host=config.host,

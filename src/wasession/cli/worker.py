@@ -1,4 +1,4 @@
-"""`wasession worker`: the engine alone, for scale-out beside `serve`."""
+"""`wasession worker`: the workers alone, for scale-out beside `serve`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from wasession.cli.shared import open_runtime, settings
 @LOG_FORMAT_OPTION
 @click.pass_context
 def worker(ctx: click.Context, log_format: str | None) -> None:
-    """Run the engine only (due work and sending), for scale-out beside `serve`."""
+    """Run the workers only (due work and sending), for scale-out beside `serve`."""
     import signal
     import threading
 
@@ -29,7 +29,7 @@ def worker(ctx: click.Context, log_format: str | None) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    runtime.start_engine()
+    runtime.start_workers()
     click.echo(f"wasession worker {runtime.owner} running; Ctrl-C to stop", err=True)
     stop.wait()
     runtime.stop()

@@ -17,20 +17,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from wasession.ingest.apply import Applier
 from wasession.ingest.batch import BodyToApply
-from wasession.ingest.credentials import TRUSTED
+from wasession.ingest.credentials import TRUSTED, CredentialCache
 from wasession.ingest.result import IngestResult
-from wasession.ingest.slices import CONFLICT_RETRIES, SlicedBody, prepare
+from wasession.ingest.slices import CONFLICT_RETRIES, Report, SlicedBody, prepare
+from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
 from wasession.store import webhook_log
 from wasession.store.channels import Channel
 from wasession.store.db import Connection, IntegrityError
 from wasession.store.webhook_log import Pending
-
-if TYPE_CHECKING:
-    from wasession.ingest.ingestor import Ingestor
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +60,13 @@ class Backlog:
         return self.depth > self.limit
 
 
-class _Careful(Exception):
-    """A body of an optimistic batch raised: roll back, apply the batch body by body."""
-
-
 class ApplyQueue:
     def __init__(
         self,
-        ingestor: Ingestor,
+        ctx: ServiceContext,
+        credentials: CredentialCache,
+        applier: Applier,
+        report: Report,
         *,
         batch_size: int = APPLY_BATCH,
         backlog_limit: int = 50_000,
@@ -77,7 +74,10 @@ class ApplyQueue:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._ingestor = ingestor
+        self._ctx = ctx
+        self._credentials = credentials
+        self._applier = applier
+        self._report = report  # told what each committed batch applied
         self._batch_size = batch_size
         self._linger = linger
         self._monotonic = monotonic
@@ -127,7 +127,7 @@ class ApplyQueue:
         self._acked_at = self._monotonic()
 
     def _ack_busy(self) -> bool:
-        return self._monotonic() - self._acked_at < ACK_BUSY and not self._ingestor.ctx.db.is_postgres
+        return self._monotonic() - self._acked_at < ACK_BUSY and not self._ctx.db.is_postgres
 
     def _size(self) -> int:
         """SQLite has one writer: while webhooks arrive a batch takes at most BUSY_BATCH bodies, so an
@@ -142,17 +142,20 @@ class ApplyQueue:
             # Parsed and judged before the write transaction, so it holds SQLite's lock only to apply.
             judged = self._judge_waiting(size)
             try:
-                results, sliced = self._attempt(size, judged, careful=False)
-            except _Careful:
-                results, sliced = self._attempt(size, judged, careful=True)
+                results, sliced = self._attempt(size, judged, together=True)
+            except Exception:
+                # A body of the batch raised and the transaction rolled back (no savepoint costs the
+                # batches that succeed): apply the bodies one at a time, each in a savepoint, so the
+                # bad one is marked with its error and the others are applied.
+                results, sliced = self._attempt(size, judged, together=False)
             if results:
                 self.batches += 1
                 self._after(results)
                 self.notify_applied()
             if sliced is not None:
-                while not sliced.step(self._ingestor):
+                while not sliced.step(self._ctx, self._applier, self._report):
                     pass
-                metrics.webhooks_applied([(self._ingestor.ctx.clock.now() - sliced.received_at).total_seconds()])
+                metrics.webhooks_applied([(self._ctx.clock.now() - sliced.received_at).total_seconds()])
                 results.append(sliced.result)
             return results
 
@@ -166,7 +169,7 @@ class ApplyQueue:
         process or another; whether it is. For a face that shows the state a webhook leads to."""
         deadline = time.monotonic() + timeout
         while True:
-            with self._ingestor.ctx.db.read() as conn:
+            with self._ctx.db.read() as conn:
                 if webhook_log.is_processed(conn, log_id):
                     return True
             remaining = deadline - time.monotonic()
@@ -179,16 +182,15 @@ class ApplyQueue:
 
     def _judge_waiting(self, size: int) -> dict[int, tuple[BodyToApply, bool]]:
         """The oldest waiting bodies parsed and judged, by log id, read without locking anything."""
-        with self._ingestor.ctx.db.read() as conn:
+        with self._ctx.db.read() as conn:
             rows = webhook_log.claim_unprocessed(conn, size, skip_locked=False)
             secrets: dict[str, str | None] = {}
             return {row.id: self._judged(conn, row, secrets) for row in rows}
 
     def _attempt(
-        self, size: int, judged: dict[int, tuple[BodyToApply, bool]], *, careful: bool
+        self, size: int, judged: dict[int, tuple[BodyToApply, bool]], *, together: bool
     ) -> tuple[list[IngestResult], SlicedBody | None]:
-        ingestor = self._ingestor
-        ctx = ingestor.ctx
+        ctx = self._ctx
         sliced: SlicedBody | None = None
         with ctx.db.write() as conn:
             # The rows this transaction holds: on PostgreSQL another process may have taken some of
@@ -207,14 +209,11 @@ class ApplyQueue:
                 body.result = IngestResult(log_id=body.log_id, error=body.result.error)  # a retry starts afresh
                 bodies.append(body)
             channels: dict[str, Channel | None] = {}
-            if careful:
+            if together:
+                self._applier.apply(conn, bodies, channels)
+            else:
                 for body in bodies:
                     self._apply_alone(conn, body, channels)
-            else:
-                try:
-                    ingestor.applier.apply_many(conn, bodies, channels)
-                except Exception as exc:
-                    raise _Careful from exc
             now = ctx.clock.now()
             webhook_log.mark_many(conn, [(b.log_id, now, b.result.to_outcome()) for b in bodies])
         metrics.webhooks_applied([(now - b.received_at).total_seconds() for b in bodies])
@@ -225,7 +224,7 @@ class ApplyQueue:
         if row.signature is None:
             verdict = TRUSTED  # logged by a caller that verified it (`Ingestor.ingest` without a signature)
         else:
-            verdict = self._ingestor.credentials.verdict(conn, prepared.batch, row.signature, row.body, secrets)
+            verdict = self._credentials.verdict(conn, prepared.batch, row.signature, row.body, secrets)
         result = IngestResult(log_id=row.id, error=prepared.error)
         return BodyToApply(row.id, prepared.updates, verdict, row.received_at, result), prepared.large
 
@@ -236,7 +235,7 @@ class ApplyQueue:
             body.result = IngestResult(log_id=body.log_id, error=body.result.error)
             savepoint = conn.begin_nested()
             try:
-                self._ingestor.applier.apply_many(conn, [body], channels)
+                self._applier.apply(conn, [body], channels)
                 savepoint.commit()
                 return
             except IntegrityError as exc:
@@ -252,7 +251,7 @@ class ApplyQueue:
 
     def _after(self, results: list[IngestResult]) -> None:
         try:
-            self._ingestor.after_commit(results)
+            self._report(results)
         except Exception:  # committed is committed
             log.exception("waking the engine after applying webhooks failed")
 
@@ -266,7 +265,7 @@ class ApplyQueue:
     def _refresh_depth(self, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._depth_at < DEPTH_EVERY:
             return
-        with self._ingestor.ctx.db.read() as conn:
+        with self._ctx.db.read() as conn:
             self.observe_depth(webhook_log.backlog(conn))
 
     def observe_depth(self, depth: int) -> bool:

@@ -19,7 +19,7 @@ from wasession.ingest.apply_queue import ApplyQueue
 from wasession.ingest.credentials import TRUSTED, CredentialCache, SignatureRejected
 from wasession.ingest.group_commit import GroupCommit, log_bodies
 from wasession.ingest.result import IngestResult
-from wasession.ingest.slices import SlicedBody, prepare
+from wasession.ingest.slices import Report, SlicedBody, prepare
 from wasession.lifecycle.context import ServiceContext
 from wasession.store import webhook_log
 from wasession.store.channels import ChannelCache
@@ -47,9 +47,12 @@ class Ingestor:
         self._wake = wake or (lambda _result: ctx.wake())
         # After an ack commit: wake whoever applies (the engine's apply loop).
         self.on_logged = on_logged or (lambda: None)
-        # Set in an apply process: what it applied is told by the process that serves (`tell` there).
-        self.report_to: Callable[[list[IngestResult]], None] | None = None
-        self.queue = ApplyQueue(self, backlog_limit=backlog_limit)
+        # Where the results of applied bodies go once committed: `act_on_applied` here; an apply
+        # process sends them instead to the process that serves, which acts on them there.
+        self.report: Report = self.act_on_applied
+        self.queue = ApplyQueue(
+            ctx, self.credentials, self.applier, lambda results: self.report(results), backlog_limit=backlog_limit
+        )
         self._group = GroupCommit(ctx, lambda: self.on_logged())
 
     def submit(self, raw: bytes, signature: str | None = None) -> Future[IngestResult]:
@@ -83,15 +86,9 @@ class Ingestor:
         """Apply every logged body waiting now; their results by log id."""
         return self.queue.drain()
 
-    def after_commit(self, results: list[IngestResult]) -> None:
-        """After applied bodies commit: tell whoever must know, here or in the serving process."""
-        if self.report_to is not None:
-            self.report_to(results)
-        else:
-            self.tell(results)
-
-    def tell(self, results: list[IngestResult]) -> None:
-        """The fake Cloud API of each customer who wrote, and the loops that have work now."""
+    def act_on_applied(self, results: list[IngestResult]) -> None:
+        """After applied bodies commit (here, or in this process's apply process): tell the fake
+        Cloud API of each customer who wrote, and wake the loops that have work now."""
         merged = IngestResult()
         if self.on_customer is not None:
             for r in results:
@@ -123,6 +120,6 @@ class Ingestor:
             with self.ctx.db.write() as conn:
                 webhook_log.mark_processed(conn, log_id, self.ctx.clock.now(), sliced.result.to_outcome())
             return sliced.result
-        while not sliced.step(self):
+        while not sliced.step(self.ctx, self.applier, self.report):
             pass
         return sliced.result

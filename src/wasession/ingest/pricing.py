@@ -1,25 +1,22 @@
 """What a status webhook says about price and window, and a customer's referral, kept (docs/rules.md R23).
 
-Two calls for the applier, one per status and one per stored customer message, so the batched apply
-path can make the same calls.
+Two calls for the apply path, one per status and one per stored customer message.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from wasession.domain.events import EventType
 from wasession.domain.pricing import AUTOMATED_KINDS, MessagePricing, merge, status_order
-from wasession.lifecycle import writes as session_ops
 from wasession.observability import usage_metrics
 from wasession.store import pricing as pricing_store
 from wasession.store.channels import Channel
 from wasession.store.db import Connection
-from wasession.store.messages import MessageRow, MessageState
-from wasession.store.pricing import StoredPricing
+from wasession.store.messages import MessageState
+from wasession.store.pricing import PricingSaves, StoredPricing
 from wasession.whatsapp.payload import InboundMessage, StatusUpdate
 
 Record = Callable[..., Any]  # (channel, session_id, event type, at, **data): an event in this transaction
@@ -28,28 +25,28 @@ Record = Callable[..., Any]  # (channel, session_id, event type, at, **data): an
 def record_status(
     conn: Connection,
     channel: Channel,
-    message: MessageRow | MessageState,
+    message: MessageState,
     status: StatusUpdate,
     now: datetime,
-    known: dict[int, StoredPricing | None] | None = None,
-    record: Record | None = None,
+    known: dict[int, StoredPricing | None],
+    saves: PricingSaves,
+    record: Record,
 ) -> None:
     """Merge the status's pricing and conversation into the message's; a status carrying none, a
-    duplicate, or an older one arriving late, loses nothing already known. The batched apply path
-    passes `known`, what is stored for the batch's sends (read in one query, kept current here), and
-    `record`, which adds an event where its other events go, so the event ids come in the same order
-    as when the statuses are applied one by one."""
+    duplicate, or an older one arriving late, loses nothing already known. `known` is what is stored
+    for the batch's sends (read in one query, kept current here), `saves` gathers what to write
+    (written with the batch), and `record` adds an event where the batch's other events go, so the
+    event ids come in the same order as when the statuses are applied one batch each."""
     new = status.pricing
     if new.empty:
         return
-    stored = known[message.id] if known is not None and message.id in known else pricing_store.get(conn, message.id)
+    stored = known[message.id] if message.id in known else pricing_store.get(conn, message.id)
     order, stored_order = status_order(status.status), (stored.status_order if stored else 0)
     before = stored.pricing if stored else MessagePricing()
     merged = merge(before, stored_order, new, order)
     if stored is not None and merged == before and order <= stored_order:
         return  # a duplicate, or an older status with nothing new
-    pricing_store.save(
-        conn,
+    saves.add(
         message_id=message.id,
         channel_id=channel.id,
         session_id=message.session_id,
@@ -58,16 +55,14 @@ def record_status(
         exists=stored is not None,
         now=now,
     )
-    if known is not None:
-        known[message.id] = StoredPricing(merged, max(order, stored_order))
+    known[message.id] = StoredPricing(merged, max(order, stored_order))
     if before.category is None and merged.category is not None:
         usage_metrics.priced(merged.category, merged.pricing_type, message.kind in AUTOMATED_KINDS)
-    if (
-        merged.free_entry_point
-        and not before.free_entry_point
-        and not pricing_store.free_window_seen(conn, message.session_id, merged.conversation_id, message.id)
-    ):
-        (record or functools.partial(session_ops.record, conn))(
+    if merged.free_entry_point and not before.free_entry_point:
+        saves.flush(conn)  # the look below reads what the batch saved so far
+        if pricing_store.free_window_seen(conn, message.session_id, merged.conversation_id, message.id):
+            return
+        record(
             channel,
             message.session_id,
             EventType.FREE_WINDOW_OPENED,

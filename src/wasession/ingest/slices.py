@@ -6,22 +6,20 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from wasession.ingest.apply import Update, updates_in_order
+from wasession.ingest.apply import Applier
+from wasession.ingest.batch import BodyToApply, Update, updates_in_order
 from wasession.ingest.credentials import Verdict
 from wasession.ingest.result import IngestResult
+from wasession.lifecycle.context import ServiceContext
 from wasession.store import webhook_log
 from wasession.store.channels import Channel
 from wasession.store.db import IntegrityError
 from wasession.whatsapp.payload import PayloadError, WebhookBatch, parse_webhook
-
-if TYPE_CHECKING:
-    from wasession.ingest.ingestor import Ingestor
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +29,11 @@ SLICE = 200
 # ...and for at most this long: on a slow or busy machine a slice stops early, so the webhooks
 # queued behind it wait about this long whatever the machine.
 SLICE_SECONDS = 0.05
-STEP = 10  # updates applied between two looks at the clock
+STEP = 50  # updates applied (as one batch) between two looks at the clock
 CONFLICT_RETRIES = 3
+
+# Told the results of what was applied, once committed (`Ingestor.report`).
+Report = Callable[[list[IngestResult]], None]
 
 
 @dataclass
@@ -74,9 +75,9 @@ class SlicedBody:
     def __post_init__(self) -> None:
         self.result.log_id = self.log_id
 
-    def step(self, ingestor: Ingestor) -> bool:
-        """Apply the next slice; True once the body is marked processed."""
-        ctx = ingestor.ctx
+    def step(self, ctx: ServiceContext, applier: Applier, report: Report) -> bool:
+        """Apply the next slice, through the one apply path, a batch of STEP updates at a time;
+        True once the body is marked processed."""
         for attempt in range(CONFLICT_RETRIES):
             piece = IngestResult(log_id=self.log_id)
             end = self.position
@@ -87,7 +88,9 @@ class SlicedBody:
                     limit = min(self.position + SLICE, len(self.updates))
                     while end < limit and (end == self.position or time.perf_counter() - started < SLICE_SECONDS):
                         part = self.updates[end : min(end + STEP, limit)]
-                        ingestor.applier.apply(conn, part, self.verdict, self.received_at, piece, channels)
+                        applier.apply(
+                            conn, [BodyToApply(self.log_id, part, self.verdict, self.received_at, piece)], channels
+                        )
                         end += len(part)
                     last = end >= len(self.updates)
                     if last:
@@ -97,18 +100,18 @@ class SlicedBody:
                 break
             except IntegrityError:
                 if attempt == CONFLICT_RETRIES - 1:
-                    return self._fail(ingestor, "IntegrityError: the slice kept conflicting")
+                    return self._fail(ctx, "IntegrityError: the slice kept conflicting")
             except Exception as exc:  # the body is kept for re-processing whatever went wrong
                 log.exception("webhook %s could not be applied (slice at %d)", self.log_id, self.position)
-                return self._fail(ingestor, f"{type(exc).__name__}: {exc}")
+                return self._fail(ctx, f"{type(exc).__name__}: {exc}")
         self.result.add(piece)
         self.position = end
-        ingestor.after_commit([piece])
+        report([piece])
         return last
 
-    def _fail(self, ingestor: Ingestor, error: str) -> bool:
+    def _fail(self, ctx: ServiceContext, error: str) -> bool:
         self.result.error = error
-        with ingestor.ctx.db.write() as conn:
-            webhook_log.mark_processed(conn, self.log_id, ingestor.ctx.clock.now(), self.result.to_outcome())
+        with ctx.db.write() as conn:
+            webhook_log.mark_processed(conn, self.log_id, ctx.clock.now(), self.result.to_outcome())
         self.position = len(self.updates)
         return True

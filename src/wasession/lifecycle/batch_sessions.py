@@ -3,7 +3,8 @@
 Applying a batch of webhooks reads each session it touches once (`load`, one query for the whole
 batch), decides every change with `domain.transitions` against the in-memory row, and leaves the
 writing to one `SessionWrites`, flushed with the batch: the same writes, in the same order, as
-applying each change at once, in a few set-based statements.
+applying each change at once, in a few set-based statements. Sessions the batch opens are kept
+under stand-in (negative) ids and inserted together, as they are at the flush, in one statement.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class BatchSessions:
         self._active: dict[tuple[int, int], int] = {}  # (channel id, contact id) -> session id
         self._contacts_loaded: set[int] = set()  # contacts whose active sessions are all in `_active`
         self._new_contacts: set[int] = set()  # created in this batch: no session but those opened here
+        self._opened: list[int] = []  # stand-in ids of the sessions opened and not inserted yet
+        self.stored_ids: dict[int, int] = {}  # stand-in id -> stored id, once inserted
 
     def load_active(self, conn: Connection, contact_ids: Iterable[int]) -> None:
         """Read the active sessions of these contacts (every channel), in one query per thousand."""
@@ -78,12 +81,13 @@ class BatchSessions:
         return self._by_id.setdefault(stored.id, stored)
 
     def open(self, conn: Connection, channel: Channel, contact_id: int, change: Change) -> SessionRow:
-        """Insert the session `transitions.opened` describes now (its id is needed at once) and gather its events."""
+        """The session `transitions.opened` describes, under a stand-in id until `insert_opened`
+        writes it; its events are gathered."""
         assert change.plan is not None, "a session opens with a plan"
+        assert change.reminder is None and change.closing is None, "opening queues no message"
         opened_at = change.fields["last_customer_at"]
-        session_id = session_store.insert_session(
-            conn, channel_id=channel.id, contact_id=contact_id, opened_at=opened_at, **change.fields
-        )
+        session_id = -1 - len(self.stored_ids) - len(self._opened)
+        self._opened.append(session_id)
         values: dict[str, Any] = {**_NEW_SESSION_DEFAULTS, **change.fields}
         row = SessionRow(id=session_id, channel_id=channel.id, contact_id=contact_id, opened_at=opened_at, **values)
         self._contacts_loaded.add(contact_id)
@@ -95,11 +99,36 @@ class BatchSessions:
         """Gather `change` of `session` for the flush, and keep the row as it will be written."""
         if change.empty:
             return
+        if session.id in self.stored_ids:  # a row read before its session was inserted mid-batch
+            session = self._by_id[self.stored_ids[session.id]]
+        if session.id < 0:
+            assert change.reminder is None and change.closing is None, "a message names its session by id"
         self.writes.apply(conn, channel, session.id, change)
         if change.fields:
             self._keep(replace(self._by_id.get(session.id, session), **change.fields))
 
+    def current_id(self, session_id: int) -> int:
+        """The id to write for `session_id`: its stored id once a session opened by the batch is inserted."""
+        return self.stored_ids.get(session_id, session_id)
+
+    def insert_opened(self, conn: Connection) -> dict[int, int]:
+        """Insert the sessions opened since the last flush, as they are now (every change gathered
+        for them included), in one statement; their stored ids by stand-in id. Before anything
+        that names them is written."""
+        if not self._opened:
+            return {}
+        rows = [self._by_id.pop(i) for i in self._opened]
+        ids = dict(zip(self._opened, session_store.insert_rows(conn, rows), strict=True))
+        self._opened = []
+        self.stored_ids.update(ids)
+        for row in rows:
+            self._keep(replace(row, id=ids[row.id]))
+        self.writes.rename_sessions(ids, inserted=True)
+        return ids
+
     def flush(self, conn: Connection) -> None:
+        """Write the gathered updates and events (after `insert_opened`)."""
+        assert not self._opened, "insert the opened sessions first"
         self.writes.flush(conn)
 
     def refresh(self, conn: Connection, session_id: int) -> None:

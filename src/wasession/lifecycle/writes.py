@@ -11,20 +11,14 @@ from typing_extensions import Unpack
 
 from wasession.domain.events import EventType
 from wasession.domain.lifecycle import CloseReason, Direction, MessageKind, MessageStatus, ReminderState
-from wasession.domain.plan import Plan
-from wasession.domain.policy import Policy
 from wasession.domain.transitions import (
     Change,
     EventNote,
-    PlanFields,
     QueueClosing,
-    ReplanExtra,
     SendOutcome,
     SessionState,
     closed,
-    plan_fields,
     reminder_send_outcome,
-    replanned,
 )
 from wasession.store import events
 from wasession.store import messages as message_store
@@ -56,11 +50,6 @@ def state_of(session: SessionRow) -> SessionState:
         reminder_step=session.reminder_step,
         snoozed_until=session.snoozed_until,
     )
-
-
-def plan_values(p: Plan) -> PlanFields:
-    """The fields that write plan `p` (ingest opens sessions with these until it adopts `opened`)."""
-    return plan_fields(p)
 
 
 def _event(
@@ -141,24 +130,21 @@ class SessionWrites:
     ) -> None:
         self._events.append(_event(channel, session_id, event_type, at, data))
 
-    def replan(
-        self,
-        session: SessionRow,
-        policy: Policy,
-        now: datetime,
-        *,
-        reminder_state: ReminderState | None = None,
-        policy_changed: bool = False,
-        **extra: Unpack[ReplanExtra],
-    ) -> Plan:
-        p, values = replanned(
-            state_of(session), policy, now, reminder_state=reminder_state, policy_changed=policy_changed, **extra
-        )
-        self.update(session.id, **values)
-        return p
-
     def close(self, channel: Channel, session: SessionRow, now: datetime, reason: CloseReason) -> None:
         self._gather(channel, session.id, closed(state_of(session), now=now, reason=reason), None)
+
+    def rename_sessions(self, ids: dict[int, int], *, inserted: bool) -> None:
+        """Sessions gathered under a stand-in id (the batch that opened them inserts them together)
+        now have their stored ids: their events name those. `inserted`: the rows were inserted with
+        every change gathered for them, so those updates are dropped."""
+        for old, new in ids.items():
+            values = self._updates.pop(old, None)
+            if values is not None and not inserted:
+                self._updates[new] = values
+        for event in self._events:
+            session_id = event["session_id"]
+            if session_id is not None and session_id in ids:
+                event["session_id"] = ids[session_id]
 
     def flush(self, conn: Connection) -> None:
         alike: dict[tuple[tuple[str, Any], ...], list[int]] = {}
@@ -215,23 +201,6 @@ def apply(conn: Connection, channel: Channel, session_id: int, change: Change) -
     return message_id
 
 
-def replan(
-    conn: Connection,
-    session: SessionRow,
-    policy: Policy,
-    now: datetime,
-    *,
-    reminder_state: ReminderState | None = None,
-    policy_changed: bool = False,
-    **extra: Unpack[ReplanExtra],
-) -> Plan:
-    """`SessionWrites.replan`, written now. Ingest calls this until it adopts `customer_wrote` + `apply`."""
-    writes = SessionWrites()
-    p = writes.replan(session, policy, now, reminder_state=reminder_state, policy_changed=policy_changed, **extra)
-    writes.flush(conn)
-    return p
-
-
 def close(conn: Connection, channel: Channel, session: SessionRow, now: datetime, reason: CloseReason) -> None:
     apply(conn, channel, session.id, closed(state_of(session), now=now, reason=reason))
 
@@ -247,7 +216,7 @@ def reminder_failed(
 ) -> None:
     """A reminder of the current silence failed; 131047 means Meta considers the window over (R15).
 
-    Ingest and the sender call this until they adopt `reminder_send_outcome` + `apply`."""
+    The sender calls this; ingest decides the same with `reminder_send_outcome` in its batch."""
     change = reminder_send_outcome(
         state_of(session),
         silence_t=silence_t,

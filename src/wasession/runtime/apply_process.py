@@ -20,6 +20,8 @@ The child ends when the socket closes, once its batch in progress commits: when 
 when serve dies (SIGKILL included), so no apply process outlives its serve. When the child dies,
 serve starts another. A body the dead child had not committed is still unprocessed in the log, and
 the next one applies it (applying is idempotent, R4, R15).
+
+This module is serve's side; the child's entry point is `wasession.runtime.apply_child`.
 """
 
 from __future__ import annotations
@@ -28,22 +30,16 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wasession.config import Settings
-from wasession.engine.runner import Loop
-from wasession.ingest import IngestResult
+from wasession.ingest import Ingestor, IngestResult
 from wasession.observability import forwarding, metrics
-from wasession.runtime.engine import APPLY_SWEEP
-
-if TYPE_CHECKING:
-    from wasession.runtime.core import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +51,10 @@ STOP_WAIT = 30.0  # seconds a stopping child may take to finish its batch
 class ApplyProcess:
     """serve's side: starts the child, wakes it, hears its reports, starts another when it dies."""
 
-    def __init__(self, runtime: Runtime, *, log_format: str | None) -> None:
-        self.runtime = runtime
+    def __init__(self, settings: Settings, secret_key: str, ingestor: Ingestor, *, log_format: str | None) -> None:
+        self.settings = settings
+        self.secret_key = secret_key  # the child must decrypt the same secrets
+        self.ingestor = ingestor
         self.log_format = log_format
         self._stopping = threading.Event()
         self._sock: socket.socket | None = None
@@ -72,14 +70,14 @@ class ApplyProcess:
         ours, theirs = socket.socketpair()
         env = {**os.environ, FD_VARIABLE: str(theirs.fileno())}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "wasession.runtime.apply_process"],
+            [sys.executable, "-m", "wasession.runtime.apply_child"],
             pass_fds=(theirs.fileno(),),
             env=env,
             stdin=subprocess.DEVNULL,
         )
         theirs.close()
-        settings = self.runtime.settings.model_dump()
-        settings["secret_key"] = self.runtime.secret_key
+        settings = self.settings.model_dump()
+        settings["secret_key"] = self.secret_key
         hello = {"settings": settings, "log_format": self.log_format, "parent": os.getpid()}
         ours.sendall(json.dumps(hello).encode() + b"\n")
         self._sock = ours
@@ -123,10 +121,10 @@ class ApplyProcess:
         )
         forwarding.add(report["counters"])
         forwarding.observe_apply_lags(report["lags"])
-        queue = self.runtime.ingestor.queue
+        queue = self.ingestor.queue
         queue.depth = report["depth"]
         metrics.APPLY_BACKLOG.set(report["depth"])
-        self.runtime.ingestor.tell([result])
+        self.ingestor.act_on_applied([result])
         queue.notify_applied()
 
     def stop(self) -> None:
@@ -149,102 +147,3 @@ class ApplyProcess:
 
 def _instant(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
-
-
-# -- the child ----------------------------------------------------------------------------------------
-
-
-class _Reporter:
-    """The child's side of the reports: one line per applied batch, with everything serve must tell."""
-
-    def __init__(self, sock: socket.socket, runtime: Runtime) -> None:
-        self._sock = sock
-        self._runtime = runtime
-        self._lock = threading.Lock()
-        self._lags: list[float] = []
-        self._counters = forwarding.CounterDeltas()
-        self._told_depth: int | None = None  # the backlog depth the last report carried
-
-    def lags(self, lags: list[float]) -> None:
-        with self._lock:
-            self._lags.extend(lags)
-
-    def report(self, results: list[IngestResult]) -> None:
-        merged = IngestResult()
-        for r in results:
-            merged.add(r)
-        self._send(merged)
-
-    def flush(self) -> None:
-        """What a step left untold (a large body's last lag, the backlog's new depth: the step counts
-        it after its last batch was reported, so serve's gauge would otherwise keep the old one)."""
-        with self._lock:
-            pending = bool(self._lags) or self._runtime.ingestor.queue.depth != self._told_depth
-        if pending:
-            self._send(IngestResult())
-
-    def _send(self, merged: IngestResult) -> None:
-        with self._lock:
-            lags, self._lags = self._lags, []
-            self._told_depth = self._runtime.ingestor.queue.depth
-            report = {
-                "opened": merged.opened,
-                "messages": merged.messages,
-                "statuses": merged.statuses,
-                "due_at": merged.due_at.isoformat() if merged.due_at is not None else None,
-                "customers": [(pnid, user, at.isoformat()) for pnid, user, at in merged.customers],
-                "counters": self._counters.take(),
-                "lags": lags,
-                "depth": self._told_depth,
-            }
-            self._sock.sendall(json.dumps(report).encode() + b"\n")
-
-
-class _Stop(Exception):
-    pass
-
-
-def _raise_stop(*_: object) -> None:
-    raise _Stop()
-
-
-def main() -> None:
-    from wasession.observability.logging import configure as configure_logging
-    from wasession.runtime.core import Runtime
-
-    # Ctrl-C in a terminal reaches the whole process group: serve stops the child itself, after its
-    # requests in flight, by closing the socket. SIGTERM sent to the child alone stops it too.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _raise_stop)
-    sock = socket.socket(fileno=int(os.environ.pop(FD_VARIABLE)))
-    with sock.makefile("rb") as first:
-        hello = json.loads(first.readline())
-    settings = Settings(**hello["settings"])
-    configure_logging(hello["log_format"] or settings.log_format, settings.log_level)
-    runtime = Runtime(settings)
-    reporter = _Reporter(sock, runtime)
-    runtime.ingestor.report_to = reporter.report
-    metrics.apply_lag_listeners.append(reporter.lags)
-    queue = runtime.ingestor.queue
-
-    def step() -> None:
-        queue.run()
-        reporter.flush()
-
-    loop = Loop("apply", step, lambda: None, runtime.clock, max_sleep=APPLY_SWEEP)
-    loop.start()
-    log.debug("apply process %d for serve %d started", os.getpid(), hello["parent"])
-    try:
-        while sock.recv(4096):
-            queue.acked()
-            loop.wake()
-    except (_Stop, OSError):
-        pass
-    finally:
-        loop.stop()
-        runtime.stop()
-        sock.close()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,8 +1,8 @@
 """The cheap part of the composition: what every command needs, and nothing that runs by itself.
 
 Opening a Runtime connects no socket and starts no thread; admin commands (`apikeys list`, …) use
-it alone. `engine` is built on first use: `serve`, `worker`, the API's event-webhook test sends
-and the Simulator use it.
+it alone. `workers` are built on first use: `serve`, `worker`, the API's event-webhook test sends
+and the Simulator use them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from wasession.ingest import Ingestor, IngestResult, prune_webhook_log
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbox import Sender
 from wasession.outbox.ratelimit import SharedRateLimiter
-from wasession.runtime.engine import DUE_MAX_SLEEP, Engine, LoopStep, NextAt
+from wasession.runtime.apply_process import ApplyProcess
+from wasession.runtime.workers import DUE_MAX_SLEEP, LoopStep, NextAt, Workers
 from wasession.sandbox.fake_cloud import FakeCloudApi
 from wasession.store import migrate, notify, probe
 from wasession.store.channels import Channel
@@ -95,7 +96,7 @@ class Runtime:
         )
         self._http = http
         self._sandbox_base_url = sandbox_base_url
-        self._engine: Engine | None = None
+        self._workers: Workers | None = None
         self.fake: FakeCloudApi | None = None
         self.owner = f"{os.uname().nodename}:{os.getpid()}"  # names this process in wake-ups and claims
         # Called (from any thread) after a write in this process; they must return at once.
@@ -153,60 +154,67 @@ class Runtime:
     def schema_revision(self) -> str | None:
         return migrate.current_revision(self.db)
 
-    # -- the engine, built on first use ---------------------------------------------------------------
+    # -- the workers, built on first use --------------------------------------------------------------
 
     @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = Engine(self, http=self._http, sandbox_base_url=self._sandbox_base_url)
-        return self._engine
+    def workers(self) -> Workers:
+        if self._workers is None:
+            self._workers = Workers(
+                self.settings,
+                self.ctx,
+                owner=self.owner,
+                apply_queue=self.ingestor.queue,
+                prune_webhooks=self.prune_webhooks,
+                http=self._http,
+                sandbox_base_url=self._sandbox_base_url,
+            )
+        return self._workers
 
     @property
-    def has_engine(self) -> bool:
-        return self._engine is not None
+    def has_workers(self) -> bool:
+        return self._workers is not None
 
-    # The engine's parts, for the Simulator and tests that step them by hand.
+    # The workers, for the Simulator and tests that step them by hand.
     @property
     def due(self) -> DueWorker:
-        return self.engine.due
+        return self.workers.due
 
     @property
     def sender(self) -> Sender:
-        return self.engine.sender
+        return self.workers.sender
 
     @property
     def event_dispatch(self) -> EventDispatcher:
-        return self.engine.event_dispatch
+        return self.workers.event_dispatch
 
     @property
     def relay(self) -> Relay:
-        return self.engine.relay
+        return self.workers.relay
 
     @property
     def rate_limiter(self) -> SharedRateLimiter | None:
-        return self.engine.rate_limiter
+        return self.workers.rate_limiter
 
     @property
     def loops(self) -> list[Loop]:
-        return self.engine.loops if self._engine is not None else []
+        return self.workers.loops if self._workers is not None else []
 
     def client_for(self, channel: Channel) -> CloudClient:
-        return self.engine.client_for(channel)
+        return self.workers.client_for(channel)
 
     def add_loop(
         self, name: str, step: LoopStep, next_at: NextAt, *, max_sleep: float = 1.0, wakeable: bool = True
     ) -> Loop:
-        return self.engine.add_loop(name, step, next_at, max_sleep=max_sleep, wakeable=wakeable)
+        return self.workers.add_loop(name, step, next_at, max_sleep=max_sleep, wakeable=wakeable)
 
-    def start_engine(self, *, apply_process: bool = False, log_format: str | None = None) -> Engine:
+    def start_workers(self, *, apply_process: bool = False, log_format: str | None = None) -> Workers:
         """`apply_process`: logged webhooks are applied by a child process (`serve`), not a loop here."""
         if apply_process:
-            from wasession.runtime.apply_process import ApplyProcess
-
-            self.engine.start(apply_process=ApplyProcess(self, log_format=log_format))
+            child = ApplyProcess(self.settings, self.secret_key, self.ingestor, log_format=log_format)
+            self.workers.start(apply_process=child)
         else:
-            self.engine.start()
-        return self.engine
+            self.workers.start()
+        return self.workers
 
     def attach_fake(self, fake: FakeCloudApi) -> None:
         """Sends to the fake's numbers go to `fake`, which must hear of every customer message on them
@@ -225,8 +233,8 @@ class Runtime:
             notify.publish(self.db, self.owner)
 
     def wake_local(self) -> None:
-        if self._engine is not None:
-            self._engine.wake_local()
+        if self._workers is not None:
+            self._workers.wake_local()
         self._changed()
 
     def _changed(self) -> None:
@@ -238,14 +246,14 @@ class Runtime:
         """After an ack commit: this process's apply loop, or its apply process (`serve`), applies the
         new bodies at once (another process on PostgreSQL finds them on its next sweep, within
         APPLY_SWEEP)."""
-        if self._engine is not None:
-            self._engine.wake_apply()
+        if self._workers is not None:
+            self._workers.wake_apply()
 
     def wake_after_ingest(self, result: IngestResult) -> None:
-        """After webhooks were applied: see Engine.wake_after_ingest. On PostgreSQL the other
+        """After webhooks were applied: see Workers.wake_after_ingest. On PostgreSQL the other
         processes are told only when work became due within the due loop's longest sleep."""
-        if self._engine is not None:
-            due_soon = self._engine.wake_after_ingest(result)
+        if self._workers is not None:
+            due_soon = self._workers.wake_after_ingest(result)
         else:
             due_soon = result.due_at is not None and (result.due_at - self.clock.now()).total_seconds() <= DUE_MAX_SLEEP
         if due_soon and self.db.is_postgres:
@@ -253,8 +261,8 @@ class Runtime:
         self._changed()
 
     def stop(self) -> None:
-        if self._engine is not None:
-            self._engine.stop()
+        if self._workers is not None:
+            self._workers.stop()
         self.db.dispose()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -141,9 +141,8 @@ class Seen:
     username: str | None
 
 
-def insert_seen(conn: Connection, workspace_id: int, seen: Seen, now: datetime) -> Contact:
-    """A contact seen for the first time; returned without reading it back."""
-    values: dict[str, Any] = {
+def _seen_values(workspace_id: int, seen: Seen, now: datetime) -> dict[str, Any]:
+    return {
         "workspace_id": workspace_id,
         "wa_id": seen.wa_id,
         "user_id": seen.user_id,
@@ -153,8 +152,35 @@ def insert_seen(conn: Connection, workspace_id: int, seen: Seen, now: datetime) 
         "created_at": now,
         "updated_at": now,
     }
+
+
+def insert_seen(conn: Connection, workspace_id: int, seen: Seen, now: datetime) -> Contact:
+    """A contact seen for the first time; returned without reading it back."""
+    values = _seen_values(workspace_id, seen, now)
     new_id = conn.execute(_INSERT, values).inserted_primary_key[0]  # type: ignore[index]
-    return Contact(id=int(new_id), first_name=None, last_name=None, email=None, phone=None, **values)
+    return _new_contact(int(new_id), values)
+
+
+def seen_contact(contact_id: int, workspace_id: int, seen: Seen, now: datetime) -> Contact:
+    """The contact `insert_seen` would return, under an id of the caller's (not stored)."""
+    return _new_contact(contact_id, _seen_values(workspace_id, seen, now))
+
+
+def _new_contact(contact_id: int, values: dict[str, Any]) -> Contact:
+    return Contact(id=contact_id, first_name=None, last_name=None, email=None, phone=None, **values)
+
+
+def insert_many_seen(conn: Connection, rows: Sequence[tuple[int, Seen, datetime]]) -> list[Contact]:
+    """`insert_seen` for each (workspace id, seen, now), in one statement; the contacts in the
+    order given (their ids ascending in that order, as one insert after another would give)."""
+    if len(rows) <= 1:
+        return [insert_seen(conn, workspace_id, seen, now) for workspace_id, seen, now in rows]
+    values: list[dict[str, Any]] = [_seen_values(workspace_id, seen, now) for workspace_id, seen, now in rows]
+    # Matched back by their names (two new contacts never share one): asking for the rows in the
+    # order given would make SQLAlchemy send one INSERT per row on SQLite.
+    query = _INSERT.returning(contacts.c.id, contacts.c.workspace_id, contacts.c.wa_id, contacts.c.user_id)
+    ids = {(ws, wa, user): int(i) for i, ws, wa, user in conn.execute(query, values)}
+    return [_new_contact(ids[(v["workspace_id"], v["wa_id"], v["user_id"])], v) for v in values]
 
 
 def seen_changes(existing: Contact, seen: Seen) -> dict[str, Any]:

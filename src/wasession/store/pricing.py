@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from wasession.domain.pricing import FREE_ENTRY_POINT, PRICING_FIELDS, REFERRAL_CONVERSION, MessagePricing
 from wasession.store.schema import message_pricing, session_referrals
@@ -58,27 +58,53 @@ def get_many(conn: Connection, message_ids: Sequence[int]) -> dict[int, StoredPr
     return found
 
 
-def save(
-    conn: Connection,
-    *,
-    message_id: int,
-    channel_id: int,
-    session_id: int,
-    pricing: MessagePricing,
-    status_order: int,
-    exists: bool,
-    now: datetime,
-) -> None:
-    values = {name: getattr(pricing, name) for name in PRICING_FIELDS}
-    values.update(status_order=status_order, updated_at=now)
-    if exists:
-        conn.execute(update(message_pricing).where(message_pricing.c.message_id == message_id).values(**values))
-    else:
-        conn.execute(
-            insert(message_pricing).values(
-                message_id=message_id, channel_id=channel_id, session_id=session_id, **values
-            )
-        )
+class PricingSaves:
+    """What a batch merged into its messages' pricing, gathered and written by `flush` in one
+    statement per kind (an INSERT for messages without a row, an UPDATE for the others): a message
+    saved twice in a batch is written once, with its last values."""
+
+    def __init__(self) -> None:
+        self._inserts: dict[int, dict[str, Any]] = {}
+        self._updates: dict[int, dict[str, Any]] = {}
+
+    def add(
+        self,
+        *,
+        message_id: int,
+        channel_id: int,
+        session_id: int,
+        pricing: MessagePricing,
+        status_order: int,
+        exists: bool,
+        now: datetime,
+    ) -> None:
+        values = {name: getattr(pricing, name) for name in PRICING_FIELDS}
+        values.update(status_order=status_order, updated_at=now)
+        if message_id in self._inserts:  # saved earlier in the batch: still one new row
+            self._inserts[message_id].update(values)
+        elif exists:
+            self._updates[message_id] = {"b_message_id": message_id, **values}
+        else:
+            self._inserts[message_id] = {
+                "message_id": message_id,
+                "channel_id": channel_id,
+                "session_id": session_id,
+                **values,
+            }
+
+    def flush(self, conn: Connection) -> None:
+        if self._inserts:
+            conn.execute(insert(message_pricing), list(self._inserts.values()))
+        if self._updates:
+            conn.execute(_UPDATE_PRICING, list(self._updates.values()))
+        self._inserts, self._updates = {}, {}
+
+
+_UPDATE_PRICING = (
+    update(message_pricing)
+    .where(message_pricing.c.message_id == bindparam("b_message_id"))
+    .values({name: bindparam(name) for name in (*PRICING_FIELDS, "status_order", "updated_at")})
+)
 
 
 def free_window_seen(conn: Connection, session_id: int, conversation_id: str | None, except_message: int) -> bool:

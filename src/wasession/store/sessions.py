@@ -197,6 +197,22 @@ def insert_session(conn: Connection, **values: Unpack[SessionInsert]) -> int:
     return int(conn.execute(_INSERT, dict(values)).inserted_primary_key[0])  # type: ignore[index]
 
 
+def insert_rows(conn: Connection, rows: Sequence[SessionRow]) -> list[int]:
+    """Insert these sessions (their `id` ignored) in one statement; their ids, in the order given.
+    Two of them never share a channel and contact: only one session of a contact is active."""
+    values = [{f: getattr(row, f) for f in _INSERT_COLUMNS} for row in rows]
+    if len(values) <= 1:
+        return [int(conn.execute(_INSERT, v).inserted_primary_key[0]) for v in values]  # type: ignore[index]
+    # Matched back by channel and contact: asking for the rows in the order given would make
+    # SQLAlchemy send one INSERT per row on SQLite.
+    query = _INSERT.returning(sessions.c.id, sessions.c.channel_id, sessions.c.contact_id)
+    ids = {(channel_id, contact_id): int(i) for i, channel_id, contact_id in conn.execute(query, values)}
+    return [ids[(v["channel_id"], v["contact_id"])] for v in values]
+
+
+_INSERT_COLUMNS = [f.name for f in fields(SessionRow) if f.name != "id"]
+
+
 def update_session(conn: Connection, session_id: int, **values: Unpack[SessionUpdate]) -> None:
     conn.execute(_UPDATE, {"b_session_id": session_id, **values})
 

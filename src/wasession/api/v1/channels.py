@@ -87,7 +87,7 @@ def router(runtime: Runtime) -> APIRouter:
         limit = runtime.settings.max_channels_per_workspace
         # The cheap refusals first, then Meta: the token must be one that may act for the number.
         channel_service.check_new_channel(ctx, new, body.policy, workspace_id=ws, max_channels=limit)
-        client = runtime.engine.client_for(None)
+        client = runtime.workers.client_for(None)
         graph = channel_service.verify_with_graph(client, body.phone_number_id, body.access_token)
         if not new.display_phone_number and graph.display_phone_number:
             new = dataclasses.replace(new, display_phone_number=graph.display_phone_number)

@@ -1,6 +1,6 @@
-"""`Applier.apply_many` (issue 12b): a batch applied set-based ends exactly as its bodies applied one
-by one in log-id order — same rows, same events in the same order, same results — on random batches
-of customer messages, duplicates, late and out-of-order messages, statuses of our sends (forward
+"""The one apply path (`Applier.apply`, issues 12b and 21): a batch ends exactly as its bodies
+applied one batch each, in log-id order — same rows, same events in the same order, same results —
+on random batches of customer messages, duplicates, late and out-of-order messages, statuses of our sends (forward
 only, failures, unknown wamids, callback data), several contacts and channels."""
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.conftest import fresh_postgres_url, load_fixture
-from wasession.ingest.apply import Applier, Update, updates_in_order
-from wasession.ingest.batch import BodyToApply
+from wasession.ingest.apply import Applier
+from wasession.ingest.batch import BodyToApply, Update, updates_in_order
 from wasession.ingest.credentials import TRUSTED, Verdict
 from wasession.ingest.result import IngestResult
 from wasession.sandbox.bodies import new_wamid, status_body, text_message_body
 from wasession.store import migrate
 from wasession.store.channels import ChannelCache
 from wasession.store.db import Database, connect
-from wasession.store.schema import contacts, events, message_pricing, messages, metadata, sessions
+from wasession.store.schema import contacts, events, message_pricing, messages, metadata, session_referrals, sessions
 from wasession.testing import Simulator
 from wasession.whatsapp.payload import WebhookBatch, parse_webhook
 
@@ -270,34 +270,36 @@ def results(bodies: list[BodyToApply]) -> list[tuple[Any, ...]]:
     return [(b.result.to_outcome(), b.result.due_at, b.result.customers) for b in bodies]
 
 
-def one_by_one(db: Database, bodies: list[BodyToApply]) -> None:
+def batched(db: Database, bodies: list[BodyToApply], cuts: list[int]) -> None:
+    """Apply `bodies` in batches that end at each of `cuts` (and at the end), one transaction each."""
     applier = Applier(ChannelCache())
-    for b in bodies:
+    starts = [0, *cuts]
+    for start, end in zip(starts, [*cuts, len(bodies)], strict=True):
         with db.write() as conn:
-            applier.apply(conn, b.updates, b.verdict, b.received_at, b.result, {})
+            applier.apply(conn, bodies[start:end], {})
 
 
-def batched(db: Database, bodies: list[BodyToApply], size: int) -> None:
-    applier = Applier(ChannelCache())
-    for i in range(0, len(bodies), size):
-        with db.write() as conn:
-            applier.apply_many(conn, bodies[i : i + size], {})
+def random_cuts(rng: random.Random, count: int) -> list[int]:
+    """Random batch boundaries: sometimes one batch of everything, else batches of random sizes."""
+    if rng.random() < 0.2:
+        return []
+    return sorted(rng.sample(range(1, count), rng.randint(1, max(1, count // 4))))
 
 
 @pytest.mark.parametrize(("seed", "trial"), CASES, indirect=["seed"])
-def test_a_batch_ends_as_its_bodies_applied_one_by_one(seed: Seed, trial: int) -> None:
+def test_a_batch_ends_as_its_bodies_applied_one_batch_each(seed: Seed, trial: int) -> None:
     rng = random.Random(trial)
     bodies = make_bodies(seed, rng, rng.choice([5, 20, 60]))
-    sequential, set_based = fresh(bodies), fresh(bodies)
+    alone, together = fresh(bodies), fresh(bodies)
     db_a, db_b, original = copy_of(seed, f"a{trial}"), copy_of(seed, f"b{trial}"), copy_of(seed, f"o{trial}")
     try:
-        one_by_one(db_a, sequential)
-        batched(db_b, set_based, rng.choice([1, 7, len(bodies)]))
+        batched(db_a, alone, list(range(1, len(bodies))))  # one batch each
+        batched(db_b, together, random_cuts(rng, len(bodies)))
         before, after_a, after_b = dump(original), dump(db_a), dump(db_b)
         assert after_a != before, "the trial changed nothing: it tests nothing"
         for table in after_a:
             assert after_b[table] == after_a[table], table
-        assert results(set_based) == results(sequential)
+        assert results(together) == results(alone)
     finally:
         for db in (db_a, db_b, original):
             discard(db)
@@ -340,7 +342,7 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
     try:
         with db.write() as conn:
             event.listen(conn, "before_cursor_execute", count)
-            Applier(ChannelCache()).apply_many(conn, bodies, {})
+            Applier(ChannelCache()).apply(conn, bodies, {})
             event.remove(conn, "before_cursor_execute", count)
             # Each read probes an index: none reads a whole table of messages, contacts or sessions.
             for statement, parameters in statements:
@@ -355,3 +357,85 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
         assert len(statements) <= 16, statements
     finally:
         discard(db)
+
+
+@pytest.mark.parametrize("seed", ["sqlite"], indirect=True)
+def test_a_batchs_new_contacts_sessions_and_pricing_are_written_in_one_statement_each(seed: Seed) -> None:
+    """Forty first messages from new customers create forty contacts in one INSERT and open forty
+    sessions in another; priced statuses of our sends are saved in one INSERT (issue 21)."""
+    from sqlalchemy import event
+
+    ch2 = seed.pnids[1]
+    at = seed.now
+    bodies = []
+    for log_id in range(1, 41):
+        at += timedelta(milliseconds=10)
+        raw = text_message_body(
+            phone_number_id=ch2, wa_id=f"4479{log_id:08d}", name=f"New {log_id}", text="hi", timestamp=at
+        )
+        bodies.append(
+            BodyToApply(log_id, updates_in_order(parse_webhook(raw)), TRUSTED, at, IngestResult(log_id=log_id))
+        )
+    for log_id, (pnid, wamid) in enumerate([o for o in seed.outbound if o[0] == ch2][:5], start=41):
+        at += timedelta(milliseconds=10)
+        raw = status_body(phone_number_id=pnid, wamid=wamid, status="delivered", timestamp=at, recipient_id="1")
+        payload = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
+        payload["entry"][0]["changes"][0]["value"]["statuses"][0]["pricing"] = PRICED_REGULAR
+        updates = updates_in_order(parse_webhook(json.dumps(payload).encode()))
+        bodies.append(BodyToApply(log_id, updates, TRUSTED, at, IngestResult(log_id=log_id)))
+    db = copy_of(seed, "new-contacts")
+    with db.read() as conn:
+        seed_sessions = conn.execute(select(func.max(sessions.c.id))).scalar_one()
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()).upper())
+
+    try:
+        with db.write() as conn:
+            event.listen(conn, "before_cursor_execute", count)
+            Applier(ChannelCache()).apply(conn, bodies, {})
+            event.remove(conn, "before_cursor_execute", count)
+        assert sum(b.result.opened for b in bodies) == 40
+        assert len([s for s in statements if s.startswith("INSERT INTO CONTACTS")]) == 1, statements
+        assert len([s for s in statements if s.startswith("INSERT INTO SESSIONS")]) == 1, statements
+        assert len([s for s in statements if s.startswith("INSERT INTO MESSAGE_PRICING")]) == 1, statements
+        with db.read() as conn:
+            assert conn.execute(select(message_pricing.c.message_id)).all(), "no pricing was saved"
+            opened = conn.execute(select(sessions.c.contact_id).where(sessions.c.id > seed_sessions)).scalars().all()
+            assert len(opened) == 40
+    finally:
+        discard(db)
+
+
+@pytest.mark.parametrize("seed", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_referral_on_a_session_the_batch_opens_and_later_messages_end_as_one_batch_each(seed: Seed) -> None:
+    """A new customer's first message comes from an ad (its referral names the session by id, so the
+    batch writes the new session at once) and they write twice more in the same batch: the same rows
+    and events as each body in a batch of its own."""
+    ch2 = seed.pnids[1]
+    referral = load_fixture("message.json")["referral"]["entry"][0]["changes"][0]["value"]["messages"][0]["referral"]
+    at = seed.now
+    bodies = []
+    for log_id in range(1, 4):
+        at += timedelta(seconds=1)
+        raw = text_message_body(phone_number_id=ch2, wa_id="447900000001", name="Ad", text=f"m{log_id}", timestamp=at)
+        if log_id == 1:
+            raw["entry"][0]["changes"][0]["value"]["messages"][0]["referral"] = referral
+        updates = updates_in_order(parse_webhook(json.dumps(raw).encode()))
+        bodies.append(BodyToApply(log_id, updates, TRUSTED, at, IngestResult(log_id=log_id)))
+    alone, together = fresh(bodies), fresh(bodies)
+    db_a, db_b = copy_of(seed, "ref-a"), copy_of(seed, "ref-b")
+    try:
+        batched(db_a, alone, [1, 2])
+        batched(db_b, together, [])
+        after_a, after_b = dump(db_a), dump(db_b)
+        for table in after_a:
+            assert after_b[table] == after_a[table], table
+        assert results(together) == results(alone)
+        assert sum(b.result.opened for b in together) == 1 and sum(b.result.messages for b in together) == 3
+        with db_b.read() as conn:
+            assert conn.execute(select(func.count()).select_from(session_referrals)).scalar_one() >= 1
+    finally:
+        for db in (db_a, db_b):
+            discard(db)

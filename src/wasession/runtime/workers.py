@@ -1,7 +1,8 @@
-"""The engine of `serve` and `worker`: due worker, sender, event dispatcher and their loops.
+"""The workers of `serve` and `worker`: due worker, sender, event dispatcher, relay and their loops.
 
-Building it starts nothing; `start` starts the loops (and, on PostgreSQL, the wake-up listener).
-The Simulator builds it too and steps it by hand on its manual clock.
+Building them starts nothing; `start` starts the loops (and, on PostgreSQL, the wake-up listener).
+The Simulator builds them too and steps them by hand on its manual clock. They are given what they
+use (settings, services context, apply queue, ...), not the `Runtime` that builds them.
 """
 
 from __future__ import annotations
@@ -11,27 +12,26 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import httpx
 
+from wasession.config import Settings
 from wasession.engine.due import DueWorker
 from wasession.engine.event_dispatch import EventDispatcher
 from wasession.engine.relay import Relay
 from wasession.engine.runner import Loop
 from wasession.ingest import IngestResult
+from wasession.ingest.apply_queue import ApplyQueue
+from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy
 from wasession.outbox import Sender, limiter_for
+from wasession.runtime.apply_process import ApplyProcess
 from wasession.store import event_webhooks as hook_store
 from wasession.store import forwards as forward_store
 from wasession.store import notify
 from wasession.store.channels import Channel
 from wasession.whatsapp.client import CloudClient
 from wasession.whatsapp.transport import HttpxTransport, PooledTransport, Transport
-
-if TYPE_CHECKING:
-    from wasession.runtime.apply_process import ApplyProcess
-    from wasession.runtime.core import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +45,29 @@ DUE_MAX_SLEEP = 1.0
 # (bodies logged by another process, a wake-up lost to a failed step).
 APPLY_SWEEP = 1.0
 
-# How long the engine trusts its last look at whether any event webhook or relay target exists.
+# How long the workers trust their last look at whether any event webhook or relay target exists.
 TARGETS_FRESH = 1.0
 
 LoopStep = Callable[[], object]
 NextAt = Callable[[], datetime | None]
 
 
-class Engine:
+class Workers:
     def __init__(
-        self, runtime: Runtime, *, http: httpx.Client | None = None, sandbox_base_url: str | None = None
+        self,
+        settings: Settings,
+        ctx: ServiceContext,
+        *,
+        owner: str,
+        apply_queue: ApplyQueue,
+        prune_webhooks: LoopStep,
+        http: httpx.Client | None = None,
+        sandbox_base_url: str | None = None,
     ) -> None:
-        self.runtime = runtime
-        settings, ctx = runtime.settings, runtime.ctx
+        self.settings = settings
+        self.ctx = ctx
+        self.apply_queue = apply_queue
+        self.prune_webhooks = prune_webhooks
         self.due = DueWorker(ctx, batch_size=settings.engine_batch_size)
         # An injected client (the Simulator's, on the in-process fake) is used as it is; otherwise
         # sends go over pooled standard-library connections (whatsapp/transport.py says why).
@@ -70,13 +80,13 @@ class Engine:
         self.sandbox_base_url = sandbox_base_url
         self._clients: dict[tuple[str, str], CloudClient] = {}
         self._clients_lock = threading.Lock()
-        self.rate_limiter = limiter_for(runtime.db, runtime.clock)
+        self.rate_limiter = limiter_for(ctx.db, ctx.clock)
         # Outbound event webhooks, to public addresses and what the operator allows (docs/security.md).
         self.event_dispatch = EventDispatcher(ctx, policy=AddressPolicy.parse(settings.outbound_allow))
-        self.relay = Relay(ctx, owner=runtime.owner, policy=self.event_dispatch.policy)  # issue 16
+        self.relay = Relay(ctx, owner=owner, policy=self.event_dispatch.policy)  # issue 16
         self.sender = Sender(ctx, self.client_for, concurrency=settings.sender_concurrency, limiter=self.rate_limiter)
         self.loops: list[Loop] = []
-        self.owner = runtime.owner
+        self.owner = owner
         self.listener: notify.DueListener | None = None
         self.apply_loop: Loop | None = None
         self.apply_process: ApplyProcess | None = None
@@ -85,7 +95,7 @@ class Engine:
 
     def client_for(self, channel: Channel | None) -> CloudClient:
         """The Graph client for `channel`'s origin and version; None: the operator's defaults."""
-        settings = self.runtime.settings
+        settings = self.settings
         if channel is not None and channel.sandbox and self.sandbox_base_url:
             base = self.sandbox_base_url
         else:
@@ -109,7 +119,7 @@ class Engine:
         if self.apply_process is not None:
             self.apply_process.wake()
         elif self.apply_loop is not None:
-            self.runtime.ingestor.queue.acked()
+            self.apply_queue.acked()
             self.apply_loop.wake()
 
     def wake_after_ingest(self, result: IngestResult) -> bool:
@@ -117,9 +127,7 @@ class Engine:
         an unpaused relay target), and the due loop only if the webhooks made something due before
         its next look anyway (a due time within DUE_MAX_SLEEP of clock time). The sender is not
         woken: ingest queues no sends. Returns whether work is due that soon."""
-        due_soon = (
-            result.due_at is not None and (result.due_at - self.runtime.clock.now()).total_seconds() <= DUE_MAX_SLEEP
-        )
+        due_soon = result.due_at is not None and (result.due_at - self.ctx.clock.now()).total_seconds() <= DUE_MAX_SLEEP
         events, relay = self._outbound_targets()
         for loop in self.loops:
             if (
@@ -137,7 +145,7 @@ class Engine:
         own sweep within their longest sleep, as before."""
         now = time.monotonic()
         if now - self._targets_at >= TARGETS_FRESH:
-            with self.runtime.db.read() as conn:
+            with self.ctx.db.read() as conn:
                 self._targets = (hook_store.any_enabled(conn), forward_store.any_unpaused(conn))
             self._targets_at = now
         return self._targets
@@ -145,7 +153,7 @@ class Engine:
     def add_loop(
         self, name: str, step: LoopStep, next_at: NextAt, *, max_sleep: float = 1.0, wakeable: bool = True
     ) -> Loop:
-        loop = Loop(name, step, next_at, self.runtime.clock, max_sleep=max_sleep, wakeable=wakeable)
+        loop = Loop(name, step, next_at, self.ctx.clock, max_sleep=max_sleep, wakeable=wakeable)
         self.loops.append(loop)
         return loop
 
@@ -156,8 +164,7 @@ class Engine:
             self.apply_process = apply_process
             apply_process.start()
         else:  # issue 12: logged webhooks, applied behind the ack
-            queue = self.runtime.ingestor.queue
-            self.apply_loop = self.add_loop("apply", queue.run, lambda: None, max_sleep=APPLY_SWEEP)
+            self.apply_loop = self.add_loop("apply", self.apply_queue.run, lambda: None, max_sleep=APPLY_SWEEP)
         self.add_loop("due", self.due.run_due, self.due.next_due_at, max_sleep=DUE_MAX_SLEEP)
         self.add_loop("sender", self.sender.run_pending, self.sender.next_attempt_at)
         self.event_dispatch.wait = False  # the loop hands webhooks to the pool; finished calls wake it
@@ -168,11 +175,11 @@ class Engine:
         # A process may die with messages in `sending`; any survivor turns them `unknown` (issue 5).
         self.add_loop("recover", self.sender.recover_stuck, lambda: None, max_sleep=RECOVER_EVERY, wakeable=False)
         self.add_loop(  # issue 3
-            "webhook-prune", self.runtime.prune_webhooks, lambda: None, max_sleep=3600.0, wakeable=False
+            "webhook-prune", self.prune_webhooks, lambda: None, max_sleep=3600.0, wakeable=False
         )
         for loop in self.loops:
             loop.start()
-        db = self.runtime.db
+        db = self.ctx.db
         if db.is_postgres:  # issue 5: wake-ups from other processes
             self.listener = notify.DueListener(db, self.owner, self.wake_local)
             self.listener.start()

@@ -1,0 +1,117 @@
+"""The entry point of `serve`'s apply process (`python -m wasession.runtime.apply_child`): an
+`ApplyQueue` loop on serve's database that reports each applied batch back over the socket pair
+(`wasession.runtime.apply_process` says why and how)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+
+from wasession.config import Settings
+from wasession.engine.runner import Loop
+from wasession.ingest import IngestResult
+from wasession.ingest.apply_queue import ApplyQueue
+from wasession.observability import forwarding, metrics
+from wasession.observability.logging import configure as configure_logging
+from wasession.runtime.apply_process import FD_VARIABLE
+from wasession.runtime.core import Runtime
+from wasession.runtime.workers import APPLY_SWEEP
+
+log = logging.getLogger(__name__)
+
+
+class _Reporter:
+    """The child's side of the reports: one line per applied batch, with everything serve must tell."""
+
+    def __init__(self, sock: socket.socket, queue: ApplyQueue) -> None:
+        self._sock = sock
+        self._queue = queue
+        self._lock = threading.Lock()
+        self._lags: list[float] = []
+        self._counters = forwarding.CounterDeltas()
+        self._told_depth: int | None = None  # the backlog depth the last report carried
+
+    def lags(self, lags: list[float]) -> None:
+        with self._lock:
+            self._lags.extend(lags)
+
+    def report(self, results: list[IngestResult]) -> None:
+        merged = IngestResult()
+        for r in results:
+            merged.add(r)
+        self._send(merged)
+
+    def flush(self) -> None:
+        """What a step left untold (a large body's last lag, the backlog's new depth: the step counts
+        it after its last batch was reported, so serve's gauge would otherwise keep the old one)."""
+        with self._lock:
+            pending = bool(self._lags) or self._queue.depth != self._told_depth
+        if pending:
+            self._send(IngestResult())
+
+    def _send(self, merged: IngestResult) -> None:
+        with self._lock:
+            lags, self._lags = self._lags, []
+            self._told_depth = self._queue.depth
+            report = {
+                "opened": merged.opened,
+                "messages": merged.messages,
+                "statuses": merged.statuses,
+                "due_at": merged.due_at.isoformat() if merged.due_at is not None else None,
+                "customers": [(pnid, user, at.isoformat()) for pnid, user, at in merged.customers],
+                "counters": self._counters.take(),
+                "lags": lags,
+                "depth": self._told_depth,
+            }
+            self._sock.sendall(json.dumps(report).encode() + b"\n")
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(*_: object) -> None:
+    raise _Stop()
+
+
+def main() -> None:
+    # Ctrl-C in a terminal reaches the whole process group: serve stops the child itself, after its
+    # requests in flight, by closing the socket. SIGTERM sent to the child alone stops it too.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    sock = socket.socket(fileno=int(os.environ.pop(FD_VARIABLE)))
+    with sock.makefile("rb") as first:
+        hello = json.loads(first.readline())
+    settings = Settings(**hello["settings"])
+    configure_logging(hello["log_format"] or settings.log_format, settings.log_level)
+    runtime = Runtime(settings)
+    queue = runtime.ingestor.queue
+    reporter = _Reporter(sock, queue)
+    runtime.ingestor.report = reporter.report  # serve acts on what this process applied
+    metrics.apply_lag_listeners.append(reporter.lags)
+
+    def step() -> None:
+        queue.run()
+        reporter.flush()
+
+    loop = Loop("apply", step, lambda: None, runtime.clock, max_sleep=APPLY_SWEEP)
+    loop.start()
+    log.debug("apply process %d for serve %d started", os.getpid(), hello["parent"])
+    try:
+        while sock.recv(4096):
+            queue.acked()
+            loop.wake()
+    except (_Stop, OSError):
+        pass
+    finally:
+        loop.stop()
+        runtime.stop()
+        sock.close()
+
+
+if __name__ == "__main__":
+    main()
