@@ -17,6 +17,10 @@ from typing import Any
 import pytest
 
 DATA = Path(__file__).parent / "data"
+# tests/<tier>/...: each tier is a marker of the same name (docs/decisions/0008-test-tiers.md), so
+# `pytest -m "unit or service"` is the loop between two edits and `-m "not process"` leaves out the
+# tests that start real processes.
+TIERS = ("unit", "service", "http", "browser", "process")
 PG_URL = os.environ.get("WASESSION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("WASESSION_REQUIRE_POSTGRES") == "1"
 
@@ -67,6 +71,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def load_fixture(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((DATA / "whatsapp-webhooks" / name).read_text())
     return data
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        parts = item.path.relative_to(tests).parts if item.path.is_relative_to(tests) else ()
+        if parts and parts[0] in TIERS:
+            item.add_marker(parts[0])
 
 
 @pytest.fixture(autouse=True)

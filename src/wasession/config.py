@@ -84,7 +84,10 @@ class Settings(BaseSettings):
     engine_batch_size: int = Field(default=500, ge=1, le=100_000)
     sender_concurrency: int = Field(default=32, ge=2, le=1_000)
     db_pool_size: int = Field(default=10, ge=1, le=1_000)  # PostgreSQL connections per process (twice at peak)
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # DEBUG, INFO, WARNING, ERROR or CRITICAL
+    log_format: str | None = None  # json or text; unset: text at a terminal, else json
+    # `worker` serves its counters on 127.0.0.1:<port>/metrics (serve has /metrics); unset: none.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     webhook_retention_days: int = Field(default=30, ge=1)  # issue 3: raw webhook log retention
     # Issue 12: logged webhook bodies waiting to be applied beyond which /readyz says not ready.
     apply_backlog_limit: int = Field(default=50_000, ge=1, le=100_000_000)
@@ -112,6 +115,25 @@ class Settings(BaseSettings):
     # Hosts and CIDRs event webhooks may reach besides public addresses, e.g. "crm.lan,10.0.0.0/8"
     # (docs/security.md); empty: public addresses only.
     outbound_allow: str = ""
+
+    @field_validator("log_format", "metrics_port", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str | None) -> str | None:
+        if value is not None and value.lower() not in ("json", "text"):
+            raise ValueError("use json or text")
+        return value.lower() if value is not None else None
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return value.upper()
 
     @field_validator("graph_version")
     @classmethod

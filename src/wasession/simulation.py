@@ -122,7 +122,7 @@ class Simulator:
 
         self.clock = ManualClock(parse_instant(start))
         self._tmp = Path(tempfile.mkdtemp(prefix="wasession-sim-"))
-        url = database_url or f"sqlite:///{self._tmp / 'sim.sqlite3'}"
+        url = database_url or Runtime.new_sqlite_database(self._tmp / "sim.sqlite3")
         settings = Settings(database_url=url, secret_key=new_secret_key(), sender_concurrency=4)
         self.fake = FakeCloudApi(self.clock, status_delays=status_delays)
         self._graph = TestClient(self.fake.app, base_url="http://graph.fake")

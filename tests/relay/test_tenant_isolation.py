@@ -59,7 +59,7 @@ def log_directly(database_url: str, body: bytes, signature: str) -> int:
     """A row as an older ack logged it, before bodies were parsed with a depth bound at the door."""
     db = connect(database_url)
     try:
-        with db.write() as conn:
+        with db.log.write() as conn:
             return webhook_log.append(conn, body, datetime.now(UTC), signature)
     finally:
         db.dispose()
@@ -97,7 +97,7 @@ def test_a_body_nobody_can_parse_costs_one_record_and_no_other_tenant_waits(
 def processed(database_url: str, count: int) -> bool:
     db = connect(database_url)
     try:
-        with db.read() as conn:
+        with db.log.read() as conn:
             done = conn.execute(text("SELECT count(*) FROM webhook_log WHERE processed_at IS NOT NULL")).scalar()
     finally:
         db.dispose()

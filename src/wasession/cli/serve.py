@@ -75,9 +75,9 @@ def serve(
     from wasession.services.sandbox import ensure_sandbox_channel, register_sandbox
     from wasession.services.users import has_admin
 
-    configure_logging(log_format)
     ctx.find_root().obj.update(host=host, port=port, public_url=public_url)
     config = settings(ctx)
+    configure_logging(log_format or config.log_format, config.log_level)
     base = config.base_url()
     _refuse_busy_port(config.host, config.port)  # before anything is created: a key, a database
     clock = AcceleratedClock(sandbox_speed) if sandbox_speed is not None else None

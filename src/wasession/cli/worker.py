@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from wasession.cli.banner import LOG_FORMAT_OPTION
-from wasession.cli.shared import open_runtime
-from wasession.config import StartupError
-
-METRICS_PORT = "WASESSION_METRICS_PORT"
+from wasession.cli.shared import open_runtime, settings
 
 
 @click.command()
@@ -23,8 +18,9 @@ def worker(ctx: click.Context, log_format: str | None) -> None:
 
     from wasession.observability.logging import configure as configure_logging
 
-    configure_logging(log_format)
-    metrics_port = _metrics_port()
+    config = settings(ctx)
+    configure_logging(log_format or config.log_format, config.log_level)
+    metrics_port = config.metrics_port
     runtime = open_runtime(ctx, migrate_sqlite=False)
     if metrics_port is not None:  # a worker has no API: its counters get their own port
         import prometheus_client
@@ -37,14 +33,3 @@ def worker(ctx: click.Context, log_format: str | None) -> None:
     click.echo(f"wasession worker {runtime.owner} running; Ctrl-C to stop", err=True)
     stop.wait()
     runtime.stop()
-
-
-def _metrics_port() -> int | None:
-    value = os.environ.get(METRICS_PORT)
-    if not value:
-        return None
-    if not value.isdigit() or not 1 <= int(value) <= 65535:
-        raise StartupError(
-            METRICS_PORT, f"must be a port number from 1 to 65535, got {value!r}", f"correct or unset {METRICS_PORT}"
-        )
-    return int(value)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TypedDict
+from typing import TypedDict, cast
 
 from typing_extensions import Unpack
 
@@ -183,16 +183,9 @@ def plan_fields(p: Plan) -> PlanFields:
 
 
 def _plan_session_fields(p: Plan) -> SessionFields:
-    return {
-        "window_closes_at": p.window_closes_at,
-        "eligible_at": p.eligible_at,
-        "closes_at": p.closes_at,
-        "reminder_state": p.reminder_state,
-        "reminder_due_at": p.reminder_due_at,
-        "due_at": p.due_at,
-        "due_kind": p.due_kind,
-        "reminder_step": p.reminder_step,
-    }
+    """`plan_fields` as a change's fields, to which a change adds more. (mypy will not widen a total
+    TypedDict into a partial one, even with every key in common: hence the cast.)"""
+    return cast(SessionFields, dict(plan_fields(p)))
 
 
 def replanned(

@@ -23,7 +23,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,7 +33,8 @@ from typing import Any
 import httpx
 
 from wasession.domain.durations import doubling
-from wasession.engine.fair_pool import STEP_SECONDS, FairPool, round_robin
+from wasession.engine.fair_pool import STEP_SECONDS, round_robin
+from wasession.engine.outbound_pool import OutboundPool, Post
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolver
 from wasession.outbound.http import DEADLINE_SECONDS, MAX_ANSWER_BYTES, TIMEOUT, OutboundResult, guarded_post
@@ -63,7 +64,6 @@ PER_WEBHOOK = 20
 WEBHOOK_DISABLED = "webhook_disabled"
 
 # POST(url, body, headers) -> result; the default is the guarded network call, tests may pass another.
-Post = Callable[[str, bytes, Mapping[str, str]], OutboundResult]
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -107,7 +107,7 @@ class _Attempt:
         return f"_Attempt(delivery={self.delivery.id}, url={self.url!r})"
 
 
-class EventDispatcher:
+class EventDispatcher(OutboundPool):
     def __init__(
         self,
         ctx: ServiceContext,
@@ -123,27 +123,26 @@ class EventDispatcher:
         per_workspace: int = PER_WORKSPACE,
         wait: bool = True,
     ) -> None:
-        self.ctx = ctx
+        super().__init__(
+            ctx,
+            thread_name="event-delivery",
+            policy=policy,
+            resolver=resolver,
+            post=post,
+            deadline=deadline,
+            pool_size=pool_size,
+            per_workspace=per_workspace,
+            wait=wait,
+            on_done=ctx.wake,
+        )
         # An in-process receiver for the Simulator and tests (nothing leaves the process); when None,
         # deliveries go through the guarded network call, the only path to a real address.
         self.http = http
-        self.policy = policy or AddressPolicy()
-        self.resolver = resolver
-        self.deadline = deadline
         self.max_answer = max_answer
-        self._post = post
         self.max_attempts = max_attempts
-        # wait=False (the serve loop): a step hands webhooks to the pool and returns; finished work wakes
-        # the loop through ctx.wake. wait=True (the Simulator, tests): a step returns when its calls are done.
-        self.wait = wait
-        self.on_done: Callable[[], None] = ctx.wake  # told when a webhook's calls finish (wait=False)
-        self._pool = FairPool(pool_size, per_workspace=per_workspace, name="event-delivery")
-        self._waiting_for_room = False  # the last step left due webhooks for want of a thread
-        self._running: set[int] = set()  # webhooks this process is calling now
-        self._running_lock = threading.Lock()
 
     def close(self) -> None:
-        self._pool.shutdown()
+        super().close()
         if self.http is not None:
             self.http.close()
 
@@ -194,10 +193,8 @@ class EventDispatcher:
         with self.ctx.db.read() as conn:
             webhooks = hook_store.webhooks_due(conn, now, DUE_LIMIT)
         for webhook_id, workspace_id in round_robin(webhooks, lambda w: w[1]):
-            with self._running_lock:
-                if webhook_id in self._running:
-                    continue
-                self._running.add(webhook_id)
+            if not self._take(webhook_id):
+                continue
             if not self._pool.take(workspace_id):  # counted from the claim, before the step is submitted
                 self._release(webhook_id)
                 self._waiting_for_room = True
@@ -216,14 +213,6 @@ class EventDispatcher:
                 self._release(webhook_id)
                 self._pool.give_back(workspace_id)
         return claimed
-
-    def _release(self, webhook_id: int) -> None:
-        with self._running_lock:
-            self._running.discard(webhook_id)
-
-    def _then(self) -> None:
-        if not self.wait:
-            self.on_done()
 
     def _deliver_in_order(self, webhook_id: int, attempts: list[_Attempt], report: DispatchReport) -> None:
         """One webhook's claimed deliveries, one after another; after a failure the rest are handed back

@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,7 +42,8 @@ from functools import partial
 
 from wasession.domain.durations import doubling
 from wasession.domain.relay import ACCOUNT_UPDATES, kinds_for
-from wasession.engine.fair_pool import STEP_SECONDS, FairPool, round_robin
+from wasession.engine.fair_pool import STEP_SECONDS, round_robin
+from wasession.engine.outbound_pool import OutboundPool, Post
 from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
 from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolver
@@ -94,8 +95,6 @@ APPLY_POLL = timedelta(seconds=2)
 LOG_ID_HEADER = "X-Wasession-Log-Id"
 LAG_EVERY = 5.0
 
-Post = Callable[[str, bytes, Mapping[str, str]], OutboundResult]
-
 
 def _alive(owner: str) -> bool:
     pid = owner.rpartition(":")[2]
@@ -144,7 +143,7 @@ class _Job:
         return f"_Job(target={self.target.id})"
 
 
-class Relay:
+class Relay(OutboundPool):
     def __init__(
         self,
         ctx: ServiceContext,
@@ -158,25 +157,20 @@ class Relay:
         per_workspace: int = PER_WORKSPACE,
         wait: bool = True,
     ) -> None:
-        self.ctx = ctx
+        super().__init__(
+            ctx,
+            thread_name="relay",
+            policy=policy,
+            resolver=resolver,
+            post=post,
+            deadline=deadline,
+            pool_size=pool_size,
+            per_workspace=per_workspace,
+            wait=wait,
+        )
         self.owner = owner
-        self.policy = policy or AddressPolicy()
-        self.resolver = resolver
-        self.deadline = deadline
-        self._post = post
-        # wait=False (serve): a step hands targets to the pool and returns; on_done wakes the loop.
-        # wait=True (the Simulator, tests): a step returns when its calls are done.
-        self.wait = wait
-        self.on_done: Callable[[], None] = lambda: None
-        self._pool = FairPool(pool_size, per_workspace=per_workspace, name="relay")
-        self._waiting_for_room = False  # the last step left due targets for want of a thread
-        self._running: set[int] = set()
-        self._running_lock = threading.Lock()
         self._lag_at = float("-inf")
         self._reclaimed = False
-
-    def close(self) -> None:
-        self._pool.shutdown()
 
     def next_attempt_at(self) -> datetime | None:
         if self._waiting_for_room and not self.wait:  # a finished target wakes the loop (on_done): no spin
@@ -221,10 +215,8 @@ class Relay:
     # -- internals -----------------------------------------------------------------------------------------
 
     def _lease(self, target_id: int, now: datetime) -> _Job | None:
-        with self._running_lock:
-            if target_id in self._running:
-                return None
-            self._running.add(target_id)
+        if not self._take(target_id):
+            return None
         try:
             with self.ctx.db.write() as conn:
                 if not store.take_lease(conn, target_id, self.owner, now, now + LEASE):
@@ -254,14 +246,6 @@ class Relay:
                 for owner in dead:
                     store.release_leases_of(conn, owner)
             log.info("relay: freed the leases of %s, no longer running", ", ".join(dead))
-
-    def _release(self, target_id: int) -> None:
-        with self._running_lock:
-            self._running.discard(target_id)
-
-    def _then(self) -> None:
-        if not self.wait:
-            self.on_done()
 
     def _deliver(self, job: _Job, report: RelayReport) -> None:
         target_id = job.target.id

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 from datetime import UTC, datetime
@@ -75,18 +74,19 @@ def formatter(fmt: str) -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else TextFormatter(TEXT_FORMAT)
 
 
-def configure(fmt: str | None = None, level: str | None = None) -> None:
-    """Route every logger (uvicorn's included) through one stderr handler with the chosen format."""
-    fmt = (fmt or os.environ.get("WASESSION_LOG_FORMAT") or ("text" if sys.stderr.isatty() else "json")).lower()
+def configure(fmt: str | None = None, level: str = "INFO") -> None:
+    """Route every logger (uvicorn's included) through one stderr handler with the chosen format
+    (`Settings.log_format` and `log_level`, checked there); no format: text at a terminal, else JSON."""
+    fmt = (fmt or ("text" if sys.stderr.isatty() else "json")).lower()
     if fmt not in ("json", "text"):
-        raise ValueError(f"WASESSION_LOG_FORMAT={fmt!r}: use json or text")
+        raise ValueError(f"log format {fmt!r}: use json or text")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(fmt))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel((level or os.environ.get("WASESSION_LOG_LEVEL") or "INFO").upper())
+    root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers.clear()

@@ -9,39 +9,22 @@ made them; a process that dies loses its connection and PostgreSQL frees its slo
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import threading
 import time
 from collections import deque
 from datetime import datetime, timedelta
-from typing import Any
-
-import psycopg
 
 from wasession.domain.clock import Clock
 from wasession.store.db import Database, libpq_conninfo
+from wasession.store.rate_slots import RateSlots, SlotsUnavailable
 
 log = logging.getLogger(__name__)
 
 WINDOW = timedelta(seconds=1)
 # With every slot held by other processes we cannot know which frees first; ask again this soon.
 RETRY_WHEN_FULL = timedelta(milliseconds=50)
-
-
-# One statement per take: walk the channel's slots from a random start (so processes rarely race
-# for the same one) and lock the first free slot. The CASE keeps this session from re-taking a slot
-# it already holds: PostgreSQL advisory locks are re-entrant within one session.
-_TAKE = """
-SELECT s.k, hashtext(current_schema() || ':wasession-rate:' || %(key)s::text)
-FROM (SELECT (g + %(offset)s) %% %(n)s AS k FROM generate_series(0, %(n)s - 1) AS g) AS s
-WHERE CASE WHEN s.k = ANY(%(mine)s::int[]) THEN false
-           ELSE pg_try_advisory_lock(hashtext(current_schema() || ':wasession-rate:' || %(key)s::text), s.k)
-      END
-LIMIT 1
-"""
-_RELEASE = "SELECT pg_advisory_unlock(a, b) FROM unnest(%s::int[], %s::int[]) AS t(a, b)"
 
 
 class SharedRateLimiter:
@@ -51,9 +34,8 @@ class SharedRateLimiter:
     """
 
     def __init__(self, conninfo: str, *, window: float = 1.0) -> None:
-        self._conninfo = conninfo
+        self._slots = RateSlots(conninfo)
         self._window = window
-        self._conn: psycopg.Connection[Any] | None = None
         # One lock for the connection and the list of held slots, so no take can see a slot as free
         # while this session still holds it.
         self._cond = threading.Condition()
@@ -66,21 +48,18 @@ class SharedRateLimiter:
         with self._cond:
             mine = [slot for _, channel, _, slot in self._held if channel == key]
             try:
-                row = (
-                    self._connection()
-                    .execute(_TAKE, {"key": key, "n": limit, "offset": random.randrange(limit), "mine": mine})
-                    .fetchone()
-                )
-            except psycopg.Error as exc:
+                row = self._slots.take(key, limit, random.randrange(limit), mine)
+            except SlotsUnavailable as exc:
                 # The server releases this session's slots with the connection; start afresh.
-                log.warning("rate limiter: database unavailable (%s); deferring the send", type(exc).__name__)
-                self._drop_connection()
+                log.warning("rate limiter: database unavailable (%s); deferring the send", exc)
+                self._held.clear()
                 return now + WINDOW
             if row is None:
                 own = [at for at, channel, _, _ in self._held if channel == key]
                 wait = max(RETRY_WHEN_FULL.total_seconds(), min(own) - time.monotonic()) if own else None
                 return now + (timedelta(seconds=wait) if wait is not None else RETRY_WHEN_FULL)
-            self._held.append((time.monotonic() + self._window, key, int(row[1]), int(row[0])))
+            slot, lock_key = row
+            self._held.append((time.monotonic() + self._window, key, lock_key, slot))
             self._cond.notify()
             return None
 
@@ -90,20 +69,8 @@ class SharedRateLimiter:
             self._cond.notify()
         self._releaser.join(5.0)
         with self._cond:
-            self._drop_connection()
-
-    def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
-        return self._conn
-
-    def _drop_connection(self) -> None:
-        """Called with the lock held."""
-        if self._conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                self._conn.close()
-            self._conn = None
-        self._held.clear()
+            self._slots.close()
+            self._held.clear()
 
     def _release_loop(self) -> None:
         with self._cond:
@@ -115,13 +82,11 @@ class SharedRateLimiter:
                 due: list[tuple[float, int, int, int]] = []
                 while self._held and self._held[0][0] <= now:
                     due.append(self._held.popleft())
-                if self._conn is None:
-                    continue  # the connection went away, and the server freed the slots with it
                 try:
-                    self._conn.execute(_RELEASE, ([d[2] for d in due], [d[3] for d in due]))
-                except psycopg.Error:
+                    self._slots.release([d[2] for d in due], [d[3] for d in due])
+                except SlotsUnavailable:
                     log.warning("rate limiter: could not release slots; reconnecting")
-                    self._drop_connection()
+                    self._held.clear()
 
 
 def limiter_for(db: Database, clock: Clock) -> SharedRateLimiter | None:

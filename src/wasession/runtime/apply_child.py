@@ -86,8 +86,9 @@ def main() -> None:
     sock = socket.socket(fileno=int(os.environ.pop(FD_VARIABLE)))
     with sock.makefile("rb") as first:
         hello = json.loads(first.readline())
-    configure_logging(hello["log_format"])
-    runtime = Runtime(Settings(**hello["settings"]))
+    settings = Settings(**hello["settings"])
+    configure_logging(hello["log_format"] or settings.log_format, settings.log_level)
+    runtime = Runtime(settings)
     queue = runtime.ingestor.queue
     reporter = _Reporter(sock, queue)
     runtime.ingestor.report = reporter.report  # serve acts on what this process applied

@@ -145,6 +145,12 @@ class Runtime:
     def migrate(self) -> None:
         migrate.upgrade(self.db)
 
+    @staticmethod
+    def new_sqlite_database(path: Path) -> str:
+        """The URL of a new SQLite database at `path`, already at the newest revision (the Simulator's)."""
+        migrate.new_migrated_sqlite(path)
+        return f"sqlite:///{path}"
+
     def schema_current(self) -> bool:
         return migrate.is_current(self.db)
 
