@@ -21,6 +21,7 @@ from wasession.ingest.group_commit import log_bodies
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.services import apikeys, channels, workspaces
 from wasession.services.errors import ConflictError
+from wasession.store import webhook_log as webhook_log_store
 from wasession.store.channels import Channel
 from wasession.store.schema import contacts, events, messages, sessions, webhook_log
 from wasession.testing import Simulator
@@ -153,8 +154,8 @@ def test_a_logged_mixed_body_is_applied_only_where_its_own_channel_signs(tenants
         )
     )
     ingestor = sim.runtime.ingestor
-    with sim.runtime.db.write() as conn:
-        log_id = log_bodies(conn, [(raw, headers[SIGNATURE_HEADER])], NOW)[0].log_id
+    with sim.runtime.db.log.write() as conn:
+        log_id = log_bodies(conn, [(raw, headers[SIGNATURE_HEADER], webhook_log_store.KIND_CUSTOMER)], NOW)[0].log_id
     ingestor.drain()
     after = snapshot(sim)
     assert after["messages"] == [*before["messages"], "to my own number"]
