@@ -120,6 +120,15 @@ def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     return server
 
 
+def stop_serve(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 30 s."""
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def fmt_ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 

@@ -75,11 +75,13 @@ def phase(client: httpx.Client, seconds: float) -> list[float]:
 
 
 class Hanging:
-    """Accepts connections, reads what it is sent, never answers."""
+    """Accepts connections, reads what it is sent, never answers. `port`: a given one (another server's,
+    just stopped, as bench/chatwoot_isolation.py swaps it in), else a free one."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.accepted = 0
@@ -151,11 +153,7 @@ def main() -> int:
                 after = describe("no target again", phase(client, seconds), _util.loadavg())
             attempts = hanging.accepted
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            _util.stop_serve(server)
             hanging.sock.close()
     ratios = [hung[i] / ((before[i] + after[i]) / 2) for i in (0, 1)]
     print(f"relay calls the hanging target received: {attempts}")

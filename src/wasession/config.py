@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     max_import_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     max_webhook_bytes: int = Field(default=3 * 1024 * 1024, ge=1024)
+    # Issue 25/26 (docs/security.md, ingest/gate.py): distinct phone_number_ids one webhook body may
+    # name (Meta's own name one), and how many distinct app secrets (one per Meta app) a body naming
+    # only numbers no channel has is tried against.
+    webhook_max_numbers: int = Field(default=10, ge=1, le=1000)
+    webhook_unrouted_secrets: int = Field(default=8, ge=0, le=1000)
     header_timeout: float = Field(default=10.0, gt=0, le=600)
     body_timeout: float = Field(default=30.0, gt=0, le=3600)
     keepalive_timeout: int = Field(default=5, ge=1, le=600)
@@ -123,6 +128,11 @@ class Settings(BaseSettings):
 
     # Channels one workspace may hold; WASESSION_MAX_CHANNELS_PER_WORKSPACE.
     max_channels_per_workspace: int = Field(default=100, ge=1)
+    # Issue 25, fair sharing of outbound delivery (docs/security.md): forward targets and event webhooks
+    # one workspace may have, and the threads of each delivery pool (8) its receivers may hold at once.
+    max_forwards_per_workspace: int = Field(default=50, ge=1, le=100_000)
+    max_event_webhooks_per_workspace: int = Field(default=20, ge=1, le=100_000)
+    delivery_threads_per_workspace: int = Field(default=4, ge=1, le=8)
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 import wasession
-from wasession.api import docs, errors, health, webhooks
+from wasession.api import chatwoot_webhook, docs, errors, health, webhooks
 from wasession.api import metrics as metrics_api
 from wasession.api.ack import AckFront
 from wasession.api.headers import SecurityHeaders
@@ -54,6 +54,7 @@ def create_app(
     app.state.runtime = runtime
     errors.install(app)
     app.include_router(webhooks.router(runtime))
+    app.include_router(chatwoot_webhook.router(runtime))  # issue 22
     app.include_router(health.router(runtime))
     from wasession.api import v1  # issue 4: REST API
 

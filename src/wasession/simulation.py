@@ -303,6 +303,7 @@ class Simulator:
                     self.runtime.sender.next_attempt_at(),
                     self.runtime.event_dispatch.next_attempt_at(),
                     self.runtime.relay.next_attempt_at(),
+                    self.runtime.chatwoot.next_attempt_at(),  # issue 22
                     self.fake.next_webhook_at(),
                 )
                 if t is not None
@@ -324,6 +325,7 @@ class Simulator:
             did += self.runtime.sender.run_pending().total
             did += self.runtime.event_dispatch.run_pending().total  # issue 4: event webhooks
             did += self.runtime.relay.run_pending().total  # issue 16: forward targets
+            did += self.runtime.chatwoot.run_pending().total  # issue 22: connected Chatwoots
             for hook in self.fake.due_webhooks(self.now):
                 raw, headers = self.fake.signed(hook)
                 self.client.post("/webhooks/whatsapp", content=raw, headers=headers).raise_for_status()

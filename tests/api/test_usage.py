@@ -25,7 +25,15 @@ def test_usage_over_http_is_workspace_scoped_and_names_a_bad_month(world: World)
     assert (body["automated_sent"], body["human_sent"], body["automated_capped"]) == (1, 0, 1)
     assert (body["automated_monthly_cap"], body["automated_remaining"]) == (1, 0)
     assert body["priced"] == [
-        {"category": "service", "type": "free_customer_service", "automated": 1, "human": 0, "total": 1}
+        {
+            "category": "service",
+            "type": "free_customer_service",
+            "automated": 1,
+            "human": 0,
+            "total": 1,
+            "estimated_cost": None,  # the workspace has no rate card
+            "cost": None,
+        }
     ]
     assert world.a.get(f"/channels/{ch.id}/usage").json()["month"] == "2026-01"
     for bad in ("2026-13", "2026/01", "x" * 20):
@@ -72,7 +80,15 @@ def test_usage_and_the_free_window_over_a_real_port(world: World) -> None:
         outsider = httpx.get(f"{url}/api/v1/channels/{ch.id}/usage", headers={"Authorization": f"Bearer {world.b.key}"})
     assert usage.status_code == 200
     assert usage.json()["priced"] == [
-        {"category": "referral_conversion", "type": "free_entry_point", "automated": 1, "human": 0, "total": 1}
+        {
+            "category": "referral_conversion",
+            "type": "free_entry_point",
+            "automated": 1,
+            "human": 0,
+            "total": 1,
+            "estimated_cost": None,
+            "cost": None,
+        }
     ]
     error(bad, 422, field="month")
     assert detail.json()["free_window"]["expires_at"] == "2026-01-08T16:00:00Z"

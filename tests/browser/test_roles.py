@@ -21,7 +21,7 @@ def test_an_agent_sees_the_chats_but_no_settings(dash: Dashboard) -> None:
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url("**/dashboard/chats")
     expect(page.get_by_role("heading", name="Active chats")).to_be_visible()
-    expect(page.get_by_role("link", name="Sandbox settings")).to_have_count(0)
+    expect(page.get_by_role("link", name="Settings", exact=True)).to_have_count(0)
     expect(page.get_by_role("link", name="Sandbox", exact=True)).to_be_visible()
     expect(page.locator(".user")).to_have_text("ana (agent)")
     response = page.goto(f"{dash.url}/dashboard/channels/{dash.sandbox.id}/settings")

@@ -22,7 +22,16 @@ def test_choose_fill_preview_and_send_a_template(dash: Dashboard) -> None:
     sid = sim.session(dash.sandbox, wa_id=ANA).id
     dash.login()
     page = dash.open(f"/dashboard/sessions/{sid}")
+    expect(page.locator("#no-account")).to_contain_text("an administrator sets it in the channel's settings")
+    expect(page.get_by_label("WhatsApp Business Account id")).to_have_count(0)  # the agent is not asked
+    # Issue 23: the account id is a channel setting an administrator sets once.
+    page = dash.open(f"/dashboard/channels/{dash.sandbox.id}/settings")
+    page.get_by_label("WhatsApp Business Account id").fill("not-a-number")
+    page.get_by_role("button", name="Set account id").click()
+    expect(page.locator("#field-waba_id .field-error")).to_contain_text("1 to 32 digits")
     page.get_by_label("WhatsApp Business Account id").fill("100000000000001")
+    page.get_by_role("button", name="Set account id").click()
+    page = dash.open(f"/dashboard/sessions/{sid}")
     page.get_by_role("button", name="Fetch approved templates").click()
     expect(page.get_by_role("status")).to_have_text("Templates fetched from Meta.")
 

@@ -23,6 +23,7 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
 def test_the_banner_names_the_urls_the_data_folder_the_sandbox_command_and_the_missing_admin(tmp_path: Path) -> None:
     env = _env(tmp_path, WASESSION_LOG_FORMAT="text")
     database = f"sqlite:///{tmp_path / 'db' / 'own.sqlite3'}"
+    (tmp_path / "db").mkdir()  # a typed URL's folder is never created (issue 23)
     with serving(tmp_path, "--database-url", database, env=env) as url:  # a global option after `serve`
         pass
     log = (tmp_path / "serve.log").read_text()

@@ -57,6 +57,8 @@ def test_defaults() -> None:
         "business_hours": {},
         "reopen_within": "PT0S",
         "automated_monthly_cap": None,
+        "automated_monthly_budget": None,
+        "read_receipts": False,
     }
     assert DEFAULT_TEMPLATE == (
         "Hi {contact_firstname}! Following up on our conversation. Still interested? Let me know!"
@@ -79,6 +81,8 @@ def test_defaults() -> None:
         "business_hours",
         "reopen_within",
         "automated_monthly_cap",
+        "automated_monthly_budget",
+        "read_receipts",
     )
     assert (MIN_TIMEOUT, MAX_TIMEOUT, MIN_CHECK_INTERVAL, MAX_CHECK_INTERVAL) == (M, 90 * D, M, 24 * H)
 
@@ -387,7 +391,14 @@ def test_timezone_must_be_text() -> None:
     [
         f
         for f in POLICY_FIELDS
-        if f not in ("closure_check", "closing_template", "business_hours", "automated_monthly_cap")
+        if f
+        not in (
+            "closure_check",
+            "closing_template",
+            "business_hours",
+            "automated_monthly_cap",
+            "automated_monthly_budget",
+        )
     ],
 )
 def test_null_is_required_except_for_closure_check(field: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.processes import cli_env, run_cli, server_log, serving
+from tests.e2e.processes import cli_env, free_port, run_cli, server_log, serving
 from wasession.domain.lifecycle import CloseReason, MessageKind, MessageStatus, SessionStatus
 
 # Clock seconds per real second: the sandbox policy's 1-hour reminder comes 12 s after the message,
@@ -61,13 +61,19 @@ def test_serve_then_sandbox_message_delivers_the_reminder_and_closes_by_timeout(
     types = [e["type"] for e in detail["timeline"]]
     assert "reminder_delivered" in types or "reminder_read" in types, types
     assert types.index("reminder_queued") < types.index("session_closed"), types
+    # "Watch it ... in the log": serve's own lines for the reminder and the closure.
+    log = server_log(tmp_path)
+    sid = session["id"]
+    assert f"session {sid} on 'Sandbox': reminder step 1 queued for sending" in log, log
+    assert f"session {sid} on 'Sandbox': reminder message sent (accepted by WhatsApp)" in log, log
+    assert f"session {sid} on 'Sandbox': closed (timeout;" in log, log
 
 
 def test_sandbox_speed_is_refused_while_a_real_channel_exists(tmp_path: Path) -> None:
     env = cli_env(tmp_path, WASESSION_ACCESS_TOKEN="t", WASESSION_APP_SECRET="s", WASESSION_VERIFY_TOKEN="v")
     added = run_cli(tmp_path, "channels", "add", "--name", "Real", "--phone-number-id", "123456", env=env)
     assert added.returncode == 0, added.stderr
-    refused = run_cli(tmp_path, "serve", "--sandbox-speed", "60", "--port", "1", env=env)
+    refused = run_cli(tmp_path, "serve", "--sandbox-speed", "60", "--port", str(free_port()), env=env)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --sandbox-speed: "), refused.stderr

@@ -93,3 +93,38 @@ def test_uvicorn_options_bound_connections_and_idle_time() -> None:
     assert options["timeout_keep_alive"] == 7
     assert options["backlog"] == 512
     assert options["http"].header_timeout == 10.0
+
+
+IDLE = 2_000
+
+
+def test_two_thousand_idle_sockets_at_the_default_open_files_limit_leave_healthz_and_webhooks_answering(
+    start_server: Callable[..., Server],
+) -> None:
+    """Issue 25: on edca2c2, 1,100 idle sockets made /healthz fail at the default limit of 1,024 (hard
+    limit too here, so raising the soft limit cannot help): the cap below it closes the idlest instead."""
+    server = start_server(nofile=1024)  # the default header deadline (10 s): the sockets stay idle throughout
+    sockets: list[socket.socket] = []
+    try:
+        for n in range(IDLE):
+            sock = socket.socket()
+            sock.settimeout(2)
+            with contextlib.suppress(OSError):
+                sock.connect(("127.0.0.1", server.port))
+                if n % 2:
+                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # a slowloris never finishing
+            sockets.append(sock)
+        began = time.monotonic()
+        for _ in range(3):
+            assert healthy(server.url), "/healthz did not answer beside 2,000 idle sockets"
+        with server.connect() as sock:
+            sock.sendall(
+                b"POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 2\r\n\r\n{}"
+            )
+            assert read_response(sock, timeout=5).startswith(b"HTTP/1.1 "), "the webhook endpoint did not answer"
+        assert time.monotonic() - began < 10  # answered while the idle sockets are still within their deadline
+        assert server.proc.poll() is None
+    finally:
+        for sock in sockets:
+            sock.close()

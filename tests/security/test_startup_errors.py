@@ -57,6 +57,8 @@ def _sqlite(path: Path) -> str:
         ("WASESSION_DATABASE_URL", {"WASESSION_DATABASE_URL": "not a url"}, "is not a database URL"),
         ("WASESSION_DATABASE_URL", {"WASESSION_DATABASE_URL": UNREACHABLE_PG}, "Connection refused"),
         ("WASESSION_DATABASE_URL", {"WASESSION_DATABASE_URL": MISSING_PG_DATABASE}, "does not exist"),
+        ("WASESSION_DATABASE_URL", {"WASESSION_DATABASE_URL": "sqlite://"}, "in-memory SQLite"),
+        ("WASESSION_DATABASE_URL", {"WASESSION_DATABASE_URL": "sqlite:///:memory:"}, "in-memory SQLite"),
         ("WASESSION_SENDER_CONCURRENCY", {"WASESSION_SENDER_CONCURRENCY": "1"}, "greater than or equal to 2"),
         ("WASESSION_ENGINE_BATCH_SIZE", {"WASESSION_ENGINE_BATCH_SIZE": "lots"}, "'lots'"),
     ],
@@ -69,6 +71,12 @@ def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path, setting: str, env: 
 def test_a_port_that_is_not_a_number_stops_serve(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "serve", env=cli_env(tmp_path, WASESSION_PORT="abc"))
     assert "'abc'" in _one_error_line(result, "WASESSION_PORT")
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_stops_serve_in_one_line(tmp_path: Path, url: str) -> None:
+    result = run_cli(tmp_path, "serve", "--database-url", url, env=cli_env(tmp_path))
+    assert "use sqlite:///path/file.sqlite3" in _one_error_line(result, "WASESSION_DATABASE_URL")
 
 
 def test_a_bad_metrics_port_stops_the_worker(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from wasession.ingest.group_commit import body_kind, log_bodies
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.services import apikeys, channels, workspaces
 from wasession.services.errors import ConflictError
@@ -125,7 +126,9 @@ def test_a_forged_system_message_does_not_rekey_the_victims_contact(tenants: Ten
         sim.session(victim, wa_id=ATTACKER_NUMBER)
 
 
-def test_a_mixed_body_applies_only_the_change_its_own_channel_signs(tenants: Tenants) -> None:
+def test_a_mixed_body_is_refused_whole_though_one_change_is_genuine(tenants: Tenants) -> None:
+    """Every change must be vouched for by the signature (issue 25): the attacker's own change does
+    not carry the victim's into the log."""
     sim, victim = tenants.sim, tenants.victim
     before = snapshot(sim)
     body = merged(
@@ -134,14 +137,29 @@ def test_a_mixed_body_applies_only_the_change_its_own_channel_signs(tenants: Ten
         system_rekey(victim.phone_number_id, ATTACKER_NUMBER),
     )
     response = post(sim, *forged(body))
-    assert response.status_code == 200  # the attacker's own change is genuine
+    assert response.status_code == 403
+    assert snapshot(sim) == before  # nothing logged either
+
+
+def test_a_logged_mixed_body_is_applied_only_where_its_own_channel_signs(tenants: Tenants) -> None:
+    """Applying judges every change again: a mixed body already in the log (from before the ack
+    refused such bodies) applies only the signer's own change."""
+    sim, victim = tenants.sim, tenants.victim
+    before = snapshot(sim)
+    raw, headers = forged(
+        merged(
+            message(tenants.attacker_pnid, "to my own number", wa_id="4917000000001"),
+            message(victim.phone_number_id, "forged"),
+        )
+    )
+    ingestor = sim.runtime.ingestor
+    with sim.runtime.db.log.write() as conn:
+        log_id = log_bodies(conn, [(raw, headers[SIGNATURE_HEADER], body_kind(raw))], NOW)[0].log_id
+    ingestor.drain()
     after = snapshot(sim)
     assert after["messages"] == [*before["messages"], "to my own number"]
-    assert "forged" not in after["messages"]
-    assert (ATTACKER_NUMBER, 1) not in [tuple(c) for c in after["contacts"]]
-    assert sim.session(victim, wa_id=VICTIM_CUSTOMER).last_customer_message_at == before["sessions"][0][1]
-    with sim.runtime.db.read() as conn:
-        outcome = conn.execute(select(webhook_log.c.outcome).where(webhook_log.c.id == response.json()["id"])).scalar()
+    with sim.runtime.db.log.read() as conn:
+        outcome = conn.execute(select(webhook_log.c.outcome).where(webhook_log.c.id == log_id)).scalar()
     assert outcome["refused"] == [victim.phone_number_id] and outcome["messages"] == 1
 
 

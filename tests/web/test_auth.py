@@ -109,7 +109,8 @@ def test_cli_creates_an_admin_who_can_log_in(tmp_path: Path, monkeypatch: pytest
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WASESSION_ADMIN_PASSWORD", PASSWORD)
     result = CliRunner().invoke(
-        main, ["--database-url", url, "users", "create", "--username", "ops", "--workspace", "acme"]
+        main,
+        ["--database-url", url, "users", "create", "--username", "ops", "--workspace", "acme", "--create-workspace"],
     )
     assert result.exit_code == 0, result.output
     assert "Created admin user 'ops' in workspace 'acme'" in result.output

@@ -85,3 +85,11 @@ def test_an_agent_is_refused_the_relay_and_usage_pages_and_adds_no_target(
     added = agent.post(f"/dashboard/channels/{sandbox.id}/forwards", {"url": "https://crm.example/hook"})
     assert added.status_code == 403
     assert forward_service.list_forwards(sim.runtime.ctx, sandbox.id, workspace_id=sandbox.workspace_id) == []
+
+
+def test_an_agent_is_refused_the_business_account_setting(sim: Simulator, sandbox: Channel, agent: HttpBrowser) -> None:
+    from wasession.services import templates as templates_service
+
+    refused = agent.post(f"/dashboard/channels/{sandbox.id}/account", {"waba_id": "100000000000001"})
+    assert refused.status_code == 403 and "Only an admin" in refused.text
+    assert templates_service.catalog(sim.runtime.ctx, sandbox.id).waba_id is None

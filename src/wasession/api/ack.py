@@ -5,9 +5,10 @@ framework (the middleware stack, routing, the Request and Response objects) cost
 signature check and the group commit together. This wrapper answers that one route itself and hands
 every other request, unchanged, to the app behind it. It does here what the wrappers and the route
 did for it, with the same answers: the body limit by Content-Length and while streaming (413,
-`api/limits.py`), the body deadline (408), 401 without the signature header, 403 when no addressed
-channel's secret signs the body, the security headers (`api/headers.py`), the webhook counters and
-the ack latency (`observability/metrics.py`).
+`api/limits.py`), the body deadline (408), 401 without the signature header, the security headers
+(`api/headers.py`), the webhook counters and the ack latency (`observability/metrics.py`). What it
+lets into the log is decided in `ingest/gate.py` (400 unreadable, 403 forged, 422 too many or
+malformed numbers).
 
 A 200 (`{"status":"ok","id":N}`) means the raw body is committed to the webhook log; the apply queue
 applies it right behind (docs/api.md: the apply lag). The same bytes again answer the stored id.
@@ -20,7 +21,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,14 +29,13 @@ from wasession.api.answers import send_error
 from wasession.api.errors import error_body
 from wasession.api.headers import SECURITY_HEADERS
 from wasession.api.limits import WEBHOOK_ROUTE, BodyLimits, declared_length, human_size
-from wasession.ingest import IngestResult
-from wasession.observability import metrics
+from wasession.observability import activity, metrics
 from wasession.runtime import Runtime
 from wasession.whatsapp.signature import SIGNATURE_HEADER
 
 log = logging.getLogger(__name__)
+REFUSALS = activity.Throttled()  # a flood of forgeries is one line a second, not one per request
 
-SIGNATURE_INVALID = "the signature does not match the body under the app secret of any channel its changes address"
 _SIGNATURE_KEY = SIGNATURE_HEADER.lower().encode()
 _SECURITY = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
 _JSON_HEADERS = [(b"content-type", b"application/json"), *SECURITY_HEADERS]
@@ -54,7 +53,7 @@ class AckFront:
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
         self.ingestor = runtime.ingestor
-        self.credentials = runtime.ingestor.credentials
+        self.gate = runtime.ingestor.gate
         limits = BodyLimits.from_settings(runtime.settings)
         self.limit = limits.limit(*WEBHOOK_ROUTE)
         self.timeout = limits.timeout
@@ -103,18 +102,21 @@ class AckFront:
             return
         header = _signature(scope)
         if not header:
+            REFUSALS.info("webhook-401", f"webhook refused (401): no {SIGNATURE_HEADER} header")
             await answer(401, _error("signature_missing", f"the {SIGNATURE_HEADER} header is required"))
             return
-        # Checked before the body queues for the writer, so forgeries never hold it up; applying
-        # judges every change again against the secrets stored at that moment. A secret cached for
-        # a number the body names signs it: queued from the event loop (no thread hop, no parse),
-        # unless the writer is far behind.
-        queued = self.ingestor.submit_nowait(body, header) if self.credentials.signed_by_cached(body, header) else None
-        if queued is None:
-            queued = await run_in_threadpool(self._accept, body, header)
-        if queued is None:
-            await answer(403, _error("signature_invalid", SIGNATURE_INVALID))
+        # Judged before the body queues for the writer, so forgeries never hold it up and nothing
+        # the check refuses is ever logged (ingest/gate.py); applying judges every change again.
+        decision = self.gate.quick(body, header)
+        if decision is None:
+            decision = await run_in_threadpool(self.gate.judge, body, header)
+        if not decision.accepted:
+            REFUSALS.info(decision.code, f"webhook refused ({decision.status}): {decision.message}")
+            await answer(decision.status, _error(decision.code, decision.message))
             return
+        queued = self.ingestor.submit_nowait(body, header)
+        if queued is None:  # the writer is far behind: wait for room in a worker thread
+            queued = await run_in_threadpool(self.ingestor.submit, body, header)
         result = await asyncio.wrap_future(queued)  # group commit: answered once committed
         metrics.WEBHOOK_ACK_LATENCY.observe(time.perf_counter() - started)
         assert result.log_id is not None  # the writer answers every body with its row
@@ -137,13 +139,6 @@ class AckFront:
                 chunks.append(chunk)
                 if not message.get("more_body", False):
                     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    def _accept(self, body: bytes, header: str) -> Future[IngestResult] | None:
-        # In a worker thread: the full check parses the body and may read the addressed channels'
-        # secrets, and `submit` waits while the writer is far behind (bounded memory).
-        if not self.credentials.check(body, header).accepted:
-            return None
-        return self.ingestor.submit(body, header)
 
 
 def _signature(scope: Scope) -> str | None:

@@ -5,14 +5,24 @@ its request headers: a client dribbling one byte every few seconds held a socket
 descriptor) forever. The protocol below closes a connection whose headers are not complete within
 `header_timeout` seconds of it opening or of its previous answer. Bodies are bounded in
 `wasession.api.limits`.
+
+Idle sockets still cost a file descriptor each until then: 1,100 of them made `/healthz` fail for ~10 s at
+the default open-files limit of 1,024, and reconnecting kept it down (issue 25). So the protocol also caps
+the connections open at once (`max_open`, below the open-files limit): a connection that would go past it
+closes the connection idle longest (waiting for its first request or between requests; never one whose
+request is being answered), so a new client is always served and only an idle one pays.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import resource
-from typing import Any
+import sys
+from collections import OrderedDict
+from typing import Any, ClassVar
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -20,8 +30,10 @@ from wasession.config import Settings
 
 log = logging.getLogger(__name__)
 
-# File descriptors kept back from `limit_concurrency` for the database, log files and the engine.
+# File descriptors kept back from the connection cap for the database, log files and the engine.
 RESERVED_FDS = 64
+# Connections closed by the cap are counted by uvicorn until their close runs on the next loop turn.
+CAP_MARGIN = 32
 
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
@@ -31,6 +43,9 @@ except ImportError:  # uvicorn without httptools: the pure-Python parser
 
 class HeaderDeadlineProtocol(_Base):
     header_timeout: float = 10.0
+    max_open: int = 1_000
+    # Every open connection of this server, least recently active first (one event loop: no lock).
+    _open: ClassVar[OrderedDict[HeaderDeadlineProtocol, None]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -38,15 +53,36 @@ class HeaderDeadlineProtocol(_Base):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._open[self] = None
         self._arm()
+        if len(self._open) >= self.max_open:  # uvicorn answers 503 at max_open (limit_concurrency)
+            self._close_idlest()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._open.pop(self, None)
         self._disarm()
         super().connection_lost(exc)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self in self._open:
+            self._open.move_to_end(self)
         self._arm()
+
+    def _idle(self) -> bool:
+        cycle = getattr(self, "cycle", None)
+        return cycle is None or bool(getattr(cycle, "response_complete", True))
+
+    def _close_idlest(self) -> None:
+        """Over the cap: the connection idle longest goes (this new one only if every other is busy)."""
+        for connection in self._open:
+            if connection is not self and connection._idle():
+                break
+        else:
+            connection = self
+        self._open.pop(connection, None)
+        log.debug("http: %d connections open, the cap; the longest idle one closed", self.max_open)
+        connection.transport.close()
 
     def _arm(self) -> None:
         self._disarm()
@@ -65,8 +101,13 @@ class HeaderDeadlineProtocol(_Base):
             self.transport.close()
 
 
-def protocol_class(header_timeout: float) -> type[asyncio.Protocol]:
-    return type("HeaderDeadline", (HeaderDeadlineProtocol,), {"header_timeout": header_timeout})
+def protocol_class(header_timeout: float, max_open: int = 1_000) -> type[asyncio.Protocol]:
+    """A protocol class of its own per server: the open connections it counts are that server's."""
+    return type(
+        "HeaderDeadline",
+        (HeaderDeadlineProtocol,),
+        {"header_timeout": header_timeout, "max_open": max_open, "_open": OrderedDict()},
+    )
 
 
 def raise_open_files_limit() -> int:
@@ -83,16 +124,42 @@ def raise_open_files_limit() -> int:
     return soft
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+LARGE_BLOCK = 256 * 1024
+
+
+def large_blocks_back_to_the_system() -> None:
+    """Blocks of LARGE_BLOCK or more are mapped on their own and unmapped when freed. glibc otherwise
+    raises this threshold after the first large free, and then keeps the 3 MB webhook bodies the relay
+    and the ack handle in per-thread heaps for good (issue 25: 8 replaying targets kept ~100 MB)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, LARGE_BLOCK)
+    except (OSError, AttributeError):  # not glibc: its allocator has its own policy
+        return
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """Keyword arguments for `uvicorn.run` beside the app, host and port."""
+    """Keyword arguments for `uvicorn.run` beside the app, host and port.
+
+    asyncio accepts up to `backlog` sockets in one go before any of their protocols runs, so the cap
+    leaves that many descriptors free too: at a limit of 1,024 the listen queue shrinks to a quarter of
+    what is left after RESERVED_FDS and the connections to the rest, and an accept never fails."""
     open_files = raise_open_files_limit()
-    concurrency = settings.max_connections
+    large_blocks_back_to_the_system()
+    concurrency, backlog = settings.max_connections, settings.backlog
     if open_files != resource.RLIM_INFINITY:
-        concurrency = max(10, min(concurrency, open_files - RESERVED_FDS))
+        usable = max(40, open_files - RESERVED_FDS)
+        backlog = max(16, min(backlog, usable // 4))
+        concurrency = max(10, min(concurrency, usable - backlog))
     return {
-        "http": protocol_class(settings.header_timeout),
+        "http": protocol_class(settings.header_timeout, max(5, concurrency - CAP_MARGIN)),
         "timeout_keep_alive": settings.keepalive_timeout,
+        # The protocol keeps connections under its cap by closing idle ones, so uvicorn's own limit (503 to
+        # every new request at it) is only a backstop, CAP_MARGIN above for the closes still under way.
         "limit_concurrency": concurrency,
-        "backlog": settings.backlog,
+        "backlog": backlog,
         "h11_max_incomplete_event_size": 64 * 1024,  # request line and headers
     }

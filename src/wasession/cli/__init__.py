@@ -6,12 +6,14 @@ import click
 
 from wasession.cli.apikeys import apikeys
 from wasession.cli.channels import channels
+from wasession.cli.chatwoot import chatwoot
 from wasession.cli.demo import demo
 from wasession.cli.forwards import forwards
 from wasession.cli.keygen import keygen
 from wasession.cli.migrate import migrate
 from wasession.cli.paths import paths
 from wasession.cli.policy import policy
+from wasession.cli.rates import rates
 from wasession.cli.sandbox import sandbox
 from wasession.cli.serve import serve
 from wasession.cli.shared import GLOBAL_OPTIONS, Group, add_global_options
@@ -48,6 +50,8 @@ for command in (
     workspaces,
     apikeys,
     forwards,
+    rates,
+    chatwoot,
 ):
     main.add_command(command)
     add_global_options(command)

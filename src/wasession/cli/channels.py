@@ -13,6 +13,9 @@ from wasession.cli.shared import (
     user_errors,
     workspace_id_named,
 )
+from wasession.cli.shared import (
+    settings as settings_of,
+)
 from wasession.runtime.reads import all_channels
 from wasession.services.channels import Channel
 
@@ -102,6 +105,26 @@ def channels_add(
             max_channels=runtime.settings.max_channels_per_workspace,
         )
     click.echo(f"channel {channel.id} created for phone_number_id {channel.phone_number_id} in workspace {workspace!r}")
+    for line in setup_checklist(settings_of(ctx).base_url()):
+        click.echo(line)
+
+
+def setup_checklist(base_url: str) -> list[str]:
+    """What is left to do in Meta's App Dashboard before the channel's webhooks arrive."""
+    callback = base_url.rstrip("/") + "/webhooks/whatsapp"
+    lines = [
+        "Next, in Meta's App Dashboard (WhatsApp > Configuration > Webhook):",
+        f"  1. Callback URL: {callback}",
+        "  2. Verify token: the verify token you just gave this channel",
+        "  3. Webhook fields: subscribe to `messages` (statuses and errors come with it)",
+        "Then `wasession serve` must be running at that URL when you press Verify and save.",
+    ]
+    if not callback.startswith("https://"):
+        lines.append(
+            "  Meta calls only HTTPS URLs: set WASESSION_PUBLIC_URL to the https:// address in front of this "
+            "server (README: HTTPS on one box)."
+        )
+    return lines
 
 
 @channels.command("list")

@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from wasession.cli.shared import runtime_for, user_errors
+from wasession.cli.shared import channel_ref, runtime_for, user_errors
 from wasession.domain.relay import FIELDS
 
-CHANNEL = click.argument("channel_id", type=click.IntRange(min=1), metavar="CHANNEL")
+CHANNEL = click.argument("channel_id", metavar="CHANNEL")
 FORWARD = click.argument("forward_id", type=click.IntRange(min=1), metavar="FORWARD")
 
 
@@ -22,19 +22,22 @@ def _target_line(t: Any) -> str:
     return f"{t.id:>4}  {state:<6}  {t.url}  [{','.join(t.fields)}]  {signing}  after log id {t.cursor}{retry}"
 
 
-def _with_service(ctx: click.Context, action: Callable[[Any, Any, int], Any]) -> Any:
-    """Run `action(services.forwards, runtime, workspace_id)` for the channel named on the command line."""
-    from wasession.services import channels as channel_service
+def _with_service(ctx: click.Context, action: Callable[[Any, Any, int, int], Any]) -> Any:
+    """Run `action(services.forwards, runtime, workspace_id, channel_id)` for the channel named on the
+    command line (by id, name or phone_number_id, as every command takes it)."""
     from wasession.services import forwards
 
-    with runtime_for(ctx) as runtime, user_errors():
-        channel = channel_service.get_channel(runtime.ctx, ctx.params["channel_id"])
-        return action(forwards, runtime, channel.workspace_id)
+    with runtime_for(ctx) as runtime:
+        channel = channel_ref(runtime, ctx.params["channel_id"])
+        with user_errors():
+            return action(forwards, runtime, channel.workspace_id, channel.id)
 
 
 @click.group()
 def forwards() -> None:
-    """Pass every webhook a channel accepts on to other URLs (Chatwoot, a CRM), as received."""
+    """Pass every webhook a channel accepts on to other URLs (Chatwoot, a CRM), as received.
+
+    CHANNEL is a channel's id, its name or its phone_number_id."""
 
 
 @forwards.command("add")
@@ -57,12 +60,12 @@ def forwards() -> None:
 @click.option("--description", default="", help="A note for people: what this target is.")
 @click.pass_context
 def forwards_add(
-    ctx: click.Context, channel_id: int, url: str, secret: str | None, fields: tuple[str, ...], description: str
+    ctx: click.Context, channel_id: str, url: str, secret: str | None, fields: tuple[str, ...], description: str
 ) -> None:
     """Add a target: it is given every webhook of CHANNEL accepted from now on."""
     from wasession.outbound.addresses import AddressPolicy
 
-    def add(service: Any, runtime: Any, ws: int) -> Any:
+    def add(service: Any, runtime: Any, ws: int, channel_id: int) -> Any:
         return service.create_forward(
             runtime.ctx,
             channel_id,
@@ -72,6 +75,7 @@ def forwards_add(
             fields=list(fields) or None,
             description=description,
             policy=AddressPolicy.parse(runtime.settings.outbound_allow),
+            max_per_workspace=runtime.settings.max_forwards_per_workspace,
         )
 
     created = _with_service(ctx, add)
@@ -82,9 +86,9 @@ def forwards_add(
 @CHANNEL
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
 @click.pass_context
-def forwards_list(ctx: click.Context, channel_id: int, as_json: bool) -> None:
+def forwards_list(ctx: click.Context, channel_id: str, as_json: bool) -> None:
     """The targets of CHANNEL: state, URL, kinds of change, signing, and how far each has got."""
-    targets = _with_service(ctx, lambda s, r, ws: s.list_forwards(r.ctx, channel_id, workspace_id=ws))
+    targets = _with_service(ctx, lambda s, r, ws, channel_id: s.list_forwards(r.ctx, channel_id, workspace_id=ws))
     if as_json:
         items = [
             {
@@ -107,9 +111,9 @@ def forwards_list(ctx: click.Context, channel_id: int, as_json: bool) -> None:
         click.echo(_target_line(t))
 
 
-def _set_paused(ctx: click.Context, channel_id: int, forward_id: int, paused: bool) -> None:
+def _set_paused(ctx: click.Context, channel_id: str, forward_id: int, paused: bool) -> None:
     changed = _with_service(
-        ctx, lambda s, r, ws: s.set_paused(r.ctx, channel_id, forward_id, workspace_id=ws, paused=paused)
+        ctx, lambda s, r, ws, channel_id: s.set_paused(r.ctx, channel_id, forward_id, workspace_id=ws, paused=paused)
     )
     click.echo(_target_line(changed))
 
@@ -118,7 +122,7 @@ def _set_paused(ctx: click.Context, channel_id: int, forward_id: int, paused: bo
 @CHANNEL
 @FORWARD
 @click.pass_context
-def forwards_pause(ctx: click.Context, channel_id: int, forward_id: int) -> None:
+def forwards_pause(ctx: click.Context, channel_id: str, forward_id: int) -> None:
     """Stop delivering to FORWARD; what arrives meanwhile waits for `resume` (up to 7 days)."""
     _set_paused(ctx, channel_id, forward_id, True)
 
@@ -127,7 +131,7 @@ def forwards_pause(ctx: click.Context, channel_id: int, forward_id: int) -> None
 @CHANNEL
 @FORWARD
 @click.pass_context
-def forwards_resume(ctx: click.Context, channel_id: int, forward_id: int) -> None:
+def forwards_resume(ctx: click.Context, channel_id: str, forward_id: int) -> None:
     """Deliver to FORWARD again, starting with what arrived while it was paused."""
     _set_paused(ctx, channel_id, forward_id, False)
 
@@ -139,7 +143,7 @@ def forwards_resume(ctx: click.Context, channel_id: int, forward_id: int) -> Non
 @click.option("--since", default=None, help="Every body received at or after this ISO 8601 instant.")
 @click.pass_context
 def forwards_replay(
-    ctx: click.Context, channel_id: int, forward_id: int, from_log_id: int | None, since: str | None
+    ctx: click.Context, channel_id: str, forward_id: int, from_log_id: int | None, since: str | None
 ) -> None:
     """Deliver the stored bodies to FORWARD again, in order (`webhooks` lists their ids)."""
     from wasession.domain.clock import parse_instant
@@ -152,7 +156,7 @@ def forwards_replay(
         raise click.BadParameter(str(exc), param_hint="--since") from exc
     moved = _with_service(
         ctx,
-        lambda s, r, ws: s.replay(
+        lambda s, r, ws, channel_id: s.replay(
             r.ctx, channel_id, forward_id, workspace_id=ws, from_log_id=from_log_id, since=since_at
         ),
     )
@@ -164,10 +168,10 @@ def forwards_replay(
 @FORWARD
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 200), help="Show this many.")
 @click.pass_context
-def forwards_deliveries(ctx: click.Context, channel_id: int, forward_id: int, limit: int) -> None:
+def forwards_deliveries(ctx: click.Context, channel_id: str, forward_id: int, limit: int) -> None:
     """The latest delivery attempts to FORWARD, newest first."""
     page, _ = _with_service(
-        ctx, lambda s, r, ws: s.deliveries(r.ctx, channel_id, forward_id, workspace_id=ws, limit=limit)
+        ctx, lambda s, r, ws, channel_id: s.deliveries(r.ctx, channel_id, forward_id, workspace_id=ws, limit=limit)
     )
     if not page:
         click.echo("no deliveries yet")
@@ -182,7 +186,7 @@ def forwards_deliveries(ctx: click.Context, channel_id: int, forward_id: int, li
 @CHANNEL
 @FORWARD
 @click.pass_context
-def forwards_remove(ctx: click.Context, channel_id: int, forward_id: int) -> None:
+def forwards_remove(ctx: click.Context, channel_id: str, forward_id: int) -> None:
     """Remove FORWARD and its delivery log."""
-    _with_service(ctx, lambda s, r, ws: s.delete_forward(r.ctx, channel_id, forward_id, workspace_id=ws))
+    _with_service(ctx, lambda s, r, ws, channel_id: s.delete_forward(r.ctx, channel_id, forward_id, workspace_id=ws))
     click.echo(f"forward {forward_id} removed")

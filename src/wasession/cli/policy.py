@@ -6,7 +6,7 @@ import json
 
 import click
 
-from wasession.cli.shared import CHANNEL_HELP, channel_ref, pairs, runtime_for, user_errors
+from wasession.cli.shared import CHANNEL_HELP, channel_ref, pairs, runtime_for, user_errors, with_field
 
 EXIT_USAGE = 2  # as click's own usage errors: the command was given settings it cannot take
 
@@ -42,7 +42,7 @@ def policy_set(ctx: click.Context, channel: str, settings: tuple[str, ...]) -> N
                 saved = save_policy(runtime.ctx, found.id, pairs(settings))
             except ValidationErrors as exc:  # every bad setting, one line each, and nothing saved
                 for error in exc.errors:
-                    click.echo(f"error: {error.field}: {error.message}", err=True)
+                    click.echo(f"error: {with_field(error.field, error.message)}", err=True)
                 ctx.exit(EXIT_USAGE)
     click.echo(SETTINGS_SAVED)
     click.echo(json.dumps(saved.to_public(), indent=2))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import logging
+import socket
+
 import click
 
 from wasession.api.serving import uvicorn_options
@@ -11,8 +15,11 @@ from wasession.config import StartupError
 from wasession.domain.clock import AcceleratedClock
 from wasession.runtime import Runtime
 from wasession.runtime.reads import all_channels, describe_database
+from wasession.services import fast_clock
 
-SPEED_OPTION = "--sandbox-speed"
+SPEED_OPTION = fast_clock.OPTION
+
+log = logging.getLogger(__name__)
 
 
 @click.command()
@@ -72,11 +79,16 @@ def serve(
     ctx.find_root().obj.update(host=host, port=port, public_url=public_url)
     config = settings(ctx)
     base = config.base_url()
+    _refuse_busy_port(config.host, config.port)  # before anything is created: a key, a database
     clock = AcceleratedClock(sandbox_speed) if sandbox_speed is not None else None
     runtime = open_runtime(ctx, clock=clock, sandbox_base_url=base + SANDBOX_GRAPH_PATH)
     try:
+        _refuse_beside_a_fast_server(runtime)
         if sandbox_speed is not None:
             _refuse_speed_with_real_channels(runtime)
+        if sandbox_speed is not None:
+            fast_clock.beat(runtime.ctx, runtime.owner, sandbox_speed)
+        retimed = fast_clock.retime_sandboxes(runtime.ctx)
         if sandbox:
             ensure_sandbox_channel(runtime.ctx)
     except BaseException:
@@ -96,23 +108,58 @@ def serve(
         )
         if sandboxes:
             workers.add_loop("sandbox-webhooks", pump.step, fake.next_webhook_at).start()
+        if sandbox_speed is not None:
+            workers.add_loop("fast-clock", guard, lambda: None, max_sleep=fast_clock.BEAT_EVERY, wakeable=False).start()
 
-    app = create_app(runtime, sandbox_graph=fake.app if sandboxes else None, on_start=start, on_stop=runtime.stop)
+    stopped_for: list[str] = []
+    stopping: list[uvicorn.Server] = []
+
+    def guard() -> None:
+        """A real channel added behind this server's back (another process's check raced, or a row
+        written by hand): stop rather than drive it on the fast clock."""
+        assert sandbox_speed is not None
+        real = fast_clock.beat(runtime.ctx, runtime.owner, sandbox_speed).real_channels
+        if real and not stopped_for:
+            c = real[0]
+            stopped_for.append(
+                f"channel {c.id} {c.name!r} is not a sandbox channel, and this server runs {sandbox_speed:g} times "
+                f"faster than real time: stopped so its customers are not messaged early; "
+                f"start `wasession serve` without {SPEED_OPTION}"
+            )
+            log.critical("%s", stopped_for[0])
+            for server in stopping:
+                server.should_exit = True  # uvicorn's graceful stop, then on_stop
+
+    def stop() -> None:
+        if sandbox_speed is not None:
+            fast_clock.end(runtime.ctx, runtime.owner)
+        runtime.stop()
+
+    app = create_app(runtime, sandbox_graph=fake.app if sandboxes else None, on_start=start, on_stop=stop)
     for line in banner(config, describe_database(runtime.ctx), sandboxes=sandboxes, has_admin=has_admin(runtime.ctx)):
         click.echo(line)
     if sandbox_speed is not None:
         click.echo(f"  Clock running {sandbox_speed:g} times faster than real time ({SPEED_OPTION})")
+    for line in retimed:
+        click.echo(f"  {line}")
     # log_config=None keeps the JSON/text handler set up above; uvicorn answers SIGTERM by finishing
     # requests in flight, then the lifespan's on_stop stops the workers gracefully.
-    uvicorn.run(
-        app,
-        host=config.host,
-        port=config.port,
-        log_level="info",
-        log_config=None,
-        access_log=access_log,
-        **uvicorn_options(config),
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level="info",
+            log_config=None,
+            access_log=access_log,
+            **uvicorn_options(config),
+        )
     )
+    stopping.append(server)
+    server.run()
+    if stopped_for:
+        click.echo(f"error: {SPEED_OPTION}: {stopped_for[0]}", err=True)
+        ctx.exit(3)
 
 
 def _refuse_speed_with_real_channels(runtime: Runtime) -> None:
@@ -125,3 +172,40 @@ def _refuse_speed_with_real_channels(runtime: Runtime) -> None:
             f"channel {c.id} {c.name!r} is not a sandbox channel, and a faster clock would message its customers early",
             "drop the option, or use a database whose only channels are sandbox channels",
         )
+
+
+def _refuse_beside_a_fast_server(runtime: Runtime) -> None:
+    """Two servers on one database must agree on the time: none may join a sped-up one."""
+    other = fast_clock.beside(runtime.ctx, runtime.owner)
+    if other is not None:
+        raise StartupError(
+            "serve",
+            fast_clock.describe(other),
+            f"stop that server first (a killed one stops counting {fast_clock.BEAT_TTL.seconds} s after it died)",
+        )
+
+
+def _refuse_busy_port(host: str, port: int) -> None:
+    """Checked before the banner and the engine: a busy port is one line, not a started engine that then fails."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise StartupError(
+            "--host",
+            f"{host!r} is not an address this machine can listen on ({exc})",
+            "give an address of this machine, e.g. 127.0.0.1",
+        ) from exc
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As uvicorn binds: SO_REUSEADDR, so a port in TIME_WAIT after a restart is not called busy.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                problem = f"port {port} on {host} is already in use (another server?)"
+            else:
+                problem = f"cannot listen on {host}:{port} ({exc.strerror})"
+            raise StartupError(
+                "--port", problem, "stop what listens there, or choose another port (--port or WASESSION_PORT)"
+            ) from None

@@ -100,6 +100,12 @@ def user_errors() -> Iterator[None]:
         raise click.ClickException(f"{field}: {exc}" if field and not str(exc).startswith(field) else str(exc)) from exc
 
 
+def with_field(field: str | None, message: str) -> str:
+    """`field: message`, unless the message is led by `field: ` already: never "session_timeout:
+    session_timeout: …"."""
+    return message if not field or message.startswith(f"{field}: ") else f"{field}: {message}"
+
+
 def pairs(items: tuple[str, ...]) -> dict[str, object]:
     out: dict[str, object] = {}
     for item in items:

@@ -27,7 +27,13 @@ def users() -> None:
 
 @click.command("add", params=[_password_option()])
 @click.option("--username", required=True, help="The login name: letters, digits and _ . @ -.")
-@click.option("--workspace", default="default", show_default=True, help="Created if it does not exist.")
+@click.option(
+    "--workspace",
+    default="default",
+    show_default=True,
+    help="The user's workspace (by name); it must exist, unless --create-workspace is given.",
+)
+@click.option("--create-workspace", is_flag=True, help="Create the workspace when no workspace has that name.")
 @click.option(
     "--role",
     type=click.Choice(["admin", "agent"]),
@@ -36,12 +42,16 @@ def users() -> None:
     help="admin: everything in the workspace; agent: read and answer its chats, change no settings.",
 )
 @click.pass_context
-def users_add(ctx: click.Context, username: str, workspace: str, role: str, password: str) -> None:
+def users_add(
+    ctx: click.Context, username: str, workspace: str, create_workspace: bool, role: str, password: str
+) -> None:
     """Create a user who can log in to the dashboard."""
     from wasession.services import users as user_service
 
     with runtime_for(ctx) as runtime, user_errors():
-        user_service.create_user(runtime.ctx, username, password, workspace=workspace, role=role)
+        user_service.create_user(
+            runtime.ctx, username, password, workspace=workspace, role=role, new_workspace=create_workspace
+        )
     click.echo(f"Created {role} user {username!r} in workspace {workspace!r}; log in at /dashboard/login")
 
 

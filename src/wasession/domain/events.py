@@ -77,6 +77,8 @@ class EventType(StrEnum):
 
     # -- Meta's own word on windows (R23) -------------------------------------------------------------
     FREE_WINDOW_OPENED = "free_window_opened"
+    # -- a contact's marketing state (R24) ------------------------------------------------------------
+    MARKETING_PREFERENCE = "marketing_preference"
 
     # -- webhook updates that are not a customer message or a status of ours -------------------------
     WEBHOOK_MALFORMED = "webhook_malformed"

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from wasession.domain.policy import Policy
-from wasession.domain.pricing import monthly_cap_reason
+from wasession.domain.pricing import MONTHLY_BUDGET, monthly_cap_reason
 from wasession.domain.schedule import REMINDER_MIN_SPARE, check_reminder
 from wasession.domain.template import MAX_TEXT_LENGTH, render_template
 
@@ -23,6 +23,7 @@ class SessionStatus(StrEnum):
 class CloseReason(StrEnum):
     TIMEOUT = "timeout"  # R9
     AGENT = "agent"  # R13: closed by hand
+    CLOSED_IN_CHATWOOT = "closed_in_chatwoot"  # issue 22: an agent resolved the conversation in Chatwoot
 
 
 class Awaiting(StrEnum):
@@ -92,6 +93,7 @@ def reminder_skip_reason(
     window_closes_at: datetime,
     awaiting: Awaiting | None = None,
     automated_this_month: int | None = None,
+    over_budget: bool = False,
 ) -> str | None:
     """R6 at the moment a reminder would go out, for the due worker (queueing) and the sender (sending)
     alike: None to send, else the reason it is skipped. `window_closes_at` is the session's stored close,
@@ -114,8 +116,12 @@ def reminder_skip_reason(
         return "awaiting_agent"  # the customer waits for us; "still there?" would be rude
     if not policy.business_hours.is_open(now, policy.timezone):
         return "outside_business_hours"
-    if automated_this_month is not None:
-        return monthly_cap_reason(policy.automated_monthly_cap, automated_this_month)
+    if automated_this_month is not None and (
+        capped := monthly_cap_reason(policy.automated_monthly_cap, automated_this_month)
+    ):
+        return capped
+    if over_budget:
+        return MONTHLY_BUDGET
     return None
 
 

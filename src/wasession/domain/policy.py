@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import time, timedelta
+from decimal import Decimal
 
 from wasession.domain import policy_fields as parse
 from wasession.domain.business_hours import ALWAYS_OPEN, BusinessHours, parse_business_hours
@@ -23,6 +24,7 @@ from wasession.domain.policy_fields import (
     MIN_CHECK_INTERVAL,
     MIN_TIMEOUT,
 )
+from wasession.domain.rates import format_amount
 from wasession.domain.wording import duration_words
 
 __all__ = [
@@ -62,6 +64,8 @@ class Policy:
     business_hours: BusinessHours = ALWAYS_OPEN
     reopen_within: timedelta = timedelta(0)
     automated_monthly_cap: int | None = None  # R23: None means no cap
+    automated_monthly_budget: Decimal | None = None  # R23: in the rate card's currency; None means none
+    read_receipts: bool = False  # issue 26: blue ticks and "typing…" on WhatsApp from the dashboard
 
     @property
     def ladder(self) -> tuple[ReminderStep, ...]:
@@ -87,6 +91,10 @@ class Policy:
             "company_name": self.company_name,
             "timezone": self.timezone,
             "automated_monthly_cap": self.automated_monthly_cap,
+            "automated_monthly_budget": (
+                None if self.automated_monthly_budget is None else format_amount(self.automated_monthly_budget)
+            ),
+            "read_receipts": self.read_receipts,
             "reminder_steps": [s.to_public() for s in self.reminder_steps or one_step(self.reminder_after_hours)],
             "reminder_only_when_awaiting_customer": self.reminder_only_when_awaiting_customer,
             "closing_message": self.closing_message,
@@ -118,8 +126,12 @@ _PARSERS: dict[str, Callable[[object], object]] = {
     "business_hours": parse_business_hours,
     "reopen_within": parse.reopen_within,
     "automated_monthly_cap": parse.automated_monthly_cap,
+    "automated_monthly_budget": parse.automated_monthly_budget,
+    "read_receipts": parse.read_receipts,
 }
-_NULLABLE = frozenset({"closure_check", "closing_template", "business_hours", "automated_monthly_cap"})
+_NULLABLE = frozenset(
+    {"closure_check", "closing_template", "business_hours", "automated_monthly_cap", "automated_monthly_budget"}
+)
 
 
 def _parse_all(changes: Mapping[str, object], base: Policy | None) -> tuple[dict[str, object], list[ValidationError]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import time, timedelta
+from decimal import Decimal, InvalidOperation
 from difflib import get_close_matches
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -186,6 +187,36 @@ def automated_monthly_cap(value: object) -> int | None:
     return cap
 
 
+MAX_MONTHLY_BUDGET = Decimal(1_000_000_000)
+
+
+def automated_monthly_budget(value: object) -> Decimal | None:
+    """R23: the most the automated sends of a calendar month may cost, in the rate card's currency."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "null")):
+        return None
+    amount: Decimal | None = value if isinstance(value, Decimal) else None  # a stored policy re-validated
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            amount = Decimal(str(value).strip())
+        except InvalidOperation:
+            amount = None
+    valid = amount is not None and amount.is_finite()
+    exponent = amount.as_tuple().exponent if amount is not None and valid else 0
+    if (
+        amount is None
+        or not valid
+        or not 0 <= amount <= MAX_MONTHLY_BUDGET
+        or (isinstance(exponent, int) and exponent < -4)
+    ):
+        raise ValidationError(
+            "automated_monthly_budget",
+            "automated_monthly_budget must be an amount from 0 to 1000000000 with at most 4 decimals, in the rate "
+            f"card's currency, or null for no budget; it was {given(value)}",
+            "invalid_type" if amount is None or not valid else "out_of_range",
+        )
+    return amount
+
+
 def _near_zone(name: str) -> str | None:
     """The zone a near miss meant: the same name in other case or with spaces for _, else the closest."""
     zones = available_timezones()
@@ -214,6 +245,10 @@ def timeout_from(value: object) -> str:
 
 reminder_only_when_awaiting_customer = boolean("reminder_only_when_awaiting_customer")
 hold_while_awaiting_agent = boolean("hold_while_awaiting_agent")
+# Issue 26: an agent opening a chat marks the customer's last message read on WhatsApp (blue ticks), and
+# typing in the reply box shows Meta's typing indicator. Off by default: customers then see when a human
+# has read them, which a business may not want.
+read_receipts = boolean("read_receipts")
 MAX_REOPEN_WITHIN = timedelta(days=7)
 
 

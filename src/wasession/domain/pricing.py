@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 # The values Meta documents today; anything else is logged once and stored as sent.
@@ -42,6 +43,7 @@ REFERRAL_CONVERSION = "referral_conversion"
 # monthly cap limits and what usage calls "automated". Everything else an agent (or the API) sent.
 AUTOMATED_KINDS = frozenset({"reminder", "closing"})
 MONTHLY_CAP = "monthly_cap"
+MONTHLY_BUDGET = "monthly_budget"
 
 # Order of the statuses that may carry pricing; a fact from a higher one wins over a lower one's.
 _STATUS_ORDER = {"sent": 1, "delivered": 2, "read": 3, "played": 3}
@@ -66,6 +68,12 @@ class MessagePricing:
     @property
     def empty(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self))
+
+    @property
+    def charged(self) -> bool:
+        """What Meta said is billed: `type: regular`, or the deprecated `billable: true` when no status
+        gave a type (store/usage.py::billable says the same in SQL)."""
+        return self.pricing_type == "regular" or (self.pricing_type is None and self.billable is True)
 
     @property
     def free_entry_point(self) -> bool:
@@ -130,6 +138,34 @@ def monthly_cap_reason(cap: int | None, automated_this_month: int) -> str | None
     """`monthly_cap` when `automated_this_month` automated sends already use up the cap, else None."""
     if cap is not None and automated_this_month >= cap:
         return MONTHLY_CAP
+    return None
+
+
+def monthly_budget_reason(budget: Decimal | None, spent: Decimal, cost: Decimal | None) -> str | None:
+    """`monthly_budget` when a send estimated at `cost` would take the month's automated spending past
+    `budget`. A send the rate card cannot price (no card, a BSUID-only recipient, a market without a
+    rate) is not held back: the budget only stops what it can see."""
+    if budget is None or cost is None:
+        return None
+    return MONTHLY_BUDGET if spent + cost > budget else None
+
+
+MARKETING_OPT_OUT = "marketing_opt_out"
+MARKETING_DEFERRED = "marketing_deferred"
+
+
+def marketing_skip_reason(
+    category: str | None, opted_out: bool, deferred_until: datetime | None, now: datetime
+) -> str | None:
+    """R24: an automated send of a marketing template to a contact who stopped marketing messages is
+    skipped until they resume; one while Meta's per-user marketing limit (131049) holds is skipped until
+    24 h have passed. Other categories, and free-form messages, are never held back here."""
+    if category is None or category.lower() != "marketing":
+        return None
+    if opted_out:
+        return MARKETING_OPT_OUT
+    if deferred_until is not None and now < deferred_until:
+        return MARKETING_DEFERRED
     return None
 
 

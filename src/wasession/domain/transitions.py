@@ -30,7 +30,7 @@ from wasession.domain.lifecycle import (
 )
 from wasession.domain.plan import NEW_SILENCE, Plan, plan
 from wasession.domain.policy import Policy
-from wasession.domain.pricing import monthly_cap_reason
+from wasession.domain.pricing import MONTHLY_BUDGET, monthly_cap_reason
 from wasession.domain.schedule import REMINDER_MIN_SPARE, step_due_at
 
 # Meta's error for a message outside the customer service window: the window closed early (R15).
@@ -377,13 +377,15 @@ def reminder_due(
     now: datetime,
     merge_values: Callable[[], Mapping[str, str]],
     automated_this_month: int | None = None,
+    over_budget: bool = False,
 ) -> Change:
     """The session's pending ladder step is due: queue it, or skip it with the reason (R6, R7), and
     plan the next step. Each step at most once per silence. After downtime (R14) several steps may be
     overdue: only the latest goes through the gate, the earlier ones are skipped as `superseded`.
 
     `merge_values` gives the contact's merge fields; it is called only when the reminder would go out.
-    `automated_this_month` is the channel's automated sends this month, for the cap (R23)."""
+    `automated_this_month` is the channel's automated sends this month, for the cap (R23); `over_budget`
+    says the send's estimated cost would pass `automated_monthly_budget` (R23)."""
     steps = overdue_steps(state, policy, now) or [state.reminder_step]
     step = steps[-1]
     events = [EventNote(EventType.REMINDER_SKIPPED, now, {"reason": "superseded", "step": n}) for n in steps[:-1]]
@@ -396,6 +398,7 @@ def reminder_due(
         window_closes_at=state.window_closes_at,
         awaiting=state.awaiting,
         automated_this_month=automated_this_month,
+        over_budget=over_budget,
     )
     text = ""
     if reason is None:
@@ -519,6 +522,8 @@ def closing_message(
     now: datetime,
     merge_values: Callable[[], Mapping[str, str]],
     automated_this_month: int | None = None,
+    over_budget: bool = False,
+    template_blocked: str | None = None,
 ) -> tuple[QueueClosing | None, EventNote | None]:
     """What a timeout closure sends (issue 13): `closing_message` while the window has at least 5 minutes
     left, else `closing_template`; neither possible is recorded skipped with the reason. Nothing when
@@ -529,6 +534,8 @@ def closing_message(
     capped = monthly_cap_reason(policy.automated_monthly_cap, automated_this_month or 0)
     if automated_this_month is not None and capped is not None:
         return None, EventNote(EventType.CLOSING_MESSAGE_SKIPPED, now, {"reason": capped})
+    if over_budget:
+        return None, EventNote(EventType.CLOSING_MESSAGE_SKIPPED, now, {"reason": MONTHLY_BUDGET})
     reason = "window_closed"
     if policy.closing_message.strip() and state.window_closes_at - now >= REMINDER_MIN_SPARE:
         text, refused = render_closing(policy, dict(merge_values()))
@@ -536,6 +543,8 @@ def closing_message(
             note = EventNote(EventType.CLOSING_MESSAGE_QUEUED, now, {"type": "text"}, names_message=True)
             return QueueClosing(now, text=text), note
         reason = refused
+    if policy.closing_template is not None and template_blocked is not None:
+        return None, EventNote(EventType.CLOSING_MESSAGE_SKIPPED, now, {"reason": template_blocked})  # R24
     if policy.closing_template is not None:
         template = {**policy.closing_template.to_public(), "parameters": []}
         data = {"type": "template", "name": policy.closing_template.name}
@@ -552,6 +561,8 @@ def closed(
     policy: Policy | None = None,
     merge_values: Callable[[], Mapping[str, str]] | None = None,
     automated_this_month: int | None = None,
+    over_budget: bool = False,
+    template_blocked: str | None = None,
 ) -> Change:
     """The session closes, by timeout (R9) or by an agent (R13): nothing is due any more and a pending
     reminder is cancelled. A timeout closure given the policy sends its closing message, if any
@@ -580,7 +591,13 @@ def closed(
     closing = None
     if reason is CloseReason.TIMEOUT and policy is not None and merge_values is not None:
         closing, note = closing_message(
-            state, policy=policy, now=now, merge_values=merge_values, automated_this_month=automated_this_month
+            state,
+            policy=policy,
+            now=now,
+            merge_values=merge_values,
+            automated_this_month=automated_this_month,
+            over_budget=over_budget,
+            template_blocked=template_blocked,
         )
         if note is not None:
             events.append(note)

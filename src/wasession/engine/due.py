@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from wasession.domain import transitions
 from wasession.domain.lifecycle import CloseReason, DueKind, ReminderState
 from wasession.domain.plan import is_held, is_snoozed
 from wasession.domain.pricing import MONTHLY_CAP
-from wasession.engine.monthly_cap import AutomatedCounts
+from wasession.engine.monthly_cap import AutomatedCounts, closing_template_blocked
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
 from wasession.lifecycle.writes import reminder_callback_data as reminder_callback_data  # where tests look for it
-from wasession.observability import metrics, usage_metrics
+from wasession.observability import activity, metrics, usage_metrics
 from wasession.store import channels as channel_store
 from wasession.store import contacts as contact_store
 from wasession.store import sessions as session_store
@@ -38,6 +38,8 @@ class DueResult:
     reminders_queued: int = 0
     reminders_skipped: int = 0
     replanned: int = 0
+    # A human line per closure and reminder of the batch in hand (observability/activity.py).
+    lines: list[str] = field(default_factory=list, repr=False)
 
     @property
     def total(self) -> int:
@@ -72,6 +74,8 @@ class DueWorker:
                         channels[channel.id] = channel
                     self._act(conn, writes, channel, session, now, result, automated)
                 writes.flush(conn)
+            activity.batch(result.lines, "the due loop acted on {n} sessions (closures and reminders)")
+            result.lines.clear()
             if len(batch) < self.batch_size or self.stopping.is_set():
                 break
         return result
@@ -108,6 +112,8 @@ class DueWorker:
                 policy=channel.policy,
                 merge_values=merge_values,
                 automated_this_month=automated.for_channel(conn, channel, now),
+                over_budget=automated.over_budget(conn, channel, session.id, now),
+                template_blocked=closing_template_blocked(conn, channel, session.contact_id, now),
             )
             writes.apply(conn, channel, session.id, change)
             if change.closing is not None:
@@ -115,6 +121,11 @@ class DueWorker:
             elif any(n.data.get("reason") == MONTHLY_CAP for n in change.events):
                 usage_metrics.capped("closing")
             metrics.session_closed(CloseReason.TIMEOUT, session.eligible_at, session.closes_at, now)
+            closing = ", closing message queued" if change.closing is not None else ""
+            result.lines.append(
+                f"session {session.id} on {channel.name!r}: closed (timeout; the customer last wrote "
+                f"{session.last_customer_at:%Y-%m-%d %H:%M:%S} UTC){closing}"
+            )
             result.closed += 1
             return
         if (
@@ -129,6 +140,7 @@ class DueWorker:
                 now=now,
                 merge_values=merge_values,
                 automated_this_month=automated.for_channel(conn, channel, now),
+                over_budget=automated.over_budget(conn, channel, session.id, now),
             )
             writes.apply(conn, channel, session.id, change)
             if change.reminder is None:
@@ -136,10 +148,16 @@ class DueWorker:
                 metrics.reminder("skipped")
                 if change.fields.get("reminder_reason") == MONTHLY_CAP:
                     usage_metrics.capped("reminder")
+                reason = change.fields.get("reminder_reason") or "not due"
+                result.lines.append(f"session {session.id} on {channel.name!r}: reminder skipped ({reason})")
             else:
                 result.reminders_queued += 1
                 metrics.reminder("queued")
                 automated.queued(channel.id)
+                result.lines.append(
+                    f"session {session.id} on {channel.name!r}: "
+                    f"reminder step {session.reminder_step} queued for sending"
+                )
             return
         # The stored due time was stale (policy or clock moved): just re-plan.
         _, values = transitions.replanned(state, channel.policy, now)

@@ -8,6 +8,11 @@ capped answer (outbound/http.py), so one slow receiver cannot hold the others. B
 HMAC-SHA256 of the exact bytes sent, keyed with the webhook's secret. A failed attempt is retried with
 exponential backoff up to MAX_ATTEMPTS; like the engine, everything is driven by due times, so it runs
 the same on the system clock and on the Simulator's manual clock.
+
+Fair sharing (issue 25): webhooks run on a FairPool, so one workspace's slow receivers hold at most its
+share of the threads, and a webhook's step ends after STEP_SECONDS (the rest of its claim is handed back
+due at once), so a thread comes back after at most that plus one call's deadline. A delivery that cannot
+even be built is recorded as failed with why, and the next one goes on.
 """
 
 from __future__ import annotations
@@ -17,15 +22,18 @@ import hmac
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import httpx
 
 from wasession.domain.durations import doubling
+from wasession.engine.fair_pool import STEP_SECONDS, FairPool, round_robin
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolver
 from wasession.outbound.http import DEADLINE_SECONDS, MAX_ANSWER_BYTES, TIMEOUT, OutboundResult, guarded_post
@@ -48,6 +56,8 @@ MAX_RETRY = timedelta(hours=1)
 LEASE = timedelta(minutes=5)
 # Webhooks served at once per process; each has at most one call in flight.
 POOL_SIZE = 8
+PER_WORKSPACE = POOL_SIZE // 2  # of them, one workspace's at most (a setting in serve)
+DUE_LIMIT = 1000  # due webhooks looked at per step, so every workspace's are among them
 # Deliveries one webhook is given per step, sent one after another (a step's share of a busy receiver).
 PER_WEBHOOK = 20
 WEBHOOK_DISABLED = "webhook_disabled"
@@ -108,9 +118,9 @@ class EventDispatcher:
         post: Post | None = None,
         deadline: float = DEADLINE_SECONDS,
         max_answer: int = MAX_ANSWER_BYTES,
-        batch_size: int = 100,
         max_attempts: int = MAX_ATTEMPTS,
         pool_size: int = POOL_SIZE,
+        per_workspace: int = PER_WORKSPACE,
         wait: bool = True,
     ) -> None:
         self.ctx = ctx
@@ -122,30 +132,36 @@ class EventDispatcher:
         self.deadline = deadline
         self.max_answer = max_answer
         self._post = post
-        self.batch_size = batch_size
         self.max_attempts = max_attempts
         # wait=False (the serve loop): a step hands webhooks to the pool and returns; finished work wakes
         # the loop through ctx.wake. wait=True (the Simulator, tests): a step returns when its calls are done.
         self.wait = wait
         self.on_done: Callable[[], None] = ctx.wake  # told when a webhook's calls finish (wait=False)
-        self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="event-delivery")
+        self._pool = FairPool(pool_size, per_workspace=per_workspace, name="event-delivery")
+        self._waiting_for_room = False  # the last step left due webhooks for want of a thread
         self._running: set[int] = set()  # webhooks this process is calling now
         self._running_lock = threading.Lock()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown()
         if self.http is not None:
             self.http.close()
 
     def next_attempt_at(self) -> datetime | None:
+        if self._waiting_for_room and not self.wait:  # a finished webhook wakes the loop (on_done): no spin
+            return None
+        return self._next_due()
+
+    def _next_due(self) -> datetime | None:
         with self.ctx.db.read() as conn:
             return hook_store.next_attempt_at(conn, self.ctx.clock.now())
 
     def run_pending(self) -> DispatchReport:
         report = DispatchReport()
         futures: list[Future[None]] = []
-        for webhook_id, attempts in self._claim_due():
-            futures.append(self._pool.submit(self._deliver_in_order, webhook_id, attempts, report))
+        for webhook_id, workspace_id, attempts in self._claim_due():
+            step = partial(self._deliver_in_order, webhook_id, attempts, report)
+            futures.append(self._pool.submit(workspace_id, step, self._then))
         if self.wait:
             for future in futures:
                 future.result()
@@ -168,61 +184,76 @@ class EventDispatcher:
 
     # -- internals ---------------------------------------------------------------------------------------
 
-    def _claim_due(self) -> list[tuple[int, list[_Attempt]]]:
+    def _claim_due(self) -> list[tuple[int, int, list[_Attempt]]]:
         now = self.ctx.clock.now()
-        due = self.next_attempt_at()
+        self._waiting_for_room = False
+        due = self._next_due()
         if due is None or due > now:  # a read first, so an idle loop never takes SQLite's write lock
             return []
-        claimed: list[tuple[int, list[_Attempt]]] = []
+        claimed: list[tuple[int, int, list[_Attempt]]] = []
         with self.ctx.db.read() as conn:
-            webhook_ids = hook_store.webhooks_due(conn, now, self.batch_size)
-        for webhook_id in webhook_ids:
+            webhooks = hook_store.webhooks_due(conn, now, DUE_LIMIT)
+        for webhook_id, workspace_id in round_robin(webhooks, lambda w: w[1]):
             with self._running_lock:
                 if webhook_id in self._running:
                     continue
                 self._running.add(webhook_id)
+            if not self._pool.take(workspace_id):  # counted from the claim, before the step is submitted
+                self._release(webhook_id)
+                self._waiting_for_room = True
+                continue
             try:
                 with self.ctx.db.write() as conn:
                     deliveries = hook_store.claim_for_webhook(conn, webhook_id, now, PER_WEBHOOK)
                     attempts = [self._lease(conn, d, now) for d in deliveries]
             except BaseException:
                 self._release(webhook_id)
+                self._pool.give_back(workspace_id)
                 raise
             if attempts:
-                claimed.append((webhook_id, attempts))
+                claimed.append((webhook_id, workspace_id, attempts))
             else:
                 self._release(webhook_id)
+                self._pool.give_back(workspace_id)
         return claimed
 
     def _release(self, webhook_id: int) -> None:
         with self._running_lock:
             self._running.discard(webhook_id)
 
+    def _then(self) -> None:
+        if not self.wait:
+            self.on_done()
+
     def _deliver_in_order(self, webhook_id: int, attempts: list[_Attempt], report: DispatchReport) -> None:
         """One webhook's claimed deliveries, one after another; after a failure the rest are handed back
-        untouched, so a receiver that is down costs one deadline per step, not one per event."""
+        untouched, so a receiver that is down costs one deadline per step, not one per event. After
+        STEP_SECONDS the rest are handed back due now: the thread goes to whoever is next."""
+        began = time.monotonic()
         try:
             for i, attempt in enumerate(attempts):
                 if not self._attempt(attempt, report):
-                    self._hand_back(attempts[i + 1 :])
+                    self._hand_back(attempts[i + 1 :], later=True)
+                    break
+                if time.monotonic() - began >= STEP_SECONDS:
+                    self._hand_back(attempts[i + 1 :], later=False)
                     break
         except Exception:  # a database error: the leases run out and the rows are tried again
             log.exception("event delivery for webhook %s stopped", webhook_id)
         finally:
             self._release(webhook_id)
-            if not self.wait:
-                self.on_done()
 
-    def _hand_back(self, attempts: list[_Attempt]) -> None:
+    def _hand_back(self, attempts: list[_Attempt], *, later: bool) -> None:
+        """Claimed deliveries not attempted, pending again as they were: after the first retry delay
+        (`later`, the receiver just failed) or at once (the step's time ran out)."""
         if not attempts:
             return
         now = self.ctx.clock.now()
+        when = now + retry_delay(1) if later else now
         with self.ctx.db.write() as conn:
             for attempt in attempts:
                 d = attempt.delivery
-                hook_store.update_delivery(
-                    conn, d.id, status="pending", attempts=d.attempts, next_attempt_at=now + retry_delay(1)
-                )
+                hook_store.update_delivery(conn, d.id, status="pending", attempts=d.attempts, next_attempt_at=when)
 
     def _lease(self, conn: Connection, delivery: Delivery, now: datetime) -> _Attempt:
         webhook = hook_store.get_webhook(conn, delivery.webhook_id)
@@ -256,7 +287,12 @@ class EventDispatcher:
             final = True
         else:
             payload: Mapping[str, Any] = delivery.payload or {}
-            body = encode(payload)
+            try:
+                body = encode(payload)
+            except (ValueError, TypeError, RecursionError) as exc:  # what one event holds must not stop the next
+                log.warning("event delivery %s: its payload cannot be encoded (%s)", delivery.id, exc)
+                self._record(delivery, OutboundResult(None, "payload_not_encodable"), True, report)
+                return True  # recorded as failed; the webhook's next delivery goes on
             event_id = str(delivery.event_id) if delivery.event_id is not None else f"test-{delivery.id}"
             headers = {
                 "Content-Type": "application/json",

@@ -12,22 +12,37 @@ would vouch for a forgery. Otherwise the cursor simply moves past it.
 PostgreSQL hands out ids before their transactions commit, so a smaller id can become visible after a
 larger one. The cursor moves past a missing id only once the body after the gap is HORIZON old; a body
 still in flight by then is the only one that could be skipped.
+
+A body was verified when it arrived; a secret rotated since must not strand it (issue 25): a body the
+apply already took for the target's number is forwarded as received, and one not applied yet whose
+signature the current secret refuses waits for the apply (WAIT_FOR_APPLY) before it is refused. Nothing a
+tenant sent can stop a target past its own row: a body that cannot be read (nested 50,000 deep, say) is
+recorded as `skipped` with why, logged once, and the cursor moves on.
+
+Fair sharing and memory (issue 25): targets run on a FairPool (a workspace holds at most its share of the
+threads), a target's step ends after STEP_SECONDS or STEP_BYTES sent, and the log is read BATCH_BYTES at a
+time, so eight replaying targets over 3 MB bodies hold tens of megabytes, not a gigabyte.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from wasession.domain.durations import doubling
-from wasession.domain.relay import kinds_for
+from wasession.domain.relay import ACCOUNT_UPDATES, kinds_for
+from wasession.engine.fair_pool import STEP_SECONDS, FairPool, round_robin
 from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
 from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolver
@@ -39,6 +54,27 @@ from wasession.whatsapp.signature import SIGNATURE_HEADER, sign, signature_match
 
 log = logging.getLogger(__name__)
 
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None  # glibc only
+
+
+_LIBC = _libc() if sys.platform.startswith("linux") else None
+TRIM_AFTER_BYTES = 1024 * 1024
+
+
+def _trim_heap() -> None:
+    """Hand freed heap back to the system. glibc raises its mmap threshold after a large block is freed,
+    so the next 3 MB bodies come from per-thread arenas it keeps: 8 targets replaying them kept ~60 MB
+    after the step was long over (issue 25). Called after a step that read a megabyte or more."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
 HORIZON = timedelta(seconds=30)
 FIRST_RETRY = timedelta(seconds=10)
 MAX_RETRY = timedelta(hours=1)
@@ -46,8 +82,15 @@ MAX_RETRY = timedelta(hours=1)
 # holding it (SIGKILL) delays its targets this long, unless it ran on this host (_reclaim_dead_local).
 LEASE = timedelta(seconds=30)
 POOL_SIZE = 8
-BATCH = 50  # log rows read at a time
-PER_STEP = 200  # bodies one target is given per step, so a backlog still returns its thread
+PER_WORKSPACE = POOL_SIZE // 2  # threads one workspace's targets may hold at once (a setting in serve)
+BATCH_BYTES = 4 * 1024 * 1024  # log bytes one target reads at a time (at least one body)
+BATCH_ROWS = 200  # and at most this many rows, whatever their size
+STEP_BYTES = 16 * 1024 * 1024  # bytes one target sends per step, so a backlog still returns its thread
+DUE_LIMIT = 1000  # due targets looked at per step (ids only), so every workspace's are among them
+# A body not applied yet whose signature the channel's current secret refuses: the apply (which verified
+# it against the secret of its time) is waited for this long, then it is refused.
+WAIT_FOR_APPLY = timedelta(minutes=10)
+APPLY_POLL = timedelta(seconds=2)
 LOG_ID_HEADER = "X-Wasession-Log-Id"
 LAG_EVERY = 5.0
 
@@ -112,6 +155,7 @@ class Relay:
         post: Post | None = None,
         deadline: float = DEADLINE_SECONDS,
         pool_size: int = POOL_SIZE,
+        per_workspace: int = PER_WORKSPACE,
         wait: bool = True,
     ) -> None:
         self.ctx = ctx
@@ -124,16 +168,19 @@ class Relay:
         # wait=True (the Simulator, tests): a step returns when its calls are done.
         self.wait = wait
         self.on_done: Callable[[], None] = lambda: None
-        self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="relay")
+        self._pool = FairPool(pool_size, per_workspace=per_workspace, name="relay")
+        self._waiting_for_room = False  # the last step left due targets for want of a thread
         self._running: set[int] = set()
         self._running_lock = threading.Lock()
         self._lag_at = float("-inf")
         self._reclaimed = False
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown()
 
     def next_attempt_at(self) -> datetime | None:
+        if self._waiting_for_room and not self.wait:  # a finished target wakes the loop (on_done): no spin
+            return None
         with self.ctx.db.read() as conn:
             return store.next_due(conn, self.ctx.clock.now())
 
@@ -148,12 +195,22 @@ class Relay:
         if due is None or due > now:  # a read first, so an idle loop never takes SQLite's write lock
             return report
         with self.ctx.db.read() as conn:
-            target_ids = store.due_targets(conn, now, POOL_SIZE * 4)
+            due_targets = store.due_targets(conn, now, DUE_LIMIT)
         futures: list[Future[None]] = []
-        for target_id in target_ids:
-            job = self._lease(target_id, now)
-            if job is not None:
-                futures.append(self._pool.submit(self._deliver, job, report))
+        self._waiting_for_room = False
+        for target_id, workspace_id in round_robin(due_targets, lambda t: t[1]):
+            if not self._pool.take(workspace_id):
+                self._waiting_for_room = True
+                continue
+            try:
+                job = self._lease(target_id, now)
+            except BaseException:
+                self._pool.give_back(workspace_id)
+                raise
+            if job is None:
+                self._pool.give_back(workspace_id)
+                continue
+            futures.append(self._pool.submit(workspace_id, partial(self._deliver, job, report), self._then))
         if self.wait:
             for future in futures:
                 future.result()
@@ -202,10 +259,15 @@ class Relay:
         with self._running_lock:
             self._running.discard(target_id)
 
+    def _then(self) -> None:
+        if not self.wait:
+            self.on_done()
+
     def _deliver(self, job: _Job, report: RelayReport) -> None:
         target_id = job.target.id
+        read = [0]
         try:
-            self._deliver_in_order(job, report)
+            self._deliver_in_order(job, report, read)
         except Exception:  # a database error: the lease runs out and the target is tried again
             log.exception("relay target %s stopped", target_id)
         finally:
@@ -215,18 +277,20 @@ class Relay:
             except Exception:
                 log.exception("relay target %s: could not release its lease", target_id)
             self._release(target_id)
-            if not self.wait:
-                self.on_done()
+            if read[0] >= TRIM_AFTER_BYTES:
+                _trim_heap()
 
-    def _deliver_in_order(self, job: _Job, report: RelayReport) -> None:
+    def _deliver_in_order(self, job: _Job, report: RelayReport, read: list[int]) -> None:
+        """`read[0]`: the log bytes this step read, for the caller to decide on trimming the heap."""
         target = job.target
         cursor, attempts = target.cursor, target.attempts
-        given = 0
-        while given < PER_STEP:
+        began, sent = time.monotonic(), 0
+        while True:
             with self.ctx.db.read() as conn:
-                rows = store.log_after(conn, cursor, BATCH)
+                rows = store.log_after(conn, cursor, max_bytes=BATCH_BYTES, max_rows=BATCH_ROWS)
             if not rows:
                 return
+            read[0] += sum(len(row.body) for row in rows)
             skipped_to = cursor
             for row in rows:
                 now = self.ctx.clock.now()
@@ -234,7 +298,13 @@ class Relay:
                     # A smaller id may still commit: wait until the body after the gap is HORIZON old.
                     self._advance(job, cursor, skipped_to, 0, row.received_at + HORIZON)
                     return
-                if not self._wanted(job, row):
+                verdict, why = self._verdict(job, row, now)
+                if verdict == "wait":
+                    self._advance(job, cursor, skipped_to, 0, now + APPLY_POLL)
+                    return
+                if verdict != "forward":
+                    if why is not None:
+                        self._refused(job, row, why)
                     skipped_to = row.id
                     report.count("skipped")
                     continue
@@ -244,7 +314,7 @@ class Relay:
                     cursor, attempts = skipped_to, 0
                 outcome, next_at = self._attempt(job, row, attempts + 1)
                 report.count(outcome)
-                given += 1
+                sent += len(row.body)
                 if outcome == "failed":
                     self._advance(job, cursor, cursor, attempts + 1, next_at)
                     return
@@ -252,15 +322,54 @@ class Relay:
                     return
                 cursor = skipped_to = row.id
                 attempts = 0
+                if sent >= STEP_BYTES or time.monotonic() - began >= STEP_SECONDS:
+                    return  # the step's share is used: the thread goes back, the target stays due
             if skipped_to != cursor:
                 if not self._advance(job, cursor, skipped_to, 0, None):
                     return
                 cursor, attempts = skipped_to, 0
+            del rows  # released before the next batch is read
+            if time.monotonic() - began >= STEP_SECONDS:
+                return
 
-    def _wanted(self, job: _Job, row: LogRow) -> bool:
-        if not set(job.target.fields) & kinds_for(row.body, job.phone_number_id):
-            return False
-        return signature_matches(job.app_secret, row.body, row.signature)
+    def _verdict(self, job: _Job, row: LogRow, now: datetime) -> tuple[str, str | None]:
+        """forward | pass (nothing in it for this target) | refuse, with why (recorded) | wait (for the
+        apply to say whether the body was verified when it arrived)."""
+        try:
+            found = kinds_for(row.body, job.phone_number_id)
+        except Exception as exc:  # RecursionError on deep nesting: the body is unreadable, not the relay
+            if job.phone_number_id.encode() not in row.body:
+                return "pass", None  # another tenant's body: nothing of it in this target's log
+            return "refuse", f"unreadable_body: {type(exc).__name__}"[:64]
+        if not set(job.target.fields) & found:
+            return "pass", None
+        if signature_matches(job.app_secret, row.body, row.signature):
+            return "forward", None
+        named = bool(found - {ACCOUNT_UPDATES})
+        if row.not_applied is not None:
+            if named and job.phone_number_id not in row.not_applied:
+                return "forward", None  # verified by the apply, under the secret of its time
+            return "refuse", "signature_not_valid"
+        if now - row.received_at < WAIT_FOR_APPLY:
+            return "wait", None
+        return "refuse", "signature_not_valid"
+
+    def _refused(self, job: _Job, row: LogRow, why: str) -> None:
+        """Recorded as a `skipped` attempt and logged once: the cursor moves past it right after."""
+        log.warning("relay target %s: log id %s not forwarded (%s)", job.target.id, row.id, why)
+        with self.ctx.db.write() as conn:
+            store.record_attempt(
+                conn,
+                target_id=job.target.id,
+                log_id=row.id,
+                attempt=1,
+                at=self.ctx.clock.now(),
+                outcome="skipped",
+                status_code=None,
+                error=why,
+                duration_ms=0,
+            )
+        metrics.relay_attempt("skipped")
 
     def _advance(self, job: _Job, expected: int, cursor: int, attempts: int, next_at: datetime | None) -> bool:
         now = self.ctx.clock.now()

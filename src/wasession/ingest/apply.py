@@ -31,6 +31,7 @@ from wasession.ingest import pricing as pricing_facts
 from wasession.ingest.batch import BodyToApply, Update
 from wasession.ingest.credentials import Verdict
 from wasession.ingest.result import IngestResult
+from wasession.lifecycle import marketing
 from wasession.lifecycle.batch_sessions import BatchSessions
 from wasession.lifecycle.send_failures import send_failed
 from wasession.lifecycle.writes import SessionWrites, state_of
@@ -45,7 +46,7 @@ from wasession.store.db import Connection
 from wasession.store.messages import FINAL_STATUSES, STATUS_RANK, MessageRow, MessageState, MessageUpdate
 from wasession.store.pricing import PricingSaves, StoredPricing
 from wasession.store.sessions import SessionRow
-from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate
+from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate, marketing_preferences
 
 
 # Composed event types, each built in one place (they become `EventType` members later).
@@ -98,7 +99,15 @@ def failed_status(
 ) -> None:
     """What a `failed` status changes beyond the message's row: the operator's
     log line, the agent awaited again, the send counted as failed (it was counted accepted before)."""
-    send_failed(conn, channel, message, values.get("error_code"), values.get("error_title"), values.get("error_detail"))
+    send_failed(
+        conn,
+        channel,
+        message,
+        values.get("error_code"),
+        values.get("error_title"),
+        values.get("error_detail"),
+        values.get("status_at"),
+    )
     metrics.send_outcome(message.kind, "failed")
 
 
@@ -243,6 +252,8 @@ class BatchApply:
                 assert r.channel is not None
                 self._status(r.channel, r.update, now, r.body.result)
             elif r.channel is not None:
+                # R24: the one hook for a marketing stop/resume (lifecycle/marketing.py does the rest).
+                marketing.apply_preferences(self.conn, r.channel, marketing_preferences(r.update), self._record)
                 event_type, extra = other_webhook_event(r.update.kind)
                 self._record(r.channel, None, event_type, now, field=r.update.field, **extra)
         self.flush()

@@ -1,4 +1,7 @@
-"""Which changes of a body are authentic, and the GET handshake.
+"""Which changes of a logged body are authentic when it is applied, and the GET handshake.
+
+What the ack lets into the log is decided in `gate.py`; here every change is judged again, when
+applied, against the secrets as stored then.
 
 A body is trusted change by change: each `entry[].changes[]` value names its channel through
 `metadata.phone_number_id`, and only that channel's app secret may vouch for it. One tenant's
@@ -14,9 +17,7 @@ reads every channel's (cached) secret; bodies that name a number never need it.
 
 from __future__ import annotations
 
-import re
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -77,16 +78,6 @@ def addressed(batch: WebhookBatch) -> list[str]:
     return list(seen)
 
 
-# How long a secret read from its row may vouch for a body at the endpoint without reading the row again
-# (the writer always reads it): the old endpoint cached for 30 s; a rotation is seen by the writer at once.
-PRECHECK_FRESH = 30.0
-
-
-# The numbers a body names, found without parsing it: a candidate only ever selects which cached
-# secret to try, and only an HMAC of the whole raw body under a channel's own secret accepts it.
-_PHONE_NUMBER_ID = re.compile(rb'"phone_number_id"\s*:\s*"([^"\\]{1,64})"')
-
-
 class CredentialCache:
     """Decrypted app secrets per phone_number_id and verify tokens per channel, each rebuilt only
     when its stored (encrypted) value differs from the one it was decrypted from; every check
@@ -96,7 +87,6 @@ class CredentialCache:
         self._ctx = ctx
         self._lock = threading.Lock()
         self._secrets: dict[str, tuple[str, str]] = {}  # phone_number_id -> (encrypted, decrypted)
-        self._read_at: dict[str, float] = {}  # phone_number_id -> when its row was last read (monotonic)
         self._tokens: dict[int, tuple[str, str]] = {}  # channel id -> (encrypted, decrypted)
         self._all_secrets: dict[int, tuple[str, str]] = {}  # channel id -> (encrypted, decrypted)
         self.decryptions = 0  # for tests and benchmarks
@@ -105,7 +95,6 @@ class CredentialCache:
         """Forget every decrypted value (they are re-validated on each use anyway)."""
         with self._lock:
             self._secrets.clear()
-            self._read_at.clear()
             self._tokens.clear()
             self._all_secrets.clear()
 
@@ -122,22 +111,12 @@ class CredentialCache:
             return None
         with self._lock:
             cached = self._secrets.get(phone_number_id)
-            self._read_at[phone_number_id] = time.monotonic()
         if cached is not None and cached[0] == encrypted:
             return cached[1]
         secret = self._decrypt(encrypted)
         with self._lock:
             self._secrets[phone_number_id] = (encrypted, secret)
         return secret
-
-    def _recently_read(self, phone_number_id: str) -> str | None:
-        """The secret read from its row less than PRECHECK_FRESH seconds ago, else None."""
-        with self._lock:
-            cached = self._secrets.get(phone_number_id)
-            read_at = self._read_at.get(phone_number_id)
-        if cached is None or read_at is None or time.monotonic() - read_at > PRECHECK_FRESH:
-            return None
-        return cached[1]
 
     def verdict(
         self,
@@ -196,37 +175,6 @@ class CredentialCache:
                 )
             )
         return fresh
-
-    def check(self, raw: bytes, signature: str | None) -> Verdict:
-        """The endpoint's check before queueing a body for the writer. A secret read from its row within
-        PRECHECK_FRESH seconds that signs the body lets it queue without a read transaction; the writer
-        judges every change again against the rows as they are when it commits, so this only decides
-        what may wait for the writer, never what is applied."""
-        batch = parse_or_none(raw)
-        if batch is not None:
-            for pnid in addressed(batch):
-                secret = self._recently_read(pnid)
-                if secret is not None and signature_matches(secret, raw, signature):
-                    return Verdict(verified=frozenset({pnid}))
-        with self._ctx.db.read() as conn:
-            return self.verdict(conn, batch, signature, raw)
-
-    def signed_by_cached(self, raw: bytes, signature: str | None) -> bool:
-        """The ack path's fast check, no parse and no database: a secret read from its row within
-        PRECHECK_FRESH seconds, of a number the body names, signs these bytes. False says nothing
-        (`check` decides then); applying judges every change again either way."""
-        if not signature:
-            return False
-        tried: set[str] = set()
-        for match in _PHONE_NUMBER_ID.finditer(raw):
-            pnid = match.group(1).decode("utf-8", "replace")
-            if pnid in tried:
-                continue
-            tried.add(pnid)
-            secret = self._recently_read(pnid)
-            if secret is not None and signature_matches(secret, raw, signature):
-                return True
-        return False
 
     def challenge(self, params: Mapping[str, str]) -> str | None:
         with self._ctx.db.read() as conn:

@@ -17,6 +17,7 @@ from datetime import datetime
 from wasession.ingest.apply import Applier
 from wasession.ingest.apply_queue import ApplyQueue
 from wasession.ingest.credentials import TRUSTED, CredentialCache, SignatureRejected
+from wasession.ingest.gate import DEFAULT_MAX_NUMBERS, DEFAULT_UNROUTED_SECRETS, AckGate
 from wasession.ingest.group_commit import GroupCommit, body_kind, log_bodies
 from wasession.ingest.result import IngestResult
 from wasession.ingest.slices import Report, SlicedBody, prepare
@@ -36,11 +37,14 @@ class Ingestor:
         on_customer: Callable[[str, str, datetime], None] | None = None,
         on_logged: Callable[[], None] | None = None,
         backlog_limit: int = 50_000,
+        max_numbers: int = DEFAULT_MAX_NUMBERS,
+        unrouted_secrets: int = DEFAULT_UNROUTED_SECRETS,
     ) -> None:
         self.ctx = ctx
         # Told of every committed window-opening customer message, whichever path delivered it.
         self.on_customer = on_customer
         self.credentials = CredentialCache(ctx)
+        self.gate = AckGate(ctx, max_numbers=max_numbers, unrouted_secrets=unrouted_secrets)
         self.channels = ChannelCache()
         self.applier = Applier(self.channels)
         # After applying: which engine loops to wake depends on what the bodies changed.
@@ -71,14 +75,10 @@ class Ingestor:
 
     def ingest(self, raw: bytes, signature: str | None = None) -> IngestResult:
         """Log a body and apply everything waiting, in this thread; its result. Without `signature`
-        the caller has verified the body; with it, a body no addressed channel's stored secret signs
-        raises `SignatureRejected`, and nothing is stored."""
-        if signature is not None:
-            prepared = prepare(raw)
-            with self.ctx.db.read() as conn:
-                verdict = self.credentials.verdict(conn, prepared.batch, signature, raw)
-            if not verdict.accepted:
-                raise SignatureRejected()
+        the caller has verified the body; with it, a body the ack would refuse (`gate.py`) raises
+        `SignatureRejected`, and nothing is stored."""
+        if signature is not None and not self.gate.judge(raw, signature).accepted:
+            raise SignatureRejected()
         with self.ctx.db.log.write() as conn:
             logged = log_bodies(conn, [(raw, signature, body_kind(raw))], self.ctx.clock.now())[0]
         applied = self.drain()

@@ -11,8 +11,10 @@ from typing import Any
 
 from wasession.domain.events import EventType
 from wasession.domain.pricing import AUTOMATED_KINDS, MessagePricing, merge, status_order
+from wasession.domain.rates import estimate
 from wasession.observability import usage_metrics
 from wasession.store import pricing as pricing_store
+from wasession.store import rates as rate_store
 from wasession.store.channels import Channel
 from wasession.store.db import Connection
 from wasession.store.messages import MessageState
@@ -58,6 +60,8 @@ def record_status(
     known[message.id] = StoredPricing(merged, max(order, stored_order))
     if before.category is None and merged.category is not None:
         usage_metrics.priced(merged.category, merged.pricing_type, message.kind in AUTOMATED_KINDS)
+    if merged.charged and not before.charged:
+        _count_cost(conn, channel, message, merged)
     if merged.free_entry_point and not before.free_entry_point:
         saves.flush(conn)  # the look below reads what the batch saved so far
         if pricing_store.free_window_seen(conn, message.session_id, merged.conversation_id, message.id):
@@ -74,6 +78,18 @@ def record_status(
             pricing_type=merged.pricing_type,
             expires_at=merged.expires_at,
         )
+
+
+def _count_cost(conn: Connection, channel: Channel, message: MessageState, merged: MessagePricing) -> None:
+    """Prometheus's estimated cost, counted once per message, when a status first says it is billable."""
+    card = rate_store.get(conn, channel.workspace_id)
+    if card is None:
+        return
+    cost = estimate(card, rate_store.recipient_number(conn, message.session_id), merged.category, 1)
+    if cost.priced:
+        usage_metrics.cost(card.currency, merged.category, message.kind in AUTOMATED_KINDS, float(cost.amount))
+    else:
+        usage_metrics.unpriced("unknown_market" if cost.unknown_market else "no_rate")
 
 
 def record_referral(conn: Connection, session_id: int, msg: InboundMessage, now: datetime) -> None:

@@ -5,8 +5,10 @@ awaited again when the failed reply was the only answer the customer was going t
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from wasession.domain.lifecycle import Awaiting, MessageKind
+from wasession.lifecycle import marketing
 from wasession.store import messages as message_store
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
@@ -24,7 +26,12 @@ def send_failed(
     code: int | None,
     title: str | None,
     detail: str | None,
+    at: datetime | None = None,
 ) -> None:
+    """`at`: when the failure happened (the status's time, or the answer's); 131049 and 131050 change
+    the contact's marketing state from then (R24)."""
+    if at is not None:
+        marketing.send_failed(conn, channel, message.session_id, code, at)
     log.warning(
         "send failed: channel=%s message=%s kind=%s reason=%s",
         channel.name,

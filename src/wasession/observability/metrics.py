@@ -30,6 +30,10 @@ WEBHOOK_APPLY_LAG = Histogram(
     "From a webhook body's logged arrival (received_at) to the commit that applied it",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
 )
+WEBHOOKS_UNROUTED = Counter(
+    "wasession_webhooks_unrouted",
+    "Webhook bodies signed by an app secret we hold for a phone number no channel has (answered 200, kept in the log)",
+)
 WEBHOOKS_APPLIED = Counter("wasession_webhooks_applied", "Logged webhook bodies applied")
 APPLY_BACKLOG = Gauge("wasession_webhook_apply_backlog", "Logged webhook bodies waiting to be applied")
 SESSIONS_ACTIVE = Gauge("wasession_sessions_active", "Active sessions")
@@ -54,7 +58,13 @@ SEND_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 
-WEBHOOK_REASONS = {401: "signature_missing", 403: "signature_invalid", 413: "payload_too_large"}
+WEBHOOK_REASONS = {
+    400: "invalid_body",
+    401: "signature_missing",
+    403: "signature_invalid",
+    413: "payload_too_large",
+    422: "invalid_numbers",
+}
 
 
 def webhook_answered(status: int) -> None:
@@ -113,7 +123,7 @@ def set_gauges(*, active: int, eligible: int, outbox: int) -> None:
 # The webhook relay (issue 16).
 RELAY_ATTEMPTS = Counter(
     "wasession_relay_attempts",
-    "Relay deliveries to forward targets, by outcome (delivered, failed, given_up)",
+    "Relay deliveries to forward targets, by outcome (delivered, failed, given_up, skipped: refused or unreadable)",
     ["outcome"],
 )
 RELAY_LAG = Gauge("wasession_relay_lag", "Webhook log ids stored after a forward target's cursor", ["target"])
@@ -128,3 +138,14 @@ def set_relay_lag(lags: list[tuple[int, int]]) -> None:
     RELAY_LAG.clear()  # deleted targets disappear
     for target_id, behind in lags:
         RELAY_LAG.labels(str(target_id)).set(behind)
+
+
+# -- Chatwoot connections (issue 22) ------------------------------------------------------------------
+
+CHATWOOT_CALLS = Counter(
+    "wasession_chatwoot_calls", "Calls to connected Chatwoots by kind and outcome", ["kind", "outcome"]
+)
+
+
+def chatwoot_call(kind: str, outcome: str) -> None:
+    CHATWOOT_CALLS.labels(kind=kind, outcome=outcome).inc()

@@ -106,6 +106,25 @@ def guarded_post(
     tls: ssl.SSLContext | None = None,
 ) -> OutboundResult:
     """POST `body` to `url`; never raises for anything the far side or DNS can do."""
+    return guarded_request(
+        "POST", url, body, headers, policy=policy, resolver=resolver, deadline=deadline, max_answer=max_answer, tls=tls
+    )
+
+
+def guarded_request(
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    *,
+    policy: AddressPolicy,
+    resolver: Resolver = system_resolver,
+    deadline: float = DEADLINE_SECONDS,
+    max_answer: int = MAX_ANSWER_BYTES,
+    tls: ssl.SSLContext | None = None,
+) -> OutboundResult:
+    """`method` (GET or POST) to `url` under the same guards as `guarded_post` (a tenant's Chatwoot
+    is as hostile a far side as its webhook receiver)."""
     try:
         target = check_url(url, policy)
     except RefusedURL:
@@ -126,7 +145,7 @@ def guarded_post(
             context = tls or ssl.create_default_context()
             sock = context.wrap_socket(sock, server_hostname=target.host)
             timer.watch(sock)
-        return _exchange(sock, target.host_header, target.path, body, headers, timer, max_answer)
+        return _exchange(sock, method, target.host_header, target.path, body, headers, timer, max_answer)
     except ssl.SSLError:
         return OutboundResult(None, TIMEOUT if timer.expired else TLS_ERROR)
     except ssl.CertificateError:
@@ -168,9 +187,10 @@ def _connect(addresses: list[str], port: int, timer: _Deadline) -> socket.socket
 
 def _exchange(
     sock: socket.socket,
+    method: str,
     host_header: str,
     path: str,
-    body: bytes,
+    body: bytes | None,
     headers: Mapping[str, str],
     timer: _Deadline,
     max_answer: int,
@@ -178,12 +198,13 @@ def _exchange(
     conn = http.client.HTTPConnection(host_header)
     conn.sock = sock  # already connected to the checked address: http.client never resolves the name
     sock.settimeout(timer.remaining())  # no single operation outlives the deadline, even without the timer
-    conn.putrequest("POST", path, skip_host=True, skip_accept_encoding=True)
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
     conn.putheader("Host", host_header)
     conn.putheader("Connection", "close")
     for name, value in headers.items():
         conn.putheader(name, value)
-    conn.putheader("Content-Length", str(len(body)))
+    if body is not None:
+        conn.putheader("Content-Length", str(len(body)))
     conn.endheaders(body)
     response = conn.getresponse()
     chunks: list[bytes] = []

@@ -14,7 +14,7 @@ from wasession.domain.events import EventType
 from wasession.domain.lifecycle import MessageKind, MessageStatus, ReminderState
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.send_failures import send_failed
-from wasession.observability import metrics
+from wasession.observability import activity, metrics
 from wasession.outbox.jobs import Attempt, Deferred, Job, SendReport, message_event
 from wasession.outbox.limits import RecipientPacer
 from wasession.outbox.outcome import Accepted, Failed, Paused, Retry, Unknown, classify
@@ -30,6 +30,7 @@ from wasession.store.sessions import SessionRow
 from wasession.whatsapp.client import SendResult
 
 STUCK_DETAIL = "process stopped while sending"
+AUTOMATED = (MessageKind.REMINDER, MessageKind.CLOSING)  # the agent's own sends need no log line
 log = logging.getLogger("wasession.send")
 
 
@@ -64,6 +65,15 @@ def record_attempts(
         for job, _ in accepted:
             # Meta took it, nothing more: a `failed` status may follow, and is counted as failed then.
             metrics.send_outcome(job.message.kind, "accepted")
+        activity.batch(
+            [
+                f"session {j.message.session_id} on {j.channel.name!r}: "
+                f"{j.message.kind} message sent (accepted by WhatsApp)"
+                for j, _ in accepted
+                if j.message.kind in AUTOMATED
+            ],
+            "{n} reminders and closing messages sent (accepted by WhatsApp)",
+        )
     for job, attempt in zip(jobs, attempts, strict=True):
         if isinstance(attempt, Deferred):
             pacer.release(job.pacer_key, job.paced_at)
@@ -170,7 +180,7 @@ def _record_failed(
         message_id=message.id,
         error_code=outcome.code,
     )
-    send_failed(conn, channel, message, outcome.code, outcome.title, outcome.detail)
+    send_failed(conn, channel, message, outcome.code, outcome.title, outcome.detail, now)
     if message.kind == MessageKind.REMINDER:
         session_ops.reminder_failed(conn, channel, session, message.silence_t, outcome.code, now, now)
 
@@ -179,6 +189,7 @@ def record_skip(
     conn: Connection, channel: Channel, message: MessageRow, session: SessionRow, reason: str, now: datetime
 ) -> None:
     message_store.update_message(conn, message.id, status=MessageStatus.SKIPPED, status_at=now, error_detail=reason)
+    activity.log.info("session %s on %r: %s message not sent (%s)", session.id, channel.name, message.kind, reason)
     session_ops.record(
         conn, channel, session.id, message_event(message.kind, "skipped"), now, reason=reason, message_id=message.id
     )

@@ -15,6 +15,7 @@ import httpx
 
 from wasession.config import Settings, StartupError
 from wasession.domain.clock import Clock, SystemClock
+from wasession.engine.chatwoot_sync import ChatwootSync
 from wasession.engine.due import DueWorker
 from wasession.engine.event_dispatch import EventDispatcher
 from wasession.engine.relay import Relay
@@ -64,7 +65,7 @@ class Runtime:
         _refuse_key_in_work_tree(settings)
         try:
             probe.backend_of(url)
-            probe.check_folder(url)
+            probe.check_folder(url, create=settings.uses_default_database())
             self.db: Database = connect(url, pool_size=settings.db_pool_size)
         except probe.DatabaseProblem as exc:
             raise StartupError(DATABASE_URL, exc.problem, exc.fix) from exc
@@ -93,6 +94,8 @@ class Runtime:
             wake=self.wake_after_ingest,
             on_logged=self.wake_apply,
             backlog_limit=settings.apply_backlog_limit,
+            max_numbers=settings.webhook_max_numbers,
+            unrouted_secrets=settings.webhook_unrouted_secrets,
         )
         self._http = http
         self._sandbox_base_url = sandbox_base_url
@@ -186,6 +189,10 @@ class Runtime:
         return self.workers.relay
 
     @property
+    def chatwoot(self) -> ChatwootSync:
+        return self.workers.chatwoot
+
+    @property
     def rate_limiter(self) -> SharedRateLimiter | None:
         return self.workers.rate_limiter
 
@@ -257,6 +264,7 @@ class Runtime:
     def stop(self) -> None:
         if self._workers is not None:
             self._workers.stop()
+        self.ingestor.gate.close()
         self.db.dispose()
 
 

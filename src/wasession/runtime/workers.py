@@ -16,6 +16,7 @@ from datetime import datetime
 import httpx
 
 from wasession.config import Settings
+from wasession.engine.chatwoot_sync import ChatwootSend, ChatwootSync
 from wasession.engine.due import DueWorker
 from wasession.engine.event_dispatch import EventDispatcher
 from wasession.engine.relay import Relay
@@ -82,9 +83,16 @@ class Workers:
         self._clients_lock = threading.Lock()
         self.rate_limiter = limiter_for(ctx.db, ctx.clock)
         # Outbound event webhooks, to public addresses and what the operator allows (docs/security.md).
-        self.event_dispatch = EventDispatcher(ctx, policy=AddressPolicy.parse(settings.outbound_allow))
-        self.relay = Relay(ctx, owner=owner, policy=self.event_dispatch.policy)  # issue 16
-        self.sender = Sender(ctx, self.client_for, concurrency=settings.sender_concurrency, limiter=self.rate_limiter)
+        share = settings.delivery_threads_per_workspace  # issue 25: no workspace holds a whole pool
+        self.event_dispatch = EventDispatcher(
+            ctx, policy=AddressPolicy.parse(settings.outbound_allow), per_workspace=share
+        )
+        self.relay = Relay(ctx, owner=owner, policy=self.event_dispatch.policy, per_workspace=share)
+        # issue 22: channels connected to Chatwoot with send_via=chatwoot send through their Chatwoot.
+        self.chatwoot = ChatwootSync(ctx, policy=self.event_dispatch.policy)
+        self.sender = Sender(
+            ctx, self.sender_client_for, concurrency=settings.sender_concurrency, limiter=self.rate_limiter
+        )
         self.loops: list[Loop] = []
         self.owner = owner
         self.listener: notify.DueListener | None = None
@@ -107,6 +115,13 @@ class Workers:
                 client = CloudClient(self.graph, base_url=base, graph_version=version)
                 self._clients[(base, version)] = client
             return client
+
+    def sender_client_for(self, channel: Channel) -> CloudClient:
+        """The outbox's client for `channel`: its Chatwoot when connected with send_via=chatwoot, else Graph."""
+        connection = self.chatwoot.connection_of(channel.id)
+        if connection is not None and connection.send_via == "chatwoot":
+            return ChatwootSend(self.chatwoot, connection)
+        return self.client_for(channel)
 
     # -- loops ---------------------------------------------------------------------------------------
 
@@ -172,6 +187,14 @@ class Workers:
         self.add_loop("events", self.event_dispatch.run_pending, self.event_dispatch.next_attempt_at)
         self.relay.wait, self.relay.on_done = False, self.wake_local
         self.add_loop("relay", self.relay.run_pending, self.relay.next_attempt_at)
+        # issue 22: never waits for a Chatwoot; a finished call wakes it. Its short sleep bounds how long a
+        # closure recorded by another loop waits to be resolved in Chatwoot.
+        self.chatwoot.wait, self.chatwoot.on_done = False, self.wake_local
+        self.chatwoot.recover_stuck()
+        self.add_loop("chatwoot", self.chatwoot.run_pending, self.chatwoot.next_attempt_at, max_sleep=0.2)
+        self.add_loop(
+            "chatwoot-recover", self.chatwoot.recover_stuck, lambda: None, max_sleep=RECOVER_EVERY, wakeable=False
+        )
         # A process may die with messages in `sending`; any survivor turns them `unknown` (issue 5).
         self.add_loop("recover", self.sender.recover_stuck, lambda: None, max_sleep=RECOVER_EVERY, wakeable=False)
         self.add_loop(  # issue 3
@@ -201,6 +224,7 @@ class Workers:
         self.sender.close()
         self.event_dispatch.close()  # issue 4
         self.relay.close()
+        self.chatwoot.close()
         if self.rate_limiter is not None:
             self.rate_limiter.close()
         self.graph.close()

@@ -2,7 +2,9 @@
 
 What it reproduces of the Cloud API (docs/decisions/0005-cloud-api-fidelity.md):
 - `POST /{version}/{phone-number-id}/messages` with bearer-token auth and Meta's exact success and
-  error JSON (401/190 for a bad token, 400/100 for an unknown number or a malformed body);
+  error JSON (401/190 for a bad token, 400/100 for an unknown number or a malformed body); every
+  example send request of Meta's OpenAPI specification is accepted (tests/data/meta-openapi), the
+  read receipt and typing indicator (`status: "read"`) included;
 - the 24-hour window as Meta enforces it: a free-form message to a user who has not written in
   24 hours is *accepted* (200 with a wamid) and fails later, in a `failed` status webhook with
   131047; templates always go through;
@@ -26,7 +28,7 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
@@ -37,7 +39,7 @@ from starlette.routing import Route
 from wasession.sandbox.bodies import DEFAULT_DISPLAY_PHONE_NUMBER, new_wamid, status_body
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
-__all__ = ["AcceptedMessage", "FakeCloudApi", "FakeNumber", "PendingWebhook"]
+__all__ = ["AcceptedMessage", "FakeCloudApi", "FakeNumber", "PendingWebhook", "ReadReceipt"]
 
 WINDOW = timedelta(hours=24)
 THROUGHPUT_WINDOW = timedelta(seconds=1)
@@ -46,6 +48,10 @@ DEFAULT_PAIR_BURST = 45
 REENGAGEMENT_FAILURE_DELAY = timedelta(seconds=1)
 # Meta's pricing docs: a reply to a customer who came from an ad or a Page button opens 72 free hours.
 FREE_ENTRY_POINT_WINDOW = timedelta(hours=72)
+# Meta's calendar (docs/rules.md R23): service replies and utility templates inside the customer service
+# window were free from 2024-11-01 and are billed per message from 2026-10-01 (00:00 UTC, when Meta's
+# pricing changes take effect); the free entry point window stays free.
+SERVICE_BILLED_FROM = datetime(2026, 10, 1, tzinfo=UTC)
 MAX_TEXT_LENGTH = 4096
 MAX_CALLBACK_DATA_LENGTH = 512
 ERROR_HREF = "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
@@ -173,6 +179,14 @@ class AcceptedMessage:
 
 
 @dataclass(frozen=True)
+class ReadReceipt:
+    phone_number_id: str
+    message_id: str
+    typing: bool
+    at: datetime
+
+
+@dataclass(frozen=True)
 class PendingWebhook:
     due_at: datetime
     phone_number_id: str
@@ -227,6 +241,7 @@ class FakeCloudApi:
         self._lock = threading.Lock()
         self._numbers: dict[str, FakeNumber] = {}
         self._accepted: list[AcceptedMessage] = []
+        self._receipts: list[ReadReceipt] = []
         self._inbound: dict[tuple[str, str], datetime] = {}
         self._failures: deque[_Injected] = deque()
         self._latency = 0.0
@@ -325,6 +340,11 @@ class FakeCloudApi:
     def accepted(self, phone_number_id: str | None = None) -> list[AcceptedMessage]:
         with self._lock:
             return [m for m in self._accepted if phone_number_id in (None, m.phone_number_id)]
+
+    def receipts(self, phone_number_id: str | None = None) -> list[ReadReceipt]:
+        """The read receipts and typing indicators the business sent, oldest first."""
+        with self._lock:
+            return [r for r in self._receipts if phone_number_id in (None, r.phone_number_id)]
 
     def last_inbound_at(self, phone_number_id: str, user: str) -> datetime | None:
         with self._lock:
@@ -456,7 +476,10 @@ class FakeCloudApi:
         if self.graph_version is not None and version != self.graph_version:
             raise _Refused(400, _error(100, "Invalid parameter", details=f"Unsupported Graph API version {version}"))
         number = self._authorized(phone_number_id, authorization, "post")
-        send = _parse_send(raw)
+        data = _json_object(raw)
+        if "status" in data:
+            return self._mark_read(number, data)
+        send = _parse_send(data)
         if self._failures:
             injected = self._failures.popleft()
             raise _Refused(
@@ -465,6 +488,23 @@ class FakeCloudApi:
         now = self.clock.now()
         self._check_limits(phone_number_id, send.user, now)
         return self._accept(number, send, now)
+
+    def _mark_read(self, number: FakeNumber, data: Mapping[str, Any]) -> dict[str, Any]:
+        """`{"status": "read", "message_id": …}` marks a customer's message read (blue ticks); with
+        `typing_indicator: {"type": "text"}` it also shows "typing…" (Meta's read-receipt and typing
+        indicator call, answered `{"success": true}`)."""
+        if data.get("messaging_product") != "whatsapp":
+            raise _invalid("The parameter messaging_product is required and must be 'whatsapp'.")
+        if data.get("status") != "read":
+            raise _invalid("Param status must be 'read'.")
+        message_id = data.get("message_id")
+        if not isinstance(message_id, str) or not message_id.strip():
+            raise _invalid("The parameter message_id is required.")
+        typing = data.get("typing_indicator")
+        if typing is not None and not (isinstance(typing, dict) and typing.get("type") == "text"):
+            raise _invalid("Param typing_indicator must be {'type': 'text'}.")
+        self._receipts.append(ReadReceipt(number.phone_number_id, message_id, typing is not None, self.clock.now()))
+        return {"success": True}
 
     def _check_limits(self, phone_number_id: str, user: str, now: datetime) -> None:
         limit = self._rate_limits.get(phone_number_id)
@@ -558,7 +598,7 @@ class FakeCloudApi:
             self._free_windows[key] = (secrets.token_hex(16), now + armed)
         free = self._free_windows.get(key)
         conversation = None
-        pricing = _pricing(send.type, window_open)
+        pricing = _pricing(self._category(send), window_open, now)
         if free is not None and now < free[1]:
             pricing = {
                 "billable": False,
@@ -573,17 +613,32 @@ class FakeCloudApi:
             }
         return self._pricing_overrides.get(key, pricing), conversation
 
+    def _category(self, send: _Send) -> str:
+        """`service` for a free-form message; a template's category as its listing says (lower case, as
+        statuses write it), `utility` for a template the fake does not list."""
+        if send.type != "template" or send.template is None:
+            return "service"
+        name, language = send.template.get("name"), send.template.get("language", {}).get("code")
+        listed = [t for t in self._templates if t.get("name") == name]
+        exact = [t for t in listed if t.get("language") == language] or listed
+        category = exact[0].get("category") if exact else None
+        return category.lower() if isinstance(category, str) and category else "utility"
+
 
 # -- request parsing --------------------------------------------------------------------------------
 
 
-def _parse_send(raw: bytes) -> _Send:
+def _json_object(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):
         raise _invalid("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise _invalid("The request body must be a JSON object.")
+    return data
+
+
+def _parse_send(data: dict[str, Any]) -> _Send:
     if data.get("messaging_product") != "whatsapp":
         raise _invalid("The parameter messaging_product is required and must be 'whatsapp'.")
     recipient_type = data.get("recipient_type", "individual")
@@ -599,7 +654,7 @@ def _parse_send(raw: bytes) -> _Send:
         raise _invalid("The parameter to is required.")
     # Meta uses `to` when both are given.
     user = _phone_digits(to) if isinstance(to, str) else str(recipient).strip()
-    kind = data.get("type", "text")
+    kind = data.get("type", _implied_type(data))
     if not isinstance(kind, str) or kind not in SEND_TYPES:
         raise _invalid(f"Param type must be one of {{{', '.join(sorted(SEND_TYPES))}}}.")
     callback = data.get("biz_opaque_callback_data")
@@ -623,6 +678,10 @@ def _parse_send(raw: bytes) -> _Send:
         body = text["body"]
     elif kind == "template":
         template = _valid_template(data.get("template"))
+    elif kind == "contacts":
+        contacts = data.get("contacts")
+        if not isinstance(contacts, list) or not contacts or not all(isinstance(c, dict) for c in contacts):
+            raise _invalid("The parameter contacts is required and must be a list of contact objects.")
     elif not isinstance(data.get(kind), dict):
         raise _invalid(f"The parameter {kind} is required.")
     return _Send(
@@ -635,6 +694,13 @@ def _parse_send(raw: bytes) -> _Send:
         callback_data=callback,
         payload=data,
     )
+
+
+def _implied_type(data: Mapping[str, Any]) -> str:
+    """`type` may be left out (Meta's own "Send Reply to List Message" example does): Meta then reads it
+    from the one message object the body carries, `text` when it carries none."""
+    present = [kind for kind in SEND_TYPES if kind in data]
+    return present[0] if len(present) == 1 else "text"
 
 
 def _valid_template(template: Any) -> dict[str, Any]:
@@ -683,10 +749,12 @@ def _error(
     return error
 
 
-def _pricing(kind: str, window_open: bool) -> dict[str, Any]:
-    # Service messages are free; a utility template is free inside an open window, billed outside.
-    category = "utility" if kind == "template" else "service"
-    billable = kind == "template" and not window_open
+def _pricing(category: str, window_open: bool, now: datetime) -> dict[str, Any]:
+    """Before SERVICE_BILLED_FROM a service reply, or a utility template inside the open window, is free
+    (`free_customer_service`); from then on, like every other template and any template outside the
+    window, it is billed (`regular`) in the category it was sent in."""
+    free = category in ("service", "utility") and window_open and now < SERVICE_BILLED_FROM
+    billable = not free
     return {
         "billable": billable,
         "pricing_model": "PMP",

@@ -62,8 +62,11 @@ def _queue(conn: Connection, session: SessionRow, channel: Channel, now: datetim
     return message_id
 
 
-def send_text(ctx: ServiceContext, session_id: int, body: str, *, workspace_id: int | None = None) -> int:
+def send_text(
+    ctx: ServiceContext, session_id: int, body: str, *, workspace_id: int | None = None, author: str | None = None
+) -> int:
     """Queue an agent's free-form message; returns the message id. The sender delivers it.
+    `author`: the dashboard user who wrote it, shown on the reply.
 
     Inside WhatsApp's window a closed session is reopened first (the agent is answering the
     customer); outside it the refusal carries the window's close time, T + 24 h."""
@@ -79,8 +82,9 @@ def send_text(ctx: ServiceContext, session_id: int, body: str, *, workspace_id: 
         if not session.active:
             _reopen(conn, session, channel, now)
             session = agent_session(conn, session_id, workspace_id)[0]
-        message_id = _queue(conn, session, channel, now, "agent", type="text", body=body)
-        session_ops.record(conn, channel, session.id, EventType.AGENT_MESSAGE, now, message_id=message_id)
+        message_id = _queue(conn, session, channel, now, "agent", type="text", body=body, author=author)
+        by = {"by": author} if author else {}
+        session_ops.record(conn, channel, session.id, EventType.AGENT_MESSAGE, now, message_id=message_id, **by)
     ctx.wake()
     return message_id
 

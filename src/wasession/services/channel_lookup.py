@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from difflib import get_close_matches
+
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import NotFoundError, ValidationError
 from wasession.store import channels as channel_store
@@ -9,10 +11,19 @@ from wasession.store.channels import Channel
 
 
 class ChannelNotFound(NotFoundError):
-    def __init__(self, ref: str) -> None:
+    def __init__(self, ref: str, near: Channel | None = None) -> None:
         super().__init__("channel", ref)
-        self.message = f"channel {ref} not found (no channel has that id, name or phone_number_id)"
+        hint = f"; did you mean {near.id} {near.name!r}?" if near else ""
+        self.message = f"channel {ref} not found (no channel has that id, name or phone_number_id){hint}"
         self.args = (self.message,)
+
+
+def _nearest(text: str, rows: list[Channel]) -> Channel | None:
+    by_name = {c.name.casefold(): c for c in rows}
+    close = get_close_matches(text.casefold(), list(by_name), n=1, cutoff=0.6)
+    if close:
+        return by_name[close[0]]
+    return rows[0] if len(rows) == 1 else None  # the one channel there is: what else could be meant
 
 
 def resolve_channel(ctx: ServiceContext, ref: str, *, workspace_id: int | None = None) -> Channel:
@@ -37,4 +48,4 @@ def resolve_channel(ctx: ServiceContext, ref: str, *, workspace_id: int | None =
         raise ValidationError(
             "channel", f"{text!r} names {len(named)} channels: {listed}; give the id instead", code="ambiguous"
         )
-    raise ChannelNotFound(text)
+    raise ChannelNotFound(text, _nearest(text, rows))

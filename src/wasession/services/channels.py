@@ -13,7 +13,7 @@ from wasession.domain.events import EventType
 from wasession.domain.policy import Policy, validate_policy
 from wasession.lifecycle import writes as session_ops
 from wasession.lifecycle.context import ServiceContext
-from wasession.services import policy_impact
+from wasession.services import fast_clock, policy_impact
 from wasession.services.errors import ConflictError, NotFoundError, UpstreamError, ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import sessions as session_store
@@ -62,6 +62,8 @@ def check_new_channel(
     ws = workspace_id if workspace_id is not None else default_workspace(ctx)
     with ctx.db.read() as conn:
         _check_claim(conn, new.phone_number_id, ws, max_channels)
+        if not new.sandbox:
+            fast_clock.refuse_real_channel(conn)
 
 
 def create_channel(
@@ -79,6 +81,8 @@ def create_channel(
     now = ctx.clock.now()
     with ctx.db.write() as conn:
         _check_claim(conn, new.phone_number_id, ws, max_channels)
+        if not new.sandbox:
+            fast_clock.refuse_real_channel(conn)
         channel_id = channel_store.insert_channel(
             conn,
             ctx.box,
@@ -104,10 +108,11 @@ def _validate(new: NewChannel, policy: Mapping[str, object] | None) -> Policy:
     for field_name in ("name", "phone_number_id", "access_token", "app_secret", "verify_token"):
         if not str(getattr(new, field_name)).strip():
             raise ValidationError(field_name, f"{field_name} is required and may not be empty", code="required")
-    if not new.phone_number_id.isdigit():
+    if not (new.phone_number_id.isascii() and new.phone_number_id.isdigit()):  # str.isdigit takes ١٢٣ too
         raise ValidationError(
             "phone_number_id",
-            f"phone_number_id must be the numeric id Meta shows for the number; got {new.phone_number_id!r}",
+            "phone_number_id must be the numeric id Meta shows for the number, in ASCII digits; "
+            f"got {new.phone_number_id[:64]!r}",
         )
     if not 1 <= new.rate_limit_per_second <= 1000:
         raise ValidationError(

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy, RefusedURL, check_url
-from wasession.services.errors import NotFoundError, ValidationError
+from wasession.services.errors import ConflictError, NotFoundError, ValidationError
 from wasession.store import event_webhooks as hook_store
 from wasession.store.event_webhooks import Delivery as Delivery  # re-exported for the faces
 from wasession.store.event_webhooks import EventWebhook as EventWebhook
@@ -51,6 +51,9 @@ def clean_description(description: str) -> str:
     return description.strip()
 
 
+DEFAULT_MAX_PER_WORKSPACE = 20  # Settings.max_event_webhooks_per_workspace
+
+
 def create_webhook(
     ctx: ServiceContext,
     *,
@@ -60,10 +63,17 @@ def create_webhook(
     description: str = "",
     enabled: bool = True,
     policy: AddressPolicy | None = None,
+    max_per_workspace: int = DEFAULT_MAX_PER_WORKSPACE,
 ) -> EventWebhook:
     """A new webhook; it is given the events added after this commits, never earlier ones."""
     values = (clean_url(url, policy or AddressPolicy()), clean_secret(secret), clean_description(description))
     with ctx.db.write() as conn:
+        if len(hook_store.webhooks_of(conn, workspace_id)) >= max_per_workspace:
+            raise ConflictError(
+                f"this workspace has {max_per_workspace} event webhooks, the most it may have "
+                "(WASESSION_MAX_EVENT_WEBHOOKS_PER_WORKSPACE); remove one first",
+                "quota_exceeded",
+            )
         webhook_id = hook_store.insert_webhook(
             conn,
             ctx.box,

@@ -24,6 +24,7 @@ from wasession.store.forwards import Target as Target
 MASK = "********"
 # Each target costs a lease, a cursor walk and a pool slot per body: a tenant cannot add thousands.
 MAX_PER_CHANNEL = 20
+DEFAULT_MAX_PER_WORKSPACE = 50  # Settings.max_forwards_per_workspace
 
 
 def clean_fields(fields: Iterable[str] | None) -> list[str]:
@@ -52,6 +53,7 @@ def create_forward(
     fields: Iterable[str] | None = None,
     description: str = "",
     policy: AddressPolicy | None = None,
+    max_per_workspace: int = DEFAULT_MAX_PER_WORKSPACE,
 ) -> Target:
     """A new target; it is given the bodies accepted after this commits (replay reaches back)."""
     channel = channel_service.get_channel(ctx, channel_id, workspace_id=workspace_id)
@@ -62,6 +64,12 @@ def create_forward(
         if len(store.targets_of_channel(conn, channel.id)) >= MAX_PER_CHANNEL:
             raise ConflictError(
                 f"channel {channel.id} has {MAX_PER_CHANNEL} forward targets, the most it may have; remove one first",
+                "quota_exceeded",
+            )
+        if store.count_in_workspace(conn, workspace_id) >= max_per_workspace:
+            raise ConflictError(
+                f"this workspace has {max_per_workspace} forward targets, the most it may have "
+                "(WASESSION_MAX_FORWARDS_PER_WORKSPACE); remove one first",
                 "quota_exceeded",
             )
         target_id = store.insert_target(

@@ -9,12 +9,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from wasession.domain.clock import parse_instant
 from wasession.domain.events import EventType
-from wasession.domain.lifecycle import Awaiting, CloseReason, ReminderState, SessionStatus
+from wasession.domain.lifecycle import Awaiting, CloseReason, MessageStatus, ReminderState, SessionStatus
 from wasession.domain.plan import is_held, is_snoozed
 from wasession.domain.policy import Policy
 from wasession.lifecycle.context import ServiceContext
@@ -61,6 +61,7 @@ class SessionSummary:
     reminder_due_at: datetime | None
     reminder_reason: str | None
     last_message_preview: str | None = None  # filled in lists only
+    last_message_failed: bool = False  # in lists: the newest message is ours and was not sent (issue 23)
     reminder_step: int = 1
     snoozed_until: datetime | None = None
     snoozed: bool = False  # snoozed_until is ahead: no reminder and no automatic closure until then
@@ -157,13 +158,18 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Key, bool]:
     return (index, instant, session_id), data.get("d", "n") == "n"
 
 
-def _preview(message: tuple[str, str, str | None] | None) -> str | None:
+def _preview(message: tuple[str, str, str | None, str] | None) -> str | None:
     if message is None:
         return None
-    direction, kind, body = message
+    direction, kind, body, _ = message
     text = " ".join((body or f"[{kind}]").split())
     text = text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
     return text if direction == "in" else f"You: {text}"
+
+
+def _failed(message: tuple[str, str, str | None, str] | None) -> bool:
+    """The newest message is one of ours that WhatsApp refused or we could not send: the list marks it."""
+    return message is not None and message[0] == "out" and message[3] in (MessageStatus.FAILED, MessageStatus.UNKNOWN)
 
 
 def list_sessions(
@@ -233,7 +239,12 @@ def list_sessions(
         previews = query_store.last_messages(conn, [r.session.id for _, r in rows])
         policies = _policies(conn, [r for _, r in rows])
     items = [
-        replace(_summary(r, now, policies), last_message_preview=_preview(previews.get(r.session.id))) for _, r in rows
+        replace(
+            _summary(r, now, policies),
+            last_message_preview=_preview(previews.get(r.session.id)),
+            last_message_failed=_failed(previews.get(r.session.id)),
+        )
+        for _, r in rows
     ]
     next_cursor = prev_cursor = None
     if rows and (more if forward else key is not None):
@@ -272,9 +283,12 @@ class Changes:
     last_id: int
     sessions: list[int]  # sessions with any new event, in order of their first one
     customer: list[int]  # of those, the ones a customer wrote to
+    # "Ana Silva: Is my order…" for the first few of `customer`: what a desktop notification says.
+    said: list[str] = field(default_factory=list)
 
 
 MAX_CHANGES = 1000
+NOTIFY_AT_MOST = 3
 
 
 def last_change(ctx: ServiceContext, *, workspace_id: int) -> int:
@@ -286,9 +300,22 @@ def changes_since(ctx: ServiceContext, after_id: int, *, workspace_id: int) -> C
     """The workspace's sessions touched after event `after_id` (another workspace's never show)."""
     with ctx.db.read() as conn:
         rows = query_store.events_after(conn, workspace_id, after_id, MAX_CHANGES)
-    touched = list(dict.fromkeys(session for _, session, _ in rows if session is not None))
-    wrote = list(dict.fromkeys(s for _, s, kind in rows if s is not None and kind == EventType.CUSTOMER_MESSAGE))
-    return Changes(rows[-1][0] if rows else after_id, touched, wrote)
+        touched = list(dict.fromkeys(session for _, session, _ in rows if session is not None))
+        wrote = list(dict.fromkeys(s for _, s, kind in rows if s is not None and kind == EventType.CUSTOMER_MESSAGE))
+        said = []
+        newest = query_store.last_messages(conn, wrote[:NOTIFY_AT_MOST])
+        for session_id in wrote[:NOTIFY_AT_MOST]:
+            row = query_store.one(conn, workspace_id, session_id)
+            if row is not None:
+                said.append(f"{row.contact.display_name()}: {_first_words(newest.get(session_id))}")
+    return Changes(rows[-1][0] if rows else after_id, touched, wrote, said)
+
+
+def _first_words(message: tuple[str, str, str | None, str] | None, limit: int = 60) -> str:
+    if message is None:
+        return "wrote"
+    text = " ".join((message[2] or f"[{message[1]}]").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def mark_read(ctx: ServiceContext, user_id: int, session_id: int, *, workspace_id: int) -> None:

@@ -18,7 +18,6 @@ from wasession.services import agents
 from wasession.services.channels import get_channel
 from wasession.services.errors import UpstreamError, ValidationError
 from wasession.store import channels as channel_store
-from wasession.store import sessions as session_store
 from wasession.store import templates as template_store
 from wasession.store.channels import Channel
 from wasession.store.templates import CachedTemplate
@@ -47,6 +46,19 @@ class Catalog:
     templates: list[Offered]
 
 
+def set_account(ctx: ServiceContext, channel_id: int, waba_id: str, *, workspace_id: int | None = None) -> None:
+    """The channel's WhatsApp Business Account id, a channel setting an administrator sets once
+    (dashboard settings, API refresh): the template picker reads it and asks no agent for it."""
+    get_channel(ctx, channel_id, workspace_id=workspace_id)
+    waba_id = waba_id.strip()
+    if not WABA_ID.fullmatch(waba_id):
+        raise ValidationError(
+            "waba_id", f"waba_id must be the WhatsApp Business Account id, 1 to 32 digits; got {waba_id[:40]!r}"
+        )
+    with ctx.db.write() as conn:
+        template_store.set_source(conn, channel_id, waba_id)
+
+
 def refresh(
     ctx: ServiceContext,
     client_for: Callable[[Channel], CloudClient],
@@ -58,18 +70,16 @@ def refresh(
     """Fetch the account's approved templates into the cache; `waba_id` sets (or changes) the account."""
     channel = get_channel(ctx, channel_id, workspace_id=workspace_id)
     if waba_id is not None:
-        waba_id = waba_id.strip()
-        if not WABA_ID.fullmatch(waba_id):
-            raise ValidationError(
-                "waba_id", f"waba_id must be the WhatsApp Business Account id, 1 to 32 digits; got {waba_id[:40]!r}"
-            )
-        with ctx.db.write() as conn:
-            template_store.set_source(conn, channel_id, waba_id)
+        set_account(ctx, channel_id, waba_id, workspace_id=workspace_id)
     with ctx.db.read() as conn:
         source = template_store.source(conn, channel_id)
         secrets = channel_store.secrets_of(conn, ctx.box, channel_id)
     if source is None:
-        raise ValidationError("waba_id", "waba_id is required: the channel's WhatsApp Business Account id", "required")
+        raise ValidationError(
+            "waba_id",
+            "the channel has no WhatsApp Business Account id yet: an administrator sets it in the channel's settings",
+            "required",
+        )
     try:
         fetched = client_for(channel).message_templates(source.waba_id, secrets.access_token)
     except CloudApiError as exc:
@@ -108,8 +118,10 @@ def send(
     """Queue a template; when it is one of the channel's cached templates, its parameters are checked
     against the template's placeholders (every missing one named) and the transcript gets the text."""
     with ctx.db.read() as conn:
-        session = session_store.get(conn, session_id)
-        cached = template_store.one(conn, session.channel_id, name, language) if session else None
+        # Another workspace's session is not found before anything about the template is said: a 422
+        # naming a parameter told another tenant its template names and parameter counts (issue 25).
+        session = agents.agent_session(conn, session_id, workspace_id)[0]
+        cached = template_store.one(conn, session.channel_id, name, language)
     rendered = None
     if cached is not None:
         offered = _offered(cached)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from wasession.lifecycle.context import ServiceContext
+from wasession.services import workspaces as workspace_service
+from wasession.services.channels import DEFAULT_WORKSPACE
 from wasession.services.errors import ConflictError, NotFoundError, ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import users as user_store
@@ -101,7 +103,11 @@ def create_user(
     workspace: str = "default",
     is_admin: bool = True,
     role: str | None = None,
+    new_workspace: bool = True,
 ) -> int:
+    """`new_workspace=False`: a workspace that does not exist yet is refused (naming a near miss)
+    rather than created, for a face where the name was typed (`users add`); "default" is always
+    made on first use."""
     if role is not None:
         if role not in ROLES:
             raise ValidationError("role", f"role must be one of {', '.join(ROLES)}; got {role!r}", code="invalid")
@@ -119,6 +125,8 @@ def create_user(
         with ctx.db.write() as conn:
             if user_store.by_username(conn, username) is not None:
                 raise ConflictError(f"a user named {username!r} already exists", code="duplicate", field="username")
+            if not new_workspace and workspace.strip() != DEFAULT_WORKSPACE:
+                workspace_service.refuse_unknown(conn, workspace.strip())
             workspace_id = channel_store.ensure_workspace(conn, workspace.strip(), now)
             return user_store.insert_user(
                 conn,

@@ -7,6 +7,7 @@ from typing import TypedDict
 from sqlalchemy import delete, update
 from typing_extensions import Unpack
 
+from wasession.store import secrets_version
 from wasession.store.db import Connection
 from wasession.store.schema import channels
 
@@ -23,8 +24,11 @@ class ChannelEdit(TypedDict, total=False):
 
 def edit_channel(conn: Connection, channel_id: int, **values: Unpack[ChannelEdit]) -> None:
     conn.execute(update(channels).where(channels.c.id == channel_id).values(**values))
+    if "app_secret_enc" in values:
+        secrets_version.bump(conn)
 
 
 def delete_channel(conn: Connection, channel_id: int) -> None:
     """The channel and, through cascading foreign keys, its sessions, transcripts and events."""
     conn.execute(delete(channels).where(channels.c.id == channel_id))
+    secrets_version.bump(conn)

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 
 from wasession.domain.policy import Policy, policy_from_storage, policy_to_storage
-from wasession.store.schema import channels, workspaces
+from wasession.store import secrets_version
+from wasession.store.schema import channels, template_sources, workspaces
 from wasession.store.secrets import SecretBox
 
 
@@ -96,6 +97,7 @@ def insert_channel(
             created_at=now,
         )
     )
+    secrets_version.bump(conn)
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
@@ -167,6 +169,15 @@ def app_secret_encrypted(conn: Connection, phone_number_id: str) -> str | None:
 def app_secrets_encrypted(conn: Connection) -> list[tuple[int, str]]:
     """(channel id, app secret as stored) of every channel."""
     return [(int(r[0]), str(r[1])) for r in conn.execute(_APP_SECRETS_ENC)]
+
+
+def signing_rows(conn: Connection) -> list[tuple[str, int, str, str | None]]:
+    """(phone_number_id, workspace id, app secret as stored, business account id or None) of every
+    channel: what the webhook ack needs to find the secret that signed a body."""
+    query = select(
+        channels.c.phone_number_id, channels.c.workspace_id, channels.c.app_secret_enc, template_sources.c.waba_id
+    ).outerjoin(template_sources, template_sources.c.channel_id == channels.c.id)
+    return [(str(r[0]), int(r[1]), str(r[2]), r[3]) for r in conn.execute(query)]
 
 
 def verify_tokens_encrypted(conn: Connection) -> list[tuple[int, str]]:

@@ -184,17 +184,18 @@ def _in_flight(now: datetime) -> Any:
     )
 
 
-def webhooks_due(conn: Connection, now: datetime, limit: int) -> list[int]:
-    """Webhooks with a delivery due and none in flight: at most one call per webhook at a time keeps each
-    receiver's events in order, and a slow receiver occupies one worker, not all of them."""
+def webhooks_due(conn: Connection, now: datetime, limit: int) -> list[tuple[int, int]]:
+    """(webhook id, workspace id) of webhooks with a delivery due and none in flight: at most one call per
+    webhook at a time keeps each receiver's events in order, and a slow receiver occupies one worker."""
     rows = conn.execute(
-        select(event_deliveries.c.webhook_id)
+        select(event_deliveries.c.webhook_id, event_webhooks.c.workspace_id)
+        .join(event_webhooks, event_webhooks.c.id == event_deliveries.c.webhook_id)
         .where(event_deliveries.c.status.in_(RETRYABLE), event_deliveries.c.next_attempt_at <= now, ~_in_flight(now))
-        .group_by(event_deliveries.c.webhook_id)
+        .group_by(event_deliveries.c.webhook_id, event_webhooks.c.workspace_id)
         .order_by(func.min(event_deliveries.c.next_attempt_at))
         .limit(limit)
-    ).scalars()
-    return [int(r) for r in rows]
+    ).all()
+    return [(int(r[0]), int(r[1])) for r in rows]
 
 
 def claim_for_webhook(conn: Connection, webhook_id: int, now: datetime, limit: int) -> list[Delivery]:

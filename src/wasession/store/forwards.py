@@ -16,9 +16,11 @@ from sqlalchemy import Connection, and_, delete, func, insert, or_, select, upda
 
 from wasession.store.schema import relay_deliveries, relay_targets, webhook_log
 from wasession.store.secrets import SecretBox
+from wasession.store.webhook_log import Outcome
 
 # Like Meta's own retries: a body a target has not taken within this long of its arrival is given up.
 GIVE_UP_AFTER = timedelta(days=7)
+RECYCLE_AFTER_BYTES = 1024 * 1024  # a read of this many body bytes retires its PostgreSQL connection
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class LogRow:
     received_at: datetime
     body: bytes
     signature: str | None
+    # None: not applied yet, or applying it failed; else the phone_number_ids its apply did not take
+    # (refused: their channel's secret did not sign it; or no channel had them). A number it names and
+    # the apply took was verified when the body arrived, whatever the channel's secret is now.
+    not_applied: frozenset[str] | None = None
 
 
 _T = relay_targets
@@ -136,6 +142,10 @@ def targets_of_channel(conn: Connection, channel_id: int) -> list[Target]:
     return [_target(r) for r in rows]
 
 
+def count_in_workspace(conn: Connection, workspace_id: int) -> int:
+    return int(conn.execute(select(func.count()).where(_T.c.workspace_id == workspace_id)).scalar_one())
+
+
 def update_target(conn: Connection, box: SecretBox, target_id: int, *, secret: str | None, **values: Any) -> None:
     """`secret`: None keeps it, "" removes it (Meta's signature is passed on again), else the new one."""
     if secret is not None:
@@ -187,10 +197,11 @@ def next_due(conn: Connection, now: datetime) -> datetime | None:
     return min((t for t in (earliest, leases) if t is not None), default=None)
 
 
-def due_targets(conn: Connection, now: datetime, limit: int) -> list[int]:
+def due_targets(conn: Connection, now: datetime, limit: int) -> list[tuple[int, int]]:
+    """(target id, workspace id) of the targets with work due now, retries last."""
     newest = newest_log_id(conn)
     rows = conn.execute(
-        select(_T.c.id)
+        select(_T.c.id, _T.c.workspace_id)
         .where(
             _T.c.paused.is_(False),
             _T.c.cursor < newest,
@@ -199,8 +210,8 @@ def due_targets(conn: Connection, now: datetime, limit: int) -> list[int]:
         )
         .order_by(_T.c.next_attempt_at.is_not(None), _T.c.id)
         .limit(limit)
-    ).scalars()
-    return [int(r) for r in rows]
+    ).all()
+    return [(int(r[0]), int(r[1])) for r in rows]
 
 
 def take_lease(conn: Connection, target_id: int, owner: str, now: datetime, until: datetime) -> bool:
@@ -253,12 +264,39 @@ def advance(
     return result.rowcount == 1
 
 
-def log_after(conn: Connection, cursor: int, limit: int) -> list[LogRow]:
+def log_after(conn: Connection, cursor: int, *, max_bytes: int, max_rows: int) -> list[LogRow]:
+    """The bodies after `cursor` in id order, as many as fit in `max_bytes` (at least one): the sizes
+    are read first (from the row header, not the body), so a target never holds more than that at once."""
     t = webhook_log
-    rows = conn.execute(
-        select(t.c.id, t.c.received_at, t.c.body, t.c.signature).where(t.c.id > cursor).order_by(t.c.id).limit(limit)
+    sizes = conn.execute(
+        select(t.c.id, func.length(t.c.body)).where(t.c.id > cursor).order_by(t.c.id).limit(max_rows)
     ).all()
-    return [LogRow(int(r[0]), r[1], bytes(r[2]), r[3]) for r in rows]
+    if not sizes:
+        return []
+    total, last = 0, int(sizes[0][0])
+    for log_id, size in sizes:
+        if total and total + int(size or 0) > max_bytes:
+            break
+        total += int(size or 0)
+        last = int(log_id)
+    rows = conn.execute(
+        select(t.c.id, t.c.received_at, t.c.body, t.c.signature, t.c.processed_at, t.c.outcome, t.c.failed)
+        .where(t.c.id > cursor, t.c.id <= last)
+        .order_by(t.c.id)
+    ).all()
+    if total >= RECYCLE_AFTER_BYTES and conn.dialect.name == "postgresql":
+        # libpq keeps its input buffer at the largest answer it read (a 3 MB bytea arrives as 6 MB of hex),
+        # for as long as the pooled connection lives: 8 targets replaying such bodies kept ~100 MB. This
+        # connection is closed when its transaction ends instead of going back to the pool.
+        conn.detach()
+    return [LogRow(int(r[0]), r[1], bytes(r[2]), r[3], _not_applied(r[4], r[5], r[6])) for r in rows]
+
+
+def _not_applied(processed_at: datetime | None, outcome: Any, failed: bool) -> frozenset[str] | None:
+    if processed_at is None or failed:
+        return None
+    read = Outcome.from_json(outcome)
+    return frozenset(read.refused) | frozenset(read.unroutable)
 
 
 def record_attempt(

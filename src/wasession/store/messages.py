@@ -72,6 +72,7 @@ class MessageRow:
     attempts: int
     next_attempt_at: datetime | None
     silence_t: datetime | None
+    author: str | None = None  # the dashboard user who wrote an agent message
 
 
 class MessageUpdate(TypedDict, total=False):
@@ -196,3 +197,15 @@ def agent_send_standing(conn: Connection, session_id: int, since: datetime, excl
         .limit(1)
     ).first()
     return found is not None
+
+
+def last_inbound_wamid(conn: Connection, session_id: int) -> str | None:
+    """The wamid of the customer's latest message in the session (what a read receipt names)."""
+    query = (
+        select(messages.c.wamid)
+        .where(messages.c.session_id == session_id, messages.c.direction == "in", messages.c.wamid.is_not(None))
+        .order_by(messages.c.sent_at.desc(), messages.c.id.desc())
+        .limit(1)
+    )
+    value = conn.execute(query).scalar()
+    return str(value) if value else None

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions; tests/store/test_migrations.py checks it against Alembic.
-HEAD = "0013_webhook_log_file"
+HEAD = "0018_team_inbox"
 
 
 def _config() -> Config:

@@ -34,6 +34,12 @@ def backend_of(url: str) -> str:
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
         raise DatabaseProblem(f"{safe_url(url)!r} uses {backend!r}, which is not supported", FIX_URL)
+    if backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # serve, its apply process and the CLI must share one database: a memory one is each's own.
+        raise DatabaseProblem(
+            f"{safe_url(url)!r} is an in-memory SQLite database, which no other process or connection can see",
+            "use sqlite:///path/file.sqlite3",
+        )
     return backend
 
 
@@ -55,12 +61,19 @@ def safe_url(url: str) -> str:
         return "(unparseable URL)"
 
 
-def check_folder(url: str) -> None:
-    """A SQLite file's folder must be a folder this process can create files in."""
+def check_folder(url: str, *, create: bool = True) -> None:
+    """A SQLite file's folder must be a folder this process can create files in. `create=False` for a
+    URL the user typed: a missing folder is more likely a typo than a wish for a new one, and
+    creating it would leave a folder, a key and an empty database behind the mistake (issue 23)."""
     path = sqlite_file(url)
     if path is None:
         return
     folder = path.resolve().parent
+    if not create and not folder.exists():
+        raise DatabaseProblem(
+            f"the folder {folder} does not exist",
+            "check the path for a typo, or create the folder first: nothing is created for a folder that is not there",
+        )
     if folder.exists() and not folder.is_dir():
         raise DatabaseProblem(f"{folder} is a file, not a folder", "point the URL at a file in a folder")
     if path.exists() and path.is_dir():

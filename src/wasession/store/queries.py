@@ -48,7 +48,7 @@ class SessionFilter:
     contact_id: int | None = None
     wa_id: str | None = None  # the contact's WhatsApp id (phone number digits)
     closing_within: timedelta | None = None
-    search: str | None = None  # part of the contact's name, wa_id or phone, any case
+    search: str | None = None  # part of the contact's name, wa_id or phone, or of a message's text, any case
     snoozed: bool | None = None  # an active session whose snooze ends after now
 
 
@@ -68,10 +68,15 @@ def _list_row(row: Any) -> SessionListRow:
     return SessionListRow(session_from_values(values[:_SESSION_COLUMNS]), mapping["channel_name"], contact)
 
 
+def _substring(search: str) -> str:
+    """A LIKE pattern for `search` anywhere, its own % _ and \\ taken literally."""
+    return "%" + re.sub(r"([\\%_])", r"\\\1", search) + "%"
+
+
 def _matching_contacts(search: str, case_folding: bool) -> Select[Any]:
     """Contacts whose name, wa_id or phone holds `search`. SQLite's LIKE already ignores case (for
     ASCII, as its lower() does), so it is used as is there: lower() on every row costs 5x."""
-    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search) + "%"
+    pattern = _substring(search)
     names = (contacts.c.profile_name, contacts.c.first_name, contacts.c.last_name)
     numbers = (contacts.c.wa_id, contacts.c.phone)
     return select(contacts.c.id).where(
@@ -79,6 +84,16 @@ def _matching_contacts(search: str, case_folding: bool) -> Select[Any]:
             *(c.like(pattern, escape="\\") if case_folding else c.ilike(pattern, escape="\\") for c in names),
             *(c.like(pattern, escape="\\") for c in numbers),
         )
+    )
+
+
+def _matching_messages(search: str, case_folding: bool) -> Select[Any]:
+    """Sessions with a message whose text holds `search` (issue 23). A scan of the message bodies:
+    no index serves a substring, so a search costs in proportion to the messages stored."""
+    pattern = _substring(search)
+    body = messages.c.body
+    return select(messages.c.session_id).where(
+        body.like(pattern, escape="\\") if case_folding else body.ilike(pattern, escape="\\")
     )
 
 
@@ -106,7 +121,12 @@ def _conditions(f: SessionFilter, now: datetime, case_folding: bool = False) -> 
             and_(active, sessions.c.window_closes_at > now, sessions.c.window_closes_at <= now + f.closing_within)
         )
     if f.search:
-        conditions.append(sessions.c.contact_id.in_(_matching_contacts(f.search, case_folding)))
+        conditions.append(
+            or_(
+                sessions.c.contact_id.in_(_matching_contacts(f.search, case_folding)),
+                sessions.c.id.in_(_matching_messages(f.search, case_folding)),
+            )
+        )
     if f.snoozed is not None:
         is_snoozed = and_(active, sessions.c.snoozed_until.is_not(None), sessions.c.snoozed_until > now)
         conditions.append(is_snoozed if f.snoozed else ~is_snoozed)
@@ -227,8 +247,8 @@ def key_of(index: int, row: SessionListRow, sort: str, now: datetime) -> Key:
     return index, getattr(row.session, segments(sort, now)[index].column.name), row.session.id
 
 
-def last_messages(conn: Connection, session_ids: list[int]) -> dict[int, tuple[str, str, str | None]]:
-    """Each session's newest message as (direction, type, body), for a preview line."""
+def last_messages(conn: Connection, session_ids: list[int]) -> dict[int, tuple[str, str, str | None, str]]:
+    """Each session's newest message as (direction, type, body, status), for a preview line."""
     if not session_ids:
         return {}
     inner = messages.alias("newest")
@@ -241,11 +261,11 @@ def last_messages(conn: Connection, session_ids: list[int]) -> dict[int, tuple[s
         .scalar_subquery()
     )
     query = (
-        select(messages.c.session_id, messages.c.direction, messages.c.type, messages.c.body)
+        select(messages.c.session_id, messages.c.direction, messages.c.type, messages.c.body, messages.c.status)
         .select_from(sessions.join(messages, messages.c.id == newest))
         .where(sessions.c.id.in_(session_ids))
     )
-    return {r.session_id: (r.direction, r.type, r.body) for r in conn.execute(query)}
+    return {r.session_id: (r.direction, r.type, r.body, r.status) for r in conn.execute(query)}
 
 
 def one(conn: Connection, workspace_id: int, session_id: int) -> SessionListRow | None:

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -223,6 +224,7 @@ messages = Table(
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", UTCDateTime, nullable=True),
     Column("silence_t", UTCDateTime, nullable=True),  # the T a reminder belongs to
+    Column("author", String(200), nullable=True),  # who wrote an agent message: the dashboard user (issue 23)
     UniqueConstraint("channel_id", "wamid"),
     Index("ix_messages_session", "session_id", "sent_at"),
     Index("ix_messages_outbox", "status", "next_attempt_at"),
@@ -379,4 +381,120 @@ message_templates = Table(
     Column("category", String(32), nullable=False),
     Column("body", Text, nullable=False),
     UniqueConstraint("channel_id", "name", "language"),
+)
+
+# Issue 26: a workspace's rate card (docs/rules.md R23), rows of (calling code, category, price as text).
+rate_cards = Table(
+    "rate_cards",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("rates", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Issue 26: a contact's marketing opt-out (user_preferences stop, error 131050) and 131049 deferral.
+contact_marketing = Table(
+    "contact_marketing",
+    metadata,
+    Column("contact_id", Id, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("opted_out_at", UTCDateTime, nullable=True),
+    Column("opt_out_source", String(32), nullable=True),
+    Column("deferred_until", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Chatwoot connections (issue 22): one Chatwoot account + WhatsApp inbox per channel.
+chatwoot_connections = Table(
+    "chatwoot_connections",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("channel_id", Id, ForeignKey("channels.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("url", String(2000), nullable=False),
+    Column("account_id", Integer, nullable=False),
+    Column("inbox_id", Integer, nullable=False),
+    Column("inbox_phone", String(32), nullable=False, server_default=""),  # as Chatwoot's inbox has it
+    Column("api_token_enc", Text, nullable=False),  # Fernet, like the channel's credentials
+    Column("webhook_secret_enc", Text, nullable=True),  # NULL: Chatwoot's webhooks come unsigned
+    Column("send_via", String(16), nullable=False, server_default="chatwoot"),  # chatwoot | direct
+    Column("paused", Boolean, nullable=False, server_default=text("false")),
+    # The last events.id turned into calls to Chatwoot; later events of the channel are due in id order.
+    Column("event_cursor", BigInteger, nullable=False, server_default=text("0")),
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Which Chatwoot conversation is which contact: learnt from its webhooks, else looked up through its API.
+chatwoot_conversations = Table(
+    "chatwoot_conversations",
+    metadata,
+    Column("connection_id", Id, ForeignKey("chatwoot_connections.id", ondelete="CASCADE"), primary_key=True),
+    Column("conversation_id", Integer, primary_key=True),  # Chatwoot's display id
+    Column("source_id", String(128), nullable=False),  # the contact inbox's source id: wa_id or BSUID
+    Column("status", String(16), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_chatwoot_conversations_source", "connection_id", "source_id"),
+)
+
+# What was already taken from Chatwoot (an agent message by its id, a delivery by its X-Chatwoot-Delivery).
+chatwoot_seen = Table(
+    "chatwoot_seen",
+    metadata,
+    Column("connection_id", Id, ForeignKey("chatwoot_connections.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+# Calls to make to Chatwoot: resolve a conversation, keep its custom attributes current, add a note.
+chatwoot_calls = Table(
+    "chatwoot_calls",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connection_id", Id, ForeignKey("chatwoot_connections.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # resolve | attributes | note
+    Column("message_id", BigInteger, nullable=True),  # a note's message
+    # pending -> done | failed | unknown (a note that may have been added is never added again)
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("done_at", UTCDateTime, nullable=True),
+    Index("ix_chatwoot_calls_due", "state", "next_attempt_at"),
+    Index("ix_chatwoot_calls_session", "session_id", "kind", "state"),
+)
+
+# Issue 23: each running `serve --sandbox-speed` keeps a row here, in real time, renewed every second:
+# while one is fresh, no process adds a real channel to the database (services/fast_clock.py).
+fast_clocks = Table(
+    "fast_clocks",
+    metadata,
+    Column("owner", String(200), primary_key=True),
+    Column("speed", Float, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Issue 25: bumped in the transaction of every change to which app secret vouches for which number
+# (a channel added, rotated, renumbered or deleted; a business account id recorded), so the ack of
+# every process sees a rotation at its very next body by reading one row.
+secrets_version = Table(
+    "secrets_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# Issue 26: numbers Meta sends webhooks for that no channel has, by the workspace whose app secret signed them.
+unrouted_numbers = Table(
+    "unrouted_numbers",
+    metadata,
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("phone_number_id", String(64), primary_key=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("bodies", BigInteger, nullable=False),
 )

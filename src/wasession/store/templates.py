@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from wasession.store import secrets_version
 from wasession.store.schema import message_templates, template_sources
 
 _COLUMNS = (
@@ -40,6 +41,7 @@ def source(conn: Connection, channel_id: int) -> TemplateSource | None:
 
 
 def set_source(conn: Connection, channel_id: int, waba_id: str) -> None:
+    secrets_version.bump(conn)  # the ack finds a number's app secret through its business account id too
     if source(conn, channel_id) is None:
         conn.execute(insert(template_sources).values(channel_id=channel_id, waba_id=waba_id))
     else:

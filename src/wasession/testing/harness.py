@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 
@@ -34,8 +35,15 @@ def free_port() -> int:
 @contextmanager
 def served(sim: Simulator) -> Iterator[str]:
     """The Simulator's app served by uvicorn on 127.0.0.1:<free port>; yields its base URL."""
+    with served_app(sim.app) as url:
+        yield url
+
+
+@contextmanager
+def served_app(app: Any) -> Iterator[str]:
+    """Any ASGI app (the Simulator's, or its fake Cloud API's) served the same way."""
     port = free_port()
-    config = uvicorn.Config(sim.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="dashboard-server", daemon=True)
     thread.start()

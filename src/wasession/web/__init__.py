@@ -12,15 +12,27 @@ from wasession.runtime import Runtime
 from wasession.services.errors import NotFoundError
 
 STATIC = Path(__file__).parent / "static"
-STATIC_FILES = frozenset({"app.js", "style.css", "forms.js", "policy_v2.js"})
+STATIC_FILES = frozenset({"app.js", "style.css", "forms.js", "policy_v2.js", "receipts.js"})
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
-    from wasession.web import auth, chats, forwards, live, preferences, sandbox, settings, snooze, usage
+    from wasession.web import (
+        auth,
+        chats,
+        chatwoot,
+        forwards,
+        live,
+        preferences,
+        receipts,
+        sandbox,
+        settings,
+        snooze,
+        usage,
+    )
 
     guard = auth.Auth(runtime)
     auth.install_handlers(app)
-    for module in (auth, chats, live, preferences, settings, sandbox, usage, forwards, snooze):
+    for module in (auth, chats, live, preferences, settings, sandbox, usage, forwards, snooze, receipts, chatwoot):
         app.include_router(module.routes(runtime, guard))
 
     @app.get("/dashboard/static/{name}", include_in_schema=False)

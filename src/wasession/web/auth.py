@@ -6,6 +6,7 @@ come from this server's own origin (Origin, else Referer). Logged-in forms repea
 own token instead. Failed logins are throttled per username and per address (web/throttle.py).
 """
 
+import asyncio
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -180,15 +181,17 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         address = request.client.host if request.client else "unknown"
         wait = throttle.retry_after(username, address)
         if wait is not None:
-            minutes = max(1, round(wait / 60))
             response = login_page(
                 request,
-                f"Too many failed logins. Try again in about {minutes} minute{'s' if minutes > 1 else ''}.",
+                f"Too many failed logins. Try again in {wait} second{'s' if wait > 1 else ''}.",
                 username,
                 status_code=429,
             )
             response.headers["Retry-After"] = str(wait)
             return response
+        slow_down = throttle.slow_down(username)
+        if slow_down:
+            await asyncio.sleep(slow_down)
         try:
             async with hashing.slot():
                 login = await run_in_threadpool(user_service.authenticate, runtime.ctx, username, password)
@@ -199,7 +202,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         if login is None:
             throttle.failed(username, address)
             return login_page(request, "Wrong username or password.", username, status_code=401)
-        throttle.succeeded(username)
+        throttle.succeeded(username, address)
         response = RedirectResponse(HOME_PATH, status_code=303)
         response.set_cookie(
             COOKIE,

@@ -20,7 +20,7 @@ from wasession.services.errors import ConflictError, UpstreamError, WindowClosed
 from wasession.services.users import LoginSession
 from wasession.web import template_picker as picker
 from wasession.web import timeline as reading
-from wasession.web.auth import Auth, Form
+from wasession.web.auth import AdminOnly, Auth, Form
 from wasession.web.render import page, short_in, zone_in
 
 PAGE_SIZE = 50
@@ -214,7 +214,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     def reply(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
         body = form.get("body")
         try:
-            agents.send_text(ctx, session_id, body, workspace_id=form.login.workspace_id)
+            agents.send_text(ctx, session_id, body, workspace_id=form.login.workspace_id, author=form.login.username)
         except WindowClosedError as exc:
             summary = queries.session_summary(ctx, session_id, workspace_id=form.login.workspace_id)
             when = short_in(runtime, request, form.login, exc.closed_at, summary.channel_id)
@@ -253,6 +253,13 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     def refresh_templates(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
         summary = queries.session_summary(ctx, session_id, workspace_id=form.login.workspace_id)
         waba_id = form.get("waba_id").strip() or None
+        if waba_id is not None and not form.login.is_admin:
+            # The channel's account is an admin's setting: an agent may fetch the templates again, with
+            # the account as it is (the form sends it back unchanged), never point it elsewhere (issue 25).
+            current = templates_service.catalog(ctx, summary.channel_id, workspace_id=form.login.workspace_id)
+            if waba_id != current.waba_id:
+                raise AdminOnly
+            waba_id = None
         try:
             templates_service.refresh(
                 ctx, runtime.client_for, summary.channel_id, waba_id=waba_id, workspace_id=form.login.workspace_id

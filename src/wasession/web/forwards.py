@@ -80,6 +80,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
                 fields=chosen or None,
                 description=form.get("description"),
                 policy=runtime.relay.policy,
+                max_per_workspace=runtime.settings.max_forwards_per_workspace,
             )
         except ValidationError as exc:
             values = {"url": form.get("url"), "description": form.get("description")}

@@ -117,7 +117,9 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
                     if changes.sessions or changes.last_id != last:
                         last = changes.last_id
                         quiet_since = time.monotonic()
-                        yield _message("change", {"sessions": changes.sessions, "customer": changes.customer})
+                        yield _message(
+                            "change", {"sessions": changes.sessions, "customer": changes.customer, "said": changes.said}
+                        )
                     elif time.monotonic() - quiet_since >= HEARTBEAT:
                         quiet_since = time.monotonic()
                         yield ": heartbeat\n\n"

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from wasession.domain.rates import format_amount
 from wasession.runtime import Runtime
 from wasession.services import channels as channel_service
 from wasession.services.channels import Channel
@@ -66,6 +67,7 @@ TEMPLATES.env.filters["when"] = _when
 TEMPLATES.env.filters["short"] = _short
 TEMPLATES.env.filters["iso"] = _iso
 TEMPLATES.env.filters["span"] = _span
+TEMPLATES.env.filters["money"] = format_amount
 
 
 def workspace_channels(runtime: Runtime, workspace_id: int) -> list[Channel]:

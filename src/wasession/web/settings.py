@@ -15,6 +15,9 @@ from wasession.domain.template import MERGE_FIELDS, render_template, sample_valu
 from wasession.runtime import Runtime
 from wasession.services import channels as channel_service
 from wasession.services import policy_impact
+from wasession.services import templates as templates_service
+from wasession.services import unrouted as unrouted_service
+from wasession.services import usage as usage_service
 from wasession.services.channels import SETTINGS_SAVED
 from wasession.services.users import LoginSession
 from wasession.web import policy_v2
@@ -52,6 +55,9 @@ def form_values(policy: Policy) -> dict[str, Any]:
         "closure_check_anchor": policy.closure_check_anchor.strftime("%H:%M"),
         "timezone": policy.timezone,
         "automated_monthly_cap": "" if policy.automated_monthly_cap is None else str(policy.automated_monthly_cap),
+        "automated_monthly_budget": ""
+        if policy.automated_monthly_budget is None
+        else str(policy.automated_monthly_budget),
     }
 
 
@@ -70,6 +76,7 @@ def submitted_values(form: Form) -> dict[str, Any]:
         "timezone": form.get("timezone").strip(),
         # Absent (a form without the field) keeps the stored cap; blank means no cap (R23).
         "automated_monthly_cap": form.values.get("automated_monthly_cap"),
+        "automated_monthly_budget": form.values.get("automated_monthly_budget"),
     }
 
 
@@ -95,6 +102,11 @@ def policy_changes(values: dict[str, Any]) -> dict[str, object]:
             if values["automated_monthly_cap"] is None
             else {"automated_monthly_cap": values["automated_monthly_cap"]}
         ),
+        **(
+            {}
+            if values.get("automated_monthly_budget") is None
+            else {"automated_monthly_budget": values["automated_monthly_budget"]}
+        ),
     }
 
 
@@ -118,10 +130,12 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         saved: bool = False,
         impact: list[str] | None = None,
     ) -> Response:
-        channel = channel_service.get_channel(runtime.ctx, channel_id, workspace_id=login.workspace_id)
+        ctx = runtime.ctx
+        channel = channel_service.get_channel(ctx, channel_id, workspace_id=login.workspace_id)
         shown = values or form_values(channel.policy)
         v2 = values.get("v2") if values else policy_v2.form_values(channel.policy)
         text, preview_error = preview(shown["reminder_template"], shown["company_name"])
+        cost = usage_service.ladder_cost(runtime.ctx, channel, channel.policy)
         return page(
             runtime,
             request,
@@ -145,6 +159,11 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             step_kinds=policy_v2.STEP_KINDS,
             step_units=policy_v2.STEP_UNITS,
             max_steps=MAX_STEPS,
+            ladder_cost=None if cost is None else cost.sentence(),
+            waba_id=templates_service.catalog(runtime.ctx, channel_id, workspace_id=login.workspace_id).waba_id,
+            unrouted=[
+                unrouted_service.notice(n) for n in unrouted_service.list_unrouted(runtime.ctx, login.workspace_id)
+            ],
         )
 
     @r.get("/dashboard/channels/{channel_id}/settings", include_in_schema=False)
@@ -165,6 +184,13 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             moves = policy_impact.preview_policy(
                 runtime.ctx, channel_id, changes, workspace_id=form.login.workspace_id
             ).sentences()
+            proposed = policy_impact.checked_policy(changes, channel.policy)
+            if (proposed.ladder, proposed.closing_message, proposed.closing_template) != (
+                channel.policy.ladder,
+                channel.policy.closing_message,
+                channel.policy.closing_template,
+            ) and (cost := usage_service.ladder_cost(runtime.ctx, channel, proposed)):
+                moves.append("automated sends would cost " + cost.sentence())  # R23: what it costs, before saving
             if moves:
                 return settings_page(request, form.login, channel_id, values, impact=moves)
         if not errors:
@@ -178,6 +204,16 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
                 by_field.setdefault(error.field, error.message)
             return settings_page(request, form.login, channel_id, values, by_field)
         return RedirectResponse(f"/dashboard/channels/{channel_id}/settings?saved=1", status_code=303)
+
+    @r.post("/dashboard/channels/{channel_id}/account", include_in_schema=False)
+    def save_account(request: Request, channel_id: int, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
+        try:
+            templates_service.set_account(
+                runtime.ctx, channel_id, form.get("waba_id"), workspace_id=form.login.workspace_id
+            )
+        except ValidationError as exc:
+            return settings_page(request, form.login, channel_id, errors={"waba_id": exc.message})
+        return RedirectResponse(f"/dashboard/channels/{channel_id}/settings?saved=1#account", status_code=303)
 
     @r.get("/dashboard/preview", include_in_schema=False)
     def render_preview(

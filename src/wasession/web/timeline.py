@@ -136,9 +136,16 @@ def local_time(value: datetime | None, zone: tzinfo, *, seconds: bool = False) -
 def lines(events: Iterable[Event], zone: tzinfo) -> list[Line]:
     out: list[Line] = []
     by_message: dict[int, Line] = {}
+    retried: dict[int, tuple[Line, int]] = {}  # a message's retry line and how many tries it stands for
     for e in events:
         kind, _, what = str(e.type).partition("_")
         message_id = e.data.get("message_id")
+        if what == "retry" and isinstance(message_id, int) and message_id in retried:
+            # One line for a send's retries (issue 23): the count and the latest reason, not a line a try.
+            line, tries = retried[message_id]
+            retried[message_id] = (line, tries + 1)
+            line.text = f"{_sentence(e, zone)} (tried {tries + 1} times)"
+            continue
         if kind in ("message", "reminder") and what in FOLDED and message_id in by_message:
             origin = by_message[message_id]
             origin.tick = TICKS.get(what)
@@ -152,6 +159,8 @@ def lines(events: Iterable[Event], zone: tzinfo) -> list[Line]:
             by_message[message_id] = line
         elif what in ("failed", "unknown") and message_id in by_message:
             by_message[message_id].tick = TICKS[MessageStatus(what)]
+        if what == "retry" and isinstance(message_id, int):
+            retried[message_id] = (line, 1)
         out.append(line)
     return out
 

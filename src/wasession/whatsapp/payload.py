@@ -28,6 +28,7 @@ __all__ = [
     "PayloadError",
     "StatusUpdate",
     "WebhookBatch",
+    "numbers_named",
     "parse_webhook",
 ]
 
@@ -87,6 +88,41 @@ class OtherUpdate:
 
 
 @dataclass(frozen=True)
+class MarketingPreference:
+    """One item of a `user_preferences` webhook (docs/rules.md R24): the user stopped or resumed
+    marketing messages from this business."""
+
+    wa_id: str | None
+    user_id: str | None
+    stop: bool  # `value` "stop"; False for "resume"
+    at: datetime
+
+
+MARKETING_CATEGORY = "marketing_messages"
+
+
+def marketing_preferences(update: OtherUpdate) -> list[MarketingPreference]:
+    """The marketing stops and resumes a `user_preferences` update carries; items of another category,
+    an unknown value or without a user are left out (they stay in the raw log)."""
+    if update.field != "user_preferences":
+        return []
+    items = update.raw.get("user_preferences")
+    found: list[MarketingPreference] = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, Mapping) or item.get("category") != MARKETING_CATEGORY:
+            continue
+        value, wa_id, user_id = item.get("value"), _str(item.get("wa_id")), _str(item.get("user_id"))
+        if value not in ("stop", "resume") or not (wa_id or user_id):
+            continue
+        try:
+            at = _timestamp(item.get("timestamp"))
+        except (_Malformed, ValueError, TypeError, OverflowError):
+            continue
+        found.append(MarketingPreference(wa_id, user_id, value == "stop", at))
+    return found
+
+
+@dataclass(frozen=True)
 class WebhookBatch:
     messages: tuple[InboundMessage, ...]
     statuses: tuple[StatusUpdate, ...]
@@ -106,12 +142,7 @@ class _Malformed(Exception):
 
 
 def parse_webhook(body: bytes | Mapping[str, Any]) -> WebhookBatch:
-    data = _decode(body)
-    if data.get("object") != "whatsapp_business_account":
-        raise PayloadError(f"'object' is {_show(data.get('object'))}, expected 'whatsapp_business_account'")
-    entries = data.get("entry")
-    if not isinstance(entries, list):
-        raise PayloadError(f"'entry' is {_kind(entries)}, expected a list")
+    entries = _entries(_decode(body))
     out = _Collector()
     for entry in entries:
         if not isinstance(entry, Mapping):
@@ -124,6 +155,47 @@ def parse_webhook(body: bytes | Mapping[str, Any]) -> WebhookBatch:
         for change in changes:
             _parse_change(change, out)
     return WebhookBatch(tuple(out.messages), tuple(out.statuses), tuple(out.others))
+
+
+def numbers_named(data: Any) -> tuple[list[str], bool]:
+    """What `parse_webhook` would address, without reading the updates: the phone_number_ids of the
+    changes in order of first appearance, and whether some update would carry no number (a malformed
+    entry or change, or a change without `metadata.phone_number_id`: account-level). For the ack,
+    which judges the signature of every change before anything is kept."""
+    entries = _entries(_decode(data))
+    numbers: dict[str, None] = {}
+    numberless = False
+    for entry in entries:
+        changes = entry.get("changes") if isinstance(entry, Mapping) else None
+        if not isinstance(changes, list):
+            numberless = True
+            continue
+        for change in changes:
+            value = change.get("value") if isinstance(change, Mapping) else None
+            if not isinstance(value, Mapping) or not isinstance(change.get("field"), str):
+                numberless = True
+                continue
+            pnid = _change_number(value)
+            if pnid is None:
+                numberless = True
+            else:
+                numbers.setdefault(pnid, None)
+    return list(numbers), numberless
+
+
+def _entries(data: Mapping[str, Any]) -> list[Any]:
+    if data.get("object") != "whatsapp_business_account":
+        raise PayloadError(f"'object' is {_show(data.get('object'))}, expected 'whatsapp_business_account'")
+    entries = data.get("entry")
+    if not isinstance(entries, list):
+        raise PayloadError(f"'entry' is {_kind(entries)}, expected a list")
+    return entries
+
+
+def _change_number(value: Mapping[str, Any]) -> str | None:
+    """The phone_number_id every update of a change addresses."""
+    metadata = value.get("metadata")
+    return _str(metadata.get("phone_number_id")) if isinstance(metadata, Mapping) else None
 
 
 def _decode(body: bytes | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -166,8 +238,7 @@ def _parse_change(change: Any, out: _Collector) -> None:
     if not isinstance(value, Mapping):
         out.malformed(field, None, change, "change.value is not an object")
         return
-    metadata = value.get("metadata")
-    pnid = _str(metadata.get("phone_number_id")) if isinstance(metadata, Mapping) else None
+    pnid = _change_number(value)
     before = (len(out.messages), len(out.statuses), len(out.others))
     contacts = _contacts(value.get("contacts"))
 

@@ -49,6 +49,22 @@ _BY_CODE: dict[int, str] = {
     132016: "The template is disabled because of low quality.",
 }
 
+# Graph's answer for a phone number id the token cannot use: code 100 with a detail like "Unsupported
+# post request. Object with ID '123' does not exist, cannot be loaded due to missing permissions ...".
+_NO_SUCH_OBJECT = "does not exist"
+WRONG_NUMBER_ID = (
+    "Meta knows no phone number with the channel's phone number id that its access token may use: "
+    "an administrator must correct the channel's phone number id (or token)."
+)
+# Codes whose details say what to fix: parameters and templates.
+_DETAILED = frozenset({100, 131008, 131009, 131051, 132000, 132001, 132005, 132007, 132012})
+
+
+def _clip(detail: str, limit: int = 200) -> str:
+    text = " ".join(detail.split()).rstrip(".")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 NOT_SENT = "Could not reach WhatsApp (the connection failed): the message was not sent."
 MAYBE_SENT = "The connection broke while sending: WhatsApp may or may not have received the message."
 
@@ -60,8 +76,14 @@ def in_words(code: int | None, title: str | None = None, detail: str | None = No
         if title == "RequestNotSentError":
             return NOT_SENT
         return f"The message was not sent: {detail}." if detail else "The message was not sent."
+    if code == 100 and detail and _NO_SUCH_OBJECT in detail.casefold():
+        return WRONG_NUMBER_ID
     if code in _BY_CODE:
-        return _BY_CODE[code]
+        words = _BY_CODE[code]
+        # For a request to fix, Meta's details name the part that is wrong (the template, the count).
+        return f"{words[:-1]}: {_clip(detail)}." if detail and code in _DETAILED else words
+    if 200 <= code <= 299:
+        return _BY_CODE[10]
     if 132000 <= code <= 132999:
         return f"WhatsApp refused the template (WhatsApp error {code})."
     return f"{title or detail or 'WhatsApp refused the message'} (WhatsApp error {code})."

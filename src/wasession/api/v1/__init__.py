@@ -8,13 +8,16 @@ from wasession.api.v1 import (
     apikeys,
     auth,
     channels,
+    chatwoot,
     contacts,
     event_webhooks,
     forwards,
     messages,
     policy_preview,
+    rates,
     sessions,
     templates,
+    unrouted,
     usage,
 )
 from wasession.runtime import Runtime
@@ -36,6 +39,9 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         templates,
         forwards,
         usage,
+        rates,
+        unrouted,
+        chatwoot,
     ):
         api.include_router(module.router(runtime))
     app.include_router(api)

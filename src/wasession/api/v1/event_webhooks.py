@@ -53,7 +53,7 @@ def router(runtime: Runtime) -> APIRouter:
         "/event-webhooks",
         status_code=201,
         response_model=EventWebhookOut,
-        responses=errors(),
+        responses=errors(409),
         summary="Add a URL that receives every event of the workspace, signed with the secret",
     )
     def create_webhook(body: EventWebhookIn, ws: int = Depends(workspace)) -> EventWebhookOut:
@@ -65,6 +65,7 @@ def router(runtime: Runtime) -> APIRouter:
             description=body.description,
             enabled=body.enabled,
             policy=runtime.event_dispatch.policy,
+            max_per_workspace=runtime.settings.max_event_webhooks_per_workspace,
         )
         runtime.wake()
         return webhook_out(created)

@@ -67,7 +67,7 @@ class AttemptOut(BaseModel):
     log_id: int
     attempt: int
     at: datetime
-    outcome: str = Field(description="delivered, failed or given_up")
+    outcome: str = Field(description="delivered, failed, given_up or skipped (not forwarded: `error` says why)")
     status_code: int | None
     error: str | None
     duration_ms: int
@@ -121,7 +121,7 @@ def router(runtime: Runtime) -> APIRouter:
         base,
         status_code=201,
         response_model=ForwardOut,
-        responses=errors(404),
+        responses=errors(404, 409),
         summary="Pass every webhook of this channel accepted from now on to a URL, as received",
     )
     def create_forward(channel_id: PathId, body: ForwardIn, ws: int = Depends(workspace)) -> ForwardOut:
@@ -134,6 +134,7 @@ def router(runtime: Runtime) -> APIRouter:
             fields=body.fields,
             description=body.description,
             policy=runtime.relay.policy,
+            max_per_workspace=runtime.settings.max_forwards_per_workspace,
         )
         return forward_out(created)
 

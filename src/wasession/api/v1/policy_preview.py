@@ -12,6 +12,7 @@ from wasession.api.v1.auth import workspace_dependency
 from wasession.api.v1.schemas import PathId, errors
 from wasession.runtime import Runtime
 from wasession.services import policy_impact
+from wasession.services import usage as usage_service
 
 
 class SessionMoveOut(BaseModel):
@@ -30,6 +31,9 @@ class PolicyImpactOut(BaseModel):
     reminders_moved: int
     summary: list[str]
     moves: list[SessionMoveOut]
+    # R23: what the proposed policy's automated sends would have cost last month, at most (null without
+    # a rate card or without automated sends).
+    automated_cost_last_month: str | None = None
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -49,6 +53,7 @@ def router(runtime: Runtime) -> APIRouter:
         body: dict[str, Any] = Body(examples=[{"session_timeout": "2h"}]),  # noqa: B008 - FastAPI's idiom
     ) -> PolicyImpactOut:
         found = policy_impact.preview_policy(ctx, channel_id, body, workspace_id=ws)
+        cost = usage_service.proposed_ladder_cost(ctx, channel_id, body, workspace_id=ws)
         return PolicyImpactOut(
             active_sessions=found.active,
             close_now=found.close_now,
@@ -56,6 +61,7 @@ def router(runtime: Runtime) -> APIRouter:
             reminders_moved=found.reminders_moved,
             summary=found.sentences(),
             moves=[SessionMoveOut(**vars(m)) for m in found.moves],
+            automated_cost_last_month=None if cost is None else cost.sentence(),
         )
 
     return r

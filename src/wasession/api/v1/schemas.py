@@ -143,6 +143,7 @@ class SessionOut(BaseModel):
     reminder_due_at: datetime | None
     reminder_reason: str | None
     last_message_preview: str | None = None  # in lists: the newest message, shortened
+    last_message_failed: bool = False  # in lists: that message is ours, and failed (or may not have gone)
     reminder_step: int = 1  # the ladder step reminder_state and reminder_due_at are about
     snoozed_until: datetime | None = None  # set while snoozed (in the future) and after a wake
     snoozed: bool = False  # snoozed_until is ahead: no reminder and no automatic closure until then

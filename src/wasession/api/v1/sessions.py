@@ -40,6 +40,13 @@ def router(runtime: Runtime) -> APIRouter:
     ctx = runtime.ctx
     workspace = workspace_dependency(runtime)
 
+    def own_session(session_id: PathId, ws: int = Depends(workspace)) -> int:
+        """The workspace, once the session is one of its own: FastAPI solves this before it validates the
+        body, so another workspace's session answers 404 before anything about the body is said (a 422
+        naming a template parameter told another tenant its templates, issue 25)."""
+        queries.session_summary(ctx, session_id, workspace_id=ws)
+        return ws
+
     @r.get("/sessions", response_model=SessionPageOut, responses=errors())
     def list_sessions(
         ws: int = Depends(workspace),
@@ -150,7 +157,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Send a free-form text; 409 window_closed (closed_at = when the window closed) outside the "
         "24-hour window (R13); reopens a closed session whose window is still open",
     )
-    def send_text(session_id: PathId, body: TextIn, ws: int = Depends(workspace)) -> MessageQueued:
+    def send_text(session_id: PathId, body: TextIn, ws: int = Depends(own_session)) -> MessageQueued:
         message_id = agents.send_text(ctx, session_id, body.body, workspace_id=ws)
         return MessageQueued(message_id=message_id, status="pending")
 
@@ -161,7 +168,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=errors(404),
         summary="Send an approved template message (allowed outside the window)",
     )
-    def send_template(session_id: PathId, body: TemplateIn, ws: int = Depends(workspace)) -> MessageQueued:
+    def send_template(session_id: PathId, body: TemplateIn, ws: int = Depends(own_session)) -> MessageQueued:
         message_id = templates.send(ctx, session_id, body.name, body.language, body.parameters, workspace_id=ws)
         return MessageQueued(message_id=message_id, status="pending")
 
@@ -171,7 +178,7 @@ def router(runtime: Runtime) -> APIRouter:
         responses=errors(404, 409),
         summary="Snooze until a time: no reminder and no automatic closure before then (issue 13)",
     )
-    def snooze_session(session_id: PathId, body: SnoozeIn, ws: int = Depends(workspace)) -> SessionOut:
+    def snooze_session(session_id: PathId, body: SnoozeIn, ws: int = Depends(own_session)) -> SessionOut:
         snooze.snooze(ctx, session_id, body.until, workspace_id=ws)
         return session_out(queries.session_summary(ctx, session_id, workspace_id=ws))
 

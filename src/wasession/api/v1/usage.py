@@ -9,9 +9,24 @@ from pydantic import BaseModel
 
 from wasession.api.v1.auth import workspace_dependency
 from wasession.api.v1.schemas import PathId, errors
+from wasession.domain.rates import Estimate, Money, format_amount
 from wasession.runtime import Runtime
 from wasession.services import usage as usage_service
 from wasession.services.usage import Usage
+
+
+class MoneyOut(BaseModel):
+    amount: str  # a decimal as a string, never a float: "41.20", "0.0125"
+    currency: str
+
+
+class CostOut(BaseModel):
+    """What billable messages cost by the workspace's rate card, and what it could not price."""
+
+    estimated_cost: MoneyOut
+    priced: int
+    unknown_market: int  # recipients known only by a BSUID: their market, so their price, is unknown
+    no_rate: int  # markets the card has no rate for in that category
 
 
 class PricedLineOut(BaseModel):
@@ -20,6 +35,8 @@ class PricedLineOut(BaseModel):
     automated: int
     human: int
     total: int
+    estimated_cost: MoneyOut | None = None
+    cost: CostOut | None = None
 
 
 class UsageOut(BaseModel):
@@ -33,7 +50,27 @@ class UsageOut(BaseModel):
     automated_monthly_cap: int | None
     automated_remaining: int | None
     automated_capped: int
+    automated_monthly_budget: str | None = None  # a decimal, in the rate card's currency
+    automated_over_budget: int = 0  # automated sends skipped with reason monthly_budget
     priced: list[PricedLineOut]
+    estimated_cost: MoneyOut | None = None  # None: the workspace has no rate card
+    cost: CostOut | None = None
+    automated_cost: CostOut | None = None
+
+
+def _money(m: Money | None) -> MoneyOut | None:
+    return None if m is None else MoneyOut(**m.to_public())
+
+
+def _cost(e: Estimate | None, currency: str | None) -> CostOut | None:
+    if e is None or currency is None:
+        return None
+    return CostOut(
+        estimated_cost=MoneyOut(**Money(e.amount, currency).to_public()),
+        priced=e.priced,
+        unknown_market=e.unknown_market,
+        no_rate=e.no_rate,
+    )
 
 
 def usage_out(u: Usage) -> UsageOut:
@@ -48,10 +85,25 @@ def usage_out(u: Usage) -> UsageOut:
         automated_monthly_cap=u.automated_monthly_cap,
         automated_remaining=u.automated_remaining,
         automated_capped=u.automated_capped,
+        automated_monthly_budget=None
+        if u.automated_monthly_budget is None
+        else format_amount(u.automated_monthly_budget),
+        automated_over_budget=u.automated_over_budget,
         priced=[
-            PricedLineOut(category=p.category, type=p.type, automated=p.automated, human=p.human, total=p.total)
+            PricedLineOut(
+                category=p.category,
+                type=p.type,
+                automated=p.automated,
+                human=p.human,
+                total=p.total,
+                estimated_cost=_money(p.estimated_cost),
+                cost=_cost(p.cost, p.currency),
+            )
             for p in u.priced
         ],
+        estimated_cost=_money(u.estimated_cost),
+        cost=_cost(u.cost, u.currency),
+        automated_cost=_cost(u.automated_cost, u.currency),
     )
 
 

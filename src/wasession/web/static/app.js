@@ -76,6 +76,7 @@
       .then(function (html) {
         if (html === null) return;
         var fresh = new DOMParser().parseFromString(html, "text/html");
+        if (fresh.title) document.title = fresh.title;  // the unread count in the tab title
         document.querySelectorAll("[data-live-part]").forEach(function (old) {
           var next = old.id && fresh.getElementById(old.id);
           if (next) old.replaceWith(document.importNode(next, true));
@@ -84,9 +85,22 @@
       });
   }
 
-  function notify(count) {
+  // Names the contact and the first words (issue 23): "Ana Silva: Is my order ready?".
+  function notify(count, said) {
     if (!("Notification" in window) || Notification.permission !== "granted" || !document.hidden) return;
-    new Notification("wasession", { body: count === 1 ? "A customer wrote." : count + " customers wrote." });
+    var body = (said || []).join("\n") || (count === 1 ? "A customer wrote." : count + " customers wrote.");
+    if (count > (said || []).length && said && said.length) body += "\n+" + (count - said.length) + " more";
+    new Notification(count === 1 ? "New message" : count + " new messages", { body: body });
+  }
+
+  // Phones: the chat filters fold behind their summary unless one is in use (issue 23).
+  function foldFilters() {
+    var more = document.querySelector("details.more-filters");
+    if (!more || !window.matchMedia("(max-width: 700px)").matches) return;
+    var inUse = Array.prototype.some.call(more.querySelectorAll("select"), function (s) {
+      return s.name !== "sort" && s.value !== "";
+    });
+    if (!inUse) more.open = false;
   }
 
   function setUpLive() {
@@ -101,7 +115,7 @@
     source.addEventListener("ready", function () { if (status) status.textContent = "Live"; });
     source.addEventListener("change", function (e) {
       var data = JSON.parse(e.data);
-      if (data.customer.length) notify(data.customer.length);
+      if (data.customer.length) notify(data.customer.length, data.said);
       if (mine && data.sessions.indexOf(Number(mine)) < 0) return;
       clearTimeout(pending);
       pending = setTimeout(redraw, 100);
@@ -134,6 +148,9 @@
     setInterval(tick, 1000);
     setUpPreview();
     setUpLive();
+    foldFilters();
+    var transcript = document.getElementById("transcript");
+    if (transcript) transcript.scrollTop = transcript.scrollHeight;  // the newest message, above the reply box
     setUpPreferences();
   });
 })();
