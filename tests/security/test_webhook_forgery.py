@@ -21,7 +21,6 @@ from wasession.ingest.group_commit import body_kind, log_bodies
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.services import apikeys, channels, workspaces
 from wasession.services.errors import ConflictError
-from wasession.store import webhook_log as webhook_log_store
 from wasession.store.channels import Channel
 from wasession.store.schema import contacts, events, messages, sessions, webhook_log
 from wasession.testing import Simulator
