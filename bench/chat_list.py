@@ -28,7 +28,7 @@ import _util
 
 from wasession.domain.clock import ManualClock
 from wasession.runtime import Runtime
-from wasession.services import queries
+from wasession.services import queries as query_service
 
 NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
 PAGE = 50
@@ -98,9 +98,9 @@ def main() -> int:
         rt, ws = seed(_util.sqlite_url(folder), active)
         try:
             ctx = rt.ctx
-            first = queries.list_sessions(ctx, workspace_id=ws, status="active", sort="window", limit=PAGE)
+            first = query_service.list_sessions(ctx, workspace_id=ws, status="active", sort="window", limit=PAGE)
             assert first.total == active and first.start == 1 and len(first.items) == PAGE, first.total
-            found = queries.list_sessions(ctx, workspace_id=ws, status="active", sort="window", search=SEARCH)
+            found = query_service.list_sessions(ctx, workspace_id=ws, status="active", sort="window", search=SEARCH)
             print(f"  {active:,} active sessions; the search {SEARCH!r} matches {found.total}")
             floor_params = {"ws": ws, "now": _seed._sqlite_value(NOW)}
 
@@ -116,17 +116,19 @@ def main() -> int:
 
             cases = {
                 "first page": (
-                    lambda: queries.list_sessions(ctx, workspace_id=ws, status="active", sort="window", limit=PAGE),
+                    lambda: query_service.list_sessions(
+                        ctx, workspace_id=ws, status="active", sort="window", limit=PAGE
+                    ),
                     bare(FLOOR_FIRST),
                 ),
                 "next page": (
-                    lambda: queries.list_sessions(
+                    lambda: query_service.list_sessions(
                         ctx, workspace_id=ws, status="active", sort="window", limit=PAGE, cursor=first.next_cursor
                     ),
                     bare(FLOOR_FIRST),
                 ),
                 "search": (
-                    lambda: queries.list_sessions(
+                    lambda: query_service.list_sessions(
                         ctx, workspace_id=ws, status="active", sort="window", limit=PAGE, search=SEARCH
                     ),
                     bare(FLOOR_SEARCH, q=f"%{SEARCH}%"),

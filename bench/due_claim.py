@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from wasession.domain.clock import ManualClock
 from wasession.domain.plan import plan
-from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle import session_writes
 from wasession.runtime import Runtime
 from wasession.store.channels import Channel
 from wasession.store.schema import sessions
@@ -92,7 +92,7 @@ def sweep(rt: Runtime, channel: Channel, now: datetime) -> tuple[float, float, i
             ).closes_at
         ]
         found = time.perf_counter() - t
-        writes = session_ops.SessionWrites()
+        writes = session_writes.SessionWrites()
         for s in due:
             writes.close(channel, s, now, "timeout")
         writes.flush(conn)

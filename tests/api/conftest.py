@@ -19,7 +19,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from wasession.services import apikeys, channels, workspaces
+from wasession.services import apikeys as key_service
+from wasession.services import channels as channel_service
+from wasession.services import workspaces as workspace_service
 from wasession.testing import Simulator
 
 
@@ -96,10 +98,10 @@ def world() -> Iterator[World]:
     with Simulator(start="2026-01-05T15:00:00Z") as sim:
         ctx = sim.runtime.ctx
         seen: list[str] = []
-        default = channels.default_workspace(ctx)
-        other = workspaces.create_workspace(ctx, "other")
-        key_a = apikeys.create_key(ctx, workspace_id=default, name="a").secret
-        key_b = apikeys.create_key(ctx, workspace_id=other.id, name="b").secret
+        default = channel_service.default_workspace(ctx)
+        other = workspace_service.create_workspace(ctx, "other")
+        key_a = key_service.create_key(ctx, workspace_id=default, name="a").secret
+        key_b = key_service.create_key(ctx, workspace_id=other.id, name="b").secret
         receiver = Receiver()
         sim.runtime.event_dispatch.http = TestClient(receiver.app(), base_url="http://crm.test")
         yield World(sim, Api(sim.client, key_a, seen, sim), Api(sim.client, key_b, seen, sim), receiver, seen)

@@ -8,7 +8,9 @@ import httpx
 import pytest
 
 from wasession.engine.event_dispatch import EventDispatcher
-from wasession.services import channels, event_webhooks, queries
+from wasession.services import channels as channel_service
+from wasession.services import event_webhooks as hook_service
+from wasession.services import queries as query_service
 from wasession.services.errors import NotFoundError, ValidationError
 from wasession.testing import Simulator
 
@@ -28,23 +30,26 @@ def test_filters_and_pages_in_sql(db_sim: Simulator) -> None:
     ctx = sim.runtime.ctx
     ws = ch.workspace_id
     # now 16:40: C0, C1 and C2 (15:40, exactly an hour ago) are past their hour, waiting for 09:00 tomorrow
-    eligible = queries.list_sessions(ctx, workspace_id=ws, eligible=True)
+    eligible = query_service.list_sessions(ctx, workspace_id=ws, eligible=True)
     assert [s.contact_name for s in eligible.items] == ["C2", "C1", "C0"]
-    assert [s.contact_name for s in queries.list_sessions(ctx, workspace_id=ws, eligible=False).items] == ["C4", "C3"]
+    assert [s.contact_name for s in query_service.list_sessions(ctx, workspace_id=ws, eligible=False).items] == [
+        "C4",
+        "C3",
+    ]
     seen: list[str] = []
     cursor = None
     while True:
-        page = queries.list_sessions(ctx, workspace_id=ws, limit=2, cursor=cursor)
+        page = query_service.list_sessions(ctx, workspace_id=ws, limit=2, cursor=cursor)
         seen += [s.contact_name for s in page.items]
         cursor = page.next_cursor
         if cursor is None:
             break
     assert seen == ["C4", "C3", "C2", "C1", "C0"]
-    assert queries.list_sessions(ctx, workspace_id=ws + 1).items == []
+    assert query_service.list_sessions(ctx, workspace_id=ws + 1).items == []
     with pytest.raises(NotFoundError):
-        queries.session_detail(ctx, eligible.items[0].id, workspace_id=ws + 1)
+        query_service.session_detail(ctx, eligible.items[0].id, workspace_id=ws + 1)
     with pytest.raises(ValidationError):
-        queries.list_sessions(ctx, workspace_id=ws, cursor="x")
+        query_service.list_sessions(ctx, workspace_id=ws, cursor="x")
 
 
 def test_dispatch_delivers_each_event_once(db_sim: Simulator) -> None:
@@ -57,8 +62,8 @@ def test_dispatch_delivers_each_event_once(db_sim: Simulator) -> None:
 
     sim.runtime.event_dispatch.http = httpx.Client(transport=httpx.MockTransport(receive))
     ctx = sim.runtime.ctx
-    ws = channels.default_workspace(ctx)
-    event_webhooks.create_webhook(ctx, workspace_id=ws, url="http://crm.test/hook", secret="s" * 16)
+    ws = channel_service.default_workspace(ctx)
+    hook_service.create_webhook(ctx, workspace_id=ws, url="http://crm.test/hook", secret="s" * 16)
     sim.add_channel()
     second = EventDispatcher(ctx, sim.runtime.event_dispatch.http)  # another worker on the same database
     assert second.run_pending().delivered == 1

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from tests.api.conftest import World, error
-from wasession.domain.lifecycle import MessageStatus
+from wasession.domain.states import MessageStatus
 from wasession.store import messages as message_store
 
 ANA = "15550001111"

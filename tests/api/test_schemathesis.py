@@ -16,7 +16,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from wasession.services import apikeys, channels
+from wasession.services import apikeys as key_service
+from wasession.services import channels as channel_service
 from wasession.testing import Simulator
 
 MAX_EXAMPLES = 20
@@ -28,8 +29,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def test_every_api_operation_answers_within_its_schema() -> None:
     with Simulator(start="2026-01-05T15:00:00Z") as sim:
         ctx = sim.runtime.ctx
-        workspace = channels.default_workspace(ctx)
-        key = apikeys.create_key(ctx, workspace_id=workspace, name="st").secret
+        workspace = channel_service.default_workspace(ctx)
+        key = key_service.create_key(ctx, workspace_id=workspace, name="st").secret
         auth = {"Authorization": f"Bearer {key}"}
         sim.runtime.event_dispatch.http = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(204)))
         ch = sim.add_channel()
@@ -56,7 +57,7 @@ def test_every_api_operation_answers_within_its_schema() -> None:
             )
             def run(case: schemathesis.Case) -> None:
                 # A key of its own per case: DELETE /api-keys/{id} may well revoke the key it is called with.
-                own = apikeys.create_key(ctx, workspace_id=workspace, name="case").secret
+                own = key_service.create_key(ctx, workspace_id=workspace, name="case").secret
                 response = case.call_and_validate(headers={"Authorization": f"Bearer {own}"}, checks=CHECKS)
                 statuses.setdefault(operation.label, set()).add(response.status_code)
                 calls[operation.label] = calls.get(operation.label, 0) + 1

@@ -7,7 +7,9 @@ from datetime import datetime
 
 import httpx
 
-from wasession.services import apikeys, channels, workspaces
+from wasession.services import apikeys as key_service
+from wasession.services import channels as channel_service
+from wasession.services import workspaces as workspace_service
 from wasession.testing import Simulator
 from wasession.testing.harness import served
 
@@ -22,8 +24,10 @@ def at(s: str) -> datetime:
 def test_snooze_and_wake_over_http_on_a_real_port() -> None:
     with Simulator(start="2026-01-05T15:00:00Z") as sim:
         ctx = sim.runtime.ctx
-        key = apikeys.create_key(ctx, workspace_id=channels.default_workspace(ctx), name="a").secret
-        other = apikeys.create_key(ctx, workspace_id=workspaces.create_workspace(ctx, "b").id, name="b").secret
+        key = key_service.create_key(ctx, workspace_id=channel_service.default_workspace(ctx), name="a").secret
+        other = key_service.create_key(
+            ctx, workspace_id=workspace_service.create_workspace(ctx, "b").id, name="b"
+        ).secret
         ch = sim.add_channel(session_timeout="2h")
         sim.customer_message(ch, wa_id=ANA, name="Ana")
         sid = sim.session(ch, wa_id=ANA).id

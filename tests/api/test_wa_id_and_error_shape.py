@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from tests.api.conftest import error
-from wasession.services import apikeys, channels
+from wasession.services import apikeys as key_service
+from wasession.services import channels as channel_service
 from wasession.testing import Simulator
 from wasession.testing.harness import served
 
@@ -17,7 +18,9 @@ from wasession.testing.harness import served
 @pytest.fixture
 def api() -> Iterator[tuple[Simulator, httpx.Client]]:
     with Simulator(start="2026-01-05T15:00:00Z") as sim:
-        key = apikeys.create_key(sim.runtime.ctx, workspace_id=channels.default_workspace(sim.runtime.ctx), name="t")
+        key = key_service.create_key(
+            sim.runtime.ctx, workspace_id=channel_service.default_workspace(sim.runtime.ctx), name="t"
+        )
         with (
             served(sim) as url,
             httpx.Client(

@@ -40,9 +40,9 @@ def test_no_serious_violations_on_the_dashboard_pages(dash: Dashboard) -> None:
     assert page.get_by_role("button", name="Resend").count() == 1
     assert serious(page) == []
     sim.advance("25h")  # the window closed: the template picker, fed from Meta's list
-    from wasession.services import templates as templates_service
+    from wasession.services import templates as template_service
 
-    templates_service.set_account(sim.runtime.ctx, dash.sandbox.id, "100000000000001")  # an admin's setting
+    template_service.set_account(sim.runtime.ctx, dash.sandbox.id, "100000000000001")  # an admin's setting
     page = dash.open(f"/dashboard/sessions/{sid}")
     page.get_by_role("button", name="Fetch approved templates").click()
     page.get_by_label("Template", exact=True).select_option("order_update|pt_BR")

@@ -15,7 +15,8 @@ import pytest
 
 from wasession.domain.chatwoot import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from wasession.sandbox.fake_chatwoot import FakeChatwoot, FakeConversation, ServedFakeChatwoot
-from wasession.services import apikeys, channels
+from wasession.services import apikeys as key_service
+from wasession.services import channels as channel_service
 from wasession.store.channels import Channel
 from wasession.testing import Simulator
 from wasession.testing.harness import served
@@ -69,8 +70,8 @@ class World:
 
 
 def api_client(sim: Simulator, base: str, workspace_id: int | None = None) -> httpx.Client:
-    ws = workspace_id or channels.default_workspace(sim.runtime.ctx)
-    key = apikeys.create_key(sim.runtime.ctx, workspace_id=ws, name=f"chatwoot-{ws}").secret
+    ws = workspace_id or channel_service.default_workspace(sim.runtime.ctx)
+    key = key_service.create_key(sim.runtime.ctx, workspace_id=ws, name=f"chatwoot-{ws}").secret
     return httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
 

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wasession.domain.lifecycle import (
+from wasession.domain.plan import HANDLED_REMINDER_STATES, plan
+from wasession.domain.policy import Policy, validate_policy
+from wasession.domain.states import (
     Awaiting,
     CloseReason,
     DueKind,
@@ -18,8 +20,6 @@ from wasession.domain.lifecycle import (
     SessionStatus,
     render_reminder,
 )
-from wasession.domain.plan import HANDLED_REMINDER_STATES, plan
-from wasession.domain.policy import Policy, validate_policy
 from wasession.domain.transitions import (
     NO_CHANGE,
     SendOutcome,

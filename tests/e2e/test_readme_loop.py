@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.e2e.processes import cli_env, free_port, run_cli, server_log, serving
-from wasession.domain.lifecycle import CloseReason, MessageKind, MessageStatus, SessionStatus
+from wasession.domain.states import CloseReason, MessageKind, MessageStatus, SessionStatus
 
 # Clock seconds per real second: the sandbox policy's 1-hour reminder comes 12 s after the message,
 # its 2-hour timeout 24 s after it. Faster, a loaded machine can take a clock hour to send the reminder

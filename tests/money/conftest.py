@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from wasession.services import apikeys, channels
+from wasession.services import apikeys as key_service
+from wasession.services import channels as channel_service
 from wasession.testing import Simulator
 
 
@@ -36,6 +37,6 @@ class Money:
 @pytest.fixture
 def money(database_url: str) -> Iterator[Money]:
     with Simulator(start="2026-09-01T09:00:00Z", database_url=database_url) as sim:
-        workspace = channels.default_workspace(sim.runtime.ctx)
-        key = apikeys.create_key(sim.runtime.ctx, workspace_id=workspace, name="money").secret
+        workspace = channel_service.default_workspace(sim.runtime.ctx)
+        key = key_service.create_key(sim.runtime.ctx, workspace_id=workspace, name="money").secret
         yield Money(sim, key, database_url, workspace)

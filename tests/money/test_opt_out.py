@@ -11,7 +11,7 @@ import httpx
 
 from tests.money.conftest import Money
 from wasession.domain.pricing import marketing_skip_reason
-from wasession.services import templates
+from wasession.services import templates as template_service
 from wasession.store import marketing as marketing_store
 from wasession.store import sessions as session_store
 from wasession.testing import Simulator
@@ -45,7 +45,7 @@ def preferences(pnid: str, wa_id: str, value: str, at: int) -> dict[str, Any]:
 def marketing_channel(sim: Simulator) -> Any:
     # The closing template goes out when the window is over; `follow_up` is MARKETING in the fake's account.
     ch = sim.add_channel(session_timeout="25h", closing_template={"name": "follow_up", "language": "en_US"})
-    templates.refresh(sim.runtime.ctx, sim.runtime.client_for, ch.id, waba_id="100000000000001")
+    template_service.refresh(sim.runtime.ctx, sim.runtime.client_for, ch.id, waba_id="100000000000001")
     return ch
 
 

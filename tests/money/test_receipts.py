@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.money.conftest import Money
-from wasession.services import receipts, workspaces
+from wasession.services import receipts
+from wasession.services import workspaces as workspace_service
 from wasession.services.errors import NotFoundError
 
 ANA = "15550001111"
@@ -27,7 +28,7 @@ def test_read_and_typing_follow_the_channel_setting_and_the_20_second_rule(money
     assert receipts.mark_read(ctx, client_for, session_id, workspace_id=ws, typing=True) is True
     got = [(r.message_id, r.typing) for r in sim.fake.receipts(ch.phone_number_id)]
     assert got == [("wamid.LAST", False), ("wamid.LAST", True), ("wamid.LAST", True)]
-    other = workspaces.create_workspace(ctx, "other").id
+    other = workspace_service.create_workspace(ctx, "other").id
     with pytest.raises(NotFoundError):
         receipts.mark_read(ctx, client_for, session_id, workspace_id=other)
     sim.update_policy(ch, read_receipts=False)

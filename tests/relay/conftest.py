@@ -14,7 +14,8 @@ import pytest
 
 from tests.security.servers import Receiver, serve
 from wasession.sandbox.bodies import new_wamid, text_message_body
-from wasession.services import apikeys, channels
+from wasession.services import apikeys as key_service
+from wasession.services import channels as channel_service
 from wasession.store.channels import Channel
 from wasession.testing import Simulator
 from wasession.whatsapp.signature import sign
@@ -80,8 +81,8 @@ class Api:
 
 
 def api_of(sim: Simulator) -> Api:
-    ws = channels.default_workspace(sim.runtime.ctx)
-    return Api(sim, apikeys.create_key(sim.runtime.ctx, workspace_id=ws, name="relay").secret)
+    ws = channel_service.default_workspace(sim.runtime.ctx)
+    return Api(sim, key_service.create_key(sim.runtime.ctx, workspace_id=ws, name="relay").secret)
 
 
 @dataclass

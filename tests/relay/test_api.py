@@ -4,7 +4,7 @@ workspace's channel is invisible, and /metrics shows the relay's counters and la
 from __future__ import annotations
 
 from tests.relay.conftest import api_of, one_target
-from wasession.services import apikeys
+from wasession.services import apikeys as key_service
 from wasession.services.workspaces import create_workspace
 from wasession.testing import Simulator
 
@@ -47,7 +47,7 @@ def test_another_workspaces_channel_and_targets_are_not_found(relay_sim: Simulat
     sim = relay_sim
     with one_target(sim) as t:
         other_ws = create_workspace(sim.runtime.ctx, "other")
-        outsider = type(t.api)(sim, apikeys.create_key(sim.runtime.ctx, workspace_id=other_ws.id, name="o").secret)
+        outsider = type(t.api)(sim, key_service.create_key(sim.runtime.ctx, workspace_id=other_ws.id, name="o").secret)
         for method, suffix in (("GET", ""), ("PATCH", ""), ("DELETE", ""), ("POST", "/pause"), ("GET", "/deliveries")):
             kwargs = {"json": {"paused": True}} if method == "PATCH" else {}
             assert outsider.call(method, t.path + suffix, **kwargs).status_code == 404, (method, suffix)

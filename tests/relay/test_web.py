@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from tests.web.conftest import PASSWORD, Browser
-from wasession.services import forwards
+from wasession.services import forwards as forward_service
 from wasession.services.workspaces import create_workspace
 from wasession.store.schema import channels
 from wasession.testing import Simulator
@@ -36,7 +36,7 @@ def test_forms_need_the_csrf_token_and_stay_in_the_workspace(sim: Simulator) -> 
         browser.post(f"/dashboard/channels/{other.id}/forwards", {"url": "https://a.example.com/h"}).status_code == 404
     )
     assert browser.post(path, {"url": "https://crm.example.com/hook", "field_statuses": "on"}).status_code == 303
-    targets = forwards.list_forwards(sim.runtime.ctx, ch.id, workspace_id=ch.workspace_id)
+    targets = forward_service.list_forwards(sim.runtime.ctx, ch.id, workspace_id=ch.workspace_id)
     assert [(t.url, t.fields) for t in targets] == [("https://crm.example.com/hook", ("statuses",))]
     assert browser.post(f"{path}/{targets[0].id}/explode", {}).status_code == 404
     assert "crm.example.com" in browser.get(f"/dashboard/channels/{ch.id}/settings").text

@@ -21,7 +21,8 @@ import pytest
 
 from wasession.config import Settings
 from wasession.runtime import Runtime
-from wasession.services import apikeys, channels
+from wasession.services import apikeys as key_service
+from wasession.services import channels as channel_service
 from wasession.store.secrets import SecretBox
 from wasession.testing import Simulator
 from wasession.testing.harness import free_port
@@ -55,8 +56,8 @@ class Tenant:
 
 
 def tenant_of(sim: Simulator) -> Tenant:
-    ws = channels.default_workspace(sim.runtime.ctx)
-    return Tenant(sim, ws, apikeys.create_key(sim.runtime.ctx, workspace_id=ws, name="t").secret)
+    ws = channel_service.default_workspace(sim.runtime.ctx)
+    return Tenant(sim, ws, key_service.create_key(sim.runtime.ctx, workspace_id=ws, name="t").secret)
 
 
 @pytest.fixture
@@ -147,7 +148,9 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         runtime = Runtime(Settings(database_url=url, secret_key=secret))
         try:
             runtime.migrate()
-            key = apikeys.create_key(runtime.ctx, workspace_id=channels.default_workspace(runtime.ctx), name="t")
+            key = key_service.create_key(
+                runtime.ctx, workspace_id=channel_service.default_workspace(runtime.ctx), name="t"
+            )
         finally:
             runtime.stop()
         port = free_port()

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from wasession.services import apikeys, channels, workspaces
+from wasession.services import apikeys as key_service
+from wasession.services import channels as channel_service
+from wasession.services import workspaces as workspace_service
 from wasession.testing import Simulator
 from wasession.whatsapp.client import CloudClient
 from wasession.whatsapp.transport import PooledTransport
@@ -25,8 +27,10 @@ def sim() -> Iterator[Simulator]:
 
 
 def _post(sim: Simulator, **body: Any) -> Any:
-    ws = workspaces.create_workspace(sim.runtime.ctx, f"tenant-{len(channels.list_channels(sim.runtime.ctx))}")
-    key = apikeys.create_key(sim.runtime.ctx, workspace_id=ws.id, name="k").secret
+    ws = workspace_service.create_workspace(
+        sim.runtime.ctx, f"tenant-{len(channel_service.list_channels(sim.runtime.ctx))}"
+    )
+    key = key_service.create_key(sim.runtime.ctx, workspace_id=ws.id, name="k").secret
     fields = {"name": "Mine", "app_secret": "chosen-secret", "verify_token": "vt", **body}
     return sim.client.post("/api/v1/channels", headers={"Authorization": f"Bearer {key}"}, json=fields)
 
@@ -36,14 +40,14 @@ def test_a_token_meta_refuses_for_the_number_is_refused_and_nothing_is_stored(si
     assert response.status_code == 422, response.text
     error = response.json()["error"]
     assert error["field"] == "access_token" and "Meta refused" in error["message"]
-    assert channels.list_channels(sim.runtime.ctx) == []
+    assert channel_service.list_channels(sim.runtime.ctx) == []
 
 
 def test_a_number_meta_does_not_know_is_refused(sim: Simulator) -> None:
     response = _post(sim, phone_number_id="999000111222", access_token="EAAG-some-token")
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == "phone_number_id"
-    assert channels.list_channels(sim.runtime.ctx) == []
+    assert channel_service.list_channels(sim.runtime.ctx) == []
 
 
 def test_the_owner_adds_its_number_and_meta_fills_the_display_number(sim: Simulator) -> None:
@@ -59,4 +63,4 @@ def test_graph_unreachable_answers_502_and_stores_nothing(sim: Simulator, monkey
     response = _post(sim, phone_number_id=VICTIM_PNID, access_token=VICTIM_TOKEN)
     assert response.status_code == 502, response.text
     assert response.json()["error"]["code"] == "graph_unavailable"
-    assert channels.list_channels(sim.runtime.ctx) == []
+    assert channel_service.list_channels(sim.runtime.ctx) == []

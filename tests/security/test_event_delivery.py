@@ -16,7 +16,8 @@ from sqlalchemy import delete, func, select, text
 from tests.conftest import fresh_postgres_url
 from tests.security.conftest import Tenant, tenant_of
 from tests.security.servers import answer_after, answer_huge, answer_ok, answer_trickling, serve
-from wasession.store import events, migrate
+from wasession.store import events as event_store
+from wasession.store import migrate
 from wasession.store.db import connect
 from wasession.store.schema import events as events_table
 from wasession.testing import Simulator
@@ -43,10 +44,12 @@ def test_an_event_committed_late_with_a_smaller_id_is_delivered_exactly_once(pg_
         tenant.add_hook(crm.url)
         long = other.writer.connect()
         long_tx = long.begin()
-        events.add(long, workspace_id=tenant.workspace_id, type="customer_message", at=sim.now, data={"n": 0})
+        event_store.add(long, workspace_id=tenant.workspace_id, type="customer_message", at=sim.now, data={"n": 0})
         for n in range(1, 41):  # many short transactions commit later ids meanwhile
             with sim.runtime.ctx.db.write() as conn:
-                events.add(conn, workspace_id=tenant.workspace_id, type="customer_message", at=sim.now, data={"n": n})
+                event_store.add(
+                    conn, workspace_id=tenant.workspace_id, type="customer_message", at=sim.now, data={"n": n}
+                )
         sim.run_due()
         assert len(crm.requests) == 40  # the short ones were not held up by the open transaction
         long_tx.commit()
@@ -68,12 +71,12 @@ def test_event_ids_never_repeat_after_the_newest_are_deleted(local_allowed: Tena
     ws = local_allowed.workspace_id
     with sim.runtime.ctx.db.write() as conn:
         for n in range(5):
-            events.add(conn, workspace_id=ws, type="policy_changed", at=sim.now, data={"n": n})
+            event_store.add(conn, workspace_id=ws, type="policy_changed", at=sim.now, data={"n": n})
         newest = conn.execute(select(func.max(events_table.c.id))).scalar_one()
         # What deleting a channel does to its events through ON DELETE CASCADE.
         conn.execute(delete(events_table).where(events_table.c.id > newest - 3))
     with sim.runtime.ctx.db.write() as conn:
-        events.add(conn, workspace_id=ws, type="policy_changed", at=sim.now, data={"n": "after"})
+        event_store.add(conn, workspace_id=ws, type="policy_changed", at=sim.now, data={"n": "after"})
         again = conn.execute(select(func.max(events_table.c.id))).scalar_one()
     assert again > newest, "a receiver deduping on event ids would drop this new event"
 
@@ -171,7 +174,7 @@ def test_one_webhook_gets_its_events_one_call_at_a_time_in_order(local_allowed: 
         with sim.runtime.ctx.db.write() as conn:
             for n in range(6):
                 ws = local_allowed.workspace_id
-                events.add(conn, workspace_id=ws, type="policy_changed", at=sim.now, data={"n": n})
+                event_store.add(conn, workspace_id=ws, type="policy_changed", at=sim.now, data={"n": n})
         sim.run_due()
         got = received_ids([r.body for r in crm.requests])
         spans = list(zip([r.at for r in crm.requests], crm.finished_at, strict=True))

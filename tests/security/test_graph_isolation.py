@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.security.graph_servers import Origin, ok_answer, origin
-from wasession.domain.lifecycle import MessageStatus
+from wasession.domain.states import MessageStatus
 from wasession.outbox import SendReport
 from wasession.services import agents
 from wasession.store import messages as message_store

@@ -17,7 +17,8 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from tests.web.conftest import PASSWORD, Browser
-from wasession.services import apikeys, channels
+from wasession.services import apikeys as key_service
+from wasession.services import channels as channel_service
 from wasession.testing import Simulator
 from wasession.testing.harness import add_admin
 
@@ -33,7 +34,7 @@ def sim() -> Iterator[Simulator]:
 @pytest.fixture
 def key(sim: Simulator) -> dict[str, str]:
     ctx = sim.runtime.ctx
-    secret = apikeys.create_key(ctx, workspace_id=channels.default_workspace(ctx), name="t").secret
+    secret = key_service.create_key(ctx, workspace_id=channel_service.default_workspace(ctx), name="t").secret
     return {"Authorization": f"Bearer {secret}"}
 
 

@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from tests.web.conftest import CSRF_FIELD, PASSWORD
-from wasession.services import apikeys, channels, workspaces
+from wasession.services import apikeys as key_service
+from wasession.services import channels as channel_service
 from wasession.services import users as user_service
+from wasession.services import workspaces as workspace_service
 from wasession.testing import Simulator
 from wasession.testing.harness import served
 
@@ -28,8 +30,8 @@ def test_another_workspace_session_is_404_on_every_route_whatever_the_body(sim: 
     channel = sim.add_channel()
     sim.customer_message(channel, wa_id="4915100000001", text="hello")
     session_id = sim.session(channel, wa_id="4915100000001").id
-    other = workspaces.create_workspace(ctx, "other")
-    key = apikeys.create_key(ctx, workspace_id=other.id, name="b").secret
+    other = workspace_service.create_workspace(ctx, "other")
+    key = key_service.create_key(ctx, workspace_id=other.id, name="b").secret
     with served(sim) as url, httpx.Client(base_url=url + "/api/v1", timeout=30) as client:
         client.headers["Authorization"] = f"Bearer {key}"
         calls = [
@@ -85,10 +87,10 @@ def test_an_agent_cannot_change_the_channel_business_account(sim: Simulator) -> 
                 f"/dashboard/sessions/{session_id}/templates/refresh", data={"csrf_token": token, "waba_id": "1234"}
             )
             assert same.status_code != 403  # fetching again with the account as it is stays an agent's
-    assert channels.default_workspace(ctx)
+    assert channel_service.default_workspace(ctx)
 
 
 def channels_waba(sim: Simulator, channel_id: int) -> str | None:
-    from wasession.services import templates
+    from wasession.services import templates as template_service
 
-    return templates.catalog(sim.runtime.ctx, channel_id).waba_id
+    return template_service.catalog(sim.runtime.ctx, channel_id).waba_id

@@ -19,7 +19,9 @@ from sqlalchemy import func, select
 
 from wasession.ingest.group_commit import body_kind, log_bodies
 from wasession.sandbox.bodies import new_wamid, text_message_body
-from wasession.services import apikeys, channels, workspaces
+from wasession.services import apikeys as key_service
+from wasession.services import channels as channel_service
+from wasession.services import workspaces as workspace_service
 from wasession.services.errors import ConflictError
 from wasession.store.channels import Channel
 from wasession.store.schema import contacts, events, messages, sessions, webhook_log
@@ -46,8 +48,8 @@ def tenants() -> Iterator[Tenants]:
     with Simulator(start=NOW) as sim:
         victim = sim.add_channel()
         sim.customer_message(victim, wa_id=VICTIM_CUSTOMER, name="Ana", text="genuine")
-        other = workspaces.create_workspace(sim.runtime.ctx, "attacker")
-        key = apikeys.create_key(sim.runtime.ctx, workspace_id=other.id, name="k").secret
+        other = workspace_service.create_workspace(sim.runtime.ctx, "attacker")
+        key = key_service.create_key(sim.runtime.ctx, workspace_id=other.id, name="k").secret
         sim.meta_number(ATTACKER_PNID, "tok", ATTACKER_SECRET)  # the attacker's own, genuine number
         created = sim.client.post(
             "/api/v1/channels",
@@ -194,8 +196,8 @@ def test_the_attack_over_a_real_port_is_refused(tenants: Tenants) -> None:
 
 def test_a_phone_number_id_claimed_by_one_workspace_is_refused_to_another(tenants: Tenants) -> None:
     sim, victim = tenants.sim, tenants.victim
-    other = workspaces.workspace_named(sim.runtime.ctx, "attacker")
-    key = apikeys.create_key(sim.runtime.ctx, workspace_id=other.id, name="k2").secret
+    other = workspace_service.workspace_named(sim.runtime.ctx, "attacker")
+    key = key_service.create_key(sim.runtime.ctx, workspace_id=other.id, name="k2").secret
     response = sim.client.post(
         "/api/v1/channels",
         headers={"Authorization": f"Bearer {key}"},
@@ -217,8 +219,8 @@ def test_a_phone_number_id_claimed_by_one_workspace_is_refused_to_another(tenant
 def test_the_channel_quota_per_workspace_names_its_setting(tenants: Tenants) -> None:
     sim = tenants.sim
     sim.runtime.settings.max_channels_per_workspace = 1  # the attacker's workspace holds one already
-    other = workspaces.workspace_named(sim.runtime.ctx, "attacker")
-    key = apikeys.create_key(sim.runtime.ctx, workspace_id=other.id, name="k3").secret
+    other = workspace_service.workspace_named(sim.runtime.ctx, "attacker")
+    key = key_service.create_key(sim.runtime.ctx, workspace_id=other.id, name="k3").secret
     response = sim.client.post(
         "/api/v1/channels",
         headers={"Authorization": f"Bearer {key}"},
@@ -228,9 +230,9 @@ def test_the_channel_quota_per_workspace_names_its_setting(tenants: Tenants) -> 
     error = response.json()["error"]
     assert error["code"] == "quota_exceeded" and "WASESSION_MAX_CHANNELS_PER_WORKSPACE" in error["message"]
     with pytest.raises(ConflictError, match="WASESSION_MAX_CHANNELS_PER_WORKSPACE"):
-        channels.create_channel(
+        channel_service.create_channel(
             sim.runtime.ctx,
-            channels.NewChannel("x", "888001", "t", "s", "v"),
+            channel_service.NewChannel("x", "888001", "t", "s", "v"),
             workspace_id=other.id,
             max_channels=1,
         )

@@ -23,8 +23,9 @@ from tests.e2e.processes import cli_env, run_cli, serving
 from wasession.config import Settings
 from wasession.runtime import Runtime
 from wasession.sandbox.bodies import new_wamid, text_message_body
-from wasession.services import apikeys, workspaces
+from wasession.services import apikeys as key_service
 from wasession.services import channels as channel_service
+from wasession.services import workspaces as workspace_service
 from wasession.store.secrets import SecretBox
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
@@ -85,13 +86,13 @@ def served(tmp_path: Path, database_url: str) -> Iterator[Served]:
         runtime.migrate()
         ctx = runtime.ctx
         ws_a = channel_service.default_workspace(ctx)
-        ws_b = workspaces.create_workspace(ctx, "b").id
+        ws_b = workspace_service.create_workspace(ctx, "b").id
         for name, pnid, secret, ws in (("a", PNID_A, SECRET_A, ws_a), ("b", PNID_B, SECRET_B, ws_b)):
             channel_service.create_channel(
                 ctx, channel_service.NewChannel(name, pnid, "tok", secret, f"vt-{name}"), workspace_id=ws
             )
-        key_a = apikeys.create_key(ctx, workspace_id=ws_a, name="a").secret
-        key_b = apikeys.create_key(ctx, workspace_id=ws_b, name="b").secret
+        key_a = key_service.create_key(ctx, workspace_id=ws_a, name="a").secret
+        key_b = key_service.create_key(ctx, workspace_id=ws_b, name="b").secret
     finally:
         runtime.stop()
     env = cli_env(tmp_path, WASESSION_DATABASE_URL=database_url, WASESSION_SECRET_KEY=key)

@@ -3,7 +3,8 @@ search is LIKE on one and ILIKE on the other), and a reopening by hand."""
 
 from __future__ import annotations
 
-from wasession.services import agents, queries
+from wasession.services import agents
+from wasession.services import queries as query_service
 from wasession.testing import Simulator
 
 
@@ -15,18 +16,18 @@ def test_search_sort_and_pages_both_ways(sim: Simulator) -> None:
         sim.customer_message(ch, wa_id=f"3519100000{i}", name=name)  # Mon 15:00, 21:00, Tue 03:00, 09:00
     sim.advance("5h59m")
     ws = sim.channel(ch).workspace_id
-    open_now = queries.list_sessions(ctx, workspace_id=ws, sort="window").items  # Tue 14:59
+    open_now = query_service.list_sessions(ctx, workspace_id=ws, sort="window").items  # Tue 14:59
     assert [s.contact_name for s in open_now] == ["Ana Silva", "Bruno Costa", "Carla Mendes", "Daniel Okafor"]
     sim.advance("1h")  # Tue 15:59: Ana's window closed at 15:00, the others are still open
-    names = [s.contact_name for s in queries.list_sessions(ctx, workspace_id=ws, sort="window").items]
+    names = [s.contact_name for s in query_service.list_sessions(ctx, workspace_id=ws, sort="window").items]
     assert names == ["Bruno Costa", "Carla Mendes", "Daniel Okafor", "Ana Silva"]
-    assert [s.contact_name for s in queries.list_sessions(ctx, workspace_id=ws, search="cOsTa").items] == [
+    assert [s.contact_name for s in query_service.list_sessions(ctx, workspace_id=ws, search="cOsTa").items] == [
         "Bruno Costa"
     ]
-    first = queries.list_sessions(ctx, workspace_id=ws, sort="window", limit=3)
-    last = queries.list_sessions(ctx, workspace_id=ws, sort="window", limit=3, cursor=first.next_cursor)
+    first = query_service.list_sessions(ctx, workspace_id=ws, sort="window", limit=3)
+    last = query_service.list_sessions(ctx, workspace_id=ws, sort="window", limit=3, cursor=first.next_cursor)
     assert [s.contact_name for s in last.items] == ["Ana Silva"] and (last.start, last.total) == (4, 4)
-    back = queries.list_sessions(ctx, workspace_id=ws, sort="window", limit=3, cursor=last.prev_cursor)
+    back = query_service.list_sessions(ctx, workspace_id=ws, sort="window", limit=3, cursor=last.prev_cursor)
     assert back.items == first.items and back.prev_cursor is None
 
 

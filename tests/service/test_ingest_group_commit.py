@@ -22,7 +22,8 @@ from wasession.engine.runner import Loop
 from wasession.ingest import GroupCommit, IngestResult, group_commit
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.services import channels as channel_service
-from wasession.services import event_webhooks, forwards
+from wasession.services import event_webhooks as hook_service
+from wasession.services import forwards as forward_service
 from wasession.store.channels import Channel
 from wasession.store.schema import messages, sessions, webhook_log
 from wasession.testing import Simulator
@@ -286,7 +287,7 @@ def test_a_webhook_wakes_the_event_loop_and_the_due_loop_only_for_work_due_soon(
     loops = idle_loops(sim)
     sim.customer_message(ch, wa_id="4911")
     assert woken(loops) == set()  # no event webhook, no forward target: no one to tell; due times hours away
-    event_webhooks.create_webhook(
+    hook_service.create_webhook(
         sim.runtime.ctx, workspace_id=ch.workspace_id, url="https://hooks.example.com/in", secret="s" * 24
     )
     assert woken(loops) == {"due", "sender", "events", "relay"}  # a new subscriber: every loop looks
@@ -296,7 +297,9 @@ def test_a_webhook_wakes_the_event_loop_and_the_due_loop_only_for_work_due_soon(
     assert woken(loops) == {"events", "due"}
     sim.runtime.wake_after_ingest(IngestResult(messages=1, due_at=sim.now + timedelta(seconds=2)))
     assert woken(loops) == {"events"}
-    forwards.create_forward(sim.runtime.ctx, ch.id, workspace_id=ch.workspace_id, url="https://relay.example.com/in")
+    forward_service.create_forward(
+        sim.runtime.ctx, ch.id, workspace_id=ch.workspace_id, url="https://relay.example.com/in"
+    )
     woken(loops)
     sim.customer_message(ch, wa_id="4913")
     assert woken(loops) == {"events", "relay"}

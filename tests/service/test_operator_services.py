@@ -7,7 +7,7 @@ import pytest
 
 from wasession.services import channels as channel_service
 from wasession.services import contacts as contact_service
-from wasession.services import queries
+from wasession.services import queries as query_service
 from wasession.services import users as user_service
 from wasession.services import workspaces as workspace_service
 from wasession.services.channel_lookup import resolve_channel
@@ -23,15 +23,15 @@ def test_sessions_and_contacts_filter_by_wa_id_inside_the_workspace(any_sim: Sim
     any_sim.customer_message(ch, wa_id="15550001111", name="Ana Silva", text="hi")
     any_sim.customer_message(ch, wa_id="15550002222", name="Bo Chen", text="hi")
     ws = channel_service.default_workspace(ctx)
-    page = queries.list_sessions(ctx, workspace_id=ws, wa_id="+1 555 000 1111")
+    page = query_service.list_sessions(ctx, workspace_id=ws, wa_id="+1 555 000 1111")
     assert [s.contact_wa_id for s in page.items] == ["15550001111"]
     contacts, _ = contact_service.list_contacts(ctx, workspace_id=ws, wa_id="15550002222")
     assert [c.wa_id for c in contacts] == ["15550002222"]
     other = workspace_service.create_workspace(ctx, "other").id
-    assert queries.list_sessions(ctx, workspace_id=other, wa_id="15550001111").items == []
+    assert query_service.list_sessions(ctx, workspace_id=other, wa_id="15550001111").items == []
     assert contact_service.list_contacts(ctx, workspace_id=other, wa_id="15550001111")[0] == []
     with pytest.raises(ValidationError) as caught:
-        queries.list_sessions(ctx, workspace_id=ws, wa_id="ana")
+        query_service.list_sessions(ctx, workspace_id=ws, wa_id="ana")
     assert caught.value.field == "wa_id"
 
 

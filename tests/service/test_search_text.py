@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wasession.services import queries
+from wasession.services import queries as query_service
 from wasession.testing import Simulator
 
 
@@ -14,7 +14,9 @@ def test_search_finds_a_word_of_a_message(any_sim: Simulator) -> None:
     ws = sim.channel(ch).workspace_id
 
     def found(text: str) -> list[str]:
-        return [s.contact_name for s in queries.list_sessions(sim.runtime.ctx, workspace_id=ws, search=text).items]
+        return [
+            s.contact_name for s in query_service.list_sessions(sim.runtime.ctx, workspace_id=ws, search=text).items
+        ]
 
     assert found("refund_50%") == ["Bruno Costa"]  # any case; _ and % literal
     assert found("parcel") == ["Ana Silva"]

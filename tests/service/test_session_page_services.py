@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 from wasession.domain.errors import ValidationErrors
-from wasession.domain.lifecycle import Awaiting
-from wasession.services import agents, policy_impact, resend, templates
+from wasession.domain.states import Awaiting
+from wasession.services import agents, policy_impact
 from wasession.services import channels as channel_service
+from wasession.services import resend as resend_service
+from wasession.services import templates as template_service
 from wasession.services.errors import ConflictError
 from wasession.testing import Simulator
 
@@ -25,12 +27,12 @@ def test_a_failed_reply_is_resent_once_and_awaiting_follows_the_truth(sim: Simul
     sim.advance("2s")
     assert sim.message(failed).status == "failed"
     assert sim.session(ch, wa_id=ANA).awaiting == Awaiting.AGENT
-    again = resend.resend(sim.runtime.ctx, failed)
+    again = resend_service.resend(sim.runtime.ctx, failed)
     sim.advance("2s")
     assert sim.message(again).status in ("accepted", "sent", "delivered")
     assert sim.session(ch, wa_id=ANA).awaiting == Awaiting.CUSTOMER
     with pytest.raises(ConflictError) as refused:
-        resend.resend(sim.runtime.ctx, failed)
+        resend_service.resend(sim.runtime.ctx, failed)
     assert refused.value.code == "already_resent"
 
 
@@ -57,9 +59,9 @@ def test_templates_are_cached_and_rendered(sim: Simulator) -> None:
     ch = sim.add_channel(session_timeout="72h")
     sim.customer_message(ch, wa_id=ANA, name="Ana")
     sid = sim.session(ch, wa_id=ANA).id
-    found = templates.refresh(sim.runtime.ctx, sim.runtime.client_for, ch.id, waba_id="100000000000001")
+    found = template_service.refresh(sim.runtime.ctx, sim.runtime.client_for, ch.id, waba_id="100000000000001")
     assert [t.name for t in found.templates] == ["follow_up", "order_update", "order_update"]
-    mid = templates.send(sim.runtime.ctx, sid, "follow_up", "en_US", ["Ana"])
+    mid = template_service.send(sim.runtime.ctx, sid, "follow_up", "en_US", ["Ana"])
     assert sim.message(mid).body == "Hi Ana, can we help with anything else?"
     with pytest.raises(ValidationErrors):
-        templates.send(sim.runtime.ctx, sid, "order_update", "en_US", ["Ana", "#1", "extra"])
+        template_service.send(sim.runtime.ctx, sid, "order_update", "en_US", ["Ana", "#1", "extra"])

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from wasession.store import db as db_module
+import wasession.store.db
 from wasession.store.db import connect
 
 
@@ -41,7 +41,7 @@ def test_a_writer_that_cannot_get_the_lock_in_time_fails_like_a_busy_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = connect(f"sqlite:///{tmp_path / 'w.sqlite3'}")
-    monkeypatch.setattr(db_module, "SQLITE_BUSY_SECONDS", 0.0)
+    monkeypatch.setattr(wasession.store.db, "SQLITE_BUSY_SECONDS", 0.0)
     errors: list[BaseException] = []
 
     def write() -> None:
@@ -64,4 +64,4 @@ def test_a_writer_that_cannot_get_the_lock_in_time_fails_like_a_busy_database(
 
 
 def test_postgres_has_no_process_lock() -> None:
-    assert db_module.Database("postgresql://x", None, None)._local_writer is None  # type: ignore[arg-type]
+    assert wasession.store.db.Database("postgresql://x", None, None)._local_writer is None  # type: ignore[arg-type]

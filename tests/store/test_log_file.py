@@ -16,8 +16,8 @@ from sqlalchemy import func, inspect, select, text
 from wasession.ingest import group_commit
 from wasession.store import migrate, webhook_log
 from wasession.store.db import connect, log_file_path
+from wasession.store.locks import WRITER_LOCK_SUFFIX, WriterFile
 from wasession.store.schema import webhook_log as log_table
-from wasession.store.turns import WRITER_LOCK_SUFFIX, WriterFile
 
 NOW = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
 

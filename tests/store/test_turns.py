@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from wasession.store.turns import FairRLock
+from wasession.store.locks import FairRLock
 
 
 def _wait_until_queued(lock: FairRLock, n: int) -> None:

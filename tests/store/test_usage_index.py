@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from wasession.domain.pricing import AUTOMATED_KINDS
-from wasession.store import migrate, usage
+from wasession.store import migrate
+from wasession.store import usage as usage_store
 from wasession.store.db import connect
 from wasession.store.schema import AUTOMATED_SQL
 
@@ -25,7 +26,7 @@ def test_the_cap_count_uses_the_partial_index(database_url: str) -> None:
         migrate.upgrade(db)
         start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
         with db.write() as conn:
-            assert usage.automated_count(conn, 1, start, end) == 0
+            assert usage_store.automated_count(conn, 1, start, end) == 0
             sql = "SELECT count(*) FROM messages WHERE channel_id = 1 AND direction = 'out' AND " + AUTOMATED_SQL
             if conn.dialect.name == "sqlite":
                 plan = " ".join(str(r[-1]) for r in conn.execute(text("EXPLAIN QUERY PLAN " + sql)))

@@ -1,4 +1,4 @@
-"""SQLite's write lock taken in turn by processes (store/turns.py WriterFile), with a real second process."""
+"""SQLite's write lock taken in turn by processes (store/locks.py WriterFile), with a real second process."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from wasession.store.db import connect
-from wasession.store.turns import WRITER_LOCK_SUFFIX, WriterFile
+from wasession.store.locks import WRITER_LOCK_SUFFIX, WriterFile
 
 HOLD = """
 import fcntl, os, sys, time

@@ -88,8 +88,8 @@ def test_an_agent_is_refused_the_relay_and_usage_pages_and_adds_no_target(
 
 
 def test_an_agent_is_refused_the_business_account_setting(sim: Simulator, sandbox: Channel, agent: HttpBrowser) -> None:
-    from wasession.services import templates as templates_service
+    from wasession.services import templates as template_service
 
     refused = agent.post(f"/dashboard/channels/{sandbox.id}/account", {"waba_id": "100000000000001"})
     assert refused.status_code == 403 and "Only an admin" in refused.text
-    assert templates_service.catalog(sim.runtime.ctx, sandbox.id).waba_id is None
+    assert template_service.catalog(sim.runtime.ctx, sandbox.id).waba_id is None

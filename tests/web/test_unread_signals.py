@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.web.conftest import Browser
-from wasession.services import queries
+from wasession.services import queries as query_service
 from wasession.store.channels import Channel
 from wasession.testing import Simulator
 
@@ -23,9 +23,9 @@ def test_the_tab_title_counts_unread_chats(sim: Simulator, sandbox: Channel, bro
 
 def test_live_changes_name_the_contact_and_the_first_words(sim: Simulator, sandbox: Channel) -> None:
     ctx = sim.runtime.ctx
-    last = queries.last_change(ctx, workspace_id=sandbox.workspace_id)
+    last = query_service.last_change(ctx, workspace_id=sandbox.workspace_id)
     sim.customer_message(sandbox, wa_id="15550001111", name="Ana Silva", text="Is my order  ready? " * 10)
-    changes = queries.changes_since(ctx, last, workspace_id=sandbox.workspace_id)
+    changes = query_service.changes_since(ctx, last, workspace_id=sandbox.workspace_id)
     assert len(changes.said) == 1
     assert changes.said[0].startswith("Ana Silva: Is my order ready? Is my order")
     assert changes.said[0].endswith("…") and len(changes.said[0]) <= len("Ana Silva: ") + 60

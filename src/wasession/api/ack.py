@@ -25,8 +25,7 @@ from collections.abc import Awaitable, Callable
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from wasession.api.answers import send_error
-from wasession.api.errors import error_body
+from wasession.api.errors import error_body, send_error
 from wasession.api.headers import SECURITY_HEADERS
 from wasession.api.limits import WEBHOOK_ROUTE, BodyLimits, declared_length, human_size
 from wasession.observability import activity, metrics

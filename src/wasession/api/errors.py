@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.types import Send
 
 from wasession.domain.errors import ValidationError, ValidationErrors
 from wasession.services.errors import ConflictError, DataError, NotFoundError, UpstreamError, WindowClosedError
@@ -104,3 +106,25 @@ def request_error(error: Mapping[str, Any]) -> tuple[str, str, str]:
     if kind == "missing":
         return "invalid_request", f"{field} is required", field
     return "invalid_request", f"{field}: {error.get('msg', 'invalid')}", field
+
+
+# Error answers sent straight over ASGI, by the wrappers that refuse a request before any route runs.
+async def send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    close: bool = True,
+) -> None:
+    """The one error shape; `close` asks the server to drop the connection, so a body the client is
+    still sending is never read."""
+    payload = json.dumps(error_body(code, message, field)).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+    if close:
+        raw.append((b"connection", b"close"))
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": payload})

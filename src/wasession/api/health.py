@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from wasession.runtime import Runtime
-from wasession.services import operations
+from wasession.services import queries as query_service
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -22,7 +22,7 @@ def router(runtime: Runtime) -> APIRouter:
     def _ready() -> tuple[bool, dict[str, object]]:
         checks: dict[str, object] = {}
         try:
-            operations.ping(runtime.ctx)
+            query_service.ping(runtime.ctx)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unreachable: {type(exc).__name__}"

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from wasession.api.answers import send_error
+from wasession.api.errors import send_error
 
 MAX_ID = 2**63 - 1
 _NUMBER = re.compile(r"[+-]?\d+")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from wasession.api.answers import send_error
+from wasession.api.errors import send_error
 from wasession.runtime import Runtime
-from wasession.services import apikeys
+from wasession.services import apikeys as key_service
 
 API_PREFIX = "/api/v1"
 # Where the gate leaves the workspace it found, so the route's dependency does not look the key up again.
@@ -43,7 +43,7 @@ class KeyGate:
                 headers={"WWW-Authenticate": "Bearer"},
             )
             return
-        key = await run_in_threadpool(apikeys.authenticate, self.runtime.ctx, token)
+        key = await run_in_threadpool(key_service.authenticate, self.runtime.ctx, token)
         if key is None:
             await send_error(
                 send, 401, "unauthorized", "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from wasession.api.answers import send_error
+from wasession.api.errors import send_error
 from wasession.config import Settings
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wasession.api.errors import error_body
 from wasession.observability import metrics
 from wasession.runtime import Runtime
-from wasession.services import operations
+from wasession.services import queries as query_service
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class _Gauges:
         with self.lock:
             if time.monotonic() - self.refreshed < self.max_age:
                 return
-            counts = operations.gauge_counts(self.runtime.ctx)
+            counts = query_service.gauge_counts(self.runtime.ctx)
             metrics.set_gauges(active=counts.active, eligible=counts.eligible, outbox=counts.outbox)
             self.refreshed = time.monotonic()
 

@@ -66,11 +66,11 @@ def chatwoot_connect(
 ) -> None:
     """Connect CHANNEL (id or name) to a Chatwoot account and inbox, after checking them with Chatwoot."""
     from wasession.outbound.addresses import AddressPolicy
-    from wasession.services import chatwoot as service
+    from wasession.services import chatwoot
 
     with runtime_for(ctx) as runtime, user_errors():
         found = channel_ref(runtime, channel)
-        done = service.connect(
+        done = chatwoot.connect(
             runtime.ctx,
             found.id,
             workspace_id=found.workspace_id,
@@ -97,10 +97,10 @@ def chatwoot_connect(
 
 
 def _service(ctx: click.Context, action: Any) -> Any:
-    from wasession.services import chatwoot as service
+    from wasession.services import chatwoot
 
     with runtime_for(ctx) as runtime, user_errors():
-        return action(service, runtime)
+        return action(chatwoot, runtime)
 
 
 @chatwoot.command("list")

@@ -25,12 +25,12 @@ def _target_line(t: Any) -> str:
 def _with_service(ctx: click.Context, action: Callable[[Any, Any, int, int], Any]) -> Any:
     """Run `action(services.forwards, runtime, workspace_id, channel_id)` for the channel named on the
     command line (by id, name or phone_number_id, as every command takes it)."""
-    from wasession.services import forwards
+    from wasession.services import forwards as forward_service
 
     with runtime_for(ctx) as runtime:
         channel = channel_ref(runtime, ctx.params["channel_id"])
         with user_errors():
-            return action(forwards, runtime, channel.workspace_id, channel.id)
+            return action(forward_service, runtime, channel.workspace_id, channel.id)
 
 
 @click.group()

@@ -14,8 +14,7 @@ from itertools import pairwise
 
 from wasession.domain.errors import ValidationError
 from wasession.domain.localtime import wall_to_utc, zone
-from wasession.domain.structured import from_text
-from wasession.domain.wording import given
+from wasession.domain.wording import from_text, given
 
 FIELD = "business_hours"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wasession.domain.errors import ValidationError
-from wasession.domain.structured import from_text
-from wasession.domain.wording import given
+from wasession.domain.wording import from_text, given
 
 TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
 # Meta's template languages: "en", "en_US", "pt_BR", "zh_Hant", "fil", …

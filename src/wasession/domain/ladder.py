@@ -9,9 +9,8 @@ from datetime import timedelta
 
 from wasession.domain.durations import format_duration, parse_duration
 from wasession.domain.errors import ValidationError
-from wasession.domain.structured import from_text
 from wasession.domain.template import parse_template
-from wasession.domain.wording import duration_words, given
+from wasession.domain.wording import duration_words, from_text, given
 
 WINDOW = timedelta(hours=24)
 SPARE = timedelta(minutes=5)  # R6: a step must land at least this long before the window closes

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from wasession.domain.lifecycle import Awaiting, DueKind, ReminderState
 from wasession.domain.policy import Policy
 from wasession.domain.schedule import closes_after, step_due_at, timeout_eligible_at, window_closes_at
+from wasession.domain.states import Awaiting, DueKind, ReminderState
 
 # A reminder in one of these states has been dealt with for this silence (at most once, R6).
 HANDLED_REMINDER_STATES: frozenset[ReminderState] = frozenset(

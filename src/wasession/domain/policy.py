@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import time, timedelta
 from decimal import Decimal
 
-from wasession.domain import policy_fields as parse
+from wasession.domain import policy_fields
 from wasession.domain.business_hours import ALWAYS_OPEN, BusinessHours, parse_business_hours
 from wasession.domain.closing import TemplateRef, parse_closing_template
 from wasession.domain.durations import format_duration
@@ -109,25 +109,25 @@ class Policy:
 POLICY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Policy))
 
 _PARSERS: dict[str, Callable[[object], object]] = {
-    "session_timeout": parse.session_timeout,
-    "closure_check": parse.closure_check,
-    "closure_check_anchor": parse.closure_check_anchor,
-    "reminder_enabled": parse.reminder_enabled,
-    "reminder_after_hours": parse.reminder_after_hours,
-    "reminder_template": parse.reminder_template,
-    "company_name": parse.company_name,
-    "timezone": parse.timezone,
+    "session_timeout": policy_fields.session_timeout,
+    "closure_check": policy_fields.closure_check,
+    "closure_check_anchor": policy_fields.closure_check_anchor,
+    "reminder_enabled": policy_fields.reminder_enabled,
+    "reminder_after_hours": policy_fields.reminder_after_hours,
+    "reminder_template": policy_fields.reminder_template,
+    "company_name": policy_fields.company_name,
+    "timezone": policy_fields.timezone,
     "reminder_steps": parse_steps,
-    "reminder_only_when_awaiting_customer": parse.reminder_only_when_awaiting_customer,
-    "closing_message": parse.closing_message,
+    "reminder_only_when_awaiting_customer": policy_fields.reminder_only_when_awaiting_customer,
+    "closing_message": policy_fields.closing_message,
     "closing_template": parse_closing_template,
-    "timeout_from": parse.timeout_from,
-    "hold_while_awaiting_agent": parse.hold_while_awaiting_agent,
+    "timeout_from": policy_fields.timeout_from,
+    "hold_while_awaiting_agent": policy_fields.hold_while_awaiting_agent,
     "business_hours": parse_business_hours,
-    "reopen_within": parse.reopen_within,
-    "automated_monthly_cap": parse.automated_monthly_cap,
-    "automated_monthly_budget": parse.automated_monthly_budget,
-    "read_receipts": parse.read_receipts,
+    "reopen_within": policy_fields.reopen_within,
+    "automated_monthly_cap": policy_fields.automated_monthly_cap,
+    "automated_monthly_budget": policy_fields.automated_monthly_budget,
+    "read_receipts": policy_fields.read_receipts,
 }
 _NULLABLE = frozenset(
     {"closure_check", "closing_template", "business_hours", "automated_monthly_cap", "automated_monthly_budget"}

@@ -13,9 +13,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from wasession.domain.events import EventType
-from wasession.domain.lifecycle import DueKind, SessionStatus
 from wasession.domain.policy import Policy
 from wasession.domain.schedule import closes_at
+from wasession.domain.states import DueKind, SessionStatus
 from wasession.domain.transitions import Change, EventNote, SessionState, replanned
 
 

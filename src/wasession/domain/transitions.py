@@ -1,5 +1,5 @@
 """The session lifecycle as pure transitions: the session's current state and what happened in, the
-change to write out. No I/O: `wasession.lifecycle.writes` applies a `Change` (session update, events,
+change to write out. No I/O: `wasession.lifecycle.session_writes` applies a `Change` (session update, events,
 the reminder message to queue) in the caller's transaction.
 
 Every transition that touches the schedule goes through `replanned`, so a written session always
@@ -17,7 +17,11 @@ from typing import TypedDict, cast
 from typing_extensions import Unpack
 
 from wasession.domain.events import EventType
-from wasession.domain.lifecycle import (
+from wasession.domain.plan import NEW_SILENCE, Plan, plan
+from wasession.domain.policy import Policy
+from wasession.domain.pricing import MONTHLY_BUDGET, monthly_cap_reason
+from wasession.domain.schedule import REMINDER_MIN_SPARE, step_due_at
+from wasession.domain.states import (
     Awaiting,
     CloseReason,
     DueKind,
@@ -28,10 +32,6 @@ from wasession.domain.lifecycle import (
     render_closing,
     render_reminder,
 )
-from wasession.domain.plan import NEW_SILENCE, Plan, plan
-from wasession.domain.policy import Policy
-from wasession.domain.pricing import MONTHLY_BUDGET, monthly_cap_reason
-from wasession.domain.schedule import REMINDER_MIN_SPARE, step_due_at
 
 # Meta's error for a message outside the customer service window: the window closed early (R15).
 WINDOW_CLOSED_ERROR = 131047

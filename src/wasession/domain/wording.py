@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 _UNITS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
@@ -27,3 +28,16 @@ def given(value: object) -> str:
     if isinstance(value, timedelta):
         return duration_words(value)
     return f"'{value}'"
+
+
+# Structured settings (a ladder, business hours, a template) typed as text: the CLI's `key=value`
+# and a form field give JSON, the API gives the value itself.
+def from_text(value: object) -> object:
+    """`value` parsed as JSON when it is text that looks like a list or an object, else `value`."""
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+        try:
+            parsed: object = json.loads(value)
+        except ValueError:
+            return value
+        return parsed
+    return value

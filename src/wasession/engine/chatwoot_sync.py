@@ -32,7 +32,7 @@ from wasession.chatwoot import conversations
 from wasession.chatwoot.client import ChatwootClient, ChatwootError, MaybeSent, NotSent, Refused
 from wasession.domain import chatwoot as cw
 from wasession.domain.events import EventType
-from wasession.domain.lifecycle import CloseReason, MessageStatus, ReminderState
+from wasession.domain.states import CloseReason, MessageStatus, ReminderState
 from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
 from wasession.outbound.addresses import AddressPolicy

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from wasession.domain import transitions
-from wasession.domain.lifecycle import CloseReason, DueKind, ReminderState
 from wasession.domain.plan import is_held, is_snoozed
 from wasession.domain.pricing import MONTHLY_CAP
+from wasession.domain.states import CloseReason, DueKind, ReminderState
 from wasession.engine.monthly_cap import AutomatedCounts, closing_template_blocked
-from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle import session_writes
 from wasession.lifecycle.context import ServiceContext
-from wasession.lifecycle.writes import reminder_callback_data as reminder_callback_data  # where tests look for it
+from wasession.lifecycle.session_writes import (
+    reminder_callback_data as reminder_callback_data,  # where tests look for it
+)
 from wasession.observability import activity, metrics, usage_metrics
 from wasession.store import channels as channel_store
 from wasession.store import contacts as contact_store
@@ -64,7 +66,7 @@ class DueWorker:
             with self.ctx.db.write() as conn:
                 batch = session_store.claim_due(conn, now, self.batch_size)
                 channels: dict[int, Channel] = {}
-                writes = session_ops.SessionWrites()
+                writes = session_writes.SessionWrites()
                 automated = AutomatedCounts()
                 for session in batch:
                     channel = channels.get(session.channel_id)
@@ -83,14 +85,14 @@ class DueWorker:
     def _act(
         self,
         conn: Connection,
-        writes: session_ops.SessionWrites,
+        writes: session_writes.SessionWrites,
         channel: Channel,
         session: SessionRow,
         now: datetime,
         result: DueResult,
         automated: AutomatedCounts,
     ) -> None:
-        state = session_ops.state_of(session)
+        state = session_writes.state_of(session)
         if session.due_kind == DueKind.WAKE and session.snoozed_until is not None and session.snoozed_until <= now:
             writes.apply(
                 conn, channel, session.id, transitions.woke(state, policy=channel.policy, now=now, early=False)

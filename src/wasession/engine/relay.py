@@ -49,7 +49,7 @@ from wasession.observability import metrics
 from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolver
 from wasession.outbound.http import DEADLINE_SECONDS, OutboundResult, guarded_post
 from wasession.store import channels as channel_store
-from wasession.store import forwards as store
+from wasession.store import forwards as forward_store
 from wasession.store.forwards import GIVE_UP_AFTER, LogRow, Target
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign, signature_matches
 
@@ -176,7 +176,7 @@ class Relay(OutboundPool):
         if self._waiting_for_room and not self.wait:  # a finished target wakes the loop (on_done): no spin
             return None
         with self.ctx.db.read() as conn:
-            return store.next_due(conn, self.ctx.clock.now())
+            return forward_store.next_due(conn, self.ctx.clock.now())
 
     def run_pending(self) -> RelayReport:
         report = RelayReport()
@@ -185,11 +185,11 @@ class Relay(OutboundPool):
         self._refresh_lag()
         now = self.ctx.clock.now()
         with self.ctx.db.read() as conn:
-            due = store.next_due(conn, now)
+            due = forward_store.next_due(conn, now)
         if due is None or due > now:  # a read first, so an idle loop never takes SQLite's write lock
             return report
         with self.ctx.db.read() as conn:
-            due_targets = store.due_targets(conn, now, DUE_LIMIT)
+            due_targets = forward_store.due_targets(conn, now, DUE_LIMIT)
         futures: list[Future[None]] = []
         self._waiting_for_room = False
         for target_id, workspace_id in round_robin(due_targets, lambda t: t[1]):
@@ -219,16 +219,16 @@ class Relay(OutboundPool):
             return None
         try:
             with self.ctx.db.write() as conn:
-                if not store.take_lease(conn, target_id, self.owner, now, now + LEASE):
+                if not forward_store.take_lease(conn, target_id, self.owner, now, now + LEASE):
                     self._release(target_id)
                     return None
-                target = store.get_target(conn, target_id)
+                target = forward_store.get_target(conn, target_id)
                 channel = channel_store.get(conn, target.channel_id) if target else None
                 if target is None or channel is None:
                     self._release(target_id)
                     return None
                 secrets = channel_store.secrets_of(conn, self.ctx.box, channel.id)
-                own = store.secret_of(conn, self.ctx.box, target_id)
+                own = forward_store.secret_of(conn, self.ctx.box, target_id)
         except BaseException:
             self._release(target_id)
             raise
@@ -239,12 +239,12 @@ class Relay(OutboundPool):
         self._reclaimed = True
         host = self.owner.rpartition(":")[0]
         with self.ctx.db.read() as conn:
-            owners = store.lease_owners(conn)
+            owners = forward_store.lease_owners(conn)
         dead = [o for o in owners if o != self.owner and o.rpartition(":")[0] == host and not _alive(o)]
         if dead:
             with self.ctx.db.write() as conn:
                 for owner in dead:
-                    store.release_leases_of(conn, owner)
+                    forward_store.release_leases_of(conn, owner)
             log.info("relay: freed the leases of %s, no longer running", ", ".join(dead))
 
     def _deliver(self, job: _Job, report: RelayReport) -> None:
@@ -257,7 +257,7 @@ class Relay(OutboundPool):
         finally:
             try:
                 with self.ctx.db.write() as conn:
-                    store.release_lease(conn, target_id, self.owner)
+                    forward_store.release_lease(conn, target_id, self.owner)
             except Exception:
                 log.exception("relay target %s: could not release its lease", target_id)
             self._release(target_id)
@@ -271,7 +271,7 @@ class Relay(OutboundPool):
         began, sent = time.monotonic(), 0
         while True:
             with self.ctx.db.read() as conn:
-                rows = store.log_after(conn, cursor, max_bytes=BATCH_BYTES, max_rows=BATCH_ROWS)
+                rows = forward_store.log_after(conn, cursor, max_bytes=BATCH_BYTES, max_rows=BATCH_ROWS)
             if not rows:
                 return
             read[0] += sum(len(row.body) for row in rows)
@@ -342,7 +342,7 @@ class Relay(OutboundPool):
         """Recorded as a `skipped` attempt and logged once: the cursor moves past it right after."""
         log.warning("relay target %s: log id %s not forwarded (%s)", job.target.id, row.id, why)
         with self.ctx.db.write() as conn:
-            store.record_attempt(
+            forward_store.record_attempt(
                 conn,
                 target_id=job.target.id,
                 log_id=row.id,
@@ -358,7 +358,7 @@ class Relay(OutboundPool):
     def _advance(self, job: _Job, expected: int, cursor: int, attempts: int, next_at: datetime | None) -> bool:
         now = self.ctx.clock.now()
         with self.ctx.db.write() as conn:
-            return store.advance(
+            return forward_store.advance(
                 conn,
                 job.target.id,
                 self.owner,
@@ -389,7 +389,7 @@ class Relay(OutboundPool):
             outcome = "failed"
             next_at = min(now + retry_delay(attempt), give_up_at)
         with self.ctx.db.write() as conn:
-            store.record_attempt(
+            forward_store.record_attempt(
                 conn,
                 target_id=job.target.id,
                 log_id=row.id,
@@ -416,4 +416,4 @@ class Relay(OutboundPool):
             return
         self._lag_at = time.monotonic()
         with self.ctx.db.read() as conn:
-            metrics.set_relay_lag(store.lag(conn))
+            metrics.set_relay_lag(forward_store.lag(conn))

@@ -18,8 +18,8 @@ from typing import Any
 
 from wasession.domain import transitions
 from wasession.domain.events import EventType, other_webhook_event
-from wasession.domain.lifecycle import Direction, MessageKind, MessageStatus
 from wasession.domain.schedule import effective_timestamp
+from wasession.domain.states import Direction, MessageKind, MessageStatus
 from wasession.domain.transitions import (
     SendOutcome,
     customer_wrote,
@@ -34,10 +34,9 @@ from wasession.ingest.result import IngestResult
 from wasession.lifecycle import marketing
 from wasession.lifecycle.batch_sessions import BatchSessions
 from wasession.lifecycle.send_failures import send_failed
-from wasession.lifecycle.writes import SessionWrites, state_of
+from wasession.lifecycle.session_writes import SessionWrites, state_of
 from wasession.observability import metrics
 from wasession.store import contacts as contact_store
-from wasession.store import inbound as inbound_store
 from wasession.store import messages as message_store
 from wasession.store import pricing as pricing_store
 from wasession.store.channels import Channel, ChannelCache
@@ -485,7 +484,7 @@ class BatchApply:
         result.statuses += 1
         message = self.known.get((channel.id, status.wamid))
         if message is None:
-            row = inbound_store.by_callback(self.conn, channel.id, status.biz_opaque_callback_data)
+            row = message_store.by_callback(self.conn, channel.id, status.biz_opaque_callback_data)
             if row is None:
                 return
             # The send's answer was lost or is not recorded yet: learn its wamid here (this status's

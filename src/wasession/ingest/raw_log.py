@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from wasession.ingest.ingestor import Ingestor
 from wasession.ingest.result import IngestResult
 from wasession.lifecycle.context import ServiceContext
-from wasession.store import forwards, webhook_log
+from wasession.store import forwards as forward_store
+from wasession.store import webhook_log
 from wasession.store.webhook_log import LoggedBody
 
 DEFAULT_RETENTION_DAYS = 30
@@ -23,11 +24,11 @@ def prune_webhook_log(ctx: ServiceContext, retention_days: int = DEFAULT_RETENTI
         raise ValueError(f"webhook retention must be at least 1 day; got {retention_days}")
     cutoff = ctx.clock.now() - timedelta(days=retention_days)
     # Bodies a relay target has not taken yet stay until it gives them up (issue 16).
-    keep_since = ctx.clock.now() - forwards.GIVE_UP_AFTER
+    keep_since = ctx.clock.now() - forward_store.GIVE_UP_AFTER
     removed = 0
     while True:  # in slices, so a large backlog never holds one long write lock
         with ctx.db.read() as conn:
-            keep_after = forwards.oldest_needed(conn)
+            keep_after = forward_store.oldest_needed(conn)
         with ctx.db.log.write() as conn:
             count = webhook_log.delete_received_before(
                 conn, cutoff, PRUNE_BATCH, keep_after=keep_after, keep_since=keep_since

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from wasession.domain.transitions import Change
-from wasession.lifecycle.writes import SessionWrites
+from wasession.lifecycle.session_writes import SessionWrites
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
 from wasession.store.db import Connection

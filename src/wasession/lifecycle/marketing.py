@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from wasession.domain.events import EventType
-from wasession.lifecycle.writes import record
+from wasession.lifecycle.session_writes import record
 from wasession.store import contacts as contact_store
 from wasession.store import marketing as marketing_store
 from wasession.store import sessions as session_store

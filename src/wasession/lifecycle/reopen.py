@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from wasession.domain.reopen import ReopenedBy, reopened
-from wasession.lifecycle.writes import apply, state_of
+from wasession.lifecycle.session_writes import apply, state_of
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
 from wasession.store.db import Connection

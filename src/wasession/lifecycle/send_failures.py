@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from wasession.domain.lifecycle import Awaiting, MessageKind
+from wasession.domain.states import Awaiting, MessageKind
 from wasession.lifecycle import marketing
 from wasession.store import messages as message_store
 from wasession.store import sessions as session_store

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from wasession.domain.lifecycle import MessageKind, reminder_skip_reason
 from wasession.domain.policy import Policy
+from wasession.domain.states import MessageKind, reminder_skip_reason
 from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
 from wasession.outbox.jobs import Job, SendReport, pacer_key

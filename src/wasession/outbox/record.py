@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from wasession.domain.events import EventType
-from wasession.domain.lifecycle import MessageKind, MessageStatus, ReminderState
-from wasession.lifecycle import writes as session_ops
+from wasession.domain.states import MessageKind, MessageStatus, ReminderState
+from wasession.lifecycle import session_writes
 from wasession.lifecycle.send_failures import send_failed
 from wasession.observability import activity, metrics
 from wasession.outbox.jobs import Attempt, Deferred, Job, SendReport, message_event
@@ -118,10 +118,10 @@ def _record_problem(conn: Connection, job: Job, error: Exception, now: datetime,
         current = channel_store.get(conn, channel.id)
         if current is not None and not current.sending_paused_reason:
             channel_store.set_paused(conn, channel.id, outcome.reason)
-            session_ops.record(
+            session_writes.record(
                 conn, channel, None, EventType.CHANNEL_PAUSED, now, error_code=outcome.code, reason=outcome.reason
             )
-        session_ops.record(
+        session_writes.record(
             conn,
             channel,
             session.id,
@@ -142,7 +142,7 @@ def _record_problem(conn: Connection, job: Job, error: Exception, now: datetime,
             error_title=outcome.title or None,
             next_attempt_at=outcome.at,
         )
-        session_ops.record(
+        session_writes.record(
             conn,
             channel,
             session.id,
@@ -171,7 +171,7 @@ def _record_failed(
         error_title=outcome.title,
         error_detail=outcome.detail,
     )
-    session_ops.record(
+    session_writes.record(
         conn,
         channel,
         session.id,
@@ -182,7 +182,7 @@ def _record_failed(
     )
     send_failed(conn, channel, message, outcome.code, outcome.title, outcome.detail, now)
     if message.kind == MessageKind.REMINDER:
-        session_ops.reminder_failed(conn, channel, session, message.silence_t, outcome.code, now, now)
+        session_writes.reminder_failed(conn, channel, session, message.silence_t, outcome.code, now, now)
 
 
 def record_skip(
@@ -190,7 +190,7 @@ def record_skip(
 ) -> None:
     message_store.update_message(conn, message.id, status=MessageStatus.SKIPPED, status_at=now, error_detail=reason)
     activity.log.info("session %s on %r: %s message not sent (%s)", session.id, channel.name, message.kind, reason)
-    session_ops.record(
+    session_writes.record(
         conn, channel, session.id, message_event(message.kind, "skipped"), now, reason=reason, message_id=message.id
     )
     if (
@@ -211,7 +211,7 @@ def record_unknown(
     silence_t: datetime | None,
     now: datetime,
 ) -> None:
-    session_ops.record(conn, channel, session_id, message_event(kind, "unknown"), now, message_id=message_id)
+    session_writes.record(conn, channel, session_id, message_event(kind, "unknown"), now, message_id=message_id)
     log.warning("send outcome unknown (never retried): channel=%s message=%s kind=%s", channel.name, message_id, kind)
     if kind == MessageKind.REMINDER:
         session = session_store.get(conn, session_id)

@@ -22,8 +22,7 @@ from datetime import datetime, timedelta
 
 from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
-from wasession.outbox import claim as claiming
-from wasession.outbox import record, request
+from wasession.outbox import claim, record, request
 from wasession.outbox.jobs import Attempt, Job, SendReport
 from wasession.outbox.limits import ChannelLimits, RecipientPacer
 from wasession.outbox.ratelimit import SharedRateLimiter
@@ -129,7 +128,7 @@ class Sender:
 
     def _claim(self, conn: Connection, in_flight: Counter[int], report: SendReport) -> tuple[list[Job], int]:
         now = self.ctx.clock.now()
-        ready = claiming.ready_channels(conn, now)
+        ready = claim.ready_channels(conn, now)
         if not ready:
             return [], 0
         self._round = (self._round + 1) % len(ready)
@@ -142,8 +141,8 @@ class Sender:
         batch = min(max(1, min(self.batch_size, self.concurrency // 2)), free)
         if batch <= 0:
             return [], 0
-        room = claiming.Room(batch=batch, per_channel=self.concurrency, in_flight=in_flight)
-        return claiming.claim(conn, self.ctx, self.pacer, ready, room, now, report)
+        room = claim.Room(batch=batch, per_channel=self.concurrency, in_flight=in_flight)
+        return claim.claim(conn, self.ctx, self.pacer, ready, room, now, report)
 
     # -- the request itself, outside any transaction ---------------------------------------------
 

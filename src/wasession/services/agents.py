@@ -10,9 +10,9 @@ from datetime import datetime
 from wasession.domain import transitions
 from wasession.domain.closing import TEMPLATE_LANGUAGE, TEMPLATE_NAME
 from wasession.domain.events import EventType
-from wasession.domain.lifecycle import CloseReason, Direction, MessageStatus
 from wasession.domain.reopen import ReopenedBy
-from wasession.lifecycle import writes as session_ops
+from wasession.domain.states import CloseReason, Direction, MessageStatus
+from wasession.lifecycle import session_writes
 from wasession.lifecycle.context import ServiceContext
 from wasession.lifecycle.reopen import blocking_session, reopen_session
 from wasession.services.errors import ConflictError, NotFoundError, ValidationError, WindowClosedError
@@ -56,8 +56,8 @@ def _queue(conn: Connection, session: SessionRow, channel: Channel, now: datetim
         **values,
     )
     message_store.update_message(conn, message_id, callback_data=callback_data(kind, session.id, message_id))
-    session_ops.apply(
-        conn, channel, session.id, transitions.agent_wrote(session_ops.state_of(session), now, channel.policy)
+    session_writes.apply(
+        conn, channel, session.id, transitions.agent_wrote(session_writes.state_of(session), now, channel.policy)
     )
     return message_id
 
@@ -84,7 +84,7 @@ def send_text(
             session = agent_session(conn, session_id, workspace_id)[0]
         message_id = _queue(conn, session, channel, now, "agent", type="text", body=body, author=author)
         by = {"by": author} if author else {}
-        session_ops.record(conn, channel, session.id, EventType.AGENT_MESSAGE, now, message_id=message_id, **by)
+        session_writes.record(conn, channel, session.id, EventType.AGENT_MESSAGE, now, message_id=message_id, **by)
     ctx.wake()
     return message_id
 
@@ -120,7 +120,7 @@ def send_template(
             body=rendered or f"[template {payload['name']} ({payload['language']})]",
             payload=payload,
         )
-        session_ops.record(
+        session_writes.record(
             conn,
             channel,
             session.id,
@@ -179,8 +179,8 @@ def close_session(ctx: ServiceContext, session_id: int, *, workspace_id: int | N
         session, channel = agent_session(conn, session_id, workspace_id)
         if not session.active:
             raise ConflictError(f"session {session_id} is already closed", code="already_closed")
-        change = transitions.closed(session_ops.state_of(session), now=now, reason=CloseReason.AGENT)
-        session_ops.apply(conn, channel, session.id, change)
+        change = transitions.closed(session_writes.state_of(session), now=now, reason=CloseReason.AGENT)
+        session_writes.apply(conn, channel, session.id, change)
 
 
 def _reopen(conn: Connection, session: SessionRow, channel: Channel, now: datetime) -> None:

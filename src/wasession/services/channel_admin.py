@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from wasession.domain.events import EventType
-from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle import session_writes
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.channels import get_channel
 from wasession.services.errors import ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import events as event_store
-from wasession.store.channel_edits import ChannelEdit, edit_channel
-from wasession.store.channel_edits import delete_channel as delete_channel_row
-from wasession.store.channels import Channel
+from wasession.store.channels import Channel, ChannelEdit, edit_channel
+from wasession.store.channels import delete_channel as delete_channel_row
 
 
 def update_channel(
@@ -45,7 +44,7 @@ def update_channel(
         return channel
     with ctx.db.write() as conn:
         edit_channel(conn, channel_id, **values)
-        session_ops.record(conn, channel, None, EventType.CHANNEL_UPDATED, ctx.clock.now(), changed=sorted(values))
+        session_writes.record(conn, channel, None, EventType.CHANNEL_UPDATED, ctx.clock.now(), changed=sorted(values))
         updated = channel_store.get(conn, channel_id)
     assert updated is not None
     return updated

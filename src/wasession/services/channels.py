@@ -11,15 +11,14 @@ from wasession.config import GRAPH_VERSION
 from wasession.domain import transitions
 from wasession.domain.events import EventType
 from wasession.domain.policy import Policy, validate_policy
-from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle import session_writes
 from wasession.lifecycle.context import ServiceContext
 from wasession.services import fast_clock, policy_impact
 from wasession.services.errors import ConflictError, NotFoundError, UpstreamError, ValidationError
 from wasession.store import channels as channel_store
 from wasession.store import sessions as session_store
-from wasession.store.channel_edits import ChannelEdit, edit_channel
 from wasession.store.channels import Channel as Channel  # re-exported for the faces
-from wasession.store.channels import ChannelSecrets
+from wasession.store.channels import ChannelEdit, ChannelSecrets, edit_channel
 from wasession.store.db import Connection
 from wasession.whatsapp.client import CloudClient, PhoneNumberInfo
 from wasession.whatsapp.errors import AuthError, CloudApiError, RequestNotSentError
@@ -100,7 +99,7 @@ def create_channel(
         )
         channel = channel_store.get(conn, channel_id)
         assert channel is not None
-        session_ops.record(conn, channel, None, EventType.CHANNEL_CREATED, now, name=channel.name)
+        session_writes.record(conn, channel, None, EventType.CHANNEL_CREATED, now, name=channel.name)
     return channel
 
 
@@ -181,15 +180,15 @@ def save_policy(
             batch = session_store.active_ids_in_channel(conn, channel_id, after_id=after_id, limit=REPLAN_BATCH)
             if not batch:
                 break
-            writes = session_ops.SessionWrites()
+            writes = session_writes.SessionWrites()
             for session in batch:
-                state = session_ops.state_of(session)
+                state = session_writes.state_of(session)
                 change = transitions.policy_changed(state, policy=policy, now=now)
                 change = policy_impact.noted(change, policy_impact.move_of(session.id, state, change, now), now)
                 writes.apply(conn, channel, session.id, change)
             writes.flush(conn)
             after_id = batch[-1].id
-        session_ops.record(conn, channel, None, EventType.POLICY_CHANGED, now, policy=policy.to_public())
+        session_writes.record(conn, channel, None, EventType.POLICY_CHANGED, now, policy=policy.to_public())
     ctx.wake()
     return policy
 
@@ -229,9 +228,9 @@ def update_credentials(
     with ctx.db.write() as conn:
         edit_channel(conn, channel_id, **values)
         changed = sorted(k for k, v in given.items() if v is not None)
-        session_ops.record(conn, channel, None, EventType.CHANNEL_CREDENTIALS_UPDATED, now, changed=changed)
+        session_writes.record(conn, channel, None, EventType.CHANNEL_CREDENTIALS_UPDATED, now, changed=changed)
         if resumed:
-            session_ops.record(
+            session_writes.record(
                 conn, channel, None, EventType.CHANNEL_RESUMED, now, paused_reason=channel.sending_paused_reason
             )
         updated = channel_store.get(conn, channel_id)

@@ -25,10 +25,10 @@ from wasession.chatwoot.client import ChatwootClient, ChatwootError, NotSent, Re
 from wasession.domain import chatwoot as cw
 from wasession.domain import transitions
 from wasession.domain.events import EventType
-from wasession.domain.lifecycle import CloseReason, Direction, MessageKind, MessageStatus
 from wasession.domain.plan import is_snoozed
 from wasession.domain.reopen import ReopenedBy
-from wasession.lifecycle import writes as session_ops
+from wasession.domain.states import CloseReason, Direction, MessageKind, MessageStatus
+from wasession.lifecycle import session_writes
 from wasession.lifecycle.context import ServiceContext
 from wasession.lifecycle.reopen import reopen_session
 from wasession.outbound.addresses import AddressPolicy
@@ -370,10 +370,10 @@ def _agent_message(
             callback_data=f"chatwoot:{connection.id}:{update.message_id}",
         )
         if session.active:
-            session_ops.apply(
-                conn, channel, session.id, transitions.agent_wrote(session_ops.state_of(session), at, channel.policy)
+            session_writes.apply(
+                conn, channel, session.id, transitions.agent_wrote(session_writes.state_of(session), at, channel.policy)
             )
-            session_ops.record(
+            session_writes.record(
                 conn,
                 channel,
                 session.id,
@@ -420,7 +420,7 @@ def _status(
             changed_at=update.at,
             last_customer_at=session.last_customer_at,
         )
-        state = session_ops.state_of(session)
+        state = session_writes.state_of(session)
         if action is cw.StatusAction.CLOSE:
             change = transitions.closed(state, now=now, reason=CloseReason.CLOSED_IN_CHATWOOT)
         elif action is cw.StatusAction.SNOOZE:
@@ -430,7 +430,7 @@ def _status(
             change = transitions.woke(state, policy=channel.policy, now=now, early=True)
         else:
             return {"result": "ignored", "reason": f"the session already agrees with {update.status!r}"}
-        session_ops.apply(conn, channel, session.id, change)
+        session_writes.apply(conn, channel, session.id, change)
     ctx.wake()
     return {"result": "applied", "session_id": session.id, "action": str(action)}
 

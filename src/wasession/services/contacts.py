@@ -123,7 +123,7 @@ def import_csv(ctx: ServiceContext, text: str, *, workspace_id: int) -> ImportRe
     now = ctx.clock.now()
     # Short write transactions, each ending after TRANSACTION_SECONDS: a 10,000-row import in one held the
     # SQLite writer for seconds and webhooks waited 2.5-3.2 s for their 200 (issue 25). The writer lock
-    # is taken in arrival order (store/turns.py), so an ack waits at most one of these.
+    # is taken in arrival order (store/locks.py), so an ack waits at most one of these.
     done = 0
     while done < len(rows):
         began = time.monotonic()

@@ -17,7 +17,7 @@ from wasession.outbound.addresses import AddressPolicy
 from wasession.services import channels as channel_service
 from wasession.services.errors import ConflictError, NotFoundError, ValidationError
 from wasession.services.event_webhooks import clean_description, clean_secret, clean_url
-from wasession.store import forwards as store
+from wasession.store import forwards as forward_store
 from wasession.store.forwards import Attempt as Attempt  # re-exported for the faces
 from wasession.store.forwards import Target as Target
 
@@ -59,20 +59,20 @@ def create_forward(
     channel = channel_service.get_channel(ctx, channel_id, workspace_id=workspace_id)
     values = (clean_url(url, policy or AddressPolicy()), _own_secret(secret), clean_fields(fields))
     with ctx.db.read() as conn:  # given what arrives from now on
-        newest = store.newest_log_id(conn)
+        newest = forward_store.newest_log_id(conn)
     with ctx.db.write() as conn:
-        if len(store.targets_of_channel(conn, channel.id)) >= MAX_PER_CHANNEL:
+        if len(forward_store.targets_of_channel(conn, channel.id)) >= MAX_PER_CHANNEL:
             raise ConflictError(
                 f"channel {channel.id} has {MAX_PER_CHANNEL} forward targets, the most it may have; remove one first",
                 "quota_exceeded",
             )
-        if store.count_in_workspace(conn, workspace_id) >= max_per_workspace:
+        if forward_store.count_in_workspace(conn, workspace_id) >= max_per_workspace:
             raise ConflictError(
                 f"this workspace has {max_per_workspace} forward targets, the most it may have "
                 "(WASESSION_MAX_FORWARDS_PER_WORKSPACE); remove one first",
                 "quota_exceeded",
             )
-        target_id = store.insert_target(
+        target_id = forward_store.insert_target(
             conn,
             ctx.box,
             workspace_id=workspace_id,
@@ -84,7 +84,7 @@ def create_forward(
             cursor=newest,
             now=ctx.clock.now(),
         )
-        created = store.get_target(conn, target_id)
+        created = forward_store.get_target(conn, target_id)
     ctx.wake()  # this process's relay looks at once (the engine wakes it after webhooks only while a target exists)
     assert created is not None
     return created
@@ -93,13 +93,13 @@ def create_forward(
 def list_forwards(ctx: ServiceContext, channel_id: int, *, workspace_id: int) -> list[Target]:
     channel = channel_service.get_channel(ctx, channel_id, workspace_id=workspace_id)
     with ctx.db.read() as conn:
-        return store.targets_of_channel(conn, channel.id)
+        return forward_store.targets_of_channel(conn, channel.id)
 
 
 def get_forward(ctx: ServiceContext, channel_id: int, target_id: int, *, workspace_id: int) -> Target:
     channel = channel_service.get_channel(ctx, channel_id, workspace_id=workspace_id)
     with ctx.db.read() as conn:
-        found = store.get_target(conn, target_id)
+        found = forward_store.get_target(conn, target_id)
     if found is None or found.channel_id != channel.id:
         raise NotFoundError("forward target", target_id)
     return found
@@ -131,8 +131,8 @@ def update_forward(
     new_secret = None if secret is None else (_own_secret(secret) or "")
     get_forward(ctx, channel_id, target_id, workspace_id=workspace_id)
     with ctx.db.write() as conn:
-        store.update_target(conn, ctx.box, target_id, secret=new_secret, **values)
-        updated = store.get_target(conn, target_id)
+        forward_store.update_target(conn, ctx.box, target_id, secret=new_secret, **values)
+        updated = forward_store.get_target(conn, target_id)
     if paused is False:
         ctx.wake()  # resumed: delivered from its cursor at once
     assert updated is not None
@@ -148,7 +148,7 @@ def set_paused(ctx: ServiceContext, channel_id: int, target_id: int, *, workspac
 def delete_forward(ctx: ServiceContext, channel_id: int, target_id: int, *, workspace_id: int) -> None:
     get_forward(ctx, channel_id, target_id, workspace_id=workspace_id)
     with ctx.db.write() as conn:
-        store.delete_target(conn, target_id)
+        forward_store.delete_target(conn, target_id)
 
 
 def replay(
@@ -171,10 +171,10 @@ def replay(
         cursor = from_log_id - 1
     else:
         with ctx.db.read() as conn:  # the log: on SQLite a file the main database's writer does not see
-            cursor = store.last_id_before(conn, since or ctx.clock.now())
+            cursor = forward_store.last_id_before(conn, since or ctx.clock.now())
     with ctx.db.write() as conn:
-        store.move_cursor(conn, target_id, cursor)
-        moved = store.get_target(conn, target_id)
+        forward_store.move_cursor(conn, target_id, cursor)
+        moved = forward_store.get_target(conn, target_id)
     ctx.wake()
     assert moved is not None
     return moved
@@ -192,6 +192,6 @@ def deliveries(
     """The target's delivery attempts, newest first, and the id to continue before (None: last page)."""
     get_forward(ctx, channel_id, target_id, workspace_id=workspace_id)
     with ctx.db.read() as conn:
-        rows = store.attempts_of(conn, target_id, before_id=before_id, limit=limit + 1)
+        rows = forward_store.attempts_of(conn, target_id, before_id=before_id, limit=limit + 1)
     page = rows[:limit]
     return page, (page[-1].id if len(rows) > limit else None)

@@ -15,10 +15,10 @@ from datetime import datetime
 from wasession.domain import transitions
 from wasession.domain.errors import ValidationErrors
 from wasession.domain.events import EventType
-from wasession.domain.lifecycle import ReminderState
 from wasession.domain.policy import Policy, policy_errors, validate_policy
+from wasession.domain.states import ReminderState
 from wasession.domain.transitions import Change, EventNote, SessionState
-from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle import session_writes
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import NotFoundError
 from wasession.store import channels as channel_store
@@ -111,7 +111,7 @@ def impact(sessions: Iterable[session_store.SessionRow], policy: Policy, now: da
     active = 0
     for session in sessions:
         active += 1
-        state = session_ops.state_of(session)
+        state = session_writes.state_of(session)
         move = move_of(session.id, state, transitions.policy_changed(state, policy=policy, now=now), now)
         if move is not None:
             moves.append(move)

@@ -14,19 +14,22 @@ from datetime import datetime, timedelta
 
 from wasession.domain.clock import parse_instant
 from wasession.domain.events import EventType
-from wasession.domain.lifecycle import Awaiting, CloseReason, MessageStatus, ReminderState, SessionStatus
 from wasession.domain.plan import is_held, is_snoozed
 from wasession.domain.policy import Policy
+from wasession.domain.states import Awaiting, CloseReason, MessageStatus, ReminderState, SessionStatus
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.contacts import wa_id_filter
 from wasession.services.errors import NotFoundError, ValidationError
 from wasession.store import channels as channel_store
+from wasession.store import db
 from wasession.store import events as event_store
 from wasession.store import messages as message_store
+from wasession.store import metrics as metrics_store
 from wasession.store import queries as query_store
 from wasession.store.db import Connection
 from wasession.store.events import Event
 from wasession.store.messages import MessageRow
+from wasession.store.metrics import GaugeCounts
 from wasession.store.queries import SORTS, Key, SessionFilter, SessionListRow
 
 MAX_PAGE = 200
@@ -332,3 +335,14 @@ def unread(ctx: ServiceContext, user_id: int, items: list[SessionSummary]) -> se
     with ctx.db.read() as conn:
         seen = query_store.read_times(conn, user_id, [s.id for s in items])
     return {s.id for s in items if s.id not in seen or seen[s.id] < s.last_customer_at}
+
+
+# What the operations endpoints (/readyz, /metrics) ask of the database.
+def ping(ctx: ServiceContext) -> None:
+    """Raises what the driver raises when the database cannot be reached."""
+    db.ping(ctx.db)
+
+
+def gauge_counts(ctx: ServiceContext) -> GaugeCounts:
+    with ctx.db.read() as conn:
+        return metrics_store.gauge_counts(conn, ctx.clock.now())

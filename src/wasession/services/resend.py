@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from wasession.domain.events import EventType
-from wasession.domain.lifecycle import MessageKind, MessageStatus
-from wasession.lifecycle import writes as session_ops
+from wasession.domain.states import MessageKind, MessageStatus
+from wasession.lifecycle import session_writes
 from wasession.lifecycle.context import ServiceContext
 from wasession.services import agents
 from wasession.services.errors import ConflictError, NotFoundError
@@ -47,7 +47,7 @@ def resend(ctx: ServiceContext, message_id: int, *, workspace_id: int | None = N
     else:
         new_id = agents.send_text(ctx, message.session_id, message.body or "", workspace_id=workspace_id)
     with ctx.db.write() as conn:
-        session_ops.record(
+        session_writes.record(
             conn,
             channel,
             message.session_id,

@@ -10,7 +10,7 @@ from wasession.domain import transitions
 from wasession.domain.clock import parse_instant
 from wasession.domain.durations import parse_duration
 from wasession.domain.plan import is_snoozed
-from wasession.lifecycle import writes as session_ops
+from wasession.lifecycle import session_writes
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.agents import agent_session
 from wasession.services.errors import ConflictError, ValidationError
@@ -52,8 +52,8 @@ def snooze(ctx: ServiceContext, session_id: int, until: object, *, workspace_id:
         session, channel = agent_session(conn, session_id, workspace_id)
         if not session.active:
             raise ConflictError(f"session {session_id} is closed; only an active session can be snoozed", "not_active")
-        change = transitions.snoozed(session_ops.state_of(session), until=when, policy=channel.policy, now=now)
-        session_ops.apply(conn, channel, session.id, change)
+        change = transitions.snoozed(session_writes.state_of(session), until=when, policy=channel.policy, now=now)
+        session_writes.apply(conn, channel, session.id, change)
     ctx.wake()
     return when
 
@@ -65,6 +65,6 @@ def wake(ctx: ServiceContext, session_id: int, *, workspace_id: int | None = Non
         session, channel = agent_session(conn, session_id, workspace_id)
         if not session.active or not is_snoozed(session.snoozed_until, now):
             return
-        change = transitions.woke(session_ops.state_of(session), policy=channel.policy, now=now, early=True)
-        session_ops.apply(conn, channel, session.id, change)
+        change = transitions.woke(session_writes.state_of(session), policy=channel.policy, now=now, early=True)
+        session_writes.apply(conn, channel, session.id, change)
     ctx.wake()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wasession.lifecycle.context import ServiceContext
-from wasession.store import unrouted as unrouted_store
+from wasession.store import unrouted
 from wasession.store.unrouted import UnroutedNumber as UnroutedNumber  # re-exported for the faces
 
 
@@ -11,7 +11,7 @@ def list_unrouted(ctx: ServiceContext, workspace_id: int) -> list[UnroutedNumber
     """The numbers whose webhooks an app secret of this workspace signs but no channel has, most
     recently seen first; a number drops out once a channel has it."""
     with ctx.db.read() as conn:
-        return unrouted_store.listed(conn, workspace_id)
+        return unrouted.listed(conn, workspace_id)
 
 
 def notice(number: UnroutedNumber) -> str:

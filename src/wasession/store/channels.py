@@ -6,9 +6,10 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select, update
+from typing_extensions import Unpack
 
 from wasession.domain.policy import Policy, policy_from_storage, policy_to_storage
 from wasession.store import secrets_version
@@ -200,3 +201,26 @@ def save_policy(conn: Connection, channel_id: int, policy: Policy, now: datetime
 
 def set_paused(conn: Connection, channel_id: int, reason: str | None) -> None:
     conn.execute(update(channels).where(channels.c.id == channel_id).values(sending_paused_reason=reason))
+
+
+# Channel edits the services make after creation: renames, limits, rotated credentials, deletion.
+class ChannelEdit(TypedDict, total=False):
+    name: str
+    display_phone_number: str
+    rate_limit_per_second: int
+    access_token_enc: str  # credentials arrive encrypted by the secret box
+    app_secret_enc: str
+    verify_token_enc: str
+    sending_paused_reason: str | None
+
+
+def edit_channel(conn: Connection, channel_id: int, **values: Unpack[ChannelEdit]) -> None:
+    conn.execute(update(channels).where(channels.c.id == channel_id).values(**values))
+    if "app_secret_enc" in values:
+        secrets_version.bump(conn)
+
+
+def delete_channel(conn: Connection, channel_id: int) -> None:
+    """The channel and, through cascading foreign keys, its sessions, transcripts and events."""
+    conn.execute(delete(channels).where(channels.c.id == channel_id))
+    secrets_version.bump(conn)

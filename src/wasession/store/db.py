@@ -28,8 +28,8 @@ from sqlalchemy.exc import DataError as DataError  # re-exported: a value the da
 from sqlalchemy.exc import IntegrityError as IntegrityError  # re-exported: a unique or foreign key clash
 from sqlalchemy.exc import OperationalError
 
+from wasession.store.locks import WRITER_LOCK_SUFFIX, FairRLock, WriterFile
 from wasession.store.schema import webhook_log
-from wasession.store.turns import WRITER_LOCK_SUFFIX, FairRLock, WriterFile
 from wasession.store.types import UTCDateTime as UTCDateTime  # re-exported: the migrations import it here
 from wasession.store.types import sqlite_text as sqlite_text  # re-exported: for statements sent to the driver
 

@@ -10,7 +10,7 @@ from typing import Any, TypedDict
 from sqlalchemy import Connection, bindparam, insert, select, update
 from typing_extensions import Unpack
 
-from wasession.domain.lifecycle import MessageStatus
+from wasession.domain.states import MessageStatus
 from wasession.store.schema import messages
 
 # Built once: ingest runs these for every message, and building costs more than executing (issue 6).
@@ -209,3 +209,31 @@ def last_inbound_wamid(conn: Connection, session_id: int) -> str | None:
     )
     value = conn.execute(query).scalar()
     return str(value) if value else None
+
+
+# Lookups ingest needs beyond the message store's own: the send a status names through its callback data.
+_AWAITING_WAMID = ("sending", "unknown", "accepted")
+
+
+def by_callback(conn: Connection, channel_id: int, callback_data: str | None) -> MessageRow | None:
+    """The message a status names through `biz_opaque_callback_data`, if it has no wamid yet.
+
+    Agent and template sends carry `wasession:<kind>:<session>:<message>`; reminders
+    `wasession:reminder:<session>`, which names the newest reminder of that session still
+    waiting for its wamid.
+    """
+    parts = (callback_data or "").split(":")
+    if len(parts) not in (3, 4) or parts[0] != "wasession" or not all(p.isdigit() for p in parts[2:]):
+        return None
+    query = select(messages).where(
+        messages.c.channel_id == channel_id,
+        messages.c.session_id == int(parts[2]),
+        messages.c.kind == parts[1],
+        messages.c.direction == "out",
+        messages.c.wamid.is_(None),
+        messages.c.status.in_(_AWAITING_WAMID),
+    )
+    if len(parts) == 4:
+        query = query.where(messages.c.id == int(parts[3]))
+    row = conn.execute(query.order_by(messages.c.id.desc()).limit(1)).mappings().first()
+    return MessageRow(**dict(row)) if row else None

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from wasession.domain.lifecycle import MessageStatus, SessionStatus
+from wasession.domain.states import MessageStatus, SessionStatus
 from wasession.store.db import Connection
 from wasession.store.schema import messages, sessions
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, Exists, bindparam, case, exists, func, or_, select, update
 
-from wasession.domain.lifecycle import MessageStatus, ReminderState
+from wasession.domain.states import MessageStatus, ReminderState
 from wasession.store.contacts import Contact
 from wasession.store.messages import MessageRow, message_from
 from wasession.store.schema import channels, contacts, messages, sessions

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Column, Select, and_, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from wasession.domain.lifecycle import Awaiting, SessionStatus
+from wasession.domain.states import Awaiting, SessionStatus
 from wasession.store.contacts import Contact
 from wasession.store.db import Connection
 from wasession.store.schema import channels, chat_reads, contacts, events, messages, sessions

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, func, insert, literal_column, select, update
 from typing_extensions import Unpack
 
-from wasession.domain.lifecycle import Awaiting, CloseReason, DueKind, ReminderState, SessionStatus
+from wasession.domain.states import Awaiting, CloseReason, DueKind, ReminderState, SessionStatus
 from wasession.domain.transitions import SessionFields
 from wasession.store.schema import sessions
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Connection, and_, func, select, text
 
 from wasession.domain.events import EventType
-from wasession.domain.lifecycle import Direction, MessageStatus
 from wasession.domain.pricing import AUTOMATED_KINDS, MONTHLY_CAP, MessagePricing
+from wasession.domain.states import Direction, MessageStatus
 from wasession.store.schema import AUTOMATED_SQL, contacts, events, message_pricing, messages, sessions
 
 # Enough digits for the longest calling-code prefix a rate card may name (domain/rates.py).

@@ -13,13 +13,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from wasession.domain.errors import ValidationError
 from wasession.runtime import Runtime
-from wasession.services import agents, queries, usage
+from wasession.services import agents
+from wasession.services import queries as query_service
 from wasession.services import resend as resend_service
-from wasession.services import templates as templates_service
+from wasession.services import templates as template_service
+from wasession.services import usage as usage_service
 from wasession.services.errors import ConflictError, UpstreamError, WindowClosedError
 from wasession.services.users import LoginSession
-from wasession.web import template_picker as picker
-from wasession.web import timeline as reading
+from wasession.web import template_picker, timeline
 from wasession.web.auth import AdminOnly, Auth, Form
 from wasession.web.render import page, short_in, zone_in
 
@@ -73,7 +74,7 @@ class ListQuery:
         return ListQuery(
             view,
             sort,
-            params.get("q", "").strip()[: queries.MAX_SEARCH],
+            params.get("q", "").strip()[: query_service.MAX_SEARCH],
             int(channel) if channel.isdigit() else None,
             chosen,
             params.get("cursor") or None,
@@ -123,7 +124,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     def chat_list(request: Request, login: Annotated[LoginSession, Depends(auth.login)]) -> Response:
         asked = ListQuery.read(request.query_params)
         try:
-            result = queries.list_sessions(
+            result = query_service.list_sessions(
                 ctx,
                 workspace_id=login.workspace_id,
                 status=asked.view,
@@ -136,7 +137,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             )
             error = None
         except ValidationError as exc:  # a stale cursor (another sort): start again from the top
-            result = queries.list_sessions(
+            result = query_service.list_sessions(
                 ctx, workspace_id=login.workspace_id, status=asked.view, sort=asked.sort, limit=PAGE_SIZE
             )
             error = exc.message
@@ -147,7 +148,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             login,
             result=result,
             sessions=result.items,
-            unread=queries.unread(ctx, login.user_id, result.items),
+            unread=query_service.unread(ctx, login.user_id, result.items),
             asked=asked,
             views=VIEWS,
             sorts=SORTS if asked.view == "active" else CLOSED_SORTS,
@@ -166,10 +167,10 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         status_code: int = 200,
         notice: str | None = None,
         template: str = "session.html",
-        template_draft: picker.TemplateDraft | None = None,
+        template_draft: template_picker.TemplateDraft | None = None,
     ) -> Response:
-        detail = queries.session_detail(ctx, session_id, workspace_id=login.workspace_id)
-        history = queries.list_sessions(
+        detail = query_service.session_detail(ctx, session_id, workspace_id=login.workspace_id)
+        history = query_service.list_sessions(
             ctx,
             workspace_id=login.workspace_id,
             contact_id=detail.summary.contact_id,
@@ -185,18 +186,18 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             login,
             status_code=status_code,
             s=detail.summary,
-            transcript=reading.bubbles(detail.transcript, resent, zone),
-            timeline=reading.lines(detail.timeline, zone),
+            transcript=timeline.bubbles(detail.transcript, resent, zone),
+            timeline=timeline.lines(detail.timeline, zone),
             history=[h for h in history.items if h.id != session_id],
-            local=reading.local_time,
+            local=timeline.local_time,
             error=error,
             draft=draft,
             notice=NOTICES.get(notice or ""),
             languages=TEMPLATE_LANGUAGES,
-            meta=usage.session_meta_window(ctx, session_id),
+            meta=usage_service.session_meta_window(ctx, session_id),
             session_channel=detail.summary.channel_id,
-            catalog=templates_service.catalog(ctx, detail.summary.channel_id, workspace_id=login.workspace_id),
-            template_draft=template_draft or picker.TemplateDraft(),
+            catalog=template_service.catalog(ctx, detail.summary.channel_id, workspace_id=login.workspace_id),
+            template_draft=template_draft or template_picker.TemplateDraft(),
             notice_key=notice or "",
         )
 
@@ -207,7 +208,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         login: Annotated[LoginSession, Depends(auth.login)],
         notice: str | None = None,
     ) -> Response:
-        queries.mark_read(ctx, login.user_id, session_id, workspace_id=login.workspace_id)
+        query_service.mark_read(ctx, login.user_id, session_id, workspace_id=login.workspace_id)
         return session_page(request, login, session_id, notice=notice)
 
     @r.post("/dashboard/sessions/{session_id}/reply", include_in_schema=False)
@@ -216,7 +217,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         try:
             agents.send_text(ctx, session_id, body, workspace_id=form.login.workspace_id, author=form.login.username)
         except WindowClosedError as exc:
-            summary = queries.session_summary(ctx, session_id, workspace_id=form.login.workspace_id)
+            summary = query_service.session_summary(ctx, session_id, workspace_id=form.login.workspace_id)
             when = short_in(runtime, request, form.login, exc.closed_at, summary.channel_id)
             message = f"Not sent: the 24-hour customer service window closed at {when}."
             return session_page(request, form.login, session_id, error=message, draft=body, status_code=409)
@@ -227,9 +228,9 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
 
     @r.post("/dashboard/sessions/{session_id}/template", include_in_schema=False)
     def template(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
-        chosen = picker.draft_from(form)
+        chosen = template_picker.draft_from(form)
         try:
-            templates_service.send(
+            template_service.send(
                 ctx,
                 session_id,
                 chosen.name,
@@ -251,17 +252,17 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
 
     @r.post("/dashboard/sessions/{session_id}/templates/refresh", include_in_schema=False)
     def refresh_templates(request: Request, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
-        summary = queries.session_summary(ctx, session_id, workspace_id=form.login.workspace_id)
+        summary = query_service.session_summary(ctx, session_id, workspace_id=form.login.workspace_id)
         waba_id = form.get("waba_id").strip() or None
         if waba_id is not None and not form.login.is_admin:
             # The channel's account is an admin's setting: an agent may fetch the templates again, with
             # the account as it is (the form sends it back unchanged), never point it elsewhere (issue 25).
-            current = templates_service.catalog(ctx, summary.channel_id, workspace_id=form.login.workspace_id)
+            current = template_service.catalog(ctx, summary.channel_id, workspace_id=form.login.workspace_id)
             if waba_id != current.waba_id:
                 raise AdminOnly
             waba_id = None
         try:
-            templates_service.refresh(
+            template_service.refresh(
                 ctx, runtime.client_for, summary.channel_id, waba_id=waba_id, workspace_id=form.login.workspace_id
             )
         except (ValidationError, UpstreamError) as exc:

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from wasession.domain.relay import FIELDS
 from wasession.runtime import Runtime
 from wasession.services import channels as channel_service
-from wasession.services import forwards
+from wasession.services import forwards as forward_service
 from wasession.services.errors import ValidationError
 from wasession.services.users import LoginSession
 from wasession.web.auth import Auth, Form
@@ -21,9 +21,9 @@ RECENT = 5  # delivery attempts shown per target
 
 def panel(runtime: Runtime, channel_id: int, workspace_id: int) -> dict[str, Any]:
     """What _forwards.html shows: each target with its latest attempts."""
-    targets = forwards.list_forwards(runtime.ctx, channel_id, workspace_id=workspace_id)
+    targets = forward_service.list_forwards(runtime.ctx, channel_id, workspace_id=workspace_id)
     recent = {
-        t.id: forwards.deliveries(runtime.ctx, channel_id, t.id, workspace_id=workspace_id, limit=RECENT)[0]
+        t.id: forward_service.deliveries(runtime.ctx, channel_id, t.id, workspace_id=workspace_id, limit=RECENT)[0]
         for t in targets
     }
     return {"targets": targets, "recent": recent, "fields": FIELDS}
@@ -71,7 +71,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     def add(request: Request, channel_id: int, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
         chosen = [f for f in FIELDS if form.get(f"field_{f}") == "on"]
         try:
-            forwards.create_forward(
+            forward_service.create_forward(
                 runtime.ctx,
                 channel_id,
                 workspace_id=form.login.workspace_id,
@@ -91,9 +91,9 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     def act(channel_id: int, forward_id: int, action: str, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
         ws = form.login.workspace_id
         if action == "remove":
-            forwards.delete_forward(runtime.ctx, channel_id, forward_id, workspace_id=ws)
+            forward_service.delete_forward(runtime.ctx, channel_id, forward_id, workspace_id=ws)
         elif action in ("pause", "resume"):
-            forwards.set_paused(runtime.ctx, channel_id, forward_id, workspace_id=ws, paused=action == "pause")
+            forward_service.set_paused(runtime.ctx, channel_id, forward_id, workspace_id=ws, paused=action == "pause")
             runtime.wake()
         else:
             return Response(status_code=404)

@@ -23,7 +23,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from wasession.runtime import Runtime
-from wasession.services import queries
+from wasession.services import queries as query_service
 from wasession.services import users as user_service
 from wasession.services.users import LoginSession
 from wasession.web.auth import COOKIE, Auth
@@ -89,7 +89,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             )
         token = request.cookies.get(COOKIE)
         try:
-            last = await run_in_threadpool(queries.last_change, ctx, workspace_id=login.workspace_id)
+            last = await run_in_threadpool(query_service.last_change, ctx, workspace_id=login.workspace_id)
         except BaseException:
             hub.close(login.user_id, wake)
             raise
@@ -113,7 +113,9 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
                     if still is None:
                         yield _message("logout", {})
                         return
-                    changes = await run_in_threadpool(queries.changes_since, ctx, last, workspace_id=login.workspace_id)
+                    changes = await run_in_threadpool(
+                        query_service.changes_since, ctx, last, workspace_id=login.workspace_id
+                    )
                     if changes.sessions or changes.last_id != last:
                         last = changes.last_id
                         quiet_since = time.monotonic()

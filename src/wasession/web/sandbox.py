@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from wasession.runtime import Runtime
 from wasession.services import channels as channel_service
-from wasession.services import queries
+from wasession.services import queries as query_service
 from wasession.services import sandbox as sandbox_service
 from wasession.services.channels import Channel
 from wasession.services.errors import NotFoundError
@@ -42,10 +42,10 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         request: Request, login: LoginSession, channel_id: int, *, error: str | None = None, form: Any = None
     ) -> Response:
         channel = sandbox_channel(channel_id, login)
-        recent = queries.list_sessions(
+        recent = query_service.list_sessions(
             ctx, workspace_id=login.workspace_id, channel_id=channel.id, limit=RECENT_SESSIONS
         )
-        conversations = [queries.session_detail(ctx, s.id, workspace_id=login.workspace_id) for s in recent.items]
+        conversations = [query_service.session_detail(ctx, s.id, workspace_id=login.workspace_id) for s in recent.items]
         name, wa_id = DEFAULT_CUSTOMER
         return page(
             runtime,

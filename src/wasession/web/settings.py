@@ -15,7 +15,7 @@ from wasession.domain.template import MERGE_FIELDS, render_template, sample_valu
 from wasession.runtime import Runtime
 from wasession.services import channels as channel_service
 from wasession.services import policy_impact
-from wasession.services import templates as templates_service
+from wasession.services import templates as template_service
 from wasession.services import unrouted as unrouted_service
 from wasession.services import usage as usage_service
 from wasession.services.channels import SETTINGS_SAVED
@@ -160,7 +160,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             step_units=policy_v2.STEP_UNITS,
             max_steps=MAX_STEPS,
             ladder_cost=None if cost is None else cost.sentence(),
-            waba_id=templates_service.catalog(runtime.ctx, channel_id, workspace_id=login.workspace_id).waba_id,
+            waba_id=template_service.catalog(runtime.ctx, channel_id, workspace_id=login.workspace_id).waba_id,
             unrouted=[
                 unrouted_service.notice(n) for n in unrouted_service.list_unrouted(runtime.ctx, login.workspace_id)
             ],
@@ -208,7 +208,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
     @r.post("/dashboard/channels/{channel_id}/account", include_in_schema=False)
     def save_account(request: Request, channel_id: int, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
         try:
-            templates_service.set_account(
+            template_service.set_account(
                 runtime.ctx, channel_id, form.get("waba_id"), workspace_id=form.login.workspace_id
             )
         except ValidationError as exc:

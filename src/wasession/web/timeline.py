@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
-from wasession.domain.lifecycle import MessageKind, MessageStatus
+from wasession.domain.states import MessageKind, MessageStatus
 from wasession.web.render import formatted
 from wasession.whatsapp.reasons import MAYBE_SENT, in_words
 

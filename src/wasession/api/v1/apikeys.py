@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends
 from wasession.api.v1.auth import workspace_dependency
 from wasession.api.v1.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut, PathId, WorkspaceOut, errors
 from wasession.runtime import Runtime
-from wasession.services import apikeys, workspaces
+from wasession.services import apikeys as key_service
+from wasession.services import workspaces as workspace_service
 from wasession.services.apikeys import ApiKey
 
 
@@ -29,12 +30,12 @@ def router(runtime: Runtime) -> APIRouter:
 
     @r.get("/workspace", response_model=WorkspaceOut, responses=errors(), summary="The key's workspace")
     def get_workspace(ws: int = Depends(workspace)) -> WorkspaceOut:
-        found = workspaces.get_workspace(ctx, ws)
+        found = workspace_service.get_workspace(ctx, ws)
         return WorkspaceOut(id=found.id, name=found.name, created_at=found.created_at)
 
     @r.get("/api-keys", response_model=list[ApiKeyOut], responses=errors(), summary="API keys (never the keys)")
     def list_keys(ws: int = Depends(workspace)) -> list[ApiKeyOut]:
-        return [key_out(k) for k in apikeys.list_keys(ctx, workspace_id=ws)]
+        return [key_out(k) for k in key_service.list_keys(ctx, workspace_id=ws)]
 
     @r.post(
         "/api-keys",
@@ -44,11 +45,11 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Create an API key; the key is in this response only",
     )
     def create_key(body: ApiKeyIn, ws: int = Depends(workspace)) -> ApiKeyCreated:
-        created = apikeys.create_key(ctx, workspace_id=ws, name=body.name)
+        created = key_service.create_key(ctx, workspace_id=ws, name=body.name)
         return ApiKeyCreated(**key_out(created.key).model_dump(), key=created.secret)
 
     @r.delete("/api-keys/{key_id}", response_model=ApiKeyOut, responses=errors(404), summary="Revoke an API key")
     def revoke_key(key_id: PathId, ws: int = Depends(workspace)) -> ApiKeyOut:
-        return key_out(apikeys.revoke_key(ctx, key_id, workspace_id=ws))
+        return key_out(key_service.revoke_key(ctx, key_id, workspace_id=ws))
 
     return r

@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from wasession.api.errors import error_body
 from wasession.api.keygate import SCOPE_WORKSPACE
 from wasession.runtime import Runtime
-from wasession.services import apikeys
+from wasession.services import apikeys as key_service
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (`wsk_…`) from `wasession apikeys create`.")
 
@@ -42,7 +42,7 @@ def workspace_dependency(runtime: Runtime) -> Callable[..., int]:
             return checked
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized("send an API key as `Authorization: Bearer wsk_…`")
-        key = apikeys.authenticate(runtime.ctx, credentials.credentials)
+        key = key_service.authenticate(runtime.ctx, credentials.credentials)
         if key is None:
             raise Unauthorized("the API key is unknown or revoked")
         return key.workspace_id

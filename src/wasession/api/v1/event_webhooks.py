@@ -15,7 +15,7 @@ from wasession.api.v1.schemas import (
     errors,
 )
 from wasession.runtime import Runtime
-from wasession.services import event_webhooks as hooks
+from wasession.services import event_webhooks as hook_service
 from wasession.services.errors import ValidationError
 from wasession.services.event_webhooks import Delivery, EventWebhook
 
@@ -47,7 +47,7 @@ def router(runtime: Runtime) -> APIRouter:
 
     @r.get("/event-webhooks", response_model=list[EventWebhookOut], responses=errors())
     def list_webhooks(ws: int = Depends(workspace)) -> list[EventWebhookOut]:
-        return [webhook_out(w) for w in hooks.list_webhooks(ctx, workspace_id=ws)]
+        return [webhook_out(w) for w in hook_service.list_webhooks(ctx, workspace_id=ws)]
 
     @r.post(
         "/event-webhooks",
@@ -57,7 +57,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Add a URL that receives every event of the workspace, signed with the secret",
     )
     def create_webhook(body: EventWebhookIn, ws: int = Depends(workspace)) -> EventWebhookOut:
-        created = hooks.create_webhook(
+        created = hook_service.create_webhook(
             ctx,
             workspace_id=ws,
             url=body.url,
@@ -72,11 +72,11 @@ def router(runtime: Runtime) -> APIRouter:
 
     @r.get("/event-webhooks/{webhook_id}", response_model=EventWebhookOut, responses=errors(404))
     def get_webhook(webhook_id: PathId, ws: int = Depends(workspace)) -> EventWebhookOut:
-        return webhook_out(hooks.get_webhook(ctx, webhook_id, workspace_id=ws))
+        return webhook_out(hook_service.get_webhook(ctx, webhook_id, workspace_id=ws))
 
     @r.patch("/event-webhooks/{webhook_id}", response_model=EventWebhookOut, responses=errors(404))
     def patch_webhook(webhook_id: PathId, body: EventWebhookPatch, ws: int = Depends(workspace)) -> EventWebhookOut:
-        updated = hooks.update_webhook(
+        updated = hook_service.update_webhook(
             ctx,
             webhook_id,
             workspace_id=ws,
@@ -90,7 +90,7 @@ def router(runtime: Runtime) -> APIRouter:
 
     @r.delete("/event-webhooks/{webhook_id}", status_code=204, responses=errors(404))
     def delete_webhook(webhook_id: PathId, ws: int = Depends(workspace)) -> Response:
-        hooks.delete_webhook(ctx, webhook_id, workspace_id=ws)
+        hook_service.delete_webhook(ctx, webhook_id, workspace_id=ws)
         return Response(status_code=204)
 
     @r.get("/event-webhooks/{webhook_id}/deliveries", response_model=DeliveryPage, responses=errors(404))
@@ -103,7 +103,7 @@ def router(runtime: Runtime) -> APIRouter:
     ) -> DeliveryPage:
         if cursor is not None and (not cursor.isdigit() or len(cursor) > 18):
             raise ValidationError("cursor", "cursor is not one this API returned; pass next_cursor unchanged")
-        page, before = hooks.deliveries(
+        page, before = hook_service.deliveries(
             ctx,
             webhook_id,
             workspace_id=ws,
@@ -120,6 +120,6 @@ def router(runtime: Runtime) -> APIRouter:
         summary="POST a signed test event now and answer the recorded attempt",
     )
     def test_webhook(webhook_id: PathId, ws: int = Depends(workspace)) -> DeliveryOut:
-        return delivery_out(hooks.send_test(ctx, runtime.event_dispatch, webhook_id, workspace_id=ws))
+        return delivery_out(hook_service.send_test(ctx, runtime.event_dispatch, webhook_id, workspace_id=ws))
 
     return r

@@ -11,7 +11,7 @@ from wasession.api.v1.auth import workspace_dependency
 from wasession.api.v1.schemas import PathId, Strict, errors
 from wasession.domain.relay import FIELDS
 from wasession.runtime import Runtime
-from wasession.services import forwards
+from wasession.services import forwards as forward_service
 from wasession.services.errors import ValidationError
 from wasession.services.forwards import Attempt, Target
 
@@ -45,7 +45,7 @@ class ForwardOut(BaseModel):
     id: int
     channel_id: int
     url: str
-    secret: str | None = Field(description=f'"{forwards.MASK}" when it has its own secret, else null')
+    secret: str | None = Field(description=f'"{forward_service.MASK}" when it has its own secret, else null')
     fields: list[str]
     description: str
     paused: bool
@@ -83,7 +83,7 @@ def forward_out(t: Target) -> ForwardOut:
         id=t.id,
         channel_id=t.channel_id,
         url=t.url,
-        secret=forwards.MASK if t.resigned else None,
+        secret=forward_service.MASK if t.resigned else None,
         fields=list(t.fields),
         description=t.description,
         paused=t.paused,
@@ -115,7 +115,7 @@ def router(runtime: Runtime) -> APIRouter:
 
     @r.get(base, response_model=list[ForwardOut], responses=errors(404))
     def list_forwards(channel_id: PathId, ws: int = Depends(workspace)) -> list[ForwardOut]:
-        return [forward_out(t) for t in forwards.list_forwards(ctx, channel_id, workspace_id=ws)]
+        return [forward_out(t) for t in forward_service.list_forwards(ctx, channel_id, workspace_id=ws)]
 
     @r.post(
         base,
@@ -125,7 +125,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Pass every webhook of this channel accepted from now on to a URL, as received",
     )
     def create_forward(channel_id: PathId, body: ForwardIn, ws: int = Depends(workspace)) -> ForwardOut:
-        created = forwards.create_forward(
+        created = forward_service.create_forward(
             ctx,
             channel_id,
             workspace_id=ws,
@@ -140,13 +140,13 @@ def router(runtime: Runtime) -> APIRouter:
 
     @r.get(base + "/{forward_id}", response_model=ForwardOut, responses=errors(404))
     def get_forward(channel_id: PathId, forward_id: PathId, ws: int = Depends(workspace)) -> ForwardOut:
-        return forward_out(forwards.get_forward(ctx, channel_id, forward_id, workspace_id=ws))
+        return forward_out(forward_service.get_forward(ctx, channel_id, forward_id, workspace_id=ws))
 
     @r.patch(base + "/{forward_id}", response_model=ForwardOut, responses=errors(404))
     def patch_forward(
         channel_id: PathId, forward_id: PathId, body: ForwardPatch, ws: int = Depends(workspace)
     ) -> ForwardOut:
-        updated = forwards.update_forward(
+        updated = forward_service.update_forward(
             ctx,
             channel_id,
             forward_id,
@@ -163,11 +163,11 @@ def router(runtime: Runtime) -> APIRouter:
 
     @r.delete(base + "/{forward_id}", status_code=204, responses=errors(404))
     def delete_forward(channel_id: PathId, forward_id: PathId, ws: int = Depends(workspace)) -> Response:
-        forwards.delete_forward(ctx, channel_id, forward_id, workspace_id=ws)
+        forward_service.delete_forward(ctx, channel_id, forward_id, workspace_id=ws)
         return Response(status_code=204)
 
     def set_paused(channel_id: int, forward_id: int, ws: int, paused: bool) -> ForwardOut:
-        changed = forwards.set_paused(ctx, channel_id, forward_id, workspace_id=ws, paused=paused)
+        changed = forward_service.set_paused(ctx, channel_id, forward_id, workspace_id=ws, paused=paused)
         runtime.wake()
         return forward_out(changed)
 
@@ -191,7 +191,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Deliver the stored bodies again, in order, from a webhook log id or a time",
     )
     def replay(channel_id: PathId, forward_id: PathId, body: ReplayIn, ws: int = Depends(workspace)) -> ForwardOut:
-        moved = forwards.replay(
+        moved = forward_service.replay(
             ctx, channel_id, forward_id, workspace_id=ws, from_log_id=body.from_log_id, since=body.since
         )
         return forward_out(moved)
@@ -206,7 +206,7 @@ def router(runtime: Runtime) -> APIRouter:
     ) -> AttemptPage:
         if cursor is not None and (not cursor.isdigit() or len(cursor) > 18):
             raise ValidationError("cursor", "cursor is not one this API returned; pass next_cursor unchanged")
-        page, before = forwards.deliveries(
+        page, before = forward_service.deliveries(
             ctx,
             channel_id,
             forward_id,

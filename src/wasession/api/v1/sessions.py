@@ -26,7 +26,11 @@ from wasession.api.v1.schemas import (
 )
 from wasession.domain.durations import parse_duration
 from wasession.runtime import Runtime
-from wasession.services import agents, queries, snooze, templates, usage
+from wasession.services import agents
+from wasession.services import queries as query_service
+from wasession.services import snooze as snooze_service
+from wasession.services import templates as template_service
+from wasession.services import usage as usage_service
 from wasession.services.errors import ValidationError
 from wasession.services.queries import SessionSummary
 
@@ -44,7 +48,7 @@ def router(runtime: Runtime) -> APIRouter:
         """The workspace, once the session is one of its own: FastAPI solves this before it validates the
         body, so another workspace's session answers 404 before anything about the body is said (a 422
         naming a template parameter told another tenant its templates, issue 25)."""
-        queries.session_summary(ctx, session_id, workspace_id=ws)
+        query_service.session_summary(ctx, session_id, workspace_id=ws)
         return ws
 
     @r.get("/sessions", response_model=SessionPageOut, responses=errors())
@@ -74,7 +78,7 @@ def router(runtime: Runtime) -> APIRouter:
                 within = parse_duration(closing_within, field="closing_within")
             except ValueError as exc:
                 raise ValidationError("closing_within", str(exc)) from exc
-        page = queries.list_sessions(
+        page = query_service.list_sessions(
             ctx,
             workspace_id=ws,
             status=status,
@@ -101,8 +105,8 @@ def router(runtime: Runtime) -> APIRouter:
 
     @r.get("/sessions/{session_id}", response_model=SessionDetailOut, responses=errors(404))
     def get_session(session_id: PathId, ws: int = Depends(workspace)) -> SessionDetailOut:
-        detail = queries.session_detail(ctx, session_id, workspace_id=ws)
-        meta = usage.session_meta_window(ctx, session_id)
+        detail = query_service.session_detail(ctx, session_id, workspace_id=ws)
+        meta = usage_service.session_meta_window(ctx, session_id)
         free, referral = meta.free_window, meta.referral
         return SessionDetailOut(
             free_window=FreeWindowOut(
@@ -137,7 +141,7 @@ def router(runtime: Runtime) -> APIRouter:
     )
     def close_session(session_id: PathId, ws: int = Depends(workspace)) -> SessionOut:
         agents.close_session(ctx, session_id, workspace_id=ws)
-        return session_out(queries.session_summary(ctx, session_id, workspace_id=ws))
+        return session_out(query_service.session_summary(ctx, session_id, workspace_id=ws))
 
     @r.post(
         "/sessions/{session_id}/reopen",
@@ -147,7 +151,7 @@ def router(runtime: Runtime) -> APIRouter:
     )
     def reopen_session(session_id: PathId, ws: int = Depends(workspace)) -> SessionOut:
         agents.reopen(ctx, session_id, workspace_id=ws)
-        return session_out(queries.session_summary(ctx, session_id, workspace_id=ws))
+        return session_out(query_service.session_summary(ctx, session_id, workspace_id=ws))
 
     @r.post(
         "/sessions/{session_id}/messages",
@@ -169,7 +173,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Send an approved template message (allowed outside the window)",
     )
     def send_template(session_id: PathId, body: TemplateIn, ws: int = Depends(own_session)) -> MessageQueued:
-        message_id = templates.send(ctx, session_id, body.name, body.language, body.parameters, workspace_id=ws)
+        message_id = template_service.send(ctx, session_id, body.name, body.language, body.parameters, workspace_id=ws)
         return MessageQueued(message_id=message_id, status="pending")
 
     @r.post(
@@ -179,8 +183,8 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Snooze until a time: no reminder and no automatic closure before then (issue 13)",
     )
     def snooze_session(session_id: PathId, body: SnoozeIn, ws: int = Depends(own_session)) -> SessionOut:
-        snooze.snooze(ctx, session_id, body.until, workspace_id=ws)
-        return session_out(queries.session_summary(ctx, session_id, workspace_id=ws))
+        snooze_service.snooze(ctx, session_id, body.until, workspace_id=ws)
+        return session_out(query_service.session_summary(ctx, session_id, workspace_id=ws))
 
     @r.delete(
         "/sessions/{session_id}/snooze",
@@ -189,7 +193,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Wake a snoozed session now; the timeout counts again from now",
     )
     def wake_session(session_id: PathId, ws: int = Depends(workspace)) -> SessionOut:
-        snooze.wake(ctx, session_id, workspace_id=ws)
-        return session_out(queries.session_summary(ctx, session_id, workspace_id=ws))
+        snooze_service.wake(ctx, session_id, workspace_id=ws)
+        return session_out(query_service.session_summary(ctx, session_id, workspace_id=ws))
 
     return r

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from wasession.api.v1.auth import workspace_dependency
 from wasession.api.v1.schemas import PathId, errors
 from wasession.runtime import Runtime
-from wasession.services import templates as templates_service
+from wasession.services import templates as template_service
 from wasession.services.templates import Catalog
 
 
@@ -49,7 +49,7 @@ def router(runtime: Runtime) -> APIRouter:
 
     @r.get("/channels/{channel_id}/templates", response_model=CatalogOut, responses=errors(404))
     def list_templates(channel_id: PathId, ws: int = Depends(workspace)) -> CatalogOut:
-        return catalog_out(templates_service.catalog(ctx, channel_id, workspace_id=ws))
+        return catalog_out(template_service.catalog(ctx, channel_id, workspace_id=ws))
 
     @r.post(
         "/channels/{channel_id}/templates/refresh",
@@ -58,7 +58,7 @@ def router(runtime: Runtime) -> APIRouter:
         summary="Fetch the approved templates of the channel's WhatsApp Business Account from Meta",
     )
     def refresh(channel_id: PathId, body: RefreshIn, ws: int = Depends(workspace)) -> CatalogOut:
-        found = templates_service.refresh(ctx, runtime.client_for, channel_id, waba_id=body.waba_id, workspace_id=ws)
+        found = template_service.refresh(ctx, runtime.client_for, channel_id, waba_id=body.waba_id, workspace_id=ws)
         return catalog_out(found)
 
     return r

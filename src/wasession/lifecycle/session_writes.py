@@ -10,7 +10,7 @@ from typing import Any
 from typing_extensions import Unpack
 
 from wasession.domain.events import EventType
-from wasession.domain.lifecycle import CloseReason, Direction, MessageKind, MessageStatus, ReminderState
+from wasession.domain.states import CloseReason, Direction, MessageKind, MessageStatus, ReminderState
 from wasession.domain.transitions import (
     Change,
     EventNote,
@@ -20,7 +20,7 @@ from wasession.domain.transitions import (
     closed,
     reminder_send_outcome,
 )
-from wasession.store import events
+from wasession.store import events as event_store
 from wasession.store import messages as message_store
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
@@ -55,7 +55,7 @@ def state_of(session: SessionRow) -> SessionState:
 def _event(
     channel: Channel, session_id: int | None, event_type: EventType, at: datetime, data: dict[str, Any]
 ) -> EventInsert:
-    return events.values(
+    return event_store.values(
         workspace_id=channel.workspace_id,
         channel_id=channel.id,
         session_id=session_id,
@@ -74,7 +74,7 @@ def record(
     /,
     **data: Any,
 ) -> None:
-    events.add_many(conn, [_event(channel, session_id, event_type, at, data)])
+    event_store.add_many(conn, [_event(channel, session_id, event_type, at, data)])
 
 
 class SessionWrites:
@@ -158,7 +158,7 @@ class SessionWrites:
             else:
                 single.append((session_ids[0], update))
         session_store.update_sessions(conn, single)
-        events.add_many(conn, self._events)
+        event_store.add_many(conn, self._events)
         self._updates = {}
         self._events = []
 
