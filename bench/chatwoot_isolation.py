@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _seed
 import _util
-
 from relay import Hanging, describe
 from relay import phase as ingest_phase  # webhooks to _seed.PHONE_NUMBER_ID, channel A here
+
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.sandbox.fake_chatwoot import FakeChatwoot, ServedFakeChatwoot
 

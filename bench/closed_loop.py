@@ -50,9 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _util
 import httpx
+import ingest  # B1's open-loop client
 import send_throughput as b4
 
-import ingest  # B1's open-loop client
 from wasession.store.db import log_file_path
 
 CONNECTIONS = 32  # the fake's connections to serve, as Meta posts over many at once

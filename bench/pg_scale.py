@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _seed
 import _util
-
 import ingest  # B1's client
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-# The newest revision in migrations/versions; tests/store/test_migrations.py checks it against Alembic.
+# The newest revision in migrations/versions; tests/service/store/test_migrations.py checks it against Alembic.
 HEAD = "0018_team_inbox"
 
 
