@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.conftest import Dashboard, chromium, dash  # noqa: F401 (fixtures)
+from tests.browser.conftest import Dashboard
 from tests.browser.dashboard.test_accessibility import serious
 from wasession.sandbox.fake_chatwoot import ServedFakeChatwoot
 
@@ -26,7 +26,7 @@ def cw() -> Iterator[ServedFakeChatwoot]:
         yield served
 
 
-def test_connect_pause_and_remove_in_the_browser(dash: Dashboard, cw: ServedFakeChatwoot) -> None:  # noqa: F811
+def test_connect_pause_and_remove_in_the_browser(dash: Dashboard, cw: ServedFakeChatwoot) -> None:
     dash.login()
     page = dash.open(f"/dashboard/channels/{dash.sandbox.id}/settings")
     page.get_by_role("link", name="Connect it to Chatwoot").click()

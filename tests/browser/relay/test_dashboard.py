@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import Dashboard, chromium, dash  # noqa: F401 (fixtures)
+from tests.browser.conftest import Dashboard
 from tests.support.relay import Scripted
 from tests.support.servers import serve
 
@@ -17,7 +17,7 @@ def local_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WASESSION_OUTBOUND_ALLOW", "127.0.0.1")
 
 
-def test_add_a_target_see_its_deliveries_pause_and_remove_it(dash: Dashboard) -> None:  # noqa: F811 (the imported fixture)
+def test_add_a_target_see_its_deliveries_pause_and_remove_it(dash: Dashboard) -> None:
     crm = Scripted([500])
     with serve(crm) as receiver:
         dash.login()

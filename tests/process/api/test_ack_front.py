@@ -91,7 +91,8 @@ def test_a_signature_nothing_verifies_403(front: Front) -> None:
         assert response.status_code == 403, response.text
         assert response.json() == error_body("signature_invalid", SIGNATURE_INVALID)
         assert_security_headers(response)
-    # A number no channel has, signed by a secret nobody holds (a held one: test_webhook_gate.py).
+    # A number no channel has, signed by a secret nobody holds (a secret we hold:
+    # tests/process/security/test_webhook_gate.py).
     unknown = message("no such channel", phone_number_id="999999999999999")
     response = front.post(unknown, sign("nobody-holds-this", unknown))
     assert response.status_code == 403

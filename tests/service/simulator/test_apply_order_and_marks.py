@@ -138,6 +138,7 @@ import os, signal, sys
 from wasession.config import Settings
 from wasession.domain.clock import ManualClock
 from wasession.runtime import Runtime
+from wasession.store import webhook_log
 
 runtime = Runtime(Settings(database_url=sys.argv[1], secret_key=sys.argv[2]), clock=ManualClock(sys.argv[3]))
 webhook_log.mark_applied = lambda *_: os.kill(os.getpid(), signal.SIGKILL)
