@@ -14,6 +14,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import fresh_postgres_url
+from wasession.runtime.core import new_secret_key
+
 START_TIMEOUT = 180.0  # seconds of real time: on a loaded machine, starting serve took over 60 s
 
 
@@ -98,3 +101,21 @@ def serving(folder: Path, *args: str, env: Mapping[str, str] | None = None) -> I
 def server_log(folder: Path) -> str:
     path = folder / "serve.log"
     return path.read_text()[-4000:] if path.exists() else ""
+
+
+def local_serve_env(database: str, tmp_path: Path, app_secret: str) -> Iterator[dict[str, str]]:
+    """The environment of a real `serve` whose channel signs with `app_secret` and whose outbound calls may
+    reach 127.0.0.1, on SQLite or on a fresh PostgreSQL schema (`database` is a fixture's param)."""
+    base = cli_env(
+        tmp_path,
+        WASESSION_ACCESS_TOKEN="token",
+        WASESSION_APP_SECRET=app_secret,
+        WASESSION_VERIFY_TOKEN="verify",
+        WASESSION_OUTBOUND_ALLOW="127.0.0.1",
+        WASESSION_SECRET_KEY=new_secret_key(),
+    )
+    if database == "sqlite":
+        yield base
+    else:
+        for url in fresh_postgres_url():
+            yield {**base, "WASESSION_DATABASE_URL": url}

@@ -16,9 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import fresh_postgres_url
-from tests.support.processes import cli_env, run_cli, server_log, start_serve, stop
-from wasession.runtime.core import new_secret_key
+from tests.support.processes import local_serve_env, run_cli, server_log, start_serve, stop
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.sandbox.fake_chatwoot import FakeConversation, ServedFakeChatwoot
 from wasession.whatsapp.signature import sign
@@ -40,19 +38,7 @@ POLICY = {
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    base = cli_env(
-        tmp_path,
-        WASESSION_ACCESS_TOKEN="token",
-        WASESSION_APP_SECRET=APP_SECRET,
-        WASESSION_VERIFY_TOKEN="verify",
-        WASESSION_OUTBOUND_ALLOW="127.0.0.1",
-        WASESSION_SECRET_KEY=new_secret_key(),
-    )
-    if request.param == "sqlite":
-        yield base
-    else:
-        for url in fresh_postgres_url():
-            yield {**base, "WASESSION_DATABASE_URL": url}
+    yield from local_serve_env(request.param, tmp_path, APP_SECRET)
 
 
 def customer_writes(url: str, at: datetime) -> None:
