@@ -73,12 +73,21 @@ def load_fixture(name: str) -> dict[str, Any]:
     return data
 
 
+# Costliest tier first: with `-n 2` the minutes-long process tests (most of them wait on a real clock)
+# start at once and the many short tests fill the other worker around them, instead of two long
+# tests being the last ones left while the other worker idles (`--dist worksteal` evens the tail).
+_FIRST = {"process": 0, "browser": 1, "http": 2, "service": 3, "unit": 4}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests = Path(__file__).parent
+    rank: dict[str, int] = {}
     for item in items:
         parts = item.path.relative_to(tests).parts if item.path.is_relative_to(tests) else ()
         if parts and parts[0] in TIERS:
             item.add_marker(parts[0])
+        rank[item.nodeid] = _FIRST.get(parts[0], len(_FIRST)) if parts else len(_FIRST)
+    items.sort(key=lambda item: rank[item.nodeid])  # stable: a module's tests stay together, in order
 
 
 @pytest.fixture(autouse=True)

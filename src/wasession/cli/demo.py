@@ -9,7 +9,6 @@ import click
 
 from wasession.runtime.reads import sessions_in
 from wasession.services import agents
-from wasession.simulation import Simulator
 
 DESCRIPTIONS: dict[str, Callable[[dict[str, object]], str]] = {
     "session_opened": lambda d: "session opened",
@@ -59,6 +58,8 @@ def _hm(value: object) -> str:
 
 
 def run_demo(start: str, echo: Callable[[str], None]) -> None:
+    from wasession.simulation import Simulator  # the app and its test client: only the demo pays for them
+
     with Simulator(start=start) as sim:
         ch = sim.add_channel(
             name="Acme Support",

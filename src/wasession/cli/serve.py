@@ -8,7 +8,6 @@ import socket
 
 import click
 
-from wasession.api.serving import uvicorn_options
 from wasession.cli.banner import LOG_FORMAT_OPTION, banner
 from wasession.cli.shared import open_runtime, settings
 from wasession.config import StartupError
@@ -68,6 +67,7 @@ def serve(
     """Run the API, the webhook endpoint, the dashboard and the workers in one process."""
     import uvicorn
 
+    from wasession.api.serving import uvicorn_options
     from wasession.observability.logging import configure as configure_logging
     from wasession.sandbox.fake_cloud import FakeCloudApi
     from wasession.sandbox.pump import WebhookPump

@@ -14,12 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy import text
 
 from wasession.store.db import KEEPALIVES, Database, libpq_conninfo
+
+if TYPE_CHECKING:  # imported by the listener's thread: a SQLite process never loads the driver
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ class DueListener:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        import psycopg
+
         delay = RECONNECT_MIN
         while not self._stop.is_set():
             try:
@@ -76,6 +80,8 @@ class DueListener:
                 delay = min(RECONNECT_MAX, delay * 2)
 
     def _listen(self) -> None:
+        import psycopg
+
         with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5, **KEEPALIVES) as conn:  # type: ignore[arg-type]
             row = conn.execute("SELECT current_schema()").fetchone()
             schema = str(row[0]) if row else ""

@@ -7,9 +7,10 @@ of their own, so a lock lives exactly as long as the session that took it.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
+if TYPE_CHECKING:  # imported where a slot is taken: only PostgreSQL pays for the driver, not every CLI call
+    import psycopg
 
 # One statement per take: walk the channel's slots from a random start (so processes rarely race
 # for the same one) and lock the first free slot. The CASE keeps this session from re-taking a slot
@@ -42,6 +43,8 @@ class RateSlots:
 
     def take(self, key: int, slots: int, offset: int, mine: list[int]) -> tuple[int, int] | None:
         """A free slot of channel `key`'s `slots`, locked: (slot, lock key); None when all are held."""
+        import psycopg
+
         try:
             row = self._connection().execute(_TAKE, {"key": key, "n": slots, "offset": offset, "mine": mine}).fetchone()
         except psycopg.Error as exc:
@@ -52,6 +55,8 @@ class RateSlots:
     def release(self, lock_keys: list[int], slots: list[int]) -> None:
         if self._conn is None:
             return  # the connection went away, and the server freed the slots with it
+        import psycopg
+
         try:
             self._conn.execute(_RELEASE, (lock_keys, slots))
         except psycopg.Error as exc:
@@ -60,11 +65,15 @@ class RateSlots:
 
     def close(self) -> None:
         if self._conn is not None:
+            import psycopg
+
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()
             self._conn = None
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
+            import psycopg
+
             self._conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
         return self._conn

@@ -19,6 +19,7 @@ What is checked, and how a citation is found:
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import re
 import tokenize
@@ -90,7 +91,8 @@ def path_exists(cited: str, citing: Path) -> bool:
     return any((base / cited).exists() for base in (ROOT, PACKAGE, citing.parent, *FIXTURE_FOLDERS))
 
 
-def defined_names(path: Path) -> set[str]:
+@functools.cache  # docs/rules.md cites a few modules hundreds of times: each is parsed once
+def defined_names(path: Path) -> frozenset[str]:
     """Module-level names of `path`, and `Class.member` for members of its module-level classes."""
     names: set[str] = set()
 
@@ -107,7 +109,7 @@ def defined_names(path: Path) -> set[str]:
         names.update(bound(node))
         if isinstance(node, ast.ClassDef):
             names.update(f"{node.name}.{member}" for child in node.body for member in bound(child))
-    return names
+    return frozenset(names)
 
 
 def test_every_event_type_is_documented_and_every_documented_type_exists() -> None:
