@@ -13,6 +13,8 @@ from wasession.services import apikeys as key_service
 API_PREFIX = "/api/v1"
 # Where the gate leaves the workspace it found, so the route's dependency does not look the key up again.
 SCOPE_WORKSPACE = "wasession.workspace_id"
+# Who a request acts as, for what it writes down (a private note's author, issue 23): "API key <name>".
+SCOPE_ACTOR = "wasession.actor"
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -50,4 +52,9 @@ class KeyGate:
             )
             return
         scope[SCOPE_WORKSPACE] = key.workspace_id
+        scope[SCOPE_ACTOR] = actor(key.name)
         await self.app(scope, receive, send)
+
+
+def actor(key_name: str) -> str:
+    return f"API key {key_name}"

@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from wasession.api.v1 import (
     apikeys,
     auth,
+    canned_replies,
     channels,
     chatwoot,
     contacts,
@@ -16,6 +17,7 @@ from wasession.api.v1 import (
     policy_preview,
     rates,
     sessions,
+    team,
     templates,
     unrouted,
     usage,
@@ -42,6 +44,8 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         rates,
         unrouted,
         chatwoot,
+        team,
+        canned_replies,
     ):
         api.include_router(module.router(runtime))
     app.include_router(api)

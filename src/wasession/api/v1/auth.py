@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from wasession.api.errors import error_body
-from wasession.api.keygate import SCOPE_WORKSPACE
+from wasession.api.keygate import SCOPE_ACTOR, SCOPE_WORKSPACE, actor
 from wasession.runtime import Runtime
 from wasession.services import apikeys as key_service
 
@@ -45,6 +45,13 @@ def workspace_dependency(runtime: Runtime) -> Callable[..., int]:
         key = key_service.authenticate(runtime.ctx, credentials.credentials)
         if key is None:
             raise Unauthorized("the API key is unknown or revoked")
+        request.scope[SCOPE_ACTOR] = actor(key.name)
         return key.workspace_id
 
     return workspace_id
+
+
+def request_actor(request: Request) -> str:
+    """Who the request acts as ("API key <name>"); read after the workspace dependency has run."""
+    found = request.scope.get(SCOPE_ACTOR)
+    return found if isinstance(found, str) else "API key"

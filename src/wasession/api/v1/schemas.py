@@ -148,6 +148,7 @@ class SessionOut(BaseModel):
     snoozed_until: datetime | None = None  # set while snoozed (in the future) and after a wake
     snoozed: bool = False  # snoozed_until is ahead: no reminder and no automatic closure until then
     held: bool = False  # hold_while_awaiting_agent keeps it open until an agent replies
+    assignee: str | None = None  # the dashboard user the chat is assigned to (issue 23)
 
 
 class SessionPageOut(BaseModel):

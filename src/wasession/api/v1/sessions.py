@@ -71,6 +71,8 @@ def router(runtime: Runtime) -> APIRouter:
         cursor: str | None = Query(None, description="next_cursor or prev_cursor of a page", max_length=500),
         wa_id: str | None = Query(None, description="the contact's WhatsApp number, e.g. 15551234567", max_length=40),
         snoozed: bool | None = Query(None, description="snoozed now (an agent's snooze that has not ended)"),
+        assignee: str | None = Query(None, description="assigned to this dashboard user (a username)", max_length=200),
+        unassigned: bool | None = Query(None, description="assigned to nobody (false: to someone)"),
     ) -> SessionPageOut:
         within: timedelta | None = None
         if closing_within is not None:
@@ -94,6 +96,8 @@ def router(runtime: Runtime) -> APIRouter:
             cursor=cursor,
             wa_id=wa_id,
             snoozed=snoozed,
+            assignee=assignee,
+            unassigned=unassigned,
         )
         return SessionPageOut(
             items=[session_out(s) for s in page.items],
