@@ -27,12 +27,26 @@ def install(app: FastAPI, runtime: Runtime) -> None:
         sandbox,
         settings,
         snooze,
+        team,
         usage,
     )
 
     guard = auth.Auth(runtime)
     auth.install_handlers(app)
-    for module in (auth, chats, live, preferences, settings, sandbox, usage, forwards, snooze, receipts, chatwoot):
+    for module in (
+        auth,
+        chats,
+        live,
+        preferences,
+        settings,
+        sandbox,
+        usage,
+        forwards,
+        snooze,
+        receipts,
+        chatwoot,
+        team,
+    ):
         app.include_router(module.routes(runtime, guard))
 
     @app.get("/dashboard/static/{name}", include_in_schema=False)

@@ -20,7 +20,7 @@ from wasession.services import templates as template_service
 from wasession.services import usage as usage_service
 from wasession.services.errors import ConflictError, UpstreamError, WindowClosedError
 from wasession.services.users import LoginSession
-from wasession.web import template_picker, timeline
+from wasession.web import team, template_picker, timeline
 from wasession.web.auth import AdminOnly, Auth, Form
 from wasession.web.render import page, short_in, zone_in
 
@@ -43,6 +43,11 @@ FILTERS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
         "window_open": ("Window open", {"window_open": True}),
         "window_closed": ("Window closed", {"window_open": False}),
         "snoozed": ("Snoozed", {"snoozed": True}),
+    },
+    # Issue 23: a team's views; ME stands for the user looking at the list.
+    "assigned": {
+        "mine": ("Mine", {"assignee": "ME"}),
+        "none": ("Unassigned", {"unassigned": True}),
     },
     "closing": {
         "1h": ("Window closes within 1 h", {"closing_within": timedelta(hours=1)}),
@@ -80,10 +85,12 @@ class ListQuery:
             params.get("cursor") or None,
         )
 
-    def filters(self) -> dict[str, Any]:
+    def filters(self, me: str) -> dict[str, Any]:
         asked: dict[str, Any] = {}
         for name, choice in self.chosen.items():
             asked.update(FILTERS[name][choice][1])
+        if asked.get("assignee") == "ME":
+            asked["assignee"] = me
         return asked
 
     def link(self, **changes: str | None) -> str:
@@ -133,7 +140,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
                 sort=asked.sort,
                 limit=PAGE_SIZE,
                 cursor=asked.cursor,
-                **asked.filters(),
+                **asked.filters(login.username),
             )
             error = None
         except ValidationError as exc:  # a stale cursor (another sort): start again from the top
@@ -179,6 +186,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
         )
         zone = zone_in(runtime, request, login, detail.summary.channel_id)
         resent = resend_service.resent_ids(detail.timeline)
+        lines = timeline.lines(detail.timeline, zone)
         return page(
             runtime,
             request,
@@ -187,7 +195,6 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             status_code=status_code,
             s=detail.summary,
             transcript=timeline.bubbles(detail.transcript, resent, zone),
-            timeline=timeline.lines(detail.timeline, zone),
             history=[h for h in history.items if h.id != session_id],
             local=timeline.local_time,
             error=error,
@@ -199,6 +206,7 @@ def routes(runtime: Runtime, auth: Auth) -> APIRouter:
             catalog=template_service.catalog(ctx, detail.summary.channel_id, workspace_id=login.workspace_id),
             template_draft=template_draft or template_picker.TemplateDraft(),
             notice_key=notice or "",
+            **team.session_values(runtime, request, login, detail.summary, lines),
         )
 
     @r.get("/dashboard/sessions/{session_id}", include_in_schema=False)
