@@ -25,7 +25,6 @@ from wasession.api.v1.schemas import (
     errors,
 )
 from wasession.domain.durations import parse_duration
-from wasession.runtime import Runtime
 from wasession.runtime_scope import RuntimeDep
 from wasession.services import agents
 from wasession.services import queries as query_service
