@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wasession.api.errors import send_error
-from wasession.runtime import Runtime
+from wasession.runtime_scope import scope_runtime
 from wasession.services import apikeys as key_service
 
 API_PREFIX = "/api/v1"
@@ -26,9 +26,8 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 class KeyGate:
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -45,7 +44,7 @@ class KeyGate:
                 headers={"WWW-Authenticate": "Bearer"},
             )
             return
-        key = await run_in_threadpool(key_service.authenticate, self.runtime.ctx, token)
+        key = await run_in_threadpool(key_service.authenticate, scope_runtime(scope).ctx, token)
         if key is None:
             await send_error(
                 send, 401, "unauthorized", "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}

@@ -12,12 +12,14 @@ from fastapi.responses import RedirectResponse, Response
 from wasession.domain import canned
 from wasession.domain.errors import ValidationError
 from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import canned_replies as canned_service
 from wasession.services import team as team_service
 from wasession.services.errors import ConflictError
 from wasession.services.queries import SessionSummary
 from wasession.services.users import LoginSession
-from wasession.web.auth import Auth, Form
+from wasession.web import auth
+from wasession.web.auth import Form
 from wasession.web.render import page
 from wasession.web.timeline import Line
 
@@ -59,93 +61,102 @@ def _back(session_id: int, notice: str, anchor: str = "") -> RedirectResponse:
     return RedirectResponse(f"/dashboard/sessions/{session_id}?notice={notice}{anchor}", status_code=303)
 
 
-def routes(runtime: Runtime, auth: Auth) -> APIRouter:
-    r = APIRouter()
-    ctx = runtime.ctx
+router = APIRouter()
 
-    @r.post("/dashboard/sessions/{session_id}/assignee", include_in_schema=False)
-    def assign(session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
-        login = form.login
-        take = form.get("take") == "yes"
-        user = login.username if take else form.get("user").strip()
-        if not user:
-            team_service.unassign(ctx, session_id, workspace_id=login.workspace_id, by=login.username)
-            return _back(session_id, "unassigned")
-        try:
-            team_service.assign(ctx, session_id, user, workspace_id=login.workspace_id, by=login.username)
-        except ValidationError:
-            return _back(session_id, "assign_unknown")
-        return _back(session_id, "taken" if take else "assigned")
 
-    @r.post("/dashboard/sessions/{session_id}/notes", include_in_schema=False)
-    def add_note(session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
-        try:
-            team_service.add_note(
-                ctx, session_id, form.get("text"), workspace_id=form.login.workspace_id, author=form.login.username
-            )
-        except ValidationError as exc:
-            return _back(session_id, "note_long" if exc.code == "too_long" else "note_empty", "#notes")
-        return _back(session_id, "noted", "#notes")
+@router.post("/dashboard/sessions/{session_id}/assignee", include_in_schema=False)
+def assign(runtime: RuntimeDep, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+    login = form.login
+    take = form.get("take") == "yes"
+    user = login.username if take else form.get("user").strip()
+    if not user:
+        team_service.unassign(runtime.ctx, session_id, workspace_id=login.workspace_id, by=login.username)
+        return _back(session_id, "unassigned")
+    try:
+        team_service.assign(runtime.ctx, session_id, user, workspace_id=login.workspace_id, by=login.username)
+    except ValidationError:
+        return _back(session_id, "assign_unknown")
+    return _back(session_id, "taken" if take else "assigned")
 
-    def replies_page(
-        request: Request,
-        login: LoginSession,
-        *,
-        status_code: int = 200,
-        error: str | None = None,
-        editing: int | None = None,
-        draft: Mapping[str, str] | None = None,
-        saved: str | None = None,
-    ) -> Response:
-        return page(
-            runtime,
-            request,
-            "canned_replies.html",
-            login,
-            status_code=status_code,
-            replies=canned_service.list_replies(ctx, workspace_id=login.workspace_id),
-            fields=canned.MERGE_FIELDS,
-            error=error,
-            editing=editing,
-            draft=draft or {},
-            saved=saved,
+
+@router.post("/dashboard/sessions/{session_id}/notes", include_in_schema=False)
+def add_note(runtime: RuntimeDep, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+    try:
+        team_service.add_note(
+            runtime.ctx, session_id, form.get("text"), workspace_id=form.login.workspace_id, author=form.login.username
         )
+    except ValidationError as exc:
+        return _back(session_id, "note_long" if exc.code == "too_long" else "note_empty", "#notes")
+    return _back(session_id, "noted", "#notes")
 
-    def refused(exc: ValidationError | ConflictError) -> str:
-        label = LABELS.get(exc.field or "", "")
-        return f"{label}: {exc.message}" if label else exc.message
 
-    @r.get("/dashboard/canned-replies", include_in_schema=False)
-    def list_page(request: Request, login: Annotated[LoginSession, Depends(auth.login)], saved: str = "") -> Response:
-        return replies_page(
-            request, login, saved={"added": "Added.", "saved": "Saved.", "deleted": "Deleted."}.get(saved)
+def _replies_page(
+    runtime: Runtime,
+    request: Request,
+    login: LoginSession,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    editing: int | None = None,
+    draft: Mapping[str, str] | None = None,
+    saved: str | None = None,
+) -> Response:
+    return page(
+        runtime,
+        request,
+        "canned_replies.html",
+        login,
+        status_code=status_code,
+        replies=canned_service.list_replies(runtime.ctx, workspace_id=login.workspace_id),
+        fields=canned.MERGE_FIELDS,
+        error=error,
+        editing=editing,
+        draft=draft or {},
+        saved=saved,
+    )
+
+
+def _refused(exc: ValidationError | ConflictError) -> str:
+    label = LABELS.get(exc.field or "", "")
+    return f"{label}: {exc.message}" if label else exc.message
+
+
+@router.get("/dashboard/canned-replies", include_in_schema=False)
+def list_page(
+    runtime: RuntimeDep, request: Request, login: Annotated[LoginSession, Depends(auth.login)], saved: str = ""
+) -> Response:
+    return _replies_page(
+        runtime, request, login, saved={"added": "Added.", "saved": "Saved.", "deleted": "Deleted."}.get(saved)
+    )
+
+
+@router.post("/dashboard/canned-replies", include_in_schema=False)
+def create(runtime: RuntimeDep, request: Request, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
+    try:
+        canned_service.create(runtime.ctx, form.get("name"), form.get("text"), workspace_id=form.login.workspace_id)
+    except (ValidationError, ConflictError) as exc:
+        code = 409 if isinstance(exc, ConflictError) else 422
+        return _replies_page(runtime, request, form.login, status_code=code, error=_refused(exc), draft=form.values)
+    return RedirectResponse("/dashboard/canned-replies?saved=added", status_code=303)
+
+
+@router.post("/dashboard/canned-replies/{reply_id}", include_in_schema=False)
+def edit(
+    runtime: RuntimeDep, request: Request, reply_id: int, form: Annotated[Form, Depends(auth.admin_form)]
+) -> Response:
+    try:
+        canned_service.update(
+            runtime.ctx, reply_id, workspace_id=form.login.workspace_id, name=form.get("name"), text=form.get("text")
         )
+    except (ValidationError, ConflictError) as exc:
+        code = 409 if isinstance(exc, ConflictError) else 422
+        return _replies_page(
+            runtime, request, form.login, status_code=code, error=_refused(exc), editing=reply_id, draft=form.values
+        )
+    return RedirectResponse("/dashboard/canned-replies?saved=saved", status_code=303)
 
-    @r.post("/dashboard/canned-replies", include_in_schema=False)
-    def create(request: Request, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
-        try:
-            canned_service.create(ctx, form.get("name"), form.get("text"), workspace_id=form.login.workspace_id)
-        except (ValidationError, ConflictError) as exc:
-            code = 409 if isinstance(exc, ConflictError) else 422
-            return replies_page(request, form.login, status_code=code, error=refused(exc), draft=form.values)
-        return RedirectResponse("/dashboard/canned-replies?saved=added", status_code=303)
 
-    @r.post("/dashboard/canned-replies/{reply_id}", include_in_schema=False)
-    def edit(request: Request, reply_id: int, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
-        try:
-            canned_service.update(
-                ctx, reply_id, workspace_id=form.login.workspace_id, name=form.get("name"), text=form.get("text")
-            )
-        except (ValidationError, ConflictError) as exc:
-            code = 409 if isinstance(exc, ConflictError) else 422
-            return replies_page(
-                request, form.login, status_code=code, error=refused(exc), editing=reply_id, draft=form.values
-            )
-        return RedirectResponse("/dashboard/canned-replies?saved=saved", status_code=303)
-
-    @r.post("/dashboard/canned-replies/{reply_id}/delete", include_in_schema=False)
-    def delete(reply_id: int, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
-        canned_service.delete(ctx, reply_id, workspace_id=form.login.workspace_id)
-        return RedirectResponse("/dashboard/canned-replies?saved=deleted", status_code=303)
-
-    return r
+@router.post("/dashboard/canned-replies/{reply_id}/delete", include_in_schema=False)
+def delete(runtime: RuntimeDep, reply_id: int, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
+    canned_service.delete(runtime.ctx, reply_id, workspace_id=form.login.workspace_id)
+    return RedirectResponse("/dashboard/canned-replies?saved=deleted", status_code=303)

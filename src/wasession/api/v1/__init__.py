@@ -22,12 +22,11 @@ from wasession.api.v1 import (
     unrouted,
     usage,
 )
-from wasession.runtime import Runtime
 
 PREFIX = "/api/v1"
 
 
-def mount(app: FastAPI, runtime: Runtime) -> None:
+def mount(app: FastAPI) -> None:
     auth.install(app)
     api = APIRouter(prefix=PREFIX)
     for module in (
@@ -47,5 +46,5 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         team,
         canned_replies,
     ):
-        api.include_router(module.router(runtime))
+        api.include_router(module.router)
     app.include_router(api)

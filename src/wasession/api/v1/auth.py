@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -11,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from wasession.api.errors import error_body
 from wasession.api.keygate import SCOPE_ACTOR, SCOPE_WORKSPACE, actor
-from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import apikeys as key_service
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (`wsk_…`) from `wasession apikeys create`.")
@@ -31,24 +30,22 @@ def install(app: FastAPI) -> None:
         )
 
 
-def workspace_dependency(runtime: Runtime) -> Callable[..., int]:
+def workspace(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    runtime: RuntimeDep,
+) -> int:
     """A dependency answering the workspace id of the request's API key, or 401."""
-
-    def workspace_id(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-    ) -> int:
-        checked = request.scope.get(SCOPE_WORKSPACE)
-        if isinstance(checked, int):  # the key gate already authenticated this request's key
-            return checked
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthorized("send an API key as `Authorization: Bearer wsk_…`")
-        key = key_service.authenticate(runtime.ctx, credentials.credentials)
-        if key is None:
-            raise Unauthorized("the API key is unknown or revoked")
-        request.scope[SCOPE_ACTOR] = actor(key.name)
-        return key.workspace_id
-
-    return workspace_id
+    checked = request.scope.get(SCOPE_WORKSPACE)
+    if isinstance(checked, int):  # the key gate already authenticated this request's key
+        return checked
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("send an API key as `Authorization: Bearer wsk_…`")
+    key = key_service.authenticate(runtime.ctx, credentials.credentials)
+    if key is None:
+        raise Unauthorized("the API key is unknown or revoked")
+    request.scope[SCOPE_ACTOR] = actor(key.name)
+    return key.workspace_id
 
 
 def request_actor(request: Request) -> str:
