@@ -150,3 +150,21 @@ def test_canned_replies_crud_merge_fields_and_workspaces(world: World) -> None:
     assert world.a.delete(f"/canned-replies/{rid}").status_code == 204
     error(world.a.get(f"/canned-replies/{rid}"), 404)
     assert json.loads(world.b.get("/canned-replies").text)[0]["text"] == "b"
+
+
+def test_session_assigned_reaches_the_event_webhooks(world: World) -> None:
+    _team(world)
+    hook = world.a.post("/event-webhooks", json={"url": "http://crm.test/hook", "secret": "s" * 20})
+    assert hook.status_code == 201, hook.text
+    sim = world.sim
+    ch = sim.add_channel()
+    sim.customer_message(ch, wa_id=ANA, name="Ana")
+    sid = sim.session(ch, wa_id=ANA).id
+    world.a.put(f"/sessions/{sid}/assignee", json={"user": "maria"})
+    world.a.post(f"/sessions/{sid}/notes", json={"text": "private"})
+    sim.run_due()
+    sent = [json.loads(r.body) for r in world.receiver.received]
+    assigned = [p for p in sent if p["type"] == "session_assigned"]
+    assert len(assigned) == 1 and assigned[0]["session_id"] == sid
+    assert assigned[0]["data"] == {"assignee": "maria", "previous": None, "by": "API key a"}
+    assert not any("private" in r.body.decode() for r in world.receiver.received)  # a note is no event
