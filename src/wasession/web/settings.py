@@ -14,6 +14,7 @@ from wasession.domain.ladder import MAX_STEPS
 from wasession.domain.policy import Policy, policy_errors
 from wasession.domain.template import MERGE_FIELDS, render_template, sample_values
 from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import channels as channel_service
 from wasession.services import policy_impact
 from wasession.services import templates as template_service
@@ -21,8 +22,8 @@ from wasession.services import unrouted as unrouted_service
 from wasession.services import usage as usage_service
 from wasession.services.channels import SETTINGS_SAVED
 from wasession.services.users import LoginSession
-from wasession.web import policy_v2
-from wasession.web.auth import Auth, Form
+from wasession.web import auth, policy_v2
+from wasession.web.auth import Form
 from wasession.web.render import page
 
 TIMEOUT_UNITS = (("m", "minutes"), ("h", "hours"), ("d", "days"))
@@ -182,106 +183,113 @@ def preview(template: str, company_name: str) -> tuple[str | None, str | None]:
         return None, exc.message
 
 
-def routes(runtime: Runtime, auth: Auth) -> APIRouter:
-    r = APIRouter()
+router = APIRouter()
 
-    def settings_page(
-        request: Request,
-        login: LoginSession,
-        channel_id: int,
-        values: dict[str, Any] | None = None,
-        errors: dict[str, str] | None = None,
-        saved: bool = False,
-        impact: list[str] | None = None,
-    ) -> Response:
-        ctx = runtime.ctx
-        channel = channel_service.get_channel(ctx, channel_id, workspace_id=login.workspace_id)
-        shown = values or form_values(channel.policy)
-        v2 = values.get("v2") if values else policy_v2.form_values(channel.policy)
-        text, preview_error = preview(shown["reminder_template"], shown["company_name"])
-        cost = usage_service.ladder_cost(runtime.ctx, channel, channel.policy)
-        return page(
-            runtime,
-            request,
-            "settings.html",
-            login,
-            status_code=422 if errors else 200,
-            channel=channel,
-            values=shown,
-            errors=errors or {},
-            saved=saved,
-            impact=impact or [],
-            saved_message=SETTINGS_SAVED,
-            preview_text=text,
-            preview_error=preview_error,
-            merge_fields=MERGE_FIELDS,
-            timeout_units=TIMEOUT_UNITS,
-            interval_units=INTERVAL_UNITS,
-            timezones=TIMEZONES,
-            labels=LABELS,
-            v2=v2,
-            v2_fields=policy_v2.FIELDS,
-            step_kinds=policy_v2.STEP_KINDS,
-            step_units=policy_v2.STEP_UNITS,
-            max_steps=MAX_STEPS,
-            ladder_cost=None if cost is None else cost.sentence(),
-            waba_id=template_service.catalog(runtime.ctx, channel_id, workspace_id=login.workspace_id).waba_id,
-            unrouted=[
-                unrouted_service.notice(n) for n in unrouted_service.list_unrouted(runtime.ctx, login.workspace_id)
-            ],
-        )
 
-    @r.get("/dashboard/channels/{channel_id}/settings", include_in_schema=False)
-    def show(
-        request: Request, channel_id: int, login: Annotated[LoginSession, Depends(auth.admin)], saved: int = 0
-    ) -> Response:
-        return settings_page(request, login, channel_id, saved=bool(saved))
+def settings_page(
+    request: Request,
+    runtime: Runtime,
+    login: LoginSession,
+    channel_id: int,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    saved: bool = False,
+    impact: list[str] | None = None,
+) -> Response:
+    ctx = runtime.ctx
+    channel = channel_service.get_channel(ctx, channel_id, workspace_id=login.workspace_id)
+    shown = values or form_values(channel.policy)
+    v2 = values.get("v2") if values else policy_v2.form_values(channel.policy)
+    text, preview_error = preview(shown["reminder_template"], shown["company_name"])
+    cost = usage_service.ladder_cost(runtime.ctx, channel, channel.policy)
+    return page(
+        runtime,
+        request,
+        "settings.html",
+        login,
+        status_code=422 if errors else 200,
+        channel=channel,
+        values=shown,
+        errors=errors or {},
+        saved=saved,
+        impact=impact or [],
+        saved_message=SETTINGS_SAVED,
+        preview_text=text,
+        preview_error=preview_error,
+        merge_fields=MERGE_FIELDS,
+        timeout_units=TIMEOUT_UNITS,
+        interval_units=INTERVAL_UNITS,
+        timezones=TIMEZONES,
+        labels=LABELS,
+        v2=v2,
+        v2_fields=policy_v2.FIELDS,
+        step_kinds=policy_v2.STEP_KINDS,
+        step_units=policy_v2.STEP_UNITS,
+        max_steps=MAX_STEPS,
+        ladder_cost=None if cost is None else cost.sentence(),
+        waba_id=template_service.catalog(runtime.ctx, channel_id, workspace_id=login.workspace_id).waba_id,
+        unrouted=[unrouted_service.notice(n) for n in unrouted_service.list_unrouted(runtime.ctx, login.workspace_id)],
+    )
 
-    @r.post("/dashboard/channels/{channel_id}/settings", include_in_schema=False)
-    def save(request: Request, channel_id: int, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
-        channel = channel_service.get_channel(runtime.ctx, channel_id, workspace_id=form.login.workspace_id)
-        values = submitted_values(form)
-        values["v2"] = policy_v2.submitted_values(form)
-        changes = {**policy_changes(values), **policy_v2.policy_changes(values["v2"], channel.policy)}
-        errors = policy_errors(changes, channel.policy)
-        if not errors and form.get("confirm") != "yes":
-            # The dry run of this very save: what it moves is shown, and saved only once confirmed.
-            moves = policy_impact.preview_policy(
-                runtime.ctx, channel_id, changes, workspace_id=form.login.workspace_id
-            ).sentences()
-            proposed = policy_impact.checked_policy(changes, channel.policy)
-            if (proposed.ladder, proposed.closing_message, proposed.closing_template) != (
-                channel.policy.ladder,
-                channel.policy.closing_message,
-                channel.policy.closing_template,
-            ) and (cost := usage_service.ladder_cost(runtime.ctx, channel, proposed)):
-                moves.append("automated sends would cost " + cost.sentence())  # R23: what it costs, before saving
-            if moves:
-                return settings_page(request, form.login, channel_id, values, impact=moves)
-        if not errors:
-            try:
-                channel_service.save_policy(runtime.ctx, channel_id, changes, workspace_id=form.login.workspace_id)
-            except ValidationError as exc:  # the policy changed underneath us between the check and the save
-                errors = [exc]
-        if errors:
-            return settings_page(request, form.login, channel_id, values, errors_by_field(errors))
-        return RedirectResponse(f"/dashboard/channels/{channel_id}/settings?saved=1", status_code=303)
 
-    @r.post("/dashboard/channels/{channel_id}/account", include_in_schema=False)
-    def save_account(request: Request, channel_id: int, form: Annotated[Form, Depends(auth.admin_form)]) -> Response:
+@router.get("/dashboard/channels/{channel_id}/settings", include_in_schema=False)
+def show(
+    request: Request,
+    runtime: RuntimeDep,
+    channel_id: int,
+    login: Annotated[LoginSession, Depends(auth.admin)],
+    saved: int = 0,
+) -> Response:
+    return settings_page(request, runtime, login, channel_id, saved=bool(saved))
+
+
+@router.post("/dashboard/channels/{channel_id}/settings", include_in_schema=False)
+def save(
+    request: Request, runtime: RuntimeDep, channel_id: int, form: Annotated[Form, Depends(auth.admin_form)]
+) -> Response:
+    channel = channel_service.get_channel(runtime.ctx, channel_id, workspace_id=form.login.workspace_id)
+    values = submitted_values(form)
+    values["v2"] = policy_v2.submitted_values(form)
+    changes = {**policy_changes(values), **policy_v2.policy_changes(values["v2"], channel.policy)}
+    errors = policy_errors(changes, channel.policy)
+    if not errors and form.get("confirm") != "yes":
+        # The dry run of this very save: what it moves is shown, and saved only once confirmed.
+        moves = policy_impact.preview_policy(
+            runtime.ctx, channel_id, changes, workspace_id=form.login.workspace_id
+        ).sentences()
+        proposed = policy_impact.checked_policy(changes, channel.policy)
+        if (proposed.ladder, proposed.closing_message, proposed.closing_template) != (
+            channel.policy.ladder,
+            channel.policy.closing_message,
+            channel.policy.closing_template,
+        ) and (cost := usage_service.ladder_cost(runtime.ctx, channel, proposed)):
+            moves.append("automated sends would cost " + cost.sentence())  # R23: what it costs, before saving
+        if moves:
+            return settings_page(request, runtime, form.login, channel_id, values, impact=moves)
+    if not errors:
         try:
-            template_service.set_account(
-                runtime.ctx, channel_id, form.get("waba_id"), workspace_id=form.login.workspace_id
-            )
-        except ValidationError as exc:
-            return settings_page(request, form.login, channel_id, errors=errors_by_field([exc]))
-        return RedirectResponse(f"/dashboard/channels/{channel_id}/settings?saved=1#account", status_code=303)
+            channel_service.save_policy(runtime.ctx, channel_id, changes, workspace_id=form.login.workspace_id)
+        except ValidationError as exc:  # the policy changed underneath us between the check and the save
+            errors = [exc]
+    if errors:
+        return settings_page(request, runtime, form.login, channel_id, values, errors_by_field(errors))
+    return RedirectResponse(f"/dashboard/channels/{channel_id}/settings?saved=1", status_code=303)
 
-    @r.get("/dashboard/preview", include_in_schema=False)
-    def render_preview(
-        login: Annotated[LoginSession, Depends(auth.login)], template: str = "", company_name: str = ""
-    ) -> Response:
-        text, error = preview(template, company_name)
-        return JSONResponse({"text": text, "error": error})
 
-    return r
+@router.post("/dashboard/channels/{channel_id}/account", include_in_schema=False)
+def save_account(
+    request: Request, runtime: RuntimeDep, channel_id: int, form: Annotated[Form, Depends(auth.admin_form)]
+) -> Response:
+    try:
+        template_service.set_account(runtime.ctx, channel_id, form.get("waba_id"), workspace_id=form.login.workspace_id)
+    except ValidationError as exc:
+        return settings_page(request, runtime, form.login, channel_id, errors=errors_by_field([exc]))
+    return RedirectResponse(f"/dashboard/channels/{channel_id}/settings?saved=1#account", status_code=303)
+
+
+@router.get("/dashboard/preview", include_in_schema=False)
+def render_preview(
+    login: Annotated[LoginSession, Depends(auth.login)], template: str = "", company_name: str = ""
+) -> Response:
+    text, error = preview(template, company_name)
+    return JSONResponse({"text": text, "error": error})

@@ -101,6 +101,7 @@ SENTENCES: dict[str, str] = {
     "closing_message_queued": "Closing message queued",
     "closing_message_skipped": "Closing message not sent",
     "free_window_opened": "Meta opened a free entry point window",
+    "session_assigned": "Assigned",
 }
 REASONS: dict[str, str] = {
     "timeout": "after the timeout",
@@ -128,6 +129,7 @@ class Line:
     tone: str = ""
     tick: tuple[str, str, str] | None = None
     details: list[tuple[str, str]] = field(default_factory=list)
+    note: str | None = None  # a private note's text (issue 23): shown on the timeline, never sent
 
 
 def reminder_words(status: ReminderStatus, zone: tzinfo) -> str:
@@ -199,6 +201,9 @@ def _sentence(e: Event, zone: tzinfo) -> str:
         return _replanned(text, d, zone)
     if t == "session_reopened" and d.get("by"):
         text += " by the customer" if d["by"] == "customer" else " by an agent"
+    if t == "session_assigned":
+        by = f" by {d['by']}" if d.get("by") else ""
+        return f"Assigned to {d['assignee']}{by}" if d.get("assignee") else f"Unassigned{by}"
     if t == "session_snoozed" and d.get("until"):
         return f"{text} until {local_time(_instant(d['until']), zone)}"
     reason = d.get("reason")

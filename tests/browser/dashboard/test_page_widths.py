@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import Dashboard
+from tests.browser.conftest import PASSWORD, Dashboard
 from wasession.services import agents
+from wasession.services import canned_replies as canned_service
 from wasession.services import forwards as forward_service
+from wasession.services import team as team_service
+from wasession.services import users as user_service
 
 LONG = "Ana Maria da Conceição Silva Pereira de Albuquerque"
 PAGES = [
@@ -25,6 +28,7 @@ PAGES = [
     "forwards",
     "/dashboard/chatwoot",
     "sandbox",
+    "/dashboard/canned-replies",
     "/dashboard/login",
 ]
 LADDER = [
@@ -42,6 +46,12 @@ def test_every_page_fits_without_side_scroll(dash: Dashboard, path: str, width: 
     sim.customer_message(dash.sandbox, wa_id="15550001111", name=LONG, text="A long first message " * 12)
     sim.add_channel(name="A second channel with a rather long name for its number")
     session_id = sim.session(dash.sandbox, wa_id="15550001111").id
+    # A team's inbox (issue 23): an assignee with a long name, a note and a canned reply with long words.
+    ctx = sim.runtime.ctx
+    user_service.create_user(ctx, "maria.conceicao.albuquerque@example.com", PASSWORD, role="agent")
+    team_service.assign(ctx, session_id, "maria.conceicao.albuquerque@example.com", workspace_id=1, by="admin")
+    team_service.add_note(ctx, session_id, "Order " + "x" * 120 + " " + LONG * 3, workspace_id=1, author="admin")
+    canned_service.create(ctx, "/a-rather-long-canned-reply-name", "Thanks {{contact_name}}! " * 20, workspace_id=1)
     sim.customer_message(dash.sandbox, wa_id="15550002222", name=LONG + " Segunda", text="closed " * 30)
     closed_id = sim.session(dash.sandbox, wa_id="15550002222").id
     agents.close_session(sim.runtime.ctx, closed_id)

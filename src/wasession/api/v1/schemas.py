@@ -158,6 +158,7 @@ class SessionOut(BaseModel):
     snoozed: bool = False  # snoozed_until is ahead: no reminder and no automatic closure until then
     held: bool = False  # hold_while_awaiting_agent keeps it open until an agent replies
     reminder: ReminderOut = ReminderOut(state="none")  # the reminder's status, true through snooze and reopen
+    assignee: str | None = None  # the dashboard user the chat is assigned to (issue 23)
 
 
 class SessionPageOut(BaseModel):
