@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from wasession.domain.clock import parse_instant
 from wasession.domain.events import EventType
-from wasession.domain.plan import is_held, is_snoozed
+from wasession.domain.plan import ReminderStatus, is_held, is_snoozed, reminder_status
 from wasession.domain.policy import Policy
 from wasession.domain.states import Awaiting, CloseReason, MessageStatus, ReminderState, SessionStatus
 from wasession.lifecycle.context import ServiceContext
@@ -69,6 +69,8 @@ class SessionSummary:
     snoozed_until: datetime | None = None
     snoozed: bool = False  # snoozed_until is ahead: no reminder and no automatic closure until then
     held: bool = False  # hold_while_awaiting_agent keeps it open until an agent replies
+    # The reminder as every face shows it (domain.plan.reminder_status): list, page and API agree.
+    reminder: ReminderStatus = field(default_factory=lambda: ReminderStatus("none"))
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def _policies(conn: Connection, rows: list[SessionListRow]) -> dict[int, Policy]
 def _summary(row: SessionListRow, now: datetime, policies: dict[int, Policy] | None = None) -> SessionSummary:
     session, contact = row.session, row.contact
     policy = (policies or {}).get(session.channel_id, Policy())
+    held = session.active and is_held(policy, session.awaiting)
     return SessionSummary(
         id=session.id,
         channel_id=session.channel_id,
@@ -127,7 +130,19 @@ def _summary(row: SessionListRow, now: datetime, policies: dict[int, Policy] | N
         reminder_step=session.reminder_step,
         snoozed_until=session.snoozed_until,
         snoozed=session.active and is_snoozed(session.snoozed_until, now),
-        held=session.active and is_held(policy, session.awaiting),
+        held=held,
+        reminder=reminder_status(
+            active=session.active,
+            reminder_state=session.reminder_state,
+            reminder_step=session.reminder_step,
+            reminder_due_at=session.reminder_due_at,
+            reminder_reason=session.reminder_reason,
+            snoozed_until=session.snoozed_until,
+            closes_at=session.closes_at,
+            held=held,
+            policy=policy,
+            now=now,
+        ),
     )
 
 

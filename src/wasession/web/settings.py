@@ -1,6 +1,7 @@
 """The channel settings page, "WhatsApp Session Management": one form for the whole session policy,
 every field error shown at once, and a preview endpoint for the reminder template."""
 
+import re
 from datetime import timedelta
 from typing import Annotated, Any
 from zoneinfo import available_timezones
@@ -30,6 +31,65 @@ INTERVAL_UNITS = (("m", "minutes"), ("h", "hours"))
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TIMEZONES = sorted(available_timezones() - {"localtime", "posixrules", "Factory"})
 
+# Each setting's label on the page: the form's labels and its errors both read them, so an error names
+# the field the user sees ("Session timeout must be …"), never the key (issue 23).
+LABELS = {
+    "reminder_enabled": "Send a reminder when the customer has gone quiet",
+    "reminder_steps": "Reminder ladder",
+    "reminder_template": "Message",
+    "company_name": "Company name",
+    "automated_monthly_cap": "Automated sends per month",
+    "automated_monthly_budget": "Automated spending per month",
+    "session_timeout": "Session timeout",
+    "closure_check": "Closure check",
+    "closure_check_anchor": "Anchor time",
+    "timezone": "Time zone",
+    "reminder_only_when_awaiting_customer": "Only when we answered last",
+    "business_hours": "Business hours",
+    "closing_message": "Closing message",
+    "closing_template": "Template when the window has closed",
+    "timeout_from": "Count the timeout from",
+    "hold_while_awaiting_agent": "Never close a session still waiting for an agent's reply",
+    "reopen_within": "Reopen a timed-out session if the customer writes within",
+    "waba_id": "WhatsApp Business Account id",
+}
+# The ladder's step 1 is the page's one place for the first reminder; the policy's v1 key for it (still
+# accepted by the API) is shown there.
+SHOWN_AT = {"reminder_after_hours": "reminder_steps"}
+# A key as a word of the message, not a merge field such as {company_name}.
+_KEY = re.compile(r"(?<![\w{|])(" + "|".join(sorted({*LABELS, *SHOWN_AT}, key=len, reverse=True)) + r")(?![\w}|])")
+
+
+def _label(key: str) -> str:
+    return "Reminder ladder, step 1" if key == "reminder_after_hours" else LABELS.get(key, key)
+
+
+def labelled(field: str, message: str) -> str:
+    """`message` with the setting keys in it named by their labels: a leading key becomes the label, a
+    message that names none is led by the field's label."""
+    if not _KEY.match(message):
+        message = f"{_label(field)}: {message}"
+    first = True
+
+    def name(match: re.Match[str]) -> str:
+        nonlocal first
+        label = _label(match[1])
+        if first and match.start() == 0:
+            first = False
+            return label
+        return f"“{label}”"
+
+    return _KEY.sub(name, message)
+
+
+def errors_by_field(errors: list[ValidationError]) -> dict[str, str]:
+    """The first error of each field the page shows, in the words of its labels."""
+    by_field: dict[str, str] = {}
+    for error in errors:
+        field = SHOWN_AT.get(error.field, error.field)
+        by_field.setdefault(field, labelled(error.field, error.message))
+    return by_field
+
 
 def _amount_and_unit(value: timedelta, units: tuple[tuple[str, str], ...]) -> tuple[str, str]:
     """The largest unit that expresses `value` exactly, so a stored 1d shows as "1 days", not 1440 minutes."""
@@ -45,7 +105,6 @@ def form_values(policy: Policy) -> dict[str, Any]:
     check_amount, check_unit = _amount_and_unit(policy.closure_check or timedelta(hours=1), INTERVAL_UNITS)
     return {
         "reminder_enabled": policy.reminder_enabled,
-        "reminder_after_hours": str(policy.reminder_after_hours),
         "reminder_template": policy.reminder_template,
         "company_name": policy.company_name,
         "timeout_amount": timeout_amount,
@@ -65,7 +124,8 @@ def form_values(policy: Policy) -> dict[str, Any]:
 def submitted_values(form: Form) -> dict[str, Any]:
     return {
         "reminder_enabled": form.get("reminder_enabled") == "true",
-        "reminder_after_hours": form.get("reminder_after_hours").strip(),
+        # Not on the page (the ladder's step 1 is the first reminder); a form that still sends it is heard.
+        "reminder_after_hours": form.values.get("reminder_after_hours"),
         "reminder_template": form.get("reminder_template"),
         "company_name": form.get("company_name"),
         "timeout_amount": form.get("timeout_amount").strip(),
@@ -89,7 +149,11 @@ def _duration_text(amount: str, unit: str) -> str:
 def policy_changes(values: dict[str, Any]) -> dict[str, object]:
     return {
         "reminder_enabled": values["reminder_enabled"],
-        "reminder_after_hours": values["reminder_after_hours"],
+        **(
+            {}
+            if values.get("reminder_after_hours") is None
+            else {"reminder_after_hours": values["reminder_after_hours"].strip()}
+        ),
         "reminder_template": values["reminder_template"],
         "company_name": values["company_name"],
         "session_timeout": _duration_text(values["timeout_amount"], values["timeout_unit"]),
@@ -157,6 +221,7 @@ def settings_page(
         timeout_units=TIMEOUT_UNITS,
         interval_units=INTERVAL_UNITS,
         timezones=TIMEZONES,
+        labels=LABELS,
         v2=v2,
         v2_fields=policy_v2.FIELDS,
         step_kinds=policy_v2.STEP_KINDS,
@@ -208,10 +273,7 @@ def save(
         except ValidationError as exc:  # the policy changed underneath us between the check and the save
             errors = [exc]
     if errors:
-        by_field: dict[str, str] = {}
-        for error in errors:
-            by_field.setdefault(error.field, error.message)
-        return settings_page(request, runtime, form.login, channel_id, values, by_field)
+        return settings_page(request, runtime, form.login, channel_id, values, errors_by_field(errors))
     return RedirectResponse(f"/dashboard/channels/{channel_id}/settings?saved=1", status_code=303)
 
 
@@ -222,7 +284,7 @@ def save_account(
     try:
         template_service.set_account(runtime.ctx, channel_id, form.get("waba_id"), workspace_id=form.login.workspace_id)
     except ValidationError as exc:
-        return settings_page(request, runtime, form.login, channel_id, errors={"waba_id": exc.message})
+        return settings_page(request, runtime, form.login, channel_id, errors=errors_by_field([exc]))
     return RedirectResponse(f"/dashboard/channels/{channel_id}/settings?saved=1#account", status_code=303)
 
 

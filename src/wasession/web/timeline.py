@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
+from wasession.domain.plan import ReminderStatus
 from wasession.domain.states import MessageKind, MessageStatus
-from wasession.web.render import formatted
+from wasession.web.render import TEMPLATES, formatted
 from wasession.whatsapp.reasons import MAYBE_SENT, in_words
 
 
@@ -116,6 +117,7 @@ REASONS: dict[str, str] = {
     "outside_business_hours": "outside business hours",
     "awaiting_agent": "the customer is waiting for an agent",
     "superseded": "a later step went out instead",
+    "closes_first": "the session closes before it is due",
 }
 
 
@@ -126,6 +128,22 @@ class Line:
     tone: str = ""
     tick: tuple[str, str, str] | None = None
     details: list[tuple[str, str]] = field(default_factory=list)
+
+
+def reminder_words(status: ReminderStatus, zone: tzinfo) -> str:
+    """The reminder's status in words, the same on the chat list and the session page (issue 23)."""
+    if status.state == "scheduled":
+        words = f"step {status.step} at {local_time(status.at, zone)}"
+        return words + (" (outside business hours: it will be skipped)" if status.reason else "")
+    if status.state == "snoozed":
+        return f"step {status.step} skipped: snoozed until {local_time(status.at, zone)}"
+    words = "none scheduled" if status.state == "none" else status.state
+    if status.reason:
+        words += f" ({REASONS.get(status.reason, status.reason.replace('_', ' '))})"
+    return words
+
+
+TEMPLATES.env.filters["reminder"] = reminder_words
 
 
 def local_time(value: datetime | None, zone: tzinfo, *, seconds: bool = False) -> str:

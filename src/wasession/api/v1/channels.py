@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Response
@@ -86,13 +85,8 @@ def create_channel(runtime: RuntimeDep, body: ChannelIn, ws: int = Depends(works
         rate_limit_per_second=body.rate_limit_per_second,
     )
     limit = runtime.settings.max_channels_per_workspace
-    # The cheap refusals first, then Meta: the token must be one that may act for the number.
-    channel_service.check_new_channel(ctx, new, body.policy, workspace_id=ws, max_channels=limit)
-    client = runtime.workers.client_for(None)
-    graph = channel_service.verify_with_graph(client, body.phone_number_id, body.access_token)
-    if not new.display_phone_number and graph.display_phone_number:
-        new = dataclasses.replace(new, display_phone_number=graph.display_phone_number)
-    channel = channel_service.create_channel(ctx, new, body.policy, workspace_id=ws, max_channels=limit)
+    graph = runtime.workers.client_for(None)
+    channel = channel_service.add_channel(ctx, graph, new, body.policy, workspace_id=ws, max_channels=limit)
     runtime.ingestor.credentials.invalidate()
     return channel_out(channel)
 
