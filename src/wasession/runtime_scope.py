@@ -43,8 +43,9 @@ def scope_runtime(scope: Scope) -> Runtime:
     return runtime
 
 
-def runtime_of(connection: HTTPConnection) -> Runtime:
-    """The dependency behind `RuntimeDep`: the runtime serving this request."""
+async def runtime_of(connection: HTTPConnection) -> Runtime:
+    """The dependency behind `RuntimeDep`: the runtime serving this request (async only so that FastAPI
+    calls it on the event loop, not in a worker thread as it would a plain function)."""
     return scope_runtime(connection.scope)
 
 
