@@ -23,7 +23,10 @@ from wasession.whatsapp.signature import sign
 
 APP_SECRET = "relay-e2e-app-secret"
 PHONE = "106540352242922"
-DEADLINE = 150.0  # seconds of real time: two retries (10 s, 20 s) and a restart on a loaded machine
+# Seconds of real time: a retry (10 s) and a restart on a loaded machine. One failure is enough here: the
+# retry waits across the kill and is kept by the restarted serve; the doubling of the waits is proved on
+# the manual clock (tests/http/relay/test_relay.py), where a second failure costs no 20 s of real time.
+DEADLINE = 150.0
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -82,7 +85,7 @@ def test_both_targets_get_every_body_in_order_across_failures_and_a_sigkill(
     assert added.returncode == 0, added.stderr
     key = run_cli(tmp_path, "apikeys", "create", "--name", "relay", env=env).stdout.strip()
     auth = {"Authorization": f"Bearer {key}"}
-    steady, flaky = Scripted(), Scripted([500, 500])
+    steady, flaky = Scripted(), Scripted([500])
     first = [signed_body(n) for n in range(8)]
     second = [signed_body(n) for n in range(8, 16)]
     with serve(steady) as one, serve(flaky) as two:
@@ -106,4 +109,4 @@ def test_both_targets_get_every_body_in_order_across_failures_and_a_sigkill(
     sent = first + second
     in_order_at_least_once(steady.taken, sent)
     in_order_at_least_once(flaky.taken, sent)
-    assert len(two.requests) >= len(sent) + 2  # the two refused attempts were made and retried
+    assert len(two.requests) >= len(sent) + 1  # the refused attempt was made and retried
