@@ -43,7 +43,11 @@ def served(sim: Simulator) -> Iterator[str]:
 def served_app(app: Any) -> Iterator[str]:
     """Any ASGI app (the Simulator's, or its fake Cloud API's) served the same way."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    # A page's live stream never ends by itself: without a bound on the graceful stop the join below
+    # waited its full 10 s for every test that left one open, and left the server thread running.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="dashboard-server", daemon=True)
     thread.start()

@@ -9,7 +9,8 @@ import json
 import random
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -54,16 +55,36 @@ class Seed:
     workspace_channels: dict[str, set[str]]
 
 
-@pytest.fixture(scope="module")
-def seed(request: pytest.FixtureRequest) -> Iterator[Seed]:
+@contextmanager
+def _seed_of(backend: str) -> Iterator[Seed]:
     """A database with active and closed sessions on two channels, reminders sent (no statuses yet)."""
-    backend = request.param
     if backend == "sqlite":
         url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='apply-many-')) / 'seed.sqlite3'}"
         yield from _seeded(backend, url)
     else:
         for url in fresh_postgres_url():
             yield from _seeded(backend, url)
+
+
+@pytest.fixture(scope="module")
+def seeds() -> Iterator[Callable[[str], Seed]]:
+    """Each backend's seed, made when a case first asks for it and shared by every case of the module:
+    a module fixture parametrized through CASES was made again for each case (20 of the module's 28 s).
+    The cases only read it, through copy_of."""
+    made: dict[str, Seed] = {}
+    with ExitStack() as stack:
+
+        def of(backend: str) -> Seed:
+            if backend not in made:
+                made[backend] = stack.enter_context(_seed_of(backend))
+            return made[backend]
+
+        yield of
+
+
+@pytest.fixture
+def seed(request: pytest.FixtureRequest, seeds: Callable[[str], Seed]) -> Seed:
+    return seeds(request.param)
 
 
 def _seeded(backend: str, url: str) -> Iterator[Seed]:
