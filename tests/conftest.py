@@ -18,8 +18,8 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 # tests/<tier>/...: each tier is a marker of the same name (docs/decisions/0008-test-tiers.md), so
-# `pytest -m "unit or service"` is the loop between two edits and `-m "not process"` leaves out the
-# tests that start real processes.
+# `pytest -m "(unit or service) and not postgres and not slow"` is the loop between two edits and
+# `-m "not process"` leaves out the tests that start real processes.
 TIERS = ("unit", "service", "http", "browser", "process")
 PG_URL = os.environ.get("WASESSION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("WASESSION_REQUIRE_POSTGRES") == "1"

@@ -7,6 +7,7 @@ well under a minute. Event-webhook test sends go to an in-memory transport, neve
 from __future__ import annotations
 
 import httpx
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -19,6 +20,9 @@ from schemathesis.specs.openapi.checks import (
 from wasession.services import apikeys as key_service
 from wasession.services import channels as channel_service
 from wasession.testing import Simulator
+
+# Together more than 10 s (a fuzz run of every API operation): out of the loop between two edits.
+pytestmark = pytest.mark.slow
 
 MAX_EXAMPLES = 20
 

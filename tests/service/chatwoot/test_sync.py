@@ -7,7 +7,12 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from tests.support.chatwoot import SECRET, WA_ID, World, event_types
+
+# Together more than 10 s on a loaded 2-core machine: out of the loop between two edits.
+pytestmark = pytest.mark.slow
 
 POLICY: dict[str, Any] = {
     "session_timeout": "1h",

@@ -18,6 +18,9 @@ from wasession.store import messages as message_store
 from wasession.testing import Simulator
 from wasession.whatsapp.client import CloudClient
 
+# Together more than 10 s on a loaded 2-core machine: out of the loop between two edits.
+pytestmark = pytest.mark.slow
+
 THROTTLING = (130429, 4, 80007, 131057, 131016, 131000, 2)
 NEVER_RETRIED = (131047, 131026, 131051, 368, 131031, 130497, 131048, 132000, 132001, 132015)
 

@@ -19,6 +19,9 @@ from wasession.services.errors import NotFoundError, WindowClosedError
 from wasession.store import messages as message_store
 from wasession.testing import MessageView, Simulator
 
+# Together more than 10 s on a loaded 2-core machine: out of the loop between two edits.
+pytestmark = pytest.mark.slow
+
 RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3}
 
 

@@ -16,6 +16,9 @@ from wasession.services import users as user_service
 from wasession.testing import Simulator
 from wasession.testing.harness import add_admin, served
 
+# Together more than 10 s on a loaded 2-core machine: out of the loop between two edits.
+pytestmark = pytest.mark.slow
+
 WRONG = "not the password"
 
 
