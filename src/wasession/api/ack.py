@@ -58,6 +58,7 @@ class AckFront:
         limits = BodyLimits.from_settings(runtime.settings)
         self.limit = limits.limit(*WEBHOOK_ROUTE)
         self.timeout = limits.timeout
+        self._too_large = f"this request's body is limited to {human_size(self.limit)}"  # once, not per request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != WEBHOOK_ROUTE[1]:
@@ -87,7 +88,7 @@ class AckFront:
 
     async def _receive(self, scope: Scope, receive: Receive, answer: _Answer, refuse: _Refuse) -> None:
         started = time.perf_counter()
-        too_large = f"this request's body is limited to {human_size(self.limit)}"
+        too_large = self._too_large
         declared = declared_length(scope)
         if declared is not None and declared > self.limit:
             await refuse(413, "payload_too_large", too_large)
