@@ -268,7 +268,8 @@ def new_database(d: Path) -> tuple[Path, dict[str, str]]:
     db_file = d / "ingest.sqlite3"
     env = {**os.environ, "WASESSION_DATABASE_URL": f"sqlite:///{db_file}"}
     subprocess.run(
-        [_util.WASESSION, "channels", "add", "--name", "bench", "--phone-number-id", _seed.PHONE_NUMBER_ID,
+        [_util.WASESSION, "channels", "add", "--skip-token-check", "--name", "bench",
+         "--phone-number-id", _seed.PHONE_NUMBER_ID,
          "--access-token", "bench-token", "--app-secret", _seed.APP_SECRET, "--verify-token", "bench-verify"],
         env=env, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip

@@ -68,7 +68,8 @@ def measure(server_url: str, n: int, connections: int, seconds: float, contacts:
         env = {**os.environ, "WASESSION_DATABASE_URL": url}
         subprocess.run([_util.WASESSION, "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
         subprocess.run(
-            [_util.WASESSION, "channels", "add", "--name", "bench", "--phone-number-id", _seed.PHONE_NUMBER_ID,
+            [_util.WASESSION, "channels", "add", "--skip-token-check", "--name", "bench",
+         "--phone-number-id", _seed.PHONE_NUMBER_ID,
              "--access-token", "bench-token", "--app-secret", _seed.APP_SECRET, "--verify-token", "bench-verify"],
             env=env, check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip

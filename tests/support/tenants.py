@@ -78,10 +78,21 @@ def set_up(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
     for args in (
         ("migrate",),
         ("workspaces", "create", "b"),
-        ("channels", "add", "--name", "A", "--phone-number-id", PHONES["a"], "--app-secret", SECRETS["a"]),
         (
             "channels",
             "add",
+            "--skip-token-check",
+            "--name",
+            "A",
+            "--phone-number-id",
+            PHONES["a"],
+            "--app-secret",
+            SECRETS["a"],
+        ),
+        (
+            "channels",
+            "add",
+            "--skip-token-check",
             "--workspace",
             "b",
             "--name",

@@ -8,27 +8,25 @@ from fastapi.responses import JSONResponse
 
 from wasession.api.errors import error_body
 from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import chatwoot
 
+router = APIRouter(tags=["webhooks"])
 
-def router(runtime: Runtime) -> APIRouter:
-    r = APIRouter(tags=["webhooks"])
 
-    @r.post(
-        "/chatwoot/{connection_id}/webhook",
-        summary="Chatwoot's account webhook (Settings → Integrations → Webhooks) for one connection",
-    )
-    async def chatwoot_webhook(connection_id: int, request: Request) -> JSONResponse:
-        body = await request.body()
-        try:
-            done = await _run(runtime, connection_id, body, dict(request.headers))
-        except chatwoot.WebhookRefused as exc:
-            return JSONResponse(error_body("bad_signature", exc.message), status_code=401)
-        except chatwoot.NotSentUpstream as exc:
-            return JSONResponse(error_body("chatwoot_unavailable", exc.message), status_code=503)
-        return JSONResponse(done)
-
-    return r
+@router.post(
+    "/chatwoot/{connection_id}/webhook",
+    summary="Chatwoot's account webhook (Settings → Integrations → Webhooks) for one connection",
+)
+async def chatwoot_webhook(connection_id: int, request: Request, runtime: RuntimeDep) -> JSONResponse:
+    body = await request.body()
+    try:
+        done = await _run(runtime, connection_id, body, dict(request.headers))
+    except chatwoot.WebhookRefused as exc:
+        return JSONResponse(error_body("bad_signature", exc.message), status_code=401)
+    except chatwoot.NotSentUpstream as exc:
+        return JSONResponse(error_body("chatwoot_unavailable", exc.message), status_code=503)
+    return JSONResponse(done)
 
 
 async def _run(runtime: Runtime, connection_id: int, body: bytes, headers: dict[str, str]) -> dict[str, object]:

@@ -7,12 +7,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from wasession.api.errors import send_error
-from wasession.runtime import Runtime
+from wasession.runtime_scope import scope_runtime
 from wasession.services import apikeys as key_service
 
 API_PREFIX = "/api/v1"
 # Where the gate leaves the workspace it found, so the route's dependency does not look the key up again.
 SCOPE_WORKSPACE = "wasession.workspace_id"
+# Who a request acts as, for what it writes down (a private note's author, issue 23): "API key <name>".
+SCOPE_ACTOR = "wasession.actor"
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -24,9 +26,8 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 class KeyGate:
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.runtime = runtime
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -43,11 +44,16 @@ class KeyGate:
                 headers={"WWW-Authenticate": "Bearer"},
             )
             return
-        key = await run_in_threadpool(key_service.authenticate, self.runtime.ctx, token)
+        key = await run_in_threadpool(key_service.authenticate, scope_runtime(scope).ctx, token)
         if key is None:
             await send_error(
                 send, 401, "unauthorized", "the API key is unknown or revoked", headers={"WWW-Authenticate": "Bearer"}
             )
             return
         scope[SCOPE_WORKSPACE] = key.workspace_id
+        scope[SCOPE_ACTOR] = actor(key.name)
         await self.app(scope, receive, send)
+
+
+def actor(key_name: str) -> str:
+    return f"API key {key_name}"

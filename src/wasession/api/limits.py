@@ -19,6 +19,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wasession.api.errors import send_error
 from wasession.config import Settings
+from wasession.runtime import Runtime
+from wasession.runtime_scope import per_runtime, scope_runtime
 
 log = logging.getLogger(__name__)
 
@@ -57,22 +59,29 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
+def limits_of(runtime: Runtime) -> BodyLimits:
+    """The runtime's limits, read from its settings once."""
+    return per_runtime(runtime, BodyLimits, lambda rt: BodyLimits.from_settings(rt.settings))
+
+
 class BodyLimit:
-    def __init__(self, app: ASGIApp, limits: BodyLimits) -> None:
+    """Bounds every request by the limits of the runtime serving it (runtime_scope)."""
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limits.limit(scope["method"], scope["path"])
+        limits = limits_of(scope_runtime(scope))
+        limit = limits.limit(scope["method"], scope["path"])
         declared = declared_length(scope)
         if declared is not None and declared > limit:
             await send_error(send, 413, "payload_too_large", f"this request's body is limited to {human_size(limit)}")
             return
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.limits.timeout
+        deadline = loop.time() + limits.timeout
         received = 0
         body_done = False
         started = False  # the route's response has begun
@@ -94,8 +103,8 @@ class BodyLimit:
             try:
                 message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
             except TimeoutError:
-                log.info("http: request body not complete after %gs; answered 408", self.limits.timeout)
-                return await refuse(408, "request_timeout", f"the body did not arrive within {self.limits.timeout:g}s")
+                log.info("http: request body not complete after %gs; answered 408", limits.timeout)
+                return await refuse(408, "request_timeout", f"the body did not arrive within {limits.timeout:g}s")
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:

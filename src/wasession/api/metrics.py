@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wasession.api.errors import error_body
 from wasession.observability import metrics
 from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep, per_runtime
 from wasession.services import queries as query_service
 
 log = logging.getLogger(__name__)
@@ -65,27 +66,27 @@ class _Gauges:
             self.refreshed = time.monotonic()
 
 
-def install(app: FastAPI, runtime: Runtime) -> None:
-    app.add_middleware(WebhookCounter)
-    gauges = _Gauges(runtime)
-    r = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"])
 
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def scrape(request: Request, runtime: RuntimeDep) -> Response:
     token = runtime.settings.metrics_token
+    if token:
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return JSONResponse(
+                error_body("unauthorized", "send the metrics token as `Authorization: Bearer <token>`"),
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+    try:
+        await run_in_threadpool(per_runtime(runtime, _Gauges, _Gauges).refresh)
+    except Exception as exc:  # counters are still worth serving while the database is away
+        log.warning("metrics: could not count sessions: %s", type(exc).__name__)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @r.get("/metrics", summary="Prometheus metrics", response_class=Response)
-    async def scrape(request: Request) -> Response:
-        if token:
-            given = request.headers.get("authorization", "")
-            if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-                return JSONResponse(
-                    error_body("unauthorized", "send the metrics token as `Authorization: Bearer <token>`"),
-                    status_code=401,
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-        try:
-            await run_in_threadpool(gauges.refresh)
-        except Exception as exc:  # counters are still worth serving while the database is away
-            log.warning("metrics: could not count sessions: %s", type(exc).__name__)
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(r)
+def install(app: FastAPI) -> None:
+    app.add_middleware(WebhookCounter)
+    app.include_router(router)

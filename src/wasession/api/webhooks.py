@@ -8,25 +8,22 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from wasession.observability import activity
-from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 
 REFUSALS = activity.Throttled()  # one line a second under a flood of wrong handshakes
 
 
-def router(runtime: Runtime) -> APIRouter:
-    r = APIRouter(tags=["webhooks"])
-    credentials = runtime.ingestor.credentials
+router = APIRouter(tags=["webhooks"])
 
-    @r.get("/webhooks/whatsapp", response_class=PlainTextResponse, summary="Meta's verification handshake")
-    async def verify(request: Request) -> Response:
-        params = dict(request.query_params)
-        challenge = await run_in_threadpool(credentials.challenge, params)
-        if challenge is None:
-            REFUSALS.info("handshake-403", f"webhook verification refused (403): {_handshake_refusal(params)}")
-            return PlainTextResponse("Forbidden", status_code=403)
-        return PlainTextResponse(challenge)
 
-    return r
+@router.get("/webhooks/whatsapp", response_class=PlainTextResponse, summary="Meta's verification handshake")
+async def verify(request: Request, runtime: RuntimeDep) -> Response:
+    params = dict(request.query_params)
+    challenge = await run_in_threadpool(runtime.ingestor.credentials.challenge, params)
+    if challenge is None:
+        REFUSALS.info("handshake-403", f"webhook verification refused (403): {_handshake_refusal(params)}")
+        return PlainTextResponse("Forbidden", status_code=403)
+    return PlainTextResponse(challenge)
 
 
 def _handshake_refusal(params: dict[str, str]) -> str:

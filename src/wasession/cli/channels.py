@@ -58,6 +58,11 @@ def channels() -> None:
     "--workspace", default="default", show_default=True, help="The workspace the channel belongs to (by name)."
 )
 @click.option(
+    "--skip-token-check",
+    is_flag=True,
+    help="Do not ask Meta whether the access token may act for the number (offline set-ups; warned about).",
+)
+@click.option(
     "--set",
     "settings",
     multiple=True,
@@ -78,17 +83,29 @@ def channels_add(
     graph_base_url: str | None,
     graph_version: str | None,
     rate_limit: int,
+    skip_token_check: bool,
     settings: tuple[str, ...],
 ) -> None:
-    """Add a channel for a WhatsApp Business phone number, with optional policy settings."""
-    from wasession.services.channels import NewChannel, create_channel
+    """Add a channel for a WhatsApp Business phone number, with optional policy settings.
+
+    Meta is asked first, with the channel's own token, whether it may act for the number (as
+    `POST /api/v1/channels` does); a refused token creates nothing."""
+    from wasession.services.channels import NewChannel, add_channel
 
     if settings:
         click.echo("note: --set is deprecated; write KEY=VALUE after the options, as `policy set` does", err=True)
+    if skip_token_check:
+        click.echo(
+            "warning: --skip-token-check: Meta was not asked whether this access token may act for the number; "
+            "a wrong one shows only when the first message fails",
+            err=True,
+        )
     with runtime_for(ctx) as runtime, user_errors():
         workspace_id = workspace_id_named(runtime, workspace)
-        channel = create_channel(
+        graph = None if skip_token_check else runtime.workers.graph_client(graph_base_url, graph_version)
+        channel = add_channel(
             runtime.ctx,
+            graph,
             NewChannel(
                 name=name,
                 phone_number_id=phone_number_id,

@@ -15,7 +15,7 @@ from wasession.config import Settings, StartupError, load_settings
 from wasession.domain.errors import ValidationError
 from wasession.runtime import Runtime
 from wasession.services.channels import Channel
-from wasession.services.errors import ConflictError, NotFoundError
+from wasession.services.errors import ConflictError, NotFoundError, UpstreamError
 
 T = TypeVar("T")
 
@@ -95,7 +95,7 @@ def user_errors() -> Iterator[None]:
     """Errors a user caused end the command with their message and exit code 1, not a traceback."""
     try:
         yield
-    except (ValidationError, ConflictError, NotFoundError) as exc:
+    except (ValidationError, ConflictError, NotFoundError, UpstreamError) as exc:
         field = getattr(exc, "field", None)
         raise click.ClickException(f"{field}: {exc}" if field and not str(exc).startswith(field) else str(exc)) from exc
 

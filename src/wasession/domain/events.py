@@ -27,6 +27,8 @@ class EventType(StrEnum):
     SESSION_WOKE = "session_woke"
     CLOSING_MESSAGE_QUEUED = "closing_message_queued"
     CLOSING_MESSAGE_SKIPPED = "closing_message_skipped"
+    # -- a team (issue 23): who the chat is assigned to ----------------------------------------------
+    SESSION_ASSIGNED = "session_assigned"
 
     # -- what the customer sent (R2–R5) ---------------------------------------------------------------
     CUSTOMER_MESSAGE = "customer_message"

@@ -105,3 +105,56 @@ def plan(
     if held:
         return Plan(window, eligible, closing, state, due_reminder, None, None, step)
     return Plan(window, eligible, closing, state, due_reminder, closing, DueKind.CLOSE, step)
+
+
+@dataclass(frozen=True)
+class ReminderStatus:
+    """Where a session's reminder stands, the one answer the chat list, the session page and the API
+    give (issue 23: a snoozed or reopened chat told two stories). `state` is "scheduled" (goes out at
+    `at`), "snoozed" (the step falls inside the snooze ending at `at`, so the wake skips it), "none",
+    or a stored ReminderState past pending (queued, sent, delivered, read, failed, unknown, skipped,
+    cancelled, missed). `reason` says why, for the states that have one."""
+
+    state: str
+    step: int | None = None
+    at: datetime | None = None
+    reason: str | None = None
+
+
+# The stored states whose reason is worth showing; another state's leftover reason is stale.
+_WITH_REASON = frozenset({ReminderState.SKIPPED, ReminderState.CANCELLED, ReminderState.FAILED, ReminderState.MISSED})
+
+
+def reminder_status(
+    *,
+    active: bool,
+    reminder_state: ReminderState,
+    reminder_step: int,
+    reminder_due_at: datetime | None,
+    reminder_reason: str | None,
+    snoozed_until: datetime | None,
+    closes_at: datetime,
+    held: bool,
+    policy: Policy,
+    now: datetime,
+) -> ReminderStatus:
+    """The reminder's status as every face shows it. A pending step is "scheduled" only where it will
+    really go out: not on a closed session, not inside a snooze (the wake skips it), not after the
+    closure that ends the session first (unless held), and with its reason when business hours will
+    skip it (`step_due_at` already moved it to the opening where it fits)."""
+    state = ReminderState(reminder_state)
+    if state is ReminderState.PENDING:
+        if reminder_due_at is None:
+            return ReminderStatus("none")
+        if not active:
+            return ReminderStatus(ReminderState.CANCELLED, reminder_step, None, "session_closed")
+        if is_snoozed(snoozed_until, now) and snoozed_until is not None and reminder_due_at < snoozed_until:
+            return ReminderStatus("snoozed", reminder_step, snoozed_until, "snoozed")
+        if reminder_due_at >= closes_at and not held:
+            return ReminderStatus("none", reminder_step, None, "closes_first")
+        hours = policy.business_hours
+        shut = not hours.always_open and not hours.is_open(reminder_due_at, policy.timezone)
+        return ReminderStatus("scheduled", reminder_step, reminder_due_at, "outside_business_hours" if shut else None)
+    if state in (ReminderState.NONE, ReminderState.NEW):
+        return ReminderStatus("none")
+    return ReminderStatus(state, reminder_step, None, reminder_reason if state in _WITH_REASON else None)

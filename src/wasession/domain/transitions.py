@@ -420,12 +420,14 @@ def woke(state: SessionState, *, policy: Policy, now: datetime, early: bool) -> 
     events = [EventNote(EventType.SESSION_WOKE, now, {"early": early, "snoozed_until": state.snoozed_until})]
     awake = replace(state, snoozed_until=now)
     reminder_state, step = state.reminder_state, state.reminder_step
+    extra: ReplanExtra = {"snoozed_until": now}
     if reminder_state == ReminderState.PENDING:
         passed = overdue_steps(awake, policy, now)
         events += [EventNote(EventType.REMINDER_SKIPPED, now, {"reason": "snoozed", "step": n}) for n in passed]
         if passed:
             reminder_state, step = _after_step(awake, policy, passed[-1], ReminderState.SKIPPED)
-    p, values = replanned(awake, policy, now, reminder_state=reminder_state, reminder_step=step, snoozed_until=now)
+            extra["reminder_reason"] = "snoozed"  # what the list, the page and the API say of it
+    p, values = replanned(awake, policy, now, reminder_state=reminder_state, reminder_step=step, **extra)
     return Change(values, tuple(events), plan=p)
 
 

@@ -21,11 +21,10 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -34,7 +33,7 @@ import httpx
 
 from wasession.domain.durations import doubling
 from wasession.engine.fair_pool import STEP_SECONDS, round_robin
-from wasession.engine.outbound_pool import OutboundPool, Post
+from wasession.engine.outbound_pool import OutboundPool, Post, StepReport
 from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolver
 from wasession.outbound.http import DEADLINE_SECONDS, MAX_ANSWER_BYTES, TIMEOUT, OutboundResult, guarded_post
@@ -42,7 +41,7 @@ from wasession.store import event_webhooks as hook_store
 from wasession.store.db import Connection
 from wasession.store.event_webhooks import Delivery, event_payload
 
-__all__ = ["DispatchReport", "EventDispatcher", "encode", "event_payload", "retry_delay", "sign"]
+__all__ = ["EventDispatcher", "encode", "event_payload", "retry_delay", "sign"]
 
 log = logging.getLogger(__name__)
 
@@ -78,23 +77,6 @@ def encode(payload: Any) -> bytes:
 def retry_delay(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt: 30 s, 1 min, 2 min … at most an hour."""
     return doubling(attempts, FIRST_RETRY, MAX_RETRY)
-
-
-@dataclass
-class DispatchReport:
-    queued: int = 0  # deliveries handed to the pool and not finished when the step returned
-    delivered: int = 0
-    retrying: int = 0
-    failed: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    @property
-    def total(self) -> int:
-        return self.queued + self.delivered + self.retrying + self.failed
-
-    def count(self, status: str) -> None:
-        with self._lock:
-            setattr(self, status, getattr(self, status) + 1)
 
 
 @dataclass(frozen=True)
@@ -155,8 +137,8 @@ class EventDispatcher(OutboundPool):
         with self.ctx.db.read() as conn:
             return hook_store.next_attempt_at(conn, self.ctx.clock.now())
 
-    def run_pending(self) -> DispatchReport:
-        report = DispatchReport()
+    def run_pending(self) -> StepReport:
+        report = StepReport()
         futures: list[Future[None]] = []
         for webhook_id, workspace_id, attempts in self._claim_due():
             step = partial(self._deliver_in_order, webhook_id, attempts, report)
@@ -170,7 +152,7 @@ class EventDispatcher(OutboundPool):
 
     def deliver_now(self, delivery_id: int, *, final: bool = False) -> Delivery:
         """Attempt one delivery at once (the test-send endpoint); `final` means no retries afterwards."""
-        report = DispatchReport()
+        report = StepReport()
         with self.ctx.db.write() as conn:
             delivery = hook_store.claim_one(conn, delivery_id)
             attempt = self._lease(conn, delivery, self.ctx.clock.now()) if delivery else None
@@ -214,7 +196,7 @@ class EventDispatcher(OutboundPool):
                 self._pool.give_back(workspace_id)
         return claimed
 
-    def _deliver_in_order(self, webhook_id: int, attempts: list[_Attempt], report: DispatchReport) -> None:
+    def _deliver_in_order(self, webhook_id: int, attempts: list[_Attempt], report: StepReport) -> None:
         """One webhook's claimed deliveries, one after another; after a failure the rest are handed back
         untouched, so a receiver that is down costs one deadline per step, not one per event. After
         STEP_SECONDS the rest are handed back due now: the thread goes to whoever is next."""
@@ -268,7 +250,7 @@ class EventDispatcher(OutboundPool):
             max_answer=self.max_answer,
         )
 
-    def _attempt(self, attempt: _Attempt, report: DispatchReport, *, final: bool = False) -> bool:
+    def _attempt(self, attempt: _Attempt, report: StepReport, *, final: bool = False) -> bool:
         """Send one delivery and record the outcome; True when it was delivered."""
         delivery = attempt.delivery
         if attempt.url is None:
@@ -295,7 +277,7 @@ class EventDispatcher(OutboundPool):
         self._record(delivery, result, final, report)
         return result.ok
 
-    def _record(self, delivery: Delivery, result: OutboundResult, final: bool, report: DispatchReport) -> None:
+    def _record(self, delivery: Delivery, result: OutboundResult, final: bool, report: StepReport) -> None:
         now = self.ctx.clock.now()
         attempts = delivery.attempts + 1
         if result.ok:

@@ -5,6 +5,7 @@ called in this process is not taken again)."""
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 
 from wasession.engine.fair_pool import FairPool
@@ -13,6 +14,25 @@ from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolve
 from wasession.outbound.http import DEADLINE_SECONDS, OutboundResult
 
 Post = Callable[[str, bytes, Mapping[str, str]], OutboundResult]
+
+
+class StepReport:
+    """What one step did, counted by outcome (the relay's delivered, failed, given_up, skipped; the
+    dispatcher's delivered, retrying, failed) from the pool's threads; `queued`: calls handed to the pool
+    and not finished when the step returned."""
+
+    def __init__(self) -> None:
+        self.queued = 0
+        self.outcomes: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    @property
+    def total(self) -> int:
+        return self.queued + sum(self.outcomes.values())
+
+    def count(self, outcome: str) -> None:
+        with self._lock:
+            self.outcomes[outcome] += 1
 
 
 class OutboundPool:

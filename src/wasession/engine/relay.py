@@ -31,9 +31,7 @@ import ctypes.util
 import logging
 import os
 import sys
-import threading
 import time
-from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -43,7 +41,7 @@ from functools import partial
 from wasession.domain.durations import doubling
 from wasession.domain.relay import ACCOUNT_UPDATES, kinds_for
 from wasession.engine.fair_pool import STEP_SECONDS, round_robin
-from wasession.engine.outbound_pool import OutboundPool, Post
+from wasession.engine.outbound_pool import OutboundPool, Post, StepReport
 from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
 from wasession.outbound.addresses import AddressPolicy, Resolver, system_resolver
@@ -114,24 +112,6 @@ def retry_delay(attempts: int) -> timedelta:
     return doubling(attempts, FIRST_RETRY, MAX_RETRY)
 
 
-class RelayReport:
-    """What one step did, counted by outcome (delivered, failed, given_up, skipped) from the pool's
-    threads; `queued`: targets handed to the pool and not finished when the step returned."""
-
-    def __init__(self) -> None:
-        self.queued = 0
-        self.outcomes: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    @property
-    def total(self) -> int:
-        return self.queued + sum(self.outcomes.values())
-
-    def count(self, outcome: str) -> None:
-        with self._lock:
-            self.outcomes[outcome] += 1
-
-
 @dataclass(frozen=True)
 class _Job:
     target: Target
@@ -178,8 +158,8 @@ class Relay(OutboundPool):
         with self.ctx.db.read() as conn:
             return forward_store.next_due(conn, self.ctx.clock.now())
 
-    def run_pending(self) -> RelayReport:
-        report = RelayReport()
+    def run_pending(self) -> StepReport:
+        report = StepReport()
         if not self._reclaimed:
             self._reclaim_dead_local()
         self._refresh_lag()
@@ -247,7 +227,7 @@ class Relay(OutboundPool):
                     forward_store.release_leases_of(conn, owner)
             log.info("relay: freed the leases of %s, no longer running", ", ".join(dead))
 
-    def _deliver(self, job: _Job, report: RelayReport) -> None:
+    def _deliver(self, job: _Job, report: StepReport) -> None:
         target_id = job.target.id
         read = [0]
         try:
@@ -264,7 +244,7 @@ class Relay(OutboundPool):
             if read[0] >= TRIM_AFTER_BYTES:
                 _trim_heap()
 
-    def _deliver_in_order(self, job: _Job, report: RelayReport, read: list[int]) -> None:
+    def _deliver_in_order(self, job: _Job, report: StepReport, read: list[int]) -> None:
         """`read[0]`: the log bytes this step read, for the caller to decide on trimming the heap."""
         target = job.target
         cursor, attempts = target.cursor, target.attempts

@@ -4,13 +4,15 @@ and the sender alike."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from typing_extensions import Unpack
 
 from wasession.domain.events import EventType
-from wasession.domain.states import CloseReason, Direction, MessageKind, MessageStatus, ReminderState
+from wasession.domain.states import CloseReason, Direction, MessageKind, MessageStatus
 from wasession.domain.transitions import (
     Change,
     EventNote,
@@ -34,22 +36,17 @@ def reminder_callback_data(session_id: int) -> str:
     return f"wasession:reminder:{session_id}"
 
 
+# SessionState is the part of a stored session the transitions read: its fields are named once, there,
+# and read from the row by name (the row converted its states to the enums already).
+_STATE_NAMES = tuple(f.name for f in fields(SessionState))
+_STATE_FIELDS = attrgetter(*_STATE_NAMES)
+if not set(_STATE_NAMES) <= {f.name for f in fields(SessionRow)}:
+    raise RuntimeError("SessionState's fields must be columns of SessionRow")
+
+
 def state_of(session: SessionRow) -> SessionState:
     """The part of a stored session the transitions read."""
-    return SessionState(
-        status=session.status,
-        last_customer_at=session.last_customer_at,
-        last_message_at=session.last_message_at,
-        window_closes_at=session.window_closes_at,
-        window_closed_early_at=session.window_closed_early_at,
-        eligible_at=session.eligible_at,
-        closes_at=session.closes_at,
-        reminder_state=ReminderState(session.reminder_state),
-        reminder_due_at=session.reminder_due_at,
-        awaiting=session.awaiting,
-        reminder_step=session.reminder_step,
-        snoozed_until=session.snoozed_until,
-    )
+    return SessionState(*_STATE_FIELDS(session))
 
 
 def _event(

@@ -109,6 +109,13 @@ class Workers:
         else:
             base = (channel.graph_base_url if channel else None) or settings.graph_base_url
         version = (channel.graph_version if channel else None) or settings.graph_version
+        return self.graph_client(base, version)
+
+    def graph_client(self, base_url: str | None = None, version: str | None = None) -> CloudClient:
+        """The Graph client for this origin and version (None: the operator's WASESSION_GRAPH_* settings),
+        for a channel not yet stored, as `channels add --graph-base-url` names it."""
+        base = base_url or self.settings.graph_base_url
+        version = version or self.settings.graph_version
         with self._clients_lock:
             client = self._clients.get((base, version))
             if client is None:

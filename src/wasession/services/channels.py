@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -101,6 +102,27 @@ def create_channel(
         assert channel is not None
         session_writes.record(conn, channel, None, EventType.CHANNEL_CREATED, now, name=channel.name)
     return channel
+
+
+def add_channel(
+    ctx: ServiceContext,
+    graph: CloudClient | None,
+    new: NewChannel,
+    policy: Mapping[str, object] | None = None,
+    *,
+    workspace_id: int | None = None,
+    max_channels: int = DEFAULT_MAX_CHANNELS_PER_WORKSPACE,
+) -> Channel:
+    """Adding a channel, the one path of `POST /api/v1/channels` and `wasession channels add`: the cheap
+    refusals first, then Meta is asked with the channel's own token whether it may act for the number
+    (`verify_with_graph`), then the write. `graph` None skips Meta: only the operator's explicit
+    `channels add --skip-token-check` (offline set-ups) passes it. Nothing is written when refused."""
+    check_new_channel(ctx, new, policy, workspace_id=workspace_id, max_channels=max_channels)
+    if graph is not None:
+        found = verify_with_graph(graph, new.phone_number_id, new.access_token)
+        if not new.display_phone_number and found.display_phone_number:
+            new = dataclasses.replace(new, display_phone_number=found.display_phone_number)
+    return create_channel(ctx, new, policy, workspace_id=workspace_id, max_channels=max_channels)
 
 
 def _validate(new: NewChannel, policy: Mapping[str, object] | None) -> Policy:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from wasession.domain.clock import parse_instant
 from wasession.domain.events import EventType
-from wasession.domain.plan import is_held, is_snoozed
+from wasession.domain.plan import ReminderStatus, is_held, is_snoozed, reminder_status
 from wasession.domain.policy import Policy
 from wasession.domain.states import Awaiting, CloseReason, MessageStatus, ReminderState, SessionStatus
 from wasession.lifecycle.context import ServiceContext
@@ -26,11 +26,14 @@ from wasession.store import events as event_store
 from wasession.store import messages as message_store
 from wasession.store import metrics as metrics_store
 from wasession.store import queries as query_store
+from wasession.store import team as team_store
+from wasession.store import users as user_store
 from wasession.store.db import Connection
 from wasession.store.events import Event
 from wasession.store.messages import MessageRow
 from wasession.store.metrics import GaugeCounts
 from wasession.store.queries import SORTS, Key, SessionFilter, SessionListRow
+from wasession.store.team import Assignment
 
 MAX_PAGE = 200
 MAX_SEARCH = 100
@@ -69,6 +72,9 @@ class SessionSummary:
     snoozed_until: datetime | None = None
     snoozed: bool = False  # snoozed_until is ahead: no reminder and no automatic closure until then
     held: bool = False  # hold_while_awaiting_agent keeps it open until an agent replies
+    # The reminder as every face shows it (domain.plan.reminder_status): list, page and API agree.
+    reminder: ReminderStatus = field(default_factory=lambda: ReminderStatus("none"))
+    assignee: str | None = None  # the dashboard user the chat is assigned to (issue 23)
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ def _policies(conn: Connection, rows: list[SessionListRow]) -> dict[int, Policy]
 def _summary(row: SessionListRow, now: datetime, policies: dict[int, Policy] | None = None) -> SessionSummary:
     session, contact = row.session, row.contact
     policy = (policies or {}).get(session.channel_id, Policy())
+    held = session.active and is_held(policy, session.awaiting)
     return SessionSummary(
         id=session.id,
         channel_id=session.channel_id,
@@ -127,7 +134,19 @@ def _summary(row: SessionListRow, now: datetime, policies: dict[int, Policy] | N
         reminder_step=session.reminder_step,
         snoozed_until=session.snoozed_until,
         snoozed=session.active and is_snoozed(session.snoozed_until, now),
-        held=session.active and is_held(policy, session.awaiting),
+        held=held,
+        reminder=reminder_status(
+            active=session.active,
+            reminder_state=session.reminder_state,
+            reminder_step=session.reminder_step,
+            reminder_due_at=session.reminder_due_at,
+            reminder_reason=session.reminder_reason,
+            snoozed_until=session.snoozed_until,
+            closes_at=session.closes_at,
+            held=held,
+            policy=policy,
+            now=now,
+        ),
     )
 
 
@@ -192,6 +211,8 @@ def list_sessions(
     wa_id: str | None = None,
     cursor: str | None = None,
     snoozed: bool | None = None,
+    assignee: str | None = None,
+    unassigned: bool | None = None,
 ) -> SessionPage:
     """One page of sessions in the order of `sort` (see `wasession.store.queries.segments`), with
     cursors both ways, the count of all matching sessions and the page's position among them.
@@ -199,7 +220,9 @@ def list_sessions(
     `eligible` and `window_open` are only ever true for active sessions. `closing_within` keeps the
     active sessions whose window closes after now and no later than now + closing_within. `search`
     matches part of the contact's name, WhatsApp id or phone, in any case. `snoozed` keeps the
-    active sessions snoozed now (or, false, every other).
+    active sessions snoozed now (or, false, every other). `assignee` keeps the chats assigned to that
+    user of the workspace (another name is refused, naming `assignee`); `unassigned` those assigned to
+    nobody (or, false, to someone).
     """
     if status is not None and status not in STATUSES:
         raise ValidationError("status", f"status must be one of {', '.join(STATUSES)}; got {status!r}")
@@ -216,6 +239,7 @@ def list_sessions(
         raise ValidationError("search", f"search must be at most {MAX_SEARCH} characters", code="too_long")
     key, forward = decode_cursor(cursor, sort) if cursor is not None else (None, True)
     now = ctx.clock.now()
+    assignee_id = _assignee_id(ctx, workspace_id, assignee) if assignee is not None else None
     query = SessionFilter(
         status=SessionStatus(status) if status is not None else None,
         eligible=eligible,
@@ -227,6 +251,8 @@ def list_sessions(
         closing_within=closing_within,
         search=search,
         snoozed=snoozed,
+        assignee_id=assignee_id,
+        unassigned=unassigned,
     )
     with ctx.db.read() as conn:
         rows = query_store.list_page(
@@ -241,11 +267,13 @@ def list_sessions(
             before = query_store.count(conn, workspace_id, query, now=now, sort=sort, before=first)
         previews = query_store.last_messages(conn, [r.session.id for _, r in rows])
         policies = _policies(conn, [r for _, r in rows])
+        assigned = team_store.assignments(conn, [r.session.id for _, r in rows])
     items = [
         replace(
             _summary(r, now, policies),
             last_message_preview=_preview(previews.get(r.session.id)),
             last_message_failed=_failed(previews.get(r.session.id)),
+            assignee=_username(assigned.get(r.session.id)),
         )
         for _, r in rows
     ]
@@ -261,9 +289,10 @@ def session_summary(ctx: ServiceContext, session_id: int, *, workspace_id: int) 
     with ctx.db.read() as conn:
         row = query_store.one(conn, workspace_id, session_id)
         policies = _policies(conn, [row]) if row is not None else {}
+        assigned = team_store.assignment(conn, session_id) if row is not None else None
     if row is None:
         raise NotFoundError("session", session_id)
-    return _summary(row, ctx.clock.now(), policies)
+    return replace(_summary(row, ctx.clock.now(), policies), assignee=_username(assigned))
 
 
 def session_detail(ctx: ServiceContext, session_id: int, *, workspace_id: int) -> SessionDetail:
@@ -276,7 +305,21 @@ def session_detail(ctx: ServiceContext, session_id: int, *, workspace_id: int) -
         transcript = message_store.transcript(conn, session_id)
         timeline = event_store.for_session(conn, session_id)
         policies = _policies(conn, [row])
-    return SessionDetail(_summary(row, now, policies), transcript, timeline)
+        assigned = team_store.assignment(conn, session_id)
+    return SessionDetail(replace(_summary(row, now, policies), assignee=_username(assigned)), transcript, timeline)
+
+
+def _username(assignment: Assignment | None) -> str | None:
+    return assignment.username if assignment is not None else None
+
+
+def _assignee_id(ctx: ServiceContext, workspace_id: int, username: str) -> int:
+    """The id of the workspace's user named `username`; another name is refused, naming `assignee`."""
+    with ctx.db.read() as conn:
+        user = user_store.by_username(conn, username.strip())
+    if user is None or user.workspace_id != workspace_id:
+        raise ValidationError("assignee", f"assignee must be a user of this workspace; got {username!r}", "unknown")
+    return user.id
 
 
 @dataclass(frozen=True)

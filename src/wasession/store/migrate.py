@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The newest revision in migrations/versions; tests/service/store/test_migrations.py checks it against Alembic.
-HEAD = "0018_team_inbox"
+HEAD = "0019_team_features"
 
 
 def _config() -> Config:

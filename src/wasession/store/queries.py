@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from wasession.domain.states import Awaiting, SessionStatus
 from wasession.store.contacts import Contact
 from wasession.store.db import Connection
-from wasession.store.schema import channels, chat_reads, contacts, events, messages, sessions
+from wasession.store.schema import channels, chat_reads, contacts, events, messages, session_assignments, sessions
 from wasession.store.sessions import SessionRow, session_from_values
 
 _CONTACT_PREFIX = "contact__"
@@ -50,6 +50,8 @@ class SessionFilter:
     closing_within: timedelta | None = None
     search: str | None = None  # part of the contact's name, wa_id or phone, or of a message's text, any case
     snoozed: bool | None = None  # an active session whose snooze ends after now
+    assignee_id: int | None = None  # assigned to this dashboard user (issue 23)
+    unassigned: bool | None = None  # assigned to nobody (or, false, to someone)
 
 
 def _base_query(workspace_id: int) -> Select[Any]:
@@ -130,6 +132,12 @@ def _conditions(f: SessionFilter, now: datetime, case_folding: bool = False) -> 
     if f.snoozed is not None:
         is_snoozed = and_(active, sessions.c.snoozed_until.is_not(None), sessions.c.snoozed_until > now)
         conditions.append(is_snoozed if f.snoozed else ~is_snoozed)
+    if f.assignee_id is not None:
+        mine = select(session_assignments.c.session_id).where(session_assignments.c.user_id == f.assignee_id)
+        conditions.append(sessions.c.id.in_(mine))
+    if f.unassigned is not None:
+        assigned = sessions.c.id.in_(select(session_assignments.c.session_id))
+        conditions.append(~assigned if f.unassigned else assigned)
     return conditions
 
 

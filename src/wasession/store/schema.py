@@ -498,3 +498,41 @@ unrouted_numbers = Table(
     Column("last_seen_at", UTCDateTime, nullable=False),
     Column("bodies", BigInteger, nullable=False),
 )
+
+# Issue 23, a team: who a chat is assigned to (at most one dashboard user of its workspace). A table of its
+# own rather than a sessions column, so the engine's hot session row stays as it is; a user's deletion
+# leaves their chats unassigned.
+session_assignments = Table(
+    "session_assignments",
+    metadata,
+    Column("session_id", Id, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("assigned_at", UTCDateTime, nullable=False),
+    Column("assigned_by", String(200), nullable=False),
+    Index("ix_session_assignments_user", "user_id"),
+)
+
+# Private notes on a session: written by agents for agents, never sent to WhatsApp.
+session_notes = Table(
+    "session_notes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("session_id", Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_session_notes_session", "session_id", "id"),
+)
+
+# A workspace's canned replies: a short name (`/thanks`) and a text with merge fields.
+canned_replies = Table(
+    "canned_replies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("workspace_id", Id, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("workspace_id", "name"),
+)

@@ -8,14 +8,13 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from wasession.runtime import Runtime
 from wasession.services.errors import NotFoundError
 
 STATIC = Path(__file__).parent / "static"
 STATIC_FILES = frozenset({"app.js", "style.css", "forms.js", "policy_v2.js", "receipts.js"})
 
 
-def install(app: FastAPI, runtime: Runtime) -> None:
+def install(app: FastAPI) -> None:
     from wasession.web import (
         auth,
         chats,
@@ -27,13 +26,14 @@ def install(app: FastAPI, runtime: Runtime) -> None:
         sandbox,
         settings,
         snooze,
+        team,
         usage,
     )
 
-    guard = auth.Auth(runtime)
     auth.install_handlers(app)
-    for module in (auth, chats, live, preferences, settings, sandbox, usage, forwards, snooze, receipts, chatwoot):
-        app.include_router(module.routes(runtime, guard))
+    modules = (auth, chats, live, preferences, settings, sandbox, usage, forwards, snooze, receipts, chatwoot, team)
+    for module in modules:
+        app.include_router(module.router)
 
     @app.get("/dashboard/static/{name}", include_in_schema=False)
     async def static(name: str) -> Response:

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep, per_runtime
 from wasession.services import users as user_service
 from wasession.services.users import LoginSession
 from wasession.web.render import page
@@ -55,35 +56,60 @@ def _same(given: object, expected: str) -> bool:
     return isinstance(given, str) and bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
 
 
-class Auth:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+# The guards every dashboard route depends on; each finds the runtime in the request (runtime_scope).
+async def login(request: Request, runtime: RuntimeDep) -> LoginSession:
+    session = await run_in_threadpool(user_service.session_for_token, runtime.ctx, request.cookies.get(COOKIE))
+    if session is None:
+        raise NotLoggedIn
+    return session
 
-    async def login(self, request: Request) -> LoginSession:
-        session = await run_in_threadpool(user_service.session_for_token, self.runtime.ctx, request.cookies.get(COOKIE))
-        if session is None:
-            raise NotLoggedIn
-        return session
 
-    async def form(self, request: Request) -> Form:
-        """A logged-in user's form whose CSRF token matches their login session's, or a 403."""
-        login = await self.login(request)
-        data = await request.form()
-        if not _same(data.get("csrf_token"), login.csrf_token):
-            raise CsrfRefused
-        return Form(login, {k: v for k, v in data.items() if isinstance(v, str)})
+async def form(request: Request, runtime: RuntimeDep) -> Form:
+    """A logged-in user's form whose CSRF token matches their login session's, or a 403."""
+    session = await login(request, runtime)
+    data = await request.form()
+    if not _same(data.get("csrf_token"), session.csrf_token):
+        raise CsrfRefused
+    return Form(session, {k: v for k, v in data.items() if isinstance(v, str)})
 
-    async def admin(self, request: Request) -> LoginSession:
-        """A logged-in admin, or a 403 for an agent."""
-        login = await self.login(request)
-        if not login.is_admin:
-            raise AdminOnly
-        return login
 
-    async def admin_form(self, request: Request) -> Form:
-        """An admin's form with a valid CSRF token; an agent's is refused before it is read."""
-        await self.admin(request)
-        return await self.form(request)
+async def admin(request: Request, runtime: RuntimeDep) -> LoginSession:
+    """A logged-in admin, or a 403 for an agent."""
+    session = await login(request, runtime)
+    if not session.is_admin:
+        raise AdminOnly
+    return session
+
+
+async def admin_form(request: Request, runtime: RuntimeDep) -> Form:
+    """An admin's form with a valid CSRF token; an agent's is refused before it is read."""
+    await admin(request, runtime)
+    return await form(request, runtime)
+
+
+@dataclass
+class LoginLimits:
+    """One runtime's failed-login counters and password-hash slots (kept per runtime: runtime_scope)."""
+
+    throttle: LoginThrottle
+    hashing: HashGate
+
+    @staticmethod
+    def of(runtime: Runtime) -> "LoginLimits":
+        return per_runtime(runtime, LoginLimits, LoginLimits._make)
+
+    @staticmethod
+    def _make(runtime: Runtime) -> "LoginLimits":
+        settings = runtime.settings
+        return LoginLimits(
+            LoginThrottle(
+                runtime.clock,
+                per_user=settings.login_failures_per_user,
+                per_address=settings.login_failures_per_address,
+                window=timedelta(minutes=settings.login_failure_window_minutes),
+            ),
+            HashGate(settings.password_hash_concurrency),
+        )
 
 
 def _secure(request: Request) -> bool:
@@ -129,98 +155,98 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AdminOnly, admin_only)
 
 
-def routes(runtime: Runtime, auth: Auth) -> APIRouter:
-    r = APIRouter()
-    settings = runtime.settings
-    throttle = LoginThrottle(
-        runtime.clock,
-        per_user=settings.login_failures_per_user,
-        per_address=settings.login_failures_per_address,
-        window=timedelta(minutes=settings.login_failure_window_minutes),
-    )
-    hashing = HashGate(settings.password_hash_concurrency)
+router = APIRouter()
 
-    def login_page(request: Request, error: str | None = None, username: str = "", status_code: int = 200) -> Response:
-        token = secrets.token_urlsafe(32)
-        response = page(
+
+def login_page(
+    runtime: Runtime, request: Request, error: str | None = None, username: str = "", status_code: int = 200
+) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = page(
+        runtime,
+        request,
+        "login.html",
+        None,
+        status_code=status_code,
+        csrf_token=token,
+        error=error,
+        username=username,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request), path=LOGIN_PATH
+    )
+    return response
+
+
+@router.get("/", include_in_schema=False)
+async def root() -> Response:
+    return RedirectResponse(HOME_PATH, status_code=303)
+
+
+@router.get("/dashboard", include_in_schema=False)
+async def dashboard_root() -> Response:
+    return RedirectResponse(HOME_PATH, status_code=303)
+
+
+@router.get(LOGIN_PATH, include_in_schema=False)
+async def login_form(request: Request, runtime: RuntimeDep) -> Response:
+    return login_page(runtime, request)
+
+
+@router.post(LOGIN_PATH, include_in_schema=False)
+async def login_submit(request: Request, runtime: RuntimeDep) -> Response:
+    if not _same_origin(request, runtime.settings.public_url):
+        raise CsrfRefused
+    data = await request.form()
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not _same(data.get("csrf_token"), expected):
+        raise CsrfRefused
+    username, password = str(data.get("username", "")), str(data.get("password", ""))
+    address = request.client.host if request.client else "unknown"
+    limits = LoginLimits.of(runtime)
+    throttle, hashing = limits.throttle, limits.hashing
+    wait = throttle.retry_after(username, address)
+    if wait is not None:
+        response = login_page(
             runtime,
             request,
-            "login.html",
-            None,
-            status_code=status_code,
-            csrf_token=token,
-            error=error,
-            username=username,
+            f"Too many failed logins. Try again in {wait} second{'s' if wait > 1 else ''}.",
+            username,
+            status_code=429,
         )
-        response.set_cookie(
-            LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request), path=LOGIN_PATH
-        )
+        response.headers["Retry-After"] = str(wait)
         return response
-
-    @r.get("/", include_in_schema=False)
-    async def root() -> Response:
-        return RedirectResponse(HOME_PATH, status_code=303)
-
-    @r.get("/dashboard", include_in_schema=False)
-    async def dashboard_root() -> Response:
-        return RedirectResponse(HOME_PATH, status_code=303)
-
-    @r.get(LOGIN_PATH, include_in_schema=False)
-    async def login_form(request: Request) -> Response:
-        return login_page(request)
-
-    @r.post(LOGIN_PATH, include_in_schema=False)
-    async def login_submit(request: Request) -> Response:
-        if not _same_origin(request, settings.public_url):
-            raise CsrfRefused
-        data = await request.form()
-        expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-        if not _same(data.get("csrf_token"), expected):
-            raise CsrfRefused
-        username, password = str(data.get("username", "")), str(data.get("password", ""))
-        address = request.client.host if request.client else "unknown"
-        wait = throttle.retry_after(username, address)
-        if wait is not None:
-            response = login_page(
-                request,
-                f"Too many failed logins. Try again in {wait} second{'s' if wait > 1 else ''}.",
-                username,
-                status_code=429,
-            )
-            response.headers["Retry-After"] = str(wait)
-            return response
-        slow_down = throttle.slow_down(username)
-        if slow_down:
-            await asyncio.sleep(slow_down)
-        try:
-            async with hashing.slot():
-                login = await run_in_threadpool(user_service.authenticate, runtime.ctx, username, password)
-        except HashingBusy:
-            response = login_page(request, "The server is busy. Try again in a moment.", username, status_code=503)
-            response.headers["Retry-After"] = "5"
-            return response
-        if login is None:
-            throttle.failed(username, address)
-            return login_page(request, "Wrong username or password.", username, status_code=401)
-        throttle.succeeded(username, address)
-        response = RedirectResponse(HOME_PATH, status_code=303)
-        response.set_cookie(
-            COOKIE,
-            login.token,
-            max_age=int(user_service.LOGIN_TTL.total_seconds()),
-            httponly=True,
-            samesite="lax",
-            secure=_secure(request),
-            path="/",
-        )
-        response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
+    slow_down = throttle.slow_down(username)
+    if slow_down:
+        await asyncio.sleep(slow_down)
+    try:
+        async with hashing.slot():
+            login = await run_in_threadpool(user_service.authenticate, runtime.ctx, username, password)
+    except HashingBusy:
+        response = login_page(runtime, request, "The server is busy. Try again in a moment.", username, status_code=503)
+        response.headers["Retry-After"] = "5"
         return response
+    if login is None:
+        throttle.failed(username, address)
+        return login_page(runtime, request, "Wrong username or password.", username, status_code=401)
+    throttle.succeeded(username, address)
+    response = RedirectResponse(HOME_PATH, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        login.token,
+        max_age=int(user_service.LOGIN_TTL.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=LOGIN_PATH)
+    return response
 
-    @r.post("/dashboard/logout", include_in_schema=False)
-    async def logout(request: Request, form: Annotated[Form, Depends(auth.form)]) -> Response:
-        await run_in_threadpool(user_service.logout, runtime.ctx, request.cookies.get(COOKIE))
-        response = RedirectResponse(LOGIN_PATH, status_code=303)
-        response.delete_cookie(COOKIE, path="/")
-        return response
 
-    return r
+@router.post("/dashboard/logout", include_in_schema=False)
+async def logout(request: Request, runtime: RuntimeDep, _: Annotated[Form, Depends(form)]) -> Response:
+    await run_in_threadpool(user_service.logout, runtime.ctx, request.cookies.get(COOKIE))
+    response = RedirectResponse(LOGIN_PATH, status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response

@@ -23,10 +23,12 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep, per_runtime
 from wasession.services import queries as query_service
 from wasession.services import users as user_service
 from wasession.services.users import LoginSession
-from wasession.web.auth import COOKIE, Auth
+from wasession.web import auth
+from wasession.web.auth import COOKIE
 
 HEARTBEAT = 15.0
 POLL = 2.0
@@ -70,68 +72,76 @@ class LiveHub:
             return self._open[user_id]
 
 
+def hub_of(runtime: Runtime) -> LiveHub:
+    """The runtime's own hub, told of its changes from its first live page on."""
+    return per_runtime(runtime, LiveHub, _listening_hub)
+
+
+def _listening_hub(runtime: Runtime) -> LiveHub:
+    hub = LiveHub()
+    runtime.change_listeners.append(hub.changed)
+    return hub
+
+
 def _message(kind: str, data: object) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def routes(runtime: Runtime, auth: Auth) -> APIRouter:
-    r = APIRouter()
+router = APIRouter()
+
+
+@router.get("/dashboard/live", include_in_schema=False)
+async def live(request: Request, runtime: RuntimeDep, login: Annotated[LoginSession, Depends(auth.login)]) -> Response:
     ctx = runtime.ctx
-    hub = LiveHub()
-    runtime.change_listeners.append(hub.changed)
-
-    @r.get("/dashboard/live", include_in_schema=False)
-    async def live(request: Request, login: Annotated[LoginSession, Depends(auth.login)]) -> Response:
-        wake = hub.open(login.user_id)
-        if wake is None:
-            return Response(
-                f"At most {MAX_PER_USER} live pages per user; close a tab.", status_code=429, media_type="text/plain"
-            )
-        token = request.cookies.get(COOKIE)
-        try:
-            last = await run_in_threadpool(query_service.last_change, ctx, workspace_id=login.workspace_id)
-        except BaseException:
-            hub.close(login.user_id, wake)
-            raise
-        flag = wake
-
-        async def stream() -> AsyncIterator[str]:
-            nonlocal last
-            try:
-                yield "retry: 3000\n" + _message("ready", {"last": last})
-                quiet_since = time.monotonic()
-                while True:
-                    try:
-                        await asyncio.wait_for(flag.wait(), POLL)
-                        await asyncio.sleep(SETTLE)
-                    except TimeoutError:
-                        pass
-                    flag.clear()
-                    if await request.is_disconnected():
-                        return
-                    still = await run_in_threadpool(user_service.session_for_token, ctx, token)
-                    if still is None:
-                        yield _message("logout", {})
-                        return
-                    changes = await run_in_threadpool(
-                        query_service.changes_since, ctx, last, workspace_id=login.workspace_id
-                    )
-                    if changes.sessions or changes.last_id != last:
-                        last = changes.last_id
-                        quiet_since = time.monotonic()
-                        yield _message(
-                            "change", {"sessions": changes.sessions, "customer": changes.customer, "said": changes.said}
-                        )
-                    elif time.monotonic() - quiet_since >= HEARTBEAT:
-                        quiet_since = time.monotonic()
-                        yield ": heartbeat\n\n"
-            finally:
-                hub.close(login.user_id, flag)
-
-        return StreamingResponse(
-            stream(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    hub = hub_of(runtime)
+    wake = hub.open(login.user_id)
+    if wake is None:
+        return Response(
+            f"At most {MAX_PER_USER} live pages per user; close a tab.", status_code=429, media_type="text/plain"
         )
+    token = request.cookies.get(COOKIE)
+    try:
+        last = await run_in_threadpool(query_service.last_change, ctx, workspace_id=login.workspace_id)
+    except BaseException:
+        hub.close(login.user_id, wake)
+        raise
+    flag = wake
 
-    return r
+    async def stream() -> AsyncIterator[str]:
+        nonlocal last
+        try:
+            yield "retry: 3000\n" + _message("ready", {"last": last})
+            quiet_since = time.monotonic()
+            while True:
+                try:
+                    await asyncio.wait_for(flag.wait(), POLL)
+                    await asyncio.sleep(SETTLE)
+                except TimeoutError:
+                    pass
+                flag.clear()
+                if await request.is_disconnected():
+                    return
+                still = await run_in_threadpool(user_service.session_for_token, ctx, token)
+                if still is None:
+                    yield _message("logout", {})
+                    return
+                changes = await run_in_threadpool(
+                    query_service.changes_since, ctx, last, workspace_id=login.workspace_id
+                )
+                if changes.sessions or changes.last_id != last:
+                    last = changes.last_id
+                    quiet_since = time.monotonic()
+                    yield _message(
+                        "change", {"sessions": changes.sessions, "customer": changes.customer, "said": changes.said}
+                    )
+                elif time.monotonic() - quiet_since >= HEARTBEAT:
+                    quiet_since = time.monotonic()
+                    yield ": heartbeat\n\n"
+        finally:
+            hub.close(login.user_id, flag)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -95,8 +95,9 @@ def _step(row: dict[str, str]) -> dict[str, object]:
 
 
 def policy_changes(values: dict[str, Any], stored: Policy) -> dict[str, object]:
-    """The v2 settings to save. The ladder is sent only when it differs from the stored one, so a form
-    that changes only "send it after … hours" keeps meaning the one-step ladder."""
+    """The v2 settings to save. The ladder is sent only when it differs from the stored one: its step 1
+    is the page's one place for the first reminder (a one-step whole-hour ladder is stored as the
+    policy's reminder_after_hours, domain/policy.py `_one_reading`)."""
     name, language = values["closing_template_name"], values["closing_template_language"]
     changes: dict[str, object] = {
         "reminder_only_when_awaiting_customer": values["reminder_only_when_awaiting_customer"],

@@ -8,24 +8,23 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import receipts
-from wasession.web.auth import Auth, Form
+from wasession.web import auth
+from wasession.web.auth import Form
+
+router = APIRouter()
 
 
-def routes(runtime: Runtime, auth: Auth) -> APIRouter:
-    r = APIRouter()
+@router.post("/dashboard/sessions/{session_id}/whatsapp/read", include_in_schema=False)
+def read(runtime: RuntimeDep, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> JSONResponse:
+    sent = receipts.mark_read(runtime.ctx, runtime.client_for, session_id, workspace_id=form.login.workspace_id)
+    return JSONResponse({"sent": sent})
 
-    @r.post("/dashboard/sessions/{session_id}/whatsapp/read", include_in_schema=False)
-    def read(session_id: int, form: Annotated[Form, Depends(auth.form)]) -> JSONResponse:
-        sent = receipts.mark_read(runtime.ctx, runtime.client_for, session_id, workspace_id=form.login.workspace_id)
-        return JSONResponse({"sent": sent})
 
-    @r.post("/dashboard/sessions/{session_id}/whatsapp/typing", include_in_schema=False)
-    def typing(session_id: int, form: Annotated[Form, Depends(auth.form)]) -> JSONResponse:
-        sent = receipts.mark_read(
-            runtime.ctx, runtime.client_for, session_id, workspace_id=form.login.workspace_id, typing=True
-        )
-        return JSONResponse({"sent": sent})
-
-    return r
+@router.post("/dashboard/sessions/{session_id}/whatsapp/typing", include_in_schema=False)
+def typing(runtime: RuntimeDep, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> JSONResponse:
+    sent = receipts.mark_read(
+        runtime.ctx, runtime.client_for, session_id, workspace_id=form.login.workspace_id, typing=True
+    )
+    return JSONResponse({"sent": sent})

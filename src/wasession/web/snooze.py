@@ -7,27 +7,27 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse, Response
 
 from wasession.domain.errors import ValidationError
-from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import snooze as snooze_service
 from wasession.services.errors import ConflictError
-from wasession.web.auth import Auth, Form
+from wasession.web import auth
+from wasession.web.auth import Form
+
+router = APIRouter()
 
 
-def routes(runtime: Runtime, auth: Auth) -> APIRouter:
-    r = APIRouter()
+@router.post("/dashboard/sessions/{session_id}/snooze", include_in_schema=False)
+def snooze_session(runtime: RuntimeDep, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
     ctx = runtime.ctx
+    try:
+        snooze_service.snooze(ctx, session_id, form.get("until"), workspace_id=form.login.workspace_id)
+    except (ValidationError, ConflictError):
+        return RedirectResponse(f"/dashboard/sessions/{session_id}?notice=not_snoozed", status_code=303)
+    return RedirectResponse(f"/dashboard/sessions/{session_id}?notice=snoozed", status_code=303)
 
-    @r.post("/dashboard/sessions/{session_id}/snooze", include_in_schema=False)
-    def snooze_session(session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
-        try:
-            snooze_service.snooze(ctx, session_id, form.get("until"), workspace_id=form.login.workspace_id)
-        except (ValidationError, ConflictError):
-            return RedirectResponse(f"/dashboard/sessions/{session_id}?notice=not_snoozed", status_code=303)
-        return RedirectResponse(f"/dashboard/sessions/{session_id}?notice=snoozed", status_code=303)
 
-    @r.post("/dashboard/sessions/{session_id}/wake", include_in_schema=False)
-    def wake_session(session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
-        snooze_service.wake(ctx, session_id, workspace_id=form.login.workspace_id)
-        return RedirectResponse(f"/dashboard/sessions/{session_id}?notice=woke", status_code=303)
-
-    return r
+@router.post("/dashboard/sessions/{session_id}/wake", include_in_schema=False)
+def wake_session(runtime: RuntimeDep, session_id: int, form: Annotated[Form, Depends(auth.form)]) -> Response:
+    ctx = runtime.ctx
+    snooze_service.wake(ctx, session_id, workspace_id=form.login.workspace_id)
+    return RedirectResponse(f"/dashboard/sessions/{session_id}?notice=woke", status_code=303)

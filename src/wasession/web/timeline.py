@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
+from wasession.domain.plan import ReminderStatus
 from wasession.domain.states import MessageKind, MessageStatus
-from wasession.web.render import formatted
+from wasession.web.render import TEMPLATES, formatted
 from wasession.whatsapp.reasons import MAYBE_SENT, in_words
 
 
@@ -100,6 +101,7 @@ SENTENCES: dict[str, str] = {
     "closing_message_queued": "Closing message queued",
     "closing_message_skipped": "Closing message not sent",
     "free_window_opened": "Meta opened a free entry point window",
+    "session_assigned": "Assigned",
 }
 REASONS: dict[str, str] = {
     "timeout": "after the timeout",
@@ -116,6 +118,7 @@ REASONS: dict[str, str] = {
     "outside_business_hours": "outside business hours",
     "awaiting_agent": "the customer is waiting for an agent",
     "superseded": "a later step went out instead",
+    "closes_first": "the session closes before it is due",
 }
 
 
@@ -126,6 +129,23 @@ class Line:
     tone: str = ""
     tick: tuple[str, str, str] | None = None
     details: list[tuple[str, str]] = field(default_factory=list)
+    note: str | None = None  # a private note's text (issue 23): shown on the timeline, never sent
+
+
+def reminder_words(status: ReminderStatus, zone: tzinfo) -> str:
+    """The reminder's status in words, the same on the chat list and the session page (issue 23)."""
+    if status.state == "scheduled":
+        words = f"step {status.step} at {local_time(status.at, zone)}"
+        return words + (" (outside business hours: it will be skipped)" if status.reason else "")
+    if status.state == "snoozed":
+        return f"step {status.step} skipped: snoozed until {local_time(status.at, zone)}"
+    words = "none scheduled" if status.state == "none" else status.state
+    if status.reason:
+        words += f" ({REASONS.get(status.reason, status.reason.replace('_', ' '))})"
+    return words
+
+
+TEMPLATES.env.filters["reminder"] = reminder_words
 
 
 def local_time(value: datetime | None, zone: tzinfo, *, seconds: bool = False) -> str:
@@ -181,6 +201,9 @@ def _sentence(e: Event, zone: tzinfo) -> str:
         return _replanned(text, d, zone)
     if t == "session_reopened" and d.get("by"):
         text += " by the customer" if d["by"] == "customer" else " by an agent"
+    if t == "session_assigned":
+        by = f" by {d['by']}" if d.get("by") else ""
+        return f"Assigned to {d['assignee']}{by}" if d.get("assignee") else f"Unassigned{by}"
     if t == "session_snoozed" and d.get("until"):
         return f"{text} until {local_time(_instant(d['until']), zone)}"
     reason = d.get("reason")

@@ -52,3 +52,23 @@ def test_connect_pause_and_remove_in_the_browser(dash: Dashboard, cw: ServedFake
     page.get_by_role("button", name="Remove Chatwoot connection 1").click()
     page.wait_for_url("**/dashboard/chatwoot?done=removed")
     assert page.locator("#no-chatwoot").is_visible()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_chatwoot_pages_with_a_connection_fit_without_side_scroll(
+    dash: Dashboard, cw: ServedFakeChatwoot, width: int
+) -> None:
+    """Issue 23: every dashboard page fits 1280 and 390 px (tests/browser/dashboard/test_page_widths.py)."""
+    dash.login()
+    page = dash.open("/dashboard/chatwoot")
+    page.get_by_label("Chatwoot URL").fill(cw.url)
+    page.get_by_label("Account id").fill("1")
+    page.get_by_label("WhatsApp inbox id").fill("1")
+    page.get_by_label("API access token").fill(cw.fake.token)
+    page.get_by_label("Webhook secret").fill("a-webhook-secret-1")
+    page.get_by_role("button", name="Connect").click()
+    page.wait_for_url("**/dashboard/chatwoot?done=connected")
+    page.set_viewport_size({"width": width, "height": 900})
+    for path in ("/dashboard/chatwoot", "/dashboard/chatwoot/1"):
+        page = dash.open(path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path

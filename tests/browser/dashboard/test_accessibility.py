@@ -53,3 +53,25 @@ def test_no_serious_violations_on_the_dashboard_pages(dash: Dashboard) -> None:
     page.locator("#save").click()
     assert page.locator("#errors").count() == 1
     assert serious(page) == []  # with the error summary and the invalid field
+
+
+def test_no_serious_violations_on_a_teams_pages(dash: Dashboard) -> None:
+    """Issue 23: the session page with an assignee, a private note and the canned-reply picker, and
+    the canned replies page with its forms and an error."""
+    from wasession.services import canned_replies as canned_service
+    from wasession.services import team as team_service
+
+    sim = dash.sim
+    ctx = sim.runtime.ctx
+    sim.customer_message(dash.sandbox, wa_id="15550001111", name="Ana Silva", text="Where is my order?")
+    sid = sim.session(dash.sandbox, wa_id="15550001111").id
+    canned_service.create(ctx, "/thanks", "Thanks {{contact_name}}!", workspace_id=dash.sandbox.workspace_id)
+    team_service.add_note(ctx, sid, "VIP customer", workspace_id=dash.sandbox.workspace_id, author="admin")
+    dash.login()
+    page = dash.open(f"/dashboard/sessions/{sid}")
+    page.get_by_role("button", name="Take it").click()
+    assert page.locator("#team-notice").count() == 1
+    assert serious(page) == []
+    page = dash.open("/dashboard/canned-replies")
+    page.get_by_role("button", name="Add").click()  # empty: refused, the error shown
+    assert serious(page) == []

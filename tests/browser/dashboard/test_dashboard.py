@@ -19,11 +19,12 @@ def test_log_in_and_save_settings(dash: Dashboard) -> None:
     expect(page.get_by_role("heading", name="Active chats")).to_be_visible()
     page.get_by_role("link", name="Settings", exact=True).click()
     expect(page.get_by_role("heading", name=re.compile("WhatsApp Session Management"))).to_be_visible()
-    page.locator("#reminder_after_hours").fill("20")
+    page.get_by_label("Step 1 time").fill("20")  # the first reminder's one place (issue 23)
     page.locator("#timeout_amount").fill("22")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#saved")).to_have_text("Settings saved successfully")
-    expect(page.locator("#reminder_after_hours")).to_have_value("20")
+    expect(page.get_by_label("Step 1 time")).to_have_value("20")
+    expect(page.locator("#first-reminder")).to_contain_text("20 hours after the customer's message")
     policy = dash.sim.channel(dash.sandbox).policy
     assert policy.reminder_after_hours == 20 and policy.session_timeout.total_seconds() == 22 * 3600
 
@@ -31,10 +32,10 @@ def test_log_in_and_save_settings(dash: Dashboard) -> None:
 def test_24_hours_shows_a_field_error(dash: Dashboard) -> None:
     dash.login()
     page = dash.open(f"/dashboard/channels/{dash.sandbox.id}/settings")
-    page.locator("#reminder_after_hours").fill("24")
+    page.get_by_label("Step 1 time").fill("24")
     page.get_by_role("button", name="Save").click()
-    expect(page.locator("#error-reminder_after_hours")).to_have_text(
-        "reminder_after_hours must be a whole number of hours from 1 to 23; it was '24'"
+    expect(page.locator("#error-reminder_steps")).to_have_text(
+        "Reminder ladder: step 1: after must be between 1 minute and 23 hours 55 minutes; it was 1 day"
     )
     expect(page.locator("#saved")).to_have_count(0)
     assert dash.sim.channel(dash.sandbox).policy.reminder_after_hours == 1

@@ -13,7 +13,7 @@ def test_one_entry_per_concern_and_the_channel_chosen_inside(dash: Dashboard) ->
     dash.sim.add_channel(name="Sales")
     page = dash.login()
     links = page.locator("header.topbar nav a")
-    expect(links).to_have_text(["Active chats", "Settings", "Usage", "Sandbox"])
+    expect(links).to_have_text(["Active chats", "Canned replies", "Settings", "Usage", "Sandbox"])
     links.filter(has_text="Settings").click()
     switch = page.locator("nav.channel-switch a")
     expect(switch).to_have_text(["Sandbox", "Support", "Sales"])

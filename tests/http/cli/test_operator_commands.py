@@ -55,6 +55,7 @@ def test_channels_add_into_a_workspace_with_key_value_settings(home: Path) -> No
     added = cli(
         "channels",
         "add",
+        "--skip-token-check",
         "--name",
         "Support",
         "--phone-number-id",
@@ -70,26 +71,43 @@ def test_channels_add_into_a_workspace_with_key_value_settings(home: Path) -> No
     shown = cli("policy", "show", "Support")
     assert '"reminder_after_hours": 20' in shown.output and '"reminder_enabled": true' in shown.output
     missing = cli(
-        "channels", "add", "--name", "X", "--phone-number-id", "106540352242923", "--workspace", "nope", ok=False
+        "channels",
+        "add",
+        "--skip-token-check",
+        "--name",
+        "X",
+        "--phone-number-id",
+        "106540352242923",
+        "--workspace",
+        "nope",
+        ok=False,
     )
     assert missing.exit_code == 1 and "workspace 'nope' not found" in missing.output
 
 
 def test_the_old_set_style_is_accepted_with_a_deprecation_note(home: Path) -> None:
     added = cli(
-        "channels", "add", "--name", "S", "--phone-number-id", "106540352242922", "--set", "reminder_after_hours=21"
+        "channels",
+        "add",
+        "--skip-token-check",
+        "--name",
+        "S",
+        "--phone-number-id",
+        "106540352242922",
+        "--set",
+        "reminder_after_hours=21",
     )
     assert "--set is deprecated" in added.output
     assert '"reminder_after_hours": 21' in cli("policy", "show", "1").output
 
 
 def test_a_channel_is_found_by_id_name_or_phone_number_id_and_an_ambiguous_name_lists_the_matches(home: Path) -> None:
-    cli("channels", "add", "--name", "Support", "--phone-number-id", "106540352242922")
+    cli("channels", "add", "--skip-token-check", "--name", "Support", "--phone-number-id", "106540352242922")
     for ref in ("1", "support", "106540352242922"):
         assert '"session_timeout"' in cli("policy", "show", ref).output
     cli("policy", "set", "106540352242922", "reminder_after_hours=7")
     assert '"reminder_after_hours": 7' in cli("policy", "show", "Support").output
-    cli("channels", "add", "--name", "Support", "--phone-number-id", "106540352242933")
+    cli("channels", "add", "--skip-token-check", "--name", "Support", "--phone-number-id", "106540352242933")
     ambiguous = cli("policy", "show", "Support", ok=False)
     assert ambiguous.exit_code == 1
     assert "'Support' names 2 channels: 1 (phone_number_id 106540352242922), 2 (phone_number_id 106540352242933)" in (
@@ -100,7 +118,7 @@ def test_a_channel_is_found_by_id_name_or_phone_number_id_and_an_ambiguous_name_
 
 
 def test_channels_edit_rotate_and_remove(runtime: Runtime) -> None:
-    cli("channels", "add", "--name", "Support", "--phone-number-id", "106540352242922")
+    cli("channels", "add", "--skip-token-check", "--name", "Support", "--phone-number-id", "106540352242922")
     cli("channels", "edit", "Support", "--name", "Sales", "--rate-limit", "5", "--display-phone-number", "15551234567")
     with runtime.db.read() as conn:
         channel = channel_store.get(conn, 1)

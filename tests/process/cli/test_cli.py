@@ -65,6 +65,7 @@ def test_channels_and_policy_commands(db_env: Path) -> None:
         [
             "channels",
             "add",
+            "--skip-token-check",
             "--name",
             "Support",
             "--phone-number-id",
@@ -249,7 +250,10 @@ def test_every_command_s_help_works_through_python_m_wasession(tmp_path: Path) -
 def test_policy_set_prints_every_bad_field_and_exits_2(db_env: Path) -> None:
     runner = CliRunner()
     args = ["--name", "Support", "--phone-number-id", "123456", "--access-token", "t", "--app-secret", "s"]
-    added = runner.invoke(main, ["channels", "add", *args, "--verify-token", "v", "--set", "reminder_after_hours=20"])
+    added = runner.invoke(
+        main,
+        ["channels", "add", "--skip-token-check", *args, "--verify-token", "v", "--set", "reminder_after_hours=20"],
+    )
     assert added.exit_code == 0, added.output
     bad = runner.invoke(
         main, ["policy", "set", "1", "reminder_after_hours=24", "session_timeout=0m", "timezone=Nowhere/Land"]

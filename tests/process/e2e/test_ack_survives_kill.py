@@ -94,7 +94,7 @@ def test_acknowledged_bodies_survive_sigkill_and_are_applied_after_restart(datab
     assert run_cli(tmp_path, "migrate", env=env).returncode == 0
     added = run_cli(
         tmp_path,
-        *("channels", "add", "--name", "kill", "--phone-number-id", PNID, "--access-token", "t"),
+        *("channels", "add", "--skip-token-check", "--name", "kill", "--phone-number-id", PNID, "--access-token", "t"),
         *("--app-secret", SECRET, "--verify-token", "v"),
         env=env,
     )

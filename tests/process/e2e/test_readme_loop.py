@@ -71,7 +71,9 @@ def test_serve_then_sandbox_message_delivers_the_reminder_and_closes_by_timeout(
 
 def test_sandbox_speed_is_refused_while_a_real_channel_exists(tmp_path: Path) -> None:
     env = cli_env(tmp_path, WASESSION_ACCESS_TOKEN="t", WASESSION_APP_SECRET="s", WASESSION_VERIFY_TOKEN="v")
-    added = run_cli(tmp_path, "channels", "add", "--name", "Real", "--phone-number-id", "123456", env=env)
+    added = run_cli(
+        tmp_path, "channels", "add", "--skip-token-check", "--name", "Real", "--phone-number-id", "123456", env=env
+    )
     assert added.returncode == 0, added.stderr
     refused = run_cli(tmp_path, "serve", "--sandbox-speed", "60", "--port", str(free_port()), env=env)
     assert refused.returncode == 2, refused.stdout + refused.stderr

@@ -17,7 +17,9 @@ def test_serve_refuses_a_key_that_does_not_decrypt_the_stored_credentials(tmp_pa
         WASESSION_APP_SECRET="secret",
         WASESSION_VERIFY_TOKEN="verify",
     )
-    added = run_cli(tmp_path, "channels", "add", "--name", "Support", "--phone-number-id", "1234", env=right)
+    added = run_cli(
+        tmp_path, "channels", "add", "--skip-token-check", "--name", "Support", "--phone-number-id", "1234", env=right
+    )
     assert added.returncode == 0, added.stderr
 
     wrong = {**right, "WASESSION_SECRET_KEY": SecretBox.generate_key()}

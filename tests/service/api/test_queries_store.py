@@ -66,7 +66,7 @@ def test_dispatch_delivers_each_event_once(db_sim: Simulator) -> None:
     hook_service.create_webhook(ctx, workspace_id=ws, url="http://crm.test/hook", secret="s" * 16)
     sim.add_channel()
     second = EventDispatcher(ctx, sim.runtime.event_dispatch.http)  # another worker on the same database
-    assert second.run_pending().delivered == 1
+    assert second.run_pending().outcomes["delivered"] == 1
     assert sim.runtime.event_dispatch.run_pending().total == 0
     sim.run_due()
     assert len(got) == 1

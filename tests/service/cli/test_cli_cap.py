@@ -13,7 +13,9 @@ from wasession.cli import main
 def test_policy_set_takes_the_cap_and_null_clears_it(db_env: Path) -> None:
     runner = CliRunner()
     credentials = ["--access-token", "tok", "--app-secret", "sec", "--verify-token", "ver"]
-    added = runner.invoke(main, ["channels", "add", "--name", "S", "--phone-number-id", "123456", *credentials])
+    added = runner.invoke(
+        main, ["channels", "add", "--skip-token-check", "--name", "S", "--phone-number-id", "123456", *credentials]
+    )
     assert added.exit_code == 0, added.output
     ok = runner.invoke(main, ["policy", "set", "1", "automated_monthly_cap=250"])
     assert ok.exit_code == 0 and '"automated_monthly_cap": 250' in ok.output

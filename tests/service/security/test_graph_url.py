@@ -94,7 +94,19 @@ def test_the_cli_lets_the_operator_point_a_channel_and_checks_the_version(
     monkeypatch.setenv("WASESSION_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
     monkeypatch.delenv("WASESSION_SECRET_KEY", raising=False)
     runner = CliRunner()
-    base = ["channels", "add", "--name", "S", "--access-token", "t", "--app-secret", "s", "--verify-token", "v"]
+    base = [
+        "channels",
+        "add",
+        "--skip-token-check",
+        "--name",
+        "S",
+        "--access-token",
+        "t",
+        "--app-secret",
+        "s",
+        "--verify-token",
+        "v",
+    ]
     bad = runner.invoke(main, [*base, "--phone-number-id", "1", "--graph-version", "../../me"])
     assert bad.exit_code != 0 and "graph_version" in bad.output
     good = runner.invoke(

@@ -32,6 +32,7 @@ def test_another_workspace_session_is_404_on_every_route_whatever_the_body(sim: 
     session_id = sim.session(channel, wa_id="4915100000001").id
     other = workspace_service.create_workspace(ctx, "other")
     key = key_service.create_key(ctx, workspace_id=other.id, name="b").secret
+    user_service.create_user(ctx, "b-agent", PASSWORD, workspace="other", role="agent")
     with served(sim) as url, httpx.Client(base_url=url + "/api/v1", timeout=30) as client:
         client.headers["Authorization"] = f"Bearer {key}"
         calls = [
@@ -43,6 +44,14 @@ def test_another_workspace_session_is_404_on_every_route_whatever_the_body(sim: 
             ("POST", "/templates", {"name": 5}),
             ("POST", "/snooze", {"until": "not a time"}),
             ("DELETE", "/snooze", None),
+            # Issue 23: a team's routes; the other workspace has its own user of the same name.
+            ("GET", "/assignee", None),
+            ("PUT", "/assignee", {"user": "b-agent"}),
+            ("PUT", "/assignee", {"user": 5}),
+            ("DELETE", "/assignee", None),
+            ("GET", "/notes", None),
+            ("POST", "/notes", {"text": ""}),
+            ("POST", "/notes", {"text": "hi"}),
         ]
         for method, path, body in calls:
             answer = client.request(method, f"/sessions/{session_id}{path}", json=body)

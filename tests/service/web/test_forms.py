@@ -17,7 +17,11 @@ from wasession.testing.harness import add_admin
 WA_ID = "15550001111"
 GOOD_SETTINGS = {
     "reminder_enabled": "true",
-    "reminder_after_hours": "20",
+    # The first reminder is the ladder's step 1, its one place on the page (issue 23).
+    "step_amount_1": "20",
+    "step_unit_1": "h",
+    "step_kind_1": "after",
+    "step_text_1": "",
     "reminder_template": "Hi {contact_firstname}, {company_name} here. Still there?",
     "company_name": "Acme",
     "timeout_amount": "21",  # after the 20 h reminder: a reminder at or after the timeout is refused
@@ -75,7 +79,9 @@ def test_settings_page_shows_the_stored_policy(sandbox: Channel, browser: Browse
     page = browser.get(f"/dashboard/channels/{sandbox.id}/settings")
     assert page.status_code == 200
     assert "WhatsApp Session Management" in page.text
-    assert re.search(r'name="reminder_after_hours"[^>]*value="1"', page.text)
+    assert re.search(r'name="step_amount_1"[^>]*value="1"', page.text)
+    assert 'name="reminder_after_hours"' not in page.text  # one place for the first reminder: step 1
+    assert "The first reminder is step 1 of the" in page.text
     assert '<option value="h" selected>hours</option>' in page.text  # 2h shows as 2 hours
     assert re.search(r'name="timeout_amount"[^>]*value="2"', page.text)
 
@@ -104,7 +110,7 @@ def test_bad_settings_show_every_field_error_and_change_nothing(
     before = sim.channel(sandbox).policy
     bad = {
         **GOOD_SETTINGS,
-        "reminder_after_hours": "24",
+        "step_amount_1": "24",
         "reminder_template": "Hi {first_name}",
         "timeout_amount": "91",
         "timeout_unit": "d",
@@ -115,16 +121,43 @@ def test_bad_settings_show_every_field_error_and_change_nothing(
     assert response.status_code == 422
     assert SETTINGS_SAVED not in response.text
     assert FIELD_ERRORS.findall(response.text) == [
-        "reminder_after_hours",
         "reminder_template",
         "session_timeout",
         "closure_check_anchor",
         "timezone",
+        "reminder_steps",
     ]
-    assert "reminder_after_hours must be a whole number of hours from 1 to 23; it was &#39;24&#39;" in response.text
+    # Errors name the fields by their labels on the page (web/settings.py LABELS), never by key.
+    summary = response.text[response.text.index('id="errors"') : response.text.index("</ul>")]
+    assert "Session timeout must be between 1 minute and 90 days; it was 91d" in summary
+    assert "Anchor time must be a time of day HH:MM" in summary
+    assert "Message: unknown merge field" in summary and "{company_name}" in summary  # merge fields stay
+    assert "Time zone &#39;Mars/Olympus&#39; is not a known IANA time zone name" in summary
+    assert "Reminder ladder: step 1:" in summary
+    for key in ("session_timeout", "closure_check_anchor", "timezone", "reminder_steps", "reminder_after_hours"):
+        assert f">{key}" not in summary and f" {key} " not in summary, key
     # The form keeps what was typed, so the admin fixes only the mistakes.
     assert 'value="Mars/Olympus"' in response.text and "Hi {first_name}" in response.text
     assert sim.channel(sandbox).policy == before
+
+
+def test_a_zone_typo_gets_the_near_miss_the_cli_names(sim: Simulator, sandbox: Channel, browser: Browser) -> None:
+    response = browser.post(f"/dashboard/channels/{sandbox.id}/settings", {**GOOD_SETTINGS, "timezone": "Europe/Lisbn"})
+    assert response.status_code == 422
+    assert "Time zone &#39;Europe/Lisbn&#39; is not a known IANA time zone name; did you mean Europe/Lisbon?" in (
+        response.text
+    )
+    assert '<datalist id="timezones">' in response.text and '<option value="Europe/Lisbon">' in response.text
+
+
+def test_a_v1_first_reminder_posted_by_an_old_form_lands_on_step_1(
+    sim: Simulator, sandbox: Channel, browser: Browser
+) -> None:
+    old = {k: v for k, v in GOOD_SETTINGS.items() if not k.startswith("step_")}
+    response = browser.post(f"/dashboard/channels/{sandbox.id}/settings", {**old, "reminder_after_hours": "30"})
+    assert response.status_code == 422
+    assert "Reminder ladder, step 1 must be a whole number of hours from 1 to 23" in response.text
+    assert 'href="#field-reminder_steps"' in response.text  # shown at the one place the page has for it
 
 
 def test_preview_renders_with_sample_values_or_explains_the_error(browser: Browser) -> None:

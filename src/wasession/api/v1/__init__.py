@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from wasession.api.v1 import (
     apikeys,
     auth,
+    canned_replies,
     channels,
     chatwoot,
     contacts,
@@ -16,16 +17,16 @@ from wasession.api.v1 import (
     policy_preview,
     rates,
     sessions,
+    team,
     templates,
     unrouted,
     usage,
 )
-from wasession.runtime import Runtime
 
 PREFIX = "/api/v1"
 
 
-def mount(app: FastAPI, runtime: Runtime) -> None:
+def mount(app: FastAPI) -> None:
     auth.install(app)
     api = APIRouter(prefix=PREFIX)
     for module in (
@@ -42,6 +43,8 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         rates,
         unrouted,
         chatwoot,
+        team,
+        canned_replies,
     ):
-        api.include_router(module.router(runtime))
+        api.include_router(module.router)
     app.include_router(api)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -10,8 +9,8 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from wasession.api.errors import error_body
-from wasession.api.keygate import SCOPE_WORKSPACE
-from wasession.runtime import Runtime
+from wasession.api.keygate import SCOPE_ACTOR, SCOPE_WORKSPACE, actor
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import apikeys as key_service
 
 _bearer = HTTPBearer(auto_error=False, description="An API key (`wsk_…`) from `wasession apikeys create`.")
@@ -31,20 +30,25 @@ def install(app: FastAPI) -> None:
         )
 
 
-def workspace_dependency(runtime: Runtime) -> Callable[..., int]:
+def workspace(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    runtime: RuntimeDep,
+) -> int:
     """A dependency answering the workspace id of the request's API key, or 401."""
+    checked = request.scope.get(SCOPE_WORKSPACE)
+    if isinstance(checked, int):  # the key gate already authenticated this request's key
+        return checked
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("send an API key as `Authorization: Bearer wsk_…`")
+    key = key_service.authenticate(runtime.ctx, credentials.credentials)
+    if key is None:
+        raise Unauthorized("the API key is unknown or revoked")
+    request.scope[SCOPE_ACTOR] = actor(key.name)
+    return key.workspace_id
 
-    def workspace_id(
-        request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-    ) -> int:
-        checked = request.scope.get(SCOPE_WORKSPACE)
-        if isinstance(checked, int):  # the key gate already authenticated this request's key
-            return checked
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Unauthorized("send an API key as `Authorization: Bearer wsk_…`")
-        key = key_service.authenticate(runtime.ctx, credentials.credentials)
-        if key is None:
-            raise Unauthorized("the API key is unknown or revoked")
-        return key.workspace_id
 
-    return workspace_id
+def request_actor(request: Request) -> str:
+    """Who the request acts as ("API key <name>"); read after the workspace dependency has run."""
+    found = request.scope.get(SCOPE_ACTOR)
+    return found if isinstance(found, str) else "API key"

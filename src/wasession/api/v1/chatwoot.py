@@ -8,9 +8,10 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
-from wasession.api.v1.auth import workspace_dependency
+from wasession.api.v1.auth import workspace
 from wasession.api.v1.schemas import PathId, Strict, errors
 from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import chatwoot
 from wasession.services.chatwoot import ChatwootConnection
 
@@ -66,56 +67,63 @@ def connection_out(runtime: Runtime, c: ChatwootConnection, calls: dict[str, int
     )
 
 
-def router(runtime: Runtime) -> APIRouter:
-    r = APIRouter(tags=["chatwoot"])
+router = APIRouter(tags=["chatwoot"])
+
+
+@router.get("/chatwoot", response_model=list[ConnectionOut])
+def list_connections(runtime: RuntimeDep, ws: int = Depends(workspace)) -> list[ConnectionOut]:
     ctx = runtime.ctx
-    workspace = workspace_dependency(runtime)
+    return [connection_out(runtime, c) for c in chatwoot.list_connections(ctx, workspace_id=ws)]
 
-    @r.get("/chatwoot", response_model=list[ConnectionOut])
-    def list_connections(ws: int = Depends(workspace)) -> list[ConnectionOut]:
-        return [connection_out(runtime, c) for c in chatwoot.list_connections(ctx, workspace_id=ws)]
 
-    @r.post(
-        "/chatwoot",
-        status_code=201,
-        response_model=ConnectionOut,
-        responses=errors(404, 409),
-        summary="Connect a channel to a Chatwoot account and WhatsApp inbox (checked against Chatwoot first)",
+@router.post(
+    "/chatwoot",
+    status_code=201,
+    response_model=ConnectionOut,
+    responses=errors(404, 409),
+    summary="Connect a channel to a Chatwoot account and WhatsApp inbox (checked against Chatwoot first)",
+)
+def connect(runtime: RuntimeDep, body: ConnectIn, ws: int = Depends(workspace)) -> ConnectionOut:
+    ctx = runtime.ctx
+    done = chatwoot.connect(
+        ctx,
+        body.channel_id,
+        workspace_id=ws,
+        url=body.url,
+        account_id=body.account_id,
+        inbox_id=body.inbox_id,
+        api_token=body.api_token,
+        webhook_secret=body.webhook_secret,
+        send_via=body.send_via,
+        policy=runtime.relay.policy,
     )
-    def connect(body: ConnectIn, ws: int = Depends(workspace)) -> ConnectionOut:
-        done = chatwoot.connect(
-            ctx,
-            body.channel_id,
-            workspace_id=ws,
-            url=body.url,
-            account_id=body.account_id,
-            inbox_id=body.inbox_id,
-            api_token=body.api_token,
-            webhook_secret=body.webhook_secret,
-            send_via=body.send_via,
-            policy=runtime.relay.policy,
-        )
-        return connection_out(runtime, done.connection)
+    return connection_out(runtime, done.connection)
 
-    @r.get("/chatwoot/{connection_id}", response_model=ConnectionOut, responses=errors(404))
-    def show(connection_id: PathId, ws: int = Depends(workspace)) -> ConnectionOut:
-        found = chatwoot.get_connection(ctx, connection_id, workspace_id=ws)
-        counts, _ = chatwoot.connection_status(ctx, connection_id, workspace_id=ws)
-        return connection_out(runtime, found, counts)
 
-    @r.post("/chatwoot/{connection_id}/pause", response_model=ConnectionOut, responses=errors(404))
-    def pause(connection_id: PathId, ws: int = Depends(workspace)) -> ConnectionOut:
-        return connection_out(runtime, chatwoot.set_paused(ctx, connection_id, workspace_id=ws, paused=True))
+@router.get("/chatwoot/{connection_id}", response_model=ConnectionOut, responses=errors(404))
+def show(runtime: RuntimeDep, connection_id: PathId, ws: int = Depends(workspace)) -> ConnectionOut:
+    ctx = runtime.ctx
+    found = chatwoot.get_connection(ctx, connection_id, workspace_id=ws)
+    counts, _ = chatwoot.connection_status(ctx, connection_id, workspace_id=ws)
+    return connection_out(runtime, found, counts)
 
-    @r.post("/chatwoot/{connection_id}/resume", response_model=ConnectionOut, responses=errors(404))
-    def resume(connection_id: PathId, ws: int = Depends(workspace)) -> ConnectionOut:
-        changed = chatwoot.set_paused(ctx, connection_id, workspace_id=ws, paused=False)
-        runtime.wake()
-        return connection_out(runtime, changed)
 
-    @r.delete("/chatwoot/{connection_id}", status_code=204, responses=errors(404))
-    def remove(connection_id: PathId, ws: int = Depends(workspace)) -> Response:
-        chatwoot.remove(ctx, connection_id, workspace_id=ws)
-        return Response(status_code=204)
+@router.post("/chatwoot/{connection_id}/pause", response_model=ConnectionOut, responses=errors(404))
+def pause(runtime: RuntimeDep, connection_id: PathId, ws: int = Depends(workspace)) -> ConnectionOut:
+    ctx = runtime.ctx
+    return connection_out(runtime, chatwoot.set_paused(ctx, connection_id, workspace_id=ws, paused=True))
 
-    return r
+
+@router.post("/chatwoot/{connection_id}/resume", response_model=ConnectionOut, responses=errors(404))
+def resume(runtime: RuntimeDep, connection_id: PathId, ws: int = Depends(workspace)) -> ConnectionOut:
+    ctx = runtime.ctx
+    changed = chatwoot.set_paused(ctx, connection_id, workspace_id=ws, paused=False)
+    runtime.wake()
+    return connection_out(runtime, changed)
+
+
+@router.delete("/chatwoot/{connection_id}", status_code=204, responses=errors(404))
+def remove(runtime: RuntimeDep, connection_id: PathId, ws: int = Depends(workspace)) -> Response:
+    ctx = runtime.ctx
+    chatwoot.remove(ctx, connection_id, workspace_id=ws)
+    return Response(status_code=204)

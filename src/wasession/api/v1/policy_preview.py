@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel
 
-from wasession.api.v1.auth import workspace_dependency
+from wasession.api.v1.auth import workspace
 from wasession.api.v1.schemas import PathId, errors
-from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import policy_impact
 from wasession.services import usage as usage_service
 
@@ -36,32 +36,30 @@ class PolicyImpactOut(BaseModel):
     automated_cost_last_month: str | None = None
 
 
-def router(runtime: Runtime) -> APIRouter:
-    r = APIRouter(tags=["channels"])
+router = APIRouter(tags=["channels"])
+
+
+@router.post(
+    "/channels/{channel_id}/policy/preview",
+    response_model=PolicyImpactOut,
+    responses=errors(404),
+    summary="What saving these settings would move in the open chats (closures, reminders); saves nothing",
+)
+def preview_policy(
+    runtime: RuntimeDep,
+    channel_id: PathId,
+    ws: int = Depends(workspace),
+    body: dict[str, Any] = Body(examples=[{"session_timeout": "2h"}]),  # noqa: B008 - FastAPI's idiom
+) -> PolicyImpactOut:
     ctx = runtime.ctx
-    workspace = workspace_dependency(runtime)
-
-    @r.post(
-        "/channels/{channel_id}/policy/preview",
-        response_model=PolicyImpactOut,
-        responses=errors(404),
-        summary="What saving these settings would move in the open chats (closures, reminders); saves nothing",
+    found = policy_impact.preview_policy(ctx, channel_id, body, workspace_id=ws)
+    cost = usage_service.proposed_ladder_cost(ctx, channel_id, body, workspace_id=ws)
+    return PolicyImpactOut(
+        active_sessions=found.active,
+        close_now=found.close_now,
+        closures_moved=found.closures_moved,
+        reminders_moved=found.reminders_moved,
+        summary=found.sentences(),
+        moves=[SessionMoveOut(**vars(m)) for m in found.moves],
+        automated_cost_last_month=None if cost is None else cost.sentence(),
     )
-    def preview_policy(
-        channel_id: PathId,
-        ws: int = Depends(workspace),
-        body: dict[str, Any] = Body(examples=[{"session_timeout": "2h"}]),  # noqa: B008 - FastAPI's idiom
-    ) -> PolicyImpactOut:
-        found = policy_impact.preview_policy(ctx, channel_id, body, workspace_id=ws)
-        cost = usage_service.proposed_ladder_cost(ctx, channel_id, body, workspace_id=ws)
-        return PolicyImpactOut(
-            active_sessions=found.active,
-            close_now=found.close_now,
-            closures_moved=found.closures_moved,
-            reminders_moved=found.reminders_moved,
-            summary=found.sentences(),
-            moves=[SessionMoveOut(**vars(m)) for m in found.moves],
-            automated_cost_last_month=None if cost is None else cost.sentence(),
-        )
-
-    return r

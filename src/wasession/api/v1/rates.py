@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from wasession.api.v1.auth import workspace_dependency
+from wasession.api.v1.auth import workspace
 from wasession.api.v1.schemas import errors
 from wasession.domain.rates import RateCard
-from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import rates as rates_service
 from wasession.services.errors import NotFoundError, ValidationError
 
@@ -42,33 +42,32 @@ _CSV_BODY = {
 }
 
 
-def router(runtime: Runtime) -> APIRouter:
-    r = APIRouter(tags=["rates"])
+router = APIRouter(tags=["rates"])
+
+
+@router.put(
+    "/rates",
+    response_model=RateCardOut,
+    responses=errors(),
+    summary="Replace the workspace's rate card (a refused card, with its line and column named, changes nothing)",
+    openapi_extra=_CSV_BODY,
+)
+async def put_rates(request: Request, runtime: RuntimeDep, ws: int = Depends(workspace)) -> RateCardOut:
     ctx = runtime.ctx
-    workspace = workspace_dependency(runtime)
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise ValidationError("rates", f"a rate card is at most {MAX_BODY} bytes", "too_large")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError("rates", "the rate card must be UTF-8 text (CSV)", "invalid_rate_card") from None
+    return card_out(rates_service.import_rate_card(ctx, ws, text))
 
-    @r.put(
-        "/rates",
-        response_model=RateCardOut,
-        responses=errors(),
-        summary="Replace the workspace's rate card (a refused card, with its line and column named, changes nothing)",
-        openapi_extra=_CSV_BODY,
-    )
-    async def put_rates(request: Request, ws: int = Depends(workspace)) -> RateCardOut:
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise ValidationError("rates", f"a rate card is at most {MAX_BODY} bytes", "too_large")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ValidationError("rates", "the rate card must be UTF-8 text (CSV)", "invalid_rate_card") from None
-        return card_out(rates_service.import_rate_card(ctx, ws, text))
 
-    @r.get("/rates", response_model=RateCardOut, responses=errors(404), summary="The workspace's rate card")
-    def get_rates(ws: int = Depends(workspace)) -> RateCardOut:
-        card = rates_service.rate_card(ctx, ws)
-        if card is None:
-            raise NotFoundError("rate card of workspace", ws)
-        return card_out(card)
-
-    return r
+@router.get("/rates", response_model=RateCardOut, responses=errors(404), summary="The workspace's rate card")
+def get_rates(runtime: RuntimeDep, ws: int = Depends(workspace)) -> RateCardOut:
+    ctx = runtime.ctx
+    card = rates_service.rate_card(ctx, ws)
+    if card is None:
+        raise NotFoundError("rate card of workspace", ws)
+    return card_out(card)

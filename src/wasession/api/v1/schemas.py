@@ -119,6 +119,15 @@ class PolicySaved(BaseModel):
 # -- sessions ------------------------------------------------------------------------------------------
 
 
+class ReminderOut(BaseModel):
+    """Where the reminder stands, as the dashboard's list and session page show it (one function)."""
+
+    state: str  # scheduled, snoozed, none, or queued/sent/delivered/read/failed/unknown/skipped/cancelled/missed
+    step: int | None = None  # the ladder step it is about
+    at: datetime | None = None  # scheduled: when it goes out; snoozed: when the snooze ends (the step is skipped)
+    reason: str | None = None  # why, where there is one (e.g. snoozed, session_closed, outside_business_hours)
+
+
 class SessionOut(BaseModel):
     id: int
     channel_id: int
@@ -148,6 +157,8 @@ class SessionOut(BaseModel):
     snoozed_until: datetime | None = None  # set while snoozed (in the future) and after a wake
     snoozed: bool = False  # snoozed_until is ahead: no reminder and no automatic closure until then
     held: bool = False  # hold_while_awaiting_agent keeps it open until an agent replies
+    reminder: ReminderOut = ReminderOut(state="none")  # the reminder's status, true through snooze and reopen
+    assignee: str | None = None  # the dashboard user the chat is assigned to (issue 23)
 
 
 class SessionPageOut(BaseModel):

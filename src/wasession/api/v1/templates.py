@@ -7,9 +7,9 @@ from datetime import datetime
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from wasession.api.v1.auth import workspace_dependency
+from wasession.api.v1.auth import workspace
 from wasession.api.v1.schemas import PathId, errors
-from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import templates as template_service
 from wasession.services.templates import Catalog
 
@@ -42,23 +42,22 @@ def catalog_out(c: Catalog) -> CatalogOut:
     )
 
 
-def router(runtime: Runtime) -> APIRouter:
-    r = APIRouter(tags=["templates"])
+router = APIRouter(tags=["templates"])
+
+
+@router.get("/channels/{channel_id}/templates", response_model=CatalogOut, responses=errors(404))
+def list_templates(runtime: RuntimeDep, channel_id: PathId, ws: int = Depends(workspace)) -> CatalogOut:
     ctx = runtime.ctx
-    workspace = workspace_dependency(runtime)
+    return catalog_out(template_service.catalog(ctx, channel_id, workspace_id=ws))
 
-    @r.get("/channels/{channel_id}/templates", response_model=CatalogOut, responses=errors(404))
-    def list_templates(channel_id: PathId, ws: int = Depends(workspace)) -> CatalogOut:
-        return catalog_out(template_service.catalog(ctx, channel_id, workspace_id=ws))
 
-    @r.post(
-        "/channels/{channel_id}/templates/refresh",
-        response_model=CatalogOut,
-        responses=errors(404, 502),
-        summary="Fetch the approved templates of the channel's WhatsApp Business Account from Meta",
-    )
-    def refresh(channel_id: PathId, body: RefreshIn, ws: int = Depends(workspace)) -> CatalogOut:
-        found = template_service.refresh(ctx, runtime.client_for, channel_id, waba_id=body.waba_id, workspace_id=ws)
-        return catalog_out(found)
-
-    return r
+@router.post(
+    "/channels/{channel_id}/templates/refresh",
+    response_model=CatalogOut,
+    responses=errors(404, 502),
+    summary="Fetch the approved templates of the channel's WhatsApp Business Account from Meta",
+)
+def refresh(runtime: RuntimeDep, channel_id: PathId, body: RefreshIn, ws: int = Depends(workspace)) -> CatalogOut:
+    ctx = runtime.ctx
+    found = template_service.refresh(ctx, runtime.client_for, channel_id, waba_id=body.waba_id, workspace_id=ws)
+    return catalog_out(found)

@@ -7,9 +7,9 @@ from datetime import datetime
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from wasession.api.v1.auth import workspace_dependency
+from wasession.api.v1.auth import workspace
 from wasession.api.v1.schemas import errors
-from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import unrouted as unrouted_service
 
 
@@ -25,28 +25,25 @@ class UnroutedNumbersOut(BaseModel):
     items: list[UnroutedNumberOut]
 
 
-def router(runtime: Runtime) -> APIRouter:
-    r = APIRouter(tags=["webhooks"])
-    workspace = workspace_dependency(runtime)
+router = APIRouter(tags=["webhooks"])
 
-    @r.get(
-        "/unrouted-numbers",
-        response_model=UnroutedNumbersOut,
-        responses=errors(),
-        summary="Phone numbers Meta sends webhooks for, signed by this workspace's app secret, that no channel has",
+
+@router.get(
+    "/unrouted-numbers",
+    response_model=UnroutedNumbersOut,
+    responses=errors(),
+    summary="Phone numbers Meta sends webhooks for, signed by this workspace's app secret, that no channel has",
+)
+def list_unrouted(runtime: RuntimeDep, ws: int = Depends(workspace)) -> UnroutedNumbersOut:
+    return UnroutedNumbersOut(
+        items=[
+            UnroutedNumberOut(
+                phone_number_id=n.phone_number_id,
+                first_seen_at=n.first_seen_at,
+                last_seen_at=n.last_seen_at,
+                bodies=n.bodies,
+                message=unrouted_service.notice(n),
+            )
+            for n in unrouted_service.list_unrouted(runtime.ctx, ws)
+        ]
     )
-    def list_unrouted(ws: int = Depends(workspace)) -> UnroutedNumbersOut:
-        return UnroutedNumbersOut(
-            items=[
-                UnroutedNumberOut(
-                    phone_number_id=n.phone_number_id,
-                    first_seen_at=n.first_seen_at,
-                    last_seen_at=n.last_seen_at,
-                    bodies=n.bodies,
-                    message=unrouted_service.notice(n),
-                )
-                for n in unrouted_service.list_unrouted(runtime.ctx, ws)
-            ]
-        )
-
-    return r

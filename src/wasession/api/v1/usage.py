@@ -7,10 +7,10 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from wasession.api.v1.auth import workspace_dependency
+from wasession.api.v1.auth import workspace
 from wasession.api.v1.schemas import PathId, errors
 from wasession.domain.rates import Estimate, Money, format_amount
-from wasession.runtime import Runtime
+from wasession.runtime_scope import RuntimeDep
 from wasession.services import usage as usage_service
 from wasession.services.usage import Usage
 
@@ -107,22 +107,20 @@ def usage_out(u: Usage) -> UsageOut:
     )
 
 
-def router(runtime: Runtime) -> APIRouter:
-    r = APIRouter(tags=["channels"])
+router = APIRouter(tags=["channels"])
+
+
+@router.get(
+    "/channels/{channel_id}/usage",
+    response_model=UsageOut,
+    responses=errors(404),
+    summary="Outbound messages in a calendar month of the channel's time zone, by Meta's category and type",
+)
+def get_usage(
+    runtime: RuntimeDep,
+    channel_id: PathId,
+    ws: int = Depends(workspace),
+    month: str | None = Query(None, description="YYYY-MM; default the current month", max_length=20),
+) -> UsageOut:
     ctx = runtime.ctx
-    workspace = workspace_dependency(runtime)
-
-    @r.get(
-        "/channels/{channel_id}/usage",
-        response_model=UsageOut,
-        responses=errors(404),
-        summary="Outbound messages in a calendar month of the channel's time zone, by Meta's category and type",
-    )
-    def get_usage(
-        channel_id: PathId,
-        ws: int = Depends(workspace),
-        month: str | None = Query(None, description="YYYY-MM; default the current month", max_length=20),
-    ) -> UsageOut:
-        return usage_out(usage_service.channel_usage(ctx, channel_id, month, workspace_id=ws))
-
-    return r
+    return usage_out(usage_service.channel_usage(ctx, channel_id, month, workspace_id=ws))

@@ -103,6 +103,12 @@
     if (!inUse) more.open = false;
   }
 
+  // Phones: the session page's assignment folds behind "Assign…" (issue 23), as the filters do.
+  function foldAssignment() {
+    var assign = document.querySelector("details.assign-other");
+    if (assign && window.matchMedia("(max-width: 700px)").matches) assign.open = false;
+  }
+
   function setUpLive() {
     var url = document.body.getAttribute("data-live");
     if (!url || !window.EventSource) return;
@@ -149,6 +155,7 @@
     setUpPreview();
     setUpLive();
     foldFilters();
+    foldAssignment();
     var transcript = document.getElementById("transcript");
     if (transcript) transcript.scrollTop = transcript.scrollHeight;  // the newest message, above the reply box
     setUpPreferences();

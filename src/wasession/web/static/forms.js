@@ -68,9 +68,40 @@
     build(initial);
   }
 
+  // Canned replies (issue 23): choosing one, or typing its /name then a space or Tab, puts its text
+  // (merge fields filled in by the server for this chat) in the reply box, to read before sending.
+  function setUpCannedReplies() {
+    var choice = document.getElementById("canned-choice");
+    var body = document.getElementById("reply-body");
+    if (!choice || !body) return;
+    var byName = {};
+    Array.prototype.forEach.call(choice.options, function (o) {
+      if (o.value) byName[o.getAttribute("data-name")] = o.getAttribute("data-text");
+    });
+    function fill(text) {
+      body.value = text;
+      body.dispatchEvent(new Event("input"));
+      body.focus();
+    }
+    choice.addEventListener("change", function () {
+      var o = choice.options[choice.selectedIndex];
+      if (o.value) fill(o.getAttribute("data-text"));
+      choice.selectedIndex = 0;
+    });
+    body.addEventListener("keydown", function (event) {
+      if (event.key !== "Tab" && event.key !== " ") return;
+      var typed = body.value.trim().toLowerCase();
+      if (Object.prototype.hasOwnProperty.call(byName, typed)) {
+        event.preventDefault();
+        fill(byName[typed]);
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     focusSummary();
     setUpTemplatePicker();
+    setUpCannedReplies();
     keepDrafts();
   });
 })();
