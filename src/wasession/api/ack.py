@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from wasession.api.errors import error_body, send_error
 from wasession.api.headers import SECURITY_HEADERS
 from wasession.api.limits import WEBHOOK_ROUTE, BodyLimits, declared_length, human_size
+from wasession.ingest.gate import Refused
 from wasession.observability import activity, metrics
 from wasession.runtime import Runtime
 from wasession.whatsapp.signature import SIGNATURE_HEADER
@@ -56,6 +58,7 @@ class AckFront:
         limits = BodyLimits.from_settings(runtime.settings)
         self.limit = limits.limit(*WEBHOOK_ROUTE)
         self.timeout = limits.timeout
+        self._too_large = f"this request's body is limited to {human_size(self.limit)}"  # once, not per request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != WEBHOOK_ROUTE[1]:
@@ -85,7 +88,7 @@ class AckFront:
 
     async def _receive(self, scope: Scope, receive: Receive, answer: _Answer, refuse: _Refuse) -> None:
         started = time.perf_counter()
-        too_large = f"this request's body is limited to {human_size(self.limit)}"
+        too_large = self._too_large
         declared = declared_length(scope)
         if declared is not None and declared > self.limit:
             await refuse(413, "payload_too_large", too_large)
@@ -109,14 +112,18 @@ class AckFront:
         decision = self.gate.quick(body, header)
         if decision is None:
             decision = await run_in_threadpool(self.gate.judge, body, header)
+        if decision.accepted:
+            queued = self.ingestor.submit_nowait(body, header, judged=decision.version)
+            if queued is None:  # the writer is far behind: wait for room in a worker thread
+                queued = await run_in_threadpool(partial(self.ingestor.submit, body, header, judged=decision.version))
+            try:
+                result = await asyncio.wrap_future(queued)  # group commit: answered once committed
+            except Refused as refused:  # judged on secrets rotated since: judged again, refused
+                decision = refused.decision
         if not decision.accepted:
             REFUSALS.info(decision.code, f"webhook refused ({decision.status}): {decision.message}")
             await answer(decision.status, _error(decision.code, decision.message))
             return
-        queued = self.ingestor.submit_nowait(body, header)
-        if queued is None:  # the writer is far behind: wait for room in a worker thread
-            queued = await run_in_threadpool(self.ingestor.submit, body, header)
-        result = await asyncio.wrap_future(queued)  # group commit: answered once committed
         metrics.WEBHOOK_ACK_LATENCY.observe(time.perf_counter() - started)
         assert result.log_id is not None  # the writer answers every body with its row
         await answer(200, b'{"status":"ok","id":%d}' % result.log_id)

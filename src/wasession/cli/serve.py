@@ -12,7 +12,7 @@ from wasession.cli.banner import LOG_FORMAT_OPTION, banner
 from wasession.cli.shared import open_runtime, settings
 from wasession.config import StartupError
 from wasession.domain.clock import AcceleratedClock
-from wasession.runtime import Runtime
+from wasession.runtime import Runtime, heap
 from wasession.runtime.reads import all_channels, describe_database
 from wasession.services import fast_clock
 
@@ -110,6 +110,7 @@ def serve(
             workers.add_loop("sandbox-webhooks", pump.step, fake.next_webhook_at).start()
         if sandbox_speed is not None:
             workers.add_loop("fast-clock", guard, lambda: None, max_sleep=fast_clock.BEAT_EVERY, wakeable=False).start()
+        heap.settle()  # last: what startup built stays out of every collection
 
     stopped_for: list[str] = []
     stopping: list[uvicorn.Server] = []

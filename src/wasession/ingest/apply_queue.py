@@ -200,15 +200,19 @@ class ApplyQueue:
             conn = batch.conn
             # The rows this transaction applies: on PostgreSQL another process may have taken some of
             # those judged above (they are skipped) or applied them (they are gone).
-            rows = batch.claim(size)
-            bodies: list[BodyToApply] = []
+            ids = batch.claim(size)
             secrets: dict[str, str | None] = {}
-            for row in rows:
-                body, large = judged.get(row.id) or self._judged(conn, row, secrets)
+            unread = batch.bodies([i for i in ids if i not in judged])  # PostgreSQL: logged since
+            judged = {**judged, **{row.id: self._judged(conn, row, secrets) for row in unread}}
+            bodies: list[BodyToApply] = []
+            for log_id in ids:
+                if log_id not in judged:
+                    continue  # gone between the claim and the read (another process applied it)
+                body, large = judged[log_id]
                 if large:
                     # Applied in slices of their own transactions, after the bodies before it.
                     if not bodies:
-                        sliced = SlicedBody(row.id, body.updates, body.verdict, row.received_at)
+                        sliced = SlicedBody(log_id, body.updates, body.verdict, body.received_at)
                         sliced.result.error = body.result.error
                     break
                 body.result = IngestResult(log_id=body.log_id, error=body.result.error)  # a retry starts afresh

@@ -21,9 +21,13 @@ nothing a stranger sends is ever stored for the relay, the apply or an admin to 
    number whose channel holds another secret refuses the whole body (403).
 
 The decrypted secrets are kept in memory, and read again whenever a one-row counter moves
-(`store/secrets_version.py`), which the ack reads for every body: a rotated secret stops verifying
-at the next body in every process. Applying judges every change again against the rows as stored
-then (`credentials.py`).
+(`store/secrets_version.py`): a rotated secret stops verifying at the next body in every process.
+The event loop judges a small body against the secrets in memory without reading the counter; the
+ack's writer reads it once per group commit, after every body of the group arrived and before any
+is logged, and judges again, against the secrets as they are now, each body judged under an older
+version (`GroupCommit`, `Refused`). A refusal is never answered from stale secrets: it reads the
+counter first. Applying judges every change again against the rows as stored then
+(`credentials.py`).
 """
 
 from __future__ import annotations
@@ -69,14 +73,22 @@ class Decision:
     message: str = ""
     unrouted: tuple[str, ...] = ()
     owners: frozenset[int] = frozenset()
+    version: int | None = None  # accepted: the secrets version judged under, checked again before logging
 
     @property
     def accepted(self) -> bool:
         return self.status == 200
 
 
-ACCEPTED = Decision(200)
 _FORGED = Decision(403, "signature_invalid", SIGNATURE_INVALID)
+
+
+class Refused(Exception):
+    """A body judged under an older secrets version, refused when judged again before logging."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.message)
+        self.decision = decision
 
 
 @dataclass
@@ -84,6 +96,7 @@ class _Secrets:
     """Every channel's app secret, decrypted, as of one secrets version."""
 
     version: int
+    accepted: Decision  # Decision(200) carrying this version
     by_number: dict[str, str] = field(default_factory=dict)
     owners: dict[str, frozenset[int]] = field(default_factory=dict)  # secret -> workspaces holding it
     by_account: dict[str, tuple[str, ...]] = field(default_factory=dict)  # business account id -> secrets
@@ -112,15 +125,26 @@ class AckGate:
     # -- entry points --------------------------------------------------------------------------------
 
     def quick(self, raw: bytes, signature: str) -> Decision | None:
-        """`judge` when it is cheap enough for the event loop (a small body, SQLite, the secrets
-        current in memory, nothing to record); None: call `judge` in a worker thread."""
-        if len(raw) > INLINE_BYTES or not self._version.cheap:
+        """`judge` when it is cheap enough for the event loop (a small body, secrets in memory,
+        nothing to record); None: call `judge` in a worker thread. An acceptance is judged against
+        the secrets in memory, maybe stale: its `version` must be checked before the body is logged
+        (`still_valid`). A refusal is answered only if those secrets are current (on SQLite, where
+        reading the counter is cheap)."""
+        if len(raw) > INLINE_BYTES:
             return None
         secrets = self._secrets
-        if secrets is None or secrets.version != self._version.read():
+        if secrets is None:
             return None
         decision = self._decide(raw, signature, secrets)
-        return None if decision.unrouted else decision
+        if decision.unrouted:
+            return None
+        if decision.accepted or (self._version.cheap and secrets.version == self._version.read()):
+            return decision
+        return None
+
+    def version(self) -> int:
+        """The secrets version as stored now (one row, read in the calling thread)."""
+        return self._version.read()
 
     def judge(self, raw: bytes, signature: str) -> Decision:
         """The whole check, reading the secrets again if they changed; records unrouted numbers."""
@@ -167,8 +191,9 @@ class AckGate:
         if not verified and not lost and not numberless:
             return _FORGED  # nothing in it the signature vouches for
         if lost:
-            return Decision(200, unrouted=tuple(lost), owners=secrets.owners.get(signer, frozenset()))
-        return ACCEPTED
+            owners = secrets.owners.get(signer, frozenset())
+            return Decision(200, unrouted=tuple(lost), owners=owners, version=secrets.version)
+        return secrets.accepted
 
     def _signer(self, raw: bytes, signature: str, named: list[str], secrets: _Secrets) -> str | None:
         """The secret whose HMAC of `raw` is `signature`: one HMAC per distinct secret at most."""
@@ -227,7 +252,7 @@ class AckGate:
             with self._ctx.db.read() as conn:
                 version = secrets_version.current(conn)  # read with the rows, so they match
                 rows = channel_store.signing_rows(conn)
-            fresh = _Secrets(version)
+            fresh = _Secrets(version, Decision(200, version=version))
             owners: dict[str, set[int]] = {}
             accounts: dict[str, dict[str, None]] = {}
             decrypted: dict[str, str] = {}

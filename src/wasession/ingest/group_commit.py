@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 
+from wasession.ingest.gate import AckGate, Refused
 from wasession.ingest.result import IngestResult
 from wasession.lifecycle.context import ServiceContext
 from wasession.store import webhook_log
@@ -28,7 +29,8 @@ MAX_GROUP = 500  # bodies per group-commit transaction
 MAX_WAITING = 4000
 CONFLICT_RETRIES = 3
 
-_Waiting = tuple[bytes, str | None, int, Future[IngestResult]]
+# (body, signature, kind, the secrets version it was judged under or None, its future)
+_Waiting = tuple[bytes, str | None, int, int | None, Future[IngestResult]]
 # Keys, not values: every change also says `"field": "messages"`. Inside a JSON string a quote is
 # escaped, so these bytes are a key wherever they appear.
 _STATUSES_KEY = re.compile(rb'"statuses"\s*:')
@@ -72,6 +74,12 @@ class GroupCommit:
     writer takes all that wait (at most `max_batch`), commits once, wakes the apply queue, and only
     then answers: a 2xx means the body is on disk. At a low rate every body is written alone at
     once; under load the groups grow with the queue. On PostgreSQL each process has its own writer.
+
+    With a `gate`, bodies the event loop judged against the secrets in memory (`judged`: their
+    version) are checked here, once per group: the version is read after every body of the group
+    arrived and before any is logged, and a body judged under another is judged again; one refused
+    then resolves its future with `Refused`. So a rotation committed before a body arrives always
+    counts for it, and the event loop reads nothing for it.
     """
 
     def __init__(
@@ -79,12 +87,14 @@ class GroupCommit:
         ctx: ServiceContext,
         on_commit: Callable[[], None],
         *,
+        gate: AckGate | None = None,
         max_batch: int = MAX_GROUP,
         max_waiting: int = MAX_WAITING,
         idle_exit: float = 30.0,
     ) -> None:
         self._ctx = ctx
         self._on_commit = on_commit
+        self._gate = gate
         self._max_batch = max_batch
         self._max_waiting = max_waiting
         self._idle_exit = idle_exit  # the thread ends when idle this long and starts again on demand
@@ -97,12 +107,19 @@ class GroupCommit:
         self.largest = 0
 
     def submit(
-        self, raw: bytes, signature: str | None, kind: int | None = None, *, wait: bool = True
+        self,
+        raw: bytes,
+        signature: str | None,
+        kind: int | None = None,
+        *,
+        wait: bool = True,
+        judged: int | None = None,
     ) -> Future[IngestResult] | None:
         """Queue a body for the next group; the future resolves after the commit. While
         `max_waiting` bodies are queued it waits for room (call it from a worker thread then), or
         with `wait=False` returns None at once. `kind`: `webhook_log.KIND_*`, told from the bytes
-        when not given."""
+        when not given. `judged`: the secrets version the body was accepted under, checked again
+        before it is logged."""
         future: Future[IngestResult] = Future()
         kind = body_kind(raw) if kind is None else kind
         with self._lock:
@@ -110,7 +127,7 @@ class GroupCommit:
                 if not wait:
                     return None
                 self._room.wait()
-            self._waiting.append((raw, signature, kind, future))
+            self._waiting.append((raw, signature, kind, judged, future))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="wasession-ack", daemon=True)
                 self._thread.start()
@@ -136,7 +153,10 @@ class GroupCommit:
             if group is None:
                 return
             try:
-                results = self._write([(raw, signature, kind) for raw, signature, kind, _ in group])
+                group = self._still_valid(group)
+                if not group:
+                    continue
+                results = self._write([(raw, signature, kind) for raw, signature, kind, _, _ in group])
             except BaseException as exc:  # never leave a request waiting forever
                 log.exception("webhook group commit of %d failed", len(group))
                 for *_, future in group:
@@ -148,6 +168,23 @@ class GroupCommit:
                 log.exception("waking the apply queue after a webhook group failed")
             for (*_, future), result in zip(group, results, strict=True):
                 future.set_result(result)
+
+    def _still_valid(self, group: list[_Waiting]) -> list[_Waiting]:
+        """The bodies of `group` still accepted under the secrets as stored now; the others' futures
+        resolved with `Refused`."""
+        if self._gate is None or all(judged is None for _, _, _, judged, _ in group):
+            return group
+        current = self._gate.version()
+        kept: list[_Waiting] = []
+        for waiting in group:
+            raw, signature, _, judged, future = waiting
+            if judged is not None and judged != current:
+                decision = self._gate.judge(raw, signature or "")
+                if not decision.accepted:
+                    future.set_exception(Refused(decision))
+                    continue
+            kept.append(waiting)
+        return kept
 
     def _write(self, bodies: list[tuple[bytes, str | None, int]]) -> list[IngestResult]:
         started = time.perf_counter()

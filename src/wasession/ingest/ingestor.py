@@ -57,21 +57,27 @@ class Ingestor:
         self.queue = ApplyQueue(
             ctx, self.credentials, self.applier, lambda results: self.report(results), backlog_limit=backlog_limit
         )
-        self._group = GroupCommit(ctx, lambda: self.on_logged())
+        self._group = GroupCommit(ctx, lambda: self.on_logged(), gate=self.gate)
 
-    def submit(self, raw: bytes, signature: str | None = None, kind: int | None = None) -> Future[IngestResult]:
+    def submit(
+        self, raw: bytes, signature: str | None = None, kind: int | None = None, *, judged: int | None = None
+    ) -> Future[IngestResult]:
         """Append a body the endpoint has checked to the webhook log, together with the other bodies
         waiting (group commit). The future resolves once it is committed, with its log id (`replay`:
         the same bytes were stored before, nothing new). Blocks while the writer is far behind.
         `kind`: what the body carries (`webhook_log.KIND_*`) if the caller parsed it, else told
-        from the bytes (`body_kind`)."""
-        future = self._group.submit(raw, signature, kind)
+        from the bytes (`body_kind`). `judged`: the secrets version `gate` accepted it under; a
+        body judged under an older one is judged again before it is logged (the future raises
+        `gate.Refused` if it is refused then)."""
+        future = self._group.submit(raw, signature, kind, judged=judged)
         assert future is not None
         return future
 
-    def submit_nowait(self, raw: bytes, signature: str | None, kind: int | None = None) -> Future[IngestResult] | None:
+    def submit_nowait(
+        self, raw: bytes, signature: str | None, kind: int | None = None, *, judged: int | None = None
+    ) -> Future[IngestResult] | None:
         """`submit` from the event loop: None instead of waiting when the writer is far behind."""
-        return self._group.submit(raw, signature, kind, wait=False)
+        return self._group.submit(raw, signature, kind, wait=False, judged=judged)
 
     def ingest(self, raw: bytes, signature: str | None = None) -> IngestResult:
         """Log a body and apply everything waiting, in this thread; its result. Without `signature`

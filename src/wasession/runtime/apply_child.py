@@ -17,6 +17,7 @@ from wasession.ingest import IngestResult
 from wasession.ingest.apply_queue import ApplyQueue
 from wasession.observability import forwarding, metrics
 from wasession.observability.logging import configure as configure_logging
+from wasession.runtime import heap
 from wasession.runtime.apply_process import FD_VARIABLE
 from wasession.runtime.core import Runtime
 from wasession.runtime.workers import APPLY_SWEEP
@@ -99,6 +100,7 @@ def main() -> None:
         reporter.flush()
 
     loop = Loop("apply", step, lambda: None, runtime.clock, max_sleep=APPLY_SWEEP)
+    heap.settle()
     loop.start()
     log.debug("apply process %d for serve %d started", os.getpid(), hello["parent"])
     try:

@@ -272,10 +272,12 @@ class FakeCloudApi:
 
     def customer_wrote(self, phone_number_id: str, user: str, at: datetime) -> None:
         """Record that `user` (wa_id or BSUID) wrote at `at`; only the latest time counts."""
+        # Told of every customer message `serve` applies, most of them real channels' (one read of a
+        # dict is atomic: no lock for those).
+        if phone_number_id not in self._numbers:
+            return  # a real channel's customer: nothing of ours to track
         key = (phone_number_id, _user_key(user))
         with self._lock:
-            if phone_number_id not in self._numbers:
-                return  # a real channel's customer: nothing of ours to track
             last = self._inbound.get(key)
             if last is None or at > last:
                 self._inbound[key] = at

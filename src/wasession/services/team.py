@@ -4,6 +4,8 @@ not found. Notes are rows of their own, never messages: nothing here reaches the
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from wasession.domain.events import EventType
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.agents import agent_session
@@ -12,6 +14,7 @@ from wasession.store import events as event_store
 from wasession.store import queries as query_store
 from wasession.store import team as team_store
 from wasession.store import users as user_store
+from wasession.store.channels import Channel
 from wasession.store.db import Connection
 from wasession.store.team import Assignment, Note
 
@@ -51,19 +54,32 @@ def assign(ctx: ServiceContext, session_id: int, user: str, *, workspace_id: int
         before = team_store.assignment(conn, session.id)
         if before is None or before.user_id != found.id:
             team_store.assign(conn, session.id, found.id, at=now, by=by)
-            event_store.add(
-                conn,
-                workspace_id=channel.workspace_id,
-                channel_id=channel.id,
-                session_id=session.id,
-                type=EventType.SESSION_ASSIGNED,
-                at=now,
-                data={"assignee": found.username, "previous": before.username if before else None, "by": by},
-            )
+            _record(conn, channel, session.id, now, found.username, before, by)
         after = team_store.assignment(conn, session.id)
     ctx.wake()
     assert after is not None
     return after
+
+
+def _record(
+    conn: Connection,
+    channel: Channel,
+    session_id: int,
+    at: datetime,
+    assignee: str | None,
+    before: Assignment | None,
+    by: str,
+) -> None:
+    """The `session_assigned` event of a change of assignee (None: unassigned)."""
+    event_store.add(
+        conn,
+        workspace_id=channel.workspace_id,
+        channel_id=channel.id,
+        session_id=session_id,
+        type=EventType.SESSION_ASSIGNED,
+        at=at,
+        data={"assignee": assignee, "previous": before.username if before else None, "by": by},
+    )
 
 
 def unassign(ctx: ServiceContext, session_id: int, *, workspace_id: int, by: str) -> None:
@@ -75,15 +91,7 @@ def unassign(ctx: ServiceContext, session_id: int, *, workspace_id: int, by: str
         if before is None:
             return
         team_store.unassign(conn, session.id)
-        event_store.add(
-            conn,
-            workspace_id=channel.workspace_id,
-            channel_id=channel.id,
-            session_id=session.id,
-            type=EventType.SESSION_ASSIGNED,
-            at=now,
-            data={"assignee": None, "previous": before.username, "by": by},
-        )
+        _record(conn, channel, session.id, now, None, before, by)
     ctx.wake()
 
 

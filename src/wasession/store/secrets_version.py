@@ -1,8 +1,9 @@
 """A counter bumped with every change to which app secret vouches for which number.
 
-The ack keeps the channels' decrypted app secrets in memory and reads this one row per body: a
-rotation committed by any process (the API, the dashboard, the CLI) is seen by the very next body,
-and the secrets are read and decrypted again only when it moved.
+The ack keeps the channels' decrypted app secrets in memory and reads this one row once per group
+commit, before logging bodies judged against them (`ingest/group_commit.py`): a rotation committed
+by any process (the API, the dashboard, the CLI) is seen by the very next body, and the secrets are
+read and decrypted again only when it moved.
 """
 
 from __future__ import annotations

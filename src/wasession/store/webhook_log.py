@@ -255,6 +255,26 @@ def claim_unprocessed(conn: Connection, limit: int, *, skip_locked: bool) -> lis
     return [Pending(int(r[0]), bytes(r[1]), r[2], r[3]) for r in conn.execute(query)]
 
 
+def claim_ids(conn: Connection, limit: int, *, skip_locked: bool) -> list[int]:
+    """`claim_unprocessed` returning ids only, read from ix_webhook_log_unprocessed alone: the claim
+    inside an apply transaction, whose bodies were read (and judged) before it took the lock."""
+    t = webhook_log
+    query = select(t.c.id).where(t.c.processed_at.is_(None)).order_by(t.c.kind, t.c.id).limit(limit)
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    return [int(r[0]) for r in conn.execute(query)]
+
+
+def pending_of(conn: Connection, ids: Sequence[int]) -> list[Pending]:
+    """The rows `ids` as the apply reads them, in the order of `ids` (those gone are left out)."""
+    if not ids:
+        return []
+    t = webhook_log
+    query = select(t.c.id, t.c.body, t.c.signature, t.c.received_at).where(t.c.id.in_(list(ids)))
+    found = {int(r[0]): Pending(int(r[0]), bytes(r[1]), r[2], r[3]) for r in conn.execute(query)}
+    return [found[i] for i in ids if i in found]
+
+
 def mark_many(conn: Connection, marks: Sequence[tuple[int, datetime, Outcome]]) -> None:
     """`mark_processed` for many rows in one statement."""
     if marks:
@@ -276,11 +296,20 @@ class Applying:
         self.conn = conn
         self.marks: list[tuple[int, datetime, Outcome]] = []
 
-    def claim(self, limit: int) -> list[Pending]:
+    def claim(self, limit: int) -> list[int]:
+        """The ids of the bodies this transaction applies: ids only, so the statement that takes
+        them (and on PostgreSQL locks them) reads the index, not the bodies (`bodies`)."""
         if not self._db.log_apart:
-            return claim_unprocessed(self.conn, limit, skip_locked=self._db.is_postgres)
+            return claim_ids(self.conn, limit, skip_locked=self._db.is_postgres)
         with self._db.read() as conn:
-            return claim_unprocessed(conn, limit, skip_locked=False)
+            return claim_ids(conn, limit, skip_locked=False)
+
+    def bodies(self, ids: Sequence[int]) -> list[Pending]:
+        """The claimed rows `ids` whose bodies the caller has not read yet."""
+        if not self._db.log_apart:
+            return pending_of(self.conn, ids)
+        with self._db.read() as conn:
+            return pending_of(conn, ids)
 
     def mark(self, log_id: int, at: datetime, outcome: Outcome) -> None:
         self.marks.append((log_id, at, outcome))

@@ -8,10 +8,11 @@ from typing import Any
 
 from tests.conftest import DATA
 from wasession.ingest.credentials import addressed, has_account_level_changes
-from wasession.ingest.gate import INLINE_BYTES, AckGate
+from wasession.ingest.gate import INLINE_BYTES, AckGate, Decision, Refused
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.services import channels as channel_service
 from wasession.store import templates as template_store
+from wasession.store import webhook_log
 from wasession.testing import Simulator
 from wasession.whatsapp.payload import numbers_named, parse_webhook
 from wasession.whatsapp.signature import sign
@@ -109,10 +110,28 @@ def test_a_rotated_secret_stops_verifying_at_the_next_body_without_any_invalidat
         assert gate.quick(raw, sign(sim.app_secret, raw)) is not None  # current in memory: the event loop decides
         # Another process rotates it: nothing tells this one but the version row.
         channel_service.update_credentials(sim.runtime.ctx, channel.id, app_secret="rotated")
-        assert gate.quick(raw, sign(sim.app_secret, raw)) is None  # stale: to a thread, which reads again
-        assert gate.judge(raw, sign(sim.app_secret, raw)).status == 403
-        assert gate.judge(raw, sign("rotated", raw)).accepted
+        # The event loop accepts from memory, under the old version; the writer reads the version
+        # before logging, judges it again and refuses it: nothing is logged.
+        stale = gate.quick(raw, sign(sim.app_secret, raw))
+        assert stale is not None and stale.accepted and stale.version is not None
+        assert stale.version != gate.version()
+        refused = sim.runtime.ingestor.submit(raw, sign(sim.app_secret, raw), judged=stale.version).exception(10)
+        assert isinstance(refused, Refused) and refused.decision.status == 403
+        assert not _logged(sim, raw)
+        # Judging it again read the new secrets: the new secret's body is accepted on the loop.
+        assert gate.quick(raw, sign("rotated", raw)) == Decision(200, version=gate.version())
+        # A refusal is never answered from stale secrets: after another rotation the newest
+        # secret's body goes to a thread, which reads them again.
+        channel_service.update_credentials(sim.runtime.ctx, channel.id, app_secret="rotated-again")
+        assert gate.quick(raw, sign("rotated-again", raw)) is None
+        assert gate.judge(raw, sign("rotated-again", raw)).accepted
+        assert gate.judge(raw, sign("rotated", raw)).status == 403
         assert gate.quick(b"x" * (INLINE_BYTES + 1), "sha256=00") is None  # large bodies never on the loop
+
+
+def _logged(sim: Simulator, raw: bytes) -> bool:
+    with sim.runtime.ctx.db.log.read() as conn:
+        return webhook_log.id_of_body(conn, raw) is not None
 
 
 def test_an_unknown_number_is_found_through_the_business_account_or_the_few_secrets_held() -> None:

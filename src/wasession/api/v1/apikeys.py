@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from wasession.api.v1.auth import workspace
-from wasession.api.v1.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut, PathId, WorkspaceOut, errors
+from wasession.api.v1.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut, PathId, WorkspaceOut, errors, from_record
 from wasession.runtime_scope import RuntimeDep
 from wasession.services import apikeys as key_service
 from wasession.services import workspaces as workspace_service
@@ -13,14 +13,7 @@ from wasession.services.apikeys import ApiKey
 
 
 def key_out(key: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=key.id,
-        name=key.name,
-        prefix=key.prefix,
-        created_at=key.created_at,
-        last_used_at=key.last_used_at,
-        revoked_at=key.revoked_at,
-    )
+    return from_record(ApiKeyOut, key)
 
 
 router = APIRouter(tags=["workspace"])
@@ -30,7 +23,7 @@ router = APIRouter(tags=["workspace"])
 def get_workspace(runtime: RuntimeDep, ws: int = Depends(workspace)) -> WorkspaceOut:
     ctx = runtime.ctx
     found = workspace_service.get_workspace(ctx, ws)
-    return WorkspaceOut(id=found.id, name=found.name, created_at=found.created_at)
+    return from_record(WorkspaceOut, found)
 
 
 @router.get("/api-keys", response_model=list[ApiKeyOut], responses=errors(), summary="API keys (never the keys)")

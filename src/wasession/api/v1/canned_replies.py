@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from wasession.api.v1.auth import workspace
-from wasession.api.v1.schemas import PathId, Strict, errors
+from wasession.api.v1.schemas import PathId, Strict, errors, from_record
 from wasession.domain.canned import MAX_TEXT
 from wasession.runtime_scope import RuntimeDep
 from wasession.services import canned_replies as canned_service
@@ -33,7 +33,7 @@ class CannedReplyOut(BaseModel):
 
 
 def canned_out(c: CannedReply) -> CannedReplyOut:
-    return CannedReplyOut(id=c.id, name=c.name, text=c.text, created_at=c.created_at, updated_at=c.updated_at)
+    return from_record(CannedReplyOut, c)
 
 
 router = APIRouter(tags=["canned replies"])

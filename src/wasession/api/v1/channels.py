@@ -16,6 +16,7 @@ from wasession.api.v1.schemas import (
     PolicyOut,
     PolicySaved,
     errors,
+    from_record,
 )
 from wasession.runtime_scope import RuntimeDep
 from wasession.services import channel_admin
@@ -25,20 +26,7 @@ from wasession.services.errors import ValidationError
 
 
 def channel_out(c: Channel) -> ChannelOut:
-    return ChannelOut(
-        id=c.id,
-        name=c.name,
-        phone_number_id=c.phone_number_id,
-        display_phone_number=c.display_phone_number,
-        sandbox=c.sandbox,
-        graph_base_url=c.graph_base_url,
-        graph_version=c.graph_version,
-        rate_limit_per_second=c.rate_limit_per_second,
-        sending_paused_reason=c.sending_paused_reason,
-        policy=c.policy.to_public(),
-        policy_updated_at=c.policy_updated_at,
-        created_at=c.created_at,
-    )
+    return from_record(ChannelOut, c, policy=c.policy.to_public())
 
 
 def refuse_operator_fields(body: ChannelIn | ChannelPatch) -> None:

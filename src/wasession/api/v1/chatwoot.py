@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from wasession.api.v1.auth import workspace
-from wasession.api.v1.schemas import PathId, Strict, errors
+from wasession.api.v1.schemas import PathId, Strict, errors, from_record
 from wasession.runtime import Runtime
 from wasession.runtime_scope import RuntimeDep
 from wasession.services import chatwoot
@@ -49,21 +49,12 @@ class ConnectionOut(BaseModel):
 
 
 def connection_out(runtime: Runtime, c: ChatwootConnection, calls: dict[str, int] | None = None) -> ConnectionOut:
-    return ConnectionOut(
-        id=c.id,
-        channel_id=c.channel_id,
-        url=c.url,
-        account_id=c.account_id,
-        inbox_id=c.inbox_id,
-        send_via=c.send_via,
-        paused=c.paused,
-        signed=c.signed,
+    return from_record(
+        ConnectionOut,
+        c,
         webhook_path=chatwoot.webhook_path(c.id),
         relay_target=chatwoot.relay_target_of(c),
-        last_error=c.last_error,
-        last_error_at=c.last_error_at,
         calls=calls or {},
-        created_at=c.created_at,
     )
 
 

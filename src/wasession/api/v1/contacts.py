@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from wasession.api.v1.auth import workspace
-from wasession.api.v1.schemas import ContactOut, ContactPage, ContactPatch, ImportReportOut, PathId, RowErrorOut, errors
+from wasession.api.v1.schemas import (
+    ContactOut,
+    ContactPage,
+    ContactPatch,
+    ImportReportOut,
+    PathId,
+    RowErrorOut,
+    errors,
+    from_record,
+)
 from wasession.runtime_scope import RuntimeDep
 from wasession.services import contacts as contact_service
 from wasession.services.contacts import Contact
@@ -15,18 +24,7 @@ MAX_CSV_BYTES = 5 * 1024 * 1024
 
 
 def contact_out(c: Contact) -> ContactOut:
-    return ContactOut(
-        id=c.id,
-        wa_id=c.wa_id,
-        user_id=c.user_id,
-        profile_name=c.profile_name,
-        display_name=c.display_name(),
-        first_name=c.first_name,
-        last_name=c.last_name,
-        email=c.email,
-        created_at=c.created_at,
-        updated_at=c.updated_at,
-    )
+    return from_record(ContactOut, c, display_name=c.display_name())
 
 
 def _after(cursor: str | None) -> int | None:

@@ -13,6 +13,7 @@ from wasession.api.v1.schemas import (
     EventWebhookPatch,
     PathId,
     errors,
+    from_record,
 )
 from wasession.runtime_scope import RuntimeDep
 from wasession.services import event_webhooks as hook_service
@@ -21,23 +22,11 @@ from wasession.services.event_webhooks import Delivery, EventWebhook
 
 
 def webhook_out(w: EventWebhook) -> EventWebhookOut:
-    return EventWebhookOut(id=w.id, url=w.url, description=w.description, enabled=w.enabled, created_at=w.created_at)
+    return from_record(EventWebhookOut, w)
 
 
 def delivery_out(d: Delivery) -> DeliveryOut:
-    return DeliveryOut(
-        id=d.id,
-        webhook_id=d.webhook_id,
-        event_id=d.event_id,
-        payload=dict(d.payload),
-        status=d.status,
-        attempts=d.attempts,
-        next_attempt_at=d.next_attempt_at,
-        last_status_code=d.last_status_code,
-        last_error=d.last_error,
-        delivered_at=d.delivered_at,
-        created_at=d.created_at,
-    )
+    return from_record(DeliveryOut, d, payload=dict(d.payload))
 
 
 router = APIRouter(tags=["event webhooks"])

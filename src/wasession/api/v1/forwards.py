@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from wasession.api.v1.auth import workspace
-from wasession.api.v1.schemas import PathId, Strict, errors
+from wasession.api.v1.schemas import PathId, Strict, errors, from_record
 from wasession.domain.relay import FIELDS
 from wasession.runtime import Runtime
 from wasession.runtime_scope import RuntimeDep
@@ -80,32 +80,11 @@ class AttemptPage(BaseModel):
 
 
 def forward_out(t: Target) -> ForwardOut:
-    return ForwardOut(
-        id=t.id,
-        channel_id=t.channel_id,
-        url=t.url,
-        secret=forward_service.MASK if t.resigned else None,
-        fields=list(t.fields),
-        description=t.description,
-        paused=t.paused,
-        cursor=t.cursor,
-        attempts=t.attempts,
-        next_attempt_at=t.next_attempt_at,
-        created_at=t.created_at,
-    )
+    return from_record(ForwardOut, t, secret=forward_service.MASK if t.resigned else None, fields=list(t.fields))
 
 
 def attempt_out(a: Attempt) -> AttemptOut:
-    return AttemptOut(
-        id=a.id,
-        log_id=a.log_id,
-        attempt=a.attempt,
-        at=a.at,
-        outcome=a.outcome,
-        status_code=a.status_code,
-        error=a.error,
-        duration_ms=a.duration_ms,
-    )
+    return from_record(AttemptOut, a)
 
 
 router = APIRouter(tags=["webhook relay"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +23,24 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def from_record(model: type[Model], record: object, **given: Any) -> Model:
+    """`model` filled from the attributes of the same names on `record` (a service's dataclass), so a
+    field is named once, in the model; `given` are the fields the record does not hold as they are shown.
+    A required field the record lacks raises, naming it."""
+    values: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name in given:
+            values[name] = given[name]
+        elif hasattr(record, name):
+            values[name] = getattr(record, name)
+        elif info.is_required():
+            raise AttributeError(f"{type(record).__name__} has no {name!r} for {model.__name__}")
+    return model(**values)
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:

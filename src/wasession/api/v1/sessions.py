@@ -23,6 +23,7 @@ from wasession.api.v1.schemas import (
     TemplateIn,
     TextIn,
     errors,
+    from_record,
 )
 from wasession.domain.durations import parse_duration
 from wasession.runtime_scope import RuntimeDep
@@ -130,7 +131,7 @@ def get_session(runtime: RuntimeDep, session_id: PathId, ws: int = Depends(works
         if referral
         else None,
         session=session_out(detail.summary),
-        transcript=[MessageOut(**{k: getattr(m, k) for k in MessageOut.model_fields}) for m in detail.transcript],
+        transcript=[from_record(MessageOut, m) for m in detail.transcript],
         timeline=[
             EventOut(id=e.id, type=e.type, at=e.at, channel_id=e.channel_id, session_id=e.session_id, data=dict(e.data))
             for e in detail.timeline

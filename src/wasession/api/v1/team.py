@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from wasession.api.v1.auth import request_actor, workspace
-from wasession.api.v1.schemas import PathId, Strict, errors
+from wasession.api.v1.schemas import PathId, Strict, errors, from_record
 from wasession.runtime_scope import RuntimeDep
 from wasession.services import team as team_service
 from wasession.services.team import Assignment, Note
@@ -43,7 +43,7 @@ def assignee_out(a: Assignment | None) -> AssigneeOut:
 
 
 def note_out(n: Note) -> NoteOut:
-    return NoteOut(id=n.id, session_id=n.session_id, author=n.author, text=n.text, created_at=n.created_at)
+    return from_record(NoteOut, n)
 
 
 router = APIRouter(tags=["team"])
