@@ -117,6 +117,7 @@ def fuzz_sim() -> Iterator[Simulator]:
         yield sim
 
 
+@pytest.mark.slow  # 300 examples: out of the loop between two edits, in every full run
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=raw_bodies)
 def test_no_signed_body_gets_a_5xx(fuzz_sim: Simulator, raw: bytes) -> None:

@@ -55,6 +55,7 @@ def processed(sim: Simulator, log_id: int) -> bool:
         return conn.execute(query).scalar() is not None
 
 
+@pytest.mark.slow  # a body of many thousand changes: out of the loop between two edits
 def test_small_webhooks_are_answered_quickly_while_a_large_body_is_applied(sim: Simulator) -> None:
     """Over a real port, with the apply queue run by an engine loop as in `serve` (a 200 means logged)."""
     ch = sim.add_channel()

@@ -129,3 +129,18 @@ def test_cli_creates_an_admin_who_can_log_in(tmp_path: Path, monkeypatch: pytest
         assert user_service.authenticate(runtime.ctx, "ops", PASSWORD) is not None
     finally:
         runtime.stop()
+
+
+def test_the_product_hashes_at_owasps_minimum_and_verifies_any_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite hashes cheaply (tests/conftest.py); the product's own cost is 2**14 (16 MiB), and a hash
+    made at either cost verifies, since each hash names its cost."""
+    from tests.conftest import PRODUCT_SCRYPT_N, TEST_SCRYPT_N
+    from wasession.services import users as user_service
+
+    assert PRODUCT_SCRYPT_N == [2**14]
+    monkeypatch.setattr(user_service, "_N", PRODUCT_SCRYPT_N[0])
+    product = user_service.hash_password("s3cret pass")
+    assert product.split("$")[1] == str(2**14)
+    monkeypatch.setattr(user_service, "_N", TEST_SCRYPT_N)
+    assert user_service.verify_password("s3cret pass", product)
+    assert not user_service.verify_password("wrong", product)
