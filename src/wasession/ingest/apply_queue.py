@@ -51,7 +51,7 @@ APPLY_LINGER = 0.02
 # backlog of statuses waits for one bounded batch before the next claim puts it first (decision 0006).
 ACK_BUSY = 0.25
 BUSY_LINGER = 0.05
-BUSY_BATCH = 100
+BUSY_BATCH = 250
 
 
 @dataclass(frozen=True)
