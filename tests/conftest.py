@@ -98,10 +98,11 @@ def _data_folder_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
         monkeypatch.setenv("WASESSION_HOME", str(tmp_path_factory.mktemp("wasession-home")))
 
 
-# scrypt's cost factor for passwords hashed inside the test processes. The product's (16 MiB, about 40 ms a
-# hash, services/users.py) is checked in tests/service/web/test_auth.py; elsewhere a password is only the way into a page, and the
-# suite logs in several hundred times. A hash carries its own cost in its string, so verifying one runs
-# the same code as in production; processes the tests start (serve, the CLI) keep the product's cost.
+# scrypt's cost factor for passwords hashed inside the test processes. The product's (16 MiB, about 40 ms
+# a hash, services/users.py) is checked in tests/service/web/test_auth.py; elsewhere a password is only
+# the way into a page, and the suite logs in several hundred times. A hash carries its own cost in its
+# string, so verifying one runs the same code as in production; processes the tests start (serve, the
+# CLI) keep the product's cost.
 TEST_SCRYPT_N = 2**10
 PRODUCT_SCRYPT_N: list[int] = []  # the product's cost, as the module had it before the fixture
 
