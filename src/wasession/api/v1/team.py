@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from wasession.api.v1.auth import request_actor, workspace
 from wasession.api.v1.schemas import PathId, Strict, errors, from_record
+from wasession.api.v1.sessions import own_session
 from wasession.runtime_scope import RuntimeDep
 from wasession.services import team as team_service
 from wasession.services.team import Assignment, Note
@@ -47,13 +48,6 @@ def note_out(n: Note) -> NoteOut:
 
 
 router = APIRouter(tags=["team"])
-
-
-def own_session(runtime: RuntimeDep, session_id: PathId, ws: int = Depends(workspace)) -> int:
-    """The workspace, once the session is its own: another workspace's session answers 404 before
-    anything about the body is said."""
-    team_service.assignee(runtime.ctx, session_id, workspace_id=ws)
-    return ws
 
 
 @router.get("/sessions/{session_id}/assignee", response_model=AssigneeOut, responses=errors(404))
