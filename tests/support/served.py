@@ -73,6 +73,7 @@ def serve_with_channel(d: Path, phone_number_id: str, app_secret: str, env: dict
             env=env,
             stdout=out,
             stderr=out,
+            start_new_session=True,  # its own process group, as a service manager starts it
         )
     url = f"http://127.0.0.1:{port}"
     try:

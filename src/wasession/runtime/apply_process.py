@@ -30,6 +30,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -106,9 +107,19 @@ class ApplyProcess:
             sock.close()
             if self._stopping.is_set():
                 return
-            log.error("apply process %d exited with code %s; starting another in %gs", proc.pid, code, RESTART_AFTER)
-            if self._stopping.wait(RESTART_AFTER):
-                return
+            if code in (0, -signal.SIGTERM):
+                # Stopped, not crashed: a SIGTERM that reached the whole process group (as `timeout`,
+                # systemd and Docker send it) can stop the child (even before its own handler is set)
+                # before serve marks itself stopping. Give serve's own stop the restart's wait first.
+                if self._stopping.wait(RESTART_AFTER):
+                    return
+                log.warning("apply process %d stopped (code %s); starting another", proc.pid, code)
+            else:
+                log.error(
+                    "apply process %d exited with code %s; starting another in %gs", proc.pid, code, RESTART_AFTER
+                )
+                if self._stopping.wait(RESTART_AFTER):
+                    return
             self._spawn()
 
     def _told(self, report: dict[str, Any]) -> None:

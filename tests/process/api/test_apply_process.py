@@ -158,3 +158,16 @@ def test_with_the_setting_off_serve_applies_in_its_own_process(served_in_one_pro
     log_id = served_in_one_process.post("applied at home")
     wait_until("the body to be applied", lambda: served_in_one_process.applied(log_id), 30)
     assert served_in_one_process.child() is None
+
+
+def test_a_sigterm_to_the_whole_group_is_a_stop_not_a_crash(served: Served) -> None:
+    # `timeout`, systemd and Docker signal the whole group: the child may stop before serve does.
+    wait_until("the apply process to start", lambda: served.child() is not None, 30)
+    child = served.child()
+    assert child is not None
+    os.killpg(served.proc.pid, signal.SIGTERM)
+    assert served.proc.wait(30) in (0, -signal.SIGTERM)
+    assert not alive(child)
+    lines = [json.loads(line) for line in served.log_file.read_text().splitlines() if line.startswith("{")]
+    complaints = [line["msg"] for line in lines if line["level"] in ("warning", "error")]
+    assert complaints == []
