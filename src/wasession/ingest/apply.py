@@ -18,6 +18,7 @@ from typing import Any
 
 from wasession.domain import transitions
 from wasession.domain.events import EventType, other_webhook_event
+from wasession.domain.rates import RateCard
 from wasession.domain.schedule import effective_timestamp
 from wasession.domain.states import Direction, MessageKind, MessageStatus
 from wasession.domain.transitions import (
@@ -42,7 +43,14 @@ from wasession.store import pricing as pricing_store
 from wasession.store.channels import Channel, ChannelCache
 from wasession.store.contacts import Contact, Seen
 from wasession.store.db import Connection
-from wasession.store.messages import FINAL_STATUSES, STATUS_RANK, MessageRow, MessageState, MessageUpdate
+from wasession.store.messages import (
+    FINAL_STATUSES,
+    STATUS_RANK,
+    CallbackTarget,
+    MessageRow,
+    MessageState,
+    MessageUpdate,
+)
 from wasession.store.pricing import PricingSaves, StoredPricing
 from wasession.store.sessions import SessionRow
 from wasession.whatsapp.payload import InboundMessage, OtherUpdate, StatusUpdate, marketing_preferences
@@ -230,8 +238,10 @@ class BatchApply:
         self.sessions = BatchSessions(SessionWrites())
         self.contacts: dict[int, _Contacts] = {}
         self.known: dict[tuple[int, str], MessageState] = {}
+        self.awaiting: dict[tuple[int, int], list[MessageState]] = {}  # sends without a wamid yet, newest first
         self.pricing: dict[int, StoredPricing | None] = {}
         self.pricing_saves = PricingSaves()
+        self.rate_cards: dict[int, RateCard | None] = {}
         self.new_messages: list[dict[str, Any]] = []
         self.contact_updates: dict[int, dict[str, Any]] = {}
         self.message_updates: dict[int, MessageUpdate] = {}
@@ -298,8 +308,19 @@ class BatchApply:
                 if r.update.user_id:
                     users.add(r.update.user_id)
         self.known = message_store.states_by_wamid(self.conn, wamids)
+        # A status may come before its send's answer is recorded (Meta posts `sent` at once): it names
+        # the send by its callback data instead, looked up for the whole batch in one query.
+        named: set[tuple[int, int]] = set()
+        for r in routed:
+            if isinstance(r.update, StatusUpdate) and r.channel is not None:
+                target = CallbackTarget.parse(r.update.biz_opaque_callback_data)
+                if target is not None and (r.channel.id, r.update.wamid) not in self.known:
+                    named.add((r.channel.id, target.session_id))
+        self.awaiting = message_store.awaiting_wamid(self.conn, named)
         # What Meta priced so far for the sends the batch's statuses name (R23): one query, not one a status.
-        sends = [m.id for m in self.known.values() if m.direction == Direction.OUT]
+        outgoing = [m for m in self.known.values() if m.direction == Direction.OUT]
+        outgoing += [m for states in self.awaiting.values() for m in states]
+        sends = [m.id for m in outgoing]
         self.pricing = pricing_store.get_many(self.conn, sends)
         for workspace_id, (wa, users) in names.items():
             self.contacts[workspace_id] = _Contacts(
@@ -307,8 +328,7 @@ class BatchApply:
             )
         self._insert_new_contacts(routed)
         self.sessions.load_active(self.conn, [i for index in self.contacts.values() for i in index.ids()])
-        reminders = [m for m in self.known.values() if m.direction == Direction.OUT and m.kind == MessageKind.REMINDER]
-        self.sessions.load(self.conn, [m.session_id for m in reminders])
+        self.sessions.load(self.conn, [m.session_id for m in outgoing if m.kind == MessageKind.REMINDER])
 
     def _insert_new_contacts(self, routed: Sequence[_Routed]) -> None:
         """The batch's new contacts in one statement, before anything else is decided: the messages
@@ -484,20 +504,20 @@ class BatchApply:
         result.statuses += 1
         message = self.known.get((channel.id, status.wamid))
         if message is None:
-            row = message_store.by_callback(self.conn, channel.id, status.biz_opaque_callback_data)
-            if row is None:
+            target = CallbackTarget.parse(status.biz_opaque_callback_data)
+            message = target.pick(self.awaiting.get((channel.id, target.session_id), [])) if target else None
+            if message is None:
                 return
             # The send's answer was lost or is not recorded yet: learn its wamid here (this status's
             # event names the row as it was read).
-            message_store.update_message(self.conn, row.id, wamid=status.wamid)
-            message = MessageState.of(row)
+            message_store.update_message(self.conn, message.id, wamid=status.wamid)
             self.known[(channel.id, status.wamid)] = replace(message, wamid=status.wamid)
         if message.direction != Direction.OUT:
             return  # statuses describe what we sent (R15)
         self.statuses.append((message.id, status))
         # Before R15's early returns (R23).
         pricing_facts.record_status(
-            self.conn, channel, message, status, now, self.pricing, self.pricing_saves, self._record
+            self.conn, channel, message, status, now, self.pricing, self.pricing_saves, self._record, self.rate_cards
         )
         tracked = self.known.get((channel.id, status.wamid), message)
         values = status_change(tracked.status, status)

@@ -11,7 +11,7 @@ from typing import Any
 
 from wasession.domain.events import EventType
 from wasession.domain.pricing import AUTOMATED_KINDS, MessagePricing, merge, status_order
-from wasession.domain.rates import estimate
+from wasession.domain.rates import RateCard, estimate
 from wasession.observability import usage_metrics
 from wasession.store import pricing as pricing_store
 from wasession.store import rates as rate_store
@@ -33,12 +33,14 @@ def record_status(
     known: dict[int, StoredPricing | None],
     saves: PricingSaves,
     record: Record,
+    cards: dict[int, RateCard | None],
 ) -> None:
     """Merge the status's pricing and conversation into the message's; a status carrying none, a
     duplicate, or an older one arriving late, loses nothing already known. `known` is what is stored
     for the batch's sends (read in one query, kept current here), `saves` gathers what to write
     (written with the batch), and `record` adds an event where the batch's other events go, so the
-    event ids come in the same order as when the statuses are applied one batch each."""
+    event ids come in the same order as when the statuses are applied one batch each. `cards` keeps
+    the rate cards the batch read, by workspace (read once a batch, not once a status)."""
     new = status.pricing
     if new.empty:
         return
@@ -61,7 +63,7 @@ def record_status(
     if before.category is None and merged.category is not None:
         usage_metrics.priced(merged.category, merged.pricing_type, message.kind in AUTOMATED_KINDS)
     if merged.charged and not before.charged:
-        _count_cost(conn, channel, message, merged)
+        _count_cost(conn, channel, message, merged, cards)
     if merged.free_entry_point and not before.free_entry_point:
         saves.flush(conn)  # the look below reads what the batch saved so far
         if pricing_store.free_window_seen(conn, message.session_id, merged.conversation_id, message.id):
@@ -80,9 +82,17 @@ def record_status(
         )
 
 
-def _count_cost(conn: Connection, channel: Channel, message: MessageState, merged: MessagePricing) -> None:
+def _count_cost(
+    conn: Connection,
+    channel: Channel,
+    message: MessageState,
+    merged: MessagePricing,
+    cards: dict[int, RateCard | None],
+) -> None:
     """Prometheus's estimated cost, counted once per message, when a status first says it is billable."""
-    card = rate_store.get(conn, channel.workspace_id)
+    if channel.workspace_id not in cards:
+        cards[channel.workspace_id] = rate_store.get(conn, channel.workspace_id)
+    card = cards[channel.workspace_id]
     if card is None:
         return
     cost = estimate(card, rate_store.recipient_number(conn, message.session_id), merged.category, 1)

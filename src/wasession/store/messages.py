@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from typing_extensions import Unpack
 
 from wasession.domain.states import MessageStatus
@@ -211,29 +211,61 @@ def last_inbound_wamid(conn: Connection, session_id: int) -> str | None:
     return str(value) if value else None
 
 
-# Lookups ingest needs beyond the message store's own: the send a status names through its callback data.
+# Lookups ingest needs beyond the message store's own: the sends a status names through its callback data.
 _AWAITING_WAMID = ("sending", "unknown", "accepted")
+_AWAITING = select(*_STATE_COLUMNS).where(
+    messages.c.channel_id == bindparam("b_channel_id"),
+    messages.c.session_id.in_(bindparam("b_sessions", expanding=True)),
+    messages.c.direction == "out",
+    # Not `wamid IS NULL`: with it SQLite reads through the (channel_id, wamid) unique index every
+    # send of the channel still waiting for its wamid (the whole outbox in a backlog: 1 ms a status
+    # with 12,000 pending in B7) instead of the session's own rows.
+    func.coalesce(messages.c.wamid, "") == "",
+    messages.c.status.in_(_AWAITING_WAMID),
+)
+SESSIONS_PER_QUERY = 500
 
 
-def by_callback(conn: Connection, channel_id: int, callback_data: str | None) -> MessageRow | None:
-    """The message a status names through `biz_opaque_callback_data`, if it has no wamid yet.
+@dataclass(frozen=True)
+class CallbackTarget:
+    """What our `biz_opaque_callback_data` names. Agent and template sends carry
+    `wasession:<kind>:<session>:<message>`; reminders `wasession:reminder:<session>`, which names the
+    newest reminder of that session still waiting for its wamid."""
 
-    Agent and template sends carry `wasession:<kind>:<session>:<message>`; reminders
-    `wasession:reminder:<session>`, which names the newest reminder of that session still
-    waiting for its wamid.
-    """
-    parts = (callback_data or "").split(":")
-    if len(parts) not in (3, 4) or parts[0] != "wasession" or not all(p.isdigit() for p in parts[2:]):
+    kind: str
+    session_id: int
+    message_id: int | None
+
+    @classmethod
+    def parse(cls, callback_data: str | None) -> CallbackTarget | None:
+        parts = (callback_data or "").split(":")
+        if len(parts) not in (3, 4) or parts[0] != "wasession" or not all(p.isdigit() for p in parts[2:]):
+            return None
+        return cls(parts[1], int(parts[2]), int(parts[3]) if len(parts) == 4 else None)
+
+    def pick(self, candidates: list[MessageState]) -> MessageState | None:
+        """The newest of `candidates` (the session's sends waiting for a wamid) this names, taken out."""
+        for i, state in enumerate(candidates):
+            if state.kind == self.kind and self.message_id in (None, state.id):
+                return candidates.pop(i)
         return None
-    query = select(messages).where(
-        messages.c.channel_id == channel_id,
-        messages.c.session_id == int(parts[2]),
-        messages.c.kind == parts[1],
-        messages.c.direction == "out",
-        messages.c.wamid.is_(None),
-        messages.c.status.in_(_AWAITING_WAMID),
-    )
-    if len(parts) == 4:
-        query = query.where(messages.c.id == int(parts[3]))
-    row = conn.execute(query.order_by(messages.c.id.desc()).limit(1)).mappings().first()
-    return MessageRow(**dict(row)) if row else None
+
+
+def awaiting_wamid(conn: Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[MessageState]]:
+    """Our sends in each (channel id, session id) still waiting for their wamid, newest first: what
+    a status whose wamid is not stored yet may name through its callback data (one query per
+    channel and `SESSIONS_PER_QUERY` sessions)."""
+    by_channel: dict[int, list[int]] = {}
+    for channel_id, session_id in set(keys):
+        by_channel.setdefault(channel_id, []).append(session_id)
+    found: dict[tuple[int, int], list[MessageState]] = {}
+    for channel_id, session_ids in by_channel.items():
+        session_ids.sort()
+        for i in range(0, len(session_ids), SESSIONS_PER_QUERY):
+            params = {"b_channel_id": channel_id, "b_sessions": session_ids[i : i + SESSIONS_PER_QUERY]}
+            for row in conn.execute(_AWAITING, params):
+                state = MessageState(*row)
+                found.setdefault((channel_id, state.session_id), []).append(state)
+    for states in found.values():
+        states.sort(key=lambda state: state.id, reverse=True)
+    return found

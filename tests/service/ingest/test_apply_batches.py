@@ -381,6 +381,55 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
 
 
 @pytest.mark.parametrize("seed", ["sqlite"], indirect=True)
+def test_statuses_that_name_their_send_by_callback_data_read_the_sessions_sends_once(seed: Seed) -> None:
+    """Meta posts `sent` at once, often before the send's answer is recorded: such statuses name
+    their send by callback data. The batch finds those sends in one read through the session's
+    index; `wamid IS NULL` had SQLite walk the (channel, wamid) index over every send of the channel
+    still without a wamid (a whole outbox backlog), once per status (issue 21, B7)."""
+    from sqlalchemy import event
+
+    pnid, callback = seed.callback
+    at = seed.now
+    bodies = []
+    for log_id, state in enumerate(["sent", "delivered", "read"], start=1):
+        at += timedelta(milliseconds=10)
+        raw = status_body(
+            phone_number_id=pnid,
+            wamid="wamid.learned-late",
+            status=state,
+            timestamp=at,
+            recipient_id="1",
+            callback_data=callback,
+        )
+        bodies.append(
+            BodyToApply(log_id, updates_in_order(parse_webhook(raw)), TRUSTED, at, IngestResult(log_id=log_id))
+        )
+    db = copy_of(seed, "callback")
+    statements: list[tuple[str, Any]] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    try:
+        with db.write() as conn:
+            event.listen(conn, "before_cursor_execute", count)
+            Applier(ChannelCache()).apply(conn, bodies, {})
+            event.remove(conn, "before_cursor_execute", count)
+            lookups = [(s, p) for s, p in statements if "coalesce(messages.wamid" in s]
+            assert len(lookups) == 1, statements
+            plan = " ".join(
+                str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {lookups[0][0]}", lookups[0][1])
+            )
+            assert "ix_messages_session" in plan and "wamid=?" not in plan, plan
+            row = conn.execute(
+                select(messages.c.wamid, messages.c.status).where(messages.c.callback_data == callback)
+            ).one()
+        assert tuple(row) == ("wamid.learned-late", "read")
+    finally:
+        discard(db)
+
+
+@pytest.mark.parametrize("seed", ["sqlite"], indirect=True)
 def test_a_batchs_new_contacts_sessions_and_pricing_are_written_in_one_statement_each(seed: Seed) -> None:
     """Forty first messages from new customers create forty contacts in one INSERT and open forty
     sessions in another; priced statuses of our sends are saved in one INSERT (issue 21)."""
