@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from wasession.domain.errors import ValidationError
 
@@ -122,8 +123,15 @@ def parse_template(source: str, *, field: str = "reminder_template") -> Template
     return Template(source)
 
 
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    # A channel's few templates render once a reminder, thousands a second when many fall due together:
+    # each is parsed once, not twice a reminder. An invalid one raises, and errors are not cached.
+    return Template(source)
+
+
 def render_template(source: str, values: Mapping[str, str | None]) -> str:
-    return parse_template(source).render(values)
+    return _compiled(source).render(values)
 
 
 def sample_values(company_name: str = "") -> dict[str, str]:

@@ -28,6 +28,7 @@ from wasession.store import channels as channel_store
 from wasession.store import contacts as contact_store
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
+from wasession.store.contacts import Contact
 from wasession.store.db import Connection
 from wasession.store.sessions import SessionRow
 
@@ -65,6 +66,8 @@ class DueWorker:
             now = self.ctx.clock.now()
             with self.ctx.db.write() as conn:
                 batch = session_store.claim_due(conn, now, self.batch_size)
+                # One read for the batch's contacts (a reminder's or closing's merge fields), not one a session.
+                contacts = contact_store.get_many(conn, [s.contact_id for s in batch])
                 channels: dict[int, Channel] = {}
                 writes = session_writes.SessionWrites()
                 automated = AutomatedCounts()
@@ -74,7 +77,7 @@ class DueWorker:
                         channel = channel_store.get(conn, session.channel_id)
                         assert channel is not None
                         channels[channel.id] = channel
-                    self._act(conn, writes, channel, session, now, result, automated)
+                    self._act(conn, writes, channel, session, contacts, now, result, automated)
                 writes.flush(conn)
             activity.batch(result.lines, "the due loop acted on {n} sessions (closures and reminders)")
             result.lines.clear()
@@ -88,6 +91,7 @@ class DueWorker:
         writes: session_writes.SessionWrites,
         channel: Channel,
         session: SessionRow,
+        contacts: dict[int, Contact],
         now: datetime,
         result: DueResult,
         automated: AutomatedCounts,
@@ -102,9 +106,7 @@ class DueWorker:
         closable = not is_held(channel.policy, session.awaiting) and not is_snoozed(session.snoozed_until, now)
 
         def merge_values() -> dict[str, str]:
-            contact = contact_store.get(conn, session.contact_id)
-            assert contact is not None
-            return contact.merge_values()
+            return contacts[session.contact_id].merge_values()
 
         if closable and now >= session.closes_at:
             change = transitions.closed(

@@ -12,14 +12,14 @@ from typing import Any
 from typing_extensions import Unpack
 
 from wasession.domain.events import EventType
-from wasession.domain.states import CloseReason, Direction, MessageKind, MessageStatus
+from wasession.domain.states import Direction, MessageKind, MessageStatus
 from wasession.domain.transitions import (
     Change,
     EventNote,
     QueueClosing,
+    QueueReminder,
     SendOutcome,
     SessionState,
-    closed,
     reminder_send_outcome,
 )
 from wasession.store import events as event_store
@@ -75,49 +75,44 @@ def record(
 
 
 class SessionWrites:
-    """Session updates and events of one transaction, gathered and then written set-based by `flush`.
+    """Session updates, queued messages and events of one transaction, gathered and then written
+    set-based by `flush`.
 
-    The engine acts on a claimed batch of sessions through one of these: instead of two or three
-    statements per session, `flush` writes updates with equal values in one UPDATE … WHERE id IN (…),
-    the rest in one executemany per set of columns, and every event in one executemany INSERT in the
-    order recorded (so the events get the same ids, in the same order, as written one by one). Nothing
-    reaches the database before `flush` but a reminder message `apply` queues; call it inside the same
-    transaction. Two updates of one session merge, later values winning, as two UPDATEs in a row would.
+    The engine acts on a claimed batch of sessions through one of these: instead of three or four
+    statements per session, `flush` inserts the reminders and closing messages queued in one
+    executemany (their ids returned in order, put into the events that name them), writes updates
+    with equal values in one UPDATE … WHERE id IN (…), the rest in one executemany per set of
+    columns, and every event in one executemany INSERT in the order recorded (so the events get the
+    same ids, in the same order, as written one by one). Nothing reaches the database before `flush`;
+    call it inside the same transaction. Two updates of one session merge, later values winning, as
+    two UPDATEs in a row would.
     """
 
     def __init__(self) -> None:
         self._updates: dict[int, SessionUpdate] = {}
         self._events: list[EventInsert] = []
+        self._messages: list[dict[str, Any]] = []  # queued sends, inserted first at flush
+        self._naming: list[tuple[EventInsert, int]] = []  # (event, index in _messages) to put the id in
 
-    def apply(self, conn: Connection, channel: Channel, session_id: int, change: Change) -> int | None:
-        """Gather `change` for `session_id`; the id of the reminder message it queued, if it queued one
-        (that insert happens now, so the events can name the message)."""
-        message_id = None
+    def apply(self, conn: Connection, channel: Channel, session_id: int, change: Change) -> None:
+        """Gather `change` for `session_id`, with the reminder or closing message it queues."""
+        queued = None
         if change.reminder is not None:
-            message_id = message_store.insert_message(
-                conn,
-                session_id=session_id,
-                channel_id=channel.id,
-                direction=Direction.OUT,
-                kind=MessageKind.REMINDER,
-                type="text",
-                body=change.reminder.text,
-                sent_at=change.reminder.at,
-                created_at=change.reminder.at,
-                status=MessageStatus.PENDING,
-                silence_t=change.reminder.silence_t,
-                callback_data=reminder_callback_data(session_id),
-            )
+            queued = self._queue(_reminder_row(channel, session_id, change.reminder))
         if change.closing is not None:
-            message_id = _queue_closing(conn, channel, session_id, change.closing)
-        self._gather(channel, session_id, change, message_id)
-        return message_id
-
-    def _gather(self, channel: Channel, session_id: int, change: Change, message_id: int | None) -> None:
+            queued = self._queue(_closing_row(channel, session_id, change.closing))
         if change.fields:
             self.update(session_id, **change.fields)
         for note in change.events:
-            self._events.append(_event(channel, session_id, note.type, note.at, _data(note, message_id)))
+            event = _event(channel, session_id, note.type, note.at, _data(note))
+            self._events.append(event)
+            if note.names_message:
+                assert queued is not None, f"{note.type} names a message the change did not queue"
+                self._naming.append((event, queued))
+
+    def _queue(self, row: dict[str, Any]) -> int:
+        self._messages.append(row)
+        return len(self._messages) - 1
 
     def update(self, session_id: int, **values: Unpack[SessionUpdate]) -> None:
         self._updates.setdefault(session_id, {}).update(values)
@@ -126,9 +121,6 @@ class SessionWrites:
         self, channel: Channel, session_id: int | None, event_type: EventType, at: datetime, /, **data: Any
     ) -> None:
         self._events.append(_event(channel, session_id, event_type, at, data))
-
-    def close(self, channel: Channel, session: SessionRow, now: datetime, reason: CloseReason) -> None:
-        self._gather(channel, session.id, closed(state_of(session), now=now, reason=reason), None)
 
     def rename_sessions(self, ids: dict[int, int], *, inserted: bool) -> None:
         """Sessions gathered under a stand-in id (the batch that opened them inserts them together)
@@ -143,7 +135,11 @@ class SessionWrites:
             if session_id is not None and session_id in ids:
                 event["session_id"] = ids[session_id]
 
-    def flush(self, conn: Connection) -> None:
+    def flush(self, conn: Connection) -> list[int]:
+        """Write what was gathered; the ids of the messages queued, in the order queued."""
+        ids = message_store.insert_messages_returning_ids(conn, self._messages)
+        for event, index in self._naming:
+            event["data"]["message_id"] = ids[index]
         alike: dict[tuple[tuple[str, Any], ...], list[int]] = {}
         for session_id, values in self._updates.items():
             alike.setdefault(tuple(values.items()), []).append(session_id)
@@ -158,48 +154,71 @@ class SessionWrites:
         event_store.add_many(conn, self._events)
         self._updates = {}
         self._events = []
+        self._messages = []
+        self._naming = []
+        return ids
 
 
 def closing_callback_data(session_id: int) -> str:
     return f"wasession:closing:{session_id}"
 
 
-def _queue_closing(conn: Connection, channel: Channel, session_id: int, closing: QueueClosing) -> int:
+def _reminder_row(channel: Channel, session_id: int, reminder: QueueReminder) -> dict[str, Any]:
+    return _outbox_row(
+        channel,
+        session_id,
+        MessageKind.REMINDER,
+        reminder.at,
+        body=reminder.text,
+        silence_t=reminder.silence_t,
+        callback_data=reminder_callback_data(session_id),
+    )
+
+
+def _closing_row(channel: Channel, session_id: int, closing: QueueClosing) -> dict[str, Any]:
     """The closing message in the outbox: sent after the session closed, so the sender checks no window
     for it beyond Meta's own (a template is allowed at any time)."""
     template = dict(closing.template) if closing.template is not None else None
-    return message_store.insert_message(
-        conn,
-        session_id=session_id,
-        channel_id=channel.id,
-        direction=Direction.OUT,
-        kind=MessageKind.CLOSING,
+    return _outbox_row(
+        channel,
+        session_id,
+        MessageKind.CLOSING,
+        closing.at,
         type="template" if template is not None else "text",
         body=closing.text if template is None else f"[template {template['name']} ({template['language']})]",
         payload=template,
-        sent_at=closing.at,
-        created_at=closing.at,
-        status=MessageStatus.PENDING,
         callback_data=closing_callback_data(session_id),
     )
 
 
-def _data(note: EventNote, message_id: int | None) -> dict[str, Any]:
+def _outbox_row(channel: Channel, session_id: int, kind: MessageKind, at: datetime, **values: Any) -> dict[str, Any]:
+    # Every row names the same columns: the batch's queued messages are inserted in one executemany.
+    return {
+        "session_id": session_id,
+        "channel_id": channel.id,
+        "direction": Direction.OUT,
+        "kind": kind,
+        "type": "text",
+        "payload": None,
+        "silence_t": None,
+        "sent_at": at,
+        "created_at": at,
+        "status": MessageStatus.PENDING,
+        **values,
+    }
+
+
+def _data(note: EventNote) -> dict[str, Any]:
     if note.names_message:
-        return {"message_id": message_id, **note.data}
+        return {"message_id": None, **note.data}  # the id once the message is inserted (`flush`)
     return dict(note.data)
 
 
-def apply(conn: Connection, channel: Channel, session_id: int, change: Change) -> int | None:
+def apply(conn: Connection, channel: Channel, session_id: int, change: Change) -> None:
     """Write one change now (outside a batch): see `SessionWrites.apply`."""
     writes = SessionWrites()
-    message_id = writes.apply(conn, channel, session_id, change)
+    writes.apply(conn, channel, session_id, change)
     writes.flush(conn)
-    return message_id
-
-
-def close(conn: Connection, channel: Channel, session: SessionRow, now: datetime, reason: CloseReason) -> None:
-    apply(conn, channel, session.id, closed(state_of(session), now=now, reason=reason))
 
 
 def reminder_failed(
