@@ -2,13 +2,14 @@
 the fake posting `sent`, `delivered` and `read` for each back to the same `wasession serve` over
 real HTTP at Meta-like concurrency, plus 100 customer messages/s from another client.
 
-Three processes: the fake Cloud API under uvicorn, its status webhooks posted by the sandbox's
-`WebhookPump` (the code path `serve --sandbox` uses) over CONNECTIONS keep-alive connections;
+Three processes: the fake Cloud API under uvicorn, its status webhooks (the fake's own bodies,
+signed) posted by `StatusPump` from the same event loop over CONNECTIONS keep-alive raw sockets;
 `wasession serve --no-sandbox` on a fresh SQLite file (or PostgreSQL with --postgres) whose one
-channel sends to the fake; and this process, which seeds N customers who wrote just over an hour
-ago (so N reminders fall due when serve starts) and, once one warm-up message is applied (serve's
-apply process starts after serve is ready), runs the customer client, open loop at
---customer-rate, latency counted from each request's scheduled time.
+channel sends to the fake (sender concurrency as docs/deploy.md sizes it for 1,000/s); and this
+process, which seeds N customers who wrote just over an hour ago (so N reminders fall due when serve
+starts) and, once one warm-up message is applied (serve's apply process starts after serve is
+ready), runs the customer client, open loop at --customer-rate, latency counted from each request's
+scheduled time.
 
 Targets: sends >= 950/s; every status applied (each reminder ends `read`, no logged body left
 unapplied), status lag p99 <= 1 s (from the moment the fake made the status due to the moment
@@ -19,8 +20,11 @@ B1-kill under this load (`--kill serve` or `--kill apply`): SIGKILL `serve` (the
 the same port) or its apply process (serve starts a new one) a third of the way into the sends.
 Targets: 0 acknowledged bodies lost (every customer message answered 200 and every status the fake
 saw answered 2xx is in the webhook log, applied), 0 reminders sent twice (the fake accepted each
-customer's reminder once). Statuses the fake posted while serve was down are not acknowledged; the
-fake does not retry them (Meta would), so in this mode not every reminder ends `read`.
+customer's reminder once). Statuses the fake posted into a connection serve dropped are not
+acknowledged and not retried (Meta would retry), so in this mode not every reminder ends `read`.
+
+Each run ends with the CPU each process used, in all and per send: on two cores, what the loop
+costs per send bounds the rate any tuning can reach (docs/benchmarks.md).
 
     python bench/closed_loop.py                 # 20,000 reminders (60,000 status webhooks)
     python bench/closed_loop.py --quick         # 3,000 reminders, < 60 s
@@ -56,13 +60,73 @@ import send_throughput as b4
 from wasession.store.db import log_file_path
 
 CONNECTIONS = 32  # the fake's connections to serve, as Meta posts over many at once
+# As docs/deploy.md sizes the sender for a channel at 1,000/s: about the rate x Meta's answer time
+# (0.1-0.3 s). Each round claims half of it, so fewer would also pay the round's statements per
+# 16 sends instead of per 64.
+SENDER_CONCURRENCY = 128
 DELAYS = (0.5, 2.0)  # seconds after a send until `delivered`, `read` (`sent` at once)
 
 
 # -- the fake Cloud API and its pump, in their own process -------------------------------------------
 
 
-def serve_fake(port: int, target: str, connections: int) -> None:
+class StatusPump:
+    """Posts the fake's due status webhooks to serve over CONNECTIONS keep-alive connections, from an
+    asyncio loop over raw sockets, as Meta's own fleet posts them from many machines at once.
+
+    The sandbox's `WebhookPump` (threads and httpx, ample for one developer's sandbox) spends about
+    300 µs of the fake's GIL per post: at 3,000 statuses/s it would be the fake, not serve, that
+    this benchmark measures. Here a post costs the fake a signature and a socket write."""
+
+    def __init__(self, fake: Any, port: int, connections: int) -> None:
+        self.fake, self.port, self.connections = fake, port, connections
+        self.delivered = self.failed = 0
+        self.lags: list[float] = []
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def run(self) -> None:
+        workers = [asyncio.ensure_future(self._worker()) for _ in range(self.connections)]
+        try:
+            while True:
+                for hook in self.fake.due_webhooks(datetime.now(UTC)):
+                    self.queue.put_nowait(hook)
+                await asyncio.sleep(0.002)
+        finally:
+            for worker in workers:
+                worker.cancel()
+
+    def request(self, hook: Any) -> bytes:
+        raw, headers = self.fake.signed(hook)
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        return (
+            f"POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n{head}"
+            f"Content-Length: {len(raw)}\r\n\r\n"
+        ).encode() + raw
+
+    async def _worker(self) -> None:
+        conn = None  # connected at the first status: serve starts after the fake
+        while True:
+            hook = await self.queue.get()
+            if conn is None:
+                conn = await ingest.reconnect(self.port)
+            try:
+                status = await conn.post(self.request(hook))
+            except (ConnectionError, asyncio.IncompleteReadError):  # serve died (B1-kill): not retried
+                conn.writer.close()
+                self.failed += 1
+                conn = None
+                continue
+            if status < 300:
+                self.delivered += 1
+                self.lags.append(time.time() - hook.due_at.timestamp())
+            else:
+                self.failed += 1
+
+
+def serve_fake(port: int, target_port: int, connections: int) -> None:
+    import contextlib
+    from collections.abc import AsyncIterator
+
     import uvicorn
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -70,25 +134,17 @@ def serve_fake(port: int, target: str, connections: int) -> None:
     from starlette.routing import Mount, Route
 
     from wasession.domain.clock import SystemClock
-    from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber, PendingWebhook
-    from wasession.sandbox.pump import WebhookPump
+    from wasession.sandbox.fake_cloud import FakeCloudApi, FakeNumber
 
-    clock = SystemClock()
-    fake = FakeCloudApi(clock, status_delays=(timedelta(seconds=DELAYS[0]), timedelta(seconds=DELAYS[1])))
+    fake = FakeCloudApi(SystemClock(), status_delays=(timedelta(seconds=DELAYS[0]), timedelta(seconds=DELAYS[1])))
     fake.register(FakeNumber(phone_number_id=b4.PNID, access_token=b4.TOKEN, app_secret=b4.APP_SECRET))
-    lags: list[float] = []
+    pump = StatusPump(fake, target_port, connections)
 
-    def observe(hook: PendingWebhook, _at: float) -> None:
-        lags.append(time.time() - hook.due_at.timestamp())  # list.append is atomic under the GIL
-
-    pump = WebhookPump(fake, clock, target, concurrency=connections, observe=observe)
-
-    def pumping() -> None:
-        while True:
-            if not pump.step():
-                time.sleep(0.002)
-
-    threading.Thread(target=pumping, name="pump", daemon=True).start()
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.ensure_future(pump.run())
+        yield
+        task.cancel()
 
     async def customers(request: Request) -> Response:
         data = await request.json()
@@ -106,8 +162,8 @@ def serve_fake(port: int, target: str, connections: int) -> None:
             {
                 "delivered": pump.delivered,
                 "failed": pump.failed,
-                "pending": fake.next_webhook_at() is not None,
-                "lags": list(lags),
+                "pending": fake.next_webhook_at() is not None or not pump.queue.empty(),
+                "lags": list(pump.lags) if request.query_params.get("lags") else [],
             }
         )
 
@@ -117,14 +173,16 @@ def serve_fake(port: int, target: str, connections: int) -> None:
             Route("/_bench/accepted", accepted),
             Route("/_bench/pump", pumped),
             Mount("/", fake.app),
-        ]
+        ],
+        lifespan=lifespan,
     )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def start_fake(target: str, connections: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_fake(target_port: int, connections: int) -> tuple[subprocess.Popen[bytes], str]:
     port = _util.free_port()
-    cmd = [sys.executable, __file__, "--serve-fake", str(port), "--target", target, "--connections", str(connections)]
+    cmd = [sys.executable, __file__, "--serve-fake", str(port), "--target-port", str(target_port)]
+    cmd += ["--connections", str(connections)]
     proc = subprocess.Popen(cmd)
     base = f"http://127.0.0.1:{port}"
     _util.wait_for_url(base + "/_bench/accepted", timeout=30)
@@ -237,6 +295,25 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time `pid` has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(server: subprocess.Popen[bytes], fake: subprocess.Popen[bytes]) -> dict[str, float]:
+    """Where the two cores went: serve, its apply process, the fake with its pump, this client."""
+    return {
+        "serve": cpu_seconds(server.pid),
+        "apply": sum(cpu_seconds(pid) for pid in children(server.pid)),
+        "fake": cpu_seconds(fake.pid),
+        "client": time.process_time(),
+    }
+
+
 class Killer:
     """B1-kill: SIGKILL serve (and start it again) or its apply process, `after` seconds in."""
 
@@ -269,15 +346,17 @@ class Killer:
 def run(args: argparse.Namespace, database_url: str, db_file: Path | None) -> bool:
     count = args.count or (3000 if args.quick else 20000)
     port = _util.free_port()
-    fake, fake_base = start_fake(f"http://127.0.0.1:{port}/webhooks/whatsapp", args.connections)
+    fake, fake_base = start_fake(port, args.connections)
     server: subprocess.Popen[bytes] | None = None
     try:
         seed(database_url, fake_base, count, args.limit)
-        env = {**os.environ, "WASESSION_DATABASE_URL": database_url, "WASESSION_SENDER_CONCURRENCY": "32"}
+        concurrency = str(args.sender_concurrency)
+        env = {**os.environ, "WASESSION_DATABASE_URL": database_url, "WASESSION_SENDER_CONCURRENCY": concurrency}
         server = _util.start_serve(env, port)
         _util.wait_for_url(f"http://127.0.0.1:{port}/readyz", timeout=60)
         warm_up(port, database_url, db_file)
         killer = Killer(args.kill, env, port, server) if args.kill else None
+        cpu_before = cpu_of(server, fake)
         started = time.monotonic()
         seconds = count / args.limit + DELAYS[1] + 1
         reqs = customer_requests(f"127.0.0.1:{port}", int(args.customer_rate * seconds))
@@ -300,6 +379,7 @@ def run(args: argparse.Namespace, database_url: str, db_file: Path | None) -> bo
                 break
             time.sleep(0.5)
         elapsed = time.monotonic() - started
+        pumped = httpx.get(fake_base + "/_bench/pump", params={"lags": 1}, timeout=30).json()
         sends = httpx.get(fake_base + "/_bench/accepted", timeout=30).json()
         time.sleep(1.0)  # let serve apply what it acknowledged (the apply lag is measured, not this)
         if killer is not None:  # after a kill the backlog may take longer: wait for it, then count
@@ -311,6 +391,7 @@ def run(args: argparse.Namespace, database_url: str, db_file: Path | None) -> bo
         reads = read_count(db_file, database_url)
         lags = apply_lags(db_file, database_url)
         present = applied_ids(db_file, database_url)
+        cpu = {name: used - cpu_before.get(name, 0.0) for name, used in cpu_of(server, fake).items()}
     finally:
         if server is not None:
             server.send_signal(signal.SIGTERM)
@@ -354,6 +435,14 @@ def run(args: argparse.Namespace, database_url: str, db_file: Path | None) -> bo
         f"errors {tally.errors or 'none'}, abandoned {tally.abandoned}; "
         f"ack p50 {_util.fmt_ms(ack_p50)} p99 {_util.fmt_ms(ack_p99)}"
     )
+    sent = max(1, figures["accepted"])
+    print(
+        f"CPU over the run ({elapsed:.1f} s wall, {2 * elapsed:.0f} CPU-s on 2 cores): "
+        + ", ".join(f"{name} {seconds:.1f} s ({seconds / elapsed:.0%} of a core)" for name, seconds in cpu.items())
+        + "; per send: "
+        + ", ".join(f"{name} {seconds / sent * 1000:.2f} ms" for name, seconds in cpu.items())
+        + f", all {sum(cpu.values()) / sent * 1000:.2f} ms"
+    )
     if args.kill:
         lost = len(set(tally.ids) - present) + max(0, pumped["delivered"] - len(lags.get(1, [])))
         twice = len(sends["sent_at"]) - sends["to"]
@@ -381,16 +470,22 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=None, help="reminders (default 20,000; quick 3,000)")
     parser.add_argument("--limit", type=int, default=1000, help="the channel's rate_limit_per_second")
     parser.add_argument("--connections", type=int, default=CONNECTIONS, help="the fake's connections to serve")
+    parser.add_argument(
+        "--sender-concurrency",
+        type=int,
+        default=SENDER_CONCURRENCY,
+        help="serve's WASESSION_SENDER_CONCURRENCY (docs/deploy.md sizes it for a 1,000/s channel)",
+    )
     parser.add_argument("--customer-rate", type=float, default=100.0, help="customer messages per second")
     parser.add_argument("--postgres", nargs="?", const=_util.DEFAULT_PG, default=None, help="PostgreSQL server URL")
     parser.add_argument(
         "--kill", choices=("serve", "apply"), default=None, help="B1-kill: SIGKILL serve, or its apply process, mid-run"
     )
     parser.add_argument("--serve-fake", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--target", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--target-port", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_fake is not None:
-        serve_fake(args.serve_fake, args.target, args.connections)
+        serve_fake(args.serve_fake, args.target_port, args.connections)
         return 0
     name = f"B1-kill ({args.kill}) under B7" if args.kill else "B7 closed loop"
     _util.header(name, args)
