@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.processes import HTTP
 from wasession.config import Settings
 from wasession.runtime import Runtime
 from wasession.services import apikeys as key_service
@@ -113,7 +114,7 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
 
 def healthy(url: str, timeout: float = 1.0) -> bool:
     try:
-        return httpx.get(url + "/healthz", timeout=timeout).status_code == 200
+        return HTTP.get(url + "/healthz", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 

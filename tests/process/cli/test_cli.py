@@ -17,6 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from tests.support.processes import HTTP
 from wasession.cli import main
 
 
@@ -130,7 +131,7 @@ def served(tmp_path: Path) -> Iterator[str]:
             if proc.poll() is not None:
                 pytest.fail(f"serve exited early:\n{proc.stdout.read() if proc.stdout else ''}")
             try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                if HTTP.get(url + "/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)  # waiting for a real server to bind, not simulating time

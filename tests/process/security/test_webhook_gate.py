@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import fresh_postgres_url
-from tests.support.processes import cli_env, run_cli, serving
+from tests.support.processes import HTTP, cli_env, run_cli, serving
 from wasession.config import Settings
 from wasession.runtime import Runtime
 from wasession.sandbox.bodies import new_wamid, text_message_body
@@ -51,7 +51,7 @@ class Served:
         headers = {"Content-Type": "application/json"}
         if signature is not None:
             headers[SIGNATURE_HEADER] = signature
-        return httpx.post(self.url + "/webhooks/whatsapp", content=raw, headers=headers, timeout=30)
+        return HTTP.post(self.url + "/webhooks/whatsapp", content=raw, headers=headers, timeout=30)
 
     def logged_id(self, secret: str = SECRET_A, pnid: str = PNID_A) -> int:
         """Log one genuine body; its id."""
@@ -62,7 +62,7 @@ class Served:
 
     def api(self, method: str, path: str, key: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key}"}
-        return httpx.request(method, self.url + "/api/v1" + path, headers=headers, timeout=30, **kwargs)
+        return HTTP.request(method, self.url + "/api/v1" + path, headers=headers, timeout=30, **kwargs)
 
 
 def body(pnid: str, text: str = "hello", waba_id: str = "300000000000003") -> bytes:
