@@ -12,11 +12,15 @@ from pydantic import Field, field_validator, model_validator
 from pydantic import ValidationError as SettingsInvalid
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from wasession.store.db import default_url, log_file_path, normalize_url
-from wasession.store.probe import safe_url, sqlite_file
-from wasession.store.secrets import KEY_FILE_NAME
+from wasession.store.urls import default_url, log_file_path, normalize_url
+
+# Every `wasession` command loads the settings, `wasession --help` included: store.probe (SQLAlchemy
+# parses the URL) and store.secrets (cryptography) are imported in the methods that use them, which
+# run once a command opens the database.
 
 ENV_PREFIX = "WASESSION_"
+# `serve`'s flag for a faster clock, which the services name in their refusals (services/fast_clock.py).
+SANDBOX_SPEED_OPTION = "--sandbox-speed"
 
 # Where the SQLite database and the secret key live when no setting says otherwise: one folder per
 # user (the platform's user data folder, or WASESSION_HOME), never the working directory, so every
@@ -170,6 +174,8 @@ class Settings(BaseSettings):
 
     def data_dir(self) -> Path:
         """Where the generated secret key lives: beside the SQLite file, else the home folder."""
+        from wasession.store.probe import sqlite_file  # lazily: see the note on the imports
+
         path = sqlite_file(self.normalized_database_url())
         return path.resolve().parent if path is not None else self.home_dir()
 
@@ -177,21 +183,29 @@ class Settings(BaseSettings):
         return self.normalized_database_url() == default_url(self.home_dir())
 
     def safe_database_url(self) -> str:
+        from wasession.store.probe import safe_url  # lazily: see the note on the imports
+
         return safe_url(self.normalized_database_url())
 
     def webhook_log_file(self) -> Path | None:
         """On SQLite, the webhook log's own file beside the database (a backup copies both); None
         on PostgreSQL, where the log is a table of the database."""
+        from wasession.store.probe import sqlite_file  # lazily: see the note on the imports
+
         path = sqlite_file(self.normalized_database_url())
         return log_file_path(path.resolve()) if path is not None else None
 
     def key_file(self) -> Path | None:
         """The key file this process reads or creates; None when WASESSION_SECRET_KEY holds the key."""
+        from wasession.store.secrets import KEY_FILE_NAME  # lazily: see the note on the imports
+
         return None if self.secret_key else self.data_dir() / KEY_FILE_NAME
 
     def key_in_work_tree(self) -> Path | None:
         """The git work tree a new key file would be created in (refused: it would sit beside tracked
         files), or None. A key already there, or a key given in WASESSION_SECRET_KEY, is used as is."""
+        from wasession.store.secrets import KEY_FILE_NAME  # lazily: see the note on the imports
+
         folder = self.data_dir()
         if self.secret_key or (folder / KEY_FILE_NAME).exists():
             return None

@@ -17,6 +17,12 @@ import httpx
 from tests.conftest import fresh_postgres_url
 from wasession.runtime.core import new_secret_key
 
+# One client for the polls of the test process: `httpx.get` builds a client, and with it an SSL context,
+# on every call (about 27 ms of CPU); polling a starting `serve` ten or twenty times a second cost the
+# test about as much CPU as the server's own start. No connection is kept alive: the servers polled are
+# killed and restarted, on other ports.
+HTTP = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+
 START_TIMEOUT = 180.0  # seconds of real time: on a loaded machine, starting serve took over 60 s
 
 
@@ -68,7 +74,7 @@ def start_serve(folder: Path, *args: str, env: Mapping[str, str] | None = None) 
         if proc.poll() is not None:
             raise AssertionError(f"serve exited early ({proc.returncode}):\n{server_log(folder)}")
         try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+            if HTTP.get(url + "/healthz", timeout=1).status_code == 200:
                 return proc, url
         except httpx.HTTPError:
             pass

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.processes import HTTP
 from wasession.config import Settings
 from wasession.runtime import Runtime
 from wasession.services import apikeys as key_service
@@ -113,7 +114,7 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
 
 def healthy(url: str, timeout: float = 1.0) -> bool:
     try:
-        return httpx.get(url + "/healthz", timeout=timeout).status_code == 200
+        return HTTP.get(url + "/healthz", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -138,12 +139,9 @@ def read_response(sock: socket.socket, timeout: float) -> bytes:
     return data
 
 
-@pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    started: list[Server] = []
-
+def _server_starter(folder: Path, started: list[Server]) -> Callable[..., Server]:
     def start(nofile: int | None = None, **env: str) -> Server:
-        url = f"sqlite:///{tmp_path / 'front.sqlite3'}"
+        url = f"sqlite:///{folder / 'front.sqlite3'}"
         secret = SecretBox.generate_key()
         runtime = Runtime(Settings(database_url=url, secret_key=secret))
         try:
@@ -154,7 +152,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         finally:
             runtime.stop()
         port = free_port()
-        log_file = tmp_path / f"serve-{port}.log"
+        log_file = folder / f"serve-{port}.log"
 
         def limit_files() -> None:
             if nofile is not None:
@@ -183,7 +181,10 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
             raise AssertionError(f"serve did not start:\n{server.log()[-3000:]}") from None
         return server
 
-    yield start
+    return start
+
+
+def _stop_all(started: list[Server]) -> None:
     for server in started:
         server.proc.terminate()
         try:
@@ -191,3 +192,22 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         except subprocess.TimeoutExpired:
             server.proc.kill()
             server.proc.wait(5)
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """`start(nofile=None, **env)`: a `serve --no-sandbox` of the test's own, stopped after it."""
+    started: list[Server] = []
+    yield _server_starter(tmp_path, started)
+    _stop_all(started)
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One `serve --no-sandbox` with the default settings for a module whose tests only send it requests
+    and compare what it answers (starting a server costs a few CPU seconds)."""
+    started: list[Server] = []
+    try:
+        yield _server_starter(tmp_path_factory.mktemp("server"), started)()
+    finally:
+        _stop_all(started)

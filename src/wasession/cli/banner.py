@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from wasession.config import Settings
-from wasession.services.channels import Channel
+if TYPE_CHECKING:  # `worker` and `serve` import this module; every command imports those to list them
+    from wasession.config import Settings
+    from wasession.services.channels import Channel
 
 LOG_FORMAT_OPTION = click.option(
     "--log-format",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from wasession.cli.shared import (
@@ -16,8 +18,9 @@ from wasession.cli.shared import (
 from wasession.cli.shared import (
     settings as settings_of,
 )
-from wasession.runtime.reads import all_channels
-from wasession.services.channels import Channel
+
+if TYPE_CHECKING:
+    from wasession.services.channels import Channel
 
 
 @click.group()
@@ -149,6 +152,7 @@ def setup_checklist(base_url: str) -> list[str]:
 @click.pass_context
 def channels_list(ctx: click.Context, as_json: bool) -> None:
     """List every channel with its id, phone number id and workspace."""
+    from wasession.runtime.reads import all_channels
     from wasession.services import workspaces as workspace_service
 
     with runtime_for(ctx) as runtime:

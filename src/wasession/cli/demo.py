@@ -7,9 +7,6 @@ from datetime import datetime
 
 import click
 
-from wasession.runtime.reads import sessions_in
-from wasession.services import agents
-
 DESCRIPTIONS: dict[str, Callable[[dict[str, object]], str]] = {
     "session_opened": lambda d: "session opened",
     "customer_message": lambda d: (
@@ -58,7 +55,10 @@ def _hm(value: object) -> str:
 
 
 def run_demo(start: str, echo: Callable[[str], None]) -> None:
-    from wasession.simulation import Simulator  # the app and its test client: only the demo pays for them
+    # The app, its test client and the services: only the demo pays for them, not every command's start.
+    from wasession.runtime.reads import sessions_in
+    from wasession.services import agents
+    from wasession.simulation import Simulator
 
     with Simulator(start=start) as sim:
         ch = sim.add_channel(

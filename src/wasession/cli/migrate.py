@@ -5,13 +5,14 @@ from __future__ import annotations
 import click
 
 from wasession.cli.shared import settings
-from wasession.runtime import Runtime
 
 
 @click.command()
 @click.pass_context
 def migrate(ctx: click.Context) -> None:
     """Create or upgrade the database schema."""
+    from wasession.runtime import Runtime  # here, not at every command's start (cli/shared.py says why)
+
     runtime = Runtime(settings(ctx))
     try:
         runtime.check_database()

@@ -5,11 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
-import httpx
 
 from wasession.cli.shared import runtime_for, settings
-from wasession.domain.clock import parse_instant
-from wasession.services.sandbox import sandbox_channel
 
 
 @click.group()
@@ -30,7 +27,11 @@ def sandbox() -> None:
 @click.pass_context
 def sandbox_message(ctx: click.Context, text: str, url: str | None, port: int | None, wa_id: str, name: str) -> None:
     """Send TEXT to the sandbox channel as the customer, as Meta would deliver it."""
-    from wasession.services.sandbox import customer_message_webhook
+    # httpx and the sandbox service (the fake Cloud API's app with it) only for this command, not
+    # at the start of every other one.
+    import httpx
+
+    from wasession.services.sandbox import customer_message_webhook, sandbox_channel
 
     # The server's own settings say where it listens: WASESSION_PORT reaches both commands alike.
     base = (url or settings(ctx, port=port).base_url()).rstrip("/")
@@ -56,6 +57,10 @@ def sandbox_message(ctx: click.Context, text: str, url: str | None, port: int | 
 def _server_now(base: str) -> datetime | None:
     """The server's clock, which runs ahead of ours under `serve --sandbox-speed`: the message must
     carry the server's time, as Meta stamps messages with the time it received them."""
+    import httpx
+
+    from wasession.domain.clock import parse_instant
+
     try:
         reported = httpx.get(base + "/healthz", timeout=5).json().get("now")
         return parse_instant(reported) if isinstance(reported, str) else None

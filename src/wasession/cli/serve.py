@@ -5,18 +5,20 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+from typing import TYPE_CHECKING
 
 import click
 
 from wasession.cli.banner import LOG_FORMAT_OPTION, banner
 from wasession.cli.shared import open_runtime, settings
-from wasession.config import StartupError
-from wasession.domain.clock import AcceleratedClock
-from wasession.runtime import Runtime, heap
-from wasession.runtime.reads import all_channels, describe_database
-from wasession.services import fast_clock
+from wasession.config import SANDBOX_SPEED_OPTION, StartupError
 
-SPEED_OPTION = fast_clock.OPTION
+# `wasession` imports this module to list `serve` in its help and to run every other command: the
+# runtime, the services and the app are imported when serve runs (below), not at every command's start.
+if TYPE_CHECKING:
+    from wasession.runtime import Runtime
+
+SPEED_OPTION = SANDBOX_SPEED_OPTION
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +70,14 @@ def serve(
     import uvicorn
 
     from wasession.api.serving import uvicorn_options
+    from wasession.domain.clock import AcceleratedClock
     from wasession.observability.logging import configure as configure_logging
+    from wasession.runtime import heap
+    from wasession.runtime.reads import describe_database
     from wasession.sandbox.fake_cloud import FakeCloudApi
     from wasession.sandbox.pump import WebhookPump
     from wasession.server import SANDBOX_GRAPH_PATH, create_app
+    from wasession.services import fast_clock
     from wasession.services.sandbox import ensure_sandbox_channel, register_sandbox
     from wasession.services.users import has_admin
 
@@ -165,6 +171,8 @@ def serve(
 
 def _refuse_speed_with_real_channels(runtime: Runtime) -> None:
     """An accelerated clock would send a real customer's reminders and closures early."""
+    from wasession.runtime.reads import all_channels
+
     real = [c for c in all_channels(runtime.ctx) if not c.sandbox]
     if real:
         c = real[0]
@@ -177,6 +185,8 @@ def _refuse_speed_with_real_channels(runtime: Runtime) -> None:
 
 def _refuse_beside_a_fast_server(runtime: Runtime) -> None:
     """Two servers on one database must agree on the time: none may join a sped-up one."""
+    from wasession.services import fast_clock
+
     other = fast_clock.beside(runtime.ctx, runtime.owner)
     if other is not None:
         raise StartupError(

@@ -7,15 +7,18 @@ import json
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from wasession.config import Settings, StartupError, load_settings
-from wasession.domain.errors import ValidationError
-from wasession.runtime import Runtime
-from wasession.services.channels import Channel
-from wasession.services.errors import ConflictError, NotFoundError, UpstreamError
+
+# Every command module imports this one, and `wasession` imports every command module to list them:
+# the runtime (the database layer, ingest) and the services are imported by the commands that use
+# them, so `wasession --help` and each command's start pay only for what that command runs.
+if TYPE_CHECKING:
+    from wasession.runtime import Runtime
+    from wasession.services.channels import Channel
 
 T = TypeVar("T")
 
@@ -60,6 +63,8 @@ def settings(ctx: click.Context, **overrides: Any) -> Settings:
 def open_runtime(ctx: click.Context, *, migrate_sqlite: bool = True, **kwargs: Any) -> Runtime:
     """A checked Runtime: the database reached, its schema current (SQLite is migrated in place) and
     the secret key proven against the stored credentials. It starts no thread."""
+    from wasession.runtime import Runtime
+
     runtime = Runtime(settings(ctx), **kwargs)
     try:
         runtime.check_database()
@@ -93,6 +98,9 @@ def runtime_for(ctx: click.Context, **kwargs: Any) -> Iterator[Runtime]:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Errors a user caused end the command with their message and exit code 1, not a traceback."""
+    from wasession.domain.errors import ValidationError
+    from wasession.services.errors import ConflictError, NotFoundError, UpstreamError
+
     try:
         yield
     except (ValidationError, ConflictError, NotFoundError, UpstreamError) as exc:

@@ -19,8 +19,8 @@ from wasession.observability import forwarding, metrics
 from wasession.observability.logging import configure as configure_logging
 from wasession.runtime import heap
 from wasession.runtime.apply_process import FD_VARIABLE
+from wasession.runtime.cadence import APPLY_SWEEP
 from wasession.runtime.core import Runtime
-from wasession.runtime.workers import APPLY_SWEEP
 
 log = logging.getLogger(__name__)
 

@@ -10,28 +10,34 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from wasession.config import Settings, StartupError
 from wasession.domain.clock import Clock, SystemClock
-from wasession.engine.chatwoot_sync import ChatwootSync
-from wasession.engine.due import DueWorker
-from wasession.engine.event_dispatch import EventDispatcher
-from wasession.engine.relay import Relay
-from wasession.engine.runner import Loop
 from wasession.ingest import Ingestor, IngestResult, prune_webhook_log
 from wasession.lifecycle.context import ServiceContext
-from wasession.outbox import Sender
-from wasession.outbox.ratelimit import SharedRateLimiter
-from wasession.runtime.apply_process import ApplyProcess
-from wasession.runtime.workers import DUE_MAX_SLEEP, LoopStep, NextAt, Workers
-from wasession.sandbox.fake_cloud import FakeCloudApi
+from wasession.runtime.cadence import DUE_MAX_SLEEP
 from wasession.store import migrate, notify, probe
-from wasession.store.channels import Channel
 from wasession.store.db import Database, connect
 from wasession.store.secrets import SecretBox, SecretKeyError, load_or_create_key
-from wasession.whatsapp.client import CloudClient
+
+# Every `wasession` process opens a Runtime, admin commands and serve's apply process included, and
+# most use none of the workers: the engines, httpx, the fake Cloud API and the apply process are
+# imported where the workers are built (`workers`, `start_workers`), not by every command at start.
+if TYPE_CHECKING:
+    import httpx
+
+    from wasession.engine.chatwoot_sync import ChatwootSync
+    from wasession.engine.due import DueWorker
+    from wasession.engine.event_dispatch import EventDispatcher
+    from wasession.engine.relay import Relay
+    from wasession.engine.runner import Loop
+    from wasession.outbox import Sender
+    from wasession.outbox.ratelimit import SharedRateLimiter
+    from wasession.runtime.workers import LoopStep, NextAt, Workers
+    from wasession.sandbox.fake_cloud import FakeCloudApi
+    from wasession.store.channels import Channel
+    from wasession.whatsapp.client import CloudClient
 
 DATABASE_URL = "WASESSION_DATABASE_URL"
 SECRET_KEY = "WASESSION_SECRET_KEY"
@@ -162,6 +168,8 @@ class Runtime:
     @property
     def workers(self) -> Workers:
         if self._workers is None:
+            from wasession.runtime.workers import Workers
+
             self._workers = Workers(
                 self.settings,
                 self.ctx,
@@ -217,6 +225,8 @@ class Runtime:
     def start_workers(self, *, apply_process: bool = False, log_format: str | None = None) -> Workers:
         """`apply_process`: logged webhooks are applied by a child process (`serve`), not a loop here."""
         if apply_process:
+            from wasession.runtime.apply_process import ApplyProcess
+
             child = ApplyProcess(self.settings, self.secret_key, self.ingestor, log_format=log_format)
             self.workers.start(apply_process=child)
         else:

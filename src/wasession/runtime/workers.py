@@ -27,6 +27,7 @@ from wasession.lifecycle.context import ServiceContext
 from wasession.outbound.addresses import AddressPolicy
 from wasession.outbox import Sender, limiter_for
 from wasession.runtime.apply_process import ApplyProcess
+from wasession.runtime.cadence import APPLY_SWEEP, DUE_MAX_SLEEP, RECOVER_EVERY
 from wasession.store import event_webhooks as hook_store
 from wasession.store import forwards as forward_store
 from wasession.store import notify
@@ -35,16 +36,6 @@ from wasession.whatsapp.client import CloudClient
 from wasession.whatsapp.transport import HttpxTransport, PooledTransport, Transport
 
 log = logging.getLogger(__name__)
-
-# How often each process looks for messages a dead process left in `sending` (they become
-# `unknown` after sender.STUCK_AFTER).
-RECOVER_EVERY = 60.0
-# The due loop's longest sleep: it re-reads the next due time at least this often, so a due time
-# further away than this needs no wake-up to be met.
-DUE_MAX_SLEEP = 1.0
-# The apply loop is woken after every ack commit of this process; this sweep is the safety net
-# (bodies logged by another process, a wake-up lost to a failed step).
-APPLY_SWEEP = 1.0
 
 # How long the workers trust their last look at whether any event webhook or relay target exists.
 TARGETS_FRESH = 1.0

@@ -6,6 +6,7 @@ import dataclasses
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from wasession.config import GRAPH_VERSION
@@ -21,8 +22,12 @@ from wasession.store import sessions as session_store
 from wasession.store.channels import Channel as Channel  # re-exported for the faces
 from wasession.store.channels import ChannelEdit, ChannelSecrets, edit_channel
 from wasession.store.db import Connection
-from wasession.whatsapp.client import CloudClient, PhoneNumberInfo
 from wasession.whatsapp.errors import AuthError, CloudApiError, RequestNotSentError
+
+# Only the type: the client is httpx, which admin commands that never call the Graph API (`users
+# list`, ...) should not import at start through this module; the caller that checks a token builds one.
+if TYPE_CHECKING:
+    from wasession.whatsapp.client import CloudClient, PhoneNumberInfo
 
 DEFAULT_WORKSPACE = "default"
 SETTINGS_SAVED = "Settings saved successfully"

@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 
+from wasession.config import SANDBOX_SPEED_OPTION
 from wasession.domain.clock import SystemClock
 from wasession.lifecycle.context import ServiceContext
 from wasession.services.errors import ConflictError
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 BEAT_EVERY = 1.0  # real seconds between heartbeats, and between looks for a real channel
 # A heartbeat is trusted this long: a server killed outright stops blocking other processes after it.
 BEAT_TTL = timedelta(seconds=10)
-OPTION = "--sandbox-speed"
+OPTION = SANDBOX_SPEED_OPTION
 
 _REAL = SystemClock()  # heartbeats are in real time whatever the process's own clock runs at
 

@@ -32,8 +32,9 @@ from wasession.store.locks import WRITER_LOCK_SUFFIX, FairRLock, WriterFile
 from wasession.store.schema import webhook_log
 from wasession.store.types import UTCDateTime as UTCDateTime  # re-exported: the migrations import it here
 from wasession.store.types import sqlite_text as sqlite_text  # re-exported: for statements sent to the driver
+from wasession.store.urls import log_file_path as log_file_path  # re-exported: the migrations import it here
+from wasession.store.urls import normalize_url
 
-DEFAULT_SQLITE_FILE = "wasession.sqlite3"
 # SQLite's busy timeout (PRAGMA busy_timeout below); also how long a writer waits for this
 # process's own write lock before giving up the same way.
 SQLITE_BUSY_SECONDS = 30.0
@@ -45,27 +46,6 @@ def sqlite_driver(conn: Connection) -> Any | None:
     if conn.dialect.name != "sqlite":
         return None
     return conn.connection.driver_connection
-
-
-def normalize_url(url: str) -> str:
-    """Accept `postgresql://` (the common spelling) and route it to psycopg 3."""
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return url
-
-
-def default_url(data_dir: str | os.PathLike[str] | None = None) -> str:
-    base = Path(data_dir) if data_dir is not None else Path.cwd()
-    return f"sqlite:///{(base / DEFAULT_SQLITE_FILE).resolve()}"
-
-
-def log_file_path(database: str | os.PathLike[str]) -> Path:
-    """The SQLite file holding the webhook log beside `database`: `wasession.sqlite3` ->
-    `wasession-webhooks.sqlite3`. A backup copies both (docs/deploy.md)."""
-    path = Path(database)
-    return path.with_name(f"{path.stem}-webhooks{path.suffix}")
 
 
 # The schema name the main database's readers attach the log file under (unqualified names find it).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from tests.support.processes import HTTP
 from wasession.cli import main
 
 
@@ -129,7 +131,7 @@ def served(tmp_path: Path) -> Iterator[str]:
             if proc.poll() is not None:
                 pytest.fail(f"serve exited early:\n{proc.stdout.read() if proc.stdout else ''}")
             try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                if HTTP.get(url + "/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)  # waiting for a real server to bind, not simulating time
@@ -237,8 +239,6 @@ def test_every_command_s_help_works_through_python_m_wasession(tmp_path: Path) -
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    import json
-
     results = json.loads(done.stdout)
     for path, (code, text) in results.items():
         assert code in (0, None), f"{path} --help exited {code}:\n{text}"
@@ -267,3 +267,30 @@ def test_policy_set_prints_every_bad_field_and_exits_2(db_env: Path) -> None:
     ]
     assert "Traceback" not in bad.output and "Settings saved" not in bad.output
     assert '"reminder_after_hours": 20' in runner.invoke(main, ["policy", "show", "1"]).output
+
+
+def _imported(tmp_path: Path, code: str) -> set[str]:
+    """The modules a fresh interpreter holds after `code`, which runs with sys.argv as the CLI's."""
+    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))\n"
+    env = {**os.environ, "WASESSION_DATABASE_URL": f"sqlite:///{tmp_path / 'imports.sqlite3'}"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_each_process_imports_only_what_it_runs(tmp_path: Path) -> None:
+    """Every command, `serve` and serve's apply process start a Python process: its imports are most of
+    what it costs to start (issue 24). The help imports no database layer, an admin command no
+    workers, engines or HTTP client, and the apply process none of the workers it does not run."""
+    run = (
+        "import runpy\nsys.argv = ['wasession', {args}]\n"
+        "try:\n    runpy.run_module('wasession', run_name='__main__')\nexcept SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+    )
+    workers = {"wasession.runtime.workers", "wasession.engine.due", "wasession.engine.chatwoot_sync", "httpx"}
+    helped = _imported(tmp_path, run.format(args="'--help'"))
+    assert "wasession.cli.serve" in helped and {"sqlalchemy", "wasession.runtime.core"}.isdisjoint(helped)
+    listed = _imported(tmp_path, run.format(args="'apikeys', 'list'"))
+    assert "wasession.runtime.core" in listed and (workers | {"wasession.server"}).isdisjoint(listed)
+    child = _imported(tmp_path, "import wasession.runtime.apply_child")
+    assert "wasession.ingest.apply_queue" in child and (workers | {"wasession.sandbox.fake_cloud"}).isdisjoint(child)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from tests.support.processes import START_TIMEOUT, free_port, run_cli
+from tests.support.processes import HTTP, START_TIMEOUT, free_port, run_cli
 from wasession.runtime.core import new_secret_key
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.store.db import connect
@@ -65,7 +65,7 @@ def start(folder: Path, env: dict[str, str], port: int) -> subprocess.Popen[byte
     while True:
         assert proc.poll() is None, (folder / "serve.log").read_text()[-3000:]
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            if HTTP.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return proc
         except httpx.HTTPError:
             pass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import cli_env, run_cli, server_log, serving, start_serve, stop
+from tests.support.processes import HTTP, cli_env, run_cli, server_log, serving, start_serve, stop
 
 REAL = {"WASESSION_ACCESS_TOKEN": "t", "WASESSION_APP_SECRET": "s", "WASESSION_VERIFY_TOKEN": "v"}
 DEADLINE = 120.0  # real seconds, on a loaded machine
@@ -70,7 +70,7 @@ def _closed_session(url: str, key: str, folder: Path) -> None:
     headers = {"Authorization": f"Bearer {key}"}
     deadline = time.monotonic() + DEADLINE
     while time.monotonic() < deadline:
-        items = httpx.get(url + "/api/v1/sessions", headers=headers, timeout=10).json()["items"]
+        items = HTTP.get(url + "/api/v1/sessions", headers=headers, timeout=10).json()["items"]
         if items and items[0]["status"] == "closed":
             return
         time.sleep(0.2)  # polling a real server running on its own accelerated clock
@@ -106,7 +106,7 @@ def test_a_plain_restart_after_a_sped_up_run_leaves_nothing_in_the_future(tmp_pa
         headers = {"Authorization": f"Bearer {key}"}
         deadline = time.monotonic() + DEADLINE
         while time.monotonic() < deadline:
-            items = httpx.get(url + "/api/v1/sessions", headers=headers, timeout=10).json()["items"]
+            items = HTTP.get(url + "/api/v1/sessions", headers=headers, timeout=10).json()["items"]
             if len(items) == 2:
                 break
             time.sleep(0.2)  # the webhook is applied behind the ack

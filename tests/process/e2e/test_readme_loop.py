@@ -8,9 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from tests.support.processes import cli_env, free_port, run_cli, server_log, serving
+from tests.support.processes import HTTP, cli_env, free_port, run_cli, server_log, serving
 from wasession.domain.states import CloseReason, MessageKind, MessageStatus, SessionStatus
 
 # Clock seconds per real second: the sandbox policy's 1-hour reminder comes 12 s after the message,
@@ -27,10 +25,10 @@ def _poll_session(url: str, key: str, folder: Path) -> dict[str, Any]:
     last: dict[str, Any] = {}
     deadline = time.monotonic() + DEADLINE
     while time.monotonic() < deadline:
-        page = httpx.get(url + "/api/v1/sessions", headers=headers, timeout=10).json()
+        page = HTTP.get(url + "/api/v1/sessions", headers=headers, timeout=10).json()
         if page["items"]:
             sid = page["items"][0]["id"]
-            last = httpx.get(f"{url}/api/v1/sessions/{sid}", headers=headers, timeout=10).json()
+            last = HTTP.get(f"{url}/api/v1/sessions/{sid}", headers=headers, timeout=10).json()
             reminders = [m for m in last["transcript"] if m["kind"] == MessageKind.REMINDER]
             if last["session"]["status"] == SessionStatus.CLOSED and (
                 not reminders or reminders[0]["status"] not in (MessageStatus.PENDING, MessageStatus.SENDING)

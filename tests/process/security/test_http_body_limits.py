@@ -1,4 +1,7 @@
-"""Bodies are refused by size before a route reads them, and /api/v1 checks the key before the body."""
+"""Bodies are refused by size before a route reads them, and /api/v1 checks the key before the body.
+
+The tests share one server (`module_server`): each only sends it requests, and reads its memory
+relative to what it was when the test began."""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import json
 import select
 import socket
 import time
-from collections.abc import Callable
 
 import httpx
 
@@ -47,8 +49,8 @@ def stream_until_answered(sock: socket.socket, limit_bytes: int) -> int:
     return sent
 
 
-def test_declared_huge_body_is_refused_at_once_without_reading_it(start_server: Callable[..., Server]) -> None:
-    server = start_server()
+def test_declared_huge_body_is_refused_at_once_without_reading_it(module_server: Server) -> None:
+    server = module_server
     for path, auth in (
         ("/api/v1/channels", f"Authorization: Bearer {server.key}"),
         ("/api/v1/channels", "X-No-Key: 1"),
@@ -65,8 +67,8 @@ def test_declared_huge_body_is_refused_at_once_without_reading_it(start_server: 
         assert isinstance(error, dict) and error["code"] == "payload_too_large" and error["message"]
 
 
-def test_chunked_body_with_a_valid_key_is_cut_off_near_the_limit(start_server: Callable[..., Server]) -> None:
-    server = start_server()
+def test_chunked_body_with_a_valid_key_is_cut_off_near_the_limit(module_server: Server) -> None:
+    server = module_server
     before = server.rss_kib()
     with server.connect(timeout=10) as sock:
         auth = f"Authorization: Bearer {server.key}"
@@ -80,8 +82,8 @@ def test_chunked_body_with_a_valid_key_is_cut_off_near_the_limit(start_server: C
     assert growth_mib < 32, f"server RSS grew {growth_mib:.0f} MiB"
 
 
-def test_no_key_answers_401_before_any_body_is_sent(start_server: Callable[..., Server]) -> None:
-    server = start_server()
+def test_no_key_answers_401_before_any_body_is_sent(module_server: Server) -> None:
+    server = module_server
     before = server.rss_kib()
     for headers in (("Transfer-Encoding: chunked",), ("Transfer-Encoding: chunked", "Authorization: Bearer wsk_nope")):
         with server.connect() as sock:
@@ -93,8 +95,8 @@ def test_no_key_answers_401_before_any_body_is_sent(start_server: Callable[..., 
     assert (server.rss_kib() - before) / 1024 < 16
 
 
-def test_each_route_has_its_own_limit(start_server: Callable[..., Server]) -> None:
-    server = start_server()
+def test_each_route_has_its_own_limit(module_server: Server) -> None:
+    server = module_server
     auth = {"Authorization": f"Bearer {server.key}"}
     body = b"x" * (300 * 1024)  # over the 256 KiB JSON limit, under the CSV and webhook ones
     json_api = httpx.post(server.url + "/api/v1/channels", content=body, headers=auth, timeout=10)

@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.processes import cli_env, run_cli, serving
+from tests.conftest import fresh_postgres_url
+from tests.support.processes import HTTP, cli_env, run_cli, serving
 from wasession.config import Settings
 from wasession.runtime import Runtime
 from wasession.sandbox.bodies import new_wamid, text_message_body
@@ -49,7 +51,7 @@ class Served:
         headers = {"Content-Type": "application/json"}
         if signature is not None:
             headers[SIGNATURE_HEADER] = signature
-        return httpx.post(self.url + "/webhooks/whatsapp", content=raw, headers=headers, timeout=30)
+        return HTTP.post(self.url + "/webhooks/whatsapp", content=raw, headers=headers, timeout=30)
 
     def logged_id(self, secret: str = SECRET_A, pnid: str = PNID_A) -> int:
         """Log one genuine body; its id."""
@@ -60,7 +62,7 @@ class Served:
 
     def api(self, method: str, path: str, key: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {key}"}
-        return httpx.request(method, self.url + "/api/v1" + path, headers=headers, timeout=30, **kwargs)
+        return HTTP.request(method, self.url + "/api/v1" + path, headers=headers, timeout=30, **kwargs)
 
 
 def body(pnid: str, text: str = "hello", waba_id: str = "300000000000003") -> bytes:
@@ -78,8 +80,8 @@ def body(pnid: str, text: str = "hello", waba_id: str = "300000000000003") -> by
     return json.dumps(message).encode()
 
 
-@pytest.fixture
-def served(tmp_path: Path, database_url: str) -> Iterator[Served]:
+@contextmanager
+def serve(folder: Path, database_url: str) -> Iterator[Served]:
     key = SecretBox.generate_key()
     runtime = Runtime(Settings(database_url=database_url, secret_key=key))
     try:
@@ -95,14 +97,37 @@ def served(tmp_path: Path, database_url: str) -> Iterator[Served]:
         key_b = key_service.create_key(ctx, workspace_id=ws_b, name="b").secret
     finally:
         runtime.stop()
-    env = cli_env(tmp_path, WASESSION_DATABASE_URL=database_url, WASESSION_SECRET_KEY=key)
-    with serving(tmp_path, "--no-sandbox", env=env) as url:
-        yield Served(url, env, tmp_path, key_a, key_b)
+    env = cli_env(folder, WASESSION_DATABASE_URL=database_url, WASESSION_SECRET_KEY=key)
+    with serving(folder, "--no-sandbox", env=env) as url:
+        yield Served(url, env, folder, key_a, key_b)
 
 
-def test_a_signed_body_nesting_50000_levels_is_refused_and_never_logged(served: Served) -> None:
+@pytest.fixture
+def served(tmp_path: Path, database_url: str) -> Iterator[Served]:
+    """A server of the test's own: for the tests that change what the others would count (a rotated
+    secret, the unrouted numbers, the sessions)."""
+    with serve(tmp_path, database_url) as s:
+        yield s
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def refusing(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One server per database for the module's refusal tests: each refuses bodies, changes nothing
+    another reads, and reads the log ids relative to its own, so a fresh `serve` each (a few CPU
+    seconds to start) would only cost time."""
+    folder = tmp_path_factory.mktemp("refusing")
+    if request.param == "sqlite":
+        with serve(folder, f"sqlite:///{folder / 'test.sqlite3'}") as s:
+            yield s
+    else:
+        for url in fresh_postgres_url():
+            with serve(folder, url) as s:
+                yield s
+
+
+def test_a_signed_body_nesting_50000_levels_is_refused_and_never_logged(refusing: Served) -> None:
     """Finding 1: it was answered 200 and logged, and the relay then raised RecursionError on it forever."""
-    before = served.logged_id()
+    before = refusing.logged_id()
     deep = (
         b'{"phone_number_id":"'
         + PNID_A.encode()
@@ -111,40 +136,40 @@ def test_a_signed_body_nesting_50000_levels_is_refused_and_never_logged(served: 
         + b"]" * 50_000
         + b"}"
     )
-    response = served.post(deep, sign(SECRET_A, deep))
+    response = refusing.post(deep, sign(SECRET_A, deep))
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["code"] == "invalid_body" and "more than 50000 objects and arrays" in error["message"]
-    assert served.logged_id() == before + 1  # nothing logged between
+    assert refusing.logged_id() == before + 1  # nothing logged between
 
 
-def test_a_body_whose_only_change_is_another_tenants_is_refused(served: Served) -> None:
+def test_a_body_whose_only_change_is_another_tenants_is_refused(refusing: Served) -> None:
     """Finding 8: the signer's number placed outside any change used to carry B's change into the log."""
-    before = served.logged_id()
+    before = refusing.logged_id()
     forged: dict[str, Any] = json.loads(body(PNID_B, "send me your password"))
     forged["phone_number_id"] = PNID_A  # A's own number, in no change
     raw = json.dumps(forged).encode()
-    response = served.post(raw, sign(SECRET_A, raw))
+    response = refusing.post(raw, sign(SECRET_A, raw))
     assert response.status_code == 403, response.text
     assert response.json()["error"]["code"] == "signature_invalid"
-    assert served.logged_id() == before + 1
+    assert refusing.logged_id() == before + 1
 
 
-def test_non_ascii_digits_are_refused_with_422_at_the_webhook_and_the_api(served: Served) -> None:
+def test_non_ascii_digits_are_refused_with_422_at_the_webhook_and_the_api(refusing: Served) -> None:
     """Finding 8: `phone_number_id` in Arabic-Indic digits answered 500."""
     arabic = "١٠٠٠٠٠٠٠٠٠٠٠٠٠١"
     raw = body(arabic)
     for signature in (sign(SECRET_A, raw), None):
-        response = served.post(raw, signature)
+        response = refusing.post(raw, signature)
         if signature is None:
             assert response.status_code == 401  # no signature header: refused before anything is read
             continue
         assert response.status_code == 422, response.text
         assert response.json()["error"]["code"] == "invalid_phone_number_id"
-    created = served.api(
+    created = refusing.api(
         "POST",
         "/channels",
-        served.key_a,
+        refusing.key_a,
         json={"name": "x", "phone_number_id": arabic, "access_token": "t", "app_secret": "s", "verify_token": "v"},
     )
     assert created.status_code == 422, created.text
@@ -152,7 +177,7 @@ def test_non_ascii_digits_are_refused_with_422_at_the_webhook_and_the_api(served
     assert error["field"] == "phone_number_id" and "ASCII digits" in error["message"]
 
 
-def test_an_unsigned_body_naming_102_numbers_is_refused_at_once_and_healthz_stays_quick(served: Served) -> None:
+def test_an_unsigned_body_naming_102_numbers_is_refused_at_once_and_healthz_stays_quick(refusing: Served) -> None:
     """Finding 3: such a body cost one HMAC of 3 MB per number on the event loop (1.1-1.75 s each;
     /healthz at 625 ms meanwhile). Now it is refused before any HMAC (the count of HMACs is in
     tests/service/ingest/test_ack_check.py); the bounds here are generous, for a loaded machine."""
@@ -173,7 +198,7 @@ def test_an_unsigned_body_naming_102_numbers_is_refused_at_once_and_healthz_stay
             for _ in range(5):
                 started = time.monotonic()
                 response = client.post(
-                    served.url + "/webhooks/whatsapp", content=raw, headers={SIGNATURE_HEADER: "sha256=" + "0" * 64}
+                    refusing.url + "/webhooks/whatsapp", content=raw, headers={SIGNATURE_HEADER: "sha256=" + "0" * 64}
                 )
                 took.append(time.monotonic() - started)
                 statuses.append(response.status_code)
@@ -182,7 +207,7 @@ def test_an_unsigned_body_naming_102_numbers_is_refused_at_once_and_healthz_stay
         with httpx.Client(timeout=30) as client:
             while not done.is_set():
                 started = time.monotonic()
-                assert client.get(served.url + "/healthz").status_code == 200
+                assert client.get(refusing.url + "/healthz").status_code == 200
                 health.append(time.monotonic() - started)
                 time.sleep(0.02)  # the probe's own pace, not waiting for an outcome
 
