@@ -12,7 +12,7 @@ from typing import Any
 from typing_extensions import Unpack
 
 from wasession.domain.events import EventType
-from wasession.domain.states import Direction, MessageKind, MessageStatus
+from wasession.domain.states import CloseReason, Direction, MessageKind, MessageStatus
 from wasession.domain.transitions import (
     Change,
     EventNote,
@@ -20,6 +20,7 @@ from wasession.domain.transitions import (
     QueueReminder,
     SendOutcome,
     SessionState,
+    closed,
     reminder_send_outcome,
 )
 from wasession.store import events as event_store
@@ -96,6 +97,12 @@ class SessionWrites:
 
     def apply(self, conn: Connection, channel: Channel, session_id: int, change: Change) -> None:
         """Gather `change` for `session_id`, with the reminder or closing message it queues."""
+        self._gather(channel, session_id, change)
+
+    def close(self, channel: Channel, session: SessionRow, now: datetime, reason: CloseReason) -> None:
+        self._gather(channel, session.id, closed(state_of(session), now=now, reason=reason))
+
+    def _gather(self, channel: Channel, session_id: int, change: Change) -> None:
         queued = None
         if change.reminder is not None:
             queued = self._queue(_reminder_row(channel, session_id, change.reminder))
