@@ -49,6 +49,21 @@ class DueResult:
         return self.closed + self.reminders_queued + self.reminders_skipped + self.replanned
 
 
+class _BatchContacts:
+    """The contacts of a claimed batch, read in one query the first time a reminder or closing message
+    needs its merge fields (not one query a session; not at all for a batch of plain closures)."""
+
+    def __init__(self, conn: Connection, contact_ids: list[int]) -> None:
+        self._conn = conn
+        self._ids = contact_ids
+        self._found: dict[int, Contact] | None = None
+
+    def get(self, contact_id: int) -> Contact:
+        if self._found is None:
+            self._found = contact_store.get_many(self._conn, self._ids)
+        return self._found[contact_id]
+
+
 class DueWorker:
     def __init__(self, ctx: ServiceContext, *, batch_size: int = 500) -> None:
         self.ctx = ctx
@@ -66,8 +81,7 @@ class DueWorker:
             now = self.ctx.clock.now()
             with self.ctx.db.write() as conn:
                 batch = session_store.claim_due(conn, now, self.batch_size)
-                # One read for the batch's contacts (a reminder's or closing's merge fields), not one a session.
-                contacts = contact_store.get_many(conn, [s.contact_id for s in batch])
+                contacts = _BatchContacts(conn, [s.contact_id for s in batch])
                 channels: dict[int, Channel] = {}
                 writes = session_writes.SessionWrites()
                 automated = AutomatedCounts()
@@ -91,7 +105,7 @@ class DueWorker:
         writes: session_writes.SessionWrites,
         channel: Channel,
         session: SessionRow,
-        contacts: dict[int, Contact],
+        contacts: _BatchContacts,
         now: datetime,
         result: DueResult,
         automated: AutomatedCounts,
@@ -106,7 +120,7 @@ class DueWorker:
         closable = not is_held(channel.policy, session.awaiting) and not is_snoozed(session.snoozed_until, now)
 
         def merge_values() -> dict[str, str]:
-            return contacts[session.contact_id].merge_values()
+            return contacts.get(session.contact_id).merge_values()
 
         if closable and now >= session.closes_at:
             change = transitions.closed(
