@@ -5,6 +5,7 @@ runtime from the request and the key check)."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -49,6 +50,9 @@ def test_an_async_handler_called_directly_reads_its_runtimes_clock() -> None:
     with Simulator(start="2026-01-05T15:00:00Z") as sim:
         sim.advance("90m")
 
-        answer = asyncio.run(health.healthz(runtime=sim.runtime))
+        # In a thread of its own: a worker that ran a browser test first keeps Playwright's event loop
+        # running in this thread (the session's chromium), and asyncio.run refuses to nest in it.
+        with ThreadPoolExecutor(1) as thread:
+            answer = thread.submit(asyncio.run, health.healthz(runtime=sim.runtime)).result()
 
         assert answer == {"status": "ok", "now": "2026-01-05T16:30:00+00:00"}
