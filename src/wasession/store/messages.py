@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 from typing_extensions import Unpack
 
 from wasession.domain.states import MessageStatus
@@ -35,7 +35,7 @@ _STATES_BY_WAMIDS = select(*_STATE_COLUMNS).where(
     messages.c.channel_id == bindparam("b_channel_id"), messages.c.wamid.in_(bindparam("b_wamids", expanding=True))
 )
 # Values per IN (…) list: well below SQLite's and PostgreSQL's limits on bound parameters.
-WAMIDS_PER_QUERY = 500
+VALUES_PER_QUERY = 500
 
 # Delivery states only move forward (R15); failed, unknown and skipped are final.
 # `accepted` is Meta's 200 to the send call: taken, not yet sent.
@@ -149,19 +149,27 @@ def transcript(conn: Connection, session_id: int) -> list[MessageRow]:
 
 
 def states_by_wamid(conn: Connection, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], MessageState]:
-    """The messages named by (channel id, wamid): one query per channel and `WAMIDS_PER_QUERY` wamids."""
-    by_channel: dict[int, list[str]] = {}
-    for channel_id, wamid in set(keys):
-        by_channel.setdefault(channel_id, []).append(wamid)
-    found: dict[tuple[int, str], MessageState] = {}
-    for channel_id, wamids in by_channel.items():
-        wamids.sort()
-        for i in range(0, len(wamids), WAMIDS_PER_QUERY):
-            params = {"b_channel_id": channel_id, "b_wamids": wamids[i : i + WAMIDS_PER_QUERY]}
-            for row in conn.execute(_STATES_BY_WAMIDS, params):
-                state = MessageState(*row)
-                found[(channel_id, state.wamid or "")] = state
-    return found
+    """The messages named by (channel id, wamid): one query per channel and `VALUES_PER_QUERY` wamids."""
+    return {
+        (channel_id, state.wamid or ""): state
+        for channel_id, state in _states_by_channel(conn, _STATES_BY_WAMIDS, "b_wamids", keys)
+    }
+
+
+def _states_by_channel(
+    conn: Connection, statement: Select[Any], values_param: str, keys: Iterable[tuple[int, Any]]
+) -> Iterator[tuple[int, MessageState]]:
+    """(channel id, state) of the rows `statement` finds for (channel id, value) `keys`: one query per
+    channel and `VALUES_PER_QUERY` values, bound to `b_channel_id` and `values_param`."""
+    by_channel: dict[int, list[Any]] = {}
+    for channel_id, value in set(keys):
+        by_channel.setdefault(channel_id, []).append(value)
+    for channel_id, values in by_channel.items():
+        values.sort()
+        for i in range(0, len(values), VALUES_PER_QUERY):
+            params = {"b_channel_id": channel_id, values_param: values[i : i + VALUES_PER_QUERY]}
+            for row in conn.execute(statement, params):
+                yield channel_id, MessageState(*row)
 
 
 def insert_messages(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -239,7 +247,6 @@ _AWAITING = select(*_STATE_COLUMNS).where(
     func.coalesce(messages.c.wamid, "") == "",
     messages.c.status.in_(_AWAITING_WAMID),
 )
-SESSIONS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -270,18 +277,10 @@ class CallbackTarget:
 def awaiting_wamid(conn: Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[MessageState]]:
     """Our sends in each (channel id, session id) still waiting for their wamid, newest first: what
     a status whose wamid is not stored yet may name through its callback data (one query per
-    channel and `SESSIONS_PER_QUERY` sessions)."""
-    by_channel: dict[int, list[int]] = {}
-    for channel_id, session_id in set(keys):
-        by_channel.setdefault(channel_id, []).append(session_id)
+    channel and `VALUES_PER_QUERY` sessions)."""
     found: dict[tuple[int, int], list[MessageState]] = {}
-    for channel_id, session_ids in by_channel.items():
-        session_ids.sort()
-        for i in range(0, len(session_ids), SESSIONS_PER_QUERY):
-            params = {"b_channel_id": channel_id, "b_sessions": session_ids[i : i + SESSIONS_PER_QUERY]}
-            for row in conn.execute(_AWAITING, params):
-                state = MessageState(*row)
-                found.setdefault((channel_id, state.session_id), []).append(state)
+    for channel_id, state in _states_by_channel(conn, _AWAITING, "b_sessions", keys):
+        found.setdefault((channel_id, state.session_id), []).append(state)
     for states in found.values():
         states.sort(key=lambda state: state.id, reverse=True)
     return found

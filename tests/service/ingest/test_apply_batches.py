@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, event, func, select, update
 
 from tests.conftest import fresh_postgres_url, load_fixture
 from wasession.ingest.apply import Applier
@@ -161,6 +161,21 @@ def discard(db: Database) -> None:
             schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     db.dispose()
+
+
+def applied_counting(conn: Connection, bodies: list[BodyToApply]) -> list[tuple[str, Any]]:
+    """Apply `bodies` in `conn`'s transaction; the (statement, parameters) it ran, in order."""
+    statements: list[tuple[str, Any]] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(conn, "before_cursor_execute", count)
+    try:
+        Applier(ChannelCache()).apply(conn, bodies, {})
+    finally:
+        event.remove(conn, "before_cursor_execute", count)
+    return statements
 
 
 class Bodies:
@@ -331,8 +346,6 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
     """Set-based: one read each for wamids, contacts and sessions, each through an index, and one
     write per table, not ~10 statements per message (returning customers on active sessions, and
     statuses of our sends)."""
-    from sqlalchemy import event
-
     rng = random.Random(7)
     ch2 = seed.pnids[1]
     at = seed.now
@@ -355,16 +368,9 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
         updates = updates_in_order(parse_webhook(raw))
         bodies.append(BodyToApply(log_id, updates, TRUSTED, at, IngestResult(log_id=log_id)))
     db = copy_of(seed, "count")
-    statements: list[tuple[str, Any]] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters))
-
     try:
         with db.write() as conn:
-            event.listen(conn, "before_cursor_execute", count)
-            Applier(ChannelCache()).apply(conn, bodies, {})
-            event.remove(conn, "before_cursor_execute", count)
+            statements = applied_counting(conn, bodies)
             # Each read probes an index: none reads a whole table of messages, contacts or sessions.
             for statement, parameters in statements:
                 if statement.lstrip().upper().startswith("SELECT"):
@@ -386,8 +392,6 @@ def test_statuses_that_name_their_send_by_callback_data_read_the_sessions_sends_
     their send by callback data. The batch finds those sends in one read through the session's
     index; `wamid IS NULL` had SQLite walk the (channel, wamid) index over every send of the channel
     still without a wamid (a whole outbox backlog), once per status (issue 21, B7)."""
-    from sqlalchemy import event
-
     pnid, callback = seed.callback
     at = seed.now
     bodies = []
@@ -405,16 +409,9 @@ def test_statuses_that_name_their_send_by_callback_data_read_the_sessions_sends_
             BodyToApply(log_id, updates_in_order(parse_webhook(raw)), TRUSTED, at, IngestResult(log_id=log_id))
         )
     db = copy_of(seed, "callback")
-    statements: list[tuple[str, Any]] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters))
-
     try:
         with db.write() as conn:
-            event.listen(conn, "before_cursor_execute", count)
-            Applier(ChannelCache()).apply(conn, bodies, {})
-            event.remove(conn, "before_cursor_execute", count)
+            statements = applied_counting(conn, bodies)
             lookups = [(s, p) for s, p in statements if "coalesce(messages.wamid" in s]
             assert len(lookups) == 1, statements
             plan = " ".join(
@@ -433,8 +430,6 @@ def test_statuses_that_name_their_send_by_callback_data_read_the_sessions_sends_
 def test_a_batchs_new_contacts_sessions_and_pricing_are_written_in_one_statement_each(seed: Seed) -> None:
     """Forty first messages from new customers create forty contacts in one INSERT and open forty
     sessions in another; priced statuses of our sends are saved in one INSERT (issue 21)."""
-    from sqlalchemy import event
-
     ch2 = seed.pnids[1]
     at = seed.now
     bodies = []
@@ -456,16 +451,9 @@ def test_a_batchs_new_contacts_sessions_and_pricing_are_written_in_one_statement
     db = copy_of(seed, "new-contacts")
     with db.read() as conn:
         seed_sessions = conn.execute(select(func.max(sessions.c.id))).scalar_one()
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(" ".join(statement.split()).upper())
-
     try:
         with db.write() as conn:
-            event.listen(conn, "before_cursor_execute", count)
-            Applier(ChannelCache()).apply(conn, bodies, {})
-            event.remove(conn, "before_cursor_execute", count)
+            statements = [" ".join(statement.split()).upper() for statement, _ in applied_counting(conn, bodies)]
         assert sum(b.result.opened for b in bodies) == 40
         assert len([s for s in statements if s.startswith("INSERT INTO CONTACTS")]) == 1, statements
         assert len([s for s in statements if s.startswith("INSERT INTO SESSIONS")]) == 1, statements
