@@ -18,8 +18,6 @@ from wasession.config import SANDBOX_SPEED_OPTION, StartupError
 if TYPE_CHECKING:
     from wasession.runtime import Runtime
 
-SPEED_OPTION = SANDBOX_SPEED_OPTION
-
 log = logging.getLogger(__name__)
 
 
@@ -46,7 +44,7 @@ log = logging.getLogger(__name__)
     help="Log every HTTP request (a line per webhook: at full throughput, thousands a second).",
 )
 @click.option(
-    SPEED_OPTION,
+    SANDBOX_SPEED_OPTION,
     "sandbox_speed",
     type=click.FloatRange(min=1),
     default=None,
@@ -131,7 +129,7 @@ def serve(
             stopped_for.append(
                 f"channel {c.id} {c.name!r} is not a sandbox channel, and this server runs {sandbox_speed:g} times "
                 f"faster than real time: stopped so its customers are not messaged early; "
-                f"start `wasession serve` without {SPEED_OPTION}"
+                f"start `wasession serve` without {SANDBOX_SPEED_OPTION}"
             )
             log.critical("%s", stopped_for[0])
             for server in stopping:
@@ -146,7 +144,7 @@ def serve(
     for line in banner(config, describe_database(runtime.ctx), sandboxes=sandboxes, has_admin=has_admin(runtime.ctx)):
         click.echo(line)
     if sandbox_speed is not None:
-        click.echo(f"  Clock running {sandbox_speed:g} times faster than real time ({SPEED_OPTION})")
+        click.echo(f"  Clock running {sandbox_speed:g} times faster than real time ({SANDBOX_SPEED_OPTION})")
     for line in retimed:
         click.echo(f"  {line}")
     # log_config=None keeps the JSON/text handler set up above; uvicorn answers SIGTERM by finishing
@@ -165,7 +163,7 @@ def serve(
     stopping.append(server)
     server.run()
     if stopped_for:
-        click.echo(f"error: {SPEED_OPTION}: {stopped_for[0]}", err=True)
+        click.echo(f"error: {SANDBOX_SPEED_OPTION}: {stopped_for[0]}", err=True)
         ctx.exit(3)
 
 
@@ -177,7 +175,7 @@ def _refuse_speed_with_real_channels(runtime: Runtime) -> None:
     if real:
         c = real[0]
         raise StartupError(
-            SPEED_OPTION,
+            SANDBOX_SPEED_OPTION,
             f"channel {c.id} {c.name!r} is not a sandbox channel, and a faster clock would message its customers early",
             "drop the option, or use a database whose only channels are sandbox channels",
         )

@@ -107,19 +107,18 @@ class ApplyProcess:
             sock.close()
             if self._stopping.is_set():
                 return
-            if code in (0, -signal.SIGTERM):
-                # Stopped, not crashed: a SIGTERM that reached the whole process group (as `timeout`,
-                # systemd and Docker send it) can stop the child (even before its own handler is set)
-                # before serve marks itself stopping. Give serve's own stop the restart's wait first.
-                if self._stopping.wait(RESTART_AFTER):
-                    return
-                log.warning("apply process %d stopped (code %s); starting another", proc.pid, code)
-            else:
+            # Stopped, not crashed: a SIGTERM that reached the whole process group (as `timeout`,
+            # systemd and Docker send it) can stop the child (even before its own handler is set)
+            # before serve marks itself stopping; serve's own stop then comes within the restart's wait.
+            stopped = code in (0, -signal.SIGTERM)
+            if not stopped:
                 log.error(
                     "apply process %d exited with code %s; starting another in %gs", proc.pid, code, RESTART_AFTER
                 )
-                if self._stopping.wait(RESTART_AFTER):
-                    return
+            if self._stopping.wait(RESTART_AFTER):
+                return
+            if stopped:
+                log.warning("apply process %d stopped (code %s); starting another", proc.pid, code)
             self._spawn()
 
     def _told(self, report: dict[str, Any]) -> None:

@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 BEAT_EVERY = 1.0  # real seconds between heartbeats, and between looks for a real channel
 # A heartbeat is trusted this long: a server killed outright stops blocking other processes after it.
 BEAT_TTL = timedelta(seconds=10)
-OPTION = SANDBOX_SPEED_OPTION
 
 _REAL = SystemClock()  # heartbeats are in real time whatever the process's own clock runs at
 
@@ -49,7 +48,10 @@ def running(conn: Connection, *, other_than: str | None = None) -> FastClock | N
 
 
 def describe(clock: FastClock) -> str:
-    return f"a server ({clock.owner}) runs this database {clock.speed:g} times faster than real time ({OPTION})"
+    return (
+        f"a server ({clock.owner}) runs this database {clock.speed:g} times faster than real time "
+        f"({SANDBOX_SPEED_OPTION})"
+    )
 
 
 def refuse_real_channel(conn: Connection) -> None:
@@ -58,7 +60,7 @@ def refuse_real_channel(conn: Connection) -> None:
     if clock is not None:
         raise ConflictError(
             f"{describe(clock)}, and a real channel's customers would get their reminders early: "
-            f"stop that server, or restart it without {OPTION}, then add the channel",
+            f"stop that server, or restart it without {SANDBOX_SPEED_OPTION}, then add the channel",
             code="sandbox_speed",
         )
 
@@ -102,7 +104,7 @@ def retime_sandboxes(ctx: ServiceContext) -> list[str]:
             offset = latest - now
             rows = fast_store.shift_back(conn, channel_id, offset)
             lines.append(
-                f"sandbox channel {channel_id} ran {_span(offset)} ahead of real time (a {OPTION} run): "
+                f"sandbox channel {channel_id} ran {_span(offset)} ahead of real time (a {SANDBOX_SPEED_OPTION} run): "
                 f"moved its timeline back by that much ({rows} rows), so nothing on it is in the future"
             )
     for line in lines:
