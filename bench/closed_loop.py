@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -97,11 +95,7 @@ class StatusPump:
 
     def request(self, hook: Any) -> bytes:
         raw, headers = self.fake.signed(hook)
-        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        return (
-            f"POST /webhooks/whatsapp HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n{head}"
-            f"Content-Length: {len(raw)}\r\n\r\n"
-        ).encode() + raw
+        return ingest.webhook_post(f"127.0.0.1:{self.port}", raw, headers)
 
     async def _worker(self) -> None:
         conn = None  # connected at the first status: serve starts after the fake
@@ -219,12 +213,7 @@ def customer_requests(host: str, n: int) -> list[bytes]:
                 phone_number_id=b4.PNID, wa_id=wa_id, name="C", text=f"m {i}", timestamp=now, wamid=new_wamid(wa_id)
             )
         ).encode()
-        signature = "sha256=" + hmac.new(b4.APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-        head = (
-            f"POST /webhooks/whatsapp HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"X-Hub-Signature-256: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        out.append(head.encode() + body)
+        out.append(ingest.webhook_post(host, body, ingest.signed(b4.APP_SECRET.encode(), body)))
     return out
 
 

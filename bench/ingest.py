@@ -31,6 +31,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
@@ -72,15 +73,21 @@ class Requests:
                     wamid=new_wamid(wa_id),
                 )
             ).encode()
-            signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-            out.append(
-                (
-                    f"POST /webhooks/whatsapp HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-                    f"X-Hub-Signature-256: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
-                ).encode()
-                + body
-            )
+            out.append(webhook_post(self.host, body, signed(secret, body)))
         return out
+
+
+def signed(secret: bytes, body: bytes) -> dict[str, str]:
+    """The headers Meta sends with `body`: its type and its signature with the app secret."""
+    signature = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return {"Content-Type": "application/json", "X-Hub-Signature-256": signature}
+
+
+def webhook_post(host: str, body: bytes, headers: Mapping[str, str]) -> bytes:
+    """The raw keep-alive POST of `body` to /webhooks/whatsapp, as the benchmarks' socket clients send it."""
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    start = f"POST /webhooks/whatsapp HTTP/1.1\r\nHost: {host}\r\n{head}Content-Length: {len(body)}\r\n\r\n"
+    return start.encode() + body
 
 
 class Connection:
