@@ -126,11 +126,10 @@ def _dealt(items: list[pytest.Item], tier: dict[str, str], workers: int) -> list
 
     shares: list[list[list[pytest.Item]]] = [[] for _ in range(workers)]
     loads = [0.0] * workers
-    costed = [(cost(module), module) for module in modules.values()]
-    for weight, module in sorted(costed, key=lambda c: c[0], reverse=True):  # stable: ties keep their order
+    for module in sorted(modules.values(), key=cost, reverse=True):  # sorted() is stable: ties keep order
         lightest = loads.index(min(loads))
         shares[lightest].append(module)
-        loads[lightest] += weight
+        loads[lightest] += cost(module)
     return [item for share in shares for module in share for item in module]
 
 
