@@ -73,10 +73,10 @@ def load_fixture(name: str) -> dict[str, Any]:
     return data
 
 
-# What a test of each tier roughly costs in seconds (a `slow` module's three times that): only their
-# order matters, for dealing the modules out to the workers below.
-_COST = {"process": 10.0, "browser": 3.0, "http": 0.5, "service": 0.1, "unit": 0.005}
-_FIRST = {tier: rank for rank, tier in enumerate(_COST)}  # the order of the tiers when not dealt
+# Costliest tier first: with `-n 2` the minutes-long process tests (most of them wait on a real clock)
+# start at once and the many short tests fill the other worker around them, instead of two long
+# tests being the last ones left while the other worker idles (`--dist worksteal` evens the tail).
+_FIRST = {"process": 0, "browser": 1, "http": 2, "service": 3, "unit": 4}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,42 +95,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     tests = Path(__file__).parent
-    tier: dict[str, str] = {}
+    rank: dict[str, int] = {}
     for item in items:
         parts = item.path.relative_to(tests).parts if item.path.is_relative_to(tests) else ()
         if parts and parts[0] in TIERS:
             item.add_marker(parts[0])
-        tier[item.nodeid] = parts[0] if parts and parts[0] in _COST else "unit"
-    items.sort(key=lambda item: _FIRST[tier[item.nodeid]])  # stable: a module's tests stay together
-    workers = int(getattr(config, "workerinput", {}).get("workercount", 1))
-    if workers > 1:
-        items[:] = _dealt(items, tier, workers)
-
-
-def _dealt(items: list[pytest.Item], tier: dict[str, str], workers: int) -> list[pytest.Item]:
-    """The modules dealt out to `workers` equal shares, costliest first, each module whole (its
-    module-scoped servers are built once), each share costliest first, the shares one after another.
-
-    `--dist worksteal` starts each worker on one contiguous share of the list and moves work only from
-    a share's tail; with the tiers in order the first worker began with the whole process tier (most
-    of it waits on a real clock) while the others ran thousands of short tests, and the process tests
-    spread only as the others stole them. Dealt, every worker starts with its part of the long ones.
-    Every worker computes the same order from the same collection, as xdist requires."""
-    modules: dict[str, list[pytest.Item]] = {}
-    for item in items:
-        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
-
-    def cost(module: list[pytest.Item]) -> float:
-        slow = 3.0 if any(item.get_closest_marker("slow") for item in module) else 1.0
-        return slow * sum(_COST[tier[item.nodeid]] for item in module)
-
-    shares: list[list[list[pytest.Item]]] = [[] for _ in range(workers)]
-    loads = [0.0] * workers
-    for module in sorted(modules.values(), key=cost, reverse=True):  # sorted() is stable: ties keep order
-        lightest = loads.index(min(loads))
-        shares[lightest].append(module)
-        loads[lightest] += cost(module)
-    return [item for share in shares for module in share for item in module]
+        rank[item.nodeid] = _FIRST.get(parts[0], len(_FIRST)) if parts else len(_FIRST)
+    items.sort(key=lambda item: rank[item.nodeid])  # stable: a module's tests stay together, in order
 
 
 @pytest.fixture(autouse=True)
