@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from wasession.domain.durations import format_duration, parse_duration
 from wasession.domain.errors import ValidationError
@@ -47,6 +48,7 @@ class ReminderStep:
         return shown
 
 
+@cache  # the ladder of every session of a channel, several times a reminder: one tuple per hour count
 def one_step(after_hours: int) -> tuple[ReminderStep, ...]:
     return (ReminderStep(after=timedelta(hours=after_hours)),)
 

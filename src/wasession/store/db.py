@@ -15,7 +15,7 @@ read sees both (the relay, the admin listing, the backlog count); a write transa
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError as DataError  # re-exported: a value the database cannot store
 from sqlalchemy.exc import IntegrityError as IntegrityError  # re-exported: a unique or foreign key clash
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.expression import Executable
 
 from wasession.store.locks import WRITER_LOCK_SUFFIX, FairRLock, WriterFile
 from wasession.store.schema import webhook_log
@@ -46,6 +47,65 @@ def sqlite_driver(conn: Connection) -> Any | None:
     if conn.dialect.name != "sqlite":
         return None
     return conn.connection.driver_connection
+
+
+def executemany(conn: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+    """`conn.execute(statement, rows)`: one statement, many rows that all name the same keys.
+
+    On SQLite the statement is compiled once per set of keys and each row bound straight by its columns'
+    own processors (`_DriverForm`): SQLAlchemy's per-row work cost about 14 µs a row on top of the
+    driver's, and a send's loop writes some sixteen rows (due, claim, record, three statuses applied)."""
+    if len(rows) < 2 or conn.dialect.name != "sqlite":
+        conn.execute(statement, list(rows))
+        return
+    form = _driver_form(conn.dialect, statement, tuple(rows[0]))
+    if form is None:
+        conn.execute(statement, list(rows))
+        return
+    conn.exec_driver_sql(form.sql, [form.bind(row) for row in rows])
+
+
+@dataclass(frozen=True)
+class _DriverForm:
+    """A statement as SQLite's driver takes it: its SQL, and for each `?` the key it binds (None for a
+    value fixed in the statement), the value when fixed, and the column type's bind processor."""
+
+    sql: str
+    binds: tuple[tuple[str | None, Any, Any], ...]
+
+    def bind(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            (value if key is None else row[key]) if process is None else process(value if key is None else row[key])
+            for key, value, process in self.binds
+        )
+
+
+_FORMS: dict[tuple[int, tuple[str, ...]], tuple[Executable, _DriverForm | None]] = {}
+
+
+def _driver_form(dialect: Any, statement: Executable, keys: tuple[str, ...]) -> _DriverForm | None:
+    """Cached by statement and keys (the statement is kept, so its id is never reused); None when the
+    statement needs what only SQLAlchemy's own path does (expanding or computed binds, Python-side
+    defaults): then it takes that path."""
+    cached = _FORMS.get((id(statement), keys))
+    if cached is not None:
+        return cached[1]
+    compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys))
+    form: _DriverForm | None = None
+    if compiled.positiontup is not None and not compiled.insert_prefetch and not compiled.update_prefetch:
+        binds: list[tuple[str | None, Any, Any]] = []
+        for name in compiled.positiontup:
+            bind = compiled.binds[name]
+            if bind.expanding or bind.callable is not None or bind.literal_execute:
+                break
+            key = bind.key if bind.key in keys else None
+            if key is None and bind.required:
+                break  # a key the rows lack: SQLAlchemy's own path names it in its error
+            binds.append((key, bind.value, bind.type.bind_processor(dialect)))
+        else:
+            form = _DriverForm(compiled.string, tuple(binds))
+    _FORMS[(id(statement), keys)] = (statement, form)
+    return form
 
 
 # The schema name the main database's readers attach the log file under (unqualified names find it).

@@ -10,6 +10,7 @@ from typing import Any, TypedDict
 from sqlalchemy import Connection, bindparam, insert, select
 
 from wasession.domain.events import EventType
+from wasession.store.db import executemany
 from wasession.store.schema import event_deliveries, event_webhooks, events
 
 # Built once (issue 6): the engine and ingest add events per message and per due session.
@@ -98,7 +99,7 @@ def add_many(conn: Connection, rows: Sequence[EventInsert]) -> None:
         return
     hooks = conn.execute(_ENABLED_HOOKS, {"b_workspaces": sorted({r["workspace_id"] for r in rows})}).all()
     if not hooks:
-        conn.execute(_INSERT, list(rows))
+        executemany(conn, _INSERT, rows)
         return
     added = conn.execute(_INSERT_RETURNING, list(rows)).all()
     _queue_deliveries(conn, sorted((int(i), int(ws), at) for i, ws, at in added), hooks)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Select, bindparam, func, insert, select, upda
 from typing_extensions import Unpack
 
 from wasession.domain.states import MessageStatus
+from wasession.store.db import executemany
 from wasession.store.schema import messages
 
 # Built once: ingest runs these for every message, and building costs more than executing (issue 6).
@@ -188,7 +189,7 @@ def insert_messages_returning_ids(conn: Connection, rows: Sequence[dict[str, Any
         # SQLAlchemy returns ids in order from SQLite only by inserting row by row; one executemany
         # took the due loop from ~220 to ~150 µs a reminder. This transaction holds SQLite's one
         # write lock, so the rows take consecutive ids ending at the last one inserted.
-        conn.execute(_INSERT, list(rows))
+        executemany(conn, _INSERT, rows)
         last = int(conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one())
         return list(range(last - len(rows) + 1, last + 1))
     return [int(row[0]) for row in conn.execute(_INSERT_RETURNING_IDS, list(rows))]
@@ -202,7 +203,7 @@ def update_messages(conn: Connection, updates: Iterable[tuple[int, MessageUpdate
     for message_id, values in updates:
         by_columns.setdefault(tuple(values), []).append({"b_message_id": message_id, **values})
     for params in by_columns.values():
-        conn.execute(_UPDATE, params)
+        executemany(conn, _UPDATE, params)
 
 
 def agent_send_standing(conn: Connection, session_id: int, since: datetime, excluding: int) -> bool:

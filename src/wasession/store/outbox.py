@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Connection, Exists, bindparam, case, exist
 
 from wasession.domain.states import MessageStatus, ReminderState
 from wasession.store.contacts import Contact
+from wasession.store.db import executemany
 from wasession.store.messages import MessageRow, message_from
 from wasession.store.schema import channels, contacts, messages, sessions
 from wasession.store.sessions import SessionRow
@@ -137,19 +138,19 @@ def contacts_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Contact]:
 def mark_sending(conn: Connection, claimed: Sequence[MessageRow], now: datetime) -> None:
     """Committed before any request leaves: a crash from then on is `unknown`, never a resend."""
     if claimed:
-        conn.execute(_SENDING, [{"mid": m.id, "n": m.attempts + 1, "now": now} for m in claimed])
+        executemany(conn, _SENDING, [{"mid": m.id, "n": m.attempts + 1, "now": now} for m in claimed])
 
 
 def mark_accepted(conn: Connection, wamids: Sequence[tuple[int, str]], now: datetime) -> None:
     """(message id, wamid) pairs Meta accepted, in one executemany."""
     if wamids:
-        conn.execute(_ACCEPTED, [{"mid": mid, "w": wamid, "now": now} for mid, wamid in wamids])
+        executemany(conn, _ACCEPTED, [{"mid": mid, "w": wamid, "now": now} for mid, wamid in wamids])
 
 
 def mark_reminders_sent(conn: Connection, silences: Sequence[tuple[int, datetime | None]]) -> None:
     """(session id, silence start) pairs whose reminder was accepted."""
     if silences:
-        conn.execute(_REMINDER_SENT, [{"sid": sid, "t": t} for sid, t in silences])
+        executemany(conn, _REMINDER_SENT, [{"sid": sid, "t": t} for sid, t in silences])
 
 
 def mark_stuck_unknown(conn: Connection, older_than: datetime, now: datetime, detail: str) -> list[Stuck]:

@@ -12,6 +12,7 @@ from typing_extensions import Unpack
 
 from wasession.domain.states import Awaiting, CloseReason, DueKind, ReminderState, SessionStatus
 from wasession.domain.transitions import SessionFields
+from wasession.store.db import executemany
 from wasession.store.schema import sessions
 
 # Built once: ingest and the engine run these per message or per due session, and building a
@@ -225,7 +226,7 @@ def update_sessions(conn: Connection, updates: Iterable[tuple[int, SessionUpdate
     for session_id, values in updates:
         by_columns.setdefault(tuple(values), []).append({"b_session_id": session_id, **values})
     for params in by_columns.values():
-        conn.execute(_UPDATE, params)
+        executemany(conn, _UPDATE, params)
 
 
 def update_sessions_alike(conn: Connection, session_ids: Sequence[int], **values: Unpack[SessionUpdate]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
-from wasession.store.db import Database, sqlite_driver, sqlite_text
+from wasession.store.db import Database, executemany, sqlite_driver, sqlite_text
 from wasession.store.schema import webhook_log
 
 _COUNTS = ("messages", "opened", "duplicates", "statuses", "others", "groups")
@@ -278,7 +278,7 @@ def pending_of(conn: Connection, ids: Sequence[int]) -> list[Pending]:
 def mark_many(conn: Connection, marks: Sequence[tuple[int, datetime, Outcome]]) -> None:
     """`mark_processed` for many rows in one statement."""
     if marks:
-        conn.execute(_MARK, [{"b_id": i, "processed_at": at, **_outcome_values(o)} for i, at, o in marks])
+        executemany(conn, _MARK, [{"b_id": i, "processed_at": at, **_outcome_values(o)} for i, at, o in marks])
 
 
 class Applying:
