@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError as DataError  # re-exported: a value the database cannot store
 from sqlalchemy.exc import IntegrityError as IntegrityError  # re-exported: a unique or foreign key clash
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.dml import UpdateBase
 
 from wasession.store.locks import WRITER_LOCK_SUFFIX, FairRLock, WriterFile
 from wasession.store.schema import webhook_log
@@ -49,7 +49,7 @@ def sqlite_driver(conn: Connection) -> Any | None:
     return conn.connection.driver_connection
 
 
-def executemany(conn: Connection, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+def executemany(conn: Connection, statement: UpdateBase, rows: Sequence[Mapping[str, Any]]) -> None:
     """`conn.execute(statement, rows)`: one statement, many rows that all name the same keys.
 
     On SQLite the statement is compiled once per set of keys and each row bound straight by its columns'
@@ -80,10 +80,10 @@ class _DriverForm:
         )
 
 
-_FORMS: dict[tuple[int, tuple[str, ...]], tuple[Executable, _DriverForm | None]] = {}
+_FORMS: dict[tuple[int, tuple[str, ...]], tuple[UpdateBase, _DriverForm | None]] = {}
 
 
-def _driver_form(dialect: Any, statement: Executable, keys: tuple[str, ...]) -> _DriverForm | None:
+def _driver_form(dialect: Any, statement: UpdateBase, keys: tuple[str, ...]) -> _DriverForm | None:
     """Cached by statement and keys (the statement is kept, so its id is never reused); None when the
     statement needs what only SQLAlchemy's own path does (expanding or computed binds, Python-side
     defaults): then it takes that path."""
