@@ -383,17 +383,24 @@ class FakeCloudApi:
         if latency > 0:
             await asyncio.sleep(latency)
         raw = await request.body()
+        status, answer = self.answer_send(
+            request.path_params["version"],
+            request.path_params["phone_number_id"],
+            request.headers.get("authorization"),
+            raw,
+        )
+        return JSONResponse(answer, status_code=status)
+
+    def answer_send(
+        self, version: str, phone_number_id: str, authorization: str | None, raw: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """`POST /{version}/{phone-number-id}/messages` without the HTTP around it: (status, JSON answer).
+        The route above and a benchmark's bare front (bench/closed_loop.py) both answer through it."""
         try:
             with self._lock:
-                answer = self._handle_send(
-                    request.path_params["version"],
-                    request.path_params["phone_number_id"],
-                    request.headers.get("authorization"),
-                    raw,
-                )
+                return 200, self._handle_send(version, phone_number_id, authorization, raw)
         except _Refused as refused:
-            return JSONResponse({"error": refused.error}, status_code=refused.http_status)
-        return JSONResponse(answer)
+            return refused.http_status, {"error": refused.error}
 
     async def _number_endpoint(self, request: Request) -> Response:
         """`GET /{version}/{phone-number-id}`: the number's public fields, to a token that may read them."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -39,7 +39,8 @@ class Outcome:
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Every applied body stores one: a shallow copy, not `asdict`'s deep one (~40 µs a body).
+        data = {name: getattr(self, name) for name in _OUTCOME_FIELDS}
         data["unroutable"] = sorted(set(self.unroutable))
         data["refused"] = sorted(set(self.refused))
         return data
@@ -79,6 +80,9 @@ class LoggedBody:
     def unroutable_ids(self) -> list[str]:
         """The phone_number_ids of this body that no channel claimed when it was applied."""
         return sorted(set(self.outcome.unroutable)) if self.outcome else []
+
+
+_OUTCOME_FIELDS = tuple(f.name for f in fields(Outcome))
 
 
 def body_hash(body: bytes) -> str:
