@@ -20,9 +20,6 @@ from wasession.domain.states import CloseReason, DueKind, ReminderState
 from wasession.engine.monthly_cap import AutomatedCounts, closing_template_blocked
 from wasession.lifecycle import session_writes
 from wasession.lifecycle.context import ServiceContext
-from wasession.lifecycle.session_writes import (
-    reminder_callback_data as reminder_callback_data,  # where tests look for it
-)
 from wasession.observability import activity, metrics, usage_metrics
 from wasession.store import channels as channel_store
 from wasession.store import contacts as contact_store

@@ -29,13 +29,8 @@ from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
 from wasession.store.db import Connection
 from wasession.store.events import EventInsert
+from wasession.store.messages import CallbackTarget
 from wasession.store.sessions import SessionRow, SessionUpdate
-
-
-def reminder_callback_data(session_id: int) -> str:
-    """What a reminder's send carries as `biz_opaque_callback_data`, so a status maps back to it."""
-    return f"wasession:reminder:{session_id}"
-
 
 # SessionState is the part of a stored session the transitions read: its fields are named once, there,
 # and read from the row by name (the row converted its states to the enums already).
@@ -166,10 +161,6 @@ class SessionWrites:
         return ids
 
 
-def closing_callback_data(session_id: int) -> str:
-    return f"wasession:closing:{session_id}"
-
-
 def _reminder_row(channel: Channel, session_id: int, reminder: QueueReminder) -> dict[str, Any]:
     return _outbox_row(
         channel,
@@ -178,7 +169,7 @@ def _reminder_row(channel: Channel, session_id: int, reminder: QueueReminder) ->
         reminder.at,
         body=reminder.text,
         silence_t=reminder.silence_t,
-        callback_data=reminder_callback_data(session_id),
+        callback_data=CallbackTarget(MessageKind.REMINDER, session_id).text(),
     )
 
 
@@ -194,7 +185,7 @@ def _closing_row(channel: Channel, session_id: int, closing: QueueClosing) -> di
         type="template" if template is not None else "text",
         body=closing.text if template is None else f"[template {template['name']} ({template['language']})]",
         payload=template,
-        callback_data=closing_callback_data(session_id),
+        callback_data=CallbackTarget(MessageKind.CLOSING, session_id).text(),
     )
 
 

@@ -21,18 +21,13 @@ from wasession.store import messages as message_store
 from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
 from wasession.store.db import Connection
+from wasession.store.messages import CallbackTarget
 from wasession.store.sessions import SessionRow
 
 MAX_TEXT = 4096
 PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 MAX_PARAMETERS = 100
 MAX_PARAMETER_TEXT = 1024
-
-
-def callback_data(kind: str, session_id: int, message_id: int) -> str:
-    """What the send carries as `biz_opaque_callback_data`; Meta echoes it in every status, so a
-    status maps back to its message even when the send's answer (and its wamid) was lost."""
-    return f"wasession:{kind}:{session_id}:{message_id}"
 
 
 def agent_session(conn: Connection, session_id: int, workspace_id: int | None) -> tuple[SessionRow, Channel]:
@@ -55,7 +50,10 @@ def _queue(conn: Connection, session: SessionRow, channel: Channel, now: datetim
         status=MessageStatus.PENDING,
         **values,
     )
-    message_store.update_message(conn, message_id, callback_data=callback_data(kind, session.id, message_id))
+    # Meta echoes it in every status, so a status maps back to its message even when the send's answer
+    # (and its wamid) was lost.
+    target = CallbackTarget(kind, session.id, message_id)
+    message_store.update_message(conn, message_id, callback_data=target.text())
     session_writes.apply(
         conn, channel, session.id, transitions.agent_wrote(session_writes.state_of(session), now, channel.policy)
     )

@@ -258,7 +258,11 @@ class CallbackTarget:
 
     kind: str
     session_id: int
-    message_id: int | None
+    message_id: int | None = None
+
+    def text(self) -> str:
+        """The callback data a send carries to name this (what `parse` reads back)."""
+        return f"wasession:{self.kind}:{self.session_id}" + ("" if self.message_id is None else f":{self.message_id}")
 
     @classmethod
     def parse(cls, callback_data: str | None) -> CallbackTarget | None:

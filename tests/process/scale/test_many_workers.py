@@ -13,8 +13,9 @@ import pytest
 
 from tests.support.scale import Deployment, FakeCloudServer, Seeded, seed, wait_for
 from wasession.domain.clock import ManualClock, SystemClock
-from wasession.engine.due import reminder_callback_data
+from wasession.domain.states import MessageKind
 from wasession.outbox import effective_rate
+from wasession.store.messages import CallbackTarget
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -102,7 +103,7 @@ def test_four_workers_do_every_due_action_exactly_once(deployment: Deployment, f
     assert statuses == {"accepted": len(reminders)}
 
     at_fake = Counter(m.callback_data for m in fake_cloud.fake.accepted())
-    assert at_fake == {reminder_callback_data(s): 1 for s in reminders}
+    assert at_fake == {CallbackTarget(MessageKind.REMINDER, s).text(): 1 for s in reminders}
     assert dep.scalar("SELECT count(*) FROM sessions WHERE id = ANY(:ids) AND status = 'active'", ids=reminders) == len(
         reminders
     )

@@ -17,6 +17,7 @@ from wasession.sandbox.bodies import status_body
 from wasession.services import agents
 from wasession.services.errors import NotFoundError, WindowClosedError
 from wasession.store import messages as message_store
+from wasession.store.messages import CallbackTarget
 from wasession.testing import MessageView, Simulator
 
 # Together more than 10 s on a loaded 2-core machine: out of the loop between two edits.
@@ -117,7 +118,7 @@ def test_agent_and_template_sends_carry_callback_data_that_maps_statuses_back(qu
             message_store.update_message(conn, mid, status="unknown")
     out = sim.outbox(ch)
     assert out == []
-    assert agents.callback_data("agent", s.id, text_id) == f"wasession:agent:{s.id}:{text_id}"
+    assert CallbackTarget("agent", s.id, text_id).text() == f"wasession:agent:{s.id}:{text_id}"
     for mid, kind in ((text_id, "agent"), (template_id, "template")):
         body = status_body(
             phone_number_id=ch.phone_number_id,
@@ -125,7 +126,7 @@ def test_agent_and_template_sends_carry_callback_data_that_maps_statuses_back(qu
             status="delivered",
             timestamp=sim.now,
             recipient_id=ANA,
-            callback_data=agents.callback_data(kind, s.id, mid),
+            callback_data=CallbackTarget(kind, s.id, mid).text(),
         )
         assert sim.post_webhook(body).status_code == 200
     rows = [sim.message(mid) for mid in (text_id, template_id)]
