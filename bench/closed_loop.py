@@ -24,7 +24,9 @@ customer's reminder once). Statuses the fake posted into a connection serve drop
 acknowledged and not retried (Meta would retry), so in this mode not every reminder ends `read`.
 
 Each run ends with the CPU each process used, in all and per send: on two cores, what the loop
-costs per send bounds the rate any tuning can reach (docs/benchmarks.md).
+costs per send bounds the rate any tuning can reach (docs/benchmarks.md). Before serve, in the same
+run (not with --kill), B7-floor (`floor_loop.py`: the least program doing the same job on the same
+stack) runs the same loop against a fake of its own; the run ends with the ratio of the two.
 
     python bench/closed_loop.py                 # 20,000 reminders (60,000 status webhooks)
     python bench/closed_loop.py --quick         # 3,000 reminders, < 60 s
@@ -360,8 +362,45 @@ class Killer:
             self.done.set()
 
 
+def run_floor(args: argparse.Namespace, count: int) -> dict[str, float]:
+    """B7-floor (`floor_loop.py`) on a fake of its own, with the same customers, pump and customer client:
+    its sends a second and the CPU per send of the floor and of its fake."""
+    port = _util.free_port()
+    fake, fake_base = start_fake(port, args.connections)
+    try:
+        wrote_at = datetime.now(UTC) - timedelta(hours=1, seconds=5)
+        wa_ids = [f"1555{n:07d}" for n in range(count)]
+        httpx.post(fake_base + "/_bench/customers", json={"at": wrote_at.timestamp(), "wa_ids": wa_ids}, timeout=60)
+        fake_before = cpu_seconds(fake.pid)
+        with _util.temp_dir() as d:
+            cmd = [sys.executable, str(Path(__file__).with_name("floor_loop.py")), "--port", str(port)]
+            cmd += ["--fake", fake_base, "--dir", str(d), "--count", str(count), "--limit", str(args.limit)]
+            floor = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+            _util.wait_for_url(f"http://127.0.0.1:{port}/", timeout=60, status=403)  # up: an unsigned GET is refused
+            seconds = count / args.limit + DELAYS[1] + 1
+            reqs = customer_requests(f"127.0.0.1:{port}", int(args.customer_rate * seconds))
+            asyncio.run(ingest.fixed_rate(port, reqs, args.customer_rate, 16, grace=10.0))
+            out, _ = floor.communicate(timeout=300)
+        done = json.loads(out.decode().strip().splitlines()[-1])
+        sends = httpx.get(fake_base + "/_bench/accepted", timeout=30).json()
+        fake_cpu = cpu_seconds(fake.pid) - fake_before
+    finally:
+        fake.terminate()
+        fake.wait(10)
+    figures = b4._figures(sorted(sends["sent_at"]), sends["to"], count, args.limit, 0.0, done["seconds"])
+    floor_ms, fake_ms = done["cpu"] / count * 1000, fake_cpu / count * 1000
+    print(
+        f"B7-floor (bench/floor_loop.py, same fake, pump and customers): {figures['mean_rate_whole_seconds']:,.0f}/s "
+        f"over whole seconds, every send `read`; CPU per send: floor {floor_ms:.2f} ms, its fake {fake_ms:.2f} ms"
+        f"  load={_util.loadavg()}",
+        flush=True,
+    )
+    return {"rate": figures["mean_rate_whole_seconds"], "floor_ms": floor_ms, "fake_ms": fake_ms}
+
+
 def run(args: argparse.Namespace, database_url: str, db_file: Path | None) -> bool:
     count = args.count or (3000 if args.quick else 20000)
+    floor = None if args.kill else run_floor(args, count)
     port = _util.free_port()
     fake, fake_base = start_fake(port, args.connections)
     server: subprocess.Popen[bytes] | None = None
@@ -460,6 +499,15 @@ def run(args: argparse.Namespace, database_url: str, db_file: Path | None) -> bo
         + ", ".join(f"{name} {seconds / sent * 1000:.2f} ms" for name, seconds in cpu.items())
         + f", all {sum(cpu.values()) / sent * 1000:.2f} ms"
     )
+    if floor is not None:
+        ours = (cpu["serve"] + cpu["apply"]) / sent * 1000
+        print(
+            f"against B7-floor in this run: sends/s {figures['mean_rate_whole_seconds']:,.0f} / {floor['rate']:,.0f} = "
+            f"{figures['mean_rate_whole_seconds'] / max(1.0, floor['rate']):.2f}; CPU per send, serve and its apply "
+            f"process {ours:.2f} ms against the floor's {floor['floor_ms']:.2f} ms: the floor does the job on "
+            f"{floor['floor_ms'] / ours:.2f} of wasession's CPU; the loop's fake {cpu['fake'] / sent * 1000:.2f} ms "
+            f"a send here, {floor['fake_ms']:.2f} ms beside the floor"
+        )
     if args.kill:
         lost = len(set(tally.ids) - present) + max(0, pumped["delivered"] - len(lags.get(1, [])))
         twice = len(sends["sent_at"]) - sends["to"]
