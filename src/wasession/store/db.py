@@ -80,7 +80,9 @@ class _DriverForm:
         )
 
 
+# The hot statements are module constants, each run with a few sets of keys.
 _FORMS: dict[tuple[int, tuple[str, ...]], tuple[UpdateBase, _DriverForm | None]] = {}
+_MAX_FORMS = 512
 
 
 def _driver_form(dialect: Any, statement: UpdateBase, keys: tuple[str, ...]) -> _DriverForm | None:
@@ -90,6 +92,8 @@ def _driver_form(dialect: Any, statement: UpdateBase, keys: tuple[str, ...]) -> 
     cached = _FORMS.get((id(statement), keys))
     if cached is not None:
         return cached[1]
+    if len(_FORMS) >= _MAX_FORMS:  # a caller building its statement per call: SQLAlchemy's path, no growth
+        return None
     compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys))
     form: _DriverForm | None = None
     if compiled.positiontup is not None and not compiled.insert_prefetch and not compiled.update_prefetch:
