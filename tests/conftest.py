@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,7 +84,12 @@ def pytest_configure(config: pytest.Config) -> None:
     """With PYTHONDONTWRITEBYTECODE set, every process the suite starts (serve, its apply process, each
     CLI command: a few hundred) compiled the package from source at its start, about 0.3 s of CPU a
     serve and 0.1 s a command. Compile it once here, before any worker starts; Python reads a .pyc
-    that exists whatever that variable says. Without the variable this finds them up to date."""
+    that exists whatever that variable says. Without the variable this finds them up to date.
+
+    The same variable made pytest rewrite the asserts of every test module in every worker of every run
+    (about 3 s of CPU a worker for the whole suite, 2 s for the loop between two edits). Each process now
+    keeps what it rewrote, so a later run reads it; pytest rewrites a module again when its source changes."""
+    sys.dont_write_bytecode = False
     if hasattr(config, "workerinput"):  # an xdist worker: the controller compiled already
         return
     import compileall
