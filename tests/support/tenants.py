@@ -4,6 +4,7 @@ through the CLI a user runs (issue 25's attacks are one tenant against another).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from click.testing import CliRunner, Result
 
-from tests.support.processes import cli_env, run_cli, start_serve, stop
+from tests.support.processes import cli_env, start_serve, stop
+from wasession.cli import main
 from wasession.runtime.core import new_secret_key
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.whatsapp.signature import sign
@@ -73,8 +76,20 @@ class Tenant:
         assert answer.status_code == 200, answer.text
 
 
-def set_up(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
-    """Both workspaces, channels and keys; answers each tenant's API key."""
+def set_up(env: dict[str, str]) -> dict[str, str]:
+    """Both workspaces, channels and keys; answers each tenant's API key. The commands run in this process
+    (click's runner, with `env` as the whole WASESSION_ environment, as a child would have it): started as
+    processes of their own they cost about 3.5 s of CPU a test, six starts of the CLI, and the tests here
+    are about `serve`, which stays a real process; tests/process/cli starts the commands themselves."""
+    runner = CliRunner()
+    environ: dict[str, str | None] = {k: None for k in os.environ if k.startswith("WASESSION_")}
+    environ.update(env)
+
+    def run(*args: str) -> Result:
+        done = runner.invoke(main, list(args), env=environ)
+        assert done.exit_code == 0, done.output
+        return done
+
     for args in (
         ("migrate",),
         ("workspaces", "create", "b"),
@@ -103,19 +118,16 @@ def set_up(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
             SECRETS["b"],
         ),
     ):
-        done = run_cli(tmp_path, *args, env=env)
-        assert done.returncode == 0, done.stderr
+        run(*args)
     keys = {}
     for name, workspace in (("a", "default"), ("b", "b")):
-        made = run_cli(tmp_path, "apikeys", "create", "--workspace", workspace, "--name", name, env=env)
-        assert made.returncode == 0, made.stderr
-        keys[name] = made.stdout.strip()
+        keys[name] = run("apikeys", "create", "--workspace", workspace, "--name", name).stdout.strip()
     return keys
 
 
 @contextmanager
 def two_tenants(tmp_path: Path, env: dict[str, str]) -> Iterator[dict[str, Tenant]]:
-    keys = set_up(tmp_path, env)
+    keys = set_up(env)
     proc, url = start_serve(tmp_path, env=env)
     try:
         tenants = {}
