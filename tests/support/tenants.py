@@ -4,7 +4,6 @@ through the CLI a user runs (issue 25's attacks are one tenant against another).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from click.testing import CliRunner, Result
 
-from tests.support.processes import cli_env, start_serve, stop
-from wasession.cli import main
+from tests.support.processes import cli_env, set_up_with_cli, start_serve, stop
 from wasession.runtime.core import new_secret_key
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.whatsapp.signature import sign
@@ -77,19 +74,8 @@ class Tenant:
 
 
 def set_up(env: dict[str, str]) -> dict[str, str]:
-    """Both workspaces, channels and keys; answers each tenant's API key. The commands run in this process
-    (click's runner, with `env` as the whole WASESSION_ environment, as a child would have it): started as
-    processes of their own they cost about 3.5 s of CPU a test, six starts of the CLI, and the tests here
-    are about `serve`, which stays a real process; tests/process/cli starts the commands themselves."""
-    runner = CliRunner()
-    environ: dict[str, str | None] = {k: None for k in os.environ if k.startswith("WASESSION_")}
-    environ.update(env)
-
-    def run(*args: str) -> Result:
-        done = runner.invoke(main, list(args), env=environ)
-        assert done.exit_code == 0, done.output
-        return done
-
+    """Both workspaces, channels and keys, by the commands a user runs (in this process: the tests here are
+    about `serve`, which stays a real process); answers each tenant's API key."""
     for args in (
         ("migrate",),
         ("workspaces", "create", "b"),
@@ -118,10 +104,11 @@ def set_up(env: dict[str, str]) -> dict[str, str]:
             SECRETS["b"],
         ),
     ):
-        run(*args)
+        set_up_with_cli(*args, env=env)
     keys = {}
     for name, workspace in (("a", "default"), ("b", "b")):
-        keys[name] = run("apikeys", "create", "--workspace", workspace, "--name", name).stdout.strip()
+        made = set_up_with_cli("apikeys", "create", "--workspace", workspace, "--name", name, env=env)
+        keys[name] = made.stdout.strip()
     return keys
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import local_serve_env, run_cli, server_log, start_serve, stop
+from tests.support.processes import local_serve_env, server_log, set_up_with_cli, start_serve, stop
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.sandbox.fake_chatwoot import FakeConversation, ServedFakeChatwoot
 from wasession.whatsapp.signature import sign
@@ -76,12 +76,9 @@ def outgoing(conv: FakeConversation) -> list[str]:
 def test_reminder_and_closing_once_across_an_outage_and_a_sigkill_and_resolve_on_time(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
-    assert run_cli(tmp_path, "migrate", env=env).returncode == 0
-    added = run_cli(
-        tmp_path, "channels", "add", "--skip-token-check", "--name", "Shop", "--phone-number-id", PHONE, env=env
-    )
-    assert added.returncode == 0, added.stderr
-    key = run_cli(tmp_path, "apikeys", "create", "--name", "cw", env=env).stdout.strip()
+    set_up_with_cli("migrate", env=env)
+    set_up_with_cli("channels", "add", "--skip-token-check", "--name", "Shop", "--phone-number-id", PHONE, env=env)
+    key = set_up_with_cli("apikeys", "create", "--name", "cw", env=env).stdout.strip()
     auth = {"Authorization": f"Bearer {key}"}
     with ServedFakeChatwoot() as cw:
         fake = cw.fake
