@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,6 +69,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield from fresh_postgres_url()
 
 
+@pytest.fixture
+def migrated_database_url(database_url: str) -> str:
+    """`database_url` for a Simulator. On SQLite the file is put there already at the newest revision, a copy
+    of one this process migrated once, as the Simulator's own database is: migrating the file for each of
+    these tests cost more than the rest of its Simulator. A fresh PostgreSQL schema is migrated by the
+    Simulator; tests/service/store/test_migrations.py still migrates both databases from nothing."""
+    if database_url.startswith("sqlite:///"):
+        from wasession.runtime import Runtime
+
+        Runtime.new_sqlite_database(Path(database_url.removeprefix("sqlite:///")))
+    return database_url
+
+
 def load_fixture(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((DATA / "whatsapp-webhooks" / name).read_text())
     return data
@@ -83,7 +97,12 @@ def pytest_configure(config: pytest.Config) -> None:
     """With PYTHONDONTWRITEBYTECODE set, every process the suite starts (serve, its apply process, each
     CLI command: a few hundred) compiled the package from source at its start, about 0.3 s of CPU a
     serve and 0.1 s a command. Compile it once here, before any worker starts; Python reads a .pyc
-    that exists whatever that variable says. Without the variable this finds them up to date."""
+    that exists whatever that variable says. Without the variable this finds them up to date.
+
+    The same variable made pytest rewrite the asserts of every test module in every worker of every run
+    (about 3 s of CPU a worker for the whole suite, 2 s for the loop between two edits). Each process now
+    keeps what it rewrote, so a later run reads it; pytest rewrites a module again when its source changes."""
+    sys.dont_write_bytecode = False
     if hasattr(config, "workerinput"):  # an xdist worker: the controller compiled already
         return
     import compileall

@@ -88,9 +88,9 @@ def connect_body(w_channel: Channel, cw: ServedFakeChatwoot, **overrides: Any) -
 
 
 @pytest.fixture
-def world_factory(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def world_factory(migrated_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("WASESSION_OUTBOUND_ALLOW", "127.0.0.1")
-    with Simulator(database_url=database_url) as sim, served(sim) as base:
+    with Simulator(database_url=migrated_database_url) as sim, served(sim) as base:
         fake = FakeChatwoot(now=lambda: sim.now.timestamp())
         fake.app_secret = sim.app_secret  # Chatwoot checks Meta's signature since PR #14280
         with ServedFakeChatwoot(fake) as cw:

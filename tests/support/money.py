@@ -35,8 +35,8 @@ class Money:
 
 
 @pytest.fixture
-def money(database_url: str) -> Iterator[Money]:
-    with Simulator(start="2026-09-01T09:00:00Z", database_url=database_url) as sim:
+def money(migrated_database_url: str) -> Iterator[Money]:
+    with Simulator(start="2026-09-01T09:00:00Z", database_url=migrated_database_url) as sim:
         workspace = channel_service.default_workspace(sim.runtime.ctx)
         key = key_service.create_key(sim.runtime.ctx, workspace_id=workspace, name="money").secret
-        yield Money(sim, key, database_url, workspace)
+        yield Money(sim, key, migrated_database_url, workspace)

@@ -13,8 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from click.testing import CliRunner, Result
 
 from tests.conftest import fresh_postgres_url
+from wasession.cli import main
 from wasession.runtime.core import new_secret_key
 
 # One client for the polls of the test process: `httpx.get` builds a client, and with it an SSL context,
@@ -53,6 +55,18 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def set_up_with_cli(*args: str, env: Mapping[str, str]) -> Result:
+    """A CLI command that only sets up what a test's real processes then use (migrate, a channel, an API key),
+    run in this process by click's runner with `env` as the whole WASESSION_ environment, as a child would
+    have it: a command's own process cost about 0.6 s of CPU. Tests of the commands themselves start them
+    (`run_cli`, tests/process/cli)."""
+    environ: dict[str, str | None] = {k: None for k in os.environ if k.startswith("WASESSION_")}
+    environ.update(env)
+    done = CliRunner().invoke(main, list(args), env=environ)
+    assert done.exit_code == 0, done.output
+    return done
 
 
 def start_serve(folder: Path, *args: str, env: Mapping[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:

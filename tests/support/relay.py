@@ -22,9 +22,9 @@ from wasession.whatsapp.signature import sign
 
 
 @pytest.fixture
-def relay_sim(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+def relay_sim(migrated_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
     monkeypatch.setenv("WASESSION_OUTBOUND_ALLOW", "127.0.0.1")
-    with Simulator(start="2026-01-05T15:00:00Z", database_url=database_url) as sim:
+    with Simulator(start="2026-01-05T15:00:00Z", database_url=migrated_database_url) as sim:
         yield sim
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.support.processes import set_up_with_cli
 from tests.support.security import healthy, wait_until
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.store.secrets import SecretBox
@@ -46,7 +47,7 @@ class Serve:
 
 @contextmanager
 def serve_with_channel(d: Path, phone_number_id: str, app_secret: str, env: dict[str, str]) -> Iterator[Serve]:
-    """Its database in `d`, the channel added by `wasession channels add`; `env` on top of the defaults.
+    """Its database in `d`, the channel added by `wasession channels add` (run here); `env` on top of the defaults.
     Stopped (SIGTERM, then SIGKILL) when the block ends, unless the test already ended it."""
     db = d / "serve.sqlite3"
     env = {
@@ -58,10 +59,9 @@ def serve_with_channel(d: Path, phone_number_id: str, app_secret: str, env: dict
         "WASESSION_SENDER_CONCURRENCY": "2",
         **env,
     }
-    subprocess.run(
-        [str(BIN), "channels", "add", "--skip-token-check", "--name", "served", "--phone-number-id", phone_number_id,
-         "--access-token", "served-token", "--app-secret", app_secret, "--verify-token", VERIFY_TOKEN],
-        env=env, check=True, stdout=subprocess.DEVNULL,
+    set_up_with_cli(
+        "channels", "add", "--skip-token-check", "--name", "served", "--phone-number-id", phone_number_id,
+        "--access-token", "served-token", "--app-secret", app_secret, "--verify-token", VERIFY_TOKEN, env=env,
     )  # fmt: skip
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -30,7 +30,7 @@ def sim(sim_database_url: str | None) -> Iterator[Simulator]:
 
 
 @pytest.fixture
-def any_sim(database_url: str) -> Iterator[Simulator]:
+def any_sim(migrated_database_url: str) -> Iterator[Simulator]:
     """The same Simulator on SQLite and, when reachable, PostgreSQL."""
-    with Simulator(start="2026-01-05T15:00:00Z", database_url=database_url) as s:
+    with Simulator(start="2026-01-05T15:00:00Z", database_url=migrated_database_url) as s:
         yield s

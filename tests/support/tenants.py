@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.processes import cli_env, run_cli, start_serve, stop
+from tests.support.processes import cli_env, set_up_with_cli, start_serve, stop
 from wasession.runtime.core import new_secret_key
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.whatsapp.signature import sign
@@ -73,8 +73,9 @@ class Tenant:
         assert answer.status_code == 200, answer.text
 
 
-def set_up(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
-    """Both workspaces, channels and keys; answers each tenant's API key."""
+def set_up(env: dict[str, str]) -> dict[str, str]:
+    """Both workspaces, channels and keys, by the commands a user runs (in this process: the tests here are
+    about `serve`, which stays a real process); answers each tenant's API key."""
     for args in (
         ("migrate",),
         ("workspaces", "create", "b"),
@@ -103,19 +104,17 @@ def set_up(tmp_path: Path, env: dict[str, str]) -> dict[str, str]:
             SECRETS["b"],
         ),
     ):
-        done = run_cli(tmp_path, *args, env=env)
-        assert done.returncode == 0, done.stderr
+        set_up_with_cli(*args, env=env)
     keys = {}
     for name, workspace in (("a", "default"), ("b", "b")):
-        made = run_cli(tmp_path, "apikeys", "create", "--workspace", workspace, "--name", name, env=env)
-        assert made.returncode == 0, made.stderr
+        made = set_up_with_cli("apikeys", "create", "--workspace", workspace, "--name", name, env=env)
         keys[name] = made.stdout.strip()
     return keys
 
 
 @contextmanager
 def two_tenants(tmp_path: Path, env: dict[str, str]) -> Iterator[dict[str, Tenant]]:
-    keys = set_up(tmp_path, env)
+    keys = set_up(env)
     proc, url = start_serve(tmp_path, env=env)
     try:
         tenants = {}

@@ -6,7 +6,6 @@ come from this server's own origin (Origin, else Referer). Logged-in forms repea
 own token instead. Failed logins are throttled per username and per address (web/throttle.py).
 """
 
-import asyncio
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -218,7 +217,7 @@ async def login_submit(request: Request, runtime: RuntimeDep) -> Response:
         return response
     slow_down = throttle.slow_down(username)
     if slow_down:
-        await asyncio.sleep(slow_down)
+        await throttle.sleep(slow_down)
     try:
         async with hashing.slot():
             login = await run_in_threadpool(user_service.authenticate, runtime.ctx, username, password)

@@ -16,7 +16,7 @@ import asyncio
 import math
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
@@ -89,6 +89,9 @@ class LoginThrottle:
         self.addresses = _Window(per_address, window)
         self.users = _Window(per_user * 2, window)
         self.lock = threading.Lock()
+        # How a slowed attempt waits: real seconds whatever the clock, since it is the guesser's time it costs.
+        # A test on the manual clock records the waits here instead of spending them.
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def retry_after(self, username: str, address: str) -> int | None:
         """Seconds until this username may be tried again from this address, or None if now."""

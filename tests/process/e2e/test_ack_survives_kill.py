@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from tests.support.processes import HTTP, START_TIMEOUT, free_port, run_cli
+from tests.support.processes import HTTP, START_TIMEOUT, free_port, set_up_with_cli
 from wasession.runtime.core import new_secret_key
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.store.db import connect
@@ -91,14 +91,12 @@ def counts(url: str) -> tuple[int, int]:
 def test_acknowledged_bodies_survive_sigkill_and_are_applied_after_restart(database_url: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WASESSION_")}
     env |= {"WASESSION_DATABASE_URL": database_url, "WASESSION_SECRET_KEY": new_secret_key()}
-    assert run_cli(tmp_path, "migrate", env=env).returncode == 0
-    added = run_cli(
-        tmp_path,
+    set_up_with_cli("migrate", env=env)
+    set_up_with_cli(
         *("channels", "add", "--skip-token-check", "--name", "kill", "--phone-number-id", PNID, "--access-token", "t"),
         *("--app-secret", SECRET, "--verify-token", "v"),
         env=env,
     )
-    assert added.returncode == 0, added.stderr
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     now = datetime.now(UTC)

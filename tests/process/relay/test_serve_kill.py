@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import local_serve_env, run_cli, server_log, start_serve, stop
+from tests.support.processes import local_serve_env, server_log, set_up_with_cli, start_serve, stop
 from tests.support.relay import Scripted
 from tests.support.servers import serve
 from wasession.sandbox.bodies import new_wamid, text_message_body
@@ -77,13 +77,9 @@ def wait_for(scripts: list[Scripted], count: int, folder: Path) -> None:
 def test_both_targets_get_every_body_in_order_across_failures_and_a_sigkill(
     tmp_path: Path, env: dict[str, str]
 ) -> None:
-    migrated = run_cli(tmp_path, "migrate", env=env)
-    assert migrated.returncode == 0, migrated.stderr
-    added = run_cli(
-        tmp_path, "channels", "add", "--skip-token-check", "--name", "Shop", "--phone-number-id", PHONE, env=env
-    )
-    assert added.returncode == 0, added.stderr
-    key = run_cli(tmp_path, "apikeys", "create", "--name", "relay", env=env).stdout.strip()
+    set_up_with_cli("migrate", env=env)
+    set_up_with_cli("channels", "add", "--skip-token-check", "--name", "Shop", "--phone-number-id", PHONE, env=env)
+    key = set_up_with_cli("apikeys", "create", "--name", "relay", env=env).stdout.strip()
     auth = {"Authorization": f"Bearer {key}"}
     steady, flaky = Scripted(), Scripted([500])
     first = [signed_body(n) for n in range(8)]

@@ -16,8 +16,8 @@ from wasession.testing import Simulator
 
 
 @pytest.fixture
-def db_sim(database_url: str) -> Iterator[Simulator]:
-    with Simulator(start="2026-01-05T15:00:00Z", database_url=database_url) as sim:
+def db_sim(migrated_database_url: str) -> Iterator[Simulator]:
+    with Simulator(start="2026-01-05T15:00:00Z", database_url=migrated_database_url) as sim:
         yield sim
 
 

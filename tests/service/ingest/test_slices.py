@@ -107,9 +107,9 @@ def test_small_webhooks_are_answered_quickly_while_a_large_body_is_applied(sim: 
 
 
 @pytest.fixture
-def any_sim(database_url: str) -> Iterator[Simulator]:
+def any_sim(migrated_database_url: str) -> Iterator[Simulator]:
     """The Simulator on SQLite and on PostgreSQL."""
-    with Simulator(start="2026-01-05T15:00:00Z", database_url=database_url) as s:
+    with Simulator(start="2026-01-05T15:00:00Z", database_url=migrated_database_url) as s:
         yield s
 
 

@@ -18,8 +18,8 @@ REAL = NewChannel(name="Real", phone_number_id="123456", access_token="t", app_s
 
 
 @pytest.fixture
-def future_sim(database_url: str) -> Iterator[Simulator]:
-    with Simulator(start=datetime.now(UTC) + timedelta(days=3), database_url=database_url) as s:
+def future_sim(migrated_database_url: str) -> Iterator[Simulator]:
+    with Simulator(start=datetime.now(UTC) + timedelta(days=3), database_url=migrated_database_url) as s:
         yield s
 
 

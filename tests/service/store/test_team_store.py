@@ -15,8 +15,8 @@ from wasession.services.errors import ConflictError
 from wasession.testing import Simulator
 
 
-def test_assignments_notes_and_canned_replies(database_url: str) -> None:
-    with Simulator(database_url=database_url) as sim:
+def test_assignments_notes_and_canned_replies(migrated_database_url: str) -> None:
+    with Simulator(database_url=migrated_database_url) as sim:
         ctx = sim.runtime.ctx
         ch = sim.add_channel()
         ws = ch.workspace_id
