@@ -53,6 +53,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _util
+import floor_receiver
 import httpx
 import ingest  # B1's open-loop client
 import send_throughput as b4
@@ -185,20 +186,10 @@ def bare_sends(fake: Any, app: Any) -> Any:
         if len(parts) != 4 or parts[3] != "messages":  # "", version, phone number id, "messages"
             await app(scope, receive, send)
             return
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
+        raw = await floor_receiver.whole_body(receive)
         authorization = dict(scope["headers"]).get(b"authorization")
-        status, answer = fake.answer_send(
-            parts[1], parts[2], authorization.decode() if authorization else None, b"".join(chunks)
-        )
-        body = json.dumps(answer).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        status, answer = fake.answer_send(parts[1], parts[2], authorization.decode() if authorization else None, raw)
+        await floor_receiver.answer_json(send, status, json.dumps(answer).encode())
 
     return front
 

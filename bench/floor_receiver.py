@@ -61,17 +61,27 @@ class Writer:
                 future.set_result(log_id)
 
 
+async def whole_body(receive: Receive) -> bytes:
+    """The request's body, however many messages it came in (B1-floor's and B7's bare ASGI apps)."""
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def answer_json(send: Send, status: int, answer: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer})
+
+
 def app_for(secret: bytes, writer: Writer) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
-        chunks = []
-        while True:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
+        body = await whole_body(receive)
         header = dict(scope["headers"]).get(b"x-hub-signature-256", b"")
         expected = b"sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest().encode()
         if not hmac.compare_digest(header, expected):
@@ -79,9 +89,7 @@ def app_for(secret: bytes, writer: Writer) -> Callable[[Scope, Receive, Send], A
         else:
             log_id = await asyncio.wrap_future(writer.submit(body))
             status, answer = 200, b'{"status":"ok","id":%d}' % log_id
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer})
+        await answer_json(send, status, answer)
 
     return app
 
