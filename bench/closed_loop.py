@@ -371,7 +371,11 @@ def run_floor(args: argparse.Namespace, count: int) -> dict[str, float]:
             seconds = count / args.limit + DELAYS[1] + 1
             reqs = customer_requests(f"127.0.0.1:{port}", int(args.customer_rate * seconds))
             asyncio.run(ingest.fixed_rate(port, reqs, args.customer_rate, 16, grace=10.0))
-            out, _ = floor.communicate(timeout=300)
+            try:
+                out, _ = floor.communicate(timeout=300)
+            finally:
+                if floor.poll() is None:  # never all `read` (a lost status): it would wait forever
+                    floor.kill()
         done = json.loads(out.decode().strip().splitlines()[-1])
         sends = httpx.get(fake_base + "/_bench/accepted", timeout=30).json()
         fake_cpu = cpu_seconds(fake.pid) - fake_before
