@@ -67,7 +67,7 @@ class MessagePricing:
 
     @property
     def empty(self) -> bool:
-        return self == _NO_PRICING  # every status asks: one tuple comparison, not a walk over `fields`
+        return self == NO_PRICING  # every status asks: one tuple comparison, not a walk over `fields`
 
     @property
     def charged(self) -> bool:
@@ -87,7 +87,6 @@ class MessagePricing:
         ]
 
 
-_NO_PRICING = MessagePricing()
 NO_PRICING = MessagePricing()
 PRICING_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(MessagePricing))
 

@@ -74,10 +74,12 @@ class _DriverForm:
     binds: tuple[tuple[str | None, Any, Any], ...]
 
     def bind(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(
-            (value if key is None else row[key]) if process is None else process(value if key is None else row[key])
-            for key, value, process in self.binds
-        )
+        bound = []
+        for key, value, process in self.binds:
+            if key is not None:
+                value = row[key]
+            bound.append(value if process is None else process(value))
+        return tuple(bound)
 
 
 # The hot statements are module constants, each run with a few sets of keys.
