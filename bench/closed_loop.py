@@ -219,7 +219,12 @@ def seed(database_url: str, fake: str, count: int, limit: int) -> None:
             rt.ingestor.ingest(b4._customers_body(first, min(b4.BATCH, count - first), wrote_at))
     finally:
         rt.stop()
-    wa_ids = [f"1555{n:07d}" for n in range(count)]
+    tell_fake(fake, count, wrote_at)
+
+
+def tell_fake(fake: str, count: int, wrote_at: datetime) -> None:
+    """The fake learns that the `count` customers wrote at `wrote_at`, so their window is open there too."""
+    wa_ids = [b4.customer_wa_id(n) for n in range(count)]
     httpx.post(fake + "/_bench/customers", json={"at": wrote_at.timestamp(), "wa_ids": wa_ids}, timeout=60)
 
 
@@ -359,9 +364,7 @@ def run_floor(args: argparse.Namespace, count: int) -> dict[str, float]:
     port = _util.free_port()
     fake, fake_base = start_fake(port, args.connections)
     try:
-        wrote_at = datetime.now(UTC) - timedelta(hours=1, seconds=5)
-        wa_ids = [f"1555{n:07d}" for n in range(count)]
-        httpx.post(fake_base + "/_bench/customers", json={"at": wrote_at.timestamp(), "wa_ids": wa_ids}, timeout=60)
+        tell_fake(fake_base, count, datetime.now(UTC) - timedelta(hours=1, seconds=5))
         fake_before = cpu_seconds(fake.pid)
         with _util.temp_dir() as d:
             cmd = [sys.executable, str(Path(__file__).with_name("floor_loop.py")), "--port", str(port)]

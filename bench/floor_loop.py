@@ -34,6 +34,7 @@ from wasession.whatsapp.client import DEFAULT_GRAPH_VERSION
 ROUND = 64  # sends claimed per round, as serve's sender claims half of its 128 in flight
 CONNECTIONS = 128  # requests in flight, as serve's sender
 RANK = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3}
+_RANK_SQL = "(CASE status " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in RANK.items()) + " ELSE -1 END)"
 
 
 def seed(path: Path, count: int) -> None:
@@ -44,7 +45,7 @@ def seed(path: Path, count: int) -> None:
         db.execute("CREATE TABLE applied (id INTEGER NOT NULL)")
         db.execute("INSERT INTO applied VALUES (0)")
         db.executemany(
-            "INSERT INTO sends (wa_id, status) VALUES (?, 'pending')", [(f"1555{n:07d}",) for n in range(count)]
+            "INSERT INTO sends (wa_id, status) VALUES (?, 'pending')", [(b4.customer_wa_id(n),) for n in range(count)]
         )
 
 
@@ -52,8 +53,9 @@ def send_request(host: str, path: str, wa_id: str) -> bytes:
     body = json.dumps(
         {"messaging_product": "whatsapp", "to": wa_id, "type": "text", "text": {"body": "Still there?"}}
     ).encode()
-    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {b4.TOKEN}\r\n"
-    return (head + f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+    return ingest.raw_post(
+        host, path, body, {"Authorization": f"Bearer {b4.TOKEN}", "Content-Type": "application/json"}
+    )
 
 
 class Sender:
@@ -122,9 +124,7 @@ def apply_forever(db_path: Path, log_path: Path, done: threading.Event, count: i
         db.execute("BEGIN IMMEDIATE")
         # A status only moves forward (R15's least form): `sent` may come after `delivered`.
         db.executemany(
-            "UPDATE sends SET status = ? WHERE wamid = ? AND "
-            "(CASE status WHEN 'accepted' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 "
-            "ELSE -1 END) < ?",
+            f"UPDATE sends SET status = ? WHERE wamid = ? AND {_RANK_SQL} < ?",
             [(status, wamid, rank) for status, rank, wamid in updates],
         )
         last = rows[-1][0]

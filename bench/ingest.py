@@ -85,9 +85,13 @@ def signed(secret: bytes, body: bytes) -> dict[str, str]:
 
 def webhook_post(host: str, body: bytes, headers: Mapping[str, str]) -> bytes:
     """The raw keep-alive POST of `body` to /webhooks/whatsapp, as the benchmarks' socket clients send it."""
+    return raw_post(host, "/webhooks/whatsapp", body, headers)
+
+
+def raw_post(host: str, path: str, body: bytes, headers: Mapping[str, str]) -> bytes:
+    """A keep-alive HTTP/1.1 POST of `body` to `path`, as bytes for a raw socket."""
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-    start = f"POST /webhooks/whatsapp HTTP/1.1\r\nHost: {host}\r\n{head}Content-Length: {len(body)}\r\n\r\n"
-    return start.encode() + body
+    return f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
 
 
 class Connection:

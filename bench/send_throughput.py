@@ -92,6 +92,11 @@ def _start_fake() -> tuple[subprocess.Popen[bytes], str]:
 # -- the service side -----------------------------------------------------------------------------------
 
 
+def customer_wa_id(n: int) -> str:
+    """The n-th customer of the send benchmarks (B4, B7 and B7-floor)."""
+    return f"1555{n:07d}"
+
+
 def _customers_body(first: int, count: int, wrote_at: datetime) -> bytes:
     from wasession.sandbox.bodies import new_wamid, text_message_body
 
@@ -99,7 +104,7 @@ def _customers_body(first: int, count: int, wrote_at: datetime) -> bytes:
     value = body["entry"][0]["changes"][0]["value"]
     value["contacts"], value["messages"] = [], []
     for n in range(first, first + count):
-        wa_id = f"1555{n:07d}"
+        wa_id = customer_wa_id(n)
         value["contacts"].append({"profile": {"name": f"Customer {n}"}, "wa_id": wa_id})
         value["messages"].append(
             {
