@@ -7,6 +7,7 @@ session carries its own CSRF token, which every dashboard form must send back.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -76,8 +77,12 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, base64.b64decode(digest))
 
 
-# Compared against when the username does not exist, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """Compared against when the username does not exist, so a wrong name costs as long as a wrong password.
+    Made at the first login rather than at import: a 16 MiB scrypt (~60 ms of CPU) was paid by every
+    process that imports this module, each `serve` and most CLI commands, whether anyone logs in or not."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def _token_hash(token: str) -> str:
@@ -180,7 +185,7 @@ def authenticate(ctx: ServiceContext, username: str, password: str) -> Login | N
     """A new login session for the right password, else None (same answer for unknown users)."""
     with ctx.db.read() as conn:
         user = user_store.by_username(conn, username)
-    ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
+    ok = verify_password(password, user.password_hash if user else _dummy_hash())
     if user is None or not ok:
         return None
     token = secrets.token_urlsafe(32)
