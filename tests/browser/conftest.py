@@ -21,6 +21,8 @@ from wasession.testing.harness import add_admin, add_sandbox_channel, served
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = "correct horse battery"
+# Issue 23: every page works at a desktop's width and a phone's.
+WIDTHS = (1280, 390)
 
 pytestmark = pytest.mark.browser
 

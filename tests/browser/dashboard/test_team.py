@@ -9,14 +9,13 @@ import re
 
 import pytest
 
-from tests.browser.conftest import PASSWORD, Dashboard
+from tests.browser.conftest import PASSWORD, WIDTHS, Dashboard
 from wasession.services import users as user_service
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
 pytestmark = pytest.mark.browser
 ANA = "15550001111"
-WIDTHS = [1280, 390]
 
 
 def _fits(page: object, width: int) -> None:
