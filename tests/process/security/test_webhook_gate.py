@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import fresh_postgres_url
 from tests.support.processes import HTTP, cli_env, run_cli, serving
+from tests.support.security import wait_until
 from wasession.config import Settings
 from wasession.runtime import Runtime
 from wasession.sandbox.bodies import new_wamid, text_message_body
@@ -240,17 +241,19 @@ def test_a_rotated_app_secret_stops_verifying_at_the_next_body_in_serve(served: 
     assert served.post(raw, sign("rotated-secret", raw)).status_code == 200
     # The apply process judges it again against the stored secret: the new one applies at once too.
     wait_for_sessions(served, 2)
+    assert sessions_of_a(served) == 2
+
+
+def sessions_of_a(served: Served) -> int:
+    page = served.api("GET", "/sessions", served.key_a, params={"limit": 50})
+    assert page.status_code == 200, page.text
+    return len(page.json()["items"])
 
 
 def wait_for_sessions(served: Served, count: int) -> None:
-    """Until workspace A lists `count` sessions: the bodies before are applied."""
-    deadline = time.monotonic() + 60
-    while True:
-        page = served.api("GET", "/sessions", served.key_a, params={"limit": 50})
-        if len(page.json()["items"]) == count:
-            return
-        assert time.monotonic() < deadline, f"never {count} sessions: {page.json()['items']}"
-        time.sleep(0.2)  # the apply process works at its own pace
+    """Until workspace A lists `count` sessions: the bodies before them are applied (the apply process works
+    at its own pace)."""
+    wait_until(f"{count} sessions in workspace A", lambda: sessions_of_a(served) >= count, 60)
 
 
 def test_an_unknown_number_signed_by_a_held_secret_is_kept_counted_and_listed(served: Served) -> None:
@@ -292,28 +295,17 @@ def test_a_logged_body_that_fails_to_apply_is_recorded_and_the_queue_moves_on(se
         raw = body(PNID_A, text).replace(b"4915550001111", wa_id.encode())
         return raw
 
-    def sessions() -> int:
-        page = served.api("GET", "/sessions", served.key_a, params={"limit": 50})
-        assert page.status_code == 200, page.text
-        return len(page.json()["items"])
-
-    def wait_for(count: int) -> None:
-        deadline = time.monotonic() + 60
-        while sessions() < count:
-            assert time.monotonic() < deadline, f"fewer than {count} sessions after 60 s"
-            time.sleep(0.2)  # the apply process works at its own pace
-
     poison = customer_body("4915550000002", "POISON").replace(b'"POISON"', b'"\\ud800"')
     ids = []
     for raw in (customer_body("4915550000001", "good"), poison, customer_body("4915550000003", "good")):
         response = served.post(raw, sign(SECRET_A, raw))
         assert response.status_code == 200, response.text  # valid JSON, signed: kept
         ids.append(response.json()["id"])
-    wait_for(2)
+    wait_for_sessions(served, 2)
     again = run_cli(served.folder, "webhooks", "reprocess", "--errors-only", env=served.env)
     assert again.returncode == 1, again.stdout + again.stderr
     assert f"{ids[1]}: error: UnicodeEncodeError" in again.stderr
     assert "reprocessed 1 webhook bodies, 1 with errors" in again.stdout
     later = customer_body("4915550000004", "after the poison")
     assert served.post(later, sign(SECRET_A, later)).status_code == 200
-    wait_for(3)
+    wait_for_sessions(served, 3)
