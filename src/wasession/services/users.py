@@ -7,7 +7,6 @@ session carries its own CSRF token, which every dashboard form must send back.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import re
@@ -61,7 +60,10 @@ def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
 
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = _scrypt(password, salt, _N, _R, _P)
+    return _stored(salt, _scrypt(password, salt, _N, _R, _P))
+
+
+def _stored(salt: bytes, digest: bytes) -> str:
     b64 = base64.b64encode
     return f"scrypt${_N}${_R}${_P}${b64(salt).decode()}${b64(digest).decode()}"
 
@@ -77,12 +79,14 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, base64.b64decode(digest))
 
 
-@functools.cache
+# What a login with an unknown name is checked against, so a wrong name costs the same scrypt as a wrong
+# password. Random bytes stand in for the digest: nothing matches them, and hashing a password for it at
+# import cost every `serve` and most CLI commands a 16 MiB scrypt whether anyone logs in or not.
+_DUMMY_SALT, _DUMMY_DIGEST = secrets.token_bytes(16), secrets.token_bytes(32)
+
+
 def _dummy_hash() -> str:
-    """Compared against when the username does not exist, so a wrong name costs as long as a wrong password.
-    Made at the first login rather than at import: a 16 MiB scrypt (~60 ms of CPU) was paid by every
-    process that imports this module, each `serve` and most CLI commands, whether anyone logs in or not."""
-    return hash_password(secrets.token_urlsafe(16))
+    return _stored(_DUMMY_SALT, _DUMMY_DIGEST)  # at the cost in force, as a real hash would be made now
 
 
 def _token_hash(token: str) -> str:

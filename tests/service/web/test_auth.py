@@ -53,6 +53,29 @@ def test_a_wrong_name_or_password_is_refused(sim: Simulator, username: str, pass
     assert b.get("/dashboard/chats").status_code == 303
 
 
+def test_a_wrong_name_costs_the_same_scrypt_as_a_wrong_password(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unknown username is checked against a stand-in hash at the cost in force, so timing does not tell
+    which names exist; the stand-in is never computed (no scrypt at import, none extra at the first login)."""
+    user_service.create_user(sim.runtime.ctx, "admin", PASSWORD)
+    calls: list[tuple[int, int, int]] = []
+    real = user_service._scrypt
+
+    def counted(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+        calls.append((n, r, p))
+        return real(password, salt, n, r, p)
+
+    monkeypatch.setattr(user_service, "_scrypt", counted)
+    costs = []
+    for username, password in (("admin", "wrong password"), ("nobody", PASSWORD), ("nobody", PASSWORD)):
+        calls.clear()
+        assert user_service.authenticate(sim.runtime.ctx, username, password) is None
+        costs.append(list(calls))
+    cost = (user_service._N, user_service._R, user_service._P)
+    assert costs == [[cost], [cost], [cost]]
+
+
 def test_the_login_form_needs_its_csrf_token(sim: Simulator) -> None:
     user_service.create_user(sim.runtime.ctx, "admin", PASSWORD)
     b = Browser(sim)
