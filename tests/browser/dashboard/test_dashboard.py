@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_log_in_and_save_settings(dash: Dashboard) -> None:
-    page = dash.login()
+    page = dash.log_in_with_the_form()
     expect(page.get_by_role("heading", name="Active chats")).to_be_visible()
     page.get_by_role("link", name="Settings", exact=True).click()
     expect(page.get_by_role("heading", name=re.compile("WhatsApp Session Management"))).to_be_visible()

@@ -15,11 +15,7 @@ pytestmark = pytest.mark.browser
 
 def test_an_agent_sees_the_chats_but_no_settings(dash: Dashboard) -> None:
     user_service.create_user(dash.sim.runtime.ctx, "ana", PASSWORD, role="agent")
-    page = dash.open("/dashboard/login")
-    page.get_by_label("Username").fill("ana")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/dashboard/chats")
+    page = dash.log_in_with_the_form("ana")
     expect(page.get_by_role("heading", name="Active chats")).to_be_visible()
     expect(page.get_by_role("link", name="Settings", exact=True)).to_have_count(0)
     expect(page.get_by_role("link", name="Sandbox", exact=True)).to_be_visible()
