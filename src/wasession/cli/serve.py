@@ -70,7 +70,7 @@ def serve(
     from wasession.api.serving import uvicorn_options
     from wasession.domain.clock import AcceleratedClock
     from wasession.observability.logging import configure as configure_logging
-    from wasession.runtime import heap
+    from wasession.runtime import apply_child, heap
     from wasession.runtime.reads import describe_database
     from wasession.sandbox.fake_cloud import FakeCloudApi
     from wasession.sandbox.pump import WebhookPump
@@ -85,6 +85,10 @@ def serve(
     base = config.base_url()
     _refuse_busy_port(config.host, config.port)  # before anything is created: a key, a database
     clock = AcceleratedClock(sandbox_speed) if sandbox_speed is not None else None
+    # An accelerated clock lives in this process only: the child would apply on real time.
+    in_child = config.apply_process and sandbox_speed is None
+    # Before the database is opened and any thread started: the child shares what was imported (issue 24).
+    forked = apply_child.fork() if in_child else None
     runtime = open_runtime(ctx, clock=clock, sandbox_base_url=base + SANDBOX_GRAPH_PATH)
     try:
         _refuse_beside_a_fast_server(runtime)
@@ -106,10 +110,7 @@ def serve(
     pump = WebhookPump(fake, runtime.clock, base + "/webhooks/whatsapp")
 
     def start() -> None:
-        # An accelerated clock lives in this process only: the child would apply on real time.
-        workers = runtime.start_workers(
-            apply_process=config.apply_process and sandbox_speed is None, log_format=log_format
-        )
+        workers = runtime.start_workers(apply_process=in_child, log_format=log_format, forked=forked)
         if sandboxes:
             workers.add_loop("sandbox-webhooks", pump.step, fake.next_webhook_at).start()
         if sandbox_speed is not None:

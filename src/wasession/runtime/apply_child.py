@@ -1,15 +1,21 @@
-"""The entry point of `serve`'s apply process (`python -m wasession.runtime.apply_child`): an
-`ApplyQueue` loop on serve's database that reports each applied batch back over the socket pair
-(`wasession.runtime.apply_process` says why and how)."""
+"""`serve`'s apply process: an `ApplyQueue` loop on serve's database that reports each applied batch
+back over the socket pair (`wasession.runtime.apply_process` says why and how). serve forks the first
+one (`fork`); a replacement starts as `python -m wasession.runtime.apply_child`."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import logging
 import os
 import signal
 import socket
+import sys
 import threading
+import traceback
+from pathlib import Path
+from typing import Any
 
 from wasession.config import Settings
 from wasession.engine.runner import Loop
@@ -18,7 +24,7 @@ from wasession.ingest.apply_queue import ApplyQueue
 from wasession.observability import forwarding, metrics
 from wasession.observability.logging import configure as configure_logging
 from wasession.runtime import heap
-from wasession.runtime.apply_process import FD_VARIABLE
+from wasession.runtime.apply_process import FD_VARIABLE, PROCESS_NAME, ForkedChild
 from wasession.runtime.cadence import APPLY_SWEEP
 from wasession.runtime.core import Runtime
 
@@ -79,14 +85,60 @@ def _raise_stop(*_: object) -> None:
     raise _Stop()
 
 
+def fork() -> ForkedChild | None:
+    """serve's first apply process, forked now: call it once serve has imported what it runs and before it
+    opens its database or starts a thread. None when a thread runs already (a fork would copy the locks it
+    holds): serve then starts its child as a new process."""
+    if threading.active_count() > 1:
+        return None
+    ours, theirs = socket.socketpair()
+    for stream in (sys.stdout, sys.stderr):  # else the child would write serve's buffered output again
+        stream.flush()
+    # Everything imported stays out of the child's collections, which would otherwise write to (and so
+    # copy) every page it shares with serve; serve's own `heap.settle` freezes the same objects later.
+    gc.freeze()
+    pid = os.fork()
+    if pid:
+        theirs.close()
+        return ForkedChild(pid, ours)
+    code = 1
+    try:
+        ours.close()
+        with open(os.devnull, "rb") as nothing:  # as a new process is started: no terminal input
+            os.dup2(nothing.fileno(), 0)
+        run(theirs)
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        # Never serve's exit path: its atexit handlers and buffers are serve's.
+        os._exit(code)
+
+
 def main() -> None:
+    """`python -m wasession.runtime.apply_child`: the socket pair's end is the descriptor in FD_VARIABLE."""
+    run(socket.socket(fileno=int(os.environ.pop(FD_VARIABLE))))
+
+
+def run(sock: socket.socket) -> None:
     # Ctrl-C in a terminal reaches the whole process group: serve stops the child itself, after its
     # requests in flight, by closing the socket. SIGTERM sent to the child alone stops it too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _raise_stop)
-    sock = socket.socket(fileno=int(os.environ.pop(FD_VARIABLE)))
-    with sock.makefile("rb") as first:
-        hello = json.loads(first.readline())
+    with contextlib.suppress(OSError):  # Linux only; the name is a convenience
+        Path("/proc/self/comm").write_text(PROCESS_NAME)
+    try:
+        with sock.makefile("rb") as first:
+            line = first.readline()
+        if line:  # else serve ended before it started its workers
+            _apply(sock, json.loads(line))
+    except _Stop:
+        pass
+    finally:
+        sock.close()
+
+
+def _apply(sock: socket.socket, hello: dict[str, Any]) -> None:
     settings = Settings(**hello["settings"])
     configure_logging(hello["log_format"] or settings.log_format, settings.log_level)
     runtime = Runtime(settings)
@@ -112,7 +164,6 @@ def main() -> None:
     finally:
         loop.stop()
         runtime.stop()
-        sock.close()
 
 
 if __name__ == "__main__":

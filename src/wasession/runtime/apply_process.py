@@ -21,6 +21,13 @@ when serve dies (SIGKILL included), so no apply process outlives its serve. When
 serve starts another. A body the dead child had not committed is still unprocessed in the log, and
 the next one applies it (applying is idempotent, R4, R15).
 
+The first child is forked from serve (`apply_child.fork`), before serve opens its database or starts a
+thread: it has every module serve imported already. A child started as a new Python process spent
+0.5-0.7 s of CPU importing them again, a third of what starting serve costs (issue 24). A replacement
+is started as a new process (`python -m wasession.runtime.apply_child`): by then serve runs threads,
+and forking a process with threads may copy a lock another thread holds. Either way the child names
+itself `wasession-apply` (`ps -o comm`, `top`).
+
 This module is serve's side; the child's entry point is `wasession.runtime.apply_child`.
 """
 
@@ -35,8 +42,9 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from wasession.config import Settings
 from wasession.ingest import Ingestor, IngestResult
@@ -47,23 +55,79 @@ log = logging.getLogger(__name__)
 FD_VARIABLE = "WASESSION_APPLY_FD"  # the child's end of the socket pair (internal)
 RESTART_AFTER = 1.0  # seconds between a child's death and the next child
 STOP_WAIT = 30.0  # seconds a stopping child may take to finish its batch
+PROCESS_NAME = "wasession-apply"  # the child's name in `ps -o comm` and `top` (Linux's 15-byte comm)
+
+
+class _Child(Protocol):
+    """What serve uses of its child: `subprocess.Popen`'s, or a `ForkedChild`'s."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def kill(self) -> None: ...
+
+
+class ForkedChild:
+    """A child forked from serve (`apply_child.fork`): its pid, serve's end of the socket pair, and the part
+    of Popen's interface `ApplyProcess` uses."""
+
+    def __init__(self, pid: int, sock: socket.socket) -> None:
+        self.pid = pid
+        self.sock = sock
+        self.returncode: int | None = None
+        self._lock = threading.Lock()  # the reader thread and `stop` may both wait
+
+    def wait(self, timeout: float | None = None) -> int:
+        until = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if self.returncode is None:
+                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                    if pid:
+                        self.returncode = os.waitstatus_to_exitcode(status)
+                if self.returncode is not None:
+                    return self.returncode
+            if until is not None and time.monotonic() > until:
+                raise subprocess.TimeoutExpired(PROCESS_NAME, timeout or 0.0)
+            # Only waited for once its socket has closed, or while serve stops: the wait is short.
+            time.sleep(0.01)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
 
 
 class ApplyProcess:
     """serve's side: starts the child, wakes it, hears its reports, starts another when it dies."""
 
-    def __init__(self, settings: Settings, secret_key: str, ingestor: Ingestor, *, log_format: str | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        secret_key: str,
+        ingestor: Ingestor,
+        *,
+        log_format: str | None,
+        forked: ForkedChild | None = None,
+    ) -> None:
         self.settings = settings
         self.secret_key = secret_key  # the child must decrypt the same secrets
         self.ingestor = ingestor
         self.log_format = log_format
+        self._forked = forked  # the first child, forked at serve's start; None: start one
         self._stopping = threading.Event()
         self._sock: socket.socket | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: _Child | None = None
         self._reader: threading.Thread | None = None
 
     def start(self) -> None:
-        self._spawn()
+        if self._forked is not None:
+            self._sock, self._proc = self._forked.sock, self._forked
+            self._forked = None
+            self._hello()
+        else:
+            self._spawn()
         self._reader = threading.Thread(target=self._hear, name="wasession-apply-reports", daemon=True)
         self._reader.start()
 
@@ -77,11 +141,18 @@ class ApplyProcess:
             stdin=subprocess.DEVNULL,
         )
         theirs.close()
+        self._sock = ours
+        self._hello()
+
+    def _hello(self) -> None:
+        """The child's first line: what it needs to open the same database and log the same way."""
+        assert self._sock is not None
         settings = self.settings.model_dump()
         settings["secret_key"] = self.secret_key
         hello = {"settings": settings, "log_format": self.log_format, "parent": os.getpid()}
-        ours.sendall(json.dumps(hello).encode() + b"\n")
-        self._sock = ours
+        # A child already dead has closed its end: the reader hears the end and starts another.
+        with contextlib.suppress(OSError):
+            self._sock.sendall(json.dumps(hello).encode() + b"\n")
 
     def wake(self) -> None:
         """Bodies were logged: the child applies them now. Never blocks (called after each ack commit)."""

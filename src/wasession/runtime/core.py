@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from wasession.engine.runner import Loop
     from wasession.outbox import Sender
     from wasession.outbox.ratelimit import SharedRateLimiter
+    from wasession.runtime.apply_process import ForkedChild
     from wasession.runtime.workers import LoopStep, NextAt, Workers
     from wasession.sandbox.fake_cloud import FakeCloudApi
     from wasession.store.channels import Channel
@@ -222,12 +223,15 @@ class Runtime:
     ) -> Loop:
         return self.workers.add_loop(name, step, next_at, max_sleep=max_sleep, wakeable=wakeable)
 
-    def start_workers(self, *, apply_process: bool = False, log_format: str | None = None) -> Workers:
-        """`apply_process`: logged webhooks are applied by a child process (`serve`), not a loop here."""
+    def start_workers(
+        self, *, apply_process: bool = False, log_format: str | None = None, forked: ForkedChild | None = None
+    ) -> Workers:
+        """`apply_process`: logged webhooks are applied by a child process (`serve`), not a loop here;
+        `forked`: that child, forked at serve's start (`apply_child.fork`)."""
         if apply_process:
             from wasession.runtime.apply_process import ApplyProcess
 
-            child = ApplyProcess(self.settings, self.secret_key, self.ingestor, log_format=log_format)
+            child = ApplyProcess(self.settings, self.secret_key, self.ingestor, log_format=log_format, forked=forked)
             self.workers.start(apply_process=child)
         else:
             self.workers.start()

@@ -19,12 +19,12 @@ import pytest
 
 from tests.support.security import wait_until
 from tests.support.served import serve_with_channel, text_message
+from wasession.runtime.apply_process import PROCESS_NAME
 from wasession.store.db import log_file_path
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
 PHONE_NUMBER_ID = "106540352242933"
 APP_SECRET = "child-app-secret"
-CHILD = "wasession.runtime.apply_child"
 
 
 @dataclass
@@ -57,9 +57,11 @@ class Served:
         return found
 
     def child(self) -> int | None:
+        """The apply process, by the name it gives itself: the first is forked (serve's command line), a
+        replacement started as `python -m wasession.runtime.apply_child`."""
         for pid in self.children():
             try:
-                if CHILD in Path(f"/proc/{pid}/cmdline").read_bytes().decode().replace("\0", " "):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == PROCESS_NAME and alive(pid):
                     return pid
             except FileNotFoundError:
                 continue
@@ -69,6 +71,10 @@ class Served:
         text = httpx.get(self.url + "/metrics", timeout=10).text
         values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")]
         return values[0] if values else 0.0
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().replace("\0", " ")
 
 
 def alive(pid: int) -> bool:
@@ -122,8 +128,12 @@ def test_a_killed_child_is_replaced_and_the_next_applies_what_waits(served: Serv
     wait_until("the apply process to start", lambda: served.child() is not None, 30)
     first = served.child()
     assert first is not None
+    assert " serve " in command_line(first)  # forked from serve: it shares what serve imported
     os.kill(first, signal.SIGKILL)
     wait_until("another apply process", lambda: served.child() not in (None, first), 30)
+    second = served.child()
+    assert second is not None
+    assert "-m wasession.runtime.apply_child" in command_line(second)  # serve runs threads now: no fork
     log_id = served.post("after the crash")
     wait_until("the body to be applied", lambda: served.applied(log_id), 30)
     lines = [json.loads(line) for line in served.log_file.read_text().splitlines() if line.startswith("{")]
