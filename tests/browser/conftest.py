@@ -78,14 +78,25 @@ class Dashboard:
         return page
 
 
+@pytest.fixture(scope="session")
+def browser_context(chromium: Any) -> Iterator[Any]:
+    """One browser context for a worker's tests: making one cost chromium 0.36-0.48 s of CPU (issue 24).
+    Each test still starts clean: its own server, so its own origin (storage, cache), a page of its own
+    (sessionStorage), and the cookies, which are kept per host and not per port, cleared first."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    yield context
+    context.close()
+
+
 @pytest.fixture
-def dash(chromium: Any) -> Iterator[Dashboard]:
+def dash(browser_context: Any) -> Iterator[Dashboard]:
     with Simulator(start="2026-01-05T15:00:00Z") as sim:
         sandbox = add_sandbox_channel(sim, reminder_enabled=True, reminder_after_hours=1, session_timeout="2h")
         add_admin(sim, "admin", PASSWORD)
         with served(sim) as url:
-            context = chromium.new_context(viewport={"width": 1280, "height": 900})
+            browser_context.clear_cookies()
             try:
-                yield Dashboard(sim, sandbox, url, context.new_page())
+                yield Dashboard(sim, sandbox, url, browser_context.new_page())
             finally:
-                context.close()
+                for page in browser_context.pages:  # a test may open more than one
+                    page.close()

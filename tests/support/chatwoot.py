@@ -13,6 +13,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from tests.support.processes import HTTP
 from wasession.domain.chatwoot import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from wasession.sandbox.fake_chatwoot import FakeChatwoot, FakeConversation, ServedFakeChatwoot
 from wasession.services import apikeys as key_service
@@ -59,7 +60,7 @@ class World:
         self.fake.flush()
 
     def post_raw(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        return httpx.post(self.hook_url, content=body, headers={"Content-Type": "application/json", **headers})
+        return HTTP.post(self.hook_url, content=body, headers={"Content-Type": "application/json", **headers})
 
     def signed_headers(self, body: bytes, *, at: int | None = None, secret: str = SECRET) -> dict[str, str]:
         stamp = str(at if at is not None else int(self.sim.now.timestamp()))

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
 
+from tests.support.processes import HTTP
 from wasession.services import apikeys as key_service
 from wasession.services import channels as channel_service
 from wasession.testing import Simulator
@@ -28,7 +28,7 @@ class Money:
 
     def usage(self, url: str, channel_id: int, month: str) -> dict[str, Any]:
         """`GET /api/v1/channels/{id}/usage` on the served Simulator at `url`."""
-        answer = httpx.get(f"{url}/api/v1/channels/{channel_id}/usage", params={"month": month}, headers=self.headers)
+        answer = HTTP.get(f"{url}/api/v1/channels/{channel_id}/usage", params={"month": month}, headers=self.headers)
         assert answer.status_code == 200, answer.text
         body: dict[str, Any] = answer.json()
         return body

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.processes import cli_env, set_up_with_cli, start_serve, stop
+from tests.support.processes import HTTP, cli_env, set_up_with_cli, start_serve, stop
 from wasession.runtime.core import new_secret_key
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.whatsapp.signature import sign
@@ -44,7 +44,7 @@ class Tenant:
 
     def call(self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
         headers = {**(headers or {}), "Authorization": f"Bearer {self.key}"}
-        return httpx.request(method, self.url + "/api/v1" + path, headers=headers, timeout=120, **kwargs)
+        return HTTP.request(method, self.url + "/api/v1" + path, headers=headers, timeout=120, **kwargs)
 
     def add_forward(self, url: str) -> int:
         made = self.call("POST", f"/channels/{self.channel_id}/forwards", json={"url": url})
@@ -64,7 +64,7 @@ class Tenant:
         return raw, sign(self.secret, raw)
 
     def post_webhook(self, raw: bytes, signature: str) -> None:
-        answer = httpx.post(
+        answer = HTTP.post(
             self.url + "/webhooks/whatsapp",
             content=raw,
             headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
@@ -119,7 +119,7 @@ def two_tenants(tmp_path: Path, env: dict[str, str]) -> Iterator[dict[str, Tenan
     try:
         tenants = {}
         for name, key in keys.items():
-            listed = httpx.get(url + "/api/v1/channels", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+            listed = HTTP.get(url + "/api/v1/channels", headers={"Authorization": f"Bearer {key}"}, timeout=30)
             assert listed.status_code == 200, listed.text
             tenants[name] = Tenant(name, url, key, int(listed.json()[0]["id"]), PHONES[name], SECRETS[name])
         yield tenants

@@ -15,6 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.process.security.test_http_body_limits import request_head, status_of, stream_until_answered
+from tests.support.processes import HTTP
 from tests.support.security import read_response
 from tests.support.served import VERIFY_TOKEN, serve_with_channel, text_message
 from wasession.api.ack import AckFront
@@ -39,7 +40,7 @@ class Front:
         headers = {"Content-Type": "application/json"}
         if signature is not None:
             headers[SIGNATURE_HEADER] = signature
-        return httpx.post(self.url + PATH, content=body, headers=headers, timeout=10)
+        return HTTP.post(self.url + PATH, content=body, headers=headers, timeout=10)
 
 
 def message(text: str, phone_number_id: str = PHONE_NUMBER_ID) -> bytes:
@@ -136,23 +137,23 @@ def test_the_ack_latency_and_the_refusals_are_counted(front: Front) -> None:
     body = message("counted")
     assert front.post(body, sign(APP_SECRET, body)).status_code == 200
     assert front.post(body, None).status_code == 401
-    scrape = httpx.get(front.url + "/metrics", timeout=10).text
+    scrape = HTTP.get(front.url + "/metrics", timeout=10).text
     count = [line for line in scrape.splitlines() if line.startswith("wasession_webhook_ack_seconds_count")]
     assert count and float(count[0].split()[-1]) >= 1
     assert 'wasession_webhooks_rejected_total{reason="signature_missing"}' in scrape
 
 
 def test_other_routes_still_pass_through_the_app(front: Front) -> None:
-    handshake = httpx.get(
+    handshake = HTTP.get(
         front.url + PATH,
         params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"},
         timeout=10,
     )
     assert handshake.status_code == 200 and handshake.text == "42"
-    health = httpx.get(front.url + "/healthz", timeout=10)
+    health = HTTP.get(front.url + "/healthz", timeout=10)
     assert health.status_code == 200
     assert_security_headers(health)
-    assert httpx.post(front.url + PATH + "/", timeout=10).status_code != 200
+    assert HTTP.post(front.url + PATH + "/", timeout=10).status_code != 200
 
 
 def test_the_front_answers_the_post_without_calling_the_app() -> None:

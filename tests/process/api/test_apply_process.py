@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.support.processes import HTTP
 from tests.support.security import wait_until
 from tests.support.served import serve_with_channel, text_message
 from wasession.runtime.apply_process import PROCESS_NAME
@@ -37,7 +37,7 @@ class Served:
     def post(self, text: str) -> int:
         body = text_message(text, PHONE_NUMBER_ID, wa_id="4915112345600")
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(APP_SECRET, body)}
-        response = httpx.post(self.url + "/webhooks/whatsapp", content=body, headers=headers, timeout=10)
+        response = HTTP.post(self.url + "/webhooks/whatsapp", content=body, headers=headers, timeout=10)
         assert response.status_code == 200, response.text
         return int(response.json()["id"])
 
@@ -68,7 +68,7 @@ class Served:
         return None
 
     def metric(self, name: str) -> float:
-        text = httpx.get(self.url + "/metrics", timeout=10).text
+        text = HTTP.get(self.url + "/metrics", timeout=10).text
         values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " ")]
         return values[0] if values else 0.0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import local_serve_env, server_log, set_up_with_cli, start_serve, stop
+from tests.support.processes import HTTP, local_serve_env, server_log, set_up_with_cli, start_serve, stop
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.sandbox.fake_chatwoot import FakeConversation, ServedFakeChatwoot
 from wasession.whatsapp.signature import sign
@@ -53,7 +53,7 @@ def customer_writes(url: str, at: datetime) -> None:
         phone_number_id=PHONE, wa_id=WA_ID, name="Zoë", text="hello", wamid=new_wamid(), timestamp=at
     )
     raw = json.dumps(body, separators=(",", ":")).encode()
-    answer = httpx.post(
+    answer = HTTP.post(
         url + "/webhooks/whatsapp",
         content=raw,
         headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(APP_SECRET, raw)},

@@ -144,8 +144,8 @@ def served(tmp_path: Path) -> Iterator[str]:
 
 
 def test_serve_answers_health_and_runs_the_sandbox(served: str, tmp_path: Path) -> None:
-    assert httpx.get(served + "/healthz").json()["status"] == "ok"
-    ready = httpx.get(served + "/readyz")
+    assert HTTP.get(served + "/healthz").json()["status"] == "ok"
+    ready = HTTP.get(served + "/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["migrations"] == "current"
     env = {**os.environ, "WASESSION_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}"}
     said = subprocess.run(

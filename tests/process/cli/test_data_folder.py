@@ -9,9 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
-
-from tests.support.processes import server_log, serving
+from tests.support.processes import HTTP, server_log, serving
 
 
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -60,7 +58,7 @@ def test_wasession_home_holds_everything_and_a_command_from_another_folder_finds
     with serving(server_dir, env=env) as url:
         said = _run(elsewhere, env, "sandbox", "message", "--url", url, "Hi from another folder")
         assert said.returncode == 0, said.stdout + said.stderr + server_log(server_dir)
-        assert httpx.get(url + "/healthz", timeout=10).status_code == 200
+        assert HTTP.get(url + "/healthz", timeout=10).status_code == 200
     assert _files(elsewhere) == set()
     assert _files(server_dir) == {"serve.log"}  # the test's own capture of serve's output
     assert {"wasession.sqlite3", "wasession.key"} <= _files(home)

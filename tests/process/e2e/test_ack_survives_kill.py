@@ -127,7 +127,7 @@ def test_acknowledged_bodies_survive_sigkill_and_are_applied_after_restart(datab
         deadline = time.monotonic() + WAIT
         while counts(database_url)[1] and time.monotonic() < deadline:
             time.sleep(0.2)  # polling the state a real process converges to
-        ready = httpx.get(base + "/readyz", timeout=10)
+        ready = HTTP.get(base + "/readyz", timeout=10)
     finally:
         proc.terminate()
         proc.wait(30)

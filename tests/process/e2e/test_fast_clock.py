@@ -8,8 +8,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
-
 from tests.support.processes import HTTP, cli_env, run_cli, server_log, serving, start_serve, stop
 
 REAL = {"WASESSION_ACCESS_TOKEN": "t", "WASESSION_APP_SECRET": "s", "WASESSION_VERIFY_TOKEN": "v"}
@@ -33,7 +31,7 @@ def test_a_sped_up_server_refuses_a_real_channel_from_the_cli_the_api_and_behind
         assert "stop that server" in lines[0]
 
         key = run_cli(tmp_path, "apikeys", "create", "--name", "t", env=env).stdout.strip()
-        answer = httpx.post(
+        answer = HTTP.post(
             url + "/api/v1/channels",
             headers={"Authorization": f"Bearer {key}"},
             json={

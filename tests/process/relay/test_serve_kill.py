@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.processes import local_serve_env, server_log, set_up_with_cli, start_serve, stop
+from tests.support.processes import HTTP, local_serve_env, server_log, set_up_with_cli, start_serve, stop
 from tests.support.relay import Scripted
 from tests.support.servers import serve
 from wasession.sandbox.bodies import new_wamid, text_message_body
@@ -49,7 +48,7 @@ def signed_body(n: int) -> tuple[bytes, str]:
 
 def post_all(url: str, bodies: list[tuple[bytes, str]]) -> None:
     for raw, signature in bodies:
-        answer = httpx.post(
+        answer = HTTP.post(
             url + "/webhooks/whatsapp",
             content=raw,
             headers={"Content-Type": "application/json", "X-Hub-Signature-256": signature},
@@ -87,9 +86,9 @@ def test_both_targets_get_every_body_in_order_across_failures_and_a_sigkill(
     with serve(steady) as one, serve(flaky) as two:
         proc, url = start_serve(tmp_path, env=env)
         try:
-            channel_id = httpx.get(url + "/api/v1/channels", headers=auth, timeout=10).json()[0]["id"]
+            channel_id = HTTP.get(url + "/api/v1/channels", headers=auth, timeout=10).json()[0]["id"]
             for receiver in (one, two):
-                made = httpx.post(
+                made = HTTP.post(
                     f"{url}/api/v1/channels/{channel_id}/forwards", json={"url": receiver.url}, headers=auth, timeout=10
                 )
                 assert made.status_code == 201, made.text

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import fresh_postgres_url
-from tests.support.processes import run_cli
+from tests.support.processes import HTTP, run_cli
 from tests.support.relay import Scripted
 from tests.support.servers import Receiver, answer_after, answer_ok, serve
 from tests.support.tenants import PHONES, SECRETS, tenant_env, two_tenants
@@ -204,7 +204,7 @@ def test_eight_targets_replaying_large_bodies_hold_a_few_bodies_each_and_give_th
             data = json.loads(raw)
             data["entry"][0]["changes"][0]["value"]["padding"] = "x" * 2_900_000
             raw = json.dumps(data, separators=(",", ":")).encode()
-            answer = httpx.post(
+            answer = HTTP.post(
                 a.url + "/webhooks/whatsapp",
                 content=raw,
                 headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(SECRETS["a"], raw)},

@@ -24,6 +24,7 @@ import httpx
 import psycopg
 import pytest
 
+from tests.support.processes import HTTP
 from tests.support.scale import (
     APP_SECRET,
     Deployment,
@@ -271,7 +272,7 @@ def test_processes_reconnect_after_a_postgres_restart_and_lose_nothing_acknowled
 
 def _ready(base: str) -> bool:
     try:
-        return httpx.get(base + "/readyz", timeout=2).status_code == 200
+        return HTTP.get(base + "/readyz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 

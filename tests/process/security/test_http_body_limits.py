@@ -10,8 +10,7 @@ import select
 import socket
 import time
 
-import httpx
-
+from tests.support.processes import HTTP
 from tests.support.security import Server, read_response
 
 HUGE = 300 * 1024 * 1024
@@ -99,14 +98,14 @@ def test_each_route_has_its_own_limit(module_server: Server) -> None:
     server = module_server
     auth = {"Authorization": f"Bearer {server.key}"}
     body = b"x" * (300 * 1024)  # over the 256 KiB JSON limit, under the CSV and webhook ones
-    json_api = httpx.post(server.url + "/api/v1/channels", content=body, headers=auth, timeout=10)
+    json_api = HTTP.post(server.url + "/api/v1/channels", content=body, headers=auth, timeout=10)
     assert json_api.status_code == 413, json_api.text
     assert json_api.json()["error"]["code"] == "payload_too_large"
-    csv = httpx.post(
+    csv = HTTP.post(
         server.url + "/api/v1/contacts/import", content=body, headers={**auth, "Content-Type": "text/csv"}, timeout=10
     )
     assert csv.status_code != 413, csv.text
-    webhook = httpx.post(server.url + "/webhooks/whatsapp", content=body, timeout=10)
+    webhook = HTTP.post(server.url + "/webhooks/whatsapp", content=body, timeout=10)
     assert webhook.status_code == 401, webhook.text  # read in full, then refused for the missing signature
-    too_big = httpx.post(server.url + "/webhooks/whatsapp", content=b"x" * (3 * 1024 * 1024 + 1), timeout=10)
+    too_big = HTTP.post(server.url + "/webhooks/whatsapp", content=b"x" * (3 * 1024 * 1024 + 1), timeout=10)
     assert too_big.status_code == 413, too_big.text

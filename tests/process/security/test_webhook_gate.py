@@ -270,7 +270,7 @@ def test_an_unknown_number_signed_by_a_held_secret_is_kept_counted_and_listed(se
     assert [(i["phone_number_id"], i["bodies"]) for i in items] == [(UNKNOWN, 1)]
     assert items[0]["message"].startswith(f"Meta is sending webhooks for {UNKNOWN}, which no channel has")
     assert served.api("GET", "/unrouted-numbers", served.key_b).json()["items"] == []  # not B's secret
-    metrics = httpx.get(served.url + "/metrics", timeout=10).text
+    metrics = HTTP.get(served.url + "/metrics", timeout=10).text
     assert "wasession_webhooks_unrouted_total 1.0" in metrics
 
     # In the raw log as unroutable once applied (the admin's `webhooks unroutable`).
