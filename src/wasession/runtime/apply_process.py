@@ -84,9 +84,12 @@ class ForkedChild:
         while True:
             with self._lock:
                 if self.returncode is None:
-                    pid, status = os.waitpid(self.pid, os.WNOHANG)
+                    try:
+                        pid, status = os.waitpid(self.pid, os.WNOHANG)
+                    except ChildProcessError:  # reaped by someone else: gone, its code unknown
+                        pid, status = self.pid, -1
                     if pid:
-                        self.returncode = os.waitstatus_to_exitcode(status)
+                        self.returncode = os.waitstatus_to_exitcode(status) if status >= 0 else -1
                 if self.returncode is not None:
                     return self.returncode
             if until is not None and time.monotonic() > until:

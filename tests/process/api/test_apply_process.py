@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ import pytest
 from tests.support.processes import HTTP
 from tests.support.security import wait_until
 from tests.support.served import serve_with_channel, text_message
-from wasession.runtime.apply_process import PROCESS_NAME
+from wasession.runtime.apply_process import PROCESS_NAME, ForkedChild
 from wasession.store.db import log_file_path
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
@@ -181,3 +183,20 @@ def test_a_sigterm_to_the_whole_group_is_a_stop_not_a_crash(served: Served) -> N
     lines = [json.loads(line) for line in served.log_file.read_text().splitlines() if line.startswith("{")]
     complaints = [line["msg"] for line in lines if line["level"] in ("warning", "error")]
     assert complaints == []
+
+
+def test_a_forked_child_is_waited_for_with_and_without_a_deadline_and_killed() -> None:
+    """`ForkedChild` stands in for Popen around the forked first child: serve's reader waits for its code,
+    `stop` waits with a deadline, then kills. Any child of this process (no Popen to reap it) shows it."""
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    exiting = os.posix_spawn(sys.executable, [sys.executable, "-c", "import sys; sys.exit(3)"], os.environ)
+    assert ForkedChild(exiting, ours).wait() == 3
+    sleeping = os.posix_spawn(sys.executable, [sys.executable, "-c", "import time; time.sleep(60)"], os.environ)
+    child = ForkedChild(sleeping, ours)
+    with pytest.raises(subprocess.TimeoutExpired):
+        child.wait(0.05)
+    child.kill()
+    assert child.wait(10) == -signal.SIGKILL
+    assert child.wait() == -signal.SIGKILL  # the code is kept once reaped
+    ours.close()
