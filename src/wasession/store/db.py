@@ -15,6 +15,7 @@ read sees both (the relay, the admin listing, the backlog count); a write transa
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from sqlalchemy.exc import DataError as DataError  # re-exported: a value the da
 from sqlalchemy.exc import IntegrityError as IntegrityError  # re-exported: a unique or foreign key clash
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.util import LRUCache
 
 from wasession.store.locks import WRITER_LOCK_SUFFIX, FairRLock, WriterFile
 from wasession.store.schema import webhook_log
@@ -117,6 +119,31 @@ def _driver_form(dialect: Any, statement: UpdateBase, keys: tuple[str, ...]) -> 
 # The schema name the main database's readers attach the log file under (unqualified names find it).
 LOG_SCHEMA = "webhooks"
 
+# SQLAlchemy keeps the statements it compiled per engine, keyed on the engine's dialect object. A process
+# opens several engines on one server (on SQLite a writer and a reader for the database and two for its
+# webhook log; the Simulator and the tests a set per runtime), all made below with the same dialect options,
+# so they share one dialect and one cache of compiled statements: each statement is compiled once a process,
+# not once an engine. A Simulator compiled some 50 statements again, a fifth of a service test's CPU.
+STATEMENT_CACHE_SIZE = 1500  # the distinct statements of the whole app with room to spare (SQLAlchemy: 500 an engine)
+_SHARED: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_statements(engine: Engine) -> Engine:
+    """`engine`, compiling into the dialect and statement cache of the first engine made for the same server
+    (for SQLite: the same library) with the same kind of dialect."""
+    url = engine.url
+    key = (type(engine.dialect), url.host, url.port)
+    with _SHARED_LOCK:
+        dialect, cache = _SHARED.setdefault(key, (engine.dialect, LRUCache(STATEMENT_CACHE_SIZE)))
+    if dialect is not engine.dialect:
+        if dialect.server_version_info is None:
+            # The first engine has not connected yet, so its dialect does not know the server: this
+            # engine keeps its own, which its own first connection sets up.
+            return engine
+        engine.dialect = dialect
+    return engine.execution_options(compiled_cache=cache)
+
 
 def _sqlite_engine(url: str, *, immediate: bool, attach: Path | None = None) -> Engine:
     engine = create_engine(
@@ -144,7 +171,7 @@ def _sqlite_engine(url: str, *, immediate: bool, attach: Path | None = None) -> 
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
-    return engine
+    return _shared_statements(engine)
 
 
 @dataclass
@@ -253,7 +280,7 @@ def _postgres_engine(url: str, pool_size: int) -> Engine:
         dbapi_connection.execute(f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}'")
         dbapi_connection.autocommit = autocommit
 
-    return engine
+    return _shared_statements(engine)
 
 
 def _create_private(path: Path) -> None:
