@@ -88,8 +88,9 @@ def _raise_stop(*_: object) -> None:
 def fork() -> ForkedChild | None:
     """serve's first apply process, forked now: call it once serve has imported what it runs and before it
     opens its database or starts a thread. None when a thread runs already (a fork would copy the locks it
-    holds): serve then starts its child as a new process."""
-    if threading.active_count() > 1:
+    holds), and off Linux (macOS's system libraries do not survive a fork without an exec): serve then
+    starts its child as a new process."""
+    if sys.platform != "linux" or threading.active_count() > 1:
         return None
     ours, theirs = socket.socketpair()
     for stream in (sys.stdout, sys.stderr):  # else the child would write serve's buffered output again

@@ -21,7 +21,7 @@ when serve dies (SIGKILL included), so no apply process outlives its serve. When
 serve starts another. A body the dead child had not committed is still unprocessed in the log, and
 the next one applies it (applying is idempotent, R4, R15).
 
-The first child is forked from serve (`apply_child.fork`), before serve opens its database or starts a
+On Linux the first child is forked from serve (`apply_child.fork`), before serve opens its database or starts a
 thread: it has every module serve imported already. A child started as a new Python process spent
 0.5-0.7 s of CPU importing them again, a third of what starting serve costs (issue 24). A replacement
 is started as a new process (`python -m wasession.runtime.apply_child`): by then serve runs threads,
