@@ -86,9 +86,9 @@ def serve(
     _refuse_busy_port(config.host, config.port)  # before anything is created: a key, a database
     clock = AcceleratedClock(sandbox_speed) if sandbox_speed is not None else None
     # An accelerated clock lives in this process only: the child would apply on real time.
-    in_child = config.apply_process and sandbox_speed is None
+    apply_in_child = config.apply_process and sandbox_speed is None
     # Before the database is opened and any thread started: the child shares what was imported (issue 24).
-    forked = apply_child.fork() if in_child else None
+    forked = apply_child.fork() if apply_in_child else None
     runtime = open_runtime(ctx, clock=clock, sandbox_base_url=base + SANDBOX_GRAPH_PATH)
     try:
         _refuse_beside_a_fast_server(runtime)
@@ -110,7 +110,7 @@ def serve(
     pump = WebhookPump(fake, runtime.clock, base + "/webhooks/whatsapp")
 
     def start() -> None:
-        workers = runtime.start_workers(apply_process=in_child, log_format=log_format, forked=forked)
+        workers = runtime.start_workers(apply_process=apply_in_child, log_format=log_format, forked=forked)
         if sandboxes:
             workers.add_loop("sandbox-webhooks", pump.step, fake.next_webhook_at).start()
         if sandbox_speed is not None:

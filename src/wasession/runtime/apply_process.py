@@ -86,10 +86,10 @@ class ForkedChild:
                 if self.returncode is None:
                     try:
                         pid, status = os.waitpid(self.pid, os.WNOHANG)
+                        if pid:
+                            self.returncode = os.waitstatus_to_exitcode(status)
                     except ChildProcessError:  # reaped by someone else: gone, its code unknown
-                        pid, status = self.pid, -1
-                    if pid:
-                        self.returncode = os.waitstatus_to_exitcode(status) if status >= 0 else -1
+                        self.returncode = -1
                 if self.returncode is not None:
                     return self.returncode
             if until is not None and time.monotonic() > until:
