@@ -23,7 +23,7 @@ from wasession.store import outbox as outbox_store
 from wasession.store.channels import Channel
 from wasession.store.db import Connection
 from wasession.store.messages import MessageRow
-from wasession.store.sessions import SessionRow
+from wasession.store.outbox import SessionCheck
 
 
 @dataclass(frozen=True)
@@ -68,18 +68,15 @@ def claim(
             continue
         claimed += len(rows)
         secrets = channel_store.secrets_of(conn, ctx.box, channel.id)
-        sessions = outbox_store.sessions_by_id(conn, (m.session_id for m in rows))
-        contacts = outbox_store.contacts_by_id(conn, (s.contact_id for s in sessions.values()))
         jobs: list[Job] = []
-        for message in rows:
-            session = sessions[message.session_id]
+        for message, session in rows:
             reason = skip_reason(message, session, channel.policy, now)
             if reason is not None:
                 record_skip(conn, channel, message, session, reason, now)
                 report.skipped += 1
                 metrics.send_outcome(message.kind, "skipped")
                 continue
-            to, recipient = contacts[session.contact_id].send_address()
+            to, recipient = session.send_address()
             later = pacer.take(pacer_key(channel.id, to, recipient), now)
             if later is not None:
                 message_store.update_message(conn, message.id, next_attempt_at=later)
@@ -94,7 +91,7 @@ def claim(
     return out, claimed
 
 
-def skip_reason(message: MessageRow, session: SessionRow, policy: Policy, now: datetime) -> str | None:
+def skip_reason(message: MessageRow, session: SessionCheck, policy: Policy, now: datetime) -> str | None:
     """Why this message must not go out now, or None."""
     if message.kind != MessageKind.REMINDER:
         if message.kind == MessageKind.AGENT and not session.window_open(now):

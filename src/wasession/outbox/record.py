@@ -26,6 +26,7 @@ from wasession.store import sessions as session_store
 from wasession.store.channels import Channel
 from wasession.store.db import Connection
 from wasession.store.messages import MessageRow
+from wasession.store.outbox import SessionCheck
 from wasession.store.sessions import SessionRow
 from wasession.whatsapp.client import SendResult
 
@@ -186,7 +187,7 @@ def _record_failed(
 
 
 def record_skip(
-    conn: Connection, channel: Channel, message: MessageRow, session: SessionRow, reason: str, now: datetime
+    conn: Connection, channel: Channel, message: MessageRow, session: SessionCheck, reason: str, now: datetime
 ) -> None:
     message_store.update_message(conn, message.id, status=MessageStatus.SKIPPED, status_at=now, error_detail=reason)
     activity.log.info("session %s on %r: %s message not sent (%s)", session.id, channel.name, message.kind, reason)

@@ -80,8 +80,12 @@ class Contact:
         }
 
     def send_address(self) -> tuple[str | None, str | None]:
-        """(to, recipient): the phone number when known, else the business-scoped user id."""
-        return (self.wa_id, None) if self.wa_id else (None, self.user_id)
+        return send_address(self.wa_id, self.user_id)
+
+
+def send_address(wa_id: str | None, user_id: str | None) -> tuple[str | None, str | None]:
+    """(to, recipient): the phone number when known, else the business-scoped user id."""
+    return (wa_id, None) if wa_id else (None, user_id)
 
 
 def _contact(row: Any) -> Contact:

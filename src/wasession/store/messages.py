@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -75,6 +75,11 @@ class MessageRow:
     next_attempt_at: datetime | None
     silence_t: datetime | None
     author: str | None = None  # the dashboard user who wrote an agent message
+
+
+# The outbox's claim converts its rows positionally: the fields follow the table's columns.
+if tuple(f.name for f in fields(MessageRow)) != tuple(messages.c.keys()):
+    raise RuntimeError("MessageRow's fields must be the messages table's columns, in the same order")
 
 
 class MessageUpdate(TypedDict, total=False):

@@ -5,18 +5,17 @@ Outbound `messages` rows are the outbox (see store/messages.py); the sender (was
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Connection, Exists, bindparam, case, exists, func, or_, select, update
 
-from wasession.domain.states import MessageStatus, ReminderState
-from wasession.store.contacts import Contact
+from wasession.domain.states import Awaiting, MessageStatus, ReminderState, SessionStatus
+from wasession.store.contacts import send_address
 from wasession.store.db import executemany
-from wasession.store.messages import MessageRow, message_from
+from wasession.store.messages import MessageRow
 from wasession.store.schema import channels, contacts, messages, sessions
-from wasession.store.sessions import SessionRow
 
 
 def _has_pending(*when: ColumnElement[bool]) -> Exists:
@@ -48,8 +47,8 @@ _HEADS = select(
 ).where(channels.c.sending_paused_reason.is_(None))
 _SENDING = (
     update(messages)
-    .where(messages.c.id == bindparam("mid"))
-    .values(status=MessageStatus.SENDING.value, status_at=bindparam("now"), attempts=bindparam("n"))
+    .where(messages.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status=MessageStatus.SENDING.value, status_at=bindparam("now"), attempts=messages.c.attempts + 1)
 )
 # A status webhook naming the message by its callback data may have got here first: then the status it
 # set stays, and only the wamid is added.
@@ -103,42 +102,82 @@ def heads(conn: Connection) -> list[Head]:
     return [Head(bool(r.ready), r.earliest) for r in conn.execute(_HEADS)]
 
 
-def claim_ready(conn: Connection, channel_id: int, now: datetime, limit: int) -> list[MessageRow]:
-    """The channel's ready messages, oldest retry first, locked against other senders (PostgreSQL)."""
-    rows = conn.execute(
-        select(messages)
-        .where(
-            messages.c.channel_id == channel_id,
-            messages.c.status == MessageStatus.PENDING.value,
-            or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
+@dataclass(frozen=True)
+class SessionCheck:
+    """What the claim reads of a claimed message's session: what R6 and the agent's window check again at
+    the moment of sending, and where the message goes (the contact's phone number or user id)."""
+
+    id: int
+    status: SessionStatus
+    last_customer_at: datetime
+    awaiting: Awaiting
+    window_closes_at: datetime
+    reminder_state: ReminderState
+    wa_id: str | None
+    user_id: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.status == SessionStatus.ACTIVE
+
+    def window_open(self, now: datetime) -> bool:
+        return self.active and now < self.window_closes_at
+
+    def send_address(self) -> tuple[str | None, str | None]:
+        return send_address(self.wa_id, self.user_id)
+
+
+_CLAIM = (
+    select(
+        messages,
+        sessions.c.status.label("s_status"),
+        sessions.c.last_customer_at.label("s_last_customer_at"),
+        sessions.c.awaiting.label("s_awaiting"),
+        sessions.c.window_closes_at.label("s_window_closes_at"),
+        sessions.c.reminder_state.label("s_reminder_state"),
+        contacts.c.wa_id.label("c_wa_id"),
+        contacts.c.user_id.label("c_user_id"),
+    )
+    .join(sessions, sessions.c.id == messages.c.session_id)
+    .join(contacts, contacts.c.id == sessions.c.contact_id)
+    .where(
+        messages.c.channel_id == bindparam("channel_id"),
+        messages.c.status == MessageStatus.PENDING.value,
+        or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= bindparam("now")),
+    )
+    .order_by(messages.c.next_attempt_at, messages.c.id)
+    .limit(bindparam("limit"))
+    # Only the messages are locked: a session row stays free for the apply and the due loop.
+    .with_for_update(skip_locked=True, of=messages)
+)
+_MESSAGE_COLUMNS = len(messages.c)
+
+
+def claim_ready(conn: Connection, channel_id: int, now: datetime, limit: int) -> list[tuple[MessageRow, SessionCheck]]:
+    """The channel's ready messages, oldest retry first, locked against other senders (PostgreSQL), each
+    with its session's check: one statement, reading only the session and contact columns the claim uses."""
+    claimed: list[tuple[MessageRow, SessionCheck]] = []
+    for row in conn.execute(_CLAIM, {"channel_id": channel_id, "now": now, "limit": limit}):
+        message = MessageRow(*row[:_MESSAGE_COLUMNS])
+        status, last_customer_at, awaiting, window_closes_at, reminder_state, wa_id, user_id = row[_MESSAGE_COLUMNS:]
+        check = SessionCheck(
+            message.session_id,
+            SessionStatus(status),
+            last_customer_at,
+            Awaiting(awaiting),
+            window_closes_at,
+            ReminderState(reminder_state),
+            wa_id,
+            user_id,
         )
-        .order_by(messages.c.next_attempt_at, messages.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).mappings()
-    return [message_from(r) for r in rows]
-
-
-def sessions_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, SessionRow]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = conn.execute(select(sessions).where(sessions.c.id.in_(wanted))).mappings()
-    return {int(r["id"]): SessionRow(**dict(r)) for r in rows}
-
-
-def contacts_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Contact]:
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    rows = conn.execute(select(contacts).where(contacts.c.id.in_(wanted))).mappings()
-    return {int(r["id"]): Contact(**dict(r)) for r in rows}
+        claimed.append((message, check))
+    return claimed
 
 
 def mark_sending(conn: Connection, claimed: Sequence[MessageRow], now: datetime) -> None:
     """Committed before any request leaves: a crash from then on is `unknown`, never a resend."""
     if claimed:
-        executemany(conn, _SENDING, [{"mid": m.id, "n": m.attempts + 1, "now": now} for m in claimed])
+        conn.execute(_SENDING, {"ids": [m.id for m in claimed], "now": now})
 
 
 def mark_accepted(conn: Connection, wamids: Sequence[tuple[int, str]], now: datetime) -> None:
