@@ -115,9 +115,10 @@ class AckFront:
         if decision.accepted:
             queued = self.ingestor.submit_nowait(body, header, judged=decision.version)
             if queued is None:  # the writer is far behind: wait for room in a worker thread
-                queued = await run_in_threadpool(partial(self.ingestor.submit, body, header, judged=decision.version))
+                waited = await run_in_threadpool(partial(self.ingestor.submit, body, header, judged=decision.version))
+                queued = asyncio.wrap_future(waited)
             try:
-                result = await asyncio.wrap_future(queued)  # group commit: answered once committed
+                result = await queued  # group commit: answered once committed
             except Refused as refused:  # judged on secrets rotated since: judged again, refused
                 decision = refused.decision
         if not decision.accepted:

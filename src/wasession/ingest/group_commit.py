@@ -6,6 +6,7 @@ apply queue (`apply_queue.py`) applies logged bodies right behind, in batches.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -29,8 +30,11 @@ MAX_GROUP = 500  # bodies per group-commit transaction
 MAX_WAITING = 4000
 CONFLICT_RETRIES = 3
 
+# A thread waits on a concurrent future; the ack path, on its event loop, on one of the loop's own.
+Promise = Future[IngestResult] | asyncio.Future[IngestResult]
 # (body, signature, kind, the secrets version it was judged under or None, its future)
-_Waiting = tuple[bytes, str | None, int, int | None, Future[IngestResult]]
+_Waiting = tuple[bytes, str | None, int, int | None, Promise]
+_Outcome = tuple[Promise, IngestResult | BaseException]
 # Keys, not values: every change also says `"field": "messages"`. Inside a JSON string a quote is
 # escaped, so these bytes are a key wherever they appear.
 _STATUSES_KEY = re.compile(rb'"statuses"\s*:')
@@ -114,13 +118,15 @@ class GroupCommit:
         *,
         wait: bool = True,
         judged: int | None = None,
-    ) -> Future[IngestResult] | None:
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> Promise | None:
         """Queue a body for the next group; the future resolves after the commit. While
         `max_waiting` bodies are queued it waits for room (call it from a worker thread then), or
         with `wait=False` returns None at once. `kind`: `webhook_log.KIND_*`, told from the bytes
         when not given. `judged`: the secrets version the body was accepted under, checked again
-        before it is logged."""
-        future: Future[IngestResult] = Future()
+        before it is logged. `loop`: the running event loop the call comes from; the future is then
+        the loop's, and a group's futures on one loop are resolved in one call to it."""
+        future: Promise = Future() if loop is None else loop.create_future()
         kind = body_kind(raw) if kind is None else kind
         with self._lock:
             while len(self._waiting) >= self._max_waiting:
@@ -159,15 +165,13 @@ class GroupCommit:
                 results = self._write([(raw, signature, kind) for raw, signature, kind, _, _ in group])
             except BaseException as exc:  # never leave a request waiting forever
                 log.exception("webhook group commit of %d failed", len(group))
-                for *_, future in group:
-                    future.set_exception(exc)
+                _settle([(future, exc) for *_, future in group])
                 continue
             try:
                 self._on_commit()
             except Exception:  # committed is committed: a failed wake-up must not turn the 200s into errors
                 log.exception("waking the apply queue after a webhook group failed")
-            for (*_, future), result in zip(group, results, strict=True):
-                future.set_result(result)
+            _settle([(future, result) for (*_, future), result in zip(group, results, strict=True)])
 
     def _still_valid(self, group: list[_Waiting]) -> list[_Waiting]:
         """The bodies of `group` still accepted under the secrets as stored now; the others' futures
@@ -176,14 +180,16 @@ class GroupCommit:
             return group
         current = self._gate.version()
         kept: list[_Waiting] = []
+        refused: list[_Outcome] = []
         for waiting in group:
             raw, signature, _, judged, future = waiting
             if judged is not None and judged != current:
                 decision = self._gate.judge(raw, signature or "")
                 if not decision.accepted:
-                    future.set_exception(Refused(decision))
+                    refused.append((future, Refused(decision)))
                     continue
             kept.append(waiting)
+        _settle(refused)
         return kept
 
     def _write(self, bodies: list[tuple[bytes, str | None, int]]) -> list[IngestResult]:
@@ -203,3 +209,33 @@ class GroupCommit:
         self.largest = max(self.largest, len(bodies))
         log.debug("logged %d webhook bodies in %.1f ms", len(bodies), (time.perf_counter() - started) * 1000)
         return results
+
+
+def _settle(outcomes: list[_Outcome]) -> None:
+    """Each future given its outcome: a thread's at once; an event loop's in one call on that loop for the
+    whole group, so a group of 500 acks wakes the loop once instead of 500 times."""
+    on_loops: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for future, outcome in outcomes:
+        if isinstance(future, asyncio.Future):
+            on_loops.setdefault(future.get_loop(), []).append((future, outcome))
+        else:
+            _set(future, outcome)
+    for loop, owned in on_loops.items():
+        try:
+            loop.call_soon_threadsafe(_set_all, owned)
+        except RuntimeError:  # the loop has closed (serve stopped): nobody waits for these answers
+            log.debug("webhook group committed after its event loop closed; %d answers dropped", len(owned))
+
+
+def _set_all(outcomes: list[_Outcome]) -> None:
+    for future, outcome in outcomes:
+        _set(future, outcome)
+
+
+def _set(future: Promise, outcome: IngestResult | BaseException) -> None:
+    if future.done():  # an event loop's future cancelled: its request went away
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)

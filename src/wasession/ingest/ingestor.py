@@ -9,6 +9,7 @@ tests and admin commands that must see the state a webhook leads to).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -70,14 +71,17 @@ class Ingestor:
         body judged under an older one is judged again before it is logged (the future raises
         `gate.Refused` if it is refused then)."""
         future = self._group.submit(raw, signature, kind, judged=judged)
-        assert future is not None
+        assert isinstance(future, Future)
         return future
 
     def submit_nowait(
         self, raw: bytes, signature: str | None, kind: int | None = None, *, judged: int | None = None
-    ) -> Future[IngestResult] | None:
-        """`submit` from the event loop: None instead of waiting when the writer is far behind."""
-        return self._group.submit(raw, signature, kind, wait=False, judged=judged)
+    ) -> asyncio.Future[IngestResult] | None:
+        """`submit` from a running event loop, answered on that loop: None instead of waiting when the
+        writer is far behind."""
+        future = self._group.submit(raw, signature, kind, wait=False, judged=judged, loop=asyncio.get_running_loop())
+        assert future is None or isinstance(future, asyncio.Future)
+        return future
 
     def ingest(self, raw: bytes, signature: str | None = None) -> IngestResult:
         """Log a body and apply everything waiting, in this thread; its result. Without `signature`

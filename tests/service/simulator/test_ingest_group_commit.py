@@ -6,6 +6,7 @@ directly on `GroupCommit` to control which bodies share a transaction.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -192,6 +193,51 @@ def test_bodies_waiting_for_the_writer_share_one_transaction(sim: Simulator, mon
     applied = sim.runtime.ingestor.drain()
     assert len(applied) == 11 and all(r.opened == 1 for r in applied.values())
     assert inbound(sim) == 11 and count(sim, webhook_log, webhook_log.c.processed_at.is_(None)) == 0
+
+
+def test_a_groups_answers_on_an_event_loop_wake_it_once(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ack path waits on its event loop's own futures: the writer answers a whole group with one call to
+    the loop (one wake-up), and a group that fails answers each of them with its error."""
+    ch = sim.add_channel()
+    group = writer(sim)
+    started, release = gate_first_group(monkeypatch)
+    thread_future = group.submit(body(sim, ch, "4900"), None)  # a thread's future, answered in the writer
+    assert started.wait(WAIT)
+
+    async def acks() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        calls: list[int] = []
+        real = loop.call_soon_threadsafe
+
+        def counted(callback: Any, *args: Any) -> Any:
+            calls.append(1)
+            return real(callback, *args)
+
+        loop.call_soon_threadsafe = counted
+        waiting = [group.submit(body(sim, ch, f"49{n:02d}"), None, wait=False, loop=loop) for n in range(1, 11)]
+        assert all(isinstance(f, asyncio.Future) for f in waiting)
+        release.set()
+        answers = await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), WAIT)
+        return [calls, answers]
+
+    calls, answers = asyncio.run(acks())
+    assert isinstance(thread_future.result(WAIT), IngestResult)
+    assert all(isinstance(a, IngestResult) and not a.replay for a in answers)
+    assert len({a.log_id for a in answers}) == 10 and calls == [1]
+    assert count(sim, webhook_log) == 11
+
+    def failing(conn: Any, bodies: Any, now: Any) -> list[IngestResult]:
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(group_commit, "log_bodies", failing)
+
+    async def refused() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        waiting = [group.submit(body(sim, ch, f"48{n:02d}"), None, wait=False, loop=loop) for n in range(3)]
+        return await asyncio.wait_for(asyncio.gather(*waiting, return_exceptions=True), WAIT)
+
+    assert all(isinstance(a, RuntimeError) for a in asyncio.run(refused()))
+    assert count(sim, webhook_log) == 11
 
 
 def test_a_group_that_cannot_commit_fails_its_requests_and_stores_nothing(
