@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -89,11 +89,15 @@ def send_address(wa_id: str | None, user_id: str | None) -> tuple[str | None, st
 
 
 def _contact(row: Any) -> Contact:
-    return Contact(**dict(row))
+    return Contact(*row)  # every statement here selects the table's columns, in Contact's order
+
+
+if tuple(f.name for f in fields(Contact)) != tuple(contacts.c.keys()):
+    raise RuntimeError("Contact's fields must be the contacts table's columns, in the same order")
 
 
 def get(conn: Connection, contact_id: int) -> Contact | None:
-    row = conn.execute(_GET, {"b_id": contact_id}).mappings().first()
+    row = conn.execute(_GET, {"b_id": contact_id}).first()
     return _contact(row) if row else None
 
 
@@ -102,8 +106,9 @@ def get_many(conn: Connection, contact_ids: Collection[int]) -> dict[int, Contac
     ids = sorted(set(contact_ids))
     found: dict[int, Contact] = {}
     for i in range(0, len(ids), IDS_PER_QUERY):
-        for row in conn.execute(_GET_MANY, {"b_ids": ids[i : i + IDS_PER_QUERY]}).mappings():
-            found[row["id"]] = _contact(row)
+        for row in conn.execute(_GET_MANY, {"b_ids": ids[i : i + IDS_PER_QUERY]}):
+            contact = _contact(row)
+            found[contact.id] = contact
     return found
 
 
@@ -111,7 +116,7 @@ def find(conn: Connection, workspace_id: int, *, wa_id: str | None, user_id: str
     if not wa_id and not user_id:
         return None
     params = {"b_ws": workspace_id, "b_wa_id": wa_id, "b_user_id": user_id}
-    rows = [_contact(r) for r in conn.execute(_FIND[bool(wa_id), bool(user_id)], params).mappings()]
+    rows = [_contact(r) for r in conn.execute(_FIND[bool(wa_id), bool(user_id)], params)]
     # wa_id is the primary key of a person (R1); a user_id match is the fallback.
     for c in rows:
         if wa_id and c.wa_id == wa_id:
@@ -223,8 +228,9 @@ def find_many(
     for key, values in (("wa_id", sorted(set(wa_ids))), ("user_id", sorted(set(user_ids)))):
         for i in range(0, len(values), IDS_PER_QUERY):
             params = {"b_ws": workspace_id, "b_keys": values[i : i + IDS_PER_QUERY]}
-            for row in conn.execute(_FIND_MANY[key], params).mappings():
-                found[row["id"]] = _contact(row)
+            for row in conn.execute(_FIND_MANY[key], params):
+                contact = _contact(row)
+                found[contact.id] = contact
     return list(found.values())
 
 
@@ -251,4 +257,4 @@ def page_in_workspace(
         query = query.where(contacts.c.wa_id == wa_id)
     if after_id is not None:
         query = query.where(contacts.c.id > after_id)
-    return [_contact(r) for r in conn.execute(query.order_by(contacts.c.id).limit(limit)).mappings()]
+    return [_contact(r) for r in conn.execute(query.order_by(contacts.c.id).limit(limit))]
