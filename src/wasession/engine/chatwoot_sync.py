@@ -367,6 +367,10 @@ class ChatwootSend(CloudClient):
         self.sync = sync
         self.connection = connection
 
+    @property
+    def wire(self) -> None:  # its calls are blocking ones (outbound/http.py): the sender runs them in a thread
+        return None
+
     def _create(
         self, to: str | None, recipient: str | None, content: str, callback: str | None, template: dict[str, object]
     ) -> SendResult:

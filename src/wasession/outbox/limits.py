@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 from collections import deque
 from datetime import datetime, timedelta
 
 from wasession.domain.clock import Clock
-from wasession.outbox.jobs import Deferred
 from wasession.outbox.ratelimit import SharedRateLimiter
 from wasession.store.channels import Channel
 
@@ -112,24 +110,20 @@ class ChannelLimits:
         self.shared = shared  # None: this process's held slots are the whole limit
         self.held = HeldSlots()
 
-    def take(self, channel: Channel) -> Deferred | None:
-        """None once a slot is held (give it back with `release`); else when to try again."""
+    def try_take(self, channel: Channel, now: datetime) -> datetime | None:
+        """None once a slot is held (give it back with `release`); else when one may be free. The
+        sender waits up to MAX_SLOT_WAIT for it with a real clock, and defers the message otherwise."""
         limit = channel.rate_limit_per_second
         if self.shared is not None:
             limit = effective_rate(limit)
-        real_time = self.clock.is_real
         key = channel.id
-        while True:
-            now = self.clock.now()
-            later = self.held.take(key, limit, now)
+        later = self.held.take(key, limit, now)
+        if later is None:
+            later = self.shared.take(key, limit, now) if self.shared is not None else None
             if later is None:
-                later = self.shared.take(key, limit, now) if self.shared is not None else None
-                if later is None:
-                    return None
-                self.held.release(key, None)
-            if not real_time or later - now > MAX_SLOT_WAIT:
-                return Deferred(later)
-            time.sleep(max(0.001, (later - now).total_seconds()))
+                return None
+            self.held.release(key, None)
+        return later
 
     def release(self, channel: Channel) -> None:
         """After the request's answer (or failure): the slot stays held for one more second."""

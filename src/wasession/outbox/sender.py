@@ -4,13 +4,18 @@ A message goes pending -> sending (committed before the request leaves) -> accep
 found in `sending` after a crash may or may not have reached Meta, so it becomes `unknown` and is
 never sent again. Reminders are re-checked against R6 at the moment of sending.
 
+The requests run as tasks on an event loop of their own (`whatsapp/wire.py`: a thread per request cost
+a third of `serve`'s CPU at 1,000 sends a second); a client without a wire (the in-process fake's,
+a Chatwoot connection's) runs its blocking call in a thread of the sender's pool.
+
 Channels are isolated from each other: a channel whose Graph origin is slow or hangs keeps only its own
-messages waiting. Its requests never take more than `concurrency` of the pool's threads (the pool has a
+messages waiting. Its requests never take more than `concurrency` of the sends in flight (there is a
 reserve beyond that), and the loop records whatever has finished without waiting for the stragglers.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -19,17 +24,19 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from wasession.lifecycle.context import ServiceContext
 from wasession.observability import metrics
 from wasession.outbox import claim, record, request
-from wasession.outbox.jobs import Attempt, Job, SendReport
-from wasession.outbox.limits import ChannelLimits, RecipientPacer
+from wasession.outbox.jobs import Attempt, Deferred, Job, SendReport
+from wasession.outbox.limits import MAX_SLOT_WAIT, ChannelLimits, RecipientPacer
 from wasession.outbox.ratelimit import SharedRateLimiter
 from wasession.store import outbox as outbox_store
 from wasession.store.channels import Channel
 from wasession.store.db import Connection
-from wasession.whatsapp.client import CloudClient
+from wasession.whatsapp.client import CloudClient, SendResult
+from wasession.whatsapp.wire import Wire
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +67,7 @@ class Sender:
         batch_size: int = 200,
         concurrency: int = 16,
         limiter: SharedRateLimiter | None = None,
+        wire: Wire | None = None,
     ) -> None:
         self.ctx = ctx
         self.client_for = client_for
@@ -68,13 +76,19 @@ class Sender:
         self.limiter = limiter  # shared by the processes on PostgreSQL; None: this process's held slots only
         self.pacer = RecipientPacer()
         self.limits = ChannelLimits(ctx.clock, limiter)
-        # Threads beyond `concurrency` for the other channels while one channel's origin holds all of its own.
+        # Sends beyond `concurrency` for the other channels while one channel's origin holds all of its own.
         self.reserve = max(2, concurrency // 4)
+        # The loop the requests run on: the runtime's, shared with its Graph transport; else one of its own.
+        self._wire = wire or Wire("wasession-send")
+        self._own_wire = wire is None
+        # Blocking calls (a client without a wire, the shared limiter's SQL); threads start only when used.
         self._pool = ThreadPoolExecutor(max_workers=concurrency + self.reserve, thread_name_prefix="wasession-send")
         self._round = 0  # which channel goes first in the next claim, so none is always last
         self.stopping = threading.Event()  # set on shutdown: record the batch in flight, claim no more
 
     def close(self) -> None:
+        if self._own_wire:
+            self._wire.close()
         self._pool.shutdown(wait=True)
 
     def next_attempt_at(self) -> datetime | None:
@@ -120,7 +134,7 @@ class Sender:
                 jobs, claimed = ([], 0) if stop else self._claim(conn, in_flight, report)
             rounds += 1 if claimed else 0  # polls while only stragglers are out do not use up the rounds
             if jobs:
-                batches.append([_Flight(job, self._pool.submit(self._send, job)) for job in jobs])
+                batches.append(self._start(jobs))
             # Every claimed row leaves the ready set (sending, skipped or due later), so this ends.
             idle = not claimed
             if idle and not batches and not stragglers:
@@ -146,18 +160,46 @@ class Sender:
 
     # -- the request itself, outside any transaction ---------------------------------------------
 
-    def _send(self, job: Job) -> Attempt:
-        deferred = self.limits.take(job.channel)
+    def _start(self, jobs: list[Job]) -> list[_Flight]:
+        """The batch's requests, started on the wire's loop in one hand-over. Each job's client is chosen
+        here, in the sender's thread: choosing may read the database."""
+        clients = [self.client_for(job.channel) for job in jobs]
+        futures = self._wire.start(
+            [partial(self._send, client, job) for client, job in zip(clients, jobs, strict=True)]
+        )
+        return [_Flight(job, future) for job, future in zip(jobs, futures, strict=True)]
+
+    async def _send(self, client: CloudClient, job: Job) -> Attempt:
+        deferred = await self._take_slot(job.channel)
         if deferred is not None:
             return deferred
         began = time.monotonic()
         try:
-            return request.send(self.client_for(job.channel), job)
-        except Exception as exc:  # every outcome is recorded; nothing escapes the pool
+            return await request.send_async(client, job, self._in_thread)
+        except Exception as exc:  # every outcome is recorded; nothing escapes the loop
             return exc
         finally:
             metrics.send_answered(time.monotonic() - began)
             self.limits.release(job.channel)
+
+    async def _take_slot(self, channel: Channel) -> Deferred | None:
+        """A rate-limit slot for one request: None once held, else when to try again. A wait of up to
+        MAX_SLOT_WAIT (real clock only) is a sleep on the loop; the shared limiter asks PostgreSQL, in
+        a thread."""
+        while True:
+            now = self.limits.clock.now()
+            if self.limits.shared is None:
+                later = self.limits.try_take(channel, now)
+            else:
+                later = await asyncio.get_running_loop().run_in_executor(self._pool, self.limits.try_take, channel, now)
+            if later is None:
+                return None
+            if not self.limits.clock.is_real or later - now > MAX_SLOT_WAIT:
+                return Deferred(later)
+            await asyncio.sleep(max(0.001, (later - now).total_seconds()))
+
+    async def _in_thread(self, call: Callable[[], SendResult]) -> SendResult:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     def _record(self, conn: Connection, done: list[_Flight], report: SendReport) -> None:
         attempts = [f.future.result() for f in done]

@@ -33,7 +33,8 @@ from wasession.store import forwards as forward_store
 from wasession.store import notify
 from wasession.store.channels import Channel
 from wasession.whatsapp.client import CloudClient
-from wasession.whatsapp.transport import HttpxTransport, PooledTransport, Transport
+from wasession.whatsapp.transport import HttpxTransport, Transport
+from wasession.whatsapp.wire import Wire, WireTransport
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +63,15 @@ class Workers:
         self.prune_webhooks = prune_webhooks
         self.due = DueWorker(ctx, batch_size=settings.engine_batch_size)
         # An injected client (the Simulator's, on the in-process fake) is used as it is; otherwise
-        # sends go over pooled standard-library connections (whatsapp/transport.py says why).
+        # Graph calls go over keep-alive connections on the wire's event loop, where the sender's
+        # requests run too (whatsapp/wire.py says why).
+        self.wire = Wire("wasession-send")
         self.graph: Transport = (
             HttpxTransport(http)
             if http is not None
-            else PooledTransport(timeout=15.0, connect_timeout=5.0, max_idle_per_origin=settings.sender_concurrency)
+            else WireTransport(
+                self.wire, timeout=15.0, connect_timeout=5.0, max_idle_per_origin=settings.sender_concurrency
+            )
         )
         # Sandbox channels send to the built-in fake Cloud API wherever this process serves it.
         self.sandbox_base_url = sandbox_base_url
@@ -82,7 +87,11 @@ class Workers:
         # issue 22: channels connected to Chatwoot with send_via=chatwoot send through their Chatwoot.
         self.chatwoot = ChatwootSync(ctx, policy=self.event_dispatch.policy)
         self.sender = Sender(
-            ctx, self.sender_client_for, concurrency=settings.sender_concurrency, limiter=self.rate_limiter
+            ctx,
+            self.sender_client_for,
+            concurrency=settings.sender_concurrency,
+            limiter=self.rate_limiter,
+            wire=self.wire,
         )
         self.loops: list[Loop] = []
         self.owner = owner
@@ -226,3 +235,4 @@ class Workers:
         if self.rate_limiter is not None:
             self.rate_limiter.close()
         self.graph.close()
+        self.wire.close()

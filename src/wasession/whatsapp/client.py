@@ -30,7 +30,16 @@ from wasession.whatsapp.errors import (
 from wasession.whatsapp.templates import MAX_PAGES as MAX_TEMPLATE_PAGES
 from wasession.whatsapp.templates import Template
 from wasession.whatsapp.templates import parse_page as parse_template_page
-from wasession.whatsapp.transport import BadUrl, HttpxTransport, MaybeSent, NotSent, RawResponse, Transport
+from wasession.whatsapp.transport import (
+    BadUrl,
+    HttpxTransport,
+    MaybeSent,
+    NotSent,
+    RawResponse,
+    Transport,
+    TransportError,
+)
+from wasession.whatsapp.wire import WireTransport
 
 DEFAULT_GRAPH_VERSION = "v25.0"
 DEFAULT_BASE_URL = "https://graph.facebook.com"
@@ -73,14 +82,15 @@ class CloudClient:
         callback_data: str | None = None,
         reply_to: str | None = None,
     ) -> SendResult:
-        payload = _addressed(to, recipient)
-        payload["type"] = "text"
-        payload["text"] = {"preview_url": preview_url, "body": body}
-        if reply_to:
-            payload["context"] = {"message_id": reply_to}
-        if callback_data is not None:
-            payload["biz_opaque_callback_data"] = callback_data
-        return self._post(phone_number_id, access_token, payload)
+        payload = text_payload(
+            to=to,
+            recipient=recipient,
+            body=body,
+            preview_url=preview_url,
+            callback_data=callback_data,
+            reply_to=reply_to,
+        )
+        return self.send(phone_number_id, access_token, payload)
 
     def send_template(
         self,
@@ -94,16 +104,35 @@ class CloudClient:
         body_parameters: Sequence[str] | Mapping[str, str] = (),
         callback_data: str | None = None,
     ) -> SendResult:
-        template: dict[str, Any] = {"name": name, "language": {"code": language}}
-        parameters = _template_parameters(body_parameters)
-        if parameters:
-            template["components"] = [{"type": "body", "parameters": parameters}]
-        payload = _addressed(to, recipient)
-        payload["type"] = "template"
-        payload["template"] = template
-        if callback_data is not None:
-            payload["biz_opaque_callback_data"] = callback_data
-        return self._post(phone_number_id, access_token, payload)
+        payload = template_payload(
+            to=to,
+            recipient=recipient,
+            name=name,
+            language=language,
+            body_parameters=body_parameters,
+            callback_data=callback_data,
+        )
+        return self.send(phone_number_id, access_token, payload)
+
+    def send(self, phone_number_id: str, access_token: str, payload: dict[str, Any]) -> SendResult:
+        """POST a message payload (`text_payload`, `template_payload`) in this thread."""
+        return _result(self._send_raw(phone_number_id, access_token, payload), phone_number_id)
+
+    @property
+    def wire(self) -> WireTransport | None:
+        """The transport whose event loop may carry this client's sends (`send_on_wire`); None: sends
+        need a thread (the in-process fake's httpx client, a Chatwoot connection)."""
+        return self._http if isinstance(self._http, WireTransport) else None
+
+    async def send_on_wire(self, phone_number_id: str, access_token: str, payload: dict[str, Any]) -> SendResult:
+        """`send`, awaited on the loop of `wire` (which must not be None)."""
+        assert isinstance(self._http, WireTransport)
+        url, content, headers = self._send_request(phone_number_id, access_token, payload)
+        try:
+            response = await self._http.exchange("POST", url, content, headers)
+        except TransportError as exc:
+            raise self._send_failure(phone_number_id, exc) from exc
+        return _result(response, phone_number_id)
 
     def phone_number(self, phone_number_id: str, access_token: str) -> PhoneNumberInfo:
         """`GET /{version}/{phone-number-id}` with the channel's own token: the number exists and the token
@@ -159,30 +188,34 @@ class CloudClient:
             payload["typing_indicator"] = {"type": "text"}
         _accepted_json(self._send_raw(phone_number_id, access_token, payload))
 
-    def _post(self, phone_number_id: str, access_token: str, payload: dict[str, Any]) -> SendResult:
-        return _result(self._send_raw(phone_number_id, access_token, payload), phone_number_id)
+    def _send_request(
+        self, phone_number_id: str, access_token: str, payload: dict[str, Any]
+    ) -> tuple[str, bytes, dict[str, str]]:
+        headers = {"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"}
+        return self.messages_url(phone_number_id), json.dumps(payload).encode("utf-8"), headers
 
     def _send_raw(self, phone_number_id: str, access_token: str, payload: dict[str, Any]) -> RawResponse:
-        headers = {"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"}
-        content = json.dumps(payload).encode("utf-8")
         try:
-            response = self._http.post(self.messages_url(phone_number_id), content, headers)
-        except NotSent as exc:
-            raise RequestNotSentError(None, None, description=f"could not reach the Cloud API ({exc})") from exc
-        except BadUrl as exc:
-            raise CloudApiError(
+            return self._http.post(*self._send_request(phone_number_id, access_token, payload))
+        except TransportError as exc:
+            raise self._send_failure(phone_number_id, exc) from exc
+
+    def _send_failure(self, phone_number_id: str, exc: TransportError) -> CloudApiError | OutcomeUnknownError:
+        """What a transport failure means for a send: certainly not sent, never sendable, or maybe sent."""
+        if isinstance(exc, NotSent):
+            return RequestNotSentError(None, None, description=f"could not reach the Cloud API ({exc})")
+        if isinstance(exc, BadUrl):
+            return CloudApiError(
                 None,
                 None,
                 retry=RetryAdvice.NEVER,
                 description=f"the Cloud API base URL {self._base!r} is not usable ({exc})",
-            ) from exc
-        except MaybeSent as exc:
-            # A timeout or broken connection after the request (or part of it) went out: Meta may
-            # have accepted the message.
-            raise OutcomeUnknownError(
-                f"the send to phone number {phone_number_id} may or may not have reached the Cloud API ({exc})"
-            ) from exc
-        return response
+            )
+        # A timeout or broken connection after the request (or part of it) went out: Meta may have
+        # accepted the message.
+        return OutcomeUnknownError(
+            f"the send to phone number {phone_number_id} may or may not have reached the Cloud API ({exc})"
+        )
 
 
 @dataclass(frozen=True)
@@ -192,6 +225,46 @@ class PhoneNumberInfo:
     id: str
     display_phone_number: str | None
     verified_name: str | None
+
+
+def text_payload(
+    *,
+    to: str | None,
+    recipient: str | None,
+    body: str,
+    preview_url: bool = False,
+    callback_data: str | None = None,
+    reply_to: str | None = None,
+) -> dict[str, Any]:
+    payload = _addressed(to, recipient)
+    payload["type"] = "text"
+    payload["text"] = {"preview_url": preview_url, "body": body}
+    if reply_to:
+        payload["context"] = {"message_id": reply_to}
+    if callback_data is not None:
+        payload["biz_opaque_callback_data"] = callback_data
+    return payload
+
+
+def template_payload(
+    *,
+    to: str | None,
+    recipient: str | None,
+    name: str,
+    language: str,
+    body_parameters: Sequence[str] | Mapping[str, str] = (),
+    callback_data: str | None = None,
+) -> dict[str, Any]:
+    template: dict[str, Any] = {"name": name, "language": {"code": language}}
+    parameters = _template_parameters(body_parameters)
+    if parameters:
+        template["components"] = [{"type": "body", "parameters": parameters}]
+    payload = _addressed(to, recipient)
+    payload["type"] = "template"
+    payload["template"] = template
+    if callback_data is not None:
+        payload["biz_opaque_callback_data"] = callback_data
+    return payload
 
 
 def _addressed(to: str | None, recipient: str | None) -> dict[str, Any]:

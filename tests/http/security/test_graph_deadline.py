@@ -12,7 +12,8 @@ import pytest
 from tests.support.graph_servers import OK_BODY, flood, ok_answer, origin, trickled
 from wasession.whatsapp.client import CloudClient
 from wasession.whatsapp.errors import OutcomeUnknownError
-from wasession.whatsapp.transport import AnswerTooLarge, DeadlinePassed, HttpxTransport, PooledTransport, Transport
+from wasession.whatsapp.transport import AnswerTooLarge, DeadlinePassed, HttpxTransport, Transport
+from wasession.whatsapp.wire import WireTransport
 
 DEADLINE = 0.6
 GAP = 0.05  # far below any per-read timeout: only a total deadline cuts this server off
@@ -20,7 +21,7 @@ BIG = 200 << 20
 
 
 def _pooled() -> Transport:
-    return PooledTransport(timeout=DEADLINE, connect_timeout=DEADLINE)
+    return WireTransport(timeout=DEADLINE, connect_timeout=DEADLINE)
 
 
 def _httpx() -> Transport:

@@ -17,7 +17,7 @@ from wasession.store import messages as message_store
 from wasession.store.channels import Channel
 from wasession.testing import Simulator
 from wasession.whatsapp.client import CloudClient
-from wasession.whatsapp.transport import PooledTransport
+from wasession.whatsapp.wire import WireTransport
 
 HANG_DEADLINE = 4.0  # channel A's requests are cut here; B must be done long before
 PROMPT = 1.0
@@ -46,8 +46,8 @@ def _status(sim: Simulator, message_id: int) -> str:
 
 
 def _route(sim: Simulator, routes: dict[int, str]) -> None:
-    hanging = PooledTransport(timeout=HANG_DEADLINE, connect_timeout=1.0)
-    healthy = PooledTransport(timeout=HANG_DEADLINE, connect_timeout=1.0)
+    hanging = WireTransport(timeout=HANG_DEADLINE, connect_timeout=1.0)
+    healthy = WireTransport(timeout=HANG_DEADLINE, connect_timeout=1.0)
     clients = {
         cid: CloudClient(hanging if n == 0 else healthy, base_url=url) for n, (cid, url) in enumerate(routes.items())
     }

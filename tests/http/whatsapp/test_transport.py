@@ -3,9 +3,9 @@ right one of NotSent / MaybeSent / BadUrl, because the sender's at-most-once rul
 
 from __future__ import annotations
 
-import select
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -13,7 +13,8 @@ import pytest
 
 from wasession.whatsapp.client import CloudClient
 from wasession.whatsapp.errors import OutcomeUnknownError, RequestNotSentError
-from wasession.whatsapp.transport import BadUrl, MaybeSent, NotSent, PooledTransport
+from wasession.whatsapp.transport import BadUrl, MaybeSent, NotSent
+from wasession.whatsapp.wire import WireTransport
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -70,7 +71,7 @@ def server() -> Iterator[_Server]:
 
 
 def test_posts_the_body_and_reuses_one_keep_alive_connection(server: _Server) -> None:
-    transport = PooledTransport()
+    transport = WireTransport()
     for n in range(3):
         answer = transport.post(server.url + "/v25.0/1/messages?x=1", b'{"n":%d}' % n, {"Authorization": "Bearer t"})
         assert answer.status == 200 and b"wamid.OK" in answer.body
@@ -83,7 +84,7 @@ def test_posts_the_body_and_reuses_one_keep_alive_connection(server: _Server) ->
 
 def test_a_connection_the_server_closed_is_not_reused(server: _Server) -> None:
     """Sending on it would break after the request left and be recorded as outcome unknown."""
-    transport = PooledTransport()
+    transport = WireTransport()
     server.close_after = True
     transport.post(server.url + "/a", b"{}", {})
     server.close_after = False
@@ -95,12 +96,15 @@ def test_a_connection_the_server_closed_is_not_reused(server: _Server) -> None:
 
 
 def test_an_idle_connection_dropped_by_the_server_is_detected_before_sending(server: _Server) -> None:
-    transport = PooledTransport()
+    transport = WireTransport()
     server.drop_after = True
     transport.post(server.url + "/a", b"{}", {})
     server.drop_after = False
     (idle,) = [c for conns in transport._idle.values() for c, _ in conns]
-    select.select([idle.sock], [], [], 5)  # until the server's FIN has arrived
+    until = time.monotonic() + 5
+    while idle.reusable() and time.monotonic() < until:  # until the wire's loop has read the server's FIN
+        time.sleep(0.01)
+    assert not idle.reusable()
     answer = transport.post(server.url + "/b", b"{}", {})
     assert answer.status == 200 and len(server.seen) == 2
     assert server.seen[0][3] != server.seen[1][3]
@@ -109,7 +113,7 @@ def test_an_idle_connection_dropped_by_the_server_is_detected_before_sending(ser
 
 def test_a_connection_idle_too_long_is_not_reused(server: _Server) -> None:
     """Servers close idle keep-alives after a few seconds; one reset mid-request would be `unknown`."""
-    transport = PooledTransport(max_idle_seconds=0.0)
+    transport = WireTransport(max_idle_seconds=0.0)
     transport.post(server.url + "/a", b"{}", {})
     transport.post(server.url + "/b", b"{}", {})
     assert server.seen[0][3] != server.seen[1][3]
@@ -121,36 +125,36 @@ def test_nothing_listening_is_not_sent() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(NotSent):
-        PooledTransport().post(f"http://127.0.0.1:{port}/x", b"{}", {})
+        WireTransport().post(f"http://127.0.0.1:{port}/x", b"{}", {})
 
 
 def test_a_timeout_after_the_request_left_may_have_been_sent(server: _Server) -> None:
     server.hang.set()
     with pytest.raises(MaybeSent):
-        PooledTransport(timeout=0.2).post(server.url + "/slow", b"{}", {})
+        WireTransport(timeout=0.2).post(server.url + "/slow", b"{}", {})
     assert len(server.seen) == 1  # it did arrive: resending could deliver it twice
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "http:///nohost", "http://example.com:99999/x"])
 def test_unusable_urls_are_refused_before_anything_is_sent(url: str) -> None:
     with pytest.raises(BadUrl):
-        PooledTransport().post(url, b"{}", {})
+        WireTransport().post(url, b"{}", {})
 
 
 def test_the_cloud_client_maps_transport_failures_for_the_sender(server: _Server) -> None:
-    client = CloudClient(PooledTransport(), base_url=server.url)
+    client = CloudClient(WireTransport(), base_url=server.url)
     result = client.send_text(phone_number_id="1", access_token="t", to="15550001", body="hi")
     assert result.wamid == "wamid.OK" and result.wa_id == "15550001"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(RequestNotSentError):
-        CloudClient(PooledTransport(), base_url=f"http://127.0.0.1:{port}").send_text(
+        CloudClient(WireTransport(), base_url=f"http://127.0.0.1:{port}").send_text(
             phone_number_id="1", access_token="t", to="1", body="x"
         )
     server.hang.set()
     with pytest.raises(OutcomeUnknownError):
-        CloudClient(PooledTransport(timeout=0.2), base_url=server.url).send_text(
+        CloudClient(WireTransport(timeout=0.2), base_url=server.url).send_text(
             phone_number_id="1", access_token="t", to="1", body="x"
         )
 
@@ -174,7 +178,7 @@ def test_origins_behind_a_configured_proxy_go_to_the_proxy_aware_client(
             pass
 
     proxied = Recording()
-    transport = PooledTransport(proxied=proxied)  # type: ignore[arg-type]
+    transport = WireTransport(proxied=proxied)  # type: ignore[arg-type]
     assert transport.post("http://graph.example/v25.0/1/messages", b"{}", {}) == "via proxy"
     assert proxied.urls == ["http://graph.example/v25.0/1/messages"]
     assert not server.seen

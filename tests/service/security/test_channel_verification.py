@@ -13,7 +13,7 @@ from wasession.services import channels as channel_service
 from wasession.services import workspaces as workspace_service
 from wasession.testing import Simulator
 from wasession.whatsapp.client import CloudClient
-from wasession.whatsapp.transport import PooledTransport
+from wasession.whatsapp.wire import WireTransport
 
 VICTIM_PNID = "106540352242922"
 VICTIM_TOKEN = "EAAG-victims-own-token"
@@ -58,7 +58,7 @@ def test_the_owner_adds_its_number_and_meta_fills_the_display_number(sim: Simula
 
 def test_graph_unreachable_answers_502_and_stores_nothing(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
     # A real connection refused on loopback: nothing listens on port 1.
-    dead = CloudClient(PooledTransport(timeout=2.0, connect_timeout=1.0), base_url="http://127.0.0.1:1")
+    dead = CloudClient(WireTransport(timeout=2.0, connect_timeout=1.0), base_url="http://127.0.0.1:1")
     monkeypatch.setattr(sim.runtime.workers, "client_for", lambda _channel: dead)
     response = _post(sim, phone_number_id=VICTIM_PNID, access_token=VICTIM_TOKEN)
     assert response.status_code == 502, response.text

@@ -1,0 +1,100 @@
+"""The wire's own HTTP/1.1 reading, against raw answers from a real socket on 127.0.0.1: the framings a
+server may choose (length, chunks, close), interim answers, and what is not HTTP; and the event loop
+thread the sends run on."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from tests.support.graph_servers import origin
+from wasession.whatsapp.transport import AnswerTooLarge, MaybeSent
+from wasession.whatsapp.wire import Wire, WireTransport
+
+
+def _answer(raw: bytes, *, timeout: float = 5.0, cap: int = 1 << 20) -> tuple[int, bytes]:
+    transport = WireTransport(timeout=timeout, max_answer_bytes=cap)
+    try:
+        with origin(lambda: [raw]) as srv:
+            answer = transport.post(srv.url + "/v25.0/1/messages", b"{}", {"Authorization": "Bearer t"})
+        return answer.status, answer.body
+    finally:
+        transport.close()
+
+
+def test_a_chunked_answer_is_read_whole() -> None:
+    raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-T: 1\r\n\r\n"
+    assert _answer(raw) == (200, b"hello world")
+
+
+def test_an_answer_delimited_by_the_close_is_read_to_its_end() -> None:
+    assert _answer(b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"a":1}') == (200, b'{"a":1}')
+
+
+def test_an_interim_answer_is_skipped() -> None:
+    raw = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"
+    assert _answer(raw) == (201, b"ok")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"SMTP ready\r\n\r\n",
+        b"HTTP/1.1 2000 OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+    ],
+)
+def test_what_is_not_a_whole_http_answer_may_have_been_sent(raw: bytes) -> None:
+    """The request had left: the message may be on its way, so the sender must not send it again."""
+    with pytest.raises(MaybeSent) as caught:
+        _answer(raw)
+    assert not isinstance(caught.value, AnswerTooLarge)
+
+
+def test_a_chunked_answer_past_the_cap_is_refused() -> None:
+    chunk = b"%x\r\n%s\r\n" % (600, b"x" * 600)
+    with pytest.raises(AnswerTooLarge):
+        _answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 2 + b"0\r\n\r\n", cap=1000)
+
+
+def test_a_header_with_a_line_break_is_refused_before_anything_is_sent() -> None:
+    transport = WireTransport(timeout=5.0)
+    try:
+        with origin(lambda: [b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]) as srv:
+            with pytest.raises(ValueError, match="invalid header"):
+                transport.post(srv.url + "/x", b"{}", {"Authorization": "Bearer t\r\nX-Evil: 1"})
+            assert srv.arrived == []
+    finally:
+        transport.close()
+
+
+def test_the_wire_runs_a_batch_on_its_thread_and_cancels_what_is_left_when_closed() -> None:
+    wire = Wire("test-wire")
+    threads: list[str] = []
+    never = threading.Event()
+
+    async def where(n: int) -> int:
+        threads.append(threading.current_thread().name)
+        return n * 2
+
+    async def forever() -> int:
+        await asyncio.get_running_loop().run_in_executor(None, never.wait, 30)
+        return 0
+
+    done = wire.start([lambda n=n: where(n) for n in range(3)])
+    assert [f.result(5) for f in done] == [0, 2, 4] and set(threads) == {"test-wire"}
+    (hanging,) = wire.start([forever])
+
+    async def inside() -> int:
+        return wire.call(where(1))
+
+    with pytest.raises(RuntimeError, match="own thread"):
+        wire.call(inside())
+    wire.close()
+    never.set()
+    assert hanging.cancelled()
