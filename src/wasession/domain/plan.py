@@ -82,7 +82,9 @@ def plan(
     def due(step: int) -> datetime:
         return step_due_at(last_customer_at, policy, step, window=window, closing=closing)
 
-    state, step = ReminderState(reminder_state), reminder_step
+    # The engine hands the enum itself; calling the Enum costs more than the rest of this line.
+    state = reminder_state if type(reminder_state) is ReminderState else ReminderState(reminder_state)
+    step = reminder_step
     if state is NEW_SILENCE:
         state, step = (ReminderState.PENDING if ladder else ReminderState.NONE), 1
     elif state not in HANDLED_REMINDER_STATES and policy_changed:

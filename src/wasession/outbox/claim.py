@@ -17,10 +17,9 @@ from wasession.observability import metrics
 from wasession.outbox.jobs import Job, SendReport, pacer_key
 from wasession.outbox.limits import RecipientPacer, effective_rate
 from wasession.outbox.record import record_skip
-from wasession.store import channels as channel_store
 from wasession.store import messages as message_store
 from wasession.store import outbox as outbox_store
-from wasession.store.channels import Channel
+from wasession.store.channels import Channel, ChannelCache
 from wasession.store.db import Connection
 from wasession.store.messages import MessageRow
 from wasession.store.outbox import SessionCheck
@@ -38,8 +37,8 @@ class Room:
         return max(0, self.per_channel - self.in_flight.get(channel_id, 0))
 
 
-def ready_channels(conn: Connection, now: datetime) -> list[Channel]:
-    found = [channel_store.get(conn, i) for i in outbox_store.ready_channel_ids(conn, now)]
+def ready_channels(conn: Connection, now: datetime, cache: ChannelCache) -> list[Channel]:
+    found = [cache.by_id(conn, i) for i in outbox_store.ready_channel_ids(conn, now)]
     return [c for c in found if c is not None]
 
 
@@ -51,6 +50,7 @@ def claim(
     room: Room,
     now: datetime,
     report: SendReport,
+    cache: ChannelCache,
 ) -> tuple[list[Job], int]:
     """Claim up to `room.batch` messages, shared between the `ready` channels (in the order given, which the
     caller rotates so that none is always last), none past its own room. Returns the jobs, interleaved
@@ -67,7 +67,7 @@ def claim(
         if not rows:
             continue
         claimed += len(rows)
-        secrets = channel_store.secrets_of(conn, ctx.box, channel.id)
+        secrets = cache.secrets_of(conn, ctx.box, channel.id)
         jobs: list[Job] = []
         for message, session in rows:
             reason = skip_reason(message, session, channel.policy, now)

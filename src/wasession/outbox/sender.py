@@ -33,7 +33,7 @@ from wasession.outbox.jobs import Attempt, Deferred, Job, SendReport
 from wasession.outbox.limits import MAX_SLOT_WAIT, ChannelLimits, RecipientPacer
 from wasession.outbox.ratelimit import SharedRateLimiter
 from wasession.store import outbox as outbox_store
-from wasession.store.channels import Channel
+from wasession.store.channels import Channel, ChannelCache
 from wasession.store.db import Connection
 from wasession.whatsapp.client import CloudClient, SendResult
 from wasession.whatsapp.wire import Wire
@@ -75,6 +75,7 @@ class Sender:
         self.concurrency = concurrency  # requests one channel may have in flight
         self.limiter = limiter  # shared by the processes on PostgreSQL; None: this process's held slots only
         self.pacer = RecipientPacer()
+        self.channels = ChannelCache()  # each claim reads the rows; a policy is parsed again only when changed
         self.limits = ChannelLimits(ctx.clock, limiter)
         # Sends beyond `concurrency` for the other channels while one channel's origin holds all of its own.
         self.reserve = max(2, concurrency // 4)
@@ -142,7 +143,7 @@ class Sender:
 
     def _claim(self, conn: Connection, in_flight: Counter[int], report: SendReport) -> tuple[list[Job], int]:
         now = self.ctx.clock.now()
-        ready = claim.ready_channels(conn, now)
+        ready = claim.ready_channels(conn, now, self.channels)
         if not ready:
             return [], 0
         self._round = (self._round + 1) % len(ready)
@@ -156,7 +157,7 @@ class Sender:
         if batch <= 0:
             return [], 0
         room = claim.Room(batch=batch, per_channel=self.concurrency, in_flight=in_flight)
-        return claim.claim(conn, self.ctx, self.pacer, ready, room, now, report)
+        return claim.claim(conn, self.ctx, self.pacer, ready, room, now, report, self.channels)
 
     # -- the request itself, outside any transaction ---------------------------------------------
 

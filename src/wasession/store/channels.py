@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeVar
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select, update
 from typing_extensions import Unpack
@@ -15,6 +15,8 @@ from wasession.domain.policy import Policy, policy_from_storage, policy_to_stora
 from wasession.store import secrets_version
 from wasession.store.schema import channels, template_sources, workspaces
 from wasession.store.secrets import SecretBox
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,14 @@ _APP_SECRET_ENC = select(channels.c.app_secret_enc).where(channels.c.phone_numbe
 _APP_SECRETS_ENC = select(channels.c.id, channels.c.app_secret_enc).order_by(channels.c.id)
 _VERIFY_TOKENS_ENC = select(channels.c.id, channels.c.verify_token_enc).order_by(channels.c.id)
 _BY_PHONE_NUMBER_ID = select(*_PUBLIC_COLUMNS).where(channels.c.phone_number_id == bindparam("b_phone_number_id"))
+_BY_ID = select(*_PUBLIC_COLUMNS).where(channels.c.id == bindparam("b_id"))
+_SECRETS_BY_ID = select(channels.c.access_token_enc, channels.c.app_secret_enc, channels.c.verify_token_enc).where(
+    channels.c.id == bindparam("b_id")
+)
+
+
+def _channel_of_row(row: Any) -> Channel:
+    return _row_to_channel(row._mapping)
 
 
 def _row_to_channel(row: RowMapping | Mapping[str, Any]) -> Channel:
@@ -113,35 +123,50 @@ def by_phone_number_id(conn: Connection, phone_number_id: str) -> Channel | None
 
 
 class ChannelCache:
-    """Channels by phone_number_id for ingest, always current.
+    """Channels by phone_number_id (ingest) or id (the sender), always current.
 
     Every lookup still reads the channel's row (one indexed read inside the caller's transaction,
     so a change committed by any process or service is seen by the very next lookup), but the
     `Channel` — its policy parsed and validated, the costly part — is rebuilt only when the row
-    differs from the one it was built from.
+    differs from the one it was built from; the same for its secrets, decrypted again only when
+    their stored form changed.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._built: dict[str, tuple[tuple[Any, ...], Channel]] = {}
+        self._built: dict[tuple[str, object], tuple[tuple[Any, ...], Any]] = {}
         self.rebuilds = 0  # for tests: how often a Channel was built from its row
 
     def by_phone_number_id(self, conn: Connection, phone_number_id: str) -> Channel | None:
         row = conn.execute(_BY_PHONE_NUMBER_ID, {"b_phone_number_id": phone_number_id}).first()
+        return self._current(("phone_number_id", phone_number_id), row, _channel_of_row)
+
+    def by_id(self, conn: Connection, channel_id: int) -> Channel | None:
+        row = conn.execute(_BY_ID, {"b_id": channel_id}).first()
+        return self._current(("id", channel_id), row, _channel_of_row)
+
+    def secrets_of(self, conn: Connection, box: SecretBox, channel_id: int) -> ChannelSecrets:
+        row = conn.execute(_SECRETS_BY_ID, {"b_id": channel_id}).one()
+        secrets = self._current(("secrets", channel_id), row, lambda r: _decrypted(box, r))
+        assert secrets is not None  # .one(): the row exists
+        return secrets
+
+    def _current(self, key: tuple[str, object], row: Any, build: Callable[[Any], T]) -> T | None:
         if row is None:
             with self._lock:
-                self._built.pop(phone_number_id, None)
+                self._built.pop(key, None)
             return None
-        key = tuple(row)
+        stored = tuple(row)
         with self._lock:
-            built = self._built.get(phone_number_id)
-        if built is not None and built[0] == key:
-            return built[1]
-        channel = _row_to_channel(row._mapping)
+            built = self._built.get(key)
+        if built is not None and built[0] == stored:
+            found: T = built[1]  # stored under this key by the same `build`
+            return found
+        value = build(row)
         with self._lock:
-            self._built[phone_number_id] = (key, channel)
+            self._built[key] = (stored, value)
             self.rebuilds += 1
-        return channel
+        return value
 
 
 def list_all(conn: Connection, workspace_id: int | None = None) -> list[Channel]:
@@ -152,11 +177,10 @@ def list_all(conn: Connection, workspace_id: int | None = None) -> list[Channel]
 
 
 def secrets_of(conn: Connection, box: SecretBox, channel_id: int) -> ChannelSecrets:
-    row = conn.execute(
-        select(channels.c.access_token_enc, channels.c.app_secret_enc, channels.c.verify_token_enc).where(
-            channels.c.id == channel_id
-        )
-    ).one()
+    return _decrypted(box, conn.execute(_SECRETS_BY_ID, {"b_id": channel_id}).one())
+
+
+def _decrypted(box: SecretBox, row: Any) -> ChannelSecrets:
     return ChannelSecrets(box.decrypt(row[0]), box.decrypt(row[1]), box.decrypt(row[2]))
 
 
