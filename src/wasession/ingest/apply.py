@@ -509,8 +509,8 @@ class BatchApply:
             if message is None:
                 return
             # The send's answer was lost or is not recorded yet: learn its wamid here (this status's
-            # event names the row as it was read).
-            message_store.update_message(self.conn, message.id, wamid=status.wamid)
+            # event names the row as it was read), written with the batch's other message updates.
+            self.message_updates.setdefault(message.id, {})["wamid"] = status.wamid
             self.known[(channel.id, status.wamid)] = replace(message, wamid=status.wamid)
         if message.direction != Direction.OUT:
             return  # statuses describe what we sent (R15)
