@@ -83,7 +83,9 @@ class Sender:
         self._wire = wire or Wire("wasession-send")
         self._own_wire = wire is None
         # Blocking calls (a client without a wire, the shared limiter's SQL); threads start only when used.
-        self._pool = ThreadPoolExecutor(max_workers=concurrency + self.reserve, thread_name_prefix="wasession-send-blocking")
+        self._pool = ThreadPoolExecutor(
+            max_workers=concurrency + self.reserve, thread_name_prefix="wasession-send-blocking"
+        )
         self._round = 0  # which channel goes first in the next claim, so none is always last
         self.stopping = threading.Event()  # set on shutdown: record the batch in flight, claim no more
 
