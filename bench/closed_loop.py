@@ -47,6 +47,7 @@ import subprocess
 import sys
 import threading
 import time
+from bisect import bisect_left
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -473,6 +474,12 @@ def run(args: argparse.Namespace, database_url: str, db_file: Path | None) -> bo
         f"seconds (slowest second {figures['slowest_whole_second']:,}, busiest window "
         f"{figures['busiest_one_second_window']:,})  load={load_during}"
     )
+    # Second by second from the first send: where a slow start or a stall shows (docs/benchmarks.md, B7).
+    times = sorted(sends["sent_at"])
+    per_second = [
+        bisect_left(times, times[0] + k + 1) - bisect_left(times, times[0] + k) for k in range(figures["whole_seconds"])
+    ]
+    print("sends per whole second: " + ", ".join(f"{n:,}" for n in per_second))
     print(
         f"status webhooks: {pumped['delivered']:,} answered 2xx, {pumped['failed']:,} not; due -> 200 "
         f"p50 {_util.fmt_ms(_util.percentile(status_lags, 50))} p99 {_util.fmt_ms(delivery_p99)} "
