@@ -16,6 +16,7 @@ from wasession.store.contacts import send_address
 from wasession.store.db import executemany
 from wasession.store.messages import MessageRow
 from wasession.store.schema import channels, contacts, messages, sessions
+from wasession.store.sessions import service_window_open
 
 
 def _has_pending(*when: ColumnElement[bool]) -> Exists:
@@ -121,7 +122,7 @@ class SessionCheck:
         return self.status == SessionStatus.ACTIVE
 
     def window_open(self, now: datetime) -> bool:
-        return self.active and now < self.window_closes_at
+        return service_window_open(self.status, self.window_closes_at, now)
 
     def send_address(self) -> tuple[str | None, str | None]:
         return send_address(self.wa_id, self.user_id)

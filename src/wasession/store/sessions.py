@@ -99,10 +99,15 @@ class SessionRow:
         return self.status == SessionStatus.ACTIVE
 
     def window_open(self, now: datetime) -> bool:
-        return self.active and now < self.window_closes_at
+        return service_window_open(self.status, self.window_closes_at, now)
 
     def eligible(self, now: datetime) -> bool:
         return self.active and now >= self.eligible_at
+
+
+def service_window_open(status: SessionStatus, window_closes_at: datetime, now: datetime) -> bool:
+    """Whether an agent may still write freely: the session is active and its window has not closed."""
+    return status == SessionStatus.ACTIVE and now < window_closes_at
 
 
 # The columns an update may set: mypy checks every keyword given to the update functions.
