@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
-from wasession.store.schema import contacts
+from wasession.store.schema import contacts, require_column_order
 
 # Built once: ingest looks a contact up for every message, and building costs more than executing (issue 6).
 _GET = select(contacts).where(contacts.c.id == bindparam("b_id"))
@@ -92,8 +92,7 @@ def _contact(row: Any) -> Contact:
     return Contact(*row)  # every statement here selects the table's columns, in Contact's order
 
 
-if tuple(f.name for f in fields(Contact)) != tuple(contacts.c.keys()):
-    raise RuntimeError("Contact's fields must be the contacts table's columns, in the same order")
+require_column_order(Contact, contacts)
 
 
 def get(conn: Connection, contact_id: int) -> Contact | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -12,7 +12,7 @@ from typing_extensions import Unpack
 
 from wasession.domain.states import MessageStatus
 from wasession.store.db import executemany
-from wasession.store.schema import messages
+from wasession.store.schema import messages, require_column_order
 
 # Built once: ingest runs these for every message, and building costs more than executing (issue 6).
 _WAMID_EXISTS = select(messages.c.id).where(
@@ -78,8 +78,7 @@ class MessageRow:
 
 
 # The outbox's claim converts its rows positionally: the fields follow the table's columns.
-if tuple(f.name for f in fields(MessageRow)) != tuple(messages.c.keys()):
-    raise RuntimeError("MessageRow's fields must be the messages table's columns, in the same order")
+require_column_order(MessageRow, messages)
 
 
 class MessageUpdate(TypedDict, total=False):

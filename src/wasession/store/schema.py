@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -536,3 +539,10 @@ canned_replies = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("workspace_id", "name"),
 )
+
+
+def require_column_order(row_type: Any, table: Table) -> None:
+    """Raise unless the dataclass `row_type` declares `table`'s columns as its fields, in the same order: a
+    row of `select(table)` then converts by position, with none of a mapping's cost."""
+    if tuple(f.name for f in fields(row_type)) != tuple(table.c.keys()):
+        raise RuntimeError(f"{row_type.__name__}'s fields must be the {table.name} table's columns, in the same order")

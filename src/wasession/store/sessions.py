@@ -13,7 +13,7 @@ from typing_extensions import Unpack
 from wasession.domain.states import Awaiting, CloseReason, DueKind, ReminderState, SessionStatus
 from wasession.domain.transitions import SessionFields
 from wasession.store.db import executemany
-from wasession.store.schema import sessions
+from wasession.store.schema import require_column_order, sessions
 
 # Built once: ingest and the engine run these per message or per due session, and building a
 # statement costs more than executing it (issue 6).
@@ -124,8 +124,7 @@ class SessionInsert(SessionFields, total=False):
 
 # `select(sessions)` returns the columns in table order; SessionRow declares its fields in the same
 # order, so a row converts positionally (the engine converts every claimed row).
-if tuple(f.name for f in fields(SessionRow)) != tuple(sessions.c.keys()):
-    raise RuntimeError("SessionRow's fields must be the sessions table's columns, in the same order")
+require_column_order(SessionRow, sessions)
 if SessionInsert.__required_keys__ | SessionInsert.__optional_keys__ != set(sessions.c.keys()) - {"id"}:
     raise RuntimeError("SessionInsert's keys must be the sessions table's columns but id")
 
