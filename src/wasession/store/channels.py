@@ -113,12 +113,12 @@ def insert_channel(
 
 
 def get(conn: Connection, channel_id: int) -> Channel | None:
-    row = conn.execute(select(*_PUBLIC_COLUMNS).where(channels.c.id == channel_id)).mappings().first()
+    row = conn.execute(_BY_ID, {"b_id": channel_id}).mappings().first()
     return _row_to_channel(row) if row else None
 
 
 def by_phone_number_id(conn: Connection, phone_number_id: str) -> Channel | None:
-    row = conn.execute(select(*_PUBLIC_COLUMNS).where(channels.c.phone_number_id == phone_number_id)).mappings().first()
+    row = conn.execute(_BY_PHONE_NUMBER_ID, {"b_phone_number_id": phone_number_id}).mappings().first()
     return _row_to_channel(row) if row else None
 
 
