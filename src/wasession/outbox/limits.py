@@ -19,8 +19,8 @@ PAIR_BURST = 5
 # Share of the channel's limit left unused when several processes share it: requests reach Meta a
 # few milliseconds after their slot is taken, and that jitter must not push any second over it.
 RATE_HEADROOM = 0.03
-# With a real clock a worker waits for a rate-limit slot at most this long; longer waits go back
-# to the outbox so one saturated channel cannot hold every worker thread.
+# With a real clock a send waits for a rate-limit slot at most this long; longer waits go back
+# to the outbox so one saturated channel cannot hold every send in flight.
 MAX_SLOT_WAIT = timedelta(seconds=1)
 WINDOW = timedelta(seconds=1)
 IN_FLIGHT_RETRY = timedelta(milliseconds=10)

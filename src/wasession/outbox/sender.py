@@ -164,9 +164,13 @@ class Sender:
     # -- the request itself, outside any transaction ---------------------------------------------
 
     def _start(self, jobs: list[Job]) -> list[_Flight]:
-        """The batch's requests, started on the wire's loop in one hand-over. Each job's client is chosen
-        here, in the sender's thread: choosing may read the database."""
-        clients = [self.client_for(job.channel) for job in jobs]
+        """The batch's requests, started on the wire's loop in one hand-over. Each channel's client is chosen
+        here, once a batch, in the sender's thread: choosing may read the database."""
+        chosen: dict[int, CloudClient] = {}
+        for job in jobs:
+            if job.channel.id not in chosen:
+                chosen[job.channel.id] = self.client_for(job.channel)
+        clients = [chosen[job.channel.id] for job in jobs]
         futures = self._wire.start(
             [partial(self._send, client, job) for client, job in zip(clients, jobs, strict=True)]
         )
