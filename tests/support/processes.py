@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
@@ -142,3 +142,14 @@ def local_serve_env(database: str, tmp_path: Path, app_secret: str) -> Iterator[
     else:
         for url in fresh_postgres_url():
             yield {**base, "WASESSION_DATABASE_URL": url}
+
+
+def wait_until(what: str, check: Callable[[], bool], timeout: float, every: float = 0.05) -> None:
+    """Poll real processes until `check` holds (wall clock: this is about sockets and processes, not
+    simulated time); fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")

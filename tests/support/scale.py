@@ -10,9 +10,8 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,7 @@ import uvicorn
 from sqlalchemy import insert, select, text
 
 from tests.conftest import fresh_postgres_url
+from tests.support.processes import wait_until
 from wasession.config import Settings
 from wasession.domain.clock import SystemClock
 from wasession.domain.plan import NEW_SILENCE, plan
@@ -45,16 +45,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float, every: float = 0.25) -> None:
-    """Poll real processes until `check` holds; fail with `what` after `timeout` wall-clock seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
 class FakeCloudServer:
     """The fake Cloud API on a real localhost port, in a thread, on the real clock."""
 
@@ -70,7 +60,7 @@ class FakeCloudServer:
 
     def __enter__(self) -> FakeCloudServer:
         self._thread.start()
-        wait_for("the fake Cloud API to listen", lambda: self._server.started, 10, 0.05)
+        wait_until("the fake Cloud API to listen", lambda: self._server.started, 10, 0.05)
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -10,7 +10,6 @@ import resource
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.processes import HTTP
+from tests.support.processes import HTTP, wait_until
 from wasession.config import Settings
 from wasession.runtime import Runtime
 from wasession.services import apikeys as key_service
@@ -100,16 +99,6 @@ class Server:
 
     def connect(self, timeout: float = 5.0) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
-
-
-def wait_until(what: str, check: Callable[[], bool], timeout: float) -> None:
-    """Poll a real process until `check` holds (wall clock: this is about sockets, not simulated time)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
 
 
 def healthy(url: str, timeout: float = 1.0) -> bool:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.support.processes import set_up_with_cli
-from tests.support.security import healthy, wait_until
+from tests.support.processes import set_up_with_cli, wait_until
+from tests.support.security import healthy
 from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.store.secrets import SecretBox
 

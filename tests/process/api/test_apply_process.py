@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import HTTP
-from tests.support.security import wait_until
+from tests.support.processes import HTTP, wait_until
 from tests.support.served import serve_with_channel, text_message
 from wasession.runtime.apply_process import PROCESS_NAME, ForkedChild
 from wasession.store.db import log_file_path

@@ -11,7 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from tests.support.scale import Deployment, FakeCloudServer, Seeded, seed, wait_for
+from tests.support.processes import wait_until
+from tests.support.scale import Deployment, FakeCloudServer, Seeded, seed
 from wasession.domain.clock import ManualClock, SystemClock
 from wasession.domain.states import MessageKind
 from wasession.outbox import effective_rate
@@ -81,7 +82,7 @@ def test_four_workers_do_every_due_action_exactly_once(deployment: Deployment, f
     started = time.monotonic()
     for i in range(4):
         dep.start(f"w{i}", "worker")
-    wait_for("every due action", lambda: _done(dep, a) and _done(dep, b), timeout=300, every=0.5)
+    wait_until("every due action", lambda: _done(dep, a) and _done(dep, b), timeout=300, every=0.5)
     elapsed = time.monotonic() - started
     assert dep.alive() == ["w0", "w1", "w2", "w3"], "a worker died"
     # Graceful shutdown: SIGTERM, each loop ends its step, and the process exits cleanly.
@@ -145,11 +146,11 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_repeats_nothing(
     )
     for i in range(4):
         dep.start(f"w{i}", "worker", WASESSION_ENGINE_BATCH_SIZE="200")
-    wait_for("worker w0 to hold a claimed batch", lambda: _mid_transaction(dep, "w0"), timeout=60, every=0.005)
+    wait_until("worker w0 to hold a claimed batch", lambda: _mid_transaction(dep, "w0"), timeout=60, every=0.005)
     os.kill(dep.procs["w0"].pid, signal.SIGKILL)
     dep.procs["w0"].wait(10)
     killed_at = time.monotonic()
-    wait_for("the survivors to finish", lambda: _done_or_stuck(dep, seeded), timeout=120, every=0.5)
+    wait_until("the survivors to finish", lambda: _done_or_stuck(dep, seeded), timeout=120, every=0.5)
     print(f"\nsurvivors finished {time.monotonic() - killed_at:.1f} s after the kill")
     assert dep.alive() == ["w1", "w2", "w3"]
     # PostgreSQL ended the dead worker's session, and with it its claim.

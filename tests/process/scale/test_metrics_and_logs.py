@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.support.scale import wait_for
+from tests.support.processes import wait_until
 from wasession.config import Settings
 from wasession.observability.logging import JsonFormatter, redact
 from wasession.outbox import SharedRateLimiter
@@ -150,11 +150,11 @@ def test_a_commit_in_one_process_wakes_the_listener_of_another(pg_url: str) -> N
     listener = DueListener(connect(pg_url), "listener-process", lambda: woken.append(time.monotonic()))
     listener.start()
     try:
-        wait_for("the listener to connect", listener.connected.is_set, 10, 0.02)
-        wait_for("the first wake-up after connecting", lambda: len(woken) == 1, 5, 0.02)
+        wait_until("the listener to connect", listener.connected.is_set, 10, 0.02)
+        wait_until("the first wake-up after connecting", lambda: len(woken) == 1, 5, 0.02)
         publish(publisher, "listener-process")  # its own notifications are ignored
         publish(publisher, "another-process")
-        wait_for("the notification", lambda: listener.received == 1, 5, 0.02)
+        wait_until("the notification", lambda: listener.received == 1, 5, 0.02)
         assert len(woken) == 2
         # The server drops the connection: the listener reconnects by itself and looks again.
         with publisher.write() as conn:
@@ -162,9 +162,9 @@ def test_a_commit_in_one_process_wakes_the_listener_of_another(pg_url: str) -> N
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
                 " AND left(query, 6) = 'LISTEN'"
             )
-        wait_for("the listener to reconnect", lambda: listener.reconnects >= 2 and len(woken) >= 3, 15, 0.05)
+        wait_until("the listener to reconnect", lambda: listener.reconnects >= 2 and len(woken) >= 3, 15, 0.05)
         publish(publisher, "another-process")
-        wait_for("a notification after reconnecting", lambda: listener.received == 2, 5, 0.02)
+        wait_until("a notification after reconnecting", lambda: listener.received == 2, 5, 0.02)
     finally:
         listener.stop()
         publisher.dispose()
@@ -180,9 +180,9 @@ def test_runtime_on_postgres_wakes_other_processes_after_ingest(pg_url: str) -> 
         seen: list[int] = []
         listener = DueListener(rt.db, "someone-else", lambda: seen.append(1))
         listener.start()
-        wait_for("the listener", lambda: len(seen) == 1, 10, 0.02)
+        wait_until("the listener", lambda: len(seen) == 1, 10, 0.02)
         rt.wake()
-        wait_for("the wake-up", lambda: listener.received == 1, 5, 0.02)
+        wait_until("the wake-up", lambda: listener.received == 1, 5, 0.02)
         listener.stop()
     finally:
         rt.stop()

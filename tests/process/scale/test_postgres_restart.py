@@ -24,7 +24,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support.processes import HTTP
+from tests.support.processes import HTTP, wait_until
 from tests.support.scale import (
     APP_SECRET,
     Deployment,
@@ -32,7 +32,6 @@ from tests.support.scale import (
     free_port,
     private_postgres_available,
     seed,
-    wait_for,
 )
 from wasession.domain.clock import SystemClock
 from wasession.sandbox.bodies import new_wamid, text_message_body
@@ -93,7 +92,7 @@ class PrivatePostgres:
             stdout=log,
             stderr=log,
         )
-        wait_for("the private PostgreSQL to accept connections", self._accepts, 30, 0.1)
+        wait_until("the private PostgreSQL to accept connections", self._accepts, 30, 0.1)
 
     def _accepts(self) -> bool:
         try:
@@ -189,7 +188,7 @@ class CustomerTraffic:
         """What Meta does with a refused webhook: send it again, until it is acknowledged."""
         with httpx.Client(timeout=10) as client:
             for wamid, raw in self.refused:
-                wait_for(f"webhook {wamid} to be accepted again", lambda raw=raw: self.post(client, raw), 30, 0.2)
+                wait_until(f"webhook {wamid} to be accepted again", lambda raw=raw: self.post(client, raw), 30, 0.2)
                 self.acked.append(wamid)
 
 
@@ -205,7 +204,7 @@ def test_processes_reconnect_after_a_postgres_restart_and_lose_nothing_acknowled
         dep.start("w0", "worker")
         dep.start("w1", "worker")
         base = f"http://127.0.0.1:{port}"
-        wait_for("serve to be ready", lambda: _ready(base), 30, 0.1)
+        wait_until("serve to be ready", lambda: _ready(base), 30, 0.1)
         # Work falling due from now until well after the restart.
         now = SystemClock().now()
         seeded = seed(
@@ -238,10 +237,10 @@ def test_processes_reconnect_after_a_postgres_restart_and_lose_nothing_acknowled
         assert dep.alive() == ["serve", "w0", "w1"]
         traffic.redeliver()
 
-        wait_for("the due work and the outbox", lambda: _settled(dep, seeded.last_due), 120, 0.5)
+        wait_until("the due work and the outbox", lambda: _settled(dep, seeded.last_due), 120, 0.5)
         # The apply runs behind the ack: on a busy machine an acknowledged body may still wait in the
         # log here. Waiting for the log first tells "lost" (never logged) from "not applied yet".
-        wait_for("every logged body to be applied", lambda: _log_applied(dep), 60, 0.5)
+        wait_until("every logged body to be applied", lambda: _log_applied(dep), 60, 0.5)
         assert dep.alive() == ["serve", "w0", "w1"], "a process gave up instead of reconnecting"
         assert seeded.last_due > restarted_at, "no due work was left for after the restart"
 

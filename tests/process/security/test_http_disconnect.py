@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from tests.support.security import Server, healthy, wait_until
+from tests.support.processes import wait_until
+from tests.support.security import Server, healthy
 
 CLIENTS = 20
 

@@ -9,7 +9,8 @@ import socket
 import time
 from collections.abc import Callable
 
-from tests.support.security import Server, healthy, read_response, wait_until
+from tests.support.processes import wait_until
+from tests.support.security import Server, healthy, read_response
 from wasession.config import Settings
 
 HALF_OPEN = 300

@@ -21,8 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import fresh_postgres_url
-from tests.support.processes import HTTP, cli_env, run_cli, serving
-from tests.support.security import wait_until
+from tests.support.processes import HTTP, cli_env, run_cli, serving, wait_until
 from wasession.config import Settings
 from wasession.runtime import Runtime
 from wasession.sandbox.bodies import new_wamid, text_message_body
