@@ -95,7 +95,8 @@ class Settings(BaseSettings):
     webhook_retention_days: int = Field(default=30, ge=1)  # issue 3: raw webhook log retention
     # Issue 12: logged webhook bodies waiting to be applied beyond which /readyz says not ready.
     apply_backlog_limit: int = Field(default=50_000, ge=1, le=100_000_000)
-    # `serve` applies logged webhooks in a child process, on a core of its own (runtime/apply_process.py).
+    # `serve` applies logged webhooks and runs the due loop in a child process, on a core of its own
+    # (runtime/apply_process.py).
     apply_process: bool = True
     # The HTTP front (docs/security.md): body sizes in bytes, times in seconds.
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)

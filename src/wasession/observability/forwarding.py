@@ -1,9 +1,10 @@
 """Counters counted in one process and exposed by another: the apply process's, at serve's /metrics.
 
-`serve` applies webhooks in a child process (runtime/apply_process.py), but Prometheus scrapes
+`serve` applies webhooks and runs its due loop in a child process (runtime/apply_process.py), but Prometheus scrapes
 `serve` alone. After each batch the child sends what its counters gained since the last report,
 and `serve` adds it to its own, so /metrics counts every applied body, priced status and failed
-send wherever it was applied. Histogram observations travel as their values (the apply lag).
+send wherever it was applied. Histogram observations travel as their values (the apply lag; the lag
+and delay of the closures the child's due loop made).
 """
 
 from __future__ import annotations
@@ -70,3 +71,9 @@ def observe_apply_lags(lags: list[float]) -> None:
     """The apply lags of bodies another process applied (its WEBHOOKS_APPLIED count comes as a delta)."""
     for lag in lags:
         metrics.WEBHOOK_APPLY_LAG.observe(max(0.0, lag))
+
+
+def observe_closures(closures: list[tuple[float, float]]) -> None:
+    """The (lag, delay) of closures another process's due loop made (their count comes as a delta)."""
+    for lag, delay in closures:
+        metrics.observe_closure(lag, delay)

@@ -94,10 +94,23 @@ _reminders = functools.cache(REMINDERS.labels)
 _sends = functools.cache(SENDS.labels)
 
 
+# Told the (lag, delay) of every closure the engine made here: the apply process, where `serve`'s due loop
+# runs, passes them on to serve's /metrics.
+closure_listeners: list[Callable[[float, float], None]] = []
+
+
 def session_closed(reason: str, eligible_at: datetime, closes_at: datetime, now: datetime) -> None:
     _closures(reason).inc()
-    CLOSURE_LAG.observe(max(0.0, (now - eligible_at).total_seconds()))
-    CLOSURE_DELAY.observe(max(0.0, (now - closes_at).total_seconds()))
+    lag, delay = (now - eligible_at).total_seconds(), (now - closes_at).total_seconds()
+    observe_closure(lag, delay)
+    for listener in closure_listeners:
+        listener(lag, delay)
+
+
+def observe_closure(lag: float, delay: float) -> None:
+    """A closure's lag (from eligibility) and delay (from its due time), in seconds."""
+    CLOSURE_LAG.observe(max(0.0, lag))
+    CLOSURE_DELAY.observe(max(0.0, delay))
 
 
 def reminder(outcome: str) -> None:

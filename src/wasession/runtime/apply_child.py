@@ -1,6 +1,7 @@
-"""`serve`'s apply process: an `ApplyQueue` loop on serve's database that reports each applied batch
-back over the socket pair (`wasession.runtime.apply_process` says why and how). serve forks the first
-one (`fork`); a replacement starts as `python -m wasession.runtime.apply_child`."""
+"""`serve`'s apply process: an `ApplyQueue` loop and the due loop (`DueWorker`) on serve's database,
+reporting each applied batch and each due batch that acted back over the socket pair
+(`wasession.runtime.apply_process` says why and how). serve forks the first one (`fork`); a
+replacement starts as `python -m wasession.runtime.apply_child`."""
 
 from __future__ import annotations
 
@@ -18,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from wasession.config import Settings
+from wasession.engine.due import DueWorker
 from wasession.engine.runner import Loop
 from wasession.ingest import IngestResult
 from wasession.ingest.apply_queue import ApplyQueue
 from wasession.observability import forwarding, metrics
 from wasession.observability.logging import configure as configure_logging
 from wasession.runtime import heap
-from wasession.runtime.apply_process import FD_VARIABLE, PROCESS_NAME, ForkedChild
-from wasession.runtime.cadence import APPLY_SWEEP
+from wasession.runtime.apply_process import FD_VARIABLE, PROCESS_NAME, WAKE_APPLY, WAKE_DUE, ForkedChild
+from wasession.runtime.cadence import APPLY_SWEEP, DUE_MAX_SLEEP
 from wasession.runtime.core import Runtime
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class _Reporter:
         self._queue = queue
         self._lock = threading.Lock()
         self._lags: list[float] = []
+        self._closures: list[tuple[float, float]] = []
         self._counters = forwarding.CounterDeltas()
         self._told_depth: int | None = None  # the backlog depth the last report carried
 
@@ -46,11 +49,20 @@ class _Reporter:
         with self._lock:
             self._lags.extend(lags)
 
+    def closure(self, lag: float, delay: float) -> None:
+        with self._lock:
+            self._closures.append((lag, delay))
+
     def report(self, results: list[IngestResult]) -> None:
         merged = IngestResult()
         for r in results:
             merged.add(r)
         self._send(merged)
+
+    def due_acted(self) -> None:
+        """A due batch committed (reminders queued, sessions closed): serve wakes its sender and the
+        loops that tell of closures, and takes the batch's counters and closures."""
+        self._send(IngestResult(), due_acted=True)
 
     def flush(self) -> None:
         """What a step left untold (a large body's last lag, the backlog's new depth: the step counts
@@ -60,9 +72,10 @@ class _Reporter:
         if pending:
             self._send(IngestResult())
 
-    def _send(self, merged: IngestResult) -> None:
+    def _send(self, merged: IngestResult, *, due_acted: bool = False) -> None:
         with self._lock:
             lags, self._lags = self._lags, []
+            closures, self._closures = self._closures, []
             self._told_depth = self._queue.depth
             report = {
                 "opened": merged.opened,
@@ -72,7 +85,9 @@ class _Reporter:
                 "customers": [(pnid, user, at.isoformat()) for pnid, user, at in merged.customers],
                 "counters": self._counters.take(),
                 "lags": lags,
+                "closures": closures,
                 "depth": self._told_depth,
+                "due_acted": due_acted,
             }
             self._sock.sendall(json.dumps(report).encode() + b"\n")
 
@@ -147,22 +162,38 @@ def _apply(sock: socket.socket, hello: dict[str, Any]) -> None:
     reporter = _Reporter(sock, queue)
     runtime.ingestor.report = reporter.report  # serve acts on what this process applied
     metrics.apply_lag_listeners.append(reporter.lags)
+    metrics.closure_listeners.append(reporter.closure)
+    # serve's due loop runs here, not beside serve's acks and sends: 20,000 reminders falling due at once
+    # took serve's GIL and SQLite's write lock for seconds (docs/benchmarks.md, B7), while this process
+    # is idle until the statuses of the first sends come back.
+    due = DueWorker(runtime.ctx, batch_size=settings.engine_batch_size)
 
     def step() -> None:
         queue.run()
         reporter.flush()
 
+    def due_step() -> None:
+        if due.run_due().total:
+            reporter.due_acted()
+
     loop = Loop("apply", step, lambda: None, runtime.clock, max_sleep=APPLY_SWEEP)
+    due_loop = Loop("due", due_step, due.next_due_at, runtime.clock, max_sleep=DUE_MAX_SLEEP)
     heap.settle()
     loop.start()
+    due_loop.start()
     log.debug("apply process %d for serve %d started", os.getpid(), hello["parent"])
     try:
-        while sock.recv(4096):
-            queue.acked()
-            loop.wake()
+        while wakes := sock.recv(4096):
+            if WAKE_APPLY in wakes:
+                queue.acked()
+                loop.wake()
+            if WAKE_DUE in wakes:
+                due_loop.wake()
     except (_Stop, OSError):
         pass
     finally:
+        due.stopping.set()  # finish the batch in hand, claim no more
+        due_loop.stop()
         loop.stop()
         runtime.stop()
 

@@ -7,14 +7,23 @@ ack, HTTP, the dashboard, the engine's other loops) and starts this child to app
 (`WASESSION_APPLY_PROCESS`, on by default). Both run the same code: the child is an `ApplyQueue`
 loop on the same database; only where its results are told changes.
 
+The child runs serve's due loop too (`DueWorker`). When 20,000 reminders fell due at once, the due loop
+took serve's GIL and SQLite's write lock for seconds, so serve's sender claimed once per due batch and
+the acks waited (docs/benchmarks.md, B7); the child is idle exactly then (no status of a first send
+has come back yet), and on two cores the loop no longer shares a GIL with the acks and the sends.
+
 The two talk over a Unix socket pair:
 
 - serve to child: one line of JSON first (the settings, the secret key, the log format), then a
-  byte after each ack commit: bodies wait, apply now (a byte lost to a full buffer costs at most
-  APPLY_SWEEP, the loop's own sweep).
-- child to serve: a line of JSON after each applied batch, with what serve must tell: its due loop
-  (a due time the batch made), the sandbox's fake Cloud API (customers who wrote), the dashboard's
-  live pages, `wait_applied`, and /metrics (the child's counters, apply lags and the backlog's depth).
+  byte at each wake-up: WAKE_APPLY after each ack commit (bodies wait, apply now), WAKE_DUE when a
+  write may have made work due sooner (an API write, an applied batch's due time, another process's
+  notice on PostgreSQL). A byte lost to a full buffer costs at most the loop's own sweep
+  (APPLY_SWEEP, DUE_MAX_SLEEP).
+- child to serve: a line of JSON after each applied batch and each due batch that acted, with what
+  serve must tell: the due loop (a due time the batch made), the sender and the loops that tell of
+  closures (`due_acted`), the sandbox's fake Cloud API (customers who wrote), the dashboard's live
+  pages, `wait_applied`, and /metrics (the child's counters, apply lags, closures and the backlog's
+  depth).
 
 The child ends when the socket closes, once its batch in progress commits: when serve stops, and
 when serve dies (SIGKILL included), so no apply process outlives its serve. When the child dies,
@@ -43,6 +52,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -56,6 +66,8 @@ FD_VARIABLE = "WASESSION_APPLY_FD"  # the child's end of the socket pair (intern
 RESTART_AFTER = 1.0  # seconds between a child's death and the next child
 STOP_WAIT = 30.0  # seconds a stopping child may take to finish its batch
 PROCESS_NAME = "wasession-apply"  # the child's name in `ps -o comm` and `top` (Linux's 15-byte comm)
+WAKE_APPLY = b"!"  # serve to child: bodies were logged
+WAKE_DUE = b"d"  # serve to child: work may be due sooner than the due loop's next look
 
 
 class _Child(Protocol):
@@ -123,6 +135,8 @@ class ApplyProcess:
         self._sock: socket.socket | None = None
         self._proc: _Child | None = None
         self._reader: threading.Thread | None = None
+        # Told after each due batch the child committed: serve wakes its sender and the loops that tell.
+        self.on_due_acted: Callable[[], None] = lambda: None
 
     def start(self) -> None:
         if self._forked is not None:
@@ -159,12 +173,19 @@ class ApplyProcess:
 
     def wake(self) -> None:
         """Bodies were logged: the child applies them now. Never blocks (called after each ack commit)."""
+        self._send(WAKE_APPLY)
+
+    def wake_due(self) -> None:
+        """Work may be due sooner than the child's due loop will look: it looks now. Never blocks."""
+        self._send(WAKE_DUE)
+
+    def _send(self, wake: bytes) -> None:
         sock = self._sock
         if sock is None:
             return
-        # A full buffer already holds a wake-up; a dead child is restarted by `_hear`.
+        # A full buffer already holds wake-ups; a dead child is restarted by `_hear`.
         with contextlib.suppress(OSError):
-            sock.send(b"!", socket.MSG_DONTWAIT)
+            sock.send(wake, socket.MSG_DONTWAIT)
 
     def _hear(self) -> None:
         while True:
@@ -205,11 +226,14 @@ class ApplyProcess:
         )
         forwarding.add(report["counters"])
         forwarding.observe_apply_lags(report["lags"])
+        forwarding.observe_closures(report["closures"])
         queue = self.ingestor.queue
         queue.depth = report["depth"]
         metrics.APPLY_BACKLOG.set(report["depth"])
         self.ingestor.act_on_applied([result])
         queue.notify_applied()
+        if report["due_acted"]:
+            self.on_due_acted()
 
     def stop(self) -> None:
         """The child finishes its batch and exits (killed after STOP_WAIT); then the reader ends."""

@@ -132,10 +132,13 @@ class Workers:
 
     # -- loops ---------------------------------------------------------------------------------------
 
-    def wake_local(self) -> None:
+    def wake_local(self, *, due: bool = True) -> None:
+        """`due=False`: the due loop itself just acted (it runs in the apply process under `serve`)."""
         self._targets_at = float("-inf")  # the write that woke them may have added a target
         for loop in self.loops:
             loop.wake()
+        if due and self.apply_process is not None:
+            self.apply_process.wake_due()
 
     def wake_apply(self) -> None:
         if self.apply_process is not None:
@@ -158,6 +161,8 @@ class Workers:
                 or (due_soon and loop.name == "due")
             ):
                 loop.wake()
+        if due_soon and self.apply_process is not None:
+            self.apply_process.wake_due()
         return due_soon
 
     def _outbound_targets(self) -> tuple[bool, bool]:
@@ -180,14 +185,16 @@ class Workers:
         return loop
 
     def start(self, *, apply_process: ApplyProcess | None = None) -> None:
-        """`apply_process`: it applies the logged webhooks instead of a loop of this process."""
+        """`apply_process`: it applies the logged webhooks and runs the due loop, instead of loops of this
+        process (runtime/apply_process.py says why)."""
         self.sender.recover_stuck()
         if apply_process is not None:
             self.apply_process = apply_process
+            apply_process.on_due_acted = lambda: self.wake_local(due=False)
             apply_process.start()
         else:  # issue 12: logged webhooks, applied behind the ack
             self.apply_loop = self.add_loop("apply", self.apply_queue.run, lambda: None, max_sleep=APPLY_SWEEP)
-        self.add_loop("due", self.due.run_due, self.due.next_due_at, max_sleep=DUE_MAX_SLEEP)
+            self.add_loop("due", self.due.run_due, self.due.next_due_at, max_sleep=DUE_MAX_SLEEP)
         self.add_loop("sender", self.sender.run_pending, self.sender.next_attempt_at)
         self.event_dispatch.wait = False  # the loop hands webhooks to the pool; finished calls wake it
         self.event_dispatch.on_done = self.wake_local

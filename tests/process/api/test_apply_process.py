@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ import pytest
 from tests.support.processes import HTTP, wait_until
 from tests.support.served import serve_with_channel, text_message
 from wasession.runtime.apply_process import PROCESS_NAME, ForkedChild
+from wasession.sandbox.bodies import new_wamid, text_message_body
 from wasession.store.db import log_file_path
 from wasession.whatsapp.signature import SIGNATURE_HEADER, sign
 
@@ -113,6 +115,34 @@ def test_a_child_applies_what_serve_logs_and_serve_counts_it(served: Served) -> 
         10,
     )
     assert served.metric("wasession_webhook_apply_lag_seconds_count") >= 1
+
+
+def test_the_childs_due_loop_closes_a_session_and_serve_counts_the_closure(served: Served) -> None:
+    """serve's due loop runs in the apply process: a customer who wrote 25 hours ago (the default
+    timeout is 24 h) is closed at once, and the closure's counter and lag reach serve's /metrics."""
+    wait_until("the apply process to start", lambda: served.child() is not None, 30)
+    wa_id = "4915112345601"
+    wrote = datetime.now(UTC) - timedelta(hours=25)
+    message = text_message_body(
+        phone_number_id=PHONE_NUMBER_ID, wa_id=wa_id, name="Ada", text="hello", timestamp=wrote, wamid=new_wamid(wa_id)
+    )
+    body = json.dumps(message).encode()
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(APP_SECRET, body)}
+    assert HTTP.post(served.url + "/webhooks/whatsapp", content=body, headers=headers, timeout=10).status_code == 200
+
+    def closed() -> bool:
+        with sqlite3.connect(served.db) as conn:
+            rows = conn.execute("SELECT status, close_reason FROM sessions").fetchall()
+        return rows == [("closed", "timeout")]
+
+    wait_until("the session to be closed", closed, 30)
+    wait_until(
+        "the child's closure at serve's /metrics",
+        lambda: served.metric('wasession_closures_total{reason="timeout"}') == 1,
+        10,
+    )
+    assert served.metric("wasession_closure_lag_seconds_count") == 1
+    assert served.metric("wasession_closure_delay_seconds_count") == 1
 
 
 def test_serve_reports_the_backlog_the_child_counts_once_it_is_drained(served: Served) -> None:

@@ -64,3 +64,34 @@ def test_the_apply_process_reports_a_backlog_counted_after_its_last_batch() -> N
         reporter.flush()
         told = json.loads(lines.readline())
         assert told["depth"] == 0 and told["messages"] == 0
+
+
+def test_a_due_batch_the_child_committed_reaches_serve_with_its_closures() -> None:
+    """The child's due loop (runtime/apply_child.py) tells serve after each batch that acted: serve
+    observes the closures' lag and delay and wakes its sender (`on_due_acted`)."""
+    from wasession.runtime.apply_child import _Reporter
+    from wasession.runtime.apply_process import ApplyProcess
+
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(5)
+    with ours, theirs, theirs.makefile("rb") as lines:
+        reporter = _Reporter(ours, SimpleNamespace(depth=0))  # type: ignore[arg-type]
+        reporter.closure(0.004, -0.5)
+        reporter.due_acted()
+        told = json.loads(lines.readline())
+    assert told["due_acted"] is True and told["closures"] == [[0.004, -0.5]]
+
+    woken: list[str] = []
+    serve_side = ApplyProcess.__new__(ApplyProcess)  # its `_told` only: no child is started
+    serve_side.ingestor = SimpleNamespace(  # type: ignore[assignment]
+        queue=SimpleNamespace(depth=0, notify_applied=lambda: None), act_on_applied=lambda results: None
+    )
+    serve_side.on_due_acted = lambda: woken.append("sender")
+    count = metrics.CLOSURE_DELAY.collect()[0]
+    before = next(s.value for s in count.samples if s.name.endswith("_count"))
+    serve_side._told(told)
+    after = next(s.value for s in metrics.CLOSURE_DELAY.collect()[0].samples if s.name.endswith("_count"))
+    assert after == before + 1 and woken == ["sender"]
+    told["due_acted"] = False  # an applied batch's report wakes nothing of the due loop's
+    serve_side._told(told)
+    assert woken == ["sender"]
