@@ -224,9 +224,10 @@ class ApplyProcess:
             due_at=_instant(report["due_at"]),
             customers=[(pnid, user, datetime.fromisoformat(at)) for pnid, user, at in report["customers"]],
         )
-        forwarding.add(report["counters"])
+        # The observations first: a scrape that sees a count has its histogram too.
         forwarding.observe_apply_lags(report["lags"])
         forwarding.observe_closures(report["closures"])
+        forwarding.add(report["counters"])
         queue = self.ingestor.queue
         queue.depth = report["depth"]
         metrics.APPLY_BACKLOG.set(report["depth"])

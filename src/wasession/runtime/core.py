@@ -232,6 +232,7 @@ class Runtime:
             from wasession.runtime.apply_process import ApplyProcess
 
             child = ApplyProcess(self.settings, self.secret_key, self.ingestor, log_format=log_format, forked=forked)
+            child.on_due_acted = self._due_acted
             self.workers.start(apply_process=child)
         else:
             self.workers.start()
@@ -256,6 +257,13 @@ class Runtime:
     def wake_local(self) -> None:
         if self._workers is not None:
             self._workers.wake_local()
+        self._changed()
+
+    def _due_acted(self) -> None:
+        """The apply process's due loop committed a batch (reminders queued, sessions closed): the sender
+        and the loops that tell of closures work now, and the live pages redraw."""
+        if self._workers is not None:
+            self._workers.wake_local(due=False)
         self._changed()
 
     def _changed(self) -> None:

@@ -190,7 +190,6 @@ class Workers:
         self.sender.recover_stuck()
         if apply_process is not None:
             self.apply_process = apply_process
-            apply_process.on_due_acted = lambda: self.wake_local(due=False)
             apply_process.start()
         else:  # issue 12: logged webhooks, applied behind the ack
             self.apply_loop = self.add_loop("apply", self.apply_queue.run, lambda: None, max_sleep=APPLY_SWEEP)

@@ -1,6 +1,6 @@
 """Under `serve` the due loop runs in the apply process (runtime/apply_process.py): the wake-ups that
 reached serve's own due loop reach the child's instead, and a batch the child's loop committed wakes
-serve's loops without waking the due loop back."""
+serve's loops and live pages without waking the due loop back."""
 
 from __future__ import annotations
 
@@ -34,5 +34,9 @@ def test_wakes_for_the_due_loop_go_to_the_apply_process() -> None:
             later = IngestResult(due_at=sim.runtime.clock.now() + timedelta(hours=1))
             assert workers.wake_after_ingest(later) is False  # the loop's own next look is soon enough
             assert child.due_wakes == 2
+            redrawn: list[str] = []
+            sim.runtime.change_listeners.append(lambda: redrawn.append("live pages"))
+            sim.runtime._due_acted()  # as serve hears of a due batch the child committed
+            assert redrawn == ["live pages"] and child.due_wakes == 2  # not woken back
         finally:
             workers.apply_process = None
