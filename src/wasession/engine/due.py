@@ -76,6 +76,11 @@ class DueWorker:
         result = DueResult()
         while True:
             now = self.ctx.clock.now()
+            # A read first: the loop is woken after many writes that made nothing due, and a write
+            # transaction on SQLite takes the one write lock from the sender and the apply for nothing.
+            first = self.next_due_at()
+            if first is None or first > now:
+                break
             with self.ctx.db.write() as conn:
                 batch = session_store.claim_due(conn, now, self.batch_size)
                 contacts = _BatchContacts(conn, [s.contact_id for s in batch])

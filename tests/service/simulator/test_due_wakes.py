@@ -5,6 +5,7 @@ serve's loops and live pages without waking the due loop back."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from wasession.ingest import IngestResult
 from wasession.testing import Simulator
@@ -40,3 +41,30 @@ def test_wakes_for_the_due_loop_go_to_the_apply_process() -> None:
             assert redrawn == ["live pages"] and child.due_wakes == 2  # not woken back
         finally:
             workers.apply_process = None
+
+
+def test_a_wake_up_with_nothing_due_takes_no_write_lock() -> None:
+    """The due loop is woken after many writes that made nothing due (under `serve`, each applied batch
+    due within its sweep): it looks with a read first, so SQLite's one write lock stays with the sender
+    and the apply; when something is due it claims it as before."""
+    with Simulator(start="2026-01-05T15:00:00Z") as sim:
+        ch = sim.add_channel(session_timeout="2h")
+        sim.customer_message(ch, wa_id="15550001111", text="hi")
+        writes = 0
+        db = sim.runtime.ctx.db
+        real_write = db.write
+
+        def counted() -> Any:
+            nonlocal writes
+            writes += 1
+            return real_write()
+
+        db.write = counted  # type: ignore[method-assign]
+        try:
+            assert sim.runtime.due.run_due().total == 0  # the closure is two hours away
+            assert writes == 0
+            sim.clock.advance(timedelta(hours=2, seconds=1))  # the clock alone: the Simulator's step would act
+            assert sim.runtime.due.run_due().closed == 1
+            assert writes == 1
+        finally:
+            db.write = real_write  # type: ignore[method-assign]
