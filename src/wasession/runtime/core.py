@@ -7,6 +7,7 @@ and the Simulator use them.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -232,7 +233,7 @@ class Runtime:
             from wasession.runtime.apply_process import ApplyProcess
 
             child = ApplyProcess(self.settings, self.secret_key, self.ingestor, log_format=log_format, forked=forked)
-            child.on_due_acted = self._due_acted
+            child.on_due_acted = functools.partial(self.wake_local, due=False)
             self.workers.start(apply_process=child)
         else:
             self.workers.start()
@@ -254,16 +255,11 @@ class Runtime:
         if self.db.is_postgres:
             notify.publish(self.db, self.owner)
 
-    def wake_local(self) -> None:
+    def wake_local(self, *, due: bool = True) -> None:
+        """This process's loops and live pages. `due=False` after a batch of the apply process's due loop
+        (under `serve` it runs there): the loop that just acted is not woken back."""
         if self._workers is not None:
-            self._workers.wake_local()
-        self._changed()
-
-    def _due_acted(self) -> None:
-        """The apply process's due loop committed a batch (reminders queued, sessions closed): the sender
-        and the loops that tell of closures work now, and the live pages redraw."""
-        if self._workers is not None:
-            self._workers.wake_local(due=False)
+            self._workers.wake_local(due=due)
         self._changed()
 
     def _changed(self) -> None:

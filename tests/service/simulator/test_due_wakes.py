@@ -37,7 +37,7 @@ def test_wakes_for_the_due_loop_go_to_the_apply_process() -> None:
             assert child.due_wakes == 2
             redrawn: list[str] = []
             sim.runtime.change_listeners.append(lambda: redrawn.append("live pages"))
-            sim.runtime._due_acted()  # as serve hears of a due batch the child committed
+            sim.runtime.wake_local(due=False)  # as serve hears of a due batch the child committed
             assert redrawn == ["live pages"] and child.due_wakes == 2  # not woken back
         finally:
             workers.apply_process = None
