@@ -72,6 +72,7 @@ class FairRLock:
 
 
 WRITER_LOCK_SUFFIX = "-writer.lock"
+WRITER_QUEUE_SUFFIX = "-writer.next"
 _FIRST_PAUSE = 0.00005
 _LONGEST_PAUSE = 0.001
 
@@ -83,34 +84,58 @@ class WriterFile:
     process (the ack beside `serve`'s apply process) found the lock free on average half a sleep late.
     Here a waiter looks again after 50 µs, doubling to at most 1 ms. One thread per process holds it
     (the FairRLock's owner), so one descriptor serves the process. The SQLite busy handler stays as
-    the fallback for writers that do not take this file (an older wasession, the sqlite3 shell)."""
+    the fallback for writers that do not take this file (an older wasession, the sqlite3 shell).
+
+    Processes alternate: a process waits for the lock only while it holds a second file, the place
+    next in line (`-writer.next`), and gives that place up once it has the lock. Without it, a process
+    with two writer threads (the apply process's apply and due loops) handed the lock from one to the
+    other within the process, its flock retaken in microseconds, while `serve`'s sender, looking once
+    a millisecond, waited 11 of the 26 seconds of a B7 run (150–460 ms a turn at its start). Now the
+    next writer of the process that just wrote finds the other's waiter in that place and waits behind it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.queue_path = Path(str(path).removesuffix(WRITER_LOCK_SUFFIX) + WRITER_QUEUE_SUFFIX)
         self._fd: int | None = None
+        self._queue_fd: int | None = None
         self._opening = threading.Lock()
 
-    def _file(self) -> int:
+    def _files(self) -> tuple[int, int]:
         with self._opening:
-            if self._fd is None:
+            if self._fd is None or self._queue_fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            return self._fd
+                self._queue_fd = os.open(self.queue_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            return self._fd, self._queue_fd
 
     def acquire(self, timeout: float) -> None:
         """Take the lock; TimeoutError after `timeout` seconds."""
-        fd = self._file()
-        pause = _FIRST_PAUSE
+        fd, queue_fd = self._files()
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise TimeoutError(f"{self.path} held by another process for {timeout:g}s") from None
-            time.sleep(pause)
-            pause = min(pause * 2, _LONGEST_PAUSE)
+        # The place in line even when the lock looks free: the lock is free for a moment at every hand-over,
+        # and the waiter in that place, looking once a millisecond, must not lose it to a writer just come.
+        _wait_for(queue_fd, deadline, timeout, self.queue_path)
+        try:
+            _wait_for(fd, deadline, timeout, self.path)
+        finally:
+            fcntl.flock(queue_fd, fcntl.LOCK_UN)
 
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+def _take(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _wait_for(fd: int, deadline: float, timeout: float, path: Path) -> None:
+    pause = _FIRST_PAUSE
+    while not _take(fd):
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{path} held by another process for {timeout:g}s")
+        time.sleep(pause)
+        pause = min(pause * 2, _LONGEST_PAUSE)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -66,3 +69,59 @@ def test_every_sqlite_write_takes_the_lock_file_beside_the_database(tmp_path: Pa
         assert lock_file.stat().st_mode & 0o777 == 0o600
     finally:
         db.dispose()
+
+
+AGAIN = """
+import sys, time
+from pathlib import Path
+from wasession.store.locks import WriterFile
+lock = WriterFile(Path(sys.argv[1]))
+lock.acquire(timeout=10)
+print("held", flush=True)
+sys.stdin.readline()
+lock.release()
+started = time.monotonic()
+lock.acquire(timeout=10)  # straight back, as a second writer thread of the same process would
+print(f"again {time.monotonic() - started:.3f}", flush=True)
+lock.release()
+"""
+
+
+def test_a_process_that_lets_the_lock_go_waits_behind_another_processs_waiter(tmp_path: Path) -> None:
+    lock = WriterFile(tmp_path / "db-writer.lock")
+    other = subprocess.Popen(
+        [sys.executable, "-c", AGAIN, str(lock.path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert other.stdin is not None and other.stdout is not None
+    try:
+        assert other.stdout.readline() == "held\n"
+        got: list[float] = []
+        waiter = threading.Thread(target=lambda: (lock.acquire(timeout=10), got.append(time.monotonic())))
+        waiter.start()
+        # Until the waiter holds the place next in line (a lock without one: until it has waited a while).
+        deadline = time.monotonic() + 0.5
+        while _free(lock.queue_path) and time.monotonic() < deadline:
+            pass
+        other.stdin.write("go\n")
+        other.stdin.flush()
+        waiter.join(10)
+        assert got, "the waiter did not get the lock once the other process let it go"
+        time.sleep(0.3)  # hold it: the other process, asking again at once, must wait for this release
+        lock.release()
+        again = other.stdout.readline()
+        assert again.startswith("again ") and float(again.split()[1]) >= 0.25, again
+    finally:
+        other.kill()
+        other.wait(5)
+
+
+def _free(path: Path) -> bool:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
