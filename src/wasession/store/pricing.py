@@ -49,7 +49,7 @@ def get(conn: Connection, message_id: int) -> StoredPricing | None:
 
 
 # The columns `get_many` reads after the id: MessagePricing's fields in their order, then the order. Rows are
-# converted by position (the apply reads this for every status of a batch; by name cost three times as much).
+# converted by position (the apply reads this for every status of a batch; by name cost a third more).
 _MANY_COLUMNS = [*(message_pricing.c[name] for name in PRICING_FIELDS), message_pricing.c.status_order]
 
 
