@@ -39,15 +39,6 @@ class Referral:
 _FREE = (message_pricing.c.pricing_type == FREE_ENTRY_POINT) | (message_pricing.c.origin_type == REFERRAL_CONVERSION)
 
 
-def _stored(row: Any) -> StoredPricing:
-    return StoredPricing(MessagePricing(**{name: row[name] for name in PRICING_FIELDS}), row["status_order"])
-
-
-def get(conn: Connection, message_id: int) -> StoredPricing | None:
-    row = conn.execute(select(message_pricing).where(message_pricing.c.message_id == message_id)).mappings().first()
-    return None if row is None else _stored(row)
-
-
 # The columns `get_many` reads after the id: MessagePricing's fields in their order, then the order. Rows are
 # converted by position (the apply reads this for every status of a batch; by name cost a third more).
 _MANY_COLUMNS = [*(message_pricing.c[name] for name in PRICING_FIELDS), message_pricing.c.status_order]
@@ -63,6 +54,10 @@ def get_many(conn: Connection, message_ids: Sequence[int]) -> dict[int, StoredPr
         for message_id, *fields, status_order in conn.execute(query):
             found[message_id] = StoredPricing(MessagePricing(*fields), status_order)
     return found
+
+
+def get(conn: Connection, message_id: int) -> StoredPricing | None:
+    return get_many(conn, [message_id])[message_id]
 
 
 class PricingSaves:
