@@ -102,8 +102,9 @@ class WriterFile:
 
     def _files(self) -> tuple[int, int]:
         with self._opening:
-            if self._fd is None or self._queue_fd is None:
+            if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            if self._queue_fd is None:
                 self._queue_fd = os.open(self.queue_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             return self._fd, self._queue_fd
 

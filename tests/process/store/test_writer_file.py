@@ -98,10 +98,9 @@ def test_a_process_that_lets_the_lock_go_waits_behind_another_processs_waiter(tm
         got: list[float] = []
         waiter = threading.Thread(target=lambda: (lock.acquire(timeout=10), got.append(time.monotonic())))
         waiter.start()
-        # Until the waiter holds the place next in line (a lock without one: until it has waited a while).
-        deadline = time.monotonic() + 0.5
-        while _free(lock.queue_path) and time.monotonic() < deadline:
-            pass
+        deadline = time.monotonic() + 10
+        while _free(lock.queue_path):  # until the waiter holds the place next in line
+            assert time.monotonic() < deadline, "the waiter never took its place next in line"
         other.stdin.write("go\n")
         other.stdin.flush()
         waiter.join(10)
