@@ -9,10 +9,12 @@ earlier one. Unknown values are kept as Meta sent them: prices and categories ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
+
+from wasession.domain.records import evolve
 
 # The values Meta documents today; anything else is logged once and stored as sent.
 KNOWN_PRICING_MODELS = frozenset({"PMP", "CBP"})
@@ -103,7 +105,7 @@ def merge(stored: MessagePricing, stored_order: int, new: MessagePricing, new_or
             continue
         if getattr(stored, name) is None or new_order >= stored_order:
             changes[name] = value
-    return replace(stored, **changes) if changes else stored
+    return evolve(stored, **changes) if changes else stored
 
 
 # -- calendar months in the channel's time zone --------------------------------------------------------

@@ -12,13 +12,14 @@ events, in the same order, as applying each body in a batch of its own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from wasession.domain import transitions
 from wasession.domain.events import EventType, other_webhook_event
 from wasession.domain.rates import RateCard
+from wasession.domain.records import evolve
 from wasession.domain.schedule import effective_timestamp
 from wasession.domain.states import Direction, MessageKind, MessageStatus
 from wasession.domain.transitions import (
@@ -368,7 +369,7 @@ class BatchApply:
                 continue
             changes = contact_store.seen_changes(existing, seen)
             if changes:
-                index.keep(replace(existing, **changes), old=existing)
+                index.keep(evolve(existing, **changes), old=existing)
         if not planned:
             return
         for contact in contact_store.insert_many_seen(self.conn, planned):
@@ -458,7 +459,7 @@ class BatchApply:
             return existing
         changes["updated_at"] = now
         self.contact_updates.setdefault(existing.id, {}).update(changes)
-        contact = replace(existing, **changes)
+        contact = evolve(existing, **changes)
         index.keep(contact, old=existing)
         return contact
 
@@ -511,7 +512,7 @@ class BatchApply:
             # The send's answer was lost or is not recorded yet: learn its wamid here (this status's
             # event names the row as it was read), written with the batch's other message updates.
             self.message_updates.setdefault(message.id, {})["wamid"] = status.wamid
-            self.known[(channel.id, status.wamid)] = replace(message, wamid=status.wamid)
+            self.known[(channel.id, status.wamid)] = evolve(message, wamid=status.wamid)
         if message.direction != Direction.OUT:
             return  # statuses describe what we sent (R15)
         self.statuses.append((message.id, status))

@@ -10,9 +10,9 @@ under stand-in (negative) ids and inserted together, as they are at the flush, i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
+from wasession.domain.records import evolve
 from wasession.domain.transitions import Change
 from wasession.lifecycle.session_writes import SessionWrites
 from wasession.store import sessions as session_store
@@ -105,7 +105,7 @@ class BatchSessions:
             assert change.reminder is None and change.closing is None, "a message names its session by id"
         self.writes.apply(conn, channel, session.id, change)
         if change.fields:
-            self._keep(replace(self._by_id.get(session.id, session), **change.fields))
+            self._keep(evolve(self._by_id.get(session.id, session), **change.fields))
 
     def current_id(self, session_id: int) -> int:
         """The id to write for `session_id`: its stored id once a session opened by the batch is inserted."""
@@ -122,7 +122,7 @@ class BatchSessions:
         self._opened = []
         self.stored_ids.update(ids)
         for row in rows:
-            self._keep(replace(row, id=ids[row.id]))
+            self._keep(evolve(row, id=ids[row.id]))
         self.writes.rename_sessions(ids, inserted=True)
         return ids
 
