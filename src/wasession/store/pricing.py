@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from wasession.domain.pricing import FREE_ENTRY_POINT, PRICING_FIELDS, REFERRAL_CONVERSION, MessagePricing
+from wasession.store.db import executemany
 from wasession.store.schema import message_pricing, session_referrals
 
 
@@ -95,13 +96,15 @@ class PricingSaves:
             }
 
     def flush(self, conn: Connection) -> None:
+        # Straight to the driver (`store.db.executemany`): a status batch saves a row for most of its sends.
         if self._inserts:
-            conn.execute(insert(message_pricing), list(self._inserts.values()))
+            executemany(conn, _INSERT_PRICING, list(self._inserts.values()))
         if self._updates:
-            conn.execute(_UPDATE_PRICING, list(self._updates.values()))
+            executemany(conn, _UPDATE_PRICING, list(self._updates.values()))
         self._inserts, self._updates = {}, {}
 
 
+_INSERT_PRICING = insert(message_pricing)
 _UPDATE_PRICING = (
     update(message_pricing)
     .where(message_pricing.c.message_id == bindparam("b_message_id"))
