@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -15,9 +16,9 @@ from wasession.store.sessions import SessionRow
 
 
 def _session() -> SessionRow:
-    values = {f.name: None for f in dataclasses.fields(SessionRow)}
+    values: dict[str, Any] = {f.name: None for f in dataclasses.fields(SessionRow)}
     values.update(id=7, channel_id=1, contact_id=2, status=SessionStatus.ACTIVE, reminder_state=ReminderState.SENT)
-    return SessionRow(**values)  # type: ignore[arg-type]
+    return SessionRow(**values)
 
 
 def test_a_session_row_evolves_into_what_replace_gives() -> None:
