@@ -24,8 +24,8 @@ def evolve(record: T, /, **changes: Any) -> T:
         return dataclasses.replace(record, **changes)  # type: ignore[type-var]
     unknown = changes.keys() - names
     if unknown:
-        raise TypeError(f"{type(record).__name__} has no field {', '.join(sorted(unknown))}")
-    copy = object.__new__(type(record))
+        raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+    copy = object.__new__(cls)
     attributes = copy.__dict__
     attributes.update(record.__dict__)
     attributes.update(changes)
