@@ -1,16 +1,23 @@
 """The wire's own HTTP/1.1 reading, against raw answers from a real socket on 127.0.0.1: the framings a
-server may choose (length, chunks, close), interim answers, and what is not HTTP; and the event loop
-thread the sends run on."""
+server may choose (length, chunks, close), interim answers, and what is not HTTP; the event loop
+thread the sends run on (uvloop's where installed); and TLS, verified against the trusted CAs."""
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
+import ssl
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from tests.support.graph_servers import origin
-from wasession.whatsapp.transport import AnswerTooLarge, MaybeSent
+from wasession.whatsapp.transport import AnswerTooLarge, MaybeSent, NotSent
 from wasession.whatsapp.wire import Wire, WireTransport
 
 
@@ -98,3 +105,135 @@ def test_the_wire_runs_a_batch_on_its_thread_and_cancels_what_is_left_when_close
     wire.close()
     never.set()
     assert hanging.cancelled()
+
+
+def test_the_wire_runs_on_uvloop_where_it_is_installed() -> None:
+    uvloop = pytest.importorskip("uvloop", reason="uvloop comes with uvicorn[standard]; asyncio's loop is used without")
+    wire = Wire("test-wire-loop")
+    try:
+        assert isinstance(wire.loop, uvloop.Loop)
+    finally:
+        wire.close()
+
+
+# -- TLS, as every Graph origin is reached: verified against the CAs this process trusts ----------------------
+
+
+def _tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA of its own and a certificate it signed for 127.0.0.1: (ca.pem, cert.pem, key.pem)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("wasession test CA"))
+        .issuer_name(name("wasession test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths
+
+
+@contextmanager
+def _tls_origin(cert: Path, key: Path) -> Iterator[tuple[str, list[bytes]]]:
+    """An HTTPS origin on 127.0.0.1 answering every request 200 with a JSON body; the request heads it read."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    heads: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            try:
+                with context.wrap_socket(raw, server_side=True) as conn:
+                    conn.settimeout(5)
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += conn.recv(65536)
+                    heads.append(data.partition(b"\r\n\r\n")[0])
+                    body = b'{"messages":[{"id":"wamid.tls"}]}'
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+                    )
+            except (OSError, ssl.SSLError):  # a client that refused our certificate hangs up mid-handshake
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}", heads
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def test_an_https_origin_with_a_trusted_certificate_is_answered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca, cert, key = _tls_files(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # the default context's CAs: this test's own
+    transport = WireTransport(timeout=10)
+    try:
+        with _tls_origin(cert, key) as (url, heads):
+            answer = transport.post(url + "/v25.0/1/messages", b"{}", {"Authorization": "Bearer t"})
+    finally:
+        transport.close()
+    assert (answer.status, answer.body) == (200, b'{"messages":[{"id":"wamid.tls"}]}')
+    assert heads and heads[0].startswith(b"POST /v25.0/1/messages HTTP/1.1")
+
+
+def test_an_https_origin_whose_certificate_is_not_trusted_is_never_sent_the_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, cert, key = _tls_files(tmp_path)
+    (tmp_path / "other").mkdir()
+    other_ca, _, _ = _tls_files(tmp_path / "other")
+    monkeypatch.setenv("SSL_CERT_FILE", str(other_ca))  # trusts a CA that did not sign the origin's certificate
+    transport = WireTransport(timeout=10)
+    try:
+        with _tls_origin(cert, key) as (url, heads), pytest.raises(NotSent, match="CERTIFICATE_VERIFY_FAILED"):
+            transport.post(url + "/v25.0/1/messages", b"{}", {"Authorization": "Bearer t"})
+    finally:
+        transport.close()
+    assert heads == []  # the token never left
