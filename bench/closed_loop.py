@@ -24,6 +24,10 @@ customer's reminder once). Statuses the fake posted into a connection serve drop
 acknowledged and not retried (Meta would retry), and a reminder claimed but not yet sent when `serve`
 died is never sent (at most once), so in this mode not every reminder ends `read`.
 
+The fake's pump prints serve's round trip for a status and what its CONNECTIONS carry at that mean:
+past 10.7 ms at 1,000 sends/s they fall behind the 3,000 statuses a second, and the status lag grows
+for as long as the sends last.
+
 Each run ends with the CPU each process used, in all and per send: on two cores, what the loop
 costs per send bounds the rate any tuning can reach (docs/benchmarks.md). Before serve, in the same
 run (not with --kill), B7-floor (`floor_loop.py`: the least program doing the same job on the same
@@ -85,6 +89,11 @@ class StatusPump:
         self.fake, self.port, self.connections = fake, port, connections
         self.delivered = self.failed = 0
         self.lags: list[float] = []
+        # Each post's round trip to serve's 200, and the most due statuses ever waiting for a connection:
+        # a closed pool carries at most `connections` / (mean round trip) statuses a second, and past
+        # that the queue (and the status lag) grows for as long as the sends go on.
+        self.round_trips: list[float] = []
+        self.queue_peak = 0
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
 
     async def run(self) -> None:
@@ -105,11 +114,14 @@ class StatusPump:
     async def _worker(self) -> None:
         conn = None  # connected at the first status: serve starts after the fake
         while True:
+            self.queue_peak = max(self.queue_peak, self.queue.qsize())
             hook = await self.queue.get()
             if conn is None:
                 conn = await ingest.reconnect(self.port)
             try:
+                posted = time.monotonic()
                 status = await conn.post(self.request(hook))
+                self.round_trips.append(time.monotonic() - posted)
             except (ConnectionError, asyncio.IncompleteReadError):  # serve died (B1-kill): not retried
                 conn.writer.close()
                 self.failed += 1
@@ -164,6 +176,8 @@ def serve_fake(port: int, target_port: int, connections: int) -> None:
                 "accepted": len(fake.accepted(b4.PNID)),
                 "pending": fake.next_webhook_at() is not None or not pump.queue.empty(),
                 "lags": list(pump.lags) if request.query_params.get("lags") else [],
+                "round_trips": list(pump.round_trips) if request.query_params.get("lags") else [],
+                "queue_peak": pump.queue_peak,
             }
         )
 
@@ -484,6 +498,14 @@ def run(args: argparse.Namespace, database_url: str, db_file: Path | None) -> bo
         f"status webhooks: {pumped['delivered']:,} answered 2xx, {pumped['failed']:,} not; due -> 200 "
         f"p50 {_util.fmt_ms(_util.percentile(status_lags, 50))} p99 {_util.fmt_ms(delivery_p99)} "
         f"max {_util.fmt_ms(max(status_lags))}"
+    )
+    trips = pumped["round_trips"] or [float("inf")]
+    mean_trip = sum(trips) / len(trips)
+    print(
+        f"the fake's {args.connections} connections: serve answered a status in p50 "
+        f"{_util.fmt_ms(_util.percentile(trips, 50))}, mean {_util.fmt_ms(mean_trip)}, so they carry at most "
+        f"{args.connections / mean_trip:,.0f} statuses/s ({3 * args.limit:,}/s at the channel's limit); due statuses "
+        f"waiting for a connection peaked at {pumped['queue_peak']:,}"
     )
     print(
         f"apply lag (webhook log): statuses ({len(status_apply):,} bodies) p50 "
