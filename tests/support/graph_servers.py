@@ -4,6 +4,7 @@ answers far too much, one that hangs until told to stop."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -40,15 +41,22 @@ class Origin:
 
 
 @contextmanager
-def origin(answer: Callable[[], Iterable[bytes]] | None = None, *, gap: float = 0.0) -> Iterator[Origin]:
+def origin(
+    answer: Callable[[], Iterable[bytes]] | None = None, *, gap: float = 0.0, tls: ssl.SSLContext | None = None
+) -> Iterator[Origin]:
     """Serves each request with the pieces `answer()` gives (None: hangs until the block ends), `gap`
-    seconds before each piece."""
+    seconds before each piece; over TLS with `tls` (a server context: an https:// origin)."""
     stop = threading.Event()
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
-    served = Origin(f"http://127.0.0.1:{listener.getsockname()[1]}")
+    served = Origin(f"{'https' if tls else 'http'}://127.0.0.1:{listener.getsockname()[1]}")
 
-    def serve(conn: socket.socket) -> None:
+    def serve(raw: socket.socket) -> None:
+        try:
+            conn = tls.wrap_socket(raw, server_side=True) if tls is not None else raw
+        except OSError:  # ssl.SSLError too: a client that refused the certificate hung up mid-handshake
+            raw.close()
+            return
         with conn:
             if not _read_request(conn):
                 return

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 import ssl
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.support.graph_servers import origin
+from tests.support.graph_servers import OK_BODY, ok_answer, origin
 from wasession.whatsapp.transport import AnswerTooLarge, MaybeSent, NotSent
 from wasession.whatsapp.wire import Wire, WireTransport
 
@@ -168,44 +165,10 @@ def _tls_files(folder: Path) -> tuple[Path, Path, Path]:
     return paths
 
 
-@contextmanager
-def _tls_origin(cert: Path, key: Path) -> Iterator[tuple[str, list[bytes]]]:
-    """An HTTPS origin on 127.0.0.1 answering every request 200 with a JSON body; the request heads it read."""
+def _tls(cert: Path, key: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    heads: list[bytes] = []
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                raw, _ = listener.accept()
-            except TimeoutError:
-                continue
-            try:
-                with context.wrap_socket(raw, server_side=True) as conn:
-                    conn.settimeout(5)
-                    data = b""
-                    while b"\r\n\r\n" not in data:
-                        data += conn.recv(65536)
-                    heads.append(data.partition(b"\r\n\r\n")[0])
-                    body = b'{"messages":[{"id":"wamid.tls"}]}'
-                    conn.sendall(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
-                    )
-            except (OSError, ssl.SSLError):  # a client that refused our certificate hangs up mid-handshake
-                continue
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{listener.getsockname()[1]}", heads
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
+    return context
 
 
 def test_an_https_origin_with_a_trusted_certificate_is_answered(
@@ -215,12 +178,13 @@ def test_an_https_origin_with_a_trusted_certificate_is_answered(
     monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # the default context's CAs: this test's own
     transport = WireTransport(timeout=10)
     try:
-        with _tls_origin(cert, key) as (url, heads):
-            answer = transport.post(url + "/v25.0/1/messages", b"{}", {"Authorization": "Bearer t"})
+        with origin(lambda: [ok_answer()], tls=_tls(cert, key)) as srv:
+            answer = transport.post(srv.url + "/v25.0/1/messages", b"{}", {"Authorization": "Bearer t"})
     finally:
         transport.close()
-    assert (answer.status, answer.body) == (200, b'{"messages":[{"id":"wamid.tls"}]}')
-    assert heads and heads[0].startswith(b"POST /v25.0/1/messages HTTP/1.1")
+    assert srv.url.startswith("https://")
+    assert (answer.status, answer.body) == (200, OK_BODY)
+    assert len(srv.arrived) == 1
 
 
 def test_an_https_origin_whose_certificate_is_not_trusted_is_never_sent_the_request(
@@ -232,8 +196,11 @@ def test_an_https_origin_whose_certificate_is_not_trusted_is_never_sent_the_requ
     monkeypatch.setenv("SSL_CERT_FILE", str(other_ca))  # trusts a CA that did not sign the origin's certificate
     transport = WireTransport(timeout=10)
     try:
-        with _tls_origin(cert, key) as (url, heads), pytest.raises(NotSent, match="CERTIFICATE_VERIFY_FAILED"):
-            transport.post(url + "/v25.0/1/messages", b"{}", {"Authorization": "Bearer t"})
+        with (
+            origin(lambda: [ok_answer()], tls=_tls(cert, key)) as srv,
+            pytest.raises(NotSent, match="CERTIFICATE_VERIFY_FAILED"),
+        ):
+            transport.post(srv.url + "/v25.0/1/messages", b"{}", {"Authorization": "Bearer t"})
     finally:
         transport.close()
-    assert heads == []  # the token never left
+    assert srv.arrived == []  # no request, so the token never left
