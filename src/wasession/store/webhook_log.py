@@ -95,7 +95,7 @@ def _outcome_values(outcome: Outcome) -> dict[str, Any]:
 
 # Built once: every webhook runs these, and building a statement costs more than executing it (issue 6).
 _APPEND = insert(webhook_log)
-_MARK_MANY = update(webhook_log)
+_MARK_MANY = update(webhook_log).where(webhook_log.c.id.in_(bindparam("b_ids", expanding=True)))
 MARK_CHUNK = 500  # ids in one IN (…), well under SQLite's and PostgreSQL's limits on bound values
 _REMOVE = delete(webhook_log).where(webhook_log.c.id == bindparam("b_id"))
 _BY_HASH = select(webhook_log.c.id).where(webhook_log.c.body_sha256 == bindparam("b_hash"))
@@ -291,7 +291,7 @@ def mark_many(conn: Connection, marks: Sequence[tuple[int, datetime, Outcome]]) 
     for (at, outcome), ids in groups.items():
         values = {"processed_at": at, **_outcome_values(outcome)}
         for start in range(0, len(ids), MARK_CHUNK):
-            conn.execute(_MARK_MANY.where(webhook_log.c.id.in_(ids[start : start + MARK_CHUNK])).values(values))
+            conn.execute(_MARK_MANY, {"b_ids": ids[start : start + MARK_CHUNK], **values})
 
 
 class Applying:
