@@ -11,6 +11,9 @@ the default open-files limit of 1,024, and reconnecting kept it down (issue 25).
 the connections open at once (`max_open`, below the open-files limit): a connection that would go past it
 closes the connection idle longest (waiting for its first request or between requests; never one whose
 request is being answered), so a new client is always served and only an idle one pays.
+
+And it writes each answer in one piece: uvicorn writes an answer's head and its body in two calls,
+and with TCP_NODELAY each was a send() and a packet of its own, waking the client twice (issue 21).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import logging
 import resource
 import sys
 from collections import OrderedDict
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -52,7 +55,7 @@ class HeaderDeadlineProtocol(_Base):
         self._header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(cast(asyncio.Transport, OneWritePerTurn(transport, self.loop)))
         self._open[self] = None
         self._arm()
         if len(self._open) >= self.max_open:  # uvicorn answers 503 at max_open (limit_concurrency)
@@ -99,6 +102,41 @@ class HeaderDeadlineProtocol(_Base):
         if self.cycle is cycle_when_armed and not self.transport.is_closing():
             log.debug("http: request headers not complete after %gs; connection closed", self.header_timeout)
             self.transport.close()
+
+
+class OneWritePerTurn:
+    """A transport whose writes of one event-loop turn go out as one: the first schedules the flush
+    at the next turn, the rest join it. Everything but writing and closing is the transport's own."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._loop = transport, loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(bytes(data))
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+            self._pending.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()  # what was written before the close goes first, as the transport's own close does
+        self._transport.close()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def protocol_class(header_timeout: float, max_open: int = 1_000) -> type[asyncio.Protocol]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -97,6 +99,31 @@ def test_a_signature_nothing_verifies_403(front: Front) -> None:
     unknown = message("no such channel", phone_number_id="999999999999999")
     response = front.post(unknown, sign("nobody-holds-this", unknown))
     assert response.status_code == 403
+
+
+def data_segments_in(sock: socket.socket) -> int:
+    """`tcpi_data_segs_in` of Linux's struct tcp_info (include/uapi/linux/tcp.h): the segments with
+    data this socket received."""
+    return int(struct.unpack_from("I", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 160), 152)[0])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts segments with Linux's TCP_INFO")
+def test_each_answer_comes_in_one_segment(front: Front) -> None:
+    """uvicorn writes an answer's head and body in two calls; serve's protocol sends them as one, so
+    Meta's connection (and every client) is woken once per answer, not twice (issue 21)."""
+    body = message("one segment")
+    requests = [
+        request_head(PATH, f"Content-Length: {len(body)}", f"{SIGNATURE_HEADER}: {sign(APP_SECRET, body)}") + body,
+        request_head(PATH, f"Content-Length: {len(body)}", f"{SIGNATURE_HEADER}: sha256=00") + body,
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    ]
+    with socket.create_connection(("127.0.0.1", front.port), timeout=5) as sock:
+        for request, status in zip(requests, (200, 403, 200), strict=True):
+            before = data_segments_in(sock)
+            sock.sendall(request)
+            answer = read_response(sock, timeout=5)
+            assert status_of(answer) == status, answer[:300]
+            assert data_segments_in(sock) - before == 1, answer[:300]
 
 
 def test_a_declared_oversized_body_413_before_it_is_read(front: Front) -> None:
