@@ -190,7 +190,10 @@ def serve_fake(port: int, target_port: int, connections: int) -> None:
         ],
         lifespan=lifespan,
     )
-    uvicorn.run(bare_sends(fake, app), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # serve's own protocol, so the fake answers a send in one write (Meta's answer is one small packet;
+    # in two it woke serve's sender twice).
+    http = floor_receiver.serve_protocol()
+    uvicorn.run(bare_sends(fake, app), host="127.0.0.1", port=port, log_level="warning", access_log=False, http=http)
 
 
 def bare_sends(fake: Any, app: Any) -> Any:

@@ -61,7 +61,7 @@ def send_request(host: str, path: str, wa_id: str) -> bytes:
 class Sender:
     def __init__(self, db_path: Path, fake: str, limit: int) -> None:
         self.db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
         origin = urlsplit(fake)
         self.host, self.port = origin.netloc, origin.port or 80
         self.path = f"/{DEFAULT_GRAPH_VERSION}/{b4.PNID}/messages"
@@ -104,7 +104,7 @@ class Sender:
 
 def apply_forever(db_path: Path, log_path: Path, done: threading.Event, count: int) -> None:
     db = sqlite3.connect(db_path, isolation_level=None)
-    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA synchronous=NORMAL")
     log = sqlite3.connect(log_path, isolation_level=None)
     last = 0
     while True:
@@ -153,6 +153,7 @@ def main() -> None:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            http=floor_receiver.serve_protocol(),
         )
     )
 

@@ -1,8 +1,9 @@
 """B1-floor: the minimal durable-ack webhook receiver on wasession's stack, as a yardstick for B1.
 
-uvicorn (same options as `serve`: httptools, uvloop when installed), a raw ASGI app, the HMAC-SHA256
-check of `X-Hub-Signature-256` on the raw bytes under one app secret, each body appended to SQLite
-(WAL, synchronous=FULL like wasession's file databases) by one writer thread in group commits, and
+uvicorn (as `serve` runs it: httptools, uvloop when installed, serve's protocol writing an answer in one
+piece), a raw ASGI app, the HMAC-SHA256 check of `X-Hub-Signature-256` on the raw bytes under one app
+secret, each body appended to SQLite (WAL, synchronous=NORMAL like wasession's file databases, which
+survives a killed process) by one writer thread in group commits, and
 200 only after the commit. Nothing is parsed or applied: whatever wasession does beyond this is
 its own cost. Run by `bench/ingest.py` in the same run as `serve`; alone:
 
@@ -31,11 +32,18 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 MAX_GROUP = 500
 
 
+def serve_protocol() -> type[asyncio.Protocol]:
+    """`serve`'s own HTTP protocol (wasession.api.serving), so a floor runs the stack serve runs."""
+    from wasession.api.serving import protocol_class
+
+    return protocol_class(header_timeout=60.0)
+
+
 class Writer:
     def __init__(self, path: str) -> None:
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
         self._cond = threading.Condition()
         self._waiting: deque[tuple[bytes, Future[int]]] = deque()
@@ -101,7 +109,15 @@ def main() -> None:
     parser.add_argument("--secret", required=True)
     args = parser.parse_args()
     app = app_for(args.secret.encode(), Writer(args.db))
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, lifespan="off")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        http=serve_protocol(),
+    )
 
 
 if __name__ == "__main__":
