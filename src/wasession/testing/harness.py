@@ -12,6 +12,8 @@ from typing import Any
 
 import uvicorn
 
+from wasession.api.serving import protocol_class
+from wasession.config import Settings
 from wasession.services import users as user_service
 from wasession.services.channels import Channel
 from wasession.simulation import Simulator
@@ -45,8 +47,16 @@ def served_app(app: Any) -> Iterator[str]:
     port = free_port()
     # A page's live stream never ends by itself: without a bound on the graceful stop the join below
     # waited its full 10 s for every test that left one open, and left the server thread running.
+    # `serve`'s own HTTP protocol (header deadline, connection cap, an answer in one write), so the pages
+    # and their live stream are tested on the stack users run.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", timeout_graceful_shutdown=1
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        http=protocol_class(Settings.model_fields["header_timeout"].default),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="dashboard-server", daemon=True)
