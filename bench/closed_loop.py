@@ -30,13 +30,16 @@ for as long as the sends last.
 
 Each run ends with the CPU each process used, in all and per send: on two cores, what the loop
 costs per send bounds the rate any tuning can reach (docs/benchmarks.md). Before serve, in the same
-run (not with --kill), B7-floor (`floor_loop.py`: the least program doing the same job on the same
-stack) runs the same loop against a fake of its own; the run ends with the ratio of the two.
+run (not with --kill or --no-floor), B7-floor (`floor_loop.py`: the least program doing the same job on
+the same stack) runs the same loop against a fake of its own; the run ends with the ratio of the two.
+--no-floor skips it, for A/B runs interleaved with another commit and for runs under a profiler: a
+verdict without its floor beside it says nothing about the machine it ran on.
 
     python bench/closed_loop.py                 # 20,000 reminders (60,000 status webhooks)
     python bench/closed_loop.py --quick         # 3,000 reminders, < 60 s
     python bench/closed_loop.py --quick --kill serve
     python bench/closed_loop.py --quick --kill apply
+    python bench/closed_loop.py --no-floor      # serve's loop alone (A/B, profiling)
 """
 
 from __future__ import annotations
@@ -418,7 +421,7 @@ def run_floor(args: argparse.Namespace, count: int) -> dict[str, float]:
 
 def run(args: argparse.Namespace, database_url: str, db_file: Path | None) -> bool:
     count = args.count or (3000 if args.quick else 20000)
-    floor = None if args.kill else run_floor(args, count)
+    floor = None if args.kill or args.no_floor else run_floor(args, count)
     port = _util.free_port()
     fake, fake_base = start_fake(port, args.connections)
     server: subprocess.Popen[bytes] | None = None
@@ -575,6 +578,9 @@ def main() -> int:
         type=int,
         default=SENDER_CONCURRENCY,
         help="serve's WASESSION_SENDER_CONCURRENCY (docs/deploy.md sizes it for a 1,000/s channel)",
+    )
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip B7-floor (A/B and profiling runs; no ratio is printed)"
     )
     parser.add_argument("--customer-rate", type=float, default=100.0, help="customer messages per second")
     parser.add_argument("--postgres", nargs="?", const=_util.DEFAULT_PG, default=None, help="PostgreSQL server URL")
