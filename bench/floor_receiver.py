@@ -33,10 +33,11 @@ MAX_GROUP = 500
 
 
 def serve_protocol() -> type[asyncio.Protocol]:
-    """`serve`'s own HTTP protocol (wasession.api.serving), so a floor runs the stack serve runs."""
+    """`serve`'s own HTTP protocol at its defaults (wasession.api.serving), so a floor runs the stack
+    serve runs."""
     from wasession.api.serving import protocol_class
 
-    return protocol_class(header_timeout=60.0)
+    return protocol_class()
 
 
 class Writer:

@@ -139,8 +139,14 @@ class OneWritePerTurn:
         return getattr(self._transport, name)
 
 
-def protocol_class(header_timeout: float, max_open: int = 1_000) -> type[asyncio.Protocol]:
-    """A protocol class of its own per server: the open connections it counts are that server's."""
+# WASESSION_HEADER_TIMEOUT's default: what `serve` runs when it is not set.
+DEFAULT_HEADER_TIMEOUT = float(Settings.model_fields["header_timeout"].default)
+
+
+def protocol_class(header_timeout: float = DEFAULT_HEADER_TIMEOUT, max_open: int = 1_000) -> type[asyncio.Protocol]:
+    """A protocol class of its own per server: the open connections it counts are that server's. Its
+    defaults are `serve`'s own, for the servers (the test harness, the benchmarks' floors) that run
+    its stack without its settings."""
     return type(
         "HeaderDeadline",
         (HeaderDeadlineProtocol,),

@@ -13,7 +13,6 @@ from typing import Any
 import uvicorn
 
 from wasession.api.serving import protocol_class
-from wasession.config import Settings
 from wasession.services import users as user_service
 from wasession.services.channels import Channel
 from wasession.simulation import Simulator
@@ -56,7 +55,7 @@ def served_app(app: Any) -> Iterator[str]:
         log_level="warning",
         lifespan="off",
         timeout_graceful_shutdown=1,
-        http=protocol_class(Settings.model_fields["header_timeout"].default),
+        http=protocol_class(),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="dashboard-server", daemon=True)
