@@ -65,8 +65,11 @@ def find_only(rt: Runtime, due: int) -> float:
 def engine(rt: Runtime) -> tuple[float, int]:
     assert isinstance(rt.clock, ManualClock)
     rt.clock.set(X)
+    # Built before the clock starts: the runtime imports its workers' modules on first use (B6's
+    # start-up), and the first database's figure timed that import (~0.1 s), not the claim.
+    worker = rt.due
     t = time.perf_counter()
-    result = rt.due.run_due()
+    result = worker.run_due()
     return time.perf_counter() - t, result.closed
 
 
