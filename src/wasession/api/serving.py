@@ -44,8 +44,12 @@ except ImportError:  # uvicorn without httptools: the pure-Python parser
     _Base = H11Protocol  # type: ignore[assignment,misc]
 
 
+# WASESSION_HEADER_TIMEOUT's default: what `serve` runs when it is not set.
+DEFAULT_HEADER_TIMEOUT = float(Settings.model_fields["header_timeout"].default)
+
+
 class HeaderDeadlineProtocol(_Base):
-    header_timeout: float = 10.0
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
     max_open: int = 1_000
     # Every open connection of this server, least recently active first (one event loop: no lock).
     _open: ClassVar[OrderedDict[HeaderDeadlineProtocol, None]]
@@ -139,11 +143,9 @@ class OneWritePerTurn:
         return getattr(self._transport, name)
 
 
-# WASESSION_HEADER_TIMEOUT's default: what `serve` runs when it is not set.
-DEFAULT_HEADER_TIMEOUT = float(Settings.model_fields["header_timeout"].default)
-
-
-def protocol_class(header_timeout: float = DEFAULT_HEADER_TIMEOUT, max_open: int = 1_000) -> type[asyncio.Protocol]:
+def protocol_class(
+    header_timeout: float = HeaderDeadlineProtocol.header_timeout, max_open: int = HeaderDeadlineProtocol.max_open
+) -> type[asyncio.Protocol]:
     """A protocol class of its own per server: the open connections it counts are that server's. Its
     defaults are `serve`'s own, for the servers (the test harness, the benchmarks' floors) that run
     its stack without its settings."""
