@@ -12,7 +12,9 @@
     body.set("csrf_token", token ? token.value : "");
     return fetch(base + "/" + what, { method: "POST", body: body, credentials: "same-origin" }).catch(function () {});
   }
-  post("read");
+  // Typing waits for the read receipt's answer: both are Meta calls on the same message, and fired
+  // together the indicator can reach WhatsApp before the blue ticks it implies.
+  var read = post("read");
   var box = document.getElementById("reply-body");
   var last = 0;
   if (box && !box.disabled) {
@@ -20,7 +22,7 @@
       var now = Date.now();
       if (now - last < 20000) return;
       last = now;
-      post("typing");
+      read.then(function () { post("typing"); });
     });
   }
 })();
