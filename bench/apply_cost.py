@@ -6,7 +6,10 @@ body), both committing every BATCH bodies. Workloads, one update per body as Met
 
 - `returning`: a customer of an active session writes again (a new silence, R3);
 - `new`: a first message from a new customer (contact and session created);
-- `statuses`: `sent`, `delivered` and `read` for our sends (the flood of B7), interleaved.
+- `statuses`: `sent`, `delivered` and `read` for our sends (the flood of B7), interleaved;
+- `billed`: the same statuses as Meta bills a service reply since 2026-10-01 (`pricing` with `type:
+  regular`, `category: service`), in a workspace with a rate card: each send's cost is estimated
+  once, by its recipient's market (R23).
 
     python bench/apply_cost.py            # 6,000 updates per workload
     python bench/apply_cost.py --quick    # 600
@@ -32,12 +35,15 @@ from wasession.ingest.batch import BodyToApply, Update, updates_in_order
 from wasession.ingest.credentials import TRUSTED
 from wasession.ingest.result import IngestResult
 from wasession.sandbox.bodies import new_wamid, status_body, text_message_body
+from wasession.services.rates import import_rate_card
 from wasession.store import messages as message_store
 from wasession.store.channels import ChannelCache
 from wasession.store.db import Connection, connect
 from wasession.whatsapp.payload import parse_webhook
 
 BATCH = 200
+RATE_CARD = "calling_code,category,price,currency\n1,service,0.0035,USD\n*,service,0.0080,USD\n"
+BILLED = {"billable": True, "pricing_model": "PMP", "category": "service", "type": "regular"}
 
 
 def seed(directory: Path, contacts: int) -> tuple[Path, list[str], list[str]]:
@@ -45,6 +51,7 @@ def seed(directory: Path, contacts: int) -> tuple[Path, list[str], list[str]]:
     url = _util.sqlite_url(directory, "seed.sqlite3")
     rt = _seed.runtime(url)
     channel = _seed.add_channel(rt)
+    import_rate_card(rt.ctx, channel.workspace_id, RATE_CARD)
     closes = _seed.background_closes(contacts, datetime.now(UTC) + timedelta(hours=2))
     session_ids = _seed.seed_sessions(rt, channel, closes)
     now = datetime.now(UTC)
@@ -82,18 +89,24 @@ def workloads(n: int, wa_ids: list[str], wamids: list[str]) -> dict[str, list[li
         raw = text_message_body(phone_number_id=pnid, wa_id=wa_id, name=name, text="again", timestamp=now)
         return updates_in_order(parse_webhook(json.dumps(raw).encode()))
 
-    def status(wamid: str, state: str) -> list[Update]:
-        raw = status_body(phone_number_id=pnid, wamid=wamid, status=state, timestamp=now, recipient_id="1")
+    def status(wamid: str, state: str, pricing: dict[str, object] | None) -> list[Update]:
+        raw = status_body(
+            phone_number_id=pnid, wamid=wamid, status=state, timestamp=now, recipient_id="1", pricing=pricing
+        )
         return updates_in_order(parse_webhook(json.dumps(raw).encode()))
 
-    flood = []
-    for start in range(0, n // 3, BATCH // 3):
-        chunk = wamids[start : min(start + BATCH // 3, n // 3)]
-        flood += [status(w, s) for s in ("sent", "delivered", "read") for w in chunk]
+    def flood(pricing: dict[str, object] | None) -> list[list[Update]]:
+        updates = []
+        for start in range(0, n // 3, BATCH // 3):
+            chunk = wamids[start : min(start + BATCH // 3, n // 3)]
+            updates += [status(w, s, pricing) for s in ("sent", "delivered", "read") for w in chunk]
+        return updates
+
     return {
         "returning": [text(wa_ids[i % len(wa_ids)]) for i in range(n)],
         "new": [text(f"31{i:010d}") for i in range(n)],
-        "statuses": flood,
+        "statuses": flood(None),
+        "billed": flood(BILLED),
     }
 
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from wasession.domain import transitions
 from wasession.domain.events import EventType, other_webhook_event
-from wasession.domain.rates import RateCard
 from wasession.domain.records import evolve
 from wasession.domain.schedule import effective_timestamp
 from wasession.domain.states import Direction, MessageKind, MessageStatus
@@ -242,7 +241,7 @@ class BatchApply:
         self.awaiting: dict[tuple[int, int], list[MessageState]] = {}  # sends without a wamid yet, newest first
         self.pricing: dict[int, StoredPricing | None] = {}
         self.pricing_saves = PricingSaves()
-        self.rate_cards: dict[int, RateCard | None] = {}
+        self.costs = pricing_facts.Costs()
         self.new_messages: list[dict[str, Any]] = []
         self.contact_updates: dict[int, dict[str, Any]] = {}
         self.message_updates: dict[int, MessageUpdate] = {}
@@ -518,7 +517,7 @@ class BatchApply:
         self.statuses.append((message.id, status))
         # Before R15's early returns (R23).
         pricing_facts.record_status(
-            self.conn, channel, message, status, now, self.pricing, self.pricing_saves, self._record, self.rate_cards
+            self.conn, channel, message, status, now, self.pricing, self.pricing_saves, self._record, self.costs
         )
         tracked = self.known.get((channel.id, status.wamid), message)
         values = status_change(tracked.status, status)
@@ -584,6 +583,7 @@ class BatchApply:
         message_store.insert_messages(self.conn, self.new_messages)
         message_store.update_messages(self.conn, self.message_updates.items())
         self.pricing_saves.flush(self.conn)
+        self.costs.count(self.conn)
         self.sessions.flush(self.conn)
         self.new_messages = []
         self.message_updates = {}

@@ -1,6 +1,7 @@
 """What a status webhook says about price and window, and a customer's referral, kept (docs/rules.md R23).
 
-Two calls for the apply path, one per status and one per stored customer message.
+Two calls for the apply path, one per status and one per stored customer message, and the batch's
+estimated costs (`Costs`), counted when the batch is written.
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ def record_status(
     known: dict[int, StoredPricing | None],
     saves: PricingSaves,
     record: Record,
-    cards: dict[int, RateCard | None],
+    costs: Costs,
 ) -> None:
     """Merge the status's pricing and conversation into the message's; a status carrying none, a
     duplicate, or an older one arriving late, loses nothing already known. `known` is what is stored
     for the batch's sends (read in one query, kept current here), `saves` gathers what to write
     (written with the batch), and `record` adds an event where the batch's other events go, so the
-    event ids come in the same order as when the statuses are applied one batch each. `cards` keeps
-    the rate cards the batch read, by workspace (read once a batch, not once a status)."""
+    event ids come in the same order as when the statuses are applied one batch each. `costs` gathers
+    the messages whose cost Prometheus counts, estimated for the whole batch when it is written."""
     new = status.pricing
     if new.empty:
         return
@@ -63,7 +64,7 @@ def record_status(
     if before.category is None and merged.category is not None:
         usage_metrics.priced(merged.category, merged.pricing_type, message.kind in AUTOMATED_KINDS)
     if merged.charged and not before.charged:
-        _count_cost(conn, channel, message, merged, cards)
+        costs.add(channel, message, merged)
     if merged.free_entry_point and not before.free_entry_point:
         saves.flush(conn)  # the look below reads what the batch saved so far
         if pricing_store.free_window_seen(conn, message.session_id, merged.conversation_id, message.id):
@@ -82,24 +83,38 @@ def record_status(
         )
 
 
-def _count_cost(
-    conn: Connection,
-    channel: Channel,
-    message: MessageState,
-    merged: MessagePricing,
-    cards: dict[int, RateCard | None],
-) -> None:
-    """Prometheus's estimated cost, counted once per message, when a status first says it is billable."""
-    if channel.workspace_id not in cards:
-        cards[channel.workspace_id] = rate_store.get(conn, channel.workspace_id)
-    card = cards[channel.workspace_id]
-    if card is None:
-        return
-    cost = estimate(card, rate_store.recipient_number(conn, message.session_id), merged.category, 1)
-    if cost.priced:
-        usage_metrics.cost(card.currency, merged.category, message.kind in AUTOMATED_KINDS, float(cost.amount))
-    else:
-        usage_metrics.unpriced("unknown_market" if cost.unknown_market else "no_rate")
+class Costs:
+    """Prometheus's estimated cost of the messages a batch's statuses first said are billed, each
+    counted once: estimated when the batch is written (`count`), the rate card read once a workspace
+    and the recipients' numbers in one query, not one a message (a query each was about half of
+    what applying a billed status cost, `bench/apply_cost.py`)."""
+
+    def __init__(self) -> None:
+        self._cards: dict[int, RateCard | None] = {}  # by workspace, read once a batch
+        self._waiting: list[tuple[Channel, MessageState, MessagePricing]] = []
+
+    def add(self, channel: Channel, message: MessageState, merged: MessagePricing) -> None:
+        self._waiting.append((channel, message, merged))
+
+    def count(self, conn: Connection) -> None:
+        waiting, self._waiting = self._waiting, []
+        priced: list[tuple[RateCard, MessageState, MessagePricing]] = []
+        for channel, message, merged in waiting:
+            if channel.workspace_id not in self._cards:
+                self._cards[channel.workspace_id] = rate_store.get(conn, channel.workspace_id)
+            card = self._cards[channel.workspace_id]
+            if card is not None:
+                priced.append((card, message, merged))
+        if not priced:
+            return
+        numbers = rate_store.recipient_numbers(conn, (message.session_id for _, message, _ in priced))
+        for card, message, merged in priced:
+            cost = estimate(card, numbers.get(message.session_id), merged.category, 1)
+            if cost.priced:
+                automated = message.kind in AUTOMATED_KINDS
+                usage_metrics.cost(card.currency, merged.category, automated, float(cost.amount))
+            else:
+                usage_metrics.unpriced("unknown_market" if cost.unknown_market else "no_rate")
 
 
 def record_referral(conn: Connection, session_id: int, msg: InboundMessage, now: datetime) -> None:

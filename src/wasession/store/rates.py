@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from wasession.domain.rates import RateCard, from_rows
 from wasession.store.schema import contacts, rate_cards, sessions
@@ -29,12 +30,26 @@ def replace(conn: Connection, workspace_id: int, card: RateCard, now: datetime) 
     )
 
 
+# Built once: a statement per call cost more to build than to run (issue 21's profile of billed statuses).
+_NUMBERS = (
+    select(sessions.c.id, contacts.c.wa_id)
+    .select_from(sessions.join(contacts, contacts.c.id == sessions.c.contact_id))
+    .where(sessions.c.id.in_(bindparam("ids", expanding=True)))
+)
+_CHUNK = 1000  # ids a statement, under every database's limit on bound parameters
+
+
+def recipient_numbers(conn: Connection, session_ids: Iterable[int]) -> dict[int, str | None]:
+    """The phone number (wa_id) of each session's contact, by session id: None for a contact known
+    only by a BSUID; a session that does not exist is left out. One query a thousand sessions."""
+    wanted = sorted(set(session_ids))
+    numbers: dict[int, str | None] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        for session_id, wa_id in conn.execute(_NUMBERS, {"ids": wanted[start : start + _CHUNK]}):
+            numbers[int(session_id)] = str(wa_id) if wa_id else None
+    return numbers
+
+
 def recipient_number(conn: Connection, session_id: int) -> str | None:
     """The phone number (wa_id) of the session's contact; None for a contact known only by a BSUID."""
-    query = (
-        select(contacts.c.wa_id)
-        .select_from(sessions.join(contacts, contacts.c.id == sessions.c.contact_id))
-        .where(sessions.c.id == session_id)
-    )
-    value = conn.execute(query).scalar()
-    return str(value) if value else None
+    return recipient_numbers(conn, [session_id]).get(session_id)

@@ -17,18 +17,30 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import Connection, event, func, select, update
 
 from tests.conftest import fresh_postgres_url, load_fixture
+from wasession.domain.rates import parse_rate_card
 from wasession.ingest.apply import Applier
 from wasession.ingest.batch import BodyToApply, Update, updates_in_order
 from wasession.ingest.credentials import TRUSTED, Verdict
 from wasession.ingest.result import IngestResult
 from wasession.sandbox.bodies import new_wamid, status_body, text_message_body
 from wasession.store import migrate
+from wasession.store import rates as rate_store
 from wasession.store.channels import ChannelCache
 from wasession.store.db import Database, connect
-from wasession.store.schema import contacts, events, message_pricing, messages, metadata, session_referrals, sessions
+from wasession.store.schema import (
+    channels,
+    contacts,
+    events,
+    message_pricing,
+    messages,
+    metadata,
+    session_referrals,
+    sessions,
+)
 from wasession.testing import Simulator
 from wasession.whatsapp.payload import WebhookBatch, parse_webhook
 
@@ -161,6 +173,11 @@ def discard(db: Database) -> None:
             schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
     db.dispose()
+
+
+def trusted(log_id: int, raw: Any, at: datetime) -> BodyToApply:
+    """The logged body `raw` (a webhook's JSON object), as the apply queue hands it over once judged."""
+    return BodyToApply(log_id, updates_in_order(parse_webhook(raw)), TRUSTED, at, IngestResult(log_id=log_id))
 
 
 def applied_counting(conn: Connection, bodies: list[BodyToApply]) -> list[tuple[str, Any]]:
@@ -365,8 +382,7 @@ def test_a_batch_costs_a_few_statements_whatever_its_size(seed: Seed) -> None:
                 timestamp=at,
                 recipient_id="1",
             )
-        updates = updates_in_order(parse_webhook(raw))
-        bodies.append(BodyToApply(log_id, updates, TRUSTED, at, IngestResult(log_id=log_id)))
+        bodies.append(trusted(log_id, raw, at))
     db = copy_of(seed, "count")
     try:
         with db.write() as conn:
@@ -405,9 +421,7 @@ def test_statuses_that_name_their_send_by_callback_data_read_the_sessions_sends_
             recipient_id="1",
             callback_data=callback,
         )
-        bodies.append(
-            BodyToApply(log_id, updates_in_order(parse_webhook(raw)), TRUSTED, at, IngestResult(log_id=log_id))
-        )
+        bodies.append(trusted(log_id, raw, at))
     db = copy_of(seed, "callback")
     try:
         with db.write() as conn:
@@ -438,16 +452,13 @@ def test_a_batchs_new_contacts_sessions_and_pricing_are_written_in_one_statement
         raw = text_message_body(
             phone_number_id=ch2, wa_id=f"4479{log_id:08d}", name=f"New {log_id}", text="hi", timestamp=at
         )
-        bodies.append(
-            BodyToApply(log_id, updates_in_order(parse_webhook(raw)), TRUSTED, at, IngestResult(log_id=log_id))
-        )
+        bodies.append(trusted(log_id, raw, at))
     for log_id, (pnid, wamid) in enumerate([o for o in seed.outbound if o[0] == ch2][:5], start=41):
         at += timedelta(milliseconds=10)
         raw = status_body(phone_number_id=pnid, wamid=wamid, status="delivered", timestamp=at, recipient_id="1")
         payload = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
         payload["entry"][0]["changes"][0]["value"]["statuses"][0]["pricing"] = PRICED_REGULAR
-        updates = updates_in_order(parse_webhook(json.dumps(payload).encode()))
-        bodies.append(BodyToApply(log_id, updates, TRUSTED, at, IngestResult(log_id=log_id)))
+        bodies.append(trusted(log_id, payload, at))
     db = copy_of(seed, "new-contacts")
     with db.read() as conn:
         seed_sessions = conn.execute(select(func.max(sessions.c.id))).scalar_one()
@@ -480,8 +491,7 @@ def test_a_referral_on_a_session_the_batch_opens_and_later_messages_end_as_one_b
         raw = text_message_body(phone_number_id=ch2, wa_id="447900000001", name="Ad", text=f"m{log_id}", timestamp=at)
         if log_id == 1:
             raw["entry"][0]["changes"][0]["value"]["messages"][0]["referral"] = referral
-        updates = updates_in_order(parse_webhook(json.dumps(raw).encode()))
-        bodies.append(BodyToApply(log_id, updates, TRUSTED, at, IngestResult(log_id=log_id)))
+        bodies.append(trusted(log_id, raw, at))
     alone, together = fresh(bodies), fresh(bodies)
     db_a, db_b = copy_of(seed, "ref-a"), copy_of(seed, "ref-b")
     try:
@@ -497,3 +507,49 @@ def test_a_referral_on_a_session_the_batch_opens_and_later_messages_end_as_one_b
     finally:
         for db in (db_a, db_b):
             discard(db)
+
+
+@pytest.mark.parametrize("seed", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_billed_statuses_read_their_recipients_numbers_once_a_batch_and_count_each_cost_once(seed: Seed) -> None:
+    """R23 with a rate card: each send a status first says is billed has its cost estimated once, by
+    its recipient's market; the batch reads the numbers of all of them in one query (a query a send
+    was about half of applying a billed status, `bench/apply_cost.py`), and a later status of the
+    same send counts nothing again."""
+    sends = [o for o in seed.outbound if o[0] == seed.pnids[1]][:5]
+    at = seed.now
+    bodies = []
+    for log_id, (pnid, wamid) in enumerate(sends * 2, start=1):  # `sent`, then `delivered`, both priced
+        at += timedelta(milliseconds=10)
+        raw = status_body(
+            phone_number_id=pnid,
+            wamid=wamid,
+            status="sent" if log_id <= len(sends) else "delivered",
+            timestamp=at,
+            recipient_id="1",
+            pricing=PRICED_REGULAR,
+        )
+        bodies.append(trusted(log_id, raw, at))
+    db = copy_of(seed, "billed")
+    card = parse_rate_card("calling_code,category,price,currency\n44,utility,0.0125,USD\n*,utility,0.5,USD\n")
+    with db.write() as conn:
+        workspace_id = conn.execute(select(channels.c.workspace_id).where(channels.c.phone_number_id == sends[0][0]))
+        rate_store.replace(conn, workspace_id.scalar_one(), card, seed.now)
+
+    def counted() -> float:
+        return sum(
+            REGISTRY.get_sample_value(
+                "wasession_estimated_cost_total", {"currency": "USD", "category": "utility", "sender": sender}
+            )
+            or 0.0
+            for sender in ("automated", "human")
+        )
+
+    before = counted()
+    try:
+        with db.write() as conn:
+            statements = [" ".join(s.split()).upper() for s, _ in applied_counting(conn, bodies)]
+        numbers = [s for s in statements if "CONTACTS.WA_ID" in s and "JOIN CONTACTS" in s]
+        assert len(numbers) == 1, statements
+        assert counted() - before == pytest.approx(len(sends) * 0.0125)  # the 44 market's rate, once a send
+    finally:
+        discard(db)
