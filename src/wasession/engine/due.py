@@ -124,6 +124,9 @@ class DueWorker:
         def merge_values() -> dict[str, str]:
             return contacts.get(session.contact_id).merge_values()
 
+        def recipient() -> str | None:
+            return contacts.get(session.contact_id).wa_id or None
+
         if closable and now >= session.closes_at:
             change = transitions.closed(
                 state,
@@ -132,7 +135,7 @@ class DueWorker:
                 policy=channel.policy,
                 merge_values=merge_values,
                 automated_this_month=automated.for_channel(conn, channel, now),
-                over_budget=automated.over_budget(conn, channel, session.id, now),
+                over_budget=automated.over_budget(conn, channel, recipient, now),
                 template_blocked=closing_template_blocked(conn, channel, session.contact_id, now),
             )
             writes.apply(conn, channel, session.id, change)
@@ -160,7 +163,7 @@ class DueWorker:
                 now=now,
                 merge_values=merge_values,
                 automated_this_month=automated.for_channel(conn, channel, now),
-                over_budget=automated.over_budget(conn, channel, session.id, now),
+                over_budget=automated.over_budget(conn, channel, recipient, now),
             )
             writes.apply(conn, channel, session.id, change)
             if change.reminder is None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -34,10 +35,13 @@ class AutomatedCounts:
             self._counts[channel.id] = usage_store.automated_count(conn, channel.id, start, end)
         return self._counts[channel.id]
 
-    def over_budget(self, conn: Connection, channel: Channel, session_id: int, now: datetime) -> bool:
-        """Whether an automated send to this session's customer, estimated by the workspace's rate card,
-        would take the channel's automated spending this month past `automated_monthly_budget` (R23).
-        Without a budget or a card nothing is read and nothing is held back."""
+    def over_budget(
+        self, conn: Connection, channel: Channel, recipient: Callable[[], str | None], now: datetime
+    ) -> bool:
+        """Whether an automated send to this customer, estimated by the workspace's rate card, would take
+        the channel's automated spending this month past `automated_monthly_budget` (R23). `recipient`:
+        the customer's phone number (None when only a BSUID is known), asked only when it is needed, from
+        the batch's contacts. Without a budget or a card nothing is read and nothing is held back."""
         budget = channel.policy.automated_monthly_budget
         if budget is None:
             return False
@@ -56,7 +60,7 @@ class AutomatedCounts:
         if known is None:
             return False
         card, so_far = known
-        cost = card.price(rate_store.recipient_number(conn, session_id), AUTOMATED_SEND_CATEGORY)
+        cost = card.price(recipient(), AUTOMATED_SEND_CATEGORY)
         self._pending[channel.id] = cost or Decimal(0)
         return monthly_budget_reason(budget, so_far, cost) is not None
 

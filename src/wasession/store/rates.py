@@ -48,8 +48,3 @@ def recipient_numbers(conn: Connection, session_ids: Iterable[int]) -> dict[int,
         for session_id, wa_id in conn.execute(_NUMBERS, {"ids": wanted[start : start + _CHUNK]}):
             numbers[int(session_id)] = str(wa_id) if wa_id else None
     return numbers
-
-
-def recipient_number(conn: Connection, session_id: int) -> str | None:
-    """The phone number (wa_id) of the session's contact; None for a contact known only by a BSUID."""
-    return recipient_numbers(conn, [session_id]).get(session_id)
