@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from wasession.domain.rates import RateCard, from_rows
+from wasession.store.contacts import IDS_PER_QUERY
 from wasession.store.schema import contacts, rate_cards, sessions
 
 
@@ -36,15 +37,14 @@ _NUMBERS = (
     .select_from(sessions.join(contacts, contacts.c.id == sessions.c.contact_id))
     .where(sessions.c.id.in_(bindparam("ids", expanding=True)))
 )
-_CHUNK = 1000  # ids a statement, under every database's limit on bound parameters
 
 
 def recipient_numbers(conn: Connection, session_ids: Iterable[int]) -> dict[int, str | None]:
     """The phone number (wa_id) of each session's contact, by session id: None for a contact known
-    only by a BSUID; a session that does not exist is left out. One query a thousand sessions."""
+    only by a BSUID; a session that does not exist is left out. One query per `IDS_PER_QUERY` ids."""
     wanted = sorted(set(session_ids))
     numbers: dict[int, str | None] = {}
-    for start in range(0, len(wanted), _CHUNK):
-        for session_id, wa_id in conn.execute(_NUMBERS, {"ids": wanted[start : start + _CHUNK]}):
+    for start in range(0, len(wanted), IDS_PER_QUERY):
+        for session_id, wa_id in conn.execute(_NUMBERS, {"ids": wanted[start : start + IDS_PER_QUERY]}):
             numbers[int(session_id)] = str(wa_id) if wa_id else None
     return numbers
