@@ -516,6 +516,7 @@ def test_billed_statuses_read_their_recipients_numbers_once_a_batch_and_count_ea
     was about half of applying a billed status, `bench/apply_cost.py`), and a later status of the
     same send counts nothing again."""
     sends = [o for o in seed.outbound if o[0] == seed.pnids[1]][:5]
+    assert len(sends) >= 2, "one query for several sends needs several sends"
     at = seed.now
     bodies = []
     for log_id, (pnid, wamid) in enumerate(sends * 2, start=1):  # `sent`, then `delivered`, both priced
