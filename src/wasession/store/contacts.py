@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
+from wasession.store.db import in_lists
 from wasession.store.schema import contacts, require_column_order
 
 # Built once: ingest looks a contact up for every message, and building costs more than executing (issue 6).
@@ -31,7 +32,6 @@ _FIND_MANY = {
     )
     for key in ("wa_id", "user_id")
 }
-IDS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -101,11 +101,10 @@ def get(conn: Connection, contact_id: int) -> Contact | None:
 
 
 def get_many(conn: Connection, contact_ids: Collection[int]) -> dict[int, Contact]:
-    """These contacts by id: one query per `IDS_PER_QUERY` ids."""
-    ids = sorted(set(contact_ids))
+    """These contacts by id: one query per `VALUES_PER_IN_LIST` ids."""
     found: dict[int, Contact] = {}
-    for i in range(0, len(ids), IDS_PER_QUERY):
-        for row in conn.execute(_GET_MANY, {"b_ids": ids[i : i + IDS_PER_QUERY]}):
+    for part in in_lists(sorted(set(contact_ids))):
+        for row in conn.execute(_GET_MANY, {"b_ids": part}):
             contact = _contact(row)
             found[contact.id] = contact
     return found
@@ -222,12 +221,11 @@ def find_many(
     conn: Connection, workspace_id: int, *, wa_ids: Collection[str], user_ids: Collection[str]
 ) -> list[Contact]:
     """The workspace's contacts with any of these wa_ids or user_ids: one query per key and
-    `IDS_PER_QUERY` values (none for a key without values)."""
+    `VALUES_PER_IN_LIST` values (none for a key without values)."""
     found: dict[int, Contact] = {}
     for key, values in (("wa_id", sorted(set(wa_ids))), ("user_id", sorted(set(user_ids)))):
-        for i in range(0, len(values), IDS_PER_QUERY):
-            params = {"b_ws": workspace_id, "b_keys": values[i : i + IDS_PER_QUERY]}
-            for row in conn.execute(_FIND_MANY[key], params):
+        for part in in_lists(values):
+            for row in conn.execute(_FIND_MANY[key], {"b_ws": workspace_id, "b_keys": part}):
                 contact = _contact(row)
                 found[contact.id] = contact
     return list(found.values())

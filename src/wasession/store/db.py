@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection as Connection  # re-exported: the type other layers pass around
@@ -41,6 +41,18 @@ from wasession.store.urls import normalize_url
 # SQLite's busy timeout (PRAGMA busy_timeout below); also how long a writer waits for this
 # process's own write lock before giving up the same way.
 SQLITE_BUSY_SECONDS = 30.0
+
+
+# Values bound into one `IN (…)`: well below SQLite's and PostgreSQL's limits on bound parameters.
+VALUES_PER_IN_LIST = 500
+
+_V = TypeVar("_V")
+
+
+def in_lists(values: Sequence[_V]) -> Iterator[list[_V]]:
+    """`values` in order, in lists of at most `VALUES_PER_IN_LIST`: one statement each."""
+    for start in range(0, len(values), VALUES_PER_IN_LIST):
+        yield list(values[start : start + VALUES_PER_IN_LIST])
 
 
 def sqlite_driver(conn: Connection) -> Any | None:

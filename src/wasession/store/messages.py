@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Select, bindparam, func, insert, select, upda
 from typing_extensions import Unpack
 
 from wasession.domain.states import MessageStatus
-from wasession.store.db import executemany
+from wasession.store.db import executemany, in_lists
 from wasession.store.schema import messages, require_column_order
 
 # Built once: ingest runs these for every message, and building costs more than executing (issue 6).
@@ -36,7 +36,6 @@ _STATES_BY_WAMIDS = select(*_STATE_COLUMNS).where(
     messages.c.channel_id == bindparam("b_channel_id"), messages.c.wamid.in_(bindparam("b_wamids", expanding=True))
 )
 # Values per IN (…) list: well below SQLite's and PostgreSQL's limits on bound parameters.
-VALUES_PER_QUERY = 500
 
 # Delivery states only move forward (R15); failed, unknown and skipped are final.
 # `accepted` is Meta's 200 to the send call: taken, not yet sent.
@@ -154,7 +153,7 @@ def transcript(conn: Connection, session_id: int) -> list[MessageRow]:
 
 
 def states_by_wamid(conn: Connection, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], MessageState]:
-    """The messages named by (channel id, wamid): one query per channel and `VALUES_PER_QUERY` wamids."""
+    """The messages named by (channel id, wamid): one query per channel and `VALUES_PER_IN_LIST` wamids."""
     return {
         (channel_id, state.wamid or ""): state
         for channel_id, state in _states_by_channel(conn, _STATES_BY_WAMIDS, "b_wamids", keys)
@@ -165,15 +164,14 @@ def _states_by_channel(
     conn: Connection, statement: Select[Any], values_param: str, keys: Iterable[tuple[int, Any]]
 ) -> Iterator[tuple[int, MessageState]]:
     """(channel id, state) of the rows `statement` finds for (channel id, value) `keys`: one query per
-    channel and `VALUES_PER_QUERY` values, bound to `b_channel_id` and `values_param`."""
+    channel and `VALUES_PER_IN_LIST` values, bound to `b_channel_id` and `values_param`."""
     by_channel: dict[int, list[Any]] = {}
     for channel_id, value in set(keys):
         by_channel.setdefault(channel_id, []).append(value)
     for channel_id, values in by_channel.items():
         values.sort()
-        for i in range(0, len(values), VALUES_PER_QUERY):
-            params = {"b_channel_id": channel_id, values_param: values[i : i + VALUES_PER_QUERY]}
-            for row in conn.execute(statement, params):
+        for part in in_lists(values):
+            for row in conn.execute(statement, {"b_channel_id": channel_id, values_param: part}):
                 yield channel_id, MessageState(*row)
 
 
@@ -286,7 +284,7 @@ class CallbackTarget:
 def awaiting_wamid(conn: Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[MessageState]]:
     """Our sends in each (channel id, session id) still waiting for their wamid, newest first: what
     a status whose wamid is not stored yet may name through its callback data (one query per
-    channel and `VALUES_PER_QUERY` sessions)."""
+    channel and `VALUES_PER_IN_LIST` sessions)."""
     found: dict[tuple[int, int], list[MessageState]] = {}
     for channel_id, state in _states_by_channel(conn, _AWAITING, "b_sessions", keys):
         found.setdefault((channel_id, state.session_id), []).append(state)

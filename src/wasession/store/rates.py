@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from wasession.domain.rates import RateCard, from_rows
-from wasession.store.contacts import IDS_PER_QUERY
+from wasession.store.db import in_lists
 from wasession.store.schema import contacts, rate_cards, sessions
 
 
@@ -41,10 +41,9 @@ _NUMBERS = (
 
 def recipient_numbers(conn: Connection, session_ids: Iterable[int]) -> dict[int, str | None]:
     """The phone number (wa_id) of each session's contact, by session id: None for a contact known
-    only by a BSUID; a session that does not exist is left out. One query per `IDS_PER_QUERY` ids."""
-    wanted = sorted(set(session_ids))
+    only by a BSUID; a session that does not exist is left out. One query per `VALUES_PER_IN_LIST` ids."""
     numbers: dict[int, str | None] = {}
-    for start in range(0, len(wanted), IDS_PER_QUERY):
-        for session_id, wa_id in conn.execute(_NUMBERS, {"ids": wanted[start : start + IDS_PER_QUERY]}):
+    for part in in_lists(sorted(set(session_ids))):
+        for session_id, wa_id in conn.execute(_NUMBERS, {"ids": part}):
             numbers[int(session_id)] = str(wa_id) if wa_id else None
     return numbers

@@ -12,7 +12,7 @@ from typing_extensions import Unpack
 
 from wasession.domain.states import Awaiting, CloseReason, DueKind, ReminderState, SessionStatus
 from wasession.domain.transitions import SessionFields
-from wasession.store.db import executemany
+from wasession.store.db import executemany, in_lists
 from wasession.store.schema import require_column_order, sessions
 
 # Built once: ingest and the engine run these per message or per due session, and building a
@@ -64,8 +64,6 @@ _CLAIM_DUE = (
     .with_for_update(skip_locked=True)
 )
 _NEXT_DUE_AT = select(func.min(sessions.c.due_at))
-# Ids per UPDATE … WHERE id IN (…): well below SQLite's and PostgreSQL's limits on bound parameters.
-IDS_PER_UPDATE = 1000
 
 
 @dataclass(frozen=True)
@@ -176,7 +174,7 @@ def active_for(conn: Connection, channel_id: int, contact_id: int) -> SessionRow
 
 
 def get_many(conn: Connection, session_ids: Iterable[int]) -> list[SessionRow]:
-    """The listed sessions, locked for this transaction, one query per `IDS_PER_UPDATE` ids."""
+    """The listed sessions, locked for this transaction, one query per `VALUES_PER_IN_LIST` ids."""
     return _in_chunks(conn, _GET_MANY, "b_session_ids", session_ids)
 
 
@@ -188,8 +186,8 @@ def active_for_contacts(conn: Connection, contact_ids: Iterable[int]) -> list[Se
 def _in_chunks(conn: Connection, query: Select[Any], name: str, ids: Iterable[int]) -> list[SessionRow]:
     wanted = sorted(set(ids))
     found: list[SessionRow] = []
-    for i in range(0, len(wanted), IDS_PER_UPDATE):
-        found += _sessions(conn.execute(query, {name: wanted[i : i + IDS_PER_UPDATE]}))
+    for part in in_lists(wanted):
+        found += _sessions(conn.execute(query, {name: part}))
     return found
 
 
@@ -235,8 +233,8 @@ def update_sessions(conn: Connection, updates: Iterable[tuple[int, SessionUpdate
 
 def update_sessions_alike(conn: Connection, session_ids: Sequence[int], **values: Unpack[SessionUpdate]) -> None:
     """The same values on every listed session: UPDATE … WHERE id IN (…)."""
-    for i in range(0, len(session_ids), IDS_PER_UPDATE):
-        conn.execute(_UPDATE_IDS, {"b_session_ids": list(session_ids[i : i + IDS_PER_UPDATE]), **values})
+    for part in in_lists(session_ids):
+        conn.execute(_UPDATE_IDS, {"b_session_ids": part, **values})
 
 
 def claim_due(conn: Connection, now: datetime, limit: int) -> list[SessionRow]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 
-from wasession.store.db import Database, sqlite_driver, sqlite_text
+from wasession.store.db import Database, in_lists, sqlite_driver, sqlite_text
 from wasession.store.schema import webhook_log
 
 _COUNTS = ("messages", "opened", "duplicates", "statuses", "others", "groups")
@@ -96,7 +96,6 @@ def _outcome_values(outcome: Outcome) -> dict[str, Any]:
 # Built once: every webhook runs these, and building a statement costs more than executing it (issue 6).
 _APPEND = insert(webhook_log)
 _MARK_MANY = update(webhook_log).where(webhook_log.c.id.in_(bindparam("b_ids", expanding=True)))
-MARK_CHUNK = 500  # ids in one IN (…), well under SQLite's and PostgreSQL's limits on bound values
 _REMOVE = delete(webhook_log).where(webhook_log.c.id == bindparam("b_id"))
 _BY_HASH = select(webhook_log.c.id).where(webhook_log.c.body_sha256 == bindparam("b_hash"))
 
@@ -290,8 +289,8 @@ def mark_many(conn: Connection, marks: Sequence[tuple[int, datetime, Outcome]]) 
         groups.setdefault((at, outcome), []).append(log_id)
     for (at, outcome), ids in groups.items():
         values = {"processed_at": at, **_outcome_values(outcome)}
-        for start in range(0, len(ids), MARK_CHUNK):
-            conn.execute(_MARK_MANY, {"b_ids": ids[start : start + MARK_CHUNK], **values})
+        for part in in_lists(ids):
+            conn.execute(_MARK_MANY, {"b_ids": part, **values})
 
 
 class Applying:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 from wasession.config import Settings
 from wasession.runtime import Runtime
 from wasession.store import webhook_log
+from wasession.store.db import VALUES_PER_IN_LIST
 from wasession.store.webhook_log import Outcome
 
 
@@ -18,7 +19,7 @@ def test_marks_with_shared_and_distinct_outcomes_land_on_their_rows(migrated_dat
     try:
         runtime.migrate()
         received = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
-        count = webhook_log.MARK_CHUNK + 3  # one distinct outcome over more ids than one IN (…) takes
+        count = VALUES_PER_IN_LIST + 3  # one distinct outcome over more ids than one IN (…) takes
         with runtime.db.log.write() as conn:
             ids = [webhook_log.append(conn, b'{"n":%d}' % n, received, None) for n in range(count + 3)]
         status, failed, unroutable = Outcome(statuses=1), Outcome(error="ValueError: bad"), Outcome(unroutable=("1",))
