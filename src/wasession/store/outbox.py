@@ -149,7 +149,7 @@ _CLAIM = (
     .order_by(messages.c.next_attempt_at, messages.c.id)
     .limit(bindparam("limit"))
     # Only the messages are locked: a session row stays free for the apply and the due loop.
-    .with_for_update(skip_locked=True, of=messages)
+    .with_for_update(skip_locked=True, of=messages, key_share=True)
 )
 _MESSAGE_COLUMNS = len(messages.c)
 

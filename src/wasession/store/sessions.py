@@ -17,6 +17,10 @@ from wasession.store.schema import require_column_order, sessions
 
 # Built once: ingest and the engine run these per message or per due session, and building a
 # statement costs more than executing it (issue 6).
+
+# Every lock on a session is FOR NO KEY UPDATE (key_share=True): it excludes the other lockers but not
+# the key-share lock a transaction writing an event or message for the session holds through its
+# foreign key, which a plain FOR UPDATE would wait for, or skip (docs/decisions/0004).
 _ACTIVE_FOR = (
     select(sessions)
     .where(
@@ -26,7 +30,7 @@ _ACTIVE_FOR = (
         # value decides whether a partial index (uq_sessions_one_active) applies (82 -> 11 us).
         sessions.c.status == literal_column(f"'{SessionStatus.ACTIVE}'"),
     )
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 _LATEST_FOR = (
     select(sessions)
@@ -38,14 +42,14 @@ _INSERT = insert(sessions)
 _UPDATE = update(sessions).where(sessions.c.id == bindparam("b_session_id"))
 _UPDATE_IDS = update(sessions).where(sessions.c.id.in_(bindparam("b_session_ids", expanding=True)))
 _GET = select(sessions).where(sessions.c.id == bindparam("b_session_id"))
-_GET_FOR_UPDATE = _GET.with_for_update()
+_GET_FOR_UPDATE = _GET.with_for_update(key_share=True)
 # Locked in id order: two batches on PostgreSQL locking the same sessions in one statement queue
 # behind each other instead of deadlocking (a later statement of a batch may still lock out of order).
 _GET_MANY = (
     select(sessions)
     .where(sessions.c.id.in_(bindparam("b_session_ids", expanding=True)))
     .order_by(sessions.c.id)
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 _ACTIVE_FOR_CONTACTS = (
     select(sessions)
@@ -54,14 +58,14 @@ _ACTIVE_FOR_CONTACTS = (
         sessions.c.status == literal_column(f"'{SessionStatus.ACTIVE}'"),
     )
     .order_by(sessions.c.id)
-    .with_for_update()
+    .with_for_update(key_share=True)
 )
 _CLAIM_DUE = (
     select(sessions)
     .where(sessions.c.due_at <= bindparam("b_now"))
     .order_by(sessions.c.due_at)
     .limit(bindparam("b_limit"))
-    .with_for_update(skip_locked=True)
+    .with_for_update(skip_locked=True, key_share=True)
 )
 _NEXT_DUE_AT = select(func.min(sessions.c.due_at))
 
@@ -271,6 +275,6 @@ def active_ids_in_channel(conn: Connection, channel_id: int, *, after_id: int, l
         .where(sessions.c.channel_id == channel_id, sessions.c.status == SessionStatus.ACTIVE, sessions.c.id > after_id)
         .order_by(sessions.c.id)
         .limit(limit)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).mappings()
     return [_session(r) for r in rows]
