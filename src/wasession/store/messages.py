@@ -35,7 +35,6 @@ _STATE_COLUMNS = (
 _STATES_BY_WAMIDS = select(*_STATE_COLUMNS).where(
     messages.c.channel_id == bindparam("b_channel_id"), messages.c.wamid.in_(bindparam("b_wamids", expanding=True))
 )
-# Values per IN (…) list: well below SQLite's and PostgreSQL's limits on bound parameters.
 
 # Delivery states only move forward (R15); failed, unknown and skipped are final.
 # `accepted` is Meta's 200 to the send call: taken, not yet sent.

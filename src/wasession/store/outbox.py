@@ -148,7 +148,8 @@ _CLAIM = (
     )
     .order_by(messages.c.next_attempt_at, messages.c.id)
     .limit(bindparam("limit"))
-    # Only the messages are locked: a session row stays free for the apply and the due loop.
+    # Only the messages are locked: a session row stays free for the apply and the due loop. FOR NO KEY
+    # UPDATE, so a send whose pricing row another transaction is writing is not skipped (decision 0004).
     .with_for_update(skip_locked=True, of=messages, key_share=True)
 )
 _MESSAGE_COLUMNS = len(messages.c)
