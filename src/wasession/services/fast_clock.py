@@ -95,13 +95,17 @@ def retime_sandboxes(ctx: ServiceContext) -> list[str]:
     """Move each sandbox channel's timeline back so that nothing on it is after real now; returns a
     line per channel moved, for the log and the banner."""
     now = _REAL.now()
+    # The latest time lands a second before this whole second, not at `now`: a customer's message
+    # carries whole seconds, and one written just after the restart must not look older than the
+    # closure that now ends the timeline, or it is filed into that closed chat (R5).
+    landing = now.replace(microsecond=0) - timedelta(seconds=1)
     lines = []
     with ctx.db.write() as conn:
         for channel_id in fast_store.sandbox_channel_ids(conn):
             latest = fast_store.latest_happening(conn, channel_id)
             if latest is None or latest <= now:
                 continue
-            offset = latest - now
+            offset = latest - landing
             rows = fast_store.shift_back(conn, channel_id, offset)
             lines.append(
                 f"sandbox channel {channel_id} ran {_span(offset)} ahead of real time (a {SANDBOX_SPEED_OPTION} run): "

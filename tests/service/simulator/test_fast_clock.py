@@ -49,3 +49,20 @@ def test_a_sandbox_timeline_ahead_of_real_time_moves_back_whole_and_a_real_one_s
     assert moved.closed_at is not None and moved.closed_at <= datetime.now(UTC)
     assert moved.closed_at - moved.opened_at == span  # spacing kept
     assert fast_clock.retime_sandboxes(sim.runtime.ctx) == []  # nothing left ahead
+
+
+def test_a_customer_writing_in_the_second_of_the_restart_opens_a_new_chat(future_sim: Simulator) -> None:
+    sim = future_sim
+    sandbox = sim.add_sandbox_channel()
+    sim.customer_message(sandbox, wa_id=ANA, name="Ana Silva", text="hi")
+    sim.advance("3h")  # closed after 2 h: the closure is the timeline's latest time
+    closed = sim.session(sandbox, wa_id=ANA)
+    assert closed.status == "closed"
+
+    restarted = datetime.now(UTC)
+    assert fast_clock.retime_sandboxes(sim.runtime.ctx)
+    # Meta's timestamp has whole seconds: this one may read earlier than the moment the timeline moved.
+    sim.customer_message(sandbox, wa_id=ANA, text="back again", at=restarted)
+    active = sim.active_sessions(sandbox)
+    assert len(active) == 1, "the message was filed into the closed chat as a late one (R5)"
+    assert active[0].id != closed.id and sim.session(sandbox, wa_id=ANA).id == active[0].id
