@@ -108,8 +108,8 @@ def retime_sandboxes(ctx: ServiceContext) -> list[str]:
             offset = latest - landing
             rows = fast_store.shift_back(conn, channel_id, offset)
             lines.append(
-                f"sandbox channel {channel_id} ran {_span(offset)} ahead of real time (a {SANDBOX_SPEED_OPTION} run): "
-                f"moved its timeline back by that much ({rows} rows), so nothing on it is in the future"
+                f"sandbox channel {channel_id} ran {_span(latest - now)} ahead of real time (a {SANDBOX_SPEED_OPTION} "
+                f"run): moved its timeline back by {_span(offset)} ({rows} rows), so nothing on it is in the future"
             )
     for line in lines:
         log.warning("%s", line)
